@@ -1,0 +1,24 @@
+import { randomUUID } from 'node:crypto';
+import { defineEntity, p } from '@mikro-orm/core';
+import { UserRepository } from '../repositories/user.repository.ts';
+
+export const UserSchema = defineEntity({
+  name: 'User',
+  tableName: 'users',
+  repository: () => UserRepository,
+  properties: {
+    id: p.uuid().primary().onCreate(() => randomUUID()),
+    email: p.text().unique(),
+    displayName: p.text(),
+    /** Slot for a forge / OIDC identity; unused until sign-in through the forge exists. */
+    forgeId: p.text().nullable().unique(),
+    /** sha256 of the user's API bearer token (the token itself is shown once). */
+    apiTokenHash: p.text().nullable().unique().hidden(),
+    vmQuota: p.integer().default(1),
+    vmQuotaPeriodEnd: p.datetime().nullable(),
+    createdAt: p.datetime().onCreate(() => new Date()),
+  },
+});
+
+export class User extends UserSchema.class {}
+UserSchema.setClass(User);

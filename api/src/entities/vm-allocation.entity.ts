@@ -1,0 +1,32 @@
+import { randomUUID } from 'node:crypto';
+import { defineEntity, p } from '@mikro-orm/core';
+import { VmAllocationRepository } from '../repositories/vm-allocation.repository.ts';
+import { PoolVm } from './pool-vm.entity.ts';
+import { User } from './user.entity.ts';
+
+export const ALLOCATION_STATUSES = ['ACTIVE', 'RELEASED'] as const;
+export type AllocationStatus = (typeof ALLOCATION_STATUSES)[number];
+export const RELEASE_REASONS = ['USER', 'ADMIN', 'EXPIRED'] as const;
+export type ReleaseReason = (typeof RELEASE_REASONS)[number];
+
+export const VmAllocationSchema = defineEntity({
+  name: 'VmAllocation',
+  tableName: 'vm_allocation',
+  repository: () => VmAllocationRepository,
+  properties: {
+    id: p.uuid().primary().onCreate(() => randomUUID()),
+    user: () => p.manyToOne(User),
+    poolVm: () => p.manyToOne(PoolVm),
+    provisioner: p.text(),
+    status: p.enum(ALLOCATION_STATUSES).default('ACTIVE'),
+    allocatedAt: p.datetime().onCreate(() => new Date()),
+    expiresAt: p.datetime(),
+    releasedAt: p.datetime().nullable(),
+    releaseReason: p.enum(RELEASE_REASONS).nullable(),
+    /** Copied from the pool VM at allocation time; later pool edits do not change it. */
+    cockpitUrl: p.text().nullable(),
+  },
+});
+
+export class VmAllocation extends VmAllocationSchema.class {}
+VmAllocationSchema.setClass(VmAllocation);

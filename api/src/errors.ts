@@ -1,0 +1,90 @@
+/**
+ * Domain errors. Each has a stable `code`. Errors a caller can act on are returned in GraphQL
+ * result unions (Pothos errors plugin); the "transport" ones (auth, provisioner unavailable)
+ * become top-level GraphQL errors with an HTTP status (see schema/errors.ts).
+ */
+export const ERROR_CODES = [
+  'POOL_EXHAUSTED',
+  'QUOTA_EXCEEDED',
+  'PROVISIONER_UNAVAILABLE',
+  'NOT_FOUND',
+  'UNAUTHENTICATED',
+  'FORBIDDEN',
+  'BAD_USER_INPUT',
+  'CONFLICT',
+] as const;
+export type ErrorCode = (typeof ERROR_CODES)[number];
+
+export abstract class DomainError extends Error {
+  abstract readonly code: ErrorCode;
+  /** HTTP status when the error is raised as a top-level GraphQL error. */
+  readonly httpStatus: number = 200;
+}
+
+export class PoolExhaustedError extends DomainError {
+  readonly code = 'POOL_EXHAUSTED';
+  constructor() {
+    super('No VM is free in the pool right now. Try again later or ask an operator to add capacity.');
+  }
+}
+
+export class QuotaExceededError extends DomainError {
+  readonly code = 'QUOTA_EXCEEDED';
+  constructor(
+    message: string,
+    readonly vmQuota: number,
+    readonly activeAllocations: number,
+  ) {
+    super(message);
+  }
+}
+
+export class NotFoundError extends DomainError {
+  readonly code = 'NOT_FOUND';
+  constructor(
+    readonly entity: string,
+    readonly id: string,
+  ) {
+    super(`${entity} ${id} was not found`);
+  }
+}
+
+export interface Problem {
+  /** Where the problem is, e.g. `pool[2].cockpitUrl`; empty for the input as a whole. */
+  path: string;
+  message: string;
+}
+
+export class ValidationError extends DomainError {
+  readonly code = 'BAD_USER_INPUT';
+  constructor(
+    readonly problems: Problem[],
+    summary = 'The input is invalid',
+  ) {
+    super(`${summary}: ${problems.map((p) => (p.path ? `${p.path}: ${p.message}` : p.message)).join('; ')}`);
+  }
+}
+
+export class ConflictError extends DomainError {
+  readonly code = 'CONFLICT';
+}
+
+export class ProvisionerUnavailableError extends DomainError {
+  readonly code = 'PROVISIONER_UNAVAILABLE';
+  override readonly httpStatus = 503;
+  constructor(what = 'VM pool') {
+    super(
+      `No provisioner is configured: ${what} operations are unavailable (set VM_POOL_JSON or VM_POOL_FILE, or PROVISIONER_DEMO=1)`,
+    );
+  }
+}
+
+export class UnauthenticatedError extends DomainError {
+  readonly code = 'UNAUTHENTICATED';
+  override readonly httpStatus = 401;
+}
+
+export class ForbiddenError extends DomainError {
+  readonly code = 'FORBIDDEN';
+  override readonly httpStatus = 403;
+}

@@ -1,0 +1,43 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
+import { secretsEqual } from '../auth/tokens.ts';
+import { hashToken } from '../auth/tokens.ts';
+import { User } from '../entities/user.entity.ts';
+import type { Logger } from '../lib/logger.ts';
+import type { Provisioner } from '../provisioners/provisioner.ts';
+
+/** What a credential in the request amounts to. */
+export type CredentialState = 'missing' | 'invalid' | 'valid';
+
+export interface Context {
+  /** Forked for this request; never the global EntityManager. */
+  em: EntityManager;
+  provisioner: Provisioner | null;
+  admin: CredentialState;
+  user: User | null;
+  userCredential: CredentialState;
+  log: Logger;
+}
+
+export interface ContextDeps {
+  em: EntityManager;
+  adminSecret: string;
+  provisioner: Provisioner | null;
+  log: Logger;
+}
+
+export async function createContext(request: Request, deps: ContextDeps): Promise<Context> {
+  const em = deps.em.fork();
+  const adminHeader = request.headers.get('x-admin-secret');
+  const admin: CredentialState =
+    adminHeader === null || adminHeader === '' ? 'missing' : secretsEqual(adminHeader, deps.adminSecret) ? 'valid' : 'invalid';
+
+  let user: User | null = null;
+  let userCredential: CredentialState = 'missing';
+  const authorization = request.headers.get('authorization');
+  if (authorization) {
+    const match = /^Bearer\s+(\S+)\s*$/i.exec(authorization);
+    user = match ? await em.findOne(User, { apiTokenHash: hashToken(match[1]) }) : null;
+    userCredential = user ? 'valid' : 'invalid';
+  }
+  return { em, provisioner: deps.provisioner, admin, user, userCredential, log: deps.log };
+}

@@ -1,0 +1,75 @@
+import type { AddressInfo } from 'node:net';
+import { loadApiConfig } from './config.ts';
+import { migrate } from './db/migrate.ts';
+import { createOrm } from './db/orm.ts';
+import { createApiServer } from './http/server.ts';
+import { exitOnConfigError } from './lib/env.ts';
+import { createLogger } from './lib/logger.ts';
+import { DemoProvisioner } from './provisioners/demo-provisioner.ts';
+import { PoolProvisioner } from './provisioners/pool-provisioner.ts';
+import { type ProvisionerSetup, setupProvisioner } from './provisioners/registry.ts';
+
+async function main(): Promise<void> {
+  let config: ReturnType<typeof loadApiConfig>;
+  let setup: ProvisionerSetup;
+  try {
+    config = loadApiConfig();
+    setup = setupProvisioner(config);
+  } catch (err) {
+    exitOnConfigError(err, 'api');
+  }
+  const log = createLogger({ name: 'api', level: config.LOG_LEVEL });
+  const orm = await createOrm({ databaseUrl: config.DATABASE_URL, poolMax: config.DB_POOL_MAX });
+  if (config.MIGRATE_ON_START) {
+    const applied = await migrate(orm);
+    if (applied.length) log.info({ migrations: applied }, 'migrations applied');
+  }
+  const { provisioner, bootManifest } = setup;
+  if (provisioner instanceof PoolProvisioner && bootManifest) {
+    const result = await provisioner.refreshPool(orm.em.fork(), bootManifest);
+    log.info(result, 'pool loaded from the boot manifest');
+  } else if (provisioner instanceof DemoProvisioner) {
+    const added = await provisioner.seed(orm.em.fork());
+    log.info({ added }, 'demo provisioner: fabricated pool ready');
+  } else if (!provisioner) {
+    log.warn('no provisioner configured: pool and allocation operations answer PROVISIONER_UNAVAILABLE (503)');
+  }
+
+  const server = createApiServer({
+    orm,
+    adminSecret: config.ADMIN_SECRET,
+    provisioner,
+    log,
+    graphiql: config.NODE_ENV === 'development',
+  });
+  server.listen(config.API_PORT, config.API_HOST, () => {
+    const { port } = server.address() as AddressInfo;
+    log.info({ port, provisioner: provisioner?.name ?? null }, `api listening on http://localhost:${port}/graphql`);
+  });
+
+  let stopping = false;
+  const shutdown = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'shutting down');
+    const timer = setTimeout(() => {
+      log.error('shutdown took too long, exiting');
+      process.exit(1);
+    }, 10_000);
+    timer.unref();
+    server.close(() => {
+      orm.close().then(
+        () => process.exit(0),
+        () => process.exit(1),
+      );
+    });
+    server.closeIdleConnections();
+  };
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
+}
+
+main().catch((err) => {
+  process.stderr.write(`api: failed to start: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,68 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
+import type { PoolVmManifestEntry } from './manifest.ts';
+
+export interface RefreshPoolResult {
+  prevPoolSize: number;
+  poolSize: number;
+  added: string[];
+  updated: string[];
+  retired: string[];
+}
+
+/** Serializes refreshes: two operators refreshing at once apply one after the other. */
+const POOL_REFRESH_LOCK_KEY = 727_002;
+
+/** The manifest entries, passed as one JSON parameter, as rows. */
+const MANIFEST_ROWS =
+  'jsonb_to_recordset(?::jsonb) as m(id text, name text, host text, region text, status text, "cockpitUrl" text)';
+
+const POOL_SIZE_SQL = "select count(*)::int as n from pool_vm where status <> 'RETIRED'";
+
+/**
+ * Reconciles the pool with a manifest in one transaction: listed VMs are upserted, unlisted
+ * ones become RETIRED (an active allocation on a retired VM stays until released). Entries come
+ * from `parseManifest`, which refuses an invalid manifest whole before anything is touched.
+ */
+export async function refreshPool(em: EntityManager, entries: PoolVmManifestEntry[]): Promise<RefreshPoolResult> {
+  return em.transactional(async (tx) => {
+    await tx.execute('select pg_advisory_xact_lock(?)', [POOL_REFRESH_LOCK_KEY]);
+    const [{ n: prevPoolSize }] = await tx.execute<{ n: number }[]>(POOL_SIZE_SQL);
+    const upserted = await tx.execute<{ id: string; inserted: boolean }[]>(
+      `insert into pool_vm as p (id, name, host, region, status, cockpit_url)
+       select id, name, host, region, status, "cockpitUrl" from ${MANIFEST_ROWS}
+       on conflict (id) do update
+          set name = excluded.name, host = excluded.host, region = excluded.region,
+              status = excluded.status, cockpit_url = excluded.cockpit_url, updated_at = now()
+        where (p.name, p.host, p.region, p.status, p.cockpit_url)
+              is distinct from (excluded.name, excluded.host, excluded.region, excluded.status, excluded.cockpit_url)
+       returning p.id, (xmax = 0) as inserted`,
+      [JSON.stringify(entries)],
+    );
+    const retiredRows = await tx.execute<{ id: string }[]>(
+      `update pool_vm set status = 'RETIRED', updated_at = now()
+        where status <> 'RETIRED' and id not in (select value ->> 'id' from jsonb_array_elements(?::jsonb))
+        returning id`,
+      [JSON.stringify(entries)],
+    );
+    const [{ n: poolSize }] = await tx.execute<{ n: number }[]>(POOL_SIZE_SQL);
+    const sorted = (ids: string[]) => ids.sort((a, b) => a.localeCompare(b));
+    return {
+      prevPoolSize,
+      poolSize,
+      added: sorted(upserted.filter((r) => r.inserted).map((r) => r.id)),
+      updated: sorted(upserted.filter((r) => !r.inserted).map((r) => r.id)),
+      retired: sorted(retiredRows.map((r) => r.id)),
+    };
+  });
+}
+
+/** Adds VMs that are missing and leaves every other VM alone (the demo provisioner's seed). */
+export async function seedPool(em: EntityManager, entries: PoolVmManifestEntry[]): Promise<string[]> {
+  const rows = await em.execute<{ id: string }[]>(
+    `insert into pool_vm (id, name, host, region, status, cockpit_url)
+     select id, name, host, region, status, "cockpitUrl" from ${MANIFEST_ROWS}
+     on conflict (id) do nothing returning id`,
+    [JSON.stringify(entries)],
+  );
+  return rows.map((r) => r.id);
+}

@@ -1,0 +1,39 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
+import { allocateVm } from '../allocation/allocate-vm.ts';
+import { releaseAllocation } from '../allocation/release-allocation.ts';
+import { PoolVm } from '../entities/pool-vm.entity.ts';
+import type { ReleaseReason, VmAllocation } from '../entities/vm-allocation.entity.ts';
+import type { Provisioner, ProvisionerStatus, ReleaseOptions } from './provisioner.ts';
+
+export interface PoolBackedOptions {
+  /** Allocation lifetime when the user has no quota period end. */
+  defaultTtlHours: number;
+}
+
+/**
+ * Both provisioners hand out VMs from the `pool_vm` table, so both get the same allocation
+ * guarantees; they differ in where the pool comes from and in the release hook.
+ */
+export abstract class PoolBackedProvisioner implements Provisioner {
+  abstract readonly name: string;
+  abstract readonly isDemo: boolean;
+
+  constructor(protected readonly options: PoolBackedOptions) {}
+
+  /** Runs in the release transaction when a release happened; none by default. */
+  protected onReleased?(tx: EntityManager, allocation: VmAllocation): Promise<void>;
+
+  allocate(em: EntityManager, userId: string): Promise<VmAllocation> {
+    return allocateVm(em, { userId, provisioner: this.name, defaultTtlHours: this.options.defaultTtlHours });
+  }
+
+  release(em: EntityManager, allocationId: string, reason: ReleaseReason, options: ReleaseOptions = {}) {
+    const hook = this.onReleased?.bind(this);
+    return releaseAllocation(em, { allocationId, reason, userId: options.userId, onReleased: hook });
+  }
+
+  async status(em: EntityManager): Promise<ProvisionerStatus> {
+    const counts = await em.getRepository(PoolVm).countByState();
+    return { name: this.name, isDemo: this.isDemo, poolSize: counts.total, free: counts.free, allocated: counts.allocated };
+  }
+}

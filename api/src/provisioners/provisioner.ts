@@ -1,0 +1,31 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
+import type { ReleaseReason, VmAllocation } from '../entities/vm-allocation.entity.ts';
+import type { ReleaseAllocationResult } from '../allocation/release-allocation.ts';
+
+export interface ProvisionerStatus {
+  name: string;
+  isDemo: boolean;
+  /** VMs in the pool that are not RETIRED. */
+  poolSize: number;
+  free: number;
+  allocated: number;
+}
+
+export interface ReleaseOptions {
+  /** Restrict the release to this user's allocation. */
+  userId?: string;
+}
+
+/** What hands out and takes back VMs. Pool-only operations live on PoolProvisioner. */
+export interface Provisioner {
+  readonly name: string;
+  readonly isDemo: boolean;
+  allocate(em: EntityManager, userId: string): Promise<VmAllocation>;
+  release(
+    em: EntityManager,
+    allocationId: string,
+    reason: ReleaseReason,
+    options?: ReleaseOptions,
+  ): Promise<ReleaseAllocationResult>;
+  status(em: EntityManager): Promise<ProvisionerStatus>;
+}

@@ -1,0 +1,28 @@
+import SchemaBuilder from '@pothos/core';
+import ErrorsPlugin from '@pothos/plugin-errors';
+import RelayPlugin from '@pothos/plugin-relay';
+import ScopeAuthPlugin from '@pothos/plugin-scope-auth';
+import type { Context } from '../http/context.ts';
+import { authFailureError } from './auth-errors.ts';
+
+export const builder = new SchemaBuilder<{
+  Context: Context;
+  AuthScopes: { admin: boolean; user: boolean };
+  Scalars: {
+    DateTime: { Input: Date; Output: Date };
+    JSON: { Input: unknown; Output: unknown };
+    SafeInt: { Input: number; Output: number };
+  };
+  DefaultFieldNullability: false;
+  DefaultInputFieldRequiredness: true;
+}>({
+  plugins: [ScopeAuthPlugin, ErrorsPlugin, RelayPlugin],
+  defaultFieldNullability: false,
+  defaultInputFieldRequiredness: true,
+  scopeAuth: {
+    authScopes: (ctx) => ({ admin: ctx.admin === 'valid', user: ctx.user !== null }),
+    unauthorizedError: (_parent, ctx, _info, result) => authFailureError(ctx, result.failure),
+  },
+  errors: { defaultTypes: [] },
+  relay: { clientMutationId: 'omit', cursorType: 'String', nodeQueryOptions: false, nodesQueryOptions: false },
+});

@@ -1,0 +1,19 @@
+import { assertValidSchema, lexicographicSortSchema, printSchema } from 'graphql';
+import { builder } from './builder.ts';
+import './types/scalars.ts';
+import './types/errors.ts';
+import './types/pool-vm.ts';
+import './types/vm-allocation.ts';
+import './types/user.ts';
+import './types/health.ts';
+
+builder.queryType({});
+builder.mutationType({});
+
+export const schema = builder.toSchema();
+assertValidSchema(schema);
+
+/** The SDL committed as schema.graphql (checked in CI). */
+export function printedSchema(): string {
+  return `${printSchema(lexicographicSortSchema(schema)).trimEnd()}\n`;
+}

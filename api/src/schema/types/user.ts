@@ -1,0 +1,128 @@
+import { resolveOffsetConnection } from '@pothos/plugin-relay';
+import { Billing } from '../../entities/billing.entity.ts';
+import { User } from '../../entities/user.entity.ts';
+import { VmAllocation } from '../../entities/vm-allocation.entity.ts';
+import { NotFoundError, ValidationError } from '../../errors.ts';
+import { type CreateUserResult, createUser } from '../../users/create-user.ts';
+import { setUserQuota } from '../../users/set-user-quota.ts';
+import { builder } from '../builder.ts';
+import { AllocationStatusEnum, VmAllocationType } from './vm-allocation.ts';
+
+export const BillingType = builder.objectType(Billing, {
+  name: 'Billing',
+  fields: (t) => ({
+    creditBalanceCents: t.expose('creditBalanceCents', {
+      type: 'SafeInt',
+      description: 'Prepaid credit in cents (64-bit in the database).',
+    }),
+    currency: t.exposeString('currency'),
+    updatedAt: t.expose('updatedAt', { type: 'DateTime' }),
+  }),
+});
+
+export const UserType = builder.objectType(User, {
+  name: 'User',
+  fields: (t) => ({
+    id: t.exposeID('id'),
+    email: t.exposeString('email'),
+    displayName: t.exposeString('displayName'),
+    forgeId: t.exposeString('forgeId', { nullable: true }),
+    vmQuota: t.exposeInt('vmQuota', { description: 'How many ACTIVE allocations the user may hold.' }),
+    vmQuotaPeriodEnd: t.expose('vmQuotaPeriodEnd', {
+      type: 'DateTime',
+      nullable: true,
+      description: 'End of the plan period: allocations expire then. Null: DEFAULT_ALLOCATION_TTL_HOURS applies.',
+    }),
+    createdAt: t.expose('createdAt', { type: 'DateTime' }),
+    billing: t.field({
+      type: BillingType,
+      resolve: (user, _args, ctx) => ctx.em.findOneOrFail(Billing, { user: user.id }),
+    }),
+    allocations: t.field({
+      type: [VmAllocationType],
+      description: "The user's allocations, newest first.",
+      args: { status: t.arg({ type: AllocationStatusEnum, required: false }) },
+      resolve: (user, args, ctx) =>
+        ctx.em.find(
+          VmAllocation,
+          { user: user.id, ...(args.status ? { status: args.status } : {}) },
+          { orderBy: { allocatedAt: 'desc', id: 'desc' }, populate: ['poolVm'] },
+        ),
+    }),
+  }),
+});
+
+const CreateUserPayload = builder.objectRef<CreateUserResult>('CreateUserPayload').implement({
+  fields: (t) => ({
+    user: t.field({ type: UserType, resolve: (r) => r.user }),
+    token: t.exposeString('token', { description: "The user's API bearer token. Shown once; only its hash is stored." }),
+  }),
+});
+
+const CreateUserInput = builder.inputType('CreateUserInput', {
+  fields: (t) => ({ email: t.string(), displayName: t.string() }),
+});
+
+builder.queryField('me', (t) =>
+  t.field({
+    type: UserType,
+    description: 'The signed-in user (bearer token).',
+    authScopes: { user: true },
+    resolve: (_root, _args, ctx) => ctx.user!,
+  }),
+);
+
+builder.queryField('users', (t) =>
+  t.connection({
+    type: UserType,
+    description: 'Admin: users, newest first.',
+    authScopes: { admin: true },
+    args: { email: t.arg.string({ required: false, description: 'Exact email (case-insensitive).' }) },
+    resolve: (_root, args, ctx) =>
+      resolveOffsetConnection({ args, defaultSize: 20, maxSize: 100 }, ({ limit, offset }) =>
+        ctx.em.find(
+          User,
+          args.email ? { email: args.email.trim().toLowerCase() } : {},
+          { orderBy: { createdAt: 'desc', id: 'desc' }, limit, offset },
+        ),
+      ),
+  }),
+);
+
+builder.mutationField('createUser', (t) =>
+  t.field({
+    type: CreateUserPayload,
+    description: 'Admin: create a user with an empty balance; answers the API token once.',
+    authScopes: { admin: true },
+    args: { input: t.arg({ type: CreateUserInput }) },
+    errors: {
+      types: [ValidationError],
+      union: { name: 'CreateUserResult' },
+      result: { name: 'CreateUserSuccess' },
+      dataField: { name: 'payload' },
+    },
+    resolve: (_root, { input }, ctx) => createUser(ctx.em, input),
+  }),
+);
+
+builder.mutationField('setUserQuota', (t) =>
+  t.field({
+    type: UserType,
+    description:
+      "Admin: set a user's VM quota and plan period end (null clears it). New allocations expire at the period end.",
+    authScopes: { admin: true },
+    args: {
+      userId: t.arg.id(),
+      vmQuota: t.arg.int(),
+      periodEnd: t.arg({ type: 'DateTime', required: false }),
+    },
+    errors: {
+      types: [ValidationError, NotFoundError],
+      union: { name: 'SetUserQuotaResult' },
+      result: { name: 'SetUserQuotaSuccess' },
+      dataField: { name: 'user' },
+    },
+    resolve: (_root, args, ctx) =>
+      setUserQuota(ctx.em, { userId: String(args.userId), vmQuota: args.vmQuota, periodEnd: args.periodEnd ?? null }),
+  }),
+);

@@ -1,0 +1,104 @@
+import { resolveOffsetConnection } from '@pothos/plugin-relay';
+import { ALLOCATION_STATUSES, RELEASE_REASONS, VmAllocation } from '../../entities/vm-allocation.entity.ts';
+import { NotFoundError, PoolExhaustedError, QuotaExceededError } from '../../errors.ts';
+import { isUuid } from '../../lib/ids.ts';
+import { builder } from '../builder.ts';
+import { PoolVmType } from './pool-vm.ts';
+import { requireProvisioner } from './provisioner.ts';
+
+export const AllocationStatusEnum = builder.enumType('AllocationStatus', { values: ALLOCATION_STATUSES });
+export const ReleaseReasonEnum = builder.enumType('ReleaseReason', { values: RELEASE_REASONS });
+
+export const VmAllocationType = builder.objectType(VmAllocation, {
+  name: 'VmAllocation',
+  fields: (t) => ({
+    id: t.exposeID('id'),
+    userId: t.id({ resolve: (a) => a.user.id }),
+    poolVm: t.field({ type: PoolVmType, resolve: (a, _args, ctx) => ctx.em.populate(a, ['poolVm']).then((x) => x.poolVm) }),
+    provisioner: t.exposeString('provisioner'),
+    status: t.field({ type: AllocationStatusEnum, resolve: (a) => a.status }),
+    allocatedAt: t.expose('allocatedAt', { type: 'DateTime' }),
+    expiresAt: t.expose('expiresAt', { type: 'DateTime' }),
+    releasedAt: t.expose('releasedAt', { type: 'DateTime', nullable: true }),
+    releaseReason: t.field({ type: ReleaseReasonEnum, nullable: true, resolve: (a) => a.releaseReason ?? null }),
+    cockpitUrl: t.exposeString('cockpitUrl', {
+      nullable: true,
+      description: "The pool VM's cockpit link, as it was when the VM was allocated.",
+    }),
+  }),
+});
+
+builder.queryField('allocations', (t) =>
+  t.connection({
+    type: VmAllocationType,
+    description: 'Admin: allocations, newest first, filterable by status and user.',
+    authScopes: { admin: true },
+    args: {
+      status: t.arg({ type: AllocationStatusEnum, required: false }),
+      userId: t.arg.id({ required: false }),
+    },
+    resolve: (_root, args, ctx) => {
+      const userId = args.userId ? String(args.userId) : undefined;
+      if (userId && !isUuid(userId)) return resolveOffsetConnection({ args }, () => []);
+      return resolveOffsetConnection({ args, defaultSize: 20, maxSize: 100 }, ({ limit, offset }) =>
+        ctx.em.getRepository(VmAllocation).page({ status: args.status ?? undefined, userId }, limit, offset),
+      );
+    },
+  }),
+);
+
+builder.mutationField('allocateVm', (t) =>
+  t.field({
+    type: VmAllocationType,
+    description:
+      "User: take one free VM from the pool. It expires at the user's quota period end, or after DEFAULT_ALLOCATION_TTL_HOURS.",
+    authScopes: { user: true },
+    errors: {
+      types: [PoolExhaustedError, QuotaExceededError],
+      union: { name: 'AllocateVmResult' },
+      result: { name: 'AllocateVmSuccess' },
+      dataField: { name: 'allocation' },
+    },
+    resolve: (_root, _args, ctx) => requireProvisioner(ctx).allocate(ctx.em, ctx.user!.id),
+  }),
+);
+
+builder.mutationField('releaseMyAllocation', (t) =>
+  t.field({
+    type: VmAllocationType,
+    description: "User: release one of the user's own allocations (another user's reads as NOT_FOUND).",
+    authScopes: { user: true },
+    args: { id: t.arg.id() },
+    errors: {
+      types: [NotFoundError],
+      union: { name: 'ReleaseMyAllocationResult' },
+      result: { name: 'ReleaseMyAllocationSuccess' },
+      dataField: { name: 'allocation' },
+    },
+    resolve: async (_root, args, ctx) => {
+      const { allocation } = await requireProvisioner(ctx).release(ctx.em, String(args.id), 'USER', {
+        userId: ctx.user!.id,
+      });
+      return allocation;
+    },
+  }),
+);
+
+builder.mutationField('releaseAllocation', (t) =>
+  t.field({
+    type: VmAllocationType,
+    description: 'Admin: release any allocation. Releasing a released allocation changes nothing.',
+    authScopes: { admin: true },
+    args: { id: t.arg.id(), reason: t.arg({ type: ReleaseReasonEnum, required: false, defaultValue: 'ADMIN' }) },
+    errors: {
+      types: [NotFoundError],
+      union: { name: 'ReleaseAllocationResult' },
+      result: { name: 'ReleaseAllocationSuccess' },
+      dataField: { name: 'allocation' },
+    },
+    resolve: async (_root, args, ctx) => {
+      const { allocation } = await requireProvisioner(ctx).release(ctx.em, String(args.id), args.reason ?? 'ADMIN');
+      return allocation;
+    },
+  }),
+);

@@ -1,0 +1,14 @@
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  // graphql 17 ships ESM and CJS builds; without these conditions vitest loads both
+  // ("Cannot use GraphQLScalarType from another module or realm").
+  ssr: { resolve: { conditions: ['module', 'node', 'production'] } },
+  test: {
+    include: ['api/src/**/*.test.ts', 'workers/src/**/*.test.ts', 'scripts/**/*.test.ts', 'test/**/*.test.ts'],
+    globalSetup: ['test/support/global-setup.ts'],
+    testTimeout: 60_000,
+    hookTimeout: 120_000,
+    pool: 'forks',
+  },
+});
