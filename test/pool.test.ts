@@ -1,0 +1,119 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type ApiProcess, startApi } from './support/api.ts';
+import { createTestDatabase, type TestDatabase } from './support/db.ts';
+import { allocate, createUser, REFRESH_POOL, refreshPool } from './support/factories.ts';
+
+let db: TestDatabase;
+let api: ApiProcess;
+
+beforeAll(async () => {
+  db = await createTestDatabase();
+  api = await startApi({ databaseUrl: db.url, env: { VM_POOL_JSON: '[]' } });
+});
+afterAll(async () => {
+  await api?.stop();
+  await db?.drop();
+});
+
+const poolIds = async () => (await api.admin('{ pool { id status } }')).data.pool as { id: string; status: string }[];
+
+describe('refreshPool', () => {
+  it('accepts a bare array and reports sizes and changes', async () => {
+    const result = await refreshPool(api, [
+      { id: 'a-1', name: 'A 1', host: '10.0.0.1', status: 'AVAILABLE', cockpitUrl: 'https://c.test/a-1' },
+      { id: 'a-2', name: 'A 2', host: '10.0.0.2' },
+    ]);
+    expect(result).toEqual({ prevPoolSize: 0, poolSize: 2, added: ['a-1', 'a-2'], updated: [], retired: [] });
+  });
+
+  it('accepts { pool: [...] }, updates changed VMs only and retires unlisted ones', async () => {
+    const result = await refreshPool(api, {
+      pool: [
+        { id: 'a-1', name: 'A 1', host: '10.0.0.1', status: 'AVAILABLE', cockpitUrl: 'https://c.test/a-1' },
+        { id: 'a-3', name: 'A 3', ip: '10.0.0.3', region: 'eu' },
+      ],
+    });
+    expect(result).toEqual({ prevPoolSize: 2, poolSize: 2, added: ['a-3'], updated: [], retired: ['a-2'] });
+    expect(await poolIds()).toEqual([
+      { id: 'a-1', status: 'AVAILABLE' },
+      { id: 'a-2', status: 'RETIRED' },
+      { id: 'a-3', status: 'AVAILABLE' },
+    ]);
+  });
+
+  it('accepts the vms input form too', async () => {
+    const res = await api.admin(REFRESH_POOL, {
+      input: {
+        vms: [
+          { id: 'a-1', name: 'A 1 renamed', host: '10.0.0.1', cockpitUrl: 'https://c.test/a-1' },
+          { id: 'a-3', name: 'A 3', host: '10.0.0.3', region: 'eu' },
+        ],
+      },
+    });
+    expect(res.data.refreshPool.__typename).toBe('RefreshPoolSuccess');
+    expect(res.data.refreshPool.result).toMatchObject({ poolSize: 2, added: [], updated: ['a-1'], retired: [] });
+  });
+
+  it('refuses an invalid manifest whole, lists every problem, and leaves the pool unchanged', async () => {
+    const before = await db.query('select * from pool_vm order by id');
+    const res = await api.admin(REFRESH_POOL, {
+      input: {
+        manifest: [
+          { id: 'b-1', name: 'ok' },
+          { id: 'b-1', name: 'duplicate' },
+          { id: 'b-2', cockpitUrl: 'javascript:alert(1)' },
+          { id: 'b-3', status: 'BROKEN' },
+          { id: 'b-4', colour: 'blue' },
+        ],
+      },
+    });
+    const result = res.data.refreshPool;
+    expect(result.__typename).toBe('ValidationError');
+    expect(result.code).toBe('BAD_USER_INPUT');
+    const paths = result.problems.map((p: { path: string }) => p.path);
+    expect(paths).toEqual(['[1].id', '[2].cockpitUrl', '[3].status', '[4].colour']);
+    expect(result.problems[0].message).toMatch(/duplicate id "b-1"/);
+    expect(result.problems[1].message).toMatch(/http/);
+    expect(result.problems[2].message).toMatch(/AVAILABLE/);
+    expect(result.problems[3].message).toBe('unknown field');
+    expect(await db.query('select * from pool_vm order by id')).toEqual(before);
+  });
+
+  it('refuses a manifest that is neither an array nor { pool }', async () => {
+    const res = await api.admin(REFRESH_POOL, { input: { manifest: { vms: [] } } });
+    expect(res.data.refreshPool.__typename).toBe('ValidationError');
+    expect(res.data.refreshPool.problems[0].message).toMatch(/unknown field\(s\): vms/);
+  });
+
+  it('a RETIRED VM is never allocated again; its active allocation stays visible until released', async () => {
+    await refreshPool(api, [{ id: 'r-1', name: 'R 1', cockpitUrl: 'https://c.test/r-1' }]);
+    const user = await createUser(api);
+    const first = await allocate(api, user.token);
+    expect(first.__typename).toBe('AllocateVmSuccess');
+    // Retire r-1 by leaving it out; add r-2 in maintenance: nothing is allocatable.
+    const result = await refreshPool(api, [{ id: 'r-2', name: 'R 2', status: 'MAINTENANCE' }]);
+    expect(result.retired).toContain('r-1');
+
+    const mine = await api.asUser(user.token, '{ me { allocations { status poolVm { id status } } } }');
+    expect(mine.data.me.allocations).toEqual([{ status: 'ACTIVE', poolVm: { id: 'r-1', status: 'RETIRED' } }]);
+    const listed = await api.admin('{ allocations(status: ACTIVE) { edges { node { poolVm { id } } } } }');
+    expect(listed.data.allocations.edges.map((e: any) => e.node.poolVm.id)).toEqual(['r-1']);
+
+    const other = await createUser(api);
+    const second = await allocate(api, other.token);
+    expect(second).toMatchObject({ __typename: 'PoolExhaustedError', code: 'POOL_EXHAUSTED' });
+
+    // Released: the retired VM still never comes back.
+    const id = (first as any).allocation.id;
+    const rel = await api.asUser(user.token, 'mutation($id: ID!) { releaseMyAllocation(id: $id) { __typename } }', { id });
+    expect(rel.data.releaseMyAllocation.__typename).toBe('ReleaseMyAllocationSuccess');
+    expect((await allocate(api, other.token)).__typename).toBe('PoolExhaustedError');
+  });
+});
+
+describe('pool provisioner status', () => {
+  it('reports the provisioner and pool occupancy', async () => {
+    const res = await api.admin('{ provisioner { name isDemo poolSize free allocated } }');
+    expect(res.data.provisioner).toEqual({ name: 'pool', isDemo: false, poolSize: 1, free: 0, allocated: 0 });
+  });
+});

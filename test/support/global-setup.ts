@@ -1,0 +1,75 @@
+import { randomBytes } from 'node:crypto';
+import type { TestProject } from 'vitest/node';
+import { migrateDatabase } from '../../api/src/db/migrate.ts';
+import { testEnv } from './env.ts';
+import {
+  adminQuery,
+  canConnect,
+  dropDatabase,
+  type RunningPostgres,
+  startEmbeddedPostgres,
+  withDatabase,
+} from './postgres.ts';
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    pgAdminUrl: string;
+    pgTemplate: string;
+    pgRunId: string;
+    pgEmbedded: boolean;
+  }
+}
+
+const DAY_SECONDS = 24 * 3600;
+const LOCAL_SERVER = 'postgres://postgres@127.0.0.1:5432/postgres';
+
+/** Test databases are named hero_t_<epoch seconds>_<run>_… so stale ones can be reaped by age. */
+async function reapStaleDatabases(adminUrl: string): Promise<string[]> {
+  const rows = await adminQuery<{ datname: string }>(
+    adminUrl,
+    "select datname from pg_database where datname ~ '^hero_(t|tpl)_[0-9]+_'",
+  );
+  const now = Math.floor(Date.now() / 1000);
+  const stale = rows
+    .map((r) => r.datname)
+    .filter((name) => now - Number(/^hero_(?:t|tpl)_(\d+)_/.exec(name)?.[1] ?? now) > DAY_SECONDS);
+  for (const name of stale) await dropDatabase(adminUrl, name);
+  return stale;
+}
+
+export default async function setup(project: TestProject) {
+  let server: RunningPostgres;
+  const runId = `${Math.floor(Date.now() / 1000)}_${randomBytes(3).toString('hex')}`;
+  if (!testEnv.TEST_EMBEDDED_PG && testEnv.TEST_DATABASE_URL) {
+    server = { adminUrl: testEnv.TEST_DATABASE_URL, embedded: false, stop: async () => {} };
+  } else if (!testEnv.TEST_EMBEDDED_PG && (await canConnect(LOCAL_SERVER))) {
+    server = { adminUrl: LOCAL_SERVER, embedded: false, stop: async () => {} };
+  } else {
+    server = await startEmbeddedPostgres(`test-pg-${runId}`);
+  }
+  const reaped = await reapStaleDatabases(server.adminUrl);
+  if (reaped.length) console.log(`test databases: reaped ${reaped.length} stale database(s)`);
+
+  const template = `hero_tpl_${runId}`;
+  await adminQuery(server.adminUrl, `create database "${template}"`);
+  await migrateDatabase(withDatabase(server.adminUrl, template));
+  console.log(
+    `test databases: ${server.embedded ? 'embedded PostgreSQL' : new URL(server.adminUrl).host}, template ${template}`,
+  );
+
+  project.provide('pgAdminUrl', server.adminUrl);
+  project.provide('pgTemplate', template);
+  project.provide('pgRunId', runId);
+  project.provide('pgEmbedded', server.embedded);
+
+  return async () => {
+    const rows = await adminQuery<{ datname: string }>(
+      server.adminUrl,
+      'select datname from pg_database where datname like $1',
+      [`hero_t_${runId}_%`],
+    );
+    for (const { datname } of rows) await dropDatabase(server.adminUrl, datname);
+    await dropDatabase(server.adminUrl, template);
+    await server.stop();
+  };
+}
