@@ -15,7 +15,8 @@ afterAll(async () => {
   await db?.drop();
 });
 
-const poolIds = async () => (await api.admin('{ pool { id status } }')).data.pool as { id: string; status: string }[];
+const poolIds = async () =>
+  (await api.admin('{ pool { id status } }')).data.pool as { id: string; status: string }[];
 
 describe('refreshPool', () => {
   it('accepts a bare array and reports sizes and changes', async () => {
@@ -51,7 +52,12 @@ describe('refreshPool', () => {
       },
     });
     expect(res.data.refreshPool.__typename).toBe('RefreshPoolSuccess');
-    expect(res.data.refreshPool.result).toMatchObject({ poolSize: 2, added: [], updated: ['a-1'], retired: [] });
+    expect(res.data.refreshPool.result).toMatchObject({
+      poolSize: 2,
+      added: [],
+      updated: ['a-1'],
+      retired: [],
+    });
   });
 
   it('refuses an invalid manifest whole, lists every problem, and leaves the pool unchanged', async () => {
@@ -95,7 +101,9 @@ describe('refreshPool', () => {
     expect(result.retired).toContain('r-1');
 
     const mine = await api.asUser(user.token, '{ me { allocations { status poolVm { id status } } } }');
-    expect(mine.data.me.allocations).toEqual([{ status: 'ACTIVE', poolVm: { id: 'r-1', status: 'RETIRED' } }]);
+    expect(mine.data.me.allocations).toEqual([
+      { status: 'ACTIVE', poolVm: { id: 'r-1', status: 'RETIRED' } },
+    ]);
     const listed = await api.admin('{ allocations(status: ACTIVE) { edges { node { poolVm { id } } } } }');
     expect(listed.data.allocations.edges.map((e: any) => e.node.poolVm.id)).toEqual(['r-1']);
 
@@ -105,7 +113,11 @@ describe('refreshPool', () => {
 
     // Released: the retired VM still never comes back.
     const id = (first as any).allocation.id;
-    const rel = await api.asUser(user.token, 'mutation($id: ID!) { releaseMyAllocation(id: $id) { __typename } }', { id });
+    const rel = await api.asUser(
+      user.token,
+      'mutation($id: ID!) { releaseMyAllocation(id: $id) { __typename } }',
+      { id },
+    );
     expect(rel.data.releaseMyAllocation.__typename).toBe('ReleaseMyAllocationSuccess');
     expect((await allocate(api, other.token)).__typename).toBe('PoolExhaustedError');
   });

@@ -11,7 +11,6 @@ export const ERROR_CODES = [
   'UNAUTHENTICATED',
   'FORBIDDEN',
   'BAD_USER_INPUT',
-  'CONFLICT',
 ] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];
 
@@ -63,10 +62,6 @@ export class ValidationError extends DomainError {
   ) {
     super(`${summary}: ${problems.map((p) => (p.path ? `${p.path}: ${p.message}` : p.message)).join('; ')}`);
   }
-}
-
-export class ConflictError extends DomainError {
-  readonly code = 'CONFLICT';
 }
 
 export class ProvisionerUnavailableError extends DomainError {

@@ -32,7 +32,9 @@ async function main(): Promise<void> {
     const added = await provisioner.seed(orm.em.fork());
     log.info({ added }, 'demo provisioner: fabricated pool ready');
   } else if (!provisioner) {
-    log.warn('no provisioner configured: pool and allocation operations answer PROVISIONER_UNAVAILABLE (503)');
+    log.warn(
+      'no provisioner configured: pool and allocation operations answer PROVISIONER_UNAVAILABLE (503)',
+    );
   }
 
   const server = createApiServer({
@@ -44,7 +46,10 @@ async function main(): Promise<void> {
   });
   server.listen(config.API_PORT, config.API_HOST, () => {
     const { port } = server.address() as AddressInfo;
-    log.info({ port, provisioner: provisioner?.name ?? null }, `api listening on http://localhost:${port}/graphql`);
+    log.info(
+      { port, provisioner: provisioner?.name ?? null },
+      `api listening on http://localhost:${port}/graphql`,
+    );
   });
 
   let stopping = false;

@@ -12,11 +12,19 @@ export interface ApiProcess {
   adminSecret: string;
   process: SpawnedProcess;
   /** POST /graphql with the given headers. */
-  gql<T = any>(query: string, variables?: Record<string, unknown>, headers?: Record<string, string>): Promise<GraphQLResponse<T>>;
+  gql<T = any>(
+    query: string,
+    variables?: Record<string, unknown>,
+    headers?: Record<string, string>,
+  ): Promise<GraphQLResponse<T>>;
   /** As admin (x-admin-secret). */
   admin<T = any>(query: string, variables?: Record<string, unknown>): Promise<GraphQLResponse<T>>;
   /** As a user (Authorization: Bearer). */
-  asUser<T = any>(token: string, query: string, variables?: Record<string, unknown>): Promise<GraphQLResponse<T>>;
+  asUser<T = any>(
+    token: string,
+    query: string,
+    variables?: Record<string, unknown>,
+  ): Promise<GraphQLResponse<T>>;
   stop(): Promise<number | null>;
 }
 
@@ -41,7 +49,11 @@ export async function startApi(options: StartApiOptions): Promise<ApiProcess> {
   const line = await proc.waitForLine(/api listening/, 60_000);
   const port = (JSON.parse(line) as { port: number }).port;
   const url = `http://127.0.0.1:${port}`;
-  const gql = async (query: string, variables: Record<string, unknown> = {}, headers: Record<string, string> = {}) => {
+  const gql = async (
+    query: string,
+    variables: Record<string, unknown> = {},
+    headers: Record<string, string> = {},
+  ) => {
     const res = await fetch(`${url}/graphql`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', ...headers },

@@ -11,7 +11,12 @@ export function childEnv(extra: Record<string, string | undefined>): Record<stri
   const base: Record<string, string> = {};
   for (const [k, v] of Object.entries(process.env)) {
     if (v === undefined) continue;
-    if (/^(DATABASE_URL|ADMIN_SECRET|VM_POOL_|PROVISIONER_|DEPLOYER_|API_|WORKER_|OUTBOX_|LOG_LEVEL|NODE_ENV)/.test(k)) continue;
+    if (
+      /^(DATABASE_URL|ADMIN_SECRET|VM_POOL_|PROVISIONER_|DEPLOYER_|API_|WORKER_|OUTBOX_|LOG_LEVEL|NODE_ENV)/.test(
+        k,
+      )
+    )
+      continue;
     base[k] = v;
   }
   for (const [k, v] of Object.entries(extra)) if (v !== undefined) base[k] = v;

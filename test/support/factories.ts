@@ -17,8 +17,13 @@ export async function createUser(api: ApiProcess, overrides: { email?: string; d
     { input: { email, displayName: overrides.displayName ?? 'Test User' } },
   );
   const result = res.data?.createUser;
-  if (result?.__typename !== 'CreateUserSuccess') throw new Error(`createUser failed: ${JSON.stringify(res)}`);
-  return { id: result.payload.user.id, email: result.payload.user.email, token: result.payload.token } as TestUser;
+  if (result?.__typename !== 'CreateUserSuccess')
+    throw new Error(`createUser failed: ${JSON.stringify(res)}`);
+  return {
+    id: result.payload.user.id,
+    email: result.payload.user.email,
+    token: result.payload.token,
+  } as TestUser;
 }
 
 export interface PoolVmFixture {
@@ -39,8 +44,15 @@ export const REFRESH_POOL = `mutation($input: RefreshPoolInput!) { refreshPool(i
 export async function refreshPool(api: ApiProcess, manifest: unknown) {
   const res = await api.admin(REFRESH_POOL, { input: { manifest } });
   const result = res.data?.refreshPool;
-  if (result?.__typename !== 'RefreshPoolSuccess') throw new Error(`refreshPool failed: ${JSON.stringify(res)}`);
-  return result.result as { prevPoolSize: number; poolSize: number; added: string[]; updated: string[]; retired: string[] };
+  if (result?.__typename !== 'RefreshPoolSuccess')
+    throw new Error(`refreshPool failed: ${JSON.stringify(res)}`);
+  return result.result as {
+    prevPoolSize: number;
+    poolSize: number;
+    added: string[];
+    updated: string[];
+    retired: string[];
+  };
 }
 
 export function poolOf(count: number, prefix = 'vm'): PoolVmFixture[] {
@@ -61,7 +73,11 @@ export const ALLOCATE_VM = `mutation { allocateVm {
 
 export async function allocate(api: ApiProcess, token: string) {
   const res = await api.asUser(token, ALLOCATE_VM);
-  return res.data?.allocateVm as
-    | { __typename: 'AllocateVmSuccess'; allocation: { id: string; cockpitUrl: string | null; expiresAt: string; poolVm: { id: string } } }
+  if (!res.data?.allocateVm) throw new Error(`allocateVm failed: ${JSON.stringify(res)}`);
+  return res.data.allocateVm as
+    | {
+        __typename: 'AllocateVmSuccess';
+        allocation: { id: string; cockpitUrl: string | null; expiresAt: string; poolVm: { id: string } };
+      }
     | { __typename: string; code: string; message: string };
 }

@@ -62,7 +62,16 @@ export async function startEmbeddedPostgres(name: string): Promise<RunningPostgr
     persistent: false,
     createPostgresUser: true,
     initdbFlags: ['--no-sync'],
-    postgresFlags: ['-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off', '-c', 'max_connections=300'],
+    postgresFlags: [
+      '-c',
+      'fsync=off',
+      '-c',
+      'synchronous_commit=off',
+      '-c',
+      'full_page_writes=off',
+      '-c',
+      'max_connections=300',
+    ],
     onLog: () => {},
     onError: () => {},
   });
@@ -94,7 +103,11 @@ export async function adminQuery<T extends pg.QueryResultRow = pg.QueryResultRow
 
 const quoteIdent = (name: string) => `"${name.replace(/"/g, '""')}"`;
 
-export async function createDatabaseFromTemplate(adminUrl: string, name: string, template: string): Promise<void> {
+export async function createDatabaseFromTemplate(
+  adminUrl: string,
+  name: string,
+  template: string,
+): Promise<void> {
   // Two clones of one template at the same instant can collide ("source database is being
   // accessed by other users"); retry a few times.
   for (let attempt = 1; ; attempt++) {

@@ -16,7 +16,11 @@ export interface SpawnedProcess {
 }
 
 /** Runs a TypeScript entry point of this repository under Node 24 + tsx. */
-export function spawnTs(entry: string, args: string[], env: Record<string, string | undefined>): SpawnedProcess {
+export function spawnTs(
+  entry: string,
+  args: string[],
+  env: Record<string, string | undefined>,
+): SpawnedProcess {
   const child = spawn(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, entry), ...args], {
     cwd: REPO_ROOT,
     env: childEnv(env),
@@ -56,13 +60,21 @@ export function spawnTs(entry: string, args: string[], env: Record<string, strin
         waiters.add(waiter);
         const timer = setTimeout(() => {
           waiters.delete(waiter);
-          reject(new Error(`timed out waiting for ${pattern} from ${entry}; output:\n${lines.slice(-30).join('\n')}`));
+          reject(
+            new Error(
+              `timed out waiting for ${pattern} from ${entry}; output:\n${lines.slice(-30).join('\n')}`,
+            ),
+          );
         }, timeoutMs);
         exited.then((code) => {
           if (!waiters.has(waiter)) return;
           waiters.delete(waiter);
           clearTimeout(timer);
-          reject(new Error(`${entry} exited (${code}) before printing ${pattern}; output:\n${lines.slice(-30).join('\n')}`));
+          reject(
+            new Error(
+              `${entry} exited (${code}) before printing ${pattern}; output:\n${lines.slice(-30).join('\n')}`,
+            ),
+          );
         });
         const orig = waiter.resolve;
         waiter.resolve = (line) => {

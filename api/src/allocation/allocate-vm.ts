@@ -1,8 +1,8 @@
 import { UniqueConstraintViolationException } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
+import { PoolVm } from '../entities/pool-vm.entity.ts';
 import { User } from '../entities/user.entity.ts';
 import { VmAllocation } from '../entities/vm-allocation.entity.ts';
-import { PoolVm } from '../entities/pool-vm.entity.ts';
 import { NotFoundError, PoolExhaustedError, QuotaExceededError } from '../errors.ts';
 
 export interface AllocateVmInput {

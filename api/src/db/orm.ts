@@ -15,7 +15,15 @@ export function ormConfig({ databaseUrl, poolMax = 10, debug = false }: OrmOptio
     entities,
     discovery: { warnWhenNoEntities: true },
     extensions: [Migrator],
-    migrations: { migrationsList, tableName: 'mikro_orm_migrations', transactional: true, allOrNothing: true },
+    migrations: {
+      migrationsList,
+      tableName: 'mikro_orm_migrations',
+      transactional: true,
+      allOrNothing: true,
+      silent: true,
+      // No .snapshot-<db>.json files: migrations are written by hand.
+      snapshot: false,
+    },
     pool: { min: 0, max: poolMax },
     debug,
     // Requests and job runs always fork their own EntityManager.

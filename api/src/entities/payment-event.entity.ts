@@ -7,7 +7,10 @@ export const PaymentEventSchema = defineEntity({
   tableName: 'payment_event',
   uniques: [{ name: 'payment_event_provider_ref_unique', properties: ['provider', 'providerRef'] }],
   properties: {
-    id: p.uuid().primary().onCreate(() => randomUUID()),
+    id: p
+      .uuid()
+      .primary()
+      .onCreate(() => randomUUID()),
     user: () => p.manyToOne(User).index('payment_event_user_id_index'),
     amountCents: p.bigint('number'),
     currency: p.string().length(3),

@@ -7,7 +7,10 @@ export const UserSchema = defineEntity({
   tableName: 'users',
   repository: () => UserRepository,
   properties: {
-    id: p.uuid().primary().onCreate(() => randomUUID()),
+    id: p
+      .uuid()
+      .primary()
+      .onCreate(() => randomUUID()),
     email: p.text().unique(),
     displayName: p.text(),
     /** Slot for a forge / OIDC identity; unused until sign-in through the forge exists. */

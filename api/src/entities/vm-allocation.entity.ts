@@ -14,7 +14,10 @@ export const VmAllocationSchema = defineEntity({
   tableName: 'vm_allocation',
   repository: () => VmAllocationRepository,
   properties: {
-    id: p.uuid().primary().onCreate(() => randomUUID()),
+    id: p
+      .uuid()
+      .primary()
+      .onCreate(() => randomUUID()),
     user: () => p.manyToOne(User),
     poolVm: () => p.manyToOne(PoolVm),
     provisioner: p.text(),

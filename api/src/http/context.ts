@@ -1,6 +1,5 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { secretsEqual } from '../auth/tokens.ts';
-import { hashToken } from '../auth/tokens.ts';
+import { hashToken, secretsEqual } from '../auth/tokens.ts';
 import { User } from '../entities/user.entity.ts';
 import type { Logger } from '../lib/logger.ts';
 import type { Provisioner } from '../provisioners/provisioner.ts';
@@ -29,7 +28,11 @@ export async function createContext(request: Request, deps: ContextDeps): Promis
   const em = deps.em.fork();
   const adminHeader = request.headers.get('x-admin-secret');
   const admin: CredentialState =
-    adminHeader === null || adminHeader === '' ? 'missing' : secretsEqual(adminHeader, deps.adminSecret) ? 'valid' : 'invalid';
+    adminHeader === null || adminHeader === ''
+      ? 'missing'
+      : secretsEqual(adminHeader, deps.adminSecret)
+        ? 'valid'
+        : 'invalid';
 
   let user: User | null = null;
   let userCredential: CredentialState = 'missing';

@@ -63,7 +63,12 @@ export function createGraphQLHandler(deps: AppDeps): YogaServerInstance<Record<s
       },
     },
     context: ({ request }) =>
-      createContext(request, { em: deps.orm.em, adminSecret: deps.adminSecret, provisioner: deps.provisioner, log }),
+      createContext(request, {
+        em: deps.orm.em,
+        adminSecret: deps.adminSecret,
+        provisioner: deps.provisioner,
+        log,
+      }),
   });
 }
 
@@ -84,7 +89,10 @@ export function createApiServer(deps: AppDeps): Server {
           await deps.orm.em.fork().execute('select 1');
         })
         .then(
-          () => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ status: 'ready', database: 'ok' })),
+          () =>
+            res
+              .writeHead(200, { 'content-type': 'application/json' })
+              .end(JSON.stringify({ status: 'ready', database: 'ok' })),
           (err: Error) =>
             res
               .writeHead(503, { 'content-type': 'application/json' })

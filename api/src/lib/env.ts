@@ -24,7 +24,9 @@ export function resolveSecretFiles(env: Env, names: readonly string[]): { env: E
     try {
       out[name] = readFileSync(file, 'utf8').replace(/\r?\n$/, '');
     } catch (err) {
-      problems.push(`${name}_FILE: cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+      problems.push(
+        `${name}_FILE: cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`,
+      );
     }
   }
   return { env: out, problems };
@@ -45,7 +47,11 @@ export class ConfigError extends Error {
 }
 
 /** Parses the environment with a zod schema; every problem is collected into one ConfigError. */
-export function parseEnv<S extends z.ZodType>(schema: S, env: Env, secretNames: readonly string[] = []): z.infer<S> {
+export function parseEnv<S extends z.ZodType>(
+  schema: S,
+  env: Env,
+  secretNames: readonly string[] = [],
+): z.infer<S> {
   const resolved = resolveSecretFiles(env, secretNames);
   // Empty strings count as unset, as in most twelve-factor tools.
   const cleaned: Env = {};

@@ -38,7 +38,10 @@ export function backoffMs(attempt: number, base: number, max: number): number {
  * FOR UPDATE SKIP LOCKED (so replicas never deliver the same event at once), handled, and
  * marked DONE, or rescheduled with exponential backoff, or FAILED after maxAttempts.
  */
-export async function deliverOutbox(em: EntityManager, options: DeliverOutboxOptions): Promise<DeliverOutboxSummary> {
+export async function deliverOutbox(
+  em: EntityManager,
+  options: DeliverOutboxOptions,
+): Promise<DeliverOutboxSummary> {
   const summary: DeliverOutboxSummary = { delivered: 0, retried: 0, failed: 0, errors: [] };
   const limit = options.limit ?? 100;
   const maxBackoff = options.maxBackoffMs ?? 15 * 60_000;

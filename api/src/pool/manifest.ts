@@ -32,7 +32,9 @@ export const poolVmEntrySchema = z.strictObject({
   host: z.string().trim().min(1).max(500).nullish(),
   ip: z.string().trim().min(1).max(500).nullish(),
   region: z.string().trim().min(1).max(200).nullish(),
-  status: z.enum(POOL_VM_STATUSES, { error: `must be one of ${POOL_VM_STATUSES.join(', ')}` }).default('AVAILABLE'),
+  status: z
+    .enum(POOL_VM_STATUSES, { error: `must be one of ${POOL_VM_STATUSES.join(', ')}` })
+    .default('AVAILABLE'),
   cockpitUrl: httpUrl.nullish(),
 });
 
@@ -47,7 +49,10 @@ export function parseManifest(input: unknown): PoolVmManifestEntry[] {
     try {
       list = JSON.parse(input);
     } catch (err) {
-      throw new ValidationError([{ path: '', message: `not valid JSON: ${(err as Error).message}` }], 'Invalid pool manifest');
+      throw new ValidationError(
+        [{ path: '', message: `not valid JSON: ${(err as Error).message}` }],
+        'Invalid pool manifest',
+      );
     }
   }
   let prefix = '';
@@ -56,7 +61,12 @@ export function parseManifest(input: unknown): PoolVmManifestEntry[] {
     const extra = keys.filter((k) => k !== 'pool');
     if (!keys.includes('pool') || extra.length > 0) {
       throw new ValidationError(
-        [{ path: '', message: `expected an array of pool VMs or { "pool": [...] }${extra.length ? `; unknown field(s): ${extra.join(', ')}` : ''}` }],
+        [
+          {
+            path: '',
+            message: `expected an array of pool VMs or { "pool": [...] }${extra.length ? `; unknown field(s): ${extra.join(', ')}` : ''}`,
+          },
+        ],
         'Invalid pool manifest',
       );
     }
@@ -64,13 +74,28 @@ export function parseManifest(input: unknown): PoolVmManifestEntry[] {
     prefix = 'pool';
   }
   if (!Array.isArray(list)) {
-    throw new ValidationError([{ path: prefix, message: 'expected an array of pool VMs' }], 'Invalid pool manifest');
+    throw new ValidationError(
+      [{ path: prefix, message: 'expected an array of pool VMs' }],
+      'Invalid pool manifest',
+    );
   }
   const problems: Problem[] = [];
   const entries: PoolVmManifestEntry[] = [];
   const seen = new Map<string, number>();
   list.forEach((raw, index) => {
     const at = `${prefix}[${index}]`;
+    if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
+      problems.push({ path: at, message: 'must be an object such as { "id": "vm-1", "name": "…" }' });
+      return;
+    }
+    const rawId = (raw as { id?: unknown }).id;
+    const id = typeof rawId === 'string' ? rawId.trim() : undefined;
+    if (id) {
+      const first = seen.get(id);
+      if (first !== undefined)
+        problems.push({ path: `${at}.id`, message: `duplicate id "${id}" (first at ${prefix}[${first}])` });
+      else seen.set(id, index);
+    }
     const parsed = poolVmEntrySchema.safeParse(raw);
     if (!parsed.success) {
       for (const issue of parsed.error.issues) {
@@ -87,12 +112,6 @@ export function parseManifest(input: unknown): PoolVmManifestEntry[] {
     if (vm.host && vm.ip && vm.host !== vm.ip) {
       problems.push({ path: `${at}.ip`, message: 'host and ip are the same field; give one of them' });
     }
-    const first = seen.get(vm.id);
-    if (first !== undefined) {
-      problems.push({ path: `${at}.id`, message: `duplicate id "${vm.id}" (first at ${prefix}[${first}])` });
-      return;
-    }
-    seen.set(vm.id, index);
     entries.push({
       id: vm.id,
       name: vm.name ?? vm.id,

@@ -23,7 +23,10 @@ const POOL_SIZE_SQL = "select count(*)::int as n from pool_vm where status <> 'R
  * ones become RETIRED (an active allocation on a retired VM stays until released). Entries come
  * from `parseManifest`, which refuses an invalid manifest whole before anything is touched.
  */
-export async function refreshPool(em: EntityManager, entries: PoolVmManifestEntry[]): Promise<RefreshPoolResult> {
+export async function refreshPool(
+  em: EntityManager,
+  entries: PoolVmManifestEntry[],
+): Promise<RefreshPoolResult> {
   return em.transactional(async (tx) => {
     await tx.execute('select pg_advisory_xact_lock(?)', [POOL_REFRESH_LOCK_KEY]);
     const [{ n: prevPoolSize }] = await tx.execute<{ n: number }[]>(POOL_SIZE_SQL);

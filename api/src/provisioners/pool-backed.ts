@@ -34,6 +34,12 @@ export abstract class PoolBackedProvisioner implements Provisioner {
 
   async status(em: EntityManager): Promise<ProvisionerStatus> {
     const counts = await em.getRepository(PoolVm).countByState();
-    return { name: this.name, isDemo: this.isDemo, poolSize: counts.total, free: counts.free, allocated: counts.allocated };
+    return {
+      name: this.name,
+      isDemo: this.isDemo,
+      poolSize: counts.total,
+      free: counts.free,
+      allocated: counts.allocated,
+    };
   }
 }

@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import type { ApiConfig } from '../config.ts';
+import { ValidationError } from '../errors.ts';
 import { ConfigError } from '../lib/env.ts';
 import { type PoolVmManifestEntry, parseManifest } from '../pool/manifest.ts';
-import { ValidationError } from '../errors.ts';
 import { DemoProvisioner } from './demo-provisioner.ts';
 import { PoolProvisioner } from './pool-provisioner.ts';
 import type { Provisioner } from './provisioner.ts';
@@ -14,7 +14,10 @@ export interface ProvisionerSetup {
   bootManifest: PoolVmManifestEntry[] | null;
 }
 
-type PoolSettings = Pick<ApiConfig, 'VM_POOL_JSON' | 'VM_POOL_FILE' | 'PROVISIONER_DEMO' | 'DEFAULT_ALLOCATION_TTL_HOURS'>;
+type PoolSettings = Pick<
+  ApiConfig,
+  'VM_POOL_JSON' | 'VM_POOL_FILE' | 'PROVISIONER_DEMO' | 'DEFAULT_ALLOCATION_TTL_HOURS'
+>;
 
 /**
  * The pool provisioner when a pool is configured (VM_POOL_JSON or VM_POOL_FILE; `[]` is a valid
@@ -23,14 +26,21 @@ type PoolSettings = Pick<ApiConfig, 'VM_POOL_JSON' | 'VM_POOL_FILE' | 'PROVISION
  */
 export function setupProvisioner(config: PoolSettings): ProvisionerSetup {
   const options = { defaultTtlHours: config.DEFAULT_ALLOCATION_TTL_HOURS };
-  const source = config.VM_POOL_JSON !== undefined ? 'VM_POOL_JSON' : config.VM_POOL_FILE !== undefined ? 'VM_POOL_FILE' : null;
+  const source =
+    config.VM_POOL_JSON !== undefined
+      ? 'VM_POOL_JSON'
+      : config.VM_POOL_FILE !== undefined
+        ? 'VM_POOL_FILE'
+        : null;
   if (source) {
     let text: string;
     if (source === 'VM_POOL_FILE') {
       try {
         text = readFileSync(config.VM_POOL_FILE!, 'utf8');
       } catch (err) {
-        throw new ConfigError([`VM_POOL_FILE: cannot read ${config.VM_POOL_FILE}: ${(err as NodeJS.ErrnoException).code ?? err}`]);
+        throw new ConfigError([
+          `VM_POOL_FILE: cannot read ${config.VM_POOL_FILE}: ${(err as NodeJS.ErrnoException).code ?? err}`,
+        ]);
       }
     } else {
       text = config.VM_POOL_JSON!;
@@ -39,7 +49,9 @@ export function setupProvisioner(config: PoolSettings): ProvisionerSetup {
       return { provisioner: new PoolProvisioner(options), bootManifest: parseManifest(text) };
     } catch (err) {
       if (err instanceof ValidationError) {
-        throw new ConfigError(err.problems.map((p) => `${source}: ${p.path ? `${p.path}: ` : ''}${p.message}`));
+        throw new ConfigError(
+          err.problems.map((p) => `${source}: ${p.path ? `${p.path}: ` : ''}${p.message}`),
+        );
       }
       throw err;
     }

@@ -13,7 +13,10 @@ export class VmAllocationRepository extends EntityRepository<VmAllocation> {
 
   async page(filter: AllocationFilter, limit: number, offset: number): Promise<VmAllocation[]> {
     return this.find(
-      { ...(filter.status ? { status: filter.status } : {}), ...(filter.userId ? { user: filter.userId } : {}) },
+      {
+        ...(filter.status ? { status: filter.status } : {}),
+        ...(filter.userId ? { user: filter.userId } : {}),
+      },
       { orderBy: { allocatedAt: 'desc', id: 'desc' }, limit, offset, populate: ['poolVm'] },
     );
   }

@@ -1,6 +1,6 @@
 import { type AuthFailure, AuthScopeFailureType } from '@pothos/plugin-scope-auth';
-import type { Context } from '../http/context.ts';
 import { ForbiddenError, UnauthenticatedError } from '../errors.ts';
+import type { Context } from '../http/context.ts';
 
 function scopesOf(failure: AuthFailure): string[] {
   switch (failure.kind) {
@@ -24,6 +24,7 @@ export function authFailureError(ctx: Context, failure: AuthFailure): Error {
     if (ctx.admin === 'invalid') return new ForbiddenError('The admin secret is wrong');
     return new UnauthenticatedError('Admin operation: send the admin secret in the x-admin-secret header');
   }
-  if (ctx.userCredential === 'invalid') return new UnauthenticatedError('The bearer token is invalid or revoked');
+  if (ctx.userCredential === 'invalid')
+    return new UnauthenticatedError('The bearer token is invalid or revoked');
   return new UnauthenticatedError('Sign in: send "Authorization: Bearer <token>"');
 }

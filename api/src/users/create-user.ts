@@ -7,7 +7,10 @@ import { User } from '../entities/user.entity.ts';
 import { type Problem, ValidationError } from '../errors.ts';
 
 const createUserSchema = z.object({
-  email: z.email('must be a valid email address').max(320).transform((e) => e.trim().toLowerCase()),
+  email: z
+    .email('must be a valid email address')
+    .max(320)
+    .transform((e) => e.trim().toLowerCase()),
   displayName: z.string().trim().min(1, 'must not be empty').max(200, 'must be at most 200 characters'),
 });
 
@@ -27,7 +30,10 @@ export interface CreateUserResult {
 export async function createUser(em: EntityManager, input: CreateUserInput): Promise<CreateUserResult> {
   const parsed = createUserSchema.safeParse({ email: input.email.trim(), displayName: input.displayName });
   if (!parsed.success) {
-    const problems: Problem[] = parsed.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message }));
+    const problems: Problem[] = parsed.error.issues.map((i) => ({
+      path: i.path.join('.'),
+      message: i.message,
+    }));
     throw new ValidationError(problems, 'Invalid user');
   }
   const token = generateToken();

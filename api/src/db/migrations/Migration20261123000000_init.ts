@@ -76,9 +76,13 @@ create table vm_allocation (
       "create unique index vm_allocation_one_active_per_vm on vm_allocation (pool_vm_id) where status = 'ACTIVE';",
     );
     // Auto-release scans only what is still active: cost follows the active rows, not the table.
-    this.addSql("create index vm_allocation_active_expires_at_index on vm_allocation (expires_at) where status = 'ACTIVE';");
+    this.addSql(
+      "create index vm_allocation_active_expires_at_index on vm_allocation (expires_at) where status = 'ACTIVE';",
+    );
     this.addSql('create index vm_allocation_user_id_status_index on vm_allocation (user_id, status);');
-    this.addSql('create index vm_allocation_allocated_at_index on vm_allocation (allocated_at desc, id desc);');
+    this.addSql(
+      'create index vm_allocation_allocated_at_index on vm_allocation (allocated_at desc, id desc);',
+    );
     this.addSql(`
 create table consumed_record (
   idempotency_key text primary key,
@@ -135,7 +139,9 @@ create table outbox (
   done_at timestamptz null,
   constraint outbox_dedupe_key_unique unique (dedupe_key)
 );`);
-    this.addSql("create index outbox_pending_index on outbox (next_attempt_at, id) where status = 'PENDING';");
+    this.addSql(
+      "create index outbox_pending_index on outbox (next_attempt_at, id) where status = 'PENDING';",
+    );
   }
 
   override down(): void {

@@ -1,4 +1,6 @@
 import { Migration20261123000000_init } from './Migration20261123000000_init.ts';
 
 /** Every migration, in order. New migrations are appended here (no file discovery at run time). */
-export const migrationsList = [{ name: Migration20261123000000_init.name, class: Migration20261123000000_init }];
+export const migrationsList = [
+  { name: Migration20261123000000_init.name, class: Migration20261123000000_init },
+];

@@ -1,6 +1,5 @@
 import {
-  ConflictError,
-  DomainError,
+  type DomainError,
   ERROR_CODES,
   NotFoundError,
   PoolExhaustedError,
@@ -53,10 +52,4 @@ builder.objectType(ValidationError, {
   interfaces: [ErrorInterface],
   isTypeOf: (e) => e instanceof ValidationError,
   fields: (t) => ({ problems: t.field({ type: [ProblemType], resolve: (e) => e.problems }) }),
-});
-
-builder.objectType(ConflictError, {
-  name: 'ConflictError',
-  interfaces: [ErrorInterface],
-  isTypeOf: (e) => e instanceof ConflictError,
 });

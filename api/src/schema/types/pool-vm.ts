@@ -38,7 +38,8 @@ const PoolVmInput = builder.inputType('PoolVmInput', {
 
 const RefreshPoolInput = builder.inputType('RefreshPoolInput', {
   isOneOf: true,
-  description: 'Exactly one of: a manifest (a JSON array of pool VMs, or `{ "pool": [...] }`), or a list of VMs.',
+  description:
+    'Exactly one of: a manifest (a JSON array of pool VMs, or `{ "pool": [...] }`), or a list of VMs.',
   fields: (t) => ({
     manifest: t.field({ type: 'JSON', required: false }),
     vms: t.field({ type: [PoolVmInput], required: false }),
@@ -47,7 +48,9 @@ const RefreshPoolInput = builder.inputType('RefreshPoolInput', {
 
 const RefreshPoolPayload = builder.objectRef<RefreshPoolResult>('RefreshPoolPayload').implement({
   fields: (t) => ({
-    prevPoolSize: t.exposeInt('prevPoolSize', { description: 'VMs in the pool (not RETIRED) before the refresh.' }),
+    prevPoolSize: t.exposeInt('prevPoolSize', {
+      description: 'VMs in the pool (not RETIRED) before the refresh.',
+    }),
     poolSize: t.exposeInt('poolSize', { description: 'VMs in the pool (not RETIRED) after the refresh.' }),
     added: t.exposeStringList('added'),
     updated: t.exposeStringList('updated'),
@@ -86,10 +89,20 @@ builder.mutationField('refreshPool', (t) =>
       const raw =
         input.manifest !== undefined && input.manifest !== null
           ? input.manifest
-          : (input.vms ?? []).map((vm) => Object.fromEntries(Object.entries(vm).filter(([, v]) => v !== null && v !== undefined)));
+          : (input.vms ?? []).map((vm) =>
+              Object.fromEntries(Object.entries(vm).filter(([, v]) => v !== null && v !== undefined)),
+            );
       const entries = parseManifest(raw);
       const result = await provisioner.refreshPool(ctx.em, entries);
-      ctx.log.info({ ...result, added: result.added.length, updated: result.updated.length, retired: result.retired.length }, 'pool refreshed');
+      ctx.log.info(
+        {
+          ...result,
+          added: result.added.length,
+          updated: result.updated.length,
+          retired: result.retired.length,
+        },
+        'pool refreshed',
+      );
       return result;
     },
   }),

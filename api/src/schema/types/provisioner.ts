@@ -1,5 +1,5 @@
-import type { Context } from '../../http/context.ts';
 import { ProvisionerUnavailableError } from '../../errors.ts';
+import type { Context } from '../../http/context.ts';
 import { PoolProvisioner } from '../../provisioners/pool-provisioner.ts';
 import type { Provisioner } from '../../provisioners/provisioner.ts';
 
@@ -13,7 +13,9 @@ export function requireProvisioner(ctx: Context): Provisioner {
 export function requirePoolProvisioner(ctx: Context): PoolProvisioner {
   if (!(ctx.provisioner instanceof PoolProvisioner)) {
     throw new ProvisionerUnavailableError(
-      ctx.provisioner ? `pool refresh (the ${ctx.provisioner.name} provisioner has no declared pool)` : 'VM pool',
+      ctx.provisioner
+        ? `pool refresh (the ${ctx.provisioner.name} provisioner has no declared pool)`
+        : 'VM pool',
     );
   }
   return ctx.provisioner;

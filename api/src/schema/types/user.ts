@@ -31,7 +31,8 @@ export const UserType = builder.objectType(User, {
     vmQuotaPeriodEnd: t.expose('vmQuotaPeriodEnd', {
       type: 'DateTime',
       nullable: true,
-      description: 'End of the plan period: allocations expire then. Null: DEFAULT_ALLOCATION_TTL_HOURS applies.',
+      description:
+        'End of the plan period: allocations expire then. Null: DEFAULT_ALLOCATION_TTL_HOURS applies.',
     }),
     createdAt: t.expose('createdAt', { type: 'DateTime' }),
     billing: t.field({
@@ -55,7 +56,9 @@ export const UserType = builder.objectType(User, {
 const CreateUserPayload = builder.objectRef<CreateUserResult>('CreateUserPayload').implement({
   fields: (t) => ({
     user: t.field({ type: UserType, resolve: (r) => r.user }),
-    token: t.exposeString('token', { description: "The user's API bearer token. Shown once; only its hash is stored." }),
+    token: t.exposeString('token', {
+      description: "The user's API bearer token. Shown once; only its hash is stored.",
+    }),
   }),
 });
 
@@ -80,11 +83,11 @@ builder.queryField('users', (t) =>
     args: { email: t.arg.string({ required: false, description: 'Exact email (case-insensitive).' }) },
     resolve: (_root, args, ctx) =>
       resolveOffsetConnection({ args, defaultSize: 20, maxSize: 100 }, ({ limit, offset }) =>
-        ctx.em.find(
-          User,
-          args.email ? { email: args.email.trim().toLowerCase() } : {},
-          { orderBy: { createdAt: 'desc', id: 'desc' }, limit, offset },
-        ),
+        ctx.em.find(User, args.email ? { email: args.email.trim().toLowerCase() } : {}, {
+          orderBy: { createdAt: 'desc', id: 'desc' },
+          limit,
+          offset,
+        }),
       ),
   }),
 );
@@ -123,6 +126,10 @@ builder.mutationField('setUserQuota', (t) =>
       dataField: { name: 'user' },
     },
     resolve: (_root, args, ctx) =>
-      setUserQuota(ctx.em, { userId: String(args.userId), vmQuota: args.vmQuota, periodEnd: args.periodEnd ?? null }),
+      setUserQuota(ctx.em, {
+        userId: String(args.userId),
+        vmQuota: args.vmQuota,
+        periodEnd: args.periodEnd ?? null,
+      }),
   }),
 );

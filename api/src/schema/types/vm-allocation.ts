@@ -14,13 +14,20 @@ export const VmAllocationType = builder.objectType(VmAllocation, {
   fields: (t) => ({
     id: t.exposeID('id'),
     userId: t.id({ resolve: (a) => a.user.id }),
-    poolVm: t.field({ type: PoolVmType, resolve: (a, _args, ctx) => ctx.em.populate(a, ['poolVm']).then((x) => x.poolVm) }),
+    poolVm: t.field({
+      type: PoolVmType,
+      resolve: (a, _args, ctx) => ctx.em.populate(a, ['poolVm']).then((x) => x.poolVm),
+    }),
     provisioner: t.exposeString('provisioner'),
     status: t.field({ type: AllocationStatusEnum, resolve: (a) => a.status }),
     allocatedAt: t.expose('allocatedAt', { type: 'DateTime' }),
     expiresAt: t.expose('expiresAt', { type: 'DateTime' }),
     releasedAt: t.expose('releasedAt', { type: 'DateTime', nullable: true }),
-    releaseReason: t.field({ type: ReleaseReasonEnum, nullable: true, resolve: (a) => a.releaseReason ?? null }),
+    releaseReason: t.field({
+      type: ReleaseReasonEnum,
+      nullable: true,
+      resolve: (a) => a.releaseReason ?? null,
+    }),
     cockpitUrl: t.exposeString('cockpitUrl', {
       nullable: true,
       description: "The pool VM's cockpit link, as it was when the VM was allocated.",
@@ -89,7 +96,10 @@ builder.mutationField('releaseAllocation', (t) =>
     type: VmAllocationType,
     description: 'Admin: release any allocation. Releasing a released allocation changes nothing.',
     authScopes: { admin: true },
-    args: { id: t.arg.id(), reason: t.arg({ type: ReleaseReasonEnum, required: false, defaultValue: 'ADMIN' }) },
+    args: {
+      id: t.arg.id(),
+      reason: t.arg({ type: ReleaseReasonEnum, required: false, defaultValue: 'ADMIN' }),
+    },
     errors: {
       types: [NotFoundError],
       union: { name: 'ReleaseAllocationResult' },
@@ -97,7 +107,11 @@ builder.mutationField('releaseAllocation', (t) =>
       dataField: { name: 'allocation' },
     },
     resolve: async (_root, args, ctx) => {
-      const { allocation } = await requireProvisioner(ctx).release(ctx.em, String(args.id), args.reason ?? 'ADMIN');
+      const { allocation } = await requireProvisioner(ctx).release(
+        ctx.em,
+        String(args.id),
+        args.reason ?? 'ADMIN',
+      );
       return allocation;
     },
   }),

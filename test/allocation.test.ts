@@ -1,0 +1,251 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type ApiProcess, startApi } from './support/api.ts';
+import { createTestDatabase, type TestDatabase } from './support/db.ts';
+import {
+  ALLOCATE_VM,
+  allocate,
+  createUser,
+  poolOf,
+  refreshPool,
+  type TestUser,
+} from './support/factories.ts';
+
+const SET_QUOTA = `mutation($id: ID!, $q: Int!, $end: DateTime) {
+  setUserQuota(userId: $id, vmQuota: $q, periodEnd: $end) { __typename ... on Error { code message } } }`;
+
+describe('allocation', () => {
+  let db: TestDatabase;
+  let api: ApiProcess;
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    api = await startApi({
+      databaseUrl: db.url,
+      env: { VM_POOL_JSON: '[]', DEFAULT_ALLOCATION_TTL_HOURS: '2' },
+    });
+  });
+  afterAll(async () => {
+    await api?.stop();
+    await db?.drop();
+  });
+
+  it('copies cockpitUrl from the pool VM at allocation time and keeps it when the pool changes', async () => {
+    await refreshPool(api, [{ id: 'c-1', name: 'C 1', cockpitUrl: 'https://cockpit.test/c-1' }]);
+    const user = await createUser(api);
+    const result = await allocate(api, user.token);
+    expect(result).toMatchObject({
+      __typename: 'AllocateVmSuccess',
+      allocation: { cockpitUrl: 'https://cockpit.test/c-1', poolVm: { id: 'c-1' } },
+    });
+    await refreshPool(api, [{ id: 'c-1', name: 'C 1', cockpitUrl: 'https://elsewhere.test/new' }]);
+    const pool = await api.admin('{ pool { id cockpitUrl allocated } }');
+    expect(pool.data.pool).toEqual([
+      { id: 'c-1', cockpitUrl: 'https://elsewhere.test/new', allocated: true },
+    ]);
+    const me = await api.asUser(user.token, '{ me { allocations { cockpitUrl } } }');
+    expect(me.data.me.allocations).toEqual([{ cockpitUrl: 'https://cockpit.test/c-1' }]);
+  });
+
+  it('a VM without cockpitUrl gives an allocation without one', async () => {
+    await refreshPool(api, [{ id: 'n-1', name: 'N 1' }]);
+    const user = await createUser(api);
+    expect(await allocate(api, user.token)).toMatchObject({ allocation: { cockpitUrl: null } });
+  });
+
+  it('expires at the quota period end when set, else after DEFAULT_ALLOCATION_TTL_HOURS', async () => {
+    await refreshPool(api, poolOf(3, 'e'));
+    const planned = await createUser(api);
+    const periodEnd = new Date(Date.now() + 5 * 24 * 3600_000);
+    periodEnd.setMilliseconds(0);
+    const q = await api.admin(SET_QUOTA, { id: planned.id, q: 1, end: periodEnd.toISOString() });
+    expect(q.data.setUserQuota.__typename).toBe('SetUserQuotaSuccess');
+    const a = (await allocate(api, planned.token)) as any;
+    expect(new Date(a.allocation.expiresAt).toISOString()).toBe(periodEnd.toISOString());
+
+    const casual = await createUser(api);
+    const before = Date.now();
+    const b = (await allocate(api, casual.token)) as any;
+    const ttl = new Date(b.allocation.expiresAt).getTime() - before;
+    expect(ttl).toBeGreaterThanOrEqual(2 * 3600_000 - 1000);
+    expect(ttl).toBeLessThanOrEqual(2 * 3600_000 + 5000);
+  });
+
+  it('refuses a user whose plan period has ended', async () => {
+    await refreshPool(api, poolOf(3, 'p'));
+    const user = await createUser(api);
+    await api.admin(SET_QUOTA, { id: user.id, q: 3, end: new Date(Date.now() - 1000).toISOString() });
+    expect(await allocate(api, user.token)).toMatchObject({
+      __typename: 'QuotaExceededError',
+      code: 'QUOTA_EXCEEDED',
+    });
+  });
+
+  it('setUserQuota validates its input and changes nothing on error', async () => {
+    const user = await createUser(api);
+    const bad = await api.admin(SET_QUOTA, { id: user.id, q: -1 });
+    expect(bad.data.setUserQuota).toMatchObject({ __typename: 'ValidationError', code: 'BAD_USER_INPUT' });
+    const missing = await api.admin(SET_QUOTA, { id: '00000000-0000-4000-8000-000000000000', q: 1 });
+    expect(missing.data.setUserQuota).toMatchObject({ __typename: 'NotFoundError', code: 'NOT_FOUND' });
+    expect(await db.query('select vm_quota from users where id = $1', [user.id])).toEqual([{ vm_quota: 1 }]);
+  });
+
+  it('one user firing 20 concurrent allocations with quota 2 gets exactly 2', async () => {
+    await refreshPool(api, poolOf(30, 'q'));
+    const user = await createUser(api);
+    await api.admin(SET_QUOTA, { id: user.id, q: 2 });
+    const results = await Promise.all(Array.from({ length: 20 }, () => allocate(api, user.token)));
+    const ok = results.filter((r) => r.__typename === 'AllocateVmSuccess');
+    expect(ok).toHaveLength(2);
+    expect(results.filter((r) => r.__typename === 'QuotaExceededError')).toHaveLength(18);
+    expect(
+      await db.query(
+        "select count(*)::int as n from vm_allocation where user_id = $1 and status = 'ACTIVE'",
+        [user.id],
+      ),
+    ).toEqual([{ n: 2 }]);
+  });
+
+  it('answers POOL_EXHAUSTED when nothing is free', async () => {
+    await refreshPool(api, [{ id: 'm-1', name: 'M', status: 'MAINTENANCE' }]);
+    const user = await createUser(api);
+    expect(await allocate(api, user.token)).toMatchObject({
+      __typename: 'PoolExhaustedError',
+      code: 'POOL_EXHAUSTED',
+    });
+  });
+});
+
+describe('allocation race across two API processes', () => {
+  let db: TestDatabase;
+  let apis: ApiProcess[];
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    const first = await startApi({
+      databaseUrl: db.url,
+      env: { VM_POOL_JSON: JSON.stringify(poolOf(50, 'race')) },
+    });
+    const second = await startApi({
+      databaseUrl: db.url,
+      adminSecret: first.adminSecret,
+      env: { VM_POOL_JSON: JSON.stringify(poolOf(50, 'race')) },
+    });
+    apis = [first, second];
+  });
+  afterAll(async () => {
+    await Promise.all((apis ?? []).map((a) => a.stop()));
+    await db?.drop();
+  });
+
+  it('200 users at once against a pool of 50: exactly 50 succeed, 150 POOL_EXHAUSTED, no VM twice', async () => {
+    const users: TestUser[] = [];
+    for (let i = 0; i < 200; i += 20) {
+      users.push(...(await Promise.all(Array.from({ length: 20 }, (_, j) => createUser(apis[(i + j) % 2])))));
+    }
+    const results = await Promise.all(users.map((u, i) => apis[i % 2].asUser(u.token, ALLOCATE_VM)));
+    const types = results.map((r) => r.data?.allocateVm?.__typename ?? `error:${JSON.stringify(r.errors)}`);
+    const count = (t: string) => types.filter((x) => x === t).length;
+    expect(count('AllocateVmSuccess')).toBe(50);
+    expect(count('PoolExhaustedError')).toBe(150);
+
+    const vmIds = results
+      .filter((r) => r.data.allocateVm.__typename === 'AllocateVmSuccess')
+      .map((r) => r.data.allocateVm.allocation.poolVm.id);
+    expect(new Set(vmIds).size).toBe(50);
+    expect(
+      await db.query(
+        "select pool_vm_id from vm_allocation where status = 'ACTIVE' group by pool_vm_id having count(*) > 1",
+      ),
+    ).toEqual([]);
+    expect(await db.query("select count(*)::int as n from vm_allocation where status = 'ACTIVE'")).toEqual([
+      { n: 50 },
+    ]);
+    expect(
+      await db.query('select count(*)::int as n from pool_vm where active_allocation_id is not null'),
+    ).toEqual([{ n: 50 }]);
+    // Both processes served successful allocations.
+    const perApi = [0, 1].map(
+      (k) =>
+        results.filter((r, i) => i % 2 === k && r.data.allocateVm.__typename === 'AllocateVmSuccess').length,
+    );
+    expect(perApi[0] + perApi[1]).toBe(50);
+  });
+});
+
+describe('provisioners', () => {
+  let db: TestDatabase;
+  beforeAll(async () => {
+    db = await createTestDatabase();
+  });
+  afterAll(async () => {
+    await db?.drop();
+  });
+
+  it('with no provisioner, pool and allocation operations answer PROVISIONER_UNAVAILABLE with 503', async () => {
+    const api = await startApi({ databaseUrl: db.url });
+    try {
+      const user = await createUser(api);
+      for (const [query, asUser] of [
+        ['{ pool { id } }', false],
+        ['mutation { refreshPool(input: { manifest: [] }) { __typename } }', false],
+        ['mutation { allocateVm { __typename } }', true],
+      ] as const) {
+        const res = asUser ? await api.asUser(user.token, query) : await api.admin(query);
+        expect(res.status).toBe(503);
+        expect(res.errors?.[0].extensions?.code).toBe('PROVISIONER_UNAVAILABLE');
+      }
+    } finally {
+      await api.stop();
+    }
+  });
+
+  it('PROVISIONER_DEMO=1 serves a fabricated pool; refresh is for the pool provisioner only', async () => {
+    const api = await startApi({ databaseUrl: db.url, env: { PROVISIONER_DEMO: '1' } });
+    try {
+      const pool = await api.admin('{ pool { id } } ');
+      expect(pool.data.pool.map((v: { id: string }) => v.id)).toContain('demo-vm-01');
+      const status = await api.admin('{ provisioner { name isDemo } }');
+      expect(status.data.provisioner).toEqual({ name: 'demo', isDemo: true });
+      const user = await createUser(api);
+      expect(await allocate(api, user.token)).toMatchObject({
+        __typename: 'AllocateVmSuccess',
+        allocation: { poolVm: { id: 'demo-vm-01' } },
+      });
+      const refresh = await api.admin('mutation { refreshPool(input: { manifest: [] }) { __typename } }');
+      expect(refresh.status).toBe(503);
+      expect(refresh.errors?.[0].extensions?.code).toBe('PROVISIONER_UNAVAILABLE');
+    } finally {
+      await api.stop();
+    }
+  });
+
+  it('an invalid boot manifest stops the api with every problem listed', async () => {
+    const { spawnTs } = await import('./support/process.ts');
+    const proc = spawnTs('api/src/main.ts', [], {
+      DATABASE_URL: db.url,
+      ADMIN_SECRET: 'a-long-enough-admin-secret',
+      API_PORT: '0',
+      VM_POOL_JSON: JSON.stringify([{ id: 'x', cockpitUrl: 'ftp://nope' }, { id: 'x' }]),
+    });
+    expect(await proc.exited).toBe(1);
+    const out = proc.lines.join('\n');
+    expect(out).toMatch(/VM_POOL_JSON: \[0\]\.cockpitUrl: must be an http/);
+    expect(out).toMatch(/VM_POOL_JSON: \[1\]\.id: duplicate id "x"/);
+    expect(out).not.toMatch(/\n\s+at /);
+  });
+
+  it('bad configuration exits 1 with one line per problem', async () => {
+    const { spawnTs } = await import('./support/process.ts');
+    const proc = spawnTs('api/src/main.ts', [], {
+      DATABASE_URL: 'mysql://x',
+      ADMIN_SECRET: 'short',
+      API_PORT: 'abc',
+    });
+    expect(await proc.exited).toBe(1);
+    const out = proc.lines.join('\n');
+    expect(out).toMatch(/DATABASE_URL: must be a postgres:\/\/ URL/);
+    expect(out).toMatch(/ADMIN_SECRET: must be at least 16 characters/);
+    expect(out).toMatch(/API_PORT/);
+    expect(out).not.toContain('short');
+  });
+});

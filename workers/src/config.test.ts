@@ -1,0 +1,68 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ConfigError } from '../../api/src/lib/env.ts';
+import { loadWorkerConfig } from './config.ts';
+
+const DATABASE_URL = 'postgres://u:p@127.0.0.1:5432/hero';
+
+function problemsOf(env: Record<string, string>): string[] {
+  try {
+    loadWorkerConfig(env);
+  } catch (err) {
+    if (err instanceof ConfigError) return err.problems;
+    throw err;
+  }
+  return [];
+}
+
+describe('worker config', () => {
+  it('has defaults for everything but DATABASE_URL', () => {
+    expect(loadWorkerConfig({ DATABASE_URL })).toEqual({
+      DATABASE_URL,
+      LOG_LEVEL: 'info',
+      DB_POOL_MAX: 5,
+      WORKER_HEALTH_HOST: '0.0.0.0',
+      DEPLOYER_TIMEOUT_MS: 10_000,
+      OUTBOX_INTERVAL_MS: 5_000,
+      OUTBOX_BATCH_SIZE: 100,
+      OUTBOX_MAX_ATTEMPTS: 10,
+      OUTBOX_RETRY_BASE_MS: 2_000,
+      OUTBOX_RETRY_MAX_MS: 900_000,
+    });
+  });
+
+  it('reads secrets from NAME_FILE', () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'worker-config-'));
+    writeFileSync(path.join(dir, 'db'), `${DATABASE_URL}\n`);
+    writeFileSync(path.join(dir, 'token'), 'tok-123\n');
+    const config = loadWorkerConfig({
+      DATABASE_URL_FILE: path.join(dir, 'db'),
+      DEPLOYER_URL: 'https://deployer.example/',
+      DEPLOYER_TOKEN_FILE: path.join(dir, 'token'),
+      WORKER_HEALTH_PORT: '0',
+    });
+    expect(config).toMatchObject({ DATABASE_URL, DEPLOYER_TOKEN: 'tok-123', WORKER_HEALTH_PORT: 0 });
+  });
+
+  it('lists every problem', () => {
+    expect(
+      problemsOf({
+        DEPLOYER_URL: 'ftp://deployer.example',
+        OUTBOX_INTERVAL_MS: '0',
+        OUTBOX_RETRY_BASE_MS: '5000',
+        OUTBOX_RETRY_MAX_MS: '1000',
+        DEPLOYER_TOKEN_FILE: '../token',
+      }),
+    ).toEqual([
+      "DEPLOYER_TOKEN_FILE: a path with '..' is refused (../token)",
+      expect.stringMatching(/^DATABASE_URL: /),
+      'DEPLOYER_URL: must be an http(s) URL',
+      expect.stringMatching(/^OUTBOX_INTERVAL_MS: /),
+    ]);
+    expect(problemsOf({ DATABASE_URL, OUTBOX_RETRY_BASE_MS: '5000', OUTBOX_RETRY_MAX_MS: '1000' })).toEqual([
+      'OUTBOX_RETRY_MAX_MS: must be at least OUTBOX_RETRY_BASE_MS',
+    ]);
+  });
+});

@@ -1,0 +1,47 @@
+import { z } from 'zod';
+import { type Env, parseEnv } from '../../api/src/lib/env.ts';
+
+/**
+ * Environment of the worker processes (`workers/src/main.ts <job>`), parsed once at start-up.
+ * This is the only module under workers/ that reads `process.env`.
+ */
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+const ms = (fallback: number) => z.coerce.number().int().positive().default(fallback);
+
+export const workerConfigSchema = z
+  .object({
+    /** Secret-capable: DATABASE_URL_FILE. */
+    DATABASE_URL: z.url({ protocol: /^postgres(ql)?$/, error: 'must be a postgres:// URL' }),
+    LOG_LEVEL: z.enum(LOG_LEVELS).default('info'),
+    DB_POOL_MAX: z.coerce.number().int().min(2, 'must be at least 2 (the run lock holds one connection)').default(5),
+    /** Unset: no health server. 0: an ephemeral port (logged). */
+    WORKER_HEALTH_PORT: z.coerce.number().int().min(0).max(65535).optional(),
+    WORKER_HEALTH_HOST: z.string().default('0.0.0.0'),
+
+    /** Where released VMs are reported (`POST <url>/admin/release-vm`); unset: a logging stub. */
+    DEPLOYER_URL: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).optional(),
+    /** Sent as `Authorization: Bearer <token>`; secret-capable: DEPLOYER_TOKEN_FILE. */
+    DEPLOYER_TOKEN: z.string().optional(),
+    DEPLOYER_TIMEOUT_MS: ms(10_000),
+
+    OUTBOX_INTERVAL_MS: ms(5_000),
+    /** Events delivered per tick at most; the rest wait for the next tick. */
+    OUTBOX_BATCH_SIZE: z.coerce.number().int().positive().default(100),
+    OUTBOX_MAX_ATTEMPTS: z.coerce.number().int().positive().default(10),
+    OUTBOX_RETRY_BASE_MS: ms(2_000),
+    OUTBOX_RETRY_MAX_MS: ms(900_000),
+  })
+  .refine((c) => c.OUTBOX_RETRY_MAX_MS >= c.OUTBOX_RETRY_BASE_MS, {
+    message: 'must be at least OUTBOX_RETRY_BASE_MS',
+    path: ['OUTBOX_RETRY_MAX_MS'],
+  });
+
+export type WorkerConfig = z.infer<typeof workerConfigSchema>;
+
+export const WORKER_SECRETS = ['DATABASE_URL', 'DEPLOYER_TOKEN'] as const;
+
+export function loadWorkerConfig(env: Env = process.env): WorkerConfig {
+  return parseEnv(workerConfigSchema, env, WORKER_SECRETS);
+}

@@ -1,0 +1,101 @@
+import { z } from 'zod';
+import type { Logger } from '../../../api/src/lib/logger.ts';
+import {
+  type DeliverOutboxSummary,
+  deliverOutbox,
+  type OutboxHandler,
+} from '../../../api/src/outbox/deliver-outbox.ts';
+import { VM_RELEASE_TOPIC, type VmReleasePayload } from '../../../api/src/outbox/enqueue.ts';
+import type { WorkerConfig } from '../config.ts';
+import { createDeployerClient, type DeployerClient } from '../deployer/deployer-client.ts';
+import type { Job } from '../runtime/job.ts';
+
+const vmReleasePayload = z.object({
+  poolVmId: z.string().min(1),
+  allocationId: z.string().min(1),
+  userId: z.string().min(1),
+  reason: z.string().nullable(),
+  releasedAt: z.string().nullable(),
+}) satisfies z.ZodType<VmReleasePayload>;
+
+/**
+ * The `vm.release` handler: tells the deployer to take the VM back (`POST /admin/release-vm`,
+ * `idempotency-key: outbox-<id>`), or, with no deployer configured, logs what it would do. A
+ * failed call throws, so the outbox retries it with backoff.
+ */
+export function vmReleaseHandler(deployer: DeployerClient | null, log: Logger): OutboxHandler {
+  return async (row) => {
+    const parsed = vmReleasePayload.safeParse(row.payload);
+    if (!parsed.success) {
+      throw new Error(`malformed ${VM_RELEASE_TOPIC} payload: ${parsed.error.issues.map((i) => i.path.join('.') || i.message).join(', ')}`);
+    }
+    const event = parsed.data;
+    if (!deployer) {
+      log.info(
+        { outboxId: row.id, poolVmId: event.poolVmId, allocationId: event.allocationId },
+        `deployer-release stub: would release pool_vm_id=${event.poolVmId} here`,
+      );
+      return;
+    }
+    const { status } = await deployer.releaseVm(
+      {
+        pool_vm_id: event.poolVmId,
+        allocation_id: event.allocationId,
+        user_id: event.userId,
+        reason: event.reason,
+        released_at: event.releasedAt,
+      },
+      { idempotencyKey: `outbox-${row.id}` },
+    );
+    log.info({ outboxId: row.id, poolVmId: event.poolVmId, status }, 'deployer released the VM');
+  };
+}
+
+/** The deployer URL without credentials or query, for logs. */
+function describeUrl(url: string): string {
+  const u = new URL(url);
+  return `${u.origin}${u.pathname.replace(/\/+$/, '')}`;
+}
+
+function deployerOf(config: WorkerConfig): DeployerClient | null {
+  if (!config.DEPLOYER_URL) return null;
+  return createDeployerClient({
+    baseUrl: config.DEPLOYER_URL,
+    token: config.DEPLOYER_TOKEN,
+    timeoutMs: config.DEPLOYER_TIMEOUT_MS,
+  });
+}
+
+/**
+ * The outbox worker: each tick delivers due outbox events (today `vm.release`, written by the
+ * pool provisioner's release) one at a time, so several replicas share the work and a stop
+ * request waits for one delivery at most. Delivery, retries with exponential backoff and the
+ * FAILED state after OUTBOX_MAX_ATTEMPTS are deliverOutbox's.
+ */
+export const releaseOutboxJob: Job<DeliverOutboxSummary> = {
+  name: 'outbox',
+  description: 'delivers outbox events: vm.release → deployer POST /admin/release-vm (a logging stub without DEPLOYER_URL)',
+  intervalMs: (config) => config.OUTBOX_INTERVAL_MS,
+  describeConfig: (config) => ({ deployer: config.DEPLOYER_URL ? describeUrl(config.DEPLOYER_URL) : 'stub' }),
+  async run({ em, config, log, signal }) {
+    const handlers = { [VM_RELEASE_TOPIC]: vmReleaseHandler(deployerOf(config), log.child({ module: 'deployer' })) };
+    const total: DeliverOutboxSummary = { delivered: 0, retried: 0, failed: 0, errors: [] };
+    // One event per call, so a stop request (signal) is honoured between two deliveries.
+    for (let i = 0; i < config.OUTBOX_BATCH_SIZE && !signal.aborted; i++) {
+      const one = await deliverOutbox(em, {
+        handlers,
+        limit: 1,
+        maxAttempts: config.OUTBOX_MAX_ATTEMPTS,
+        baseBackoffMs: config.OUTBOX_RETRY_BASE_MS,
+        maxBackoffMs: config.OUTBOX_RETRY_MAX_MS,
+        log,
+      });
+      total.delivered += one.delivered;
+      total.retried += one.retried;
+      total.failed += one.failed;
+      total.errors.push(...one.errors);
+      if (one.delivered + one.retried + one.failed === 0) break;
+    }
+    return total;
+  },
+};

@@ -1,0 +1,29 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
+import type { JobTrigger } from '../../../api/src/entities/job-run.entity.ts';
+import type { Logger } from '../../../api/src/lib/logger.ts';
+import type { WorkerConfig } from '../config.ts';
+
+export interface JobContext {
+  /** A fork of its own for this run; never the global EntityManager. */
+  em: EntityManager;
+  config: WorkerConfig;
+  /** Child logger carrying `job` (and the run id). */
+  log: Logger;
+  trigger: JobTrigger;
+  /** Aborted when the process is asked to stop: finish the item in hand, take no new ones. */
+  signal: AbortSignal;
+}
+
+/** A scheduled job a worker process runs: one tick = one `run`, under the job's run lock. */
+export interface Job<S extends object = Record<string, unknown>> {
+  /** The CLI name, the run-lock key and `job_run.job`. */
+  readonly name: string;
+  /** One line for `--help`. */
+  readonly description: string;
+  /** Pause between the end of one tick and the start of the next. */
+  intervalMs(config: WorkerConfig): number;
+  /** Settings worth logging in the "worker started" line (never a secret). */
+  describeConfig?(config: WorkerConfig): Record<string, unknown>;
+  /** One tick; the summary is stored on the job-run row. Throw to record a failed run. */
+  run(ctx: JobContext): Promise<S>;
+}
