@@ -23,7 +23,10 @@ const bool = z
 
 const port = (fallback: number) => z.coerce.number().int().min(1).max(65535).default(fallback);
 
-const databaseUrl = z.url({ protocol: /^postgres(ql)?$/, error: 'must be a postgres:// URL' });
+const databaseUrl = z.url({
+  protocol: /^postgres(ql)?$/,
+  error: (issue) => (issue.input === undefined ? 'required' : 'must be a postgres:// URL'),
+});
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 

@@ -67,7 +67,11 @@ export async function startFakeDeployer(
 }
 
 /** Polls `check` until it returns a truthy value (returned), or throws after `timeoutMs`. */
-export async function waitFor<T>(check: () => Promise<T>, timeoutMs = 20_000, what = 'condition'): Promise<T> {
+export async function waitFor<T>(
+  check: () => Promise<T>,
+  timeoutMs = 20_000,
+  what = 'condition',
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await check();

@@ -15,7 +15,11 @@ export const workerConfigSchema = z
     /** Secret-capable: DATABASE_URL_FILE. */
     DATABASE_URL: z.url({ protocol: /^postgres(ql)?$/, error: 'must be a postgres:// URL' }),
     LOG_LEVEL: z.enum(LOG_LEVELS).default('info'),
-    DB_POOL_MAX: z.coerce.number().int().min(2, 'must be at least 2 (the run lock holds one connection)').default(5),
+    DB_POOL_MAX: z.coerce
+      .number()
+      .int()
+      .min(2, 'must be at least 2 (the run lock holds one connection)')
+      .default(5),
     /** Unset: no health server. 0: an ephemeral port (logged). */
     WORKER_HEALTH_PORT: z.coerce.number().int().min(0).max(65535).optional(),
     WORKER_HEALTH_HOST: z.string().default('0.0.0.0'),

@@ -50,7 +50,12 @@ export function createGraphQLHandler(deps: AppDeps): YogaServerInstance<Record<s
       debug: (...args) => log.debug(args.map(String).join(' ')),
       info: (...args) => log.info(args.map(String).join(' ')),
       warn: (...args) => log.warn(args.map(String).join(' ')),
-      error: (...args) => log.error({ err: args[0] }, 'graphql error'),
+      // Errors in responses are logged by maskError (unexpected ones only); auth refusals and
+      // other coded errors are expected traffic, not error-level events.
+      error: (...args) => {
+        if (args[0] instanceof GraphQLError) log.debug({ err: args[0].message }, 'graphql error');
+        else log.error({ err: args[0] }, 'graphql server error');
+      },
     },
     maskedErrors: {
       maskError: (error, message) => {

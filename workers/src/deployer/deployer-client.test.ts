@@ -1,7 +1,12 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { bodyExcerpt, createDeployerClient, DeployerError, type ReleaseVmRequest } from './deployer-client.ts';
+import {
+  bodyExcerpt,
+  createDeployerClient,
+  DeployerError,
+  type ReleaseVmRequest,
+} from './deployer-client.ts';
 
 interface Received {
   method: string;

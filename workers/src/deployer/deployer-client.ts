@@ -83,14 +83,19 @@ export function createDeployerClient(options: DeployerClientOptions): DeployerCl
       }
       const text = await res.body.text().catch(() => '');
       const excerpt = bodyExcerpt(text);
-      throw new DeployerError(`${what} answered HTTP ${res.statusCode}${excerpt ? `: ${excerpt}` : ''}`, res.statusCode);
+      throw new DeployerError(
+        `${what} answered HTTP ${res.statusCode}${excerpt ? `: ${excerpt}` : ''}`,
+        res.statusCode,
+      );
     } catch (err) {
       if (err instanceof DeployerError) throw err;
       if (timeout.aborted) throw new DeployerError(`${what} timed out after ${options.timeoutMs} ms`);
       if (call.signal?.aborted) throw new DeployerError(`${what} aborted (shutting down)`);
       const code = (err as { code?: string }).code;
       const message = err instanceof Error ? err.message : String(err);
-      throw new DeployerError(`${what} failed: ${code && !message.includes(code) ? `${code} ` : ''}${message}`);
+      throw new DeployerError(
+        `${what} failed: ${code && !message.includes(code) ? `${code} ` : ''}${message}`,
+      );
     }
   }
 

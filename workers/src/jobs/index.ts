@@ -1,7 +1,17 @@
 import type { Job } from '../runtime/job.ts';
-import { releaseOutboxJob } from './release-outbox.job.ts';
 
-/** Every job a worker process can run, by CLI name (`workers/src/main.ts <job>`). */
-export const jobs: Record<string, Job<object>> = {
-  [releaseOutboxJob.name]: releaseOutboxJob,
+export interface JobEntry {
+  /** One line for `--help`. */
+  description: string;
+  /** Loaded on demand, so a usage error answers without loading the ORM and the job's code. */
+  load(): Promise<Job<object>>;
+}
+
+/** Every job a worker process can run, by CLI name (`workers/src/main.ts <job>`): the job's `name`. */
+export const jobs: Record<string, JobEntry> = {
+  outbox: {
+    description:
+      'delivers outbox events: vm.release → deployer POST /admin/release-vm (a logging stub without DEPLOYER_URL)',
+    load: async () => (await import('./release-outbox.job.ts')).releaseOutboxJob,
+  },
 };

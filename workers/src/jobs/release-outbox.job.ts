@@ -27,7 +27,9 @@ export function vmReleaseHandler(deployer: DeployerClient | null, log: Logger): 
   return async (row) => {
     const parsed = vmReleasePayload.safeParse(row.payload);
     if (!parsed.success) {
-      throw new Error(`malformed ${VM_RELEASE_TOPIC} payload: ${parsed.error.issues.map((i) => i.path.join('.') || i.message).join(', ')}`);
+      throw new Error(
+        `malformed ${VM_RELEASE_TOPIC} payload: ${parsed.error.issues.map((i) => i.path.join('.') || i.message).join(', ')}`,
+      );
     }
     const event = parsed.data;
     if (!deployer) {
@@ -74,11 +76,12 @@ function deployerOf(config: WorkerConfig): DeployerClient | null {
  */
 export const releaseOutboxJob: Job<DeliverOutboxSummary> = {
   name: 'outbox',
-  description: 'delivers outbox events: vm.release → deployer POST /admin/release-vm (a logging stub without DEPLOYER_URL)',
   intervalMs: (config) => config.OUTBOX_INTERVAL_MS,
   describeConfig: (config) => ({ deployer: config.DEPLOYER_URL ? describeUrl(config.DEPLOYER_URL) : 'stub' }),
   async run({ em, config, log, signal }) {
-    const handlers = { [VM_RELEASE_TOPIC]: vmReleaseHandler(deployerOf(config), log.child({ module: 'deployer' })) };
+    const handlers = {
+      [VM_RELEASE_TOPIC]: vmReleaseHandler(deployerOf(config), log.child({ module: 'deployer' })),
+    };
     const total: DeliverOutboxSummary = { delivered: 0, retried: 0, failed: 0, errors: [] };
     // One event per call, so a stop request (signal) is honoured between two deliveries.
     for (let i = 0; i < config.OUTBOX_BATCH_SIZE && !signal.aborted; i++) {

@@ -1,4 +1,4 @@
-import { createServer, type Server } from 'node:http';
+import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import schedule from 'node-schedule';
 import { createOrm, type MikroORM } from '../../../api/src/db/orm.ts';
@@ -154,8 +154,13 @@ export async function runDaemon<S extends object>(job: Job<S>, argv: readonly st
         const outcome = await runJobOnce(orm, job, 'SCHEDULE', deps);
         state.lastRun = lastRunOf(outcome);
         state.lastTickError = null;
-        if (outcome.status === 'FAILED') log.error({ runId: outcome.runId, err: outcome.error }, `${job.name} tick failed`);
-        else log.debug({ runId: outcome.runId, status: outcome.status, summary: outcome.summary }, `${job.name} tick done`);
+        if (outcome.status === 'FAILED')
+          log.error({ runId: outcome.runId, err: outcome.error }, `${job.name} tick failed`);
+        else
+          log.debug(
+            { runId: outcome.runId, status: outcome.status, summary: outcome.summary },
+            `${job.name} tick done`,
+          );
       } catch (err) {
         state.lastTickError = errorMessage(err);
         log.error({ err: state.lastTickError }, `${job.name} tick could not run`);
@@ -169,20 +174,6 @@ export async function runDaemon<S extends object>(job: Job<S>, argv: readonly st
   };
 
   let health: Server | null = null;
-  if (config.WORKER_HEALTH_PORT !== undefined) {
-    health = createHealthServer(orm, job.name, intervalMs, state, () => stopping);
-    const server = health;
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(config.WORKER_HEALTH_PORT, config.WORKER_HEALTH_HOST, () => resolve());
-    }).catch((err: unknown) => {
-      process.stderr.write(`worker ${job.name}: health server cannot listen: ${errorMessage(err)}\n`);
-      process.exit(1);
-    });
-    const { port } = server.address() as AddressInfo;
-    log.info({ port }, `health server listening on http://${config.WORKER_HEALTH_HOST}:${port} (/healthz, /readyz)`);
-  }
-
   const shutdown = async (signal: string) => {
     if (stopping) {
       log.warn({ signal }, 'second stop signal: exiting now');
@@ -205,22 +196,41 @@ export async function runDaemon<S extends object>(job: Job<S>, argv: readonly st
       clearTimeout(timer);
     }
     if (!finished) {
-      log.error({ graceMs: SHUTDOWN_GRACE_MS }, 'the tick in progress did not finish in time: exiting anyway');
+      log.error(
+        { graceMs: SHUTDOWN_GRACE_MS },
+        'the tick in progress did not finish in time: exiting anyway',
+      );
       exit(log, 1);
     }
     health?.close();
     health?.closeAllConnections();
-    await orm.close().catch((err: unknown) => log.warn({ err: errorMessage(err) }, 'closing the database pool failed'));
+    await orm
+      .close()
+      .catch((err: unknown) => log.warn({ err: errorMessage(err) }, 'closing the database pool failed'));
     log.info(`${job.name} worker stopped`);
     exit(log, 0);
   };
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
   process.on('SIGINT', () => void shutdown('SIGINT'));
 
-  log.info(
-    { job: job.name, intervalMs, pid: process.pid, ...job.describeConfig?.(config) },
-    `${job.name} worker started`,
-  );
+  if (config.WORKER_HEALTH_PORT !== undefined) {
+    health = createHealthServer(orm, job.name, intervalMs, state, () => stopping);
+    const server = health;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(config.WORKER_HEALTH_PORT, config.WORKER_HEALTH_HOST, () => resolve());
+    }).catch((err: unknown) => {
+      process.stderr.write(`worker ${job.name}: health server cannot listen: ${errorMessage(err)}\n`);
+      process.exit(1);
+    });
+    const { port } = server.address() as AddressInfo;
+    log.info(
+      { port },
+      `health server listening on http://${config.WORKER_HEALTH_HOST}:${port} (/healthz, /readyz)`,
+    );
+  }
+
+  log.info({ job: job.name, intervalMs, ...job.describeConfig?.(config) }, `${job.name} worker started`);
   void tick();
 }
 
@@ -231,7 +241,7 @@ function createHealthServer(
   state: object,
   isStopping: () => boolean,
 ): Server {
-  const json = (res: import('node:http').ServerResponse, status: number, body: unknown) =>
+  const json = (res: ServerResponse, status: number, body: unknown) =>
     res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
   return createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
@@ -249,7 +259,8 @@ function createHealthServer(
         .execute('select 1')
         .then(
           () => json(res, 200, { status: 'ready', job: jobName, database: 'ok' }),
-          (err: unknown) => json(res, 503, { status: 'unavailable', job: jobName, database: errorMessage(err) }),
+          (err: unknown) =>
+            json(res, 503, { status: 'unavailable', job: jobName, database: errorMessage(err) }),
         );
       return;
     }

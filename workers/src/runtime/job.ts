@@ -18,8 +18,6 @@ export interface JobContext {
 export interface Job<S extends object = Record<string, unknown>> {
   /** The CLI name, the run-lock key and `job_run.job`. */
   readonly name: string;
-  /** One line for `--help`. */
-  readonly description: string;
   /** Pause between the end of one tick and the start of the next. */
   intervalMs(config: WorkerConfig): number;
   /** Settings worth logging in the "worker started" line (never a secret). */

@@ -1,0 +1,174 @@
+/**
+ * `npm start` end to end: embedded PostgreSQL under a fresh DATA_DIR, migrations, api with the
+ * demo pool, the generated admin secret, clean shutdown on SIGTERM, persistence across runs,
+ * and "a child died: everything stops, exit 1".
+ */
+import { randomBytes } from 'node:crypto';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort, REPO_ROOT } from './support/postgres.ts';
+import { type SpawnedProcess, spawnTs } from './support/process.ts';
+
+const READY_TIMEOUT_MS = 90_000;
+const STOP_WITHIN_MS = 15_000;
+
+/** Pids whose command line mentions `needle` (here: the postmaster, `postgres -D <dir>`). */
+function pidsWithCmdline(needle: string): number[] {
+  const pids: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const cmdline = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0').join(' ');
+      if (cmdline.includes(needle)) pids.push(Number(entry));
+    } catch {
+      // Gone meanwhile.
+    }
+  }
+  return pids;
+}
+
+/** Direct children of `pid` whose command line mentions `needle`. */
+function childPids(pid: number, needle: string): number[] {
+  return pidsWithCmdline(needle).filter((p) => {
+    try {
+      const stat = readFileSync(`/proc/${p}/stat`, 'utf8');
+      // pid (comm) state ppid …: comm may hold spaces, so split after the last ')'.
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      return ppid === pid;
+    } catch {
+      return false;
+    }
+  });
+}
+
+async function poolIds(apiPort: number, secret: string): Promise<{ status: number; body: any }> {
+  const res = await fetch(`http://127.0.0.1:${apiPort}/graphql`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'x-admin-secret': secret },
+    body: JSON.stringify({ query: '{ pool { id } }' }),
+  });
+  return { status: res.status, body: await res.json() };
+}
+
+describe('npm start (scripts/start.ts)', () => {
+  // Under the repository: the postgres user must be able to reach it (/root may be 700).
+  const dataDir = path.join(REPO_ROOT, '.data', `test-start-${randomBytes(4).toString('hex')}`);
+  const pgDir = path.join(dataDir, 'pg');
+  let apiPort: number;
+  let pgPort: number;
+  const started: SpawnedProcess[] = [];
+
+  const start = (extra: Record<string, string> = {}) => {
+    const proc = spawnTs('scripts/start.ts', [], {
+      DATA_DIR: dataDir,
+      API_PORT: String(apiPort),
+      PG_PORT: String(pgPort),
+      LOG_LEVEL: 'info',
+      ...extra,
+    });
+    started.push(proc);
+    return proc;
+  };
+  const waitForBanner = (proc: SpawnedProcess) =>
+    proc.waitForLine(new RegExp(`GraphQL\\s+http://localhost:${apiPort}/graphql`), READY_TIMEOUT_MS);
+
+  beforeAll(async () => {
+    apiPort = await freePort();
+    pgPort = await freePort();
+    while (pgPort === apiPort) pgPort = await freePort();
+  });
+
+  afterAll(async () => {
+    for (const proc of started) await proc.stop(5_000);
+    // Whatever a failed test left behind (processes these tests started).
+    for (const pid of pidsWithCmdline(pgDir)) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // Already gone.
+      }
+    }
+    await fs.rm(dataDir, { recursive: true, force: true });
+  });
+
+  it('starts cold: embedded PostgreSQL, demo pool, generated admin secret; SIGTERM stops everything, exit 0', async () => {
+    const t0 = performance.now();
+    const proc = start();
+    await waitForBanner(proc);
+    const coldMs = performance.now() - t0;
+
+    const secretFile = path.join(dataDir, 'admin-secret');
+    const secret = readFileSync(secretFile, 'utf8').trim();
+    expect(secret).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    expect((await fs.stat(secretFile)).mode & 0o777).toBe(0o600);
+    expect(proc.lines.some((l) => l.includes('initialising a new PostgreSQL cluster'))).toBe(true);
+    // Printed once, in the banner, never inside a JSON log line.
+    expect(
+      proc.lines.filter((l) => l.includes(`admin secret (new, kept in`) && l.includes(secret)),
+    ).toHaveLength(1);
+    expect(proc.lines.filter((l) => l.includes('{"level"') && l.includes(secret))).toEqual([]);
+    expect(pidsWithCmdline(pgDir)).toHaveLength(1);
+
+    const ok = await poolIds(apiPort, secret);
+    expect(ok.status).toBe(200);
+    const ids: string[] = ok.body.data.pool.map((vm: { id: string }) => vm.id);
+    expect(ids).toContain('demo-vm-01');
+    expect(ids.every((id) => id.startsWith('demo-vm-'))).toBe(true);
+
+    const wrong = await poolIds(apiPort, `${secret}-wrong`);
+    expect(wrong.status).toBe(403);
+    expect(wrong.body.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
+
+    const t1 = performance.now();
+    const code = await proc.stop(STOP_WITHIN_MS);
+    const stopMs = performance.now() - t1;
+    expect(code).toBe(0);
+    expect(stopMs).toBeLessThan(STOP_WITHIN_MS);
+    expect(pidsWithCmdline(pgDir)).toEqual([]);
+    expect(existsSync(path.join(pgDir, 'postmaster.pid'))).toBe(false);
+    console.log(
+      `npm start, cold data dir: ready after ${(coldMs / 1000).toFixed(1)} s, stopped in ${stopMs.toFixed(0)} ms`,
+    );
+  }, 150_000);
+
+  it('starts warm on the same data dir (same secret, same data); a child that dies stops everything, exit 1', async () => {
+    const secret = readFileSync(path.join(dataDir, 'admin-secret'), 'utf8').trim();
+    const t0 = performance.now();
+    const proc = start();
+    await waitForBanner(proc);
+    const warmMs = performance.now() - t0;
+    expect(proc.lines.some((l) => l.includes('initialising a new PostgreSQL cluster'))).toBe(false);
+    expect(proc.lines.some((l) => l.includes('database schema up to date'))).toBe(true);
+    expect(readFileSync(path.join(dataDir, 'admin-secret'), 'utf8').trim()).toBe(secret);
+    const ok = await poolIds(apiPort, secret);
+    expect(ok.body.data.pool.map((vm: { id: string }) => vm.id)).toContain('demo-vm-01');
+
+    const pid = proc.child.pid;
+    if (pid === undefined) throw new Error('no pid');
+    const [apiPid] = childPids(pid, 'api/src/main.ts');
+    expect(apiPid).toBeGreaterThan(0);
+    process.kill(apiPid, 'SIGKILL');
+    const code = await Promise.race([
+      proc.exited,
+      new Promise((r) => setTimeout(() => r('timeout'), STOP_WITHIN_MS)),
+    ]);
+    expect(code).toBe(1);
+    expect(proc.lines.some((l) => /api exited unexpectedly \(signal SIGKILL\)/.test(l))).toBe(true);
+    expect(pidsWithCmdline(pgDir)).toEqual([]);
+    console.log(`npm start, warm data dir: ready after ${(warmMs / 1000).toFixed(1)} s`);
+  }, 150_000);
+
+  it('refuses bad configuration with one line per problem, exit 1', async () => {
+    const proc = start({ API_PORT: 'abc', PG_PORT: '70000', LOG_LEVEL: 'loud' });
+    const code = await proc.exited;
+    expect(code).toBe(1);
+    const out = proc.lines.join('\n');
+    expect(out).toContain('start: invalid configuration');
+    expect(out).toMatch(/- API_PORT: /);
+    expect(out).toMatch(/- PG_PORT: /);
+    expect(out).toMatch(/- LOG_LEVEL: /);
+    expect(out).not.toMatch(/\n\s+at /);
+  }, 60_000);
+});
