@@ -5,7 +5,12 @@ export default defineConfig({
   // ("Cannot use GraphQLScalarType from another module or realm").
   ssr: { resolve: { conditions: ['module', 'node', 'production'] } },
   test: {
-    include: ['api/src/**/*.test.ts', 'workers/src/**/*.test.ts', 'scripts/**/*.test.ts', 'test/**/*.test.ts'],
+    include: [
+      'api/src/**/*.test.ts',
+      'workers/src/**/*.test.ts',
+      'scripts/**/*.test.ts',
+      'test/**/*.test.ts',
+    ],
     globalSetup: ['test/support/global-setup.ts'],
     testTimeout: 60_000,
     hookTimeout: 120_000,

@@ -24,7 +24,14 @@ describe('logger redaction', () => {
       'request',
     );
     const out = lines.join('');
-    for (const secret of ['admin-secret-value', 'hero_token_value', 'pw-value', 'nested-token', 'hero_abc', 'hdr-secret']) {
+    for (const secret of [
+      'admin-secret-value',
+      'hero_token_value',
+      'pw-value',
+      'nested-token',
+      'hero_abc',
+      'hdr-secret',
+    ]) {
       expect(out).not.toContain(secret);
     }
     expect(out).toContain('visible');
