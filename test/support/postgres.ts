@@ -1,7 +1,6 @@
-import { mkdirSync, statSync } from 'node:fs';
-import { chmod, rm } from 'node:fs/promises';
+import { chmodSync, mkdirSync, statSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import { loadEmbeddedPostgres } from '../../scripts/lib/embedded-postgres.ts';
@@ -45,35 +44,37 @@ export interface RunningPostgres {
   stop(): Promise<void>;
 }
 
-/** Whether every directory from / down to `dir` lets others traverse it (o+x). */
-function othersCanTraverse(dir: string): boolean {
-  let current = path.resolve(dir);
+/**
+ * Embedded PostgreSQL runs as the `postgres` user when we are root (PostgreSQL refuses root),
+ * and that user must traverse every directory down to the checkout: its binaries live in
+ * node_modules and its data under .data/. A checkout inside a private directory (a mktemp
+ * dir, /root) blocks it, so the test harness grants traverse-only permission (o+x, not read)
+ * on exactly the blocking directories, and says which. `npm start` does not do this on its
+ * own: it names the directory and the chmod to run instead.
+ */
+export function ensurePostgresCanReachRepo(): void {
+  if (process.getuid?.() !== 0) return;
+  const blocked: string[] = [];
+  let current = REPO_ROOT;
   for (;;) {
-    try {
-      if ((statSync(current).mode & 0o001) === 0) return false;
-    } catch {
-      return false;
-    }
+    if ((statSync(current).mode & 0o001) === 0) blocked.push(current);
     const parent = path.dirname(current);
-    if (parent === current) return true;
+    if (parent === current) break;
     current = parent;
+  }
+  for (const dir of blocked.reverse()) {
+    chmodSync(dir, statSync(dir).mode | 0o001);
+    console.log(`test harness: granted o+x on ${dir} so the postgres user can reach the checkout`);
   }
 }
 
-/**
- * Where embedded PostgreSQL data may live: the postgres user (initdb runs as it when we are
- * root) must traverse every parent. The checkout's .data/ when it can; otherwise (a checkout
- * under /root or a private mktemp directory) a directory under the system temp dir.
- */
+/** Where embedded PostgreSQL data lives in tests: the checkout's .data/, made reachable. */
 export function reachableDataRoot(): string {
-  const inRepo = path.join(REPO_ROOT, '.data');
-  if (othersCanTraverse(REPO_ROOT)) {
-    mkdirSync(inRepo, { recursive: true, mode: 0o755 });
-    return inRepo;
-  }
-  const fallback = path.join(tmpdir(), 'hero-onboarding-data');
-  mkdirSync(fallback, { recursive: true, mode: 0o755 });
-  return fallback;
+  ensurePostgresCanReachRepo();
+  const dataRoot = path.join(REPO_ROOT, '.data');
+  mkdirSync(dataRoot, { recursive: true });
+  chmodSync(dataRoot, 0o755);
+  return dataRoot;
 }
 
 /**
@@ -81,7 +82,6 @@ export function reachableDataRoot(): string {
  */
 export async function startEmbeddedPostgres(name: string): Promise<RunningPostgres> {
   const dataRoot = reachableDataRoot();
-  await chmod(dataRoot, 0o755).catch(() => {});
   const databaseDir = path.join(dataRoot, name);
   const port = await freePort();
   const EmbeddedPostgres = await loadEmbeddedPostgres();
