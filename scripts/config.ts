@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type Env, parseEnv } from '@hero/api/lib/env.ts';
+import { envBool as bool, checkPoolSource, type Env, LOG_LEVELS, parseEnv } from '@hero/api/lib/env.ts';
 import { z } from 'zod';
 
 /**
@@ -17,18 +17,12 @@ export function childBaseEnv(): Env {
   return { ...process.env };
 }
 
-const bool = z
-  .enum(['1', '0', 'true', 'false', 'yes', 'no'])
-  .transform((v) => v === '1' || v === 'true' || v === 'yes');
-
 const port = (fallback: number) => z.coerce.number().int().min(1).max(65535).default(fallback);
 
 const databaseUrl = z.url({
   protocol: /^postgres(ql)?$/,
   error: (issue) => (issue.input === undefined ? 'required' : 'must be a postgres:// URL'),
 });
-
-export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
 export const startConfigSchema = z
   .object({
@@ -53,14 +47,7 @@ export const startConfigSchema = z
     /** Port of the embedded PostgreSQL (not 5432, so it never collides with a system server). */
     PG_PORT: port(5433),
   })
-  .refine((c) => !(c.VM_POOL_JSON && c.VM_POOL_FILE), {
-    message: 'VM_POOL_JSON and VM_POOL_FILE are both set: use one of them',
-    path: ['VM_POOL_JSON'],
-  })
-  .refine((c) => !c.VM_POOL_FILE?.split(/[\\/]/).includes('..'), {
-    message: "a path with '..' is refused",
-    path: ['VM_POOL_FILE'],
-  })
+  .superRefine(checkPoolSource)
   .refine((c) => c.DATABASE_URL !== undefined || c.PG_PORT !== c.API_PORT, {
     message: 'PG_PORT and API_PORT must differ',
     path: ['PG_PORT'],

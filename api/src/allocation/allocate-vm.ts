@@ -34,7 +34,7 @@ export async function allocateVm(em: EntityManager, input: AllocateVmInput): Pro
 }
 
 async function allocateOnce(em: EntityManager, input: AllocateVmInput): Promise<VmAllocation> {
-  const allocation = await em.transactional(async (tx) => {
+  return em.transactional(async (tx) => {
     const users = tx.getRepository(User);
     const allocations = tx.getRepository(VmAllocation);
     const pool = tx.getRepository(PoolVm);
@@ -61,19 +61,15 @@ async function allocateOnce(em: EntityManager, input: AllocateVmInput): Promise<
     if (!vm) throw new PoolExhaustedError();
 
     const expiresAt = user.vmQuotaPeriodEnd ?? new Date(now.getTime() + input.defaultTtlHours * HOUR_MS);
-    const created = tx.create(VmAllocation, {
-      user: input.userId,
-      poolVm: vm.id,
+    const created = await allocations.insertActive({
+      userId: input.userId,
+      poolVmId: vm.id,
       provisioner: input.provisioner,
-      status: 'ACTIVE',
       allocatedAt: now,
       expiresAt,
       cockpitUrl: vm.cockpit_url,
     });
-    await tx.flush();
     await pool.markAllocated(vm.id, created.id);
     return created;
   });
-  await em.populate(allocation, ['poolVm']);
-  return allocation;
 }

@@ -39,7 +39,7 @@ export async function createContext(request: Request, deps: ContextDeps): Promis
   const authorization = request.headers.get('authorization');
   if (authorization) {
     const match = /^Bearer\s+(\S+)\s*$/i.exec(authorization);
-    user = match ? await em.findOne(User, { apiTokenHash: hashToken(match[1]) }) : null;
+    user = match ? await em.getRepository(User).findByTokenHash(hashToken(match[1])) : null;
     userCredential = user ? 'valid' : 'invalid';
   }
   return { em, provisioner: deps.provisioner, admin, user, userCredential, log: deps.log };

@@ -1,7 +1,31 @@
 import { readFileSync } from 'node:fs';
-import type { z } from 'zod';
+import { z } from 'zod';
 
 export type Env = Record<string, string | undefined>;
+
+/** `1/0`, `true/false`, `yes/no` as a boolean. */
+export const envBool = z
+  .enum(['1', '0', 'true', 'false', 'yes', 'no'])
+  .transform((v) => v === '1' || v === 'true' || v === 'yes');
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+/** The pool comes from VM_POOL_JSON or VM_POOL_FILE, not both, and the file path has no `..`. */
+export function checkPoolSource(
+  config: { VM_POOL_JSON?: string; VM_POOL_FILE?: string },
+  ctx: z.RefinementCtx,
+): void {
+  if (config.VM_POOL_JSON && config.VM_POOL_FILE) {
+    ctx.addIssue({
+      code: 'custom',
+      message: 'VM_POOL_JSON and VM_POOL_FILE are both set: use one of them',
+      path: ['VM_POOL_JSON'],
+    });
+  }
+  if (config.VM_POOL_FILE?.split(/[\\/]/).includes('..')) {
+    ctx.addIssue({ code: 'custom', message: "a path with '..' is refused", path: ['VM_POOL_FILE'] });
+  }
+}
 
 /**
  * Resolves `NAME_FILE` variables for the given secret names: the file's content (trailing

@@ -1,9 +1,18 @@
-import { EntityRepository } from '@mikro-orm/postgresql';
+import { type EntityName, EntityRepository } from '@mikro-orm/postgresql';
 import type { User } from '../entities/user.entity.ts';
 
 export class UserRepository extends EntityRepository<User> {
-  findByTokenHash(apiTokenHash: string): Promise<User | null> {
-    return this.findOne({ apiTokenHash });
+  /**
+   * The user a bearer token belongs to. Runs on every authenticated request, so it is one plain
+   * statement mapped to a managed entity, without the query builder.
+   */
+  async findByTokenHash(apiTokenHash: string): Promise<User | null> {
+    const em = this.getEntityManager();
+    const rows = await em.execute<Record<string, unknown>[]>(
+      'select * from users where api_token_hash = ? limit 1',
+      [apiTokenHash],
+    );
+    return rows[0] ? em.map(this.getEntityName() as unknown as EntityName<User>, rows[0]) : null;
   }
 
   /** Locks the user row for the rest of the transaction (serializes a user's allocations). */
