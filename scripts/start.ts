@@ -41,6 +41,7 @@ type Colour = 'cyan' | 'magenta' | 'blue' | 'green' | 'yellow' | 'red' | 'gray';
 const CHILDREN: readonly { name: string; colour: Colour; entry: string; args: string[] }[] = [
   { name: 'api', colour: 'cyan', entry: 'api/src/main.ts', args: [] },
   { name: 'outbox', colour: 'magenta', entry: 'workers/src/main.ts', args: ['outbox'] },
+  { name: 'auto-release', colour: 'yellow', entry: 'workers/src/main.ts', args: ['auto-release'] },
 ];
 
 const CHILD_STOP_TIMEOUT_MS = 10_000;

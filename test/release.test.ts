@@ -388,7 +388,9 @@ describe('outbox worker', () => {
   it('refuses an unknown job (exit 2, listing the known ones) and a bad configuration (exit 1)', async () => {
     const unknown = spawnTs('workers/src/main.ts', ['nope'], { DATABASE_URL: db.url });
     expect(await unknown.exited).toBe(2);
-    expect(unknown.lines.filter(Boolean)).toEqual(['workers: unknown job "nope" (known jobs: outbox)']);
+    expect(unknown.lines.filter(Boolean)).toEqual([
+      'workers: unknown job "nope" (known jobs: auto-release, outbox)',
+    ]);
 
     const badConfig = spawnTs('workers/src/main.ts', ['outbox'], {
       DEPLOYER_URL: 'ftp://x',

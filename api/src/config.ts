@@ -12,6 +12,8 @@ export const apiConfigSchema = z
     VM_POOL_FILE: z.string().optional(),
     PROVISIONER_DEMO: bool.default(false),
     DEFAULT_ALLOCATION_TTL_HOURS: z.coerce.number().positive().default(720),
+    /** `expiringSoon` and autoReleaseNow's warnings: this close to expiresAt; 0: never. */
+    EXPIRY_WARNING_HOURS: z.coerce.number().min(0).default(72),
     LOG_LEVEL: z.enum(LOG_LEVELS).default('info'),
     DB_POOL_MAX: z.coerce.number().int().min(1).default(10),
     MIGRATE_ON_START: bool.default(true),

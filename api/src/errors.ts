@@ -11,6 +11,8 @@ export const ERROR_CODES = [
   'UNAUTHENTICATED',
   'FORBIDDEN',
   'BAD_USER_INPUT',
+  'ALREADY_RUNNING',
+  'JOB_FAILED',
 ] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];
 
@@ -82,4 +84,28 @@ export class UnauthenticatedError extends DomainError {
 export class ForbiddenError extends DomainError {
   readonly code = 'FORBIDDEN';
   override readonly httpStatus = 403;
+}
+
+/** A job's run lock is held by another run (a worker tick, or another "run now"). */
+export class JobAlreadyRunningError extends DomainError {
+  readonly code = 'ALREADY_RUNNING';
+  override readonly httpStatus = 409;
+  constructor(readonly job: string) {
+    super(
+      `${job} is already running (a scheduled tick or another manual run holds its lock); try again when it is done`,
+    );
+  }
+}
+
+/** A manual job run that failed; the job-run row keeps the error too. */
+export class JobFailedError extends DomainError {
+  readonly code = 'JOB_FAILED';
+  override readonly httpStatus = 500;
+  constructor(
+    readonly job: string,
+    readonly runId: number,
+    reason: string,
+  ) {
+    super(`${job} run ${runId} failed: ${reason}`);
+  }
 }

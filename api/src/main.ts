@@ -42,6 +42,7 @@ async function main(): Promise<void> {
     adminSecret: config.ADMIN_SECRET,
     provisioner,
     log,
+    settings: { expiryWarningHours: config.EXPIRY_WARNING_HOURS },
     graphiql: config.NODE_ENV === 'development',
   });
   server.listen(config.API_PORT, config.API_HOST, () => {

@@ -81,3 +81,49 @@ export async function allocate(api: ApiProcess, token: string) {
       }
     | { __typename: string; code: string; message: string };
 }
+
+export interface SeedAllocationsOptions {
+  /** Prefix of the pool VM ids and user emails, unique per call in a database. */
+  prefix: string;
+  /** When the allocations expire; default one hour ago. */
+  expiresAt?: Date;
+  provisioner?: string;
+}
+
+/**
+ * `count` ACTIVE allocations (one user and one pool VM each, the VM pointing at it), written
+ * set-based in SQL: the fixture for runs over many rows. Returns the allocation ids.
+ */
+export async function seedAllocations(
+  db: { query: <T extends object>(text: string, params?: unknown[]) => Promise<T[]> },
+  count: number,
+  options: SeedAllocationsOptions,
+): Promise<string[]> {
+  const { prefix } = options;
+  const expiresAt = options.expiresAt ?? new Date(Date.now() - 3_600_000);
+  await db.query(
+    `insert into pool_vm (id, name, host, status, cockpit_url)
+     select $1 || '-vm-' || g, $1 || ' VM ' || g, '10.9.0.1', 'AVAILABLE', 'https://cockpit.test/' || $1 || '-' || g
+       from generate_series(1, $2::int) g`,
+    [prefix, count],
+  );
+  await db.query(
+    `insert into users (email, display_name, vm_quota)
+     select $1 || '-user-' || g || '@example.org', 'Seeded user ' || g, 1 from generate_series(1, $2::int) g`,
+    [prefix, count],
+  );
+  const rows = await db.query<{ id: string }>(
+    `insert into vm_allocation (user_id, pool_vm_id, provisioner, status, allocated_at, expires_at, cockpit_url)
+     select u.id, $1 || '-vm-' || split_part(split_part(u.email, '-user-', 2), '@', 1),
+            $3, 'ACTIVE', now() - interval '30 days', $2::timestamptz, 'https://cockpit.test/seeded'
+       from users u where u.email like $1 || '-user-%'
+     returning id`,
+    [prefix, expiresAt, options.provisioner ?? 'pool'],
+  );
+  await db.query(
+    `update pool_vm p set active_allocation_id = a.id
+       from vm_allocation a where a.pool_vm_id = p.id and a.status = 'ACTIVE' and p.id like $1 || '-vm-%'`,
+    [prefix],
+  );
+  return rows.map((r) => r.id);
+}

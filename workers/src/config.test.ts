@@ -30,7 +30,42 @@ describe('worker config', () => {
       OUTBOX_MAX_ATTEMPTS: 10,
       OUTBOX_RETRY_BASE_MS: 2_000,
       OUTBOX_RETRY_MAX_MS: 900_000,
+      NOTIFY_TIMEOUT_MS: 10_000,
+      AUTO_RELEASE_INTERVAL_MS: 3_600_000,
+      AUTO_RELEASE_BATCH_SIZE: 500,
+      EXPIRY_WARNING_HOURS: 72,
     });
+  });
+
+  it('reads the auto-release and notification settings, refusing bad ones', () => {
+    expect(
+      loadWorkerConfig({
+        DATABASE_URL,
+        AUTO_RELEASE_INTERVAL_MS: '500',
+        AUTO_RELEASE_BATCH_SIZE: '50',
+        EXPIRY_WARNING_HOURS: '0',
+        NOTIFY_WEBHOOK_URL: 'https://hooks.example/expiring',
+      }),
+    ).toMatchObject({
+      AUTO_RELEASE_INTERVAL_MS: 500,
+      AUTO_RELEASE_BATCH_SIZE: 50,
+      EXPIRY_WARNING_HOURS: 0,
+      NOTIFY_WEBHOOK_URL: 'https://hooks.example/expiring',
+    });
+    expect(
+      problemsOf({
+        DATABASE_URL,
+        AUTO_RELEASE_INTERVAL_MS: 'hourly',
+        AUTO_RELEASE_BATCH_SIZE: '0',
+        EXPIRY_WARNING_HOURS: '-1',
+        NOTIFY_WEBHOOK_URL: 'mailto:ops@example.org',
+      }),
+    ).toEqual([
+      expect.stringMatching(/^NOTIFY_WEBHOOK_URL: must be an http\(s\) URL/),
+      expect.stringMatching(/^AUTO_RELEASE_INTERVAL_MS: /),
+      expect.stringMatching(/^AUTO_RELEASE_BATCH_SIZE: /),
+      expect.stringMatching(/^EXPIRY_WARNING_HOURS: /),
+    ]);
   });
 
   it('reads secrets from NAME_FILE', () => {

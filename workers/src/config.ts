@@ -34,6 +34,19 @@ export const workerConfigSchema = z
     OUTBOX_MAX_ATTEMPTS: z.coerce.number().int().positive().default(10),
     OUTBOX_RETRY_BASE_MS: ms(2_000),
     OUTBOX_RETRY_MAX_MS: ms(900_000),
+
+    /** Where `allocation.expiring` events are POSTed as JSON; unset: they are logged. */
+    NOTIFY_WEBHOOK_URL: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).optional(),
+    /** Sent as `Authorization: Bearer <token>`; secret-capable: NOTIFY_WEBHOOK_TOKEN_FILE. */
+    NOTIFY_WEBHOOK_TOKEN: z.string().optional(),
+    NOTIFY_TIMEOUT_MS: ms(10_000),
+
+    /** Pause between two auto-release ticks (default one hour). */
+    AUTO_RELEASE_INTERVAL_MS: ms(3_600_000),
+    /** Expired rows read per scan query. */
+    AUTO_RELEASE_BATCH_SIZE: z.coerce.number().int().positive().max(10_000).default(500),
+    /** An ACTIVE allocation this close to its end gets one `allocation.expiring` event; 0: none. */
+    EXPIRY_WARNING_HOURS: z.coerce.number().min(0).default(72),
   })
   .refine((c) => c.OUTBOX_RETRY_MAX_MS >= c.OUTBOX_RETRY_BASE_MS, {
     message: 'must be at least OUTBOX_RETRY_BASE_MS',
@@ -42,7 +55,7 @@ export const workerConfigSchema = z
 
 export type WorkerConfig = z.infer<typeof workerConfigSchema>;
 
-export const WORKER_SECRETS = ['DATABASE_URL', 'DEPLOYER_TOKEN'] as const;
+export const WORKER_SECRETS = ['DATABASE_URL', 'DEPLOYER_TOKEN', 'NOTIFY_WEBHOOK_TOKEN'] as const;
 
 export function loadWorkerConfig(env: Env = process.env): WorkerConfig {
   return parseEnv(workerConfigSchema, env, WORKER_SECRETS);

@@ -9,6 +9,12 @@ export interface ReleaseAllocationInput {
   reason: ReleaseReason;
   /** When set, only this user's allocation can be released (others read as not found). */
   userId?: string;
+  /**
+   * When set, the allocation is released only if it expired before this instant
+   * (`expires_at < expiredBefore`, strictly); an ACTIVE one that has not expired is left alone
+   * and comes back with `notExpired`.
+   */
+  expiredBefore?: Date;
   /** Runs inside the release transaction, once, when this call did the release (e.g. the outbox row). */
   onReleased?: (tx: EntityManager, allocation: VmAllocation) => Promise<void>;
 }
@@ -17,6 +23,8 @@ export interface ReleaseAllocationResult {
   allocation: VmAllocation;
   /** True when the allocation was already RELEASED (by someone else, or earlier): nothing changed. */
   alreadyReleased: boolean;
+  /** With `expiredBefore`: the allocation is ACTIVE but had not expired; nothing changed. */
+  notExpired: boolean;
 }
 
 /**
@@ -28,25 +36,34 @@ export async function releaseAllocation(
   input: ReleaseAllocationInput,
 ): Promise<ReleaseAllocationResult> {
   if (!isUuid(input.allocationId)) throw new NotFoundError('Allocation', input.allocationId);
-  const result = await em.transactional(async (tx) => {
+  return em.transactional(async (tx) => {
     const ownerClause = input.userId ? ' and user_id = ?' : '';
-    const params: unknown[] = [input.reason, input.allocationId, ...(input.userId ? [input.userId] : [])];
-    const rows = await tx.execute<{ id: string }[]>(
+    const expiryClause = input.expiredBefore ? ' and expires_at < ?' : '';
+    const params: unknown[] = [
+      input.reason,
+      input.allocationId,
+      ...(input.userId ? [input.userId] : []),
+      ...(input.expiredBefore ? [input.expiredBefore] : []),
+    ];
+    const rows = await tx.execute<Record<string, unknown>[]>(
       `update vm_allocation set status = 'RELEASED', released_at = now(), release_reason = ?
-        where id = ? and status = 'ACTIVE'${ownerClause} returning id`,
+        where id = ? and status = 'ACTIVE'${ownerClause}${expiryClause} returning *`,
       params,
     );
-    const allocation = await tx.findOne(
-      VmAllocation,
-      { id: input.allocationId, ...(input.userId ? { user: input.userId } : {}) },
-      { refresh: true },
-    );
-    if (!allocation) throw new NotFoundError('Allocation', input.allocationId);
-    if (rows.length === 0) return { allocation, alreadyReleased: true };
+    if (rows.length === 0) {
+      // Nothing changed: say why (not found / not this user's, already released, not expired).
+      const existing = await tx.findOne(
+        VmAllocation,
+        { id: input.allocationId, ...(input.userId ? { user: input.userId } : {}) },
+        { refresh: true },
+      );
+      if (!existing) throw new NotFoundError('Allocation', input.allocationId);
+      const alreadyReleased = existing.status === 'RELEASED';
+      return { allocation: existing, alreadyReleased, notExpired: !alreadyReleased };
+    }
+    const allocation = tx.map(VmAllocation, rows[0]);
     await tx.getRepository(PoolVm).markFreed(allocation.id);
     await input.onReleased?.(tx, allocation);
-    return { allocation, alreadyReleased: false };
+    return { allocation, alreadyReleased: false, notExpired: false };
   });
-  await em.populate(result.allocation, ['poolVm']);
-  return result;
 }

@@ -7,9 +7,16 @@ import type { Provisioner } from '../provisioners/provisioner.ts';
 /** What a credential in the request amounts to. */
 export type CredentialState = 'missing' | 'invalid' | 'valid';
 
+/** Settings the resolvers need, from the api's configuration. */
+export interface ApiSettings {
+  /** An ACTIVE allocation this close to its end is `expiringSoon` (EXPIRY_WARNING_HOURS). */
+  expiryWarningHours: number;
+}
+
 export interface Context {
   /** Forked for this request; never the global EntityManager. */
   em: EntityManager;
+  settings: ApiSettings;
   provisioner: Provisioner | null;
   admin: CredentialState;
   user: User | null;
@@ -19,6 +26,7 @@ export interface Context {
 
 export interface ContextDeps {
   em: EntityManager;
+  settings: ApiSettings;
   adminSecret: string;
   provisioner: Provisioner | null;
   log: Logger;
@@ -42,5 +50,13 @@ export async function createContext(request: Request, deps: ContextDeps): Promis
     user = match ? await em.getRepository(User).findByTokenHash(hashToken(match[1])) : null;
     userCredential = user ? 'valid' : 'invalid';
   }
-  return { em, provisioner: deps.provisioner, admin, user, userCredential, log: deps.log };
+  return {
+    em,
+    settings: deps.settings,
+    provisioner: deps.provisioner,
+    admin,
+    user,
+    userCredential,
+    log: deps.log,
+  };
 }

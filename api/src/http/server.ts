@@ -2,17 +2,20 @@ import { createServer, type Server } from 'node:http';
 import type { MikroORM } from '@mikro-orm/postgresql';
 import { GraphQLError } from 'graphql';
 import { createYoga, type YogaServerInstance } from 'graphql-yoga';
+import { DEFAULT_EXPIRY_WARNING_HOURS } from '../allocation/expiry.ts';
 import { DomainError } from '../errors.ts';
 import type { Logger } from '../lib/logger.ts';
 import type { Provisioner } from '../provisioners/provisioner.ts';
 import { schema } from '../schema/index.ts';
-import { type Context, createContext } from './context.ts';
+import { type ApiSettings, type Context, createContext } from './context.ts';
 
 export interface AppDeps {
   orm: MikroORM;
   adminSecret: string;
   provisioner: Provisioner | null;
   log: Logger;
+  /** Default: EXPIRY_WARNING_HOURS 72. */
+  settings?: Partial<ApiSettings>;
   /** GraphiQL in the browser at /graphql (development only). */
   graphiql?: boolean;
 }
@@ -41,6 +44,7 @@ function toGraphQLError(error: unknown, message: string): Error {
 
 export function createGraphQLHandler(deps: AppDeps): YogaServerInstance<Record<string, never>, Context> {
   const log = deps.log.child({ module: 'graphql' });
+  const settings: ApiSettings = { expiryWarningHours: DEFAULT_EXPIRY_WARNING_HOURS, ...deps.settings };
   return createYoga<Record<string, never>, Context>({
     schema,
     graphqlEndpoint: '/graphql',
@@ -70,6 +74,7 @@ export function createGraphQLHandler(deps: AppDeps): YogaServerInstance<Record<s
     context: ({ request }) =>
       createContext(request, {
         em: deps.orm.em,
+        settings,
         adminSecret: deps.adminSecret,
         provisioner: deps.provisioner,
         log,

@@ -3,6 +3,17 @@ import { OutboxEvent } from '../entities/outbox-event.entity.ts';
 import type { VmAllocation } from '../entities/vm-allocation.entity.ts';
 
 export const VM_RELEASE_TOPIC = 'vm.release';
+/** Written by auto-release, once per allocation, when it enters the expiry warning window. */
+export const ALLOCATION_EXPIRING_TOPIC = 'allocation.expiring';
+
+export interface AllocationExpiringPayload {
+  allocationId: string;
+  userId: string;
+  email: string;
+  poolVmId: string;
+  cockpitUrl: string | null;
+  expiresAt: string;
+}
 
 export interface VmReleasePayload {
   poolVmId: string;

@@ -29,7 +29,13 @@ export abstract class PoolBackedProvisioner implements Provisioner {
 
   release(em: EntityManager, allocationId: string, reason: ReleaseReason, options: ReleaseOptions = {}) {
     const hook = this.onReleased?.bind(this);
-    return releaseAllocation(em, { allocationId, reason, userId: options.userId, onReleased: hook });
+    return releaseAllocation(em, {
+      allocationId,
+      reason,
+      userId: options.userId,
+      expiredBefore: options.expiredBefore,
+      onReleased: hook,
+    });
   }
 
   async status(em: EntityManager): Promise<ProvisionerStatus> {

@@ -14,6 +14,8 @@ export interface ProvisionerStatus {
 export interface ReleaseOptions {
   /** Restrict the release to this user's allocation. */
   userId?: string;
+  /** Release only if the allocation expired before this instant (auto-release). */
+  expiredBefore?: Date;
 }
 
 /** What hands out and takes back VMs. Pool-only operations live on PoolProvisioner. */

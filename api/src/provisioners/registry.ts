@@ -59,3 +59,16 @@ export function setupProvisioner(config: PoolSettings): ProvisionerSetup {
   if (config.PROVISIONER_DEMO) return { provisioner: new DemoProvisioner(options), bootManifest: null };
   return { provisioner: null, bootManifest: null };
 }
+
+/**
+ * The provisioner an allocation was made by (its `provisioner` column), to take it back the
+ * same way: a `pool` allocation's release goes to the deployer through the outbox even when
+ * the process at hand runs another provisioner, or none. Unknown names answer null.
+ * (`defaultTtlHours` only matters to allocate, never to release.)
+ */
+export function provisionerNamed(name: string, defaultTtlHours = 720): Provisioner | null {
+  const options = { defaultTtlHours };
+  if (name === 'pool') return new PoolProvisioner(options);
+  if (name === 'demo') return new DemoProvisioner(options);
+  return null;
+}

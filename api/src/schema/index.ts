@@ -6,6 +6,8 @@ import './types/pool-vm.ts';
 import './types/vm-allocation.ts';
 import './types/user.ts';
 import './types/health.ts';
+import './types/auto-release.ts';
+import './types/job-run.ts';
 
 builder.queryType({});
 builder.mutationType({});

@@ -1,4 +1,5 @@
-import { type Dispatcher, request } from 'undici';
+import type { Dispatcher } from 'undici';
+import { bodyExcerpt, HttpCallError, postJson } from '../http/post-json.ts';
 
 /** Body of `POST /admin/release-vm`, as the deployer names its fields. */
 export interface ReleaseVmRequest {
@@ -28,24 +29,14 @@ export interface CallOptions {
 }
 
 /** A deployer call that did not get a 2xx answer; its message never contains the token. */
-export class DeployerError extends Error {
-  constructor(
-    message: string,
-    /** The HTTP status, when an answer came. */
-    readonly status: number | null = null,
-  ) {
-    super(message);
+export class DeployerError extends HttpCallError {
+  constructor(message: string, status: number | null = null) {
+    super(message, status);
     this.name = 'DeployerError';
   }
 }
 
-const EXCERPT_CHARS = 200;
-
-/** The first characters of an answer body, on one line, for an error message. */
-export function bodyExcerpt(text: string, max = EXCERPT_CHARS): string {
-  const flat = text.replace(/\s+/g, ' ').trim();
-  return flat.length > max ? `${flat.slice(0, max)}…` : flat;
-}
+export { bodyExcerpt };
 
 export interface DeployerClient {
   readonly baseUrl: string;
@@ -56,48 +47,16 @@ export interface DeployerClient {
 export function createDeployerClient(options: DeployerClientOptions): DeployerClient {
   const baseUrl = options.baseUrl.replace(/\/+$/, '');
 
-  async function post(path: string, payload: unknown, call: CallOptions): Promise<{ status: number }> {
-    const url = `${baseUrl}${path}`;
-    const what = `deployer POST ${path}`;
-    const timeout = AbortSignal.timeout(options.timeoutMs);
-    const signal = call.signal ? AbortSignal.any([timeout, call.signal]) : timeout;
-    const headers: Record<string, string> = {
-      'content-type': 'application/json',
-      accept: 'application/json',
-      'idempotency-key': call.idempotencyKey,
-    };
-    if (options.token) headers.authorization = `Bearer ${options.token}`;
-    try {
-      const res = await request(url, {
-        method: 'POST',
-        headers,
-        body: JSON.stringify(payload),
-        signal,
-        headersTimeout: options.timeoutMs,
-        bodyTimeout: options.timeoutMs,
-        ...(options.dispatcher ? { dispatcher: options.dispatcher } : {}),
-      });
-      if (res.statusCode >= 200 && res.statusCode < 300) {
-        await res.body.dump();
-        return { status: res.statusCode };
-      }
-      const text = await res.body.text().catch(() => '');
-      const excerpt = bodyExcerpt(text);
-      throw new DeployerError(
-        `${what} answered HTTP ${res.statusCode}${excerpt ? `: ${excerpt}` : ''}`,
-        res.statusCode,
-      );
-    } catch (err) {
-      if (err instanceof DeployerError) throw err;
-      if (timeout.aborted) throw new DeployerError(`${what} timed out after ${options.timeoutMs} ms`);
-      if (call.signal?.aborted) throw new DeployerError(`${what} aborted (shutting down)`);
-      const code = (err as { code?: string }).code;
-      const message = err instanceof Error ? err.message : String(err);
-      throw new DeployerError(
-        `${what} failed: ${code && !message.includes(code) ? `${code} ` : ''}${message}`,
-      );
-    }
-  }
+  const post = (path: string, payload: unknown, call: CallOptions) =>
+    postJson(`${baseUrl}${path}`, payload, {
+      what: `deployer POST ${path}`,
+      token: options.token,
+      timeoutMs: options.timeoutMs,
+      idempotencyKey: call.idempotencyKey,
+      signal: call.signal,
+      dispatcher: options.dispatcher,
+      makeError: (message, status) => new DeployerError(message, status),
+    });
 
   return {
     baseUrl,

@@ -9,6 +9,11 @@ export interface JobEntry {
 
 /** Every job a worker process can run, by CLI name (`workers/src/main.ts <job>`): the job's `name`. */
 export const jobs: Record<string, JobEntry> = {
+  'auto-release': {
+    description:
+      'releases expired allocations (reason EXPIRED) and writes allocation.expiring warnings; default every hour',
+    load: async () => (await import('./auto-release.job.ts')).autoReleaseJob,
+  },
   outbox: {
     description:
       'delivers outbox events: vm.release → deployer POST /admin/release-vm (a logging stub without DEPLOYER_URL)',

@@ -5,9 +5,14 @@ import {
   deliverOutbox,
   type OutboxHandler,
 } from '../../../api/src/outbox/deliver-outbox.ts';
-import { VM_RELEASE_TOPIC, type VmReleasePayload } from '../../../api/src/outbox/enqueue.ts';
+import {
+  ALLOCATION_EXPIRING_TOPIC,
+  VM_RELEASE_TOPIC,
+  type VmReleasePayload,
+} from '../../../api/src/outbox/enqueue.ts';
 import type { WorkerConfig } from '../config.ts';
 import { createDeployerClient, type DeployerClient } from '../deployer/deployer-client.ts';
+import { allocationExpiringHandler } from '../notify/expiring-handler.ts';
 import type { Job } from '../runtime/job.ts';
 
 const vmReleasePayload = z.object({
@@ -69,18 +74,22 @@ function deployerOf(config: WorkerConfig): DeployerClient | null {
 }
 
 /**
- * The outbox worker: each tick delivers due outbox events (today `vm.release`, written by the
- * pool provisioner's release) one at a time, so several replicas share the work and a stop
+ * The outbox worker: each tick delivers due outbox events (`vm.release`, written by the pool
+ * provisioner's release, and `allocation.expiring`, written by auto-release) one at a time, so several replicas share the work and a stop
  * request waits for one delivery at most. Delivery, retries with exponential backoff and the
  * FAILED state after OUTBOX_MAX_ATTEMPTS are deliverOutbox's.
  */
 export const releaseOutboxJob: Job<DeliverOutboxSummary> = {
   name: 'outbox',
   intervalMs: (config) => config.OUTBOX_INTERVAL_MS,
-  describeConfig: (config) => ({ deployer: config.DEPLOYER_URL ? describeUrl(config.DEPLOYER_URL) : 'stub' }),
+  describeConfig: (config) => ({
+    deployer: config.DEPLOYER_URL ? describeUrl(config.DEPLOYER_URL) : 'stub',
+    notifyWebhook: config.NOTIFY_WEBHOOK_URL ? describeUrl(config.NOTIFY_WEBHOOK_URL) : 'log',
+  }),
   async run({ em, config, log, signal }) {
     const handlers = {
       [VM_RELEASE_TOPIC]: vmReleaseHandler(deployerOf(config), log.child({ module: 'deployer' })),
+      [ALLOCATION_EXPIRING_TOPIC]: allocationExpiringHandler(config, log.child({ module: 'notify' })),
     };
     const total: DeliverOutboxSummary = { delivered: 0, retried: 0, failed: 0, errors: [] };
     // One event per call, so a stop request (signal) is honoured between two deliveries.

@@ -1,4 +1,5 @@
 import { resolveOffsetConnection } from '@pothos/plugin-relay';
+import { isExpiringSoon } from '../../allocation/expiry.ts';
 import { ALLOCATION_STATUSES, RELEASE_REASONS, VmAllocation } from '../../entities/vm-allocation.entity.ts';
 import { NotFoundError, PoolExhaustedError, QuotaExceededError } from '../../errors.ts';
 import { isUuid } from '../../lib/ids.ts';
@@ -27,6 +28,11 @@ export const VmAllocationType = builder.objectType(VmAllocation, {
       type: ReleaseReasonEnum,
       nullable: true,
       resolve: (a) => a.releaseReason ?? null,
+    }),
+    expiringSoon: t.boolean({
+      description:
+        'ACTIVE and ending within EXPIRY_WARNING_HOURS (default 72): the window in which one allocation.expiring warning is sent.',
+      resolve: (a, _args, ctx) => isExpiringSoon(a, ctx.settings.expiryWarningHours),
     }),
     cockpitUrl: t.exposeString('cockpitUrl', {
       nullable: true,

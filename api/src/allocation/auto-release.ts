@@ -1,0 +1,156 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
+import { JobAlreadyRunningError, JobFailedError } from '../errors.ts';
+import { runWithJobLock } from '../jobs/run-with-job-lock.ts';
+import type { Logger } from '../lib/logger.ts';
+import { ALLOCATION_EXPIRING_TOPIC } from '../outbox/enqueue.ts';
+import type { Provisioner } from '../provisioners/provisioner.ts';
+
+export interface AutoReleaseSummary {
+  /** Rows the scan read: ACTIVE with `expiresAt < now` when read. */
+  rowsExamined: number;
+  /** Examined rows still expired when their turn came (not extended meanwhile). */
+  rowsExpired: number;
+  /** Rows this run released (reason EXPIRED). */
+  rowsReleased: number;
+  /** Rows someone else released between the scan and their release: not an error. */
+  rowsAlreadyReleased: number;
+  /** `allocation.expiring` outbox events written (allocations that entered the warning window). */
+  expiryWarnings: number;
+  /** One line per row that could not be released; the run goes on with the others. */
+  errors: string[];
+}
+
+export interface AutoReleaseOptions {
+  /** The provisioner that made an allocation (its `provisioner` column), or null if unknown. */
+  provisionerFor: (name: string) => Provisioner | null;
+  /** The tick's instant: rows with `expiresAt < now` (strictly) are expired. Default: now. */
+  now?: Date;
+  /** Rows read per scan query. */
+  batchSize?: number;
+  /** Allocations expiring within this many hours get one `allocation.expiring` event; 0: none. */
+  expiryWarningHours?: number;
+  /** Aborted: stop after the row in hand (each release is its own transaction). */
+  signal?: AbortSignal;
+  log?: Logger;
+}
+
+export const DEFAULT_AUTO_RELEASE_BATCH_SIZE = 500;
+/** The job's name: its run-lock key and `job_run.job`, for the worker and for autoReleaseNow. */
+export const AUTO_RELEASE_JOB = 'auto-release';
+const HOUR_MS = 3_600_000;
+
+interface ExpiredRow {
+  id: string;
+  provisioner: string;
+  /** As PostgreSQL prints it (microseconds kept), to resume the keyset scan exactly. */
+  expires_at: string;
+}
+
+/**
+ * Ends expired allocations: reads ACTIVE rows with `expires_at < now` through the partial
+ * index `vm_allocation_active_expires_at_index` in keyset batches, so the cost follows the
+ * expired rows, not the table, and a row that cannot be released is not read again in this
+ * run. Each row is released through the provisioner that made it, reason EXPIRED, in a
+ * transaction of its own (the release hook, e.g. the deployer outbox row, commits with it;
+ * an interrupted run leaves no half-released row). Released rows leave the partial index, so
+ * a later run never examines them again.
+ *
+ * Then writes one `allocation.expiring` outbox event per ACTIVE allocation that expires within
+ * `expiryWarningHours` (one set-based statement; the outbox dedupe key makes it once per
+ * allocation, ever, even with two runs at the same moment).
+ */
+export async function autoRelease(
+  em: EntityManager,
+  options: AutoReleaseOptions,
+): Promise<AutoReleaseSummary> {
+  const now = options.now ?? new Date();
+  const batchSize = options.batchSize ?? DEFAULT_AUTO_RELEASE_BATCH_SIZE;
+  const summary: AutoReleaseSummary = {
+    rowsExamined: 0,
+    rowsExpired: 0,
+    rowsReleased: 0,
+    rowsAlreadyReleased: 0,
+    expiryWarnings: 0,
+    errors: [],
+  };
+  let after: { expiresAt: string; id: string } | null = null;
+  scan: while (!options.signal?.aborted) {
+    const rows: ExpiredRow[] = await em.execute<ExpiredRow[]>(
+      `select id, provisioner, expires_at::text as expires_at from vm_allocation
+        where status = 'ACTIVE' and expires_at < ?
+          ${after ? 'and (expires_at, id) > (?::timestamptz, ?::uuid)' : ''}
+        order by expires_at, id limit ?`,
+      after ? [now, after.expiresAt, after.id, batchSize] : [now, batchSize],
+    );
+    for (const row of rows) {
+      if (options.signal?.aborted) break scan;
+      summary.rowsExamined++;
+      after = { expiresAt: row.expires_at, id: row.id };
+      const provisioner = options.provisionerFor(row.provisioner);
+      if (!provisioner) {
+        summary.rowsExpired++;
+        summary.errors.push(`allocation ${row.id}: unknown provisioner "${row.provisioner}"`);
+        continue;
+      }
+      try {
+        const result = await provisioner.release(em.fork(), row.id, 'EXPIRED', { expiredBefore: now });
+        if (result.notExpired) continue;
+        summary.rowsExpired++;
+        if (result.alreadyReleased) summary.rowsAlreadyReleased++;
+        else summary.rowsReleased++;
+      } catch (err) {
+        summary.rowsExpired++;
+        const message = err instanceof Error ? err.message : String(err);
+        summary.errors.push(`allocation ${row.id}: ${message}`);
+        options.log?.error({ allocationId: row.id, err: message }, 'auto-release: release failed');
+      }
+    }
+    if (rows.length < batchSize) break;
+  }
+  if (!options.signal?.aborted && (options.expiryWarningHours ?? 0) > 0) {
+    summary.expiryWarnings = await enqueueExpiryWarnings(em, now, options.expiryWarningHours ?? 0);
+  }
+  options.log?.info(summary, 'auto-release done');
+  return summary;
+}
+
+/**
+ * One `allocation.expiring` outbox event per ACTIVE allocation with `now <= expires_at <
+ * now + hours` that has none yet (dedupe key `allocation.expiring:<id>`). Returns how many
+ * were written.
+ */
+export async function enqueueExpiryWarnings(em: EntityManager, now: Date, hours: number): Promise<number> {
+  const until = new Date(now.getTime() + hours * HOUR_MS);
+  const rows = await em.execute<{ id: string }[]>(
+    `insert into outbox (topic, payload, dedupe_key, status, attempts, next_attempt_at, created_at)
+     select ?, jsonb_build_object(
+              'allocationId', a.id, 'userId', a.user_id, 'email', u.email, 'poolVmId', a.pool_vm_id,
+              'cockpitUrl', a.cockpit_url, 'expiresAt', a.expires_at),
+            ? || a.id, 'PENDING', 0, now(), now()
+       from vm_allocation a join users u on u.id = a.user_id
+      where a.status = 'ACTIVE' and a.expires_at >= ? and a.expires_at < ?
+     on conflict (dedupe_key) do nothing
+     returning id`,
+    [ALLOCATION_EXPIRING_TOPIC, `${ALLOCATION_EXPIRING_TOPIC}:`, now, until],
+  );
+  return rows.length;
+}
+
+/**
+ * An admin's "run now": one auto-release run under the job's run lock, recorded as a MANUAL
+ * job run. A scheduled tick or another manual run holding the lock answers
+ * JobAlreadyRunningError (never a second run at once); a failed run answers JobFailedError.
+ */
+export async function autoReleaseNow(
+  em: EntityManager,
+  options: Omit<AutoReleaseOptions, 'now' | 'signal'>,
+): Promise<AutoReleaseSummary> {
+  const outcome = await runWithJobLock(
+    em,
+    { job: AUTO_RELEASE_JOB, trigger: 'MANUAL', log: options.log },
+    (runEm) => autoRelease(runEm, options),
+  );
+  if (outcome.status === 'SKIPPED') throw new JobAlreadyRunningError(AUTO_RELEASE_JOB);
+  if (outcome.status === 'FAILED') throw new JobFailedError(AUTO_RELEASE_JOB, outcome.runId, outcome.error);
+  return outcome.summary;
+}

@@ -1,0 +1,46 @@
+import { type AutoReleaseSummary, autoReleaseNow } from '../../allocation/auto-release.ts';
+import { provisionerNamed } from '../../provisioners/registry.ts';
+import { builder } from '../builder.ts';
+import { requireProvisioner } from './provisioner.ts';
+
+export const AutoReleaseSummaryType = builder.objectRef<AutoReleaseSummary>('AutoReleaseSummary').implement({
+  description: 'What one auto-release run did.',
+  fields: (t) => ({
+    rowsExamined: t.exposeInt('rowsExamined', {
+      description: "ACTIVE allocations read with expiresAt before the run's instant.",
+    }),
+    rowsExpired: t.exposeInt('rowsExpired', {
+      description: 'Examined allocations still expired when their turn came.',
+    }),
+    rowsReleased: t.exposeInt('rowsReleased', {
+      description: 'Allocations this run released (reason EXPIRED).',
+    }),
+    rowsAlreadyReleased: t.exposeInt('rowsAlreadyReleased', {
+      description: 'Allocations released by someone else between the scan and their release (not an error).',
+    }),
+    expiryWarnings: t.exposeInt('expiryWarnings', {
+      description:
+        '`allocation.expiring` events written: allocations that entered the EXPIRY_WARNING_HOURS window.',
+    }),
+    errors: t.exposeStringList('errors', {
+      description: 'One line per allocation that could not be released; the others were processed.',
+    }),
+  }),
+});
+
+builder.mutationField('autoReleaseNow', (t) =>
+  t.field({
+    type: AutoReleaseSummaryType,
+    description:
+      'Admin: run auto-release now (recorded as a MANUAL job run). Shares the run lock with the auto-release worker: while a run is in progress this answers ALREADY_RUNNING (HTTP 409) instead of running twice. PROVISIONER_UNAVAILABLE (503) without a provisioner.',
+    authScopes: { admin: true },
+    resolve: (_root, _args, ctx) => {
+      requireProvisioner(ctx);
+      return autoReleaseNow(ctx.em, {
+        provisionerFor: (name) => provisionerNamed(name),
+        expiryWarningHours: ctx.settings.expiryWarningHours,
+        log: ctx.log.child({ job: 'auto-release' }),
+      });
+    },
+  }),
+);

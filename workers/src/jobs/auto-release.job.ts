@@ -1,0 +1,30 @@
+import {
+  AUTO_RELEASE_JOB,
+  type AutoReleaseSummary,
+  autoRelease,
+} from '../../../api/src/allocation/auto-release.ts';
+import { provisionerNamed } from '../../../api/src/provisioners/registry.ts';
+import type { Job } from '../runtime/job.ts';
+
+/**
+ * The auto-release worker: each tick releases the allocations whose `expiresAt` has passed
+ * (reason EXPIRED, through the provisioner that made each one, so a pool VM's release reaches
+ * the deployer through the outbox) and writes one `allocation.expiring` event per allocation
+ * entering the EXPIRY_WARNING_HOURS window. A stop request ends the tick after the row in hand.
+ */
+export const autoReleaseJob: Job<AutoReleaseSummary> = {
+  name: AUTO_RELEASE_JOB,
+  intervalMs: (config) => config.AUTO_RELEASE_INTERVAL_MS,
+  describeConfig: (config) => ({
+    batchSize: config.AUTO_RELEASE_BATCH_SIZE,
+    expiryWarningHours: config.EXPIRY_WARNING_HOURS,
+  }),
+  run: ({ em, config, log, signal }) =>
+    autoRelease(em, {
+      provisionerFor: (name) => provisionerNamed(name),
+      batchSize: config.AUTO_RELEASE_BATCH_SIZE,
+      expiryWarningHours: config.EXPIRY_WARNING_HOURS,
+      signal,
+      log,
+    }),
+};
