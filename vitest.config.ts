@@ -8,6 +8,7 @@ export default defineConfig({
     include: [
       'api/src/**/*.test.ts',
       'workers/src/**/*.test.ts',
+      'cli/src/**/*.test.ts',
       'scripts/**/*.test.ts',
       'test/**/*.test.ts',
     ],

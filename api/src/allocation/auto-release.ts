@@ -42,8 +42,8 @@ const HOUR_MS = 3_600_000;
 interface ExpiredRow {
   id: string;
   provisioner: string;
-  /** As PostgreSQL prints it (microseconds kept), to resume the keyset scan exactly. */
-  expires_at: string;
+  /** expires_at as PostgreSQL prints it (microseconds kept), to resume the keyset scan exactly. */
+  expires_at_text: string;
 }
 
 /**
@@ -76,16 +76,18 @@ export async function autoRelease(
   let after: { expiresAt: string; id: string } | null = null;
   scan: while (!options.signal?.aborted) {
     const rows: ExpiredRow[] = await em.execute<ExpiredRow[]>(
-      `select id, provisioner, expires_at::text as expires_at from vm_allocation
+      // Ordered by the timestamp column itself (not a text alias), so the partial index
+      // returns the rows in order and the limit stops the scan early.
+      `select id, provisioner, expires_at::text as expires_at_text from vm_allocation
         where status = 'ACTIVE' and expires_at < ?
           ${after ? 'and (expires_at, id) > (?::timestamptz, ?::uuid)' : ''}
-        order by expires_at, id limit ?`,
+        order by vm_allocation.expires_at, vm_allocation.id limit ?`,
       after ? [now, after.expiresAt, after.id, batchSize] : [now, batchSize],
     );
     for (const row of rows) {
       if (options.signal?.aborted) break scan;
       summary.rowsExamined++;
-      after = { expiresAt: row.expires_at, id: row.id };
+      after = { expiresAt: row.expires_at_text, id: row.id };
       const provisioner = options.provisionerFor(row.provisioner);
       if (!provisioner) {
         summary.rowsExpired++;

@@ -62,7 +62,7 @@ export async function releaseAllocation(
       return { allocation: existing, alreadyReleased, notExpired: !alreadyReleased };
     }
     const allocation = tx.map(VmAllocation, rows[0]);
-    await tx.getRepository(PoolVm).markFreed(allocation.id);
+    await tx.getRepository(PoolVm).markFreed(allocation.poolVm.id, allocation.id);
     await input.onReleased?.(tx, allocation);
     return { allocation, alreadyReleased: false, notExpired: false };
   });

@@ -28,10 +28,11 @@ export class PoolVmRepository extends EntityRepository<PoolVm> {
     );
   }
 
-  async markFreed(allocationId: string): Promise<void> {
+  /** Frees the VM an allocation held (by the VM's primary key: no scan of the pool). */
+  async markFreed(vmId: string, allocationId: string): Promise<void> {
     await this.getEntityManager().execute(
-      'update pool_vm set active_allocation_id = null, updated_at = now() where active_allocation_id = ?',
-      [allocationId],
+      'update pool_vm set active_allocation_id = null, updated_at = now() where id = ? and active_allocation_id = ?',
+      [vmId, allocationId],
     );
   }
 

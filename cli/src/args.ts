@@ -1,0 +1,317 @@
+import { parseArgs } from 'node:util';
+import { UsageError } from './errors.ts';
+
+export const POOL_VM_STATUSES = ['AVAILABLE', 'MAINTENANCE', 'RETIRED'] as const;
+export const ALLOCATION_STATUSES = ['ACTIVE', 'RELEASED'] as const;
+export type PoolVmStatus = (typeof POOL_VM_STATUSES)[number];
+export type AllocationStatus = (typeof ALLOCATION_STATUSES)[number];
+
+export const DEFAULT_ALLOCATIONS_LIMIT = 100;
+export const DEFAULT_JOBS_LIMIT = 20;
+
+export type Command =
+  | { name: 'auto-release' }
+  | { name: 'pool refresh'; file: string }
+  | { name: 'pool list'; status?: PoolVmStatus }
+  | { name: 'allocations list'; status?: AllocationStatus; userId?: string; limit: number }
+  | { name: 'users create'; email: string; displayName: string }
+  | { name: 'jobs list'; job?: string; limit: number };
+
+export type Invocation =
+  | { kind: 'help'; text: string }
+  | { kind: 'version' }
+  | { kind: 'run'; command: Command; json: boolean };
+
+interface OptionSpec {
+  type: 'string' | 'boolean';
+  /** For --help: the value's placeholder and what the option does. */
+  value?: string;
+  help: string;
+}
+
+type Values = Record<string, string | boolean | undefined>;
+
+interface CommandSpec {
+  name: Command['name'];
+  summary: string;
+  /** Longer text under the usage line. */
+  description?: string;
+  options: Record<string, OptionSpec>;
+  build(values: Values): Command;
+}
+
+const COMMON_OPTIONS: Record<string, OptionSpec> = {
+  json: { type: 'boolean', help: 'print JSON on stdout instead of a table' },
+  help: { type: 'boolean', help: 'show this help' },
+};
+
+function oneOf<T extends string>(
+  flag: string,
+  value: string | undefined,
+  allowed: readonly T[],
+): T | undefined {
+  if (value === undefined) return undefined;
+  const upper = value.toUpperCase();
+  if (!(allowed as readonly string[]).includes(upper))
+    throw new UsageError(`--${flag} must be one of ${allowed.join(', ')} (got "${value}")`);
+  return upper as T;
+}
+
+function positiveInt(flag: string, value: string | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (!/^[0-9]+$/.test(value) || Number(value) < 1 || !Number.isSafeInteger(Number(value)))
+    throw new UsageError(`--${flag} must be a positive whole number (got "${value}")`);
+  return Number(value);
+}
+
+function required(flag: string, value: string | undefined, what: string): string {
+  if (value === undefined || value.trim() === '') throw new UsageError(`--${flag} ${what} is required`);
+  return value;
+}
+
+/** The display name a new user gets without --name: the email's local part. */
+export function defaultDisplayName(email: string): string {
+  const at = email.lastIndexOf('@');
+  return at > 0 ? email.slice(0, at) : email;
+}
+
+export const COMMANDS: CommandSpec[] = [
+  {
+    name: 'auto-release',
+    summary: 'release expired allocations now (one run) and print its summary',
+    description:
+      'Runs the auto-release job once through the API (mutation autoReleaseNow). --once is required:\n' +
+      'the scheduled auto-release daemon is the worker `auto-release` (workers/src/main.ts auto-release).',
+    options: { once: { type: 'boolean', help: 'run one auto-release now (required)' } },
+    build(values) {
+      if (!values.once)
+        throw new UsageError(
+          '--once is required: one run now is the only mode here (the scheduled daemon is the worker `auto-release`)',
+        );
+      return { name: 'auto-release' };
+    },
+  },
+  {
+    name: 'pool refresh',
+    summary: 'reconcile the pool with a manifest file',
+    description:
+      'Sends the manifest (a JSON array of pool VMs, or { "pool": [...] }) to refreshPool: listed VMs\n' +
+      'are upserted, unlisted ones become RETIRED. An invalid manifest is refused whole (every problem\n' +
+      'is printed to stderr, exit 1) and the pool is left unchanged.',
+    options: { file: { type: 'string', value: '<path>', help: 'the pool manifest (JSON), required' } },
+    build: (values) => ({
+      name: 'pool refresh',
+      file: required('file', values.file as string | undefined, '<path>'),
+    }),
+  },
+  {
+    name: 'pool list',
+    summary: 'list the pool VMs (RETIRED ones included)',
+    options: {
+      status: { type: 'string', value: POOL_VM_STATUSES.join('|'), help: 'only VMs with this status' },
+    },
+    build: (values) => ({
+      name: 'pool list',
+      status: oneOf('status', values.status as string | undefined, POOL_VM_STATUSES),
+    }),
+  },
+  {
+    name: 'allocations list',
+    summary: 'list allocations, newest first',
+    options: {
+      status: {
+        type: 'string',
+        value: ALLOCATION_STATUSES.join('|'),
+        help: 'only allocations with this status',
+      },
+      user: { type: 'string', value: '<id>', help: "only this user's allocations" },
+      limit: {
+        type: 'string',
+        value: '<n>',
+        help: `at most this many (default ${DEFAULT_ALLOCATIONS_LIMIT}; pages are followed)`,
+      },
+    },
+    build: (values) => ({
+      name: 'allocations list',
+      status: oneOf('status', values.status as string | undefined, ALLOCATION_STATUSES),
+      userId: values.user === undefined ? undefined : required('user', values.user as string, '<id>'),
+      limit: positiveInt('limit', values.limit as string | undefined, DEFAULT_ALLOCATIONS_LIMIT),
+    }),
+  },
+  {
+    name: 'users create',
+    summary: 'create a user and print its API token (shown once)',
+    options: {
+      email: { type: 'string', value: '<email>', help: "the user's email, required" },
+      name: {
+        type: 'string',
+        value: '<display name>',
+        help: "display name (default: the email's local part)",
+      },
+    },
+    build(values) {
+      const email = required('email', values.email as string | undefined, '<email>').trim();
+      const name = (values.name as string | undefined)?.trim();
+      return { name: 'users create', email, displayName: name || defaultDisplayName(email) };
+    },
+  },
+  {
+    name: 'jobs list',
+    summary: 'list recent job runs, newest first',
+    options: {
+      job: { type: 'string', value: '<name>', help: 'only runs of this job (e.g. outbox, auto-release)' },
+      limit: {
+        type: 'string',
+        value: '<n>',
+        help: `at most this many (default ${DEFAULT_JOBS_LIMIT}; pages are followed)`,
+      },
+    },
+    build: (values) => ({
+      name: 'jobs list',
+      job: values.job === undefined ? undefined : required('job', values.job as string, '<name>'),
+      limit: positiveInt('limit', values.limit as string | undefined, DEFAULT_JOBS_LIMIT),
+    }),
+  },
+];
+
+const GROUPS = [
+  ...new Set(COMMANDS.map((c) => c.name.split(' ')).flatMap((w) => (w.length > 1 ? [w[0]] : []))),
+];
+
+function usageLine(spec: CommandSpec): string {
+  const parts = Object.entries(spec.options).map(([flag, o]) => {
+    const text = `--${flag}${o.value ? ` ${o.value}` : ''}`;
+    return /required/.test(o.help) ? text : `[${text}]`;
+  });
+  return ['hero-admin', spec.name, ...parts, '[--json]'].join(' ');
+}
+
+function optionLines(options: Record<string, OptionSpec>): string {
+  const rows = Object.entries(options).map(([flag, o]) => [
+    `${flag === 'help' ? '-h, ' : ''}--${flag}${o.value ? ` ${o.value}` : ''}`,
+    o.help,
+  ]);
+  const w = Math.max(...rows.map(([l]) => l.length));
+  return rows.map(([l, h]) => `  ${l.padEnd(w)}  ${h}\n`).join('');
+}
+
+export function commandHelp(spec: CommandSpec): string {
+  return (
+    `usage: ${usageLine(spec)}\n\n${spec.summary}\n` +
+    (spec.description ? `\n${spec.description}\n` : '') +
+    `\noptions:\n${optionLines({ ...spec.options, ...COMMON_OPTIONS })}`
+  );
+}
+
+function groupHelp(group: string): string {
+  const specs = COMMANDS.filter((c) => c.name.startsWith(`${group} `));
+  const w = Math.max(...specs.map((s) => s.name.length));
+  return (
+    `usage: hero-admin ${group} <${specs.map((s) => s.name.split(' ')[1]).join('|')}> [options]\n\n` +
+    `commands:\n${specs.map((s) => `  ${s.name.padEnd(w)}  ${s.summary}\n`).join('')}\n` +
+    `Run 'hero-admin ${group} <command> --help' for a command's options.\n`
+  );
+}
+
+export function globalHelp(): string {
+  const w = Math.max(...COMMANDS.map((s) => s.name.length));
+  return `hero-admin: operate the hero-onboarding API as an admin (over HTTP, x-admin-secret)
+
+usage: hero-admin <command> [options]
+
+commands:
+${COMMANDS.map((s) => `  ${s.name.padEnd(w)}  ${s.summary}\n`).join('')}
+options (every command):
+  --json            print JSON on stdout instead of a table
+  -h, --help        show help (also per command: hero-admin pool list --help)
+  --version         print the version
+
+environment:
+  HERO_API_URL         the API's base URL (default http://127.0.0.1:4000); requests go to <url>/graphql
+  HERO_API_TIMEOUT_MS  limit for one API call in ms (default 60000)
+  ADMIN_SECRET         the admin secret, required (or ADMIN_SECRET_FILE: a file holding it)
+
+exit codes: 0 done, 1 failed (API error, refused input, API unreachable, bad configuration), 2 usage error
+`;
+}
+
+const GLOBAL_FLAGS = new Set(['--json', '--help', '-h', '--version']);
+
+/** Parses the command line (without node and the script). Throws UsageError (exit 2). */
+export function parseCommandLine(argv: string[]): Invocation {
+  let i = 0;
+  const leading: string[] = [];
+  while (i < argv.length && argv[i].startsWith('-')) {
+    if (!GLOBAL_FLAGS.has(argv[i]))
+      throw new UsageError(`unknown option "${argv[i]}" (see hero-admin --help)`);
+    leading.push(argv[i++]);
+  }
+  const wantsHelp = (args: string[]) => args.includes('--help') || args.includes('-h');
+  const first = argv[i];
+  if (first === undefined) {
+    if (wantsHelp(leading)) return { kind: 'help', text: globalHelp() };
+    if (leading.includes('--version')) return { kind: 'version' };
+    throw new UsageError('name a command (see hero-admin --help)');
+  }
+  if (first === 'help') return { kind: 'help', text: globalHelp() };
+
+  let spec = COMMANDS.find((c) => c.name === first);
+  let rest = argv.slice(i + 1);
+  if (!spec && GROUPS.includes(first)) {
+    const sub = argv[i + 1];
+    if (sub === undefined || sub.startsWith('-')) {
+      if (wantsHelp([...leading, ...rest])) return { kind: 'help', text: groupHelp(first) };
+      const subs = COMMANDS.filter((c) => c.name.startsWith(`${first} `)).map((c) => c.name.split(' ')[1]);
+      throw new UsageError(
+        `${first}: name a subcommand (${subs.join(', ')}); see hero-admin ${first} --help`,
+      );
+    }
+    spec = COMMANDS.find((c) => c.name === `${first} ${sub}`);
+    if (!spec) throw new UsageError(`unknown command "${first} ${sub}" (see hero-admin ${first} --help)`);
+    rest = argv.slice(i + 2);
+  }
+  if (!spec) throw new UsageError(`unknown command "${first}" (see hero-admin --help)`);
+
+  const options = Object.fromEntries(
+    Object.entries({ ...spec.options, ...COMMON_OPTIONS }).map(([flag, o]) => [
+      flag,
+      flag === 'help' ? { type: o.type, short: 'h' } : { type: o.type },
+    ]),
+  );
+  let values: Values;
+  try {
+    ({ values } = parseArgs({ args: rest, options, strict: true, allowPositionals: false }) as {
+      values: Values;
+    });
+  } catch (err) {
+    throw new UsageError(`${spec.name}: ${parseArgsMessage(err)} (see hero-admin ${spec.name} --help)`);
+  }
+  if (values.help || wantsHelp(leading)) return { kind: 'help', text: commandHelp(spec) };
+  let command: Command;
+  try {
+    command = spec.build(values);
+  } catch (err) {
+    if (err instanceof UsageError)
+      throw new UsageError(`${spec.name}: ${err.message} (see hero-admin ${spec.name} --help)`);
+    throw err;
+  }
+  return { kind: 'run', command, json: Boolean(values.json) || leading.includes('--json') };
+}
+
+/** node:util parseArgs messages, shortened to what a person needs. */
+function parseArgsMessage(err: unknown): string {
+  const e = err as { code?: string; message?: string };
+  const quoted = /'([^']*)'/.exec(e.message ?? '')?.[1];
+  switch (e.code) {
+    case 'ERR_PARSE_ARGS_UNKNOWN_OPTION':
+      return `unknown option "${quoted}"`;
+    case 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL':
+      return `unexpected argument "${quoted}"`;
+    case 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE': {
+      const flag = /--[a-z-]+/.exec(e.message ?? '')?.[0] ?? quoted;
+      return /argument missing/.test(e.message ?? '') ? `${flag} needs a value` : `${flag} takes no value`;
+    }
+    default:
+      return e.message ?? String(err);
+  }
+}

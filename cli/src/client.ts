@@ -1,0 +1,88 @@
+import { Agent, request } from 'undici';
+import {
+  CliError,
+  errorFromGraphQL,
+  type GraphQLErrorBody,
+  printable,
+  transportError,
+  unexpectedAnswer,
+} from './errors.ts';
+
+export interface ApiClientOptions {
+  /** The API's base URL (`/graphql` is appended unless already there). */
+  url: string;
+  adminSecret: string;
+  /** Limit for one call, from connecting to the last byte of the answer. */
+  timeoutMs: number;
+}
+
+/** `http://host:4000` and `http://host:4000/` → `http://host:4000/graphql`; a `/graphql` URL is kept. */
+export function graphqlEndpoint(baseUrl: string): string {
+  const url = new URL(baseUrl);
+  const path = url.pathname.replace(/\/+$/, '');
+  url.pathname = path.endsWith('/graphql') ? path : `${path}/graphql`;
+  return url.toString();
+}
+
+/** A GraphQL client for the admin API: POST with `x-admin-secret`, every failure a CliError. */
+export class ApiClient {
+  readonly endpoint: string;
+  private readonly agent: Agent;
+
+  constructor(private readonly options: ApiClientOptions) {
+    this.endpoint = graphqlEndpoint(options.url);
+    const ms = options.timeoutMs;
+    this.agent = new Agent({ connect: { timeout: ms }, headersTimeout: ms, bodyTimeout: ms });
+  }
+
+  /** Runs one operation; answers `data`, or throws a CliError (transport, HTTP or GraphQL errors). */
+  async request<T>(query: string, variables: Record<string, unknown> = {}): Promise<T> {
+    const { timeoutMs } = this.options;
+    let status: number;
+    let text: string;
+    try {
+      const res = await request(this.endpoint, {
+        method: 'POST',
+        dispatcher: this.agent,
+        headers: {
+          'content-type': 'application/json',
+          accept: 'application/graphql-response+json, application/json',
+          'x-admin-secret': this.options.adminSecret,
+        },
+        body: JSON.stringify({ query, variables }),
+        signal: AbortSignal.timeout(timeoutMs),
+      });
+      status = res.statusCode;
+      text = await res.body.text();
+    } catch (err) {
+      throw transportError(this.options.url, err, timeoutMs);
+    }
+
+    let body: { data?: unknown; errors?: GraphQLErrorBody[] } | undefined;
+    try {
+      body = JSON.parse(text);
+    } catch {
+      body = undefined;
+    }
+    if (!body || typeof body !== 'object') throw unexpectedAnswer(this.endpoint, status, text);
+    if (Array.isArray(body.errors) && body.errors.length > 0) throw errorFromGraphQL(status, body.errors);
+    if (status >= 400 || body.data === undefined || body.data === null)
+      throw unexpectedAnswer(this.endpoint, status, text);
+    return body.data as T;
+  }
+
+  async close(): Promise<void> {
+    await this.agent.close();
+  }
+}
+
+/** A result union member that is a ValidationError (problems listed), as a CliError. */
+export function validationFailure(
+  what: string,
+  result: { message?: string; problems?: { path: string; message: string }[] },
+): CliError {
+  const problems = result.problems ?? [];
+  const lines = problems.map((p) => printable(`  ${p.path ? `${p.path}: ` : ''}${p.message}`));
+  const count = `${problems.length} problem${problems.length === 1 ? '' : 's'}`;
+  return new CliError(`${what} (${count}):`, lines);
+}

@@ -1,0 +1,347 @@
+import { readFile } from 'node:fs/promises';
+import type { Command } from './args.ts';
+import { type ApiClient, validationFailure } from './client.ts';
+import { CliError, printable } from './errors.ts';
+import {
+  formatDuration,
+  formatKeyValues,
+  formatSummary,
+  formatTable,
+  formatTime,
+  truncate,
+} from './format.ts';
+
+export interface Output {
+  /** stdout */
+  out(text: string): void;
+  /** stderr */
+  err(text: string): void;
+}
+
+export interface CommandContext {
+  client: ApiClient;
+  /** Print JSON on stdout instead of tables / key-value lines. */
+  json: boolean;
+  io: Output;
+}
+
+const printJson = (io: Output, value: unknown) => io.out(`${JSON.stringify(value, null, 2)}\n`);
+
+interface Problem {
+  path: string;
+  message: string;
+}
+
+interface ValidationErrorResult {
+  __typename: 'ValidationError';
+  code: string;
+  message: string;
+  problems: Problem[];
+}
+
+// --- auto-release ---------------------------------------------------------------------------
+
+export const AUTO_RELEASE_NOW = `mutation AutoReleaseNow {
+  autoReleaseNow { rowsExamined rowsExpired rowsReleased rowsAlreadyReleased expiryWarnings errors }
+}`;
+
+export interface AutoReleaseSummary {
+  rowsExamined: number;
+  rowsExpired: number;
+  rowsReleased: number;
+  rowsAlreadyReleased: number;
+  expiryWarnings: number;
+  errors: string[];
+}
+
+async function autoRelease({ client, json, io }: CommandContext): Promise<void> {
+  const { autoReleaseNow: summary } = await client.request<{ autoReleaseNow: AutoReleaseSummary }>(
+    AUTO_RELEASE_NOW,
+  );
+  if (json) return printJson(io, summary);
+  io.out(
+    formatKeyValues([
+      ['rowsExamined', summary.rowsExamined],
+      ['rowsExpired', summary.rowsExpired],
+      ['rowsReleased', summary.rowsReleased],
+      ['rowsAlreadyReleased', summary.rowsAlreadyReleased],
+      ['expiryWarnings', summary.expiryWarnings],
+      ['errors', summary.errors.length],
+    ]),
+  );
+  // One line per allocation the run could not release; the run itself succeeded.
+  for (const line of summary.errors) io.out(`  ${printable(line)}\n`);
+}
+
+// --- pool -----------------------------------------------------------------------------------
+
+export const REFRESH_POOL = `mutation RefreshPool($input: RefreshPoolInput!) {
+  refreshPool(input: $input) {
+    __typename
+    ... on RefreshPoolSuccess { result { prevPoolSize poolSize added updated retired } }
+    ... on ValidationError { code message problems { path message } }
+  }
+}`;
+
+interface RefreshPoolPayload {
+  prevPoolSize: number;
+  poolSize: number;
+  added: string[];
+  updated: string[];
+  retired: string[];
+}
+
+async function readManifest(file: string): Promise<unknown> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    throw new CliError(`cannot read ${file}: ${e.code ?? e.message}`);
+  }
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    throw new CliError(`${file} is not valid JSON: ${(err as Error).message}`);
+  }
+}
+
+async function poolRefresh({ client, json, io }: CommandContext, file: string): Promise<void> {
+  const manifest = await readManifest(file);
+  const { refreshPool: result } = await client.request<{
+    refreshPool: { __typename: 'RefreshPoolSuccess'; result: RefreshPoolPayload } | ValidationErrorResult;
+  }>(REFRESH_POOL, { input: { manifest } });
+  if (result.__typename === 'ValidationError')
+    throw validationFailure(`the pool manifest ${file} was refused; the pool is unchanged`, result);
+  const r = result.result;
+  if (json) return printJson(io, r);
+  io.out(
+    formatKeyValues([
+      ['prevPoolSize', r.prevPoolSize],
+      ['poolSize', r.poolSize],
+      ['added', r.added],
+      ['updated', r.updated],
+      ['retired', r.retired],
+    ]),
+  );
+}
+
+export const POOL = `query Pool($status: PoolVmStatus) {
+  pool(status: $status) { id name status allocated host region cockpitUrl updatedAt }
+}`;
+
+interface PoolVm {
+  id: string;
+  name: string;
+  status: string;
+  allocated: boolean;
+  host: string | null;
+  region: string | null;
+  cockpitUrl: string | null;
+  updatedAt: string;
+}
+
+async function poolList({ client, json, io }: CommandContext, status?: string): Promise<void> {
+  const { pool } = await client.request<{ pool: PoolVm[] }>(POOL, { status: status ?? null });
+  if (json) return printJson(io, pool);
+  if (pool.length === 0) return io.out(status ? `no pool VMs with status ${status}\n` : 'no pool VMs\n');
+  io.out(
+    formatTable(
+      ['id', 'name', 'status', 'allocated', 'host', 'cockpit URL'],
+      pool.map((vm) => [vm.id, vm.name, vm.status, vm.allocated, vm.host, vm.cockpitUrl]),
+    ),
+  );
+}
+
+// --- paging ---------------------------------------------------------------------------------
+
+interface Connection<T> {
+  edges: { node: T }[];
+  pageInfo: { hasNextPage: boolean; endCursor: string | null };
+}
+
+/** The API answers at most 100 per page. */
+const PAGE_SIZE = 100;
+
+/** Follows a Relay connection forwards until `limit` nodes or the last page. */
+export async function collectPages<T>(
+  limit: number,
+  fetchPage: (first: number, after: string | null) => Promise<Connection<T>>,
+): Promise<T[]> {
+  const nodes: T[] = [];
+  let after: string | null = null;
+  while (nodes.length < limit) {
+    const page = await fetchPage(Math.min(PAGE_SIZE, limit - nodes.length), after);
+    nodes.push(...page.edges.map((e) => e.node));
+    if (!page.pageInfo.hasNextPage || !page.pageInfo.endCursor || page.edges.length === 0) break;
+    after = page.pageInfo.endCursor;
+  }
+  return nodes.slice(0, limit);
+}
+
+// --- allocations ----------------------------------------------------------------------------
+
+export const ALLOCATIONS = `query Allocations($status: AllocationStatus, $userId: ID, $first: Int, $after: String) {
+  allocations(status: $status, userId: $userId, first: $first, after: $after) {
+    edges { node {
+      id userId poolVm { id } provisioner status allocatedAt expiresAt releasedAt releaseReason cockpitUrl
+    } }
+    pageInfo { hasNextPage endCursor }
+  }
+}`;
+
+interface Allocation {
+  id: string;
+  userId: string;
+  poolVm: { id: string };
+  provisioner: string;
+  status: string;
+  allocatedAt: string;
+  expiresAt: string;
+  releasedAt: string | null;
+  releaseReason: string | null;
+  cockpitUrl: string | null;
+}
+
+async function allocationsList(
+  { client, json, io }: CommandContext,
+  command: Extract<Command, { name: 'allocations list' }>,
+): Promise<void> {
+  const allocations = await collectPages(command.limit, async (first, after) => {
+    const data = await client.request<{ allocations: Connection<Allocation> }>(ALLOCATIONS, {
+      status: command.status ?? null,
+      userId: command.userId ?? null,
+      first,
+      after,
+    });
+    return data.allocations;
+  });
+  if (json) return printJson(io, allocations);
+  if (allocations.length === 0) return io.out('no allocations\n');
+  io.out(
+    formatTable(
+      ['id', 'user', 'pool VM', 'status', 'allocated at', 'expires at', 'released at', 'reason'],
+      allocations.map((a) => [
+        a.id,
+        a.userId,
+        a.poolVm.id,
+        a.status,
+        formatTime(a.allocatedAt),
+        formatTime(a.expiresAt),
+        formatTime(a.releasedAt),
+        a.releaseReason,
+      ]),
+    ),
+  );
+}
+
+// --- users ----------------------------------------------------------------------------------
+
+export const CREATE_USER = `mutation CreateUser($input: CreateUserInput!) {
+  createUser(input: $input) {
+    __typename
+    ... on CreateUserSuccess { payload { token user { id email displayName } } }
+    ... on ValidationError { code message problems { path message } }
+  }
+}`;
+
+interface CreateUserPayload {
+  token: string;
+  user: { id: string; email: string; displayName: string };
+}
+
+async function usersCreate(
+  { client, json, io }: CommandContext,
+  command: Extract<Command, { name: 'users create' }>,
+): Promise<void> {
+  const { createUser: result } = await client.request<{
+    createUser: { __typename: 'CreateUserSuccess'; payload: CreateUserPayload } | ValidationErrorResult;
+  }>(CREATE_USER, { input: { email: command.email, displayName: command.displayName } });
+  if (result.__typename === 'ValidationError') throw validationFailure('the user was not created', result);
+  const { user, token } = result.payload;
+  if (json) return printJson(io, { user, token });
+  io.out(
+    formatKeyValues([
+      ['id', user.id],
+      ['email', user.email],
+      ['name', user.displayName],
+      ['token', token],
+    ]),
+  );
+  io.out('The token is shown only once (the API keeps only its hash): store it now.\n');
+}
+
+// --- jobs -----------------------------------------------------------------------------------
+
+export const JOB_RUNS = `query JobRuns($job: String, $first: Int, $after: String) {
+  jobRuns(job: $job, first: $first, after: $after) {
+    edges { node { id job trigger status host pid startedAt finishedAt summary error } }
+    pageInfo { hasNextPage endCursor }
+  }
+}`;
+
+interface JobRun {
+  id: string;
+  job: string;
+  trigger: string;
+  status: string;
+  host: string;
+  pid: number;
+  startedAt: string;
+  finishedAt: string | null;
+  summary: unknown;
+  error: string | null;
+}
+
+function duration(run: JobRun): string {
+  if (!run.finishedAt) return run.status === 'RUNNING' ? 'running' : '-';
+  return formatDuration(new Date(run.finishedAt).getTime() - new Date(run.startedAt).getTime());
+}
+
+async function jobsList(
+  { client, json, io }: CommandContext,
+  command: Extract<Command, { name: 'jobs list' }>,
+): Promise<void> {
+  const runs = await collectPages(command.limit, async (first, after) => {
+    const data = await client.request<{ jobRuns: Connection<JobRun> }>(JOB_RUNS, {
+      job: command.job ?? null,
+      first,
+      after,
+    });
+    return data.jobRuns;
+  });
+  if (json) return printJson(io, runs);
+  if (runs.length === 0) return io.out(command.job ? `no runs of job ${command.job}\n` : 'no job runs\n');
+  io.out(
+    formatTable(
+      ['id', 'job', 'trigger', 'status', 'started', 'duration', 'host/pid', 'summary / error'],
+      runs.map((r) => [
+        r.id,
+        r.job,
+        r.trigger,
+        r.status,
+        formatTime(r.startedAt),
+        duration(r),
+        `${r.host}/${r.pid}`,
+        truncate(r.error ? `error: ${r.error}` : formatSummary(r.summary), 80),
+      ]),
+    ),
+  );
+}
+
+export async function runCommand(command: Command, ctx: CommandContext): Promise<void> {
+  switch (command.name) {
+    case 'auto-release':
+      return autoRelease(ctx);
+    case 'pool refresh':
+      return poolRefresh(ctx, command.file);
+    case 'pool list':
+      return poolList(ctx, command.status);
+    case 'allocations list':
+      return allocationsList(ctx, command);
+    case 'users create':
+      return usersCreate(ctx, command);
+    case 'jobs list':
+      return jobsList(ctx, command);
+  }
+}

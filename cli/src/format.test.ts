@@ -1,0 +1,84 @@
+import { describe, expect, it } from 'vitest';
+import {
+  formatDuration,
+  formatKeyValues,
+  formatSummary,
+  formatTable,
+  formatTime,
+  truncate,
+} from './format.ts';
+
+describe('formatTable', () => {
+  it('aligns columns under upper-case headers, without trailing spaces', () => {
+    const text = formatTable(
+      ['id', 'name', 'allocated', 'host'],
+      [
+        ['vm-001', 'first', true, '10.0.0.1'],
+        ['vm-0002', 'second VM', false, null],
+      ],
+    );
+    expect(text).toBe(
+      'ID       NAME       ALLOCATED  HOST\n' +
+        'vm-001   first      yes        10.0.0.1\n' +
+        'vm-0002  second VM  no         -\n',
+    );
+  });
+
+  it('escapes control characters so a cell cannot break a row or drive the terminal', () => {
+    const text = formatTable(['name', 'x'], [['evil\nrow\u001b[2J', 'y']]);
+    expect(text.split('\n')).toHaveLength(3);
+    expect(text).toContain('evil row\\x1b[2J');
+    expect(text).not.toContain('\u001b');
+  });
+
+  it('counts code points, not UTF-16 units', () => {
+    const text = formatTable(
+      ['a', 'b'],
+      [
+        ['🙂', 'x'],
+        ['ab', 'y'],
+      ],
+    );
+    expect(text.split('\n')[1]).toBe('🙂   x');
+  });
+});
+
+describe('formatKeyValues', () => {
+  it('pads keys and lists arrays', () => {
+    expect(
+      formatKeyValues([
+        ['poolSize', 3],
+        ['added', ['a', 'b']],
+        ['retired', []],
+      ]),
+    ).toBe('poolSize  3\nadded     a, b\nretired   -\n');
+  });
+});
+
+describe('times and durations', () => {
+  it('formats API times in UTC to the second', () => {
+    expect(formatTime('2025-03-04T05:06:07.890Z')).toBe('2025-03-04 05:06:07Z');
+    expect(formatTime(null)).toBeNull();
+    expect(formatTime('not a date')).toBe('not a date');
+  });
+
+  it('formats durations', () => {
+    expect(formatDuration(850)).toBe('850ms');
+    expect(formatDuration(12_345)).toBe('12.3s');
+    expect(formatDuration(59_990)).toBe('1m00s');
+    expect(formatDuration(245_000)).toBe('4m05s');
+    expect(formatDuration(2 * 3600_000 + 3 * 60_000)).toBe('2h03m');
+    expect(formatDuration(-1)).toBe('-');
+  });
+});
+
+describe('summaries', () => {
+  it('puts a job summary on one line', () => {
+    expect(formatSummary({ rowsReleased: 2, errors: ['x', 'y'], nested: { a: 1 }, none: null })).toBe(
+      'rowsReleased=2 errors=2 nested={"a":1} none=null',
+    );
+    expect(formatSummary(null)).toBe('');
+    expect(truncate('abcdef', 4)).toBe('abc…');
+    expect(truncate('abc', 4)).toBe('abc');
+  });
+});

@@ -1,0 +1,71 @@
+import { readFileSync } from 'node:fs';
+import { ConfigError, type Env } from '../../api/src/lib/env.ts';
+import { parseCommandLine } from './args.ts';
+import { ApiClient } from './client.ts';
+import { type Output, runCommand } from './commands.ts';
+import { loadCliConfig } from './config.ts';
+import { CliError, printable } from './errors.ts';
+
+function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {
+    version: string;
+  };
+  return pkg.version;
+}
+
+function report(io: Output, err: unknown): number {
+  if (err instanceof CliError) {
+    io.err(`hero-admin: ${err.message}\n`);
+    for (const line of err.details) io.err(`${line}\n`);
+    return err.exitCode;
+  }
+  // A bug, not an API answer: still one line, but with what is known.
+  io.err(`hero-admin: unexpected error: ${printable(err instanceof Error ? err.message : String(err))}\n`);
+  return 1;
+}
+
+/**
+ * Runs `hero-admin` with the given arguments (without node and the script) and answers the exit
+ * code: 0 done, 1 failed (API error, refused input, unreachable API, bad configuration), 2 usage.
+ * `env` defaults to the process environment (read in config.ts only).
+ */
+export async function run(argv: string[], io: Output, env?: Env): Promise<number> {
+  let invocation: ReturnType<typeof parseCommandLine>;
+  try {
+    invocation = parseCommandLine(argv);
+  } catch (err) {
+    return report(io, err);
+  }
+  if (invocation.kind === 'help') {
+    io.out(invocation.text);
+    return 0;
+  }
+  if (invocation.kind === 'version') {
+    io.out(`hero-admin ${version()}\n`);
+    return 0;
+  }
+
+  let config: ReturnType<typeof loadCliConfig>;
+  try {
+    config = loadCliConfig(env);
+  } catch (err) {
+    if (!(err instanceof ConfigError)) return report(io, err);
+    io.err('hero-admin: invalid configuration\n');
+    for (const problem of err.problems) io.err(`  - ${problem}\n`);
+    return 1;
+  }
+
+  const client = new ApiClient({
+    url: config.HERO_API_URL,
+    adminSecret: config.ADMIN_SECRET,
+    timeoutMs: config.HERO_API_TIMEOUT_MS,
+  });
+  try {
+    await runCommand(invocation.command, { client, json: invocation.json, io });
+    return 0;
+  } catch (err) {
+    return report(io, err);
+  } finally {
+    await client.close();
+  }
+}

@@ -1,0 +1,530 @@
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AUTO_RELEASE_JOB } from '../api/src/allocation/auto-release.ts';
+import { JOB_LOCK_NAMESPACE } from '../api/src/jobs/run-with-job-lock.ts';
+import { type ApiProcess, startApi } from './support/api.ts';
+import { createTestDatabase, type TestDatabase } from './support/db.ts';
+import { childEnv } from './support/env.ts';
+import { allocate, createUser, poolOf } from './support/factories.ts';
+import { REPO_ROOT } from './support/postgres.ts';
+import { spawnTs } from './support/process.ts';
+
+/**
+ * The `hero-admin` CLI as a person runs it: a child process (cli/src/main.ts under tsx) talking
+ * over HTTP to a real api process on a database of its own. The tests run in order and share
+ * the api: the pool that `pool refresh` loads first serves the allocations made later.
+ */
+
+let db: TestDatabase;
+let api: ApiProcess;
+let dir: string;
+
+beforeAll(async () => {
+  db = await createTestDatabase();
+  api = await startApi({ databaseUrl: db.url, env: { VM_POOL_JSON: '[]' } });
+  dir = await mkdtemp(path.join(os.tmpdir(), 'hero-cli-test-'));
+});
+afterAll(async () => {
+  await api?.stop();
+  await db?.drop();
+  if (dir) await rm(dir, { recursive: true, force: true });
+});
+
+interface CliResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs `hero-admin <args>` against the test api (override HERO_API_URL / ADMIN_SECRET in env). */
+async function cli(args: string[], env: Record<string, string | undefined> = {}): Promise<CliResult> {
+  const proc = spawnTs('cli/src/main.ts', args, {
+    HERO_API_URL: api.url,
+    ADMIN_SECRET: api.adminSecret,
+    HERO_API_TIMEOUT_MS: '20000',
+    ...env,
+  });
+  let stdout = '';
+  let stderr = '';
+  proc.child.stdout?.on('data', (c: Buffer) => {
+    stdout += c.toString('utf8');
+  });
+  proc.child.stderr?.on('data', (c: Buffer) => {
+    stderr += c.toString('utf8');
+  });
+  const [code] = await once(proc.child, 'close');
+  return { code: code as number | null, stdout, stderr };
+}
+
+async function writeJson(name: string, value: unknown): Promise<string> {
+  const file = path.join(dir, name);
+  await writeFile(file, typeof value === 'string' ? value : JSON.stringify(value));
+  return file;
+}
+
+/** A port on 127.0.0.1 that nobody listens on (bound, then closed). */
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+/** allocateVm as the user; throws unless it succeeded. */
+async function allocated(token: string) {
+  const result = await allocate(api, token);
+  if (!('allocation' in result)) throw new Error(`allocateVm failed: ${JSON.stringify(result)}`);
+  return result.allocation;
+}
+
+const WRONG_SECRET = 'not-the-admin-secret-0123456789';
+
+/** Header and data rows of a printed table, split on runs of 2+ spaces. */
+const tableRows = (text: string) =>
+  text
+    .trimEnd()
+    .split('\n')
+    .map((line) => line.split(/ {2,}/));
+
+describe('hero-admin pool', () => {
+  const manifest = {
+    pool: [
+      { id: 'cli-1', name: 'CLI one', host: '10.1.0.1', cockpitUrl: 'https://cockpit.test/cli-1' },
+      { id: 'cli-2', name: 'CLI two', host: '10.1.0.2', status: 'MAINTENANCE' },
+      ...poolOf(4, 'cv'),
+    ],
+  };
+
+  it('pool refresh --file reconciles the pool and prints what changed', async () => {
+    const file = await writeJson('pool.json', manifest);
+    const res = await cli(['pool', 'refresh', '--file', file]);
+    expect(res.stderr).toBe('');
+    expect(res.code).toBe(0);
+    expect(res.stdout).toMatch(/^prevPoolSize\s+0$/m);
+    expect(res.stdout).toMatch(/^poolSize\s+6$/m);
+    expect(res.stdout).toMatch(/^added\s+cli-1, cli-2, cv-001, cv-002, cv-003, cv-004$/m);
+    expect(res.stdout).toMatch(/^retired\s+-$/m);
+
+    const again = await cli(['pool', 'refresh', '--file', file, '--json']);
+    expect(again.code).toBe(0);
+    expect(JSON.parse(again.stdout)).toEqual({
+      prevPoolSize: 6,
+      poolSize: 6,
+      added: [],
+      updated: [],
+      retired: [],
+    });
+  });
+
+  it('pool list prints an aligned table, and JSON with --json', async () => {
+    const res = await cli(['pool', 'list']);
+    expect(res.code).toBe(0);
+    const rows = tableRows(res.stdout);
+    expect(rows[0]).toEqual(['ID', 'NAME', 'STATUS', 'ALLOCATED', 'HOST', 'COCKPIT URL']);
+    expect(rows).toHaveLength(7);
+    expect(rows[1]).toEqual([
+      'cli-1',
+      'CLI one',
+      'AVAILABLE',
+      'no',
+      '10.1.0.1',
+      'https://cockpit.test/cli-1',
+    ]);
+    expect(rows[2]).toEqual(['cli-2', 'CLI two', 'MAINTENANCE', 'no', '10.1.0.2', '-']);
+    // aligned: every row's STATUS column starts where the header's does
+    const lines = res.stdout.trimEnd().split('\n');
+    const statusAt = lines[0].indexOf('STATUS');
+    for (const line of lines.slice(1)) expect(line.slice(statusAt)).toMatch(/^(AVAILABLE|MAINTENANCE) /);
+
+    const json = await cli(['pool', 'list', '--json']);
+    expect(json.code).toBe(0);
+    const pool = JSON.parse(json.stdout) as { id: string; status: string; allocated: boolean }[];
+    expect(pool.map((vm) => vm.id)).toEqual(['cli-1', 'cli-2', 'cv-001', 'cv-002', 'cv-003', 'cv-004']);
+    expect(pool[0]).toMatchObject({ id: 'cli-1', status: 'AVAILABLE', allocated: false, host: '10.1.0.1' });
+
+    const maintenance = await cli(['pool', 'list', '--status', 'MAINTENANCE', '--json']);
+    expect(JSON.parse(maintenance.stdout).map((vm: { id: string }) => vm.id)).toEqual(['cli-2']);
+  });
+
+  it('an invalid manifest exits 1, lists every problem on stderr and leaves the pool unchanged', async () => {
+    const file = await writeJson('bad-pool.json', [
+      { id: 'bad-1' },
+      { id: 'bad-1' },
+      { id: 'bad-2', cockpitUrl: 'javascript:alert(1)' },
+      { id: 'bad-3', status: 'BROKEN' },
+    ]);
+    const res = await cli(['pool', 'refresh', '--file', file]);
+    expect(res.code).toBe(1);
+    expect(res.stdout).toBe('');
+    const lines = res.stderr.trimEnd().split('\n');
+    expect(lines[0]).toMatch(
+      /^hero-admin: the pool manifest .*bad-pool\.json was refused; the pool is unchanged/,
+    );
+    expect(lines[0]).toContain('(3 problems)');
+    expect(lines.slice(1).map((l) => l.trim().split(':')[0])).toEqual([
+      '[1].id',
+      '[2].cockpitUrl',
+      '[3].status',
+    ]);
+
+    const pool = JSON.parse((await cli(['pool', 'list', '--json'])).stdout) as { id: string }[];
+    expect(pool.map((vm) => vm.id)).not.toContain('bad-1');
+    expect(pool).toHaveLength(6);
+  });
+
+  it('a file that is missing or not JSON exits 1 with the reason', async () => {
+    const missing = await cli(['pool', 'refresh', '--file', path.join(dir, 'nope.json')]);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toMatch(/^hero-admin: cannot read .*nope\.json: ENOENT\n$/);
+    const notJson = await cli(['pool', 'refresh', '--file', await writeJson('x.json', '{ pool: [')]);
+    expect(notJson.code).toBe(1);
+    expect(notJson.stderr).toMatch(/^hero-admin: .*x\.json is not valid JSON: /);
+  });
+});
+
+describe('hero-admin users create', () => {
+  it('prints the user id and a token, shown once, that works as a bearer token', async () => {
+    const res = await cli(['users', 'create', '--email', 'grace@example.org']);
+    expect(res.stderr).toBe('');
+    expect(res.code).toBe(0);
+    const id = /^id\s+(\S+)$/m.exec(res.stdout)?.[1];
+    const token = /^token\s+(\S+)$/m.exec(res.stdout)?.[1];
+    expect(res.stdout).toMatch(/^name\s+grace$/m);
+    expect(res.stdout).toMatch(/shown only once/);
+    expect(id).toBeTruthy();
+    expect(token).toBeTruthy();
+    const me = await api.asUser(token!, '{ me { id email displayName } }');
+    expect(me.data.me).toEqual({ id, email: 'grace@example.org', displayName: 'grace' });
+
+    const json = await cli([
+      'users',
+      'create',
+      '--email',
+      'ada@example.org',
+      '--name',
+      'Ada Lovelace',
+      '--json',
+    ]);
+    expect(json.code).toBe(0);
+    const created = JSON.parse(json.stdout);
+    expect(created.user).toMatchObject({ email: 'ada@example.org', displayName: 'Ada Lovelace' });
+    expect((await api.asUser(created.token, '{ me { id } }')).data.me.id).toBe(created.user.id);
+  });
+
+  it('an email the API refuses exits 1 with its problems', async () => {
+    const res = await cli(['users', 'create', '--email', 'not-an-email']);
+    expect(res.code).toBe(1);
+    expect(res.stdout).toBe('');
+    expect(res.stderr).toMatch(/^hero-admin: the user was not created \(1 problem\):\n {2}email: /);
+  });
+});
+
+describe('hero-admin allocations list', () => {
+  it('lists ACTIVE allocations with --status ACTIVE, filters by user, follows --limit', async () => {
+    const holder = await createUser(api);
+    const leaver = await createUser(api);
+    const held = await allocated(holder.token);
+    const left = await allocated(leaver.token);
+    const released = await api.admin('mutation($id: ID!) { releaseAllocation(id: $id) { __typename } }', {
+      id: left.id,
+    });
+    expect(released.data.releaseAllocation.__typename).toBe('ReleaseAllocationSuccess');
+
+    const res = await cli(['allocations', 'list', '--status', 'ACTIVE']);
+    expect(res.code).toBe(0);
+    const rows = tableRows(res.stdout);
+    expect(rows[0]).toEqual([
+      'ID',
+      'USER',
+      'POOL VM',
+      'STATUS',
+      'ALLOCATED AT',
+      'EXPIRES AT',
+      'RELEASED AT',
+      'REASON',
+    ]);
+    const heldRow = rows.find((r) => r[0] === held.id);
+    expect(heldRow?.slice(1, 4)).toEqual([holder.id, held.poolVm.id, 'ACTIVE']);
+    expect(heldRow?.[4]).toMatch(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ$/);
+    expect(rows.some((r) => r[0] === left.id)).toBe(false);
+    expect(rows.slice(1).every((r) => r[3] === 'ACTIVE')).toBe(true);
+
+    const mine = await cli(['allocations', 'list', '--user', leaver.id, '--json']);
+    expect(JSON.parse(mine.stdout)).toEqual([
+      expect.objectContaining({
+        id: left.id,
+        userId: leaver.id,
+        status: 'RELEASED',
+        releaseReason: 'ADMIN',
+      }),
+    ]);
+
+    const all = JSON.parse((await cli(['allocations', 'list', '--json'])).stdout) as unknown[];
+    expect(all.length).toBeGreaterThanOrEqual(2);
+    const limited = JSON.parse((await cli(['allocations', 'list', '--limit', '1', '--json'])).stdout);
+    expect(limited).toHaveLength(1);
+  });
+});
+
+describe('hero-admin auto-release --once', () => {
+  const SUMMARY_KEYS = [
+    'errors',
+    'expiryWarnings',
+    'rowsAlreadyReleased',
+    'rowsExamined',
+    'rowsExpired',
+    'rowsReleased',
+  ];
+
+  async function expiredAllocation(): Promise<string> {
+    const user = await createUser(api);
+    const allocation = await allocated(user.token);
+    await db.query("update vm_allocation set expires_at = now() - interval '1 minute' where id = $1", [
+      allocation.id,
+    ]);
+    return allocation.id;
+  }
+
+  const statusOf = async (id: string) =>
+    (
+      await db.query<{ status: string; release_reason: string | null }>(
+        'select status, release_reason from vm_allocation where id = $1',
+        [id],
+      )
+    )[0];
+
+  it('prints the summary of one run, which released the expired allocation', async () => {
+    const id = await expiredAllocation();
+    const res = await cli(['auto-release', '--once']);
+    expect(res.stderr).toBe('');
+    expect(res.code).toBe(0);
+    for (const key of SUMMARY_KEYS) expect(res.stdout).toMatch(new RegExp(`^${key}\\s+\\d+$`, 'm'));
+    expect(res.stdout).toMatch(/^rowsReleased\s+1$/m);
+    expect(await statusOf(id)).toEqual({ status: 'RELEASED', release_reason: 'EXPIRED' });
+  });
+
+  it('--json prints the summary object', async () => {
+    const id = await expiredAllocation();
+    const res = await cli(['auto-release', '--once', '--json']);
+    expect(res.code).toBe(0);
+    const summary = JSON.parse(res.stdout);
+    expect(Object.keys(summary).sort()).toEqual(SUMMARY_KEYS);
+    expect(summary).toMatchObject({ rowsReleased: 1, errors: [] });
+    expect(summary.rowsExamined).toBeGreaterThanOrEqual(1);
+    expect(await statusOf(id)).toEqual({ status: 'RELEASED', release_reason: 'EXPIRED' });
+  });
+
+  it('with a wrong secret exits non-zero with "forbidden" and releases nothing', async () => {
+    const id = await expiredAllocation();
+    const res = await cli(['auto-release', '--once'], { ADMIN_SECRET: WRONG_SECRET });
+    expect(res.code).toBe(1);
+    expect(res.stdout).toBe('');
+    expect(res.stderr).toBe(
+      'hero-admin: forbidden: the API refused the admin secret (wrong ADMIN_SECRET?)\n',
+    );
+    expect(await statusOf(id)).toEqual({ status: 'ACTIVE', release_reason: null });
+  });
+
+  it('while another run holds the job lock: "already running", exit 1, nothing released', async () => {
+    const id = await expiredAllocation();
+    const holder = await db.sql.connect();
+    try {
+      await holder.query('begin');
+      await holder.query('select pg_advisory_xact_lock($1, hashtext($2))', [
+        JOB_LOCK_NAMESPACE,
+        AUTO_RELEASE_JOB,
+      ]);
+      const res = await cli(['auto-release', '--once']);
+      expect(res.code).toBe(1);
+      expect(res.stdout).toBe('');
+      expect(res.stderr).toBe(
+        'hero-admin: auto-release is already running (another run holds the lock); try again later\n',
+      );
+      expect(await statusOf(id)).toEqual({ status: 'ACTIVE', release_reason: null });
+    } finally {
+      await holder.query('rollback');
+      holder.release();
+    }
+    // the lock gone, the next run releases it (and the one the wrong-secret test left)
+    const after = await cli(['auto-release', '--once', '--json']);
+    expect(after.code).toBe(0);
+    expect(JSON.parse(after.stdout).rowsReleased).toBeGreaterThanOrEqual(1);
+    expect(await statusOf(id)).toEqual({ status: 'RELEASED', release_reason: 'EXPIRED' });
+  });
+
+  it('without --once is a usage error pointing at the worker', async () => {
+    const res = await cli(['auto-release']);
+    expect(res.code).toBe(2);
+    expect(res.stderr).toMatch(/^hero-admin: auto-release: --once is required.*worker `auto-release`/);
+  });
+});
+
+describe('hero-admin jobs list', () => {
+  it('lists job runs newest first, as a table and as JSON', async () => {
+    await db.query(
+      `insert into job_run (job, trigger, host, pid, started_at, finished_at, status, summary, error) values
+       ('outbox', 'SCHEDULE', 'worker-a', 101, now() - interval '2 hours', now() - interval '2 hours' + interval '1500 ms',
+        'SUCCEEDED', '{"delivered": 3, "failed": 0}', null),
+       ('outbox', 'SCHEDULE', 'worker-b', 202, now() - interval '1 hour', now() - interval '1 hour' + interval '250 ms',
+        'FAILED', null, 'deployer unreachable'),
+       ('cli-test-other', 'MANUAL', 'worker-c', 303, now() - interval '3 hours', null, 'RUNNING', null, null)`,
+    );
+    const res = await cli(['jobs', 'list', '--job', 'outbox']);
+    expect(res.stderr).toBe('');
+    expect(res.code).toBe(0);
+    const rows = tableRows(res.stdout);
+    expect(rows[0]).toEqual([
+      'ID',
+      'JOB',
+      'TRIGGER',
+      'STATUS',
+      'STARTED',
+      'DURATION',
+      'HOST/PID',
+      'SUMMARY / ERROR',
+    ]);
+    expect(rows).toHaveLength(3);
+    expect(rows[1].slice(1)).toEqual([
+      'outbox',
+      'SCHEDULE',
+      'FAILED',
+      expect.stringMatching(/Z$/),
+      '250ms',
+      'worker-b/202',
+      'error: deployer unreachable',
+    ]);
+    expect(rows[2].slice(1)).toEqual([
+      'outbox',
+      'SCHEDULE',
+      'SUCCEEDED',
+      expect.stringMatching(/Z$/),
+      '1.5s',
+      'worker-a/101',
+      // jsonb keeps its own key order
+      expect.stringMatching(/^(?=.*\bdelivered=3\b)(?=.*\bfailed=0\b)/),
+    ]);
+
+    const json = await cli(['jobs', 'list', '--job', 'outbox', '--limit', '1', '--json']);
+    expect(json.code).toBe(0);
+    expect(JSON.parse(json.stdout)).toEqual([
+      expect.objectContaining({ job: 'outbox', status: 'FAILED', error: 'deployer unreachable', pid: 202 }),
+    ]);
+
+    const other = JSON.parse((await cli(['jobs', 'list', '--job', 'cli-test-other', '--json'])).stdout);
+    expect(other).toEqual([expect.objectContaining({ status: 'RUNNING', finishedAt: null })]);
+    const running = tableRows((await cli(['jobs', 'list', '--job', 'cli-test-other'])).stdout)[1];
+    expect(running.slice(3, 7)).toEqual(['RUNNING', expect.stringMatching(/Z$/), 'running', 'worker-c/303']);
+  });
+
+  it('shows the MANUAL run that `auto-release --once` just made, with its summary', async () => {
+    const ran = await cli(['auto-release', '--once', '--json']);
+    expect(ran.code).toBe(0);
+    const [latest] = JSON.parse((await cli(['jobs', 'list', '--job', AUTO_RELEASE_JOB, '--json'])).stdout);
+    expect(latest).toMatchObject({
+      job: AUTO_RELEASE_JOB,
+      trigger: 'MANUAL',
+      status: 'SUCCEEDED',
+      summary: JSON.parse(ran.stdout),
+      error: null,
+    });
+    const table = await cli(['jobs', 'list', '--limit', '1']);
+    const row = tableRows(table.stdout)[1];
+    expect(row.slice(0, 4)).toEqual([latest.id, AUTO_RELEASE_JOB, 'MANUAL', 'SUCCEEDED']);
+    expect(row[7]).toMatch(/rowsReleased=\d+/);
+  });
+});
+
+describe('hero-admin errors and configuration', () => {
+  it('a wrong admin secret exits 1 with "forbidden"', async () => {
+    const res = await cli(['pool', 'list'], { ADMIN_SECRET: WRONG_SECRET });
+    expect(res.code).toBe(1);
+    expect(res.stdout).toBe('');
+    expect(res.stderr).toBe(
+      'hero-admin: forbidden: the API refused the admin secret (wrong ADMIN_SECRET?)\n',
+    );
+  });
+
+  it('an API nobody listens on: "cannot reach the API"', async () => {
+    const url = `http://127.0.0.1:${await freePort()}`;
+    const res = await cli(['pool', 'list'], { HERO_API_URL: url });
+    expect(res.code).toBe(1);
+    expect(res.stderr).toBe(
+      `hero-admin: cannot reach the API at ${url}: connection refused (is the api running?)\n`,
+    );
+  });
+
+  it('usage errors exit 2 with one line, and need no configuration', async () => {
+    const res = await cli(['pool', 'list', '--status', 'BROKEN'], { ADMIN_SECRET: undefined });
+    expect(res.code).toBe(2);
+    expect(res.stdout).toBe('');
+    expect(res.stderr).toMatch(
+      /^hero-admin: pool list: --status must be one of AVAILABLE, MAINTENANCE, RETIRED/,
+    );
+    expect(res.stderr.trimEnd().split('\n')).toHaveLength(1);
+    expect((await cli(['frobnicate'])).code).toBe(2);
+    expect((await cli(['users', 'create'])).code).toBe(2);
+  });
+
+  it('without an admin secret: every configuration problem listed, exit 1', async () => {
+    const res = await cli(['pool', 'list'], {
+      ADMIN_SECRET: undefined,
+      HERO_API_URL: 'ftp://example.org',
+      HERO_API_TIMEOUT_MS: 'soon',
+    });
+    expect(res.code).toBe(1);
+    const lines = res.stderr.trimEnd().split('\n');
+    expect(lines[0]).toBe('hero-admin: invalid configuration');
+    expect(lines.slice(1).sort()).toEqual([
+      '  - ADMIN_SECRET: required (set ADMIN_SECRET or ADMIN_SECRET_FILE)',
+      '  - HERO_API_TIMEOUT_MS: must be a number of milliseconds',
+      '  - HERO_API_URL: must be an http(s) URL',
+    ]);
+  });
+
+  it('reads the secret from ADMIN_SECRET_FILE', async () => {
+    const file = path.join(dir, 'admin-secret');
+    await writeFile(file, `${api.adminSecret}\n`, { mode: 0o600 });
+    const res = await cli(['pool', 'list', '--json'], { ADMIN_SECRET: undefined, ADMIN_SECRET_FILE: file });
+    expect(res.stderr).toBe('');
+    expect(res.code).toBe(0);
+    expect(JSON.parse(res.stdout)).toHaveLength(6);
+  });
+
+  it('--help answers without configuration', async () => {
+    const res = await cli(['--help'], { ADMIN_SECRET: undefined });
+    expect(res.code).toBe(0);
+    expect(res.stdout).toMatch(/^usage: hero-admin <command>/m);
+    const sub = await cli(['allocations', 'list', '--help'], { ADMIN_SECRET: undefined });
+    expect(sub.stdout).toContain('--limit <n>');
+  });
+});
+
+describe('the hero-admin bin', () => {
+  it('is linked into node_modules/.bin and runs through its launcher', async () => {
+    const bin = path.join(REPO_ROOT, 'node_modules', '.bin');
+    const env = childEnv({});
+    // as npx and npm scripts do: node_modules/.bin (and so Node 24) first on the PATH
+    env.PATH = `${bin}${path.delimiter}${env.PATH ?? ''}`;
+    const child = spawn(path.join(bin, 'hero-admin'), ['--version'], {
+      cwd: REPO_ROOT,
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    child.stdout.on('data', (c: Buffer) => {
+      out += c.toString('utf8');
+    });
+    child.stderr.on('data', (c: Buffer) => {
+      out += c.toString('utf8');
+    });
+    const [code] = await once(child, 'close');
+    expect(out).toMatch(/^hero-admin \d+\.\d+\.\d+\n$/);
+    expect(code).toBe(0);
+  });
+});
