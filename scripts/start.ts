@@ -33,7 +33,7 @@ import {
   redactDatabaseUrl,
   type StartConfig,
 } from './config.ts';
-import { loadEmbeddedPostgres } from './lib/embedded-postgres.ts';
+import { killOnExit, loadEmbeddedPostgres } from './lib/embedded-postgres.ts';
 
 type Colour = 'cyan' | 'magenta' | 'blue' | 'green' | 'yellow' | 'red' | 'gray';
 
@@ -297,6 +297,7 @@ async function startEmbeddedPostgres(
     onLog,
     onError: (err) => onLog(`ERROR: ${err instanceof Error ? err.message : String(err)}`),
   });
+  killOnExit(server);
   const serverProcess = () => (server as unknown as { process?: ChildProcess }).process;
 
   const stop = async () => {

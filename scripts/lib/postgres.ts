@@ -3,7 +3,7 @@ import { rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import path from 'node:path';
 import pg from 'pg';
-import { loadEmbeddedPostgres } from './embedded-postgres.ts';
+import { killOnExit, loadEmbeddedPostgres } from './embedded-postgres.ts';
 
 export const REPO_ROOT = path.resolve(import.meta.dirname, '../..');
 
@@ -106,6 +106,7 @@ export async function startEmbeddedPostgres(name: string): Promise<RunningPostgr
     onLog: () => {},
     onError: () => {},
   });
+  killOnExit(pgServer);
   await pgServer.initialise();
   await pgServer.start();
   return {
