@@ -32,16 +32,14 @@ import pg from 'pg';
 import { Agent, request } from 'undici';
 import {
   adminQuery,
-  canConnect,
   dropDatabase,
   quoteIdent,
   REPO_ROOT,
   reachableDataRoot,
-  startEmbeddedPostgres,
   withDatabase,
 } from '../lib/postgres.ts';
+import { intEnv, resolvePgServer } from './common.ts';
 
-const LOCAL_ADMIN_URL = 'postgres://postgres@127.0.0.1:5432/postgres';
 const TARGET_RATIO = 2;
 const DEFAULT_TTL_HOURS = 720;
 const HOUR_MS = 3_600_000;
@@ -52,16 +50,6 @@ const ALLOCATE_MUTATION =
 
 // ---------------------------------------------------------------------------------------------
 // Settings
-
-function intEnv(name: string, fallback: number, min: number): number {
-  const raw = process.env[name];
-  if (raw === undefined || raw.trim() === '') return fallback;
-  const value = Number(raw);
-  if (!Number.isInteger(value) || value < min) {
-    throw new Error(`${name} must be a whole number >= ${min} (got "${raw}")`);
-  }
-  return value;
-}
 
 interface Settings {
   allocations: number;
@@ -81,39 +69,6 @@ function loadSettings(): Settings {
 
 // ---------------------------------------------------------------------------------------------
 // PostgreSQL server and the bench database
-
-interface PgServer {
-  /** URL of a database on the server we may connect to, to create / drop the bench database. */
-  adminUrl: string;
-  description: string;
-  stop(): Promise<void>;
-}
-
-function redact(url: string): string {
-  const u = new URL(url);
-  if (u.password) u.password = '***';
-  return u.toString();
-}
-
-async function resolvePgServer(): Promise<PgServer> {
-  const fromEnv = process.env.BENCH_DATABASE_URL;
-  if (fromEnv) {
-    return {
-      adminUrl: fromEnv,
-      description: `BENCH_DATABASE_URL (${redact(fromEnv)})`,
-      stop: async () => {},
-    };
-  }
-  if (await canConnect(LOCAL_ADMIN_URL)) {
-    return {
-      adminUrl: LOCAL_ADMIN_URL,
-      description: 'local server postgres@127.0.0.1:5432',
-      stop: async () => {},
-    };
-  }
-  const embedded = await startEmbeddedPostgres(`bench-pg-${randomBytes(4).toString('hex')}`);
-  return { ...embedded, description: `embedded PostgreSQL (${redact(embedded.adminUrl)})` };
-}
 
 // ---------------------------------------------------------------------------------------------
 // Fixtures

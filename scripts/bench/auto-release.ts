@@ -1,39 +1,3 @@
-/**
- * `npm run bench:auto-release`: the auto-release tick with the same number of expired rows in a
- * small and in a large `vm_allocation` table. The scan reads ACTIVE rows through the partial
- * index on `expires_at`, so the tick's cost should follow the expired rows, not the table size.
- *
- * Each scenario is a throwaway database, migrated, then seeded set-based: 1,000 users, one pool
- * VM per ACTIVE allocation, BENCH_EXPIRED expired ACTIVE `pool` allocations, and filler up to
- * the scenario's total: RELEASED history (reasons USER / ADMIN / EXPIRED, released long ago)
- * and a share of ACTIVE allocations expiring 30 to 60 days out (beyond the expiry-warning
- * window, so the tick writes no warnings). vm_allocation's indexes and foreign keys are
- * dropped for the load and re-created afterwards from their catalog definitions (checked
- * identical), then everything is vacuumed and analyzed. A tick is what the worker runs:
- * `runWithJobLock` (job `auto-release`) around `autoRelease` with the worker's default batch
- * size and warning window, timed from the outside. Between repeats the same rows are expired again (ACTIVE
- * again, pool VMs held again, their outbox rows deleted, vacuum).
- *
- * Besides the table and the ratio it prints the plan of the scan query as the tick issued it
- * (captured on the large database) and where a tick's time goes: the SQL statements the tick
- * sent, timed per round trip from this process, small against large.
- *
- * Environment (all optional):
- *   BENCH_DATABASE_URL     a PostgreSQL server to use (its database is only used to create and
- *                          drop the bench databases); otherwise postgres@127.0.0.1:5432 if it
- *                          answers, otherwise an embedded PostgreSQL started for the run.
- *   BENCH_SMALL_TOTAL      vm_allocation rows in the small scenario (default 10000)
- *   BENCH_LARGE_TOTAL      vm_allocation rows in the large scenario (default 1000000)
- *   BENCH_EXPIRED          expired ACTIVE rows released by each measured tick (default 1000)
- *   BENCH_ACTIVE_PERCENT   share of the filler that is ACTIVE, expiring in 30-60 days; each
- *                          needs a pool VM of its own (default 10; decimals allowed)
- *   BENCH_REPEATS          measured ticks per scenario; the median is reported (default 3)
- *
- * Exits 0 whatever the figures (it is a report); non-zero only when a correctness check fails
- * (a tick that did not release exactly the expired rows, with one `vm.release` outbox row
- * each, or that reported errors) or the bench crashes.
- */
-import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import {
   AUTO_RELEASE_JOB,
@@ -48,16 +12,9 @@ import { type JobOutcome, runWithJobLock } from '@hero/api/jobs/run-with-job-loc
 import { VM_RELEASE_TOPIC } from '@hero/api/outbox/enqueue.ts';
 import { provisionerNamed } from '@hero/api/provisioners/registry.ts';
 import pg from 'pg';
-import {
-  adminQuery,
-  canConnect,
-  dropDatabase,
-  quoteIdent,
-  startEmbeddedPostgres,
-  withDatabase,
-} from '../lib/postgres.ts';
+import { adminQuery, dropDatabase, quoteIdent, withDatabase } from '../lib/postgres.ts';
+import { intEnv, resolvePgServer } from './common.ts';
 
-const LOCAL_ADMIN_URL = 'postgres://postgres@127.0.0.1:5432/postgres';
 const TARGET_RATIO = 1.5;
 const USERS = 1000;
 /** What the worker runs with by default. */
@@ -66,16 +23,6 @@ const EXPIRY_WARNING_HOURS = DEFAULT_EXPIRY_WARNING_HOURS;
 
 // ---------------------------------------------------------------------------------------------
 // Settings
-
-function intEnv(name: string, fallback: number, min: number): number {
-  const raw = process.env[name];
-  if (raw === undefined || raw.trim() === '') return fallback;
-  const value = Number(raw);
-  if (!Number.isInteger(value) || value < min) {
-    throw new Error(`${name} must be a whole number >= ${min} (got "${raw}")`);
-  }
-  return value;
-}
 
 function percentEnv(name: string, fallback: number): number {
   const raw = process.env[name];
@@ -108,39 +55,6 @@ function loadSettings(): Settings {
 
 // ---------------------------------------------------------------------------------------------
 // PostgreSQL server
-
-interface PgServer {
-  /** URL of a database on the server we may connect to, to create / drop the bench databases. */
-  adminUrl: string;
-  description: string;
-  stop(): Promise<void>;
-}
-
-function redact(url: string): string {
-  const u = new URL(url);
-  if (u.password) u.password = '***';
-  return u.toString();
-}
-
-async function resolvePgServer(): Promise<PgServer> {
-  const fromEnv = process.env.BENCH_DATABASE_URL;
-  if (fromEnv) {
-    return {
-      adminUrl: fromEnv,
-      description: `BENCH_DATABASE_URL (${redact(fromEnv)})`,
-      stop: async () => {},
-    };
-  }
-  if (await canConnect(LOCAL_ADMIN_URL)) {
-    return {
-      adminUrl: LOCAL_ADMIN_URL,
-      description: 'local server postgres@127.0.0.1:5432',
-      stop: async () => {},
-    };
-  }
-  const embedded = await startEmbeddedPostgres(`bench-pg-${randomBytes(4).toString('hex')}`);
-  return { ...embedded, description: `embedded PostgreSQL (${redact(embedded.adminUrl)})` };
-}
 
 // ---------------------------------------------------------------------------------------------
 // Scenarios
