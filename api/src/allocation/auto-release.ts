@@ -38,6 +38,8 @@ export const DEFAULT_AUTO_RELEASE_BATCH_SIZE = 500;
 /** The job's name: its run-lock key and `job_run.job`, for the worker and for autoReleaseNow. */
 export const AUTO_RELEASE_JOB = 'auto-release';
 const HOUR_MS = 3_600_000;
+/** The summary (stored on the job-run row) lists this many failed rows at most, then a count. */
+const MAX_ERROR_LINES = 100;
 
 interface ExpiredRow {
   id: string;
@@ -73,6 +75,11 @@ export async function autoRelease(
     expiryWarnings: 0,
     errors: [],
   };
+  let unlisted = 0;
+  const fail = (line: string) => {
+    if (summary.errors.length < MAX_ERROR_LINES) summary.errors.push(line);
+    else unlisted++;
+  };
   let after: { expiresAt: string; id: string } | null = null;
   scan: while (!options.signal?.aborted) {
     const rows: ExpiredRow[] = await em.execute<ExpiredRow[]>(
@@ -91,7 +98,7 @@ export async function autoRelease(
       const provisioner = options.provisionerFor(row.provisioner);
       if (!provisioner) {
         summary.rowsExpired++;
-        summary.errors.push(`allocation ${row.id}: unknown provisioner "${row.provisioner}"`);
+        fail(`allocation ${row.id}: unknown provisioner "${row.provisioner}"`);
         continue;
       }
       try {
@@ -103,12 +110,13 @@ export async function autoRelease(
       } catch (err) {
         summary.rowsExpired++;
         const message = err instanceof Error ? err.message : String(err);
-        summary.errors.push(`allocation ${row.id}: ${message}`);
+        fail(`allocation ${row.id}: ${message}`);
         options.log?.error({ allocationId: row.id, err: message }, 'auto-release: release failed');
       }
     }
     if (rows.length < batchSize) break;
   }
+  if (unlisted > 0) summary.errors.push(`…and ${unlisted} more allocations that could not be released`);
   if (!options.signal?.aborted && (options.expiryWarningHours ?? 0) > 0) {
     summary.expiryWarnings = await enqueueExpiryWarnings(em, now, options.expiryWarningHours ?? 0);
   }

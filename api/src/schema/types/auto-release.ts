@@ -23,7 +23,8 @@ export const AutoReleaseSummaryType = builder.objectRef<AutoReleaseSummary>('Aut
         '`allocation.expiring` events written: allocations that entered the EXPIRY_WARNING_HOURS window.',
     }),
     errors: t.exposeStringList('errors', {
-      description: 'One line per allocation that could not be released; the others were processed.',
+      description:
+        'One line per allocation that could not be released (the first 100, then a count); the others were processed.',
     }),
   }),
 });
