@@ -9,7 +9,7 @@ import { type ApiProcess, startApi } from './support/api.ts';
 import { createTestDatabase, type TestDatabase } from './support/db.ts';
 import { allocate, createUser, poolOf, seedAllocations } from './support/factories.ts';
 import { startFakeDeployer, waitFor } from './support/fake-deployer.ts';
-import { type SpawnedProcess, spawnTs } from './support/process.ts';
+import { outcomeLine, spawnTs } from './support/process.ts';
 
 let db: TestDatabase;
 let orm: MikroORM;
@@ -67,16 +67,6 @@ function expectWhole(rows: AllocationState[]) {
       });
     }
   }
-}
-
-function outcomeLine(proc: SpawnedProcess): any {
-  for (const line of [...proc.lines].reverse()) {
-    try {
-      const parsed = JSON.parse(line);
-      if (parsed && typeof parsed === 'object' && 'summary' in parsed && 'job' in parsed) return parsed;
-    } catch {}
-  }
-  throw new Error(`no outcome line in:\n${proc.lines.join('\n')}`);
 }
 
 const autoReleaseRuns = () =>
@@ -326,7 +316,7 @@ describe('auto-release worker processes', () => {
     const codes = await Promise.all(workers.map((w) => w.exited));
     expect(codes).toEqual([0, 0]);
 
-    const outcomes = workers.map(outcomeLine);
+    const outcomes = workers.map((w) => outcomeLine(w.lines));
     const runs = (await autoReleaseRuns()).slice(before);
     expect(runs).toHaveLength(3);
     const succeeded = runs.filter((r) => r.status === 'SUCCEEDED');

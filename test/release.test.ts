@@ -8,7 +8,7 @@ import { type ApiProcess, startApi } from './support/api.ts';
 import { createTestDatabase, type TestDatabase } from './support/db.ts';
 import { allocate, createUser, poolOf, type TestUser } from './support/factories.ts';
 import { startFakeDeployer, waitFor } from './support/fake-deployer.ts';
-import { spawnTs } from './support/process.ts';
+import { outcomeLine, spawnTs } from './support/process.ts';
 
 let db: TestDatabase;
 let api: ApiProcess;
@@ -153,17 +153,6 @@ describe('release', () => {
 
 const pendingCount = async () =>
   Number((await db.query("select count(*)::int as n from outbox where status = 'PENDING'"))[0].n);
-
-/** The one JSON line a `--once` run prints: `{ job, runId, status, trigger, summary, error }`. */
-function outcomeLine(lines: string[]): any {
-  for (const line of [...lines].reverse()) {
-    try {
-      const parsed = JSON.parse(line);
-      if (parsed && typeof parsed === 'object' && 'summary' in parsed && 'job' in parsed) return parsed;
-    } catch {}
-  }
-  throw new Error(`no outcome line in:\n${lines.join('\n')}`);
-}
 
 describe('outbox worker', () => {
   it('delivers vm.release to the deployer, retrying a 500 with backoff, and stops cleanly on SIGTERM', async () => {

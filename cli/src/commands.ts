@@ -1,4 +1,6 @@
 import { readFile } from 'node:fs/promises';
+import type { AutoReleaseSummary } from '../../api/src/allocation/auto-release.ts';
+import type { Problem } from '../../api/src/errors.ts';
 import type { Command } from './args.ts';
 import { type ApiClient, validationFailure } from './client.ts';
 import { CliError, printable } from './errors.ts';
@@ -27,11 +29,6 @@ export interface CommandContext {
 
 const printJson = (io: Output, value: unknown) => io.out(`${JSON.stringify(value, null, 2)}\n`);
 
-interface Problem {
-  path: string;
-  message: string;
-}
-
 interface ValidationErrorResult {
   __typename: 'ValidationError';
   code: string;
@@ -44,15 +41,6 @@ interface ValidationErrorResult {
 export const AUTO_RELEASE_NOW = `mutation AutoReleaseNow {
   autoReleaseNow { rowsExamined rowsExpired rowsReleased rowsAlreadyReleased expiryWarnings errors }
 }`;
-
-export interface AutoReleaseSummary {
-  rowsExamined: number;
-  rowsExpired: number;
-  rowsReleased: number;
-  rowsAlreadyReleased: number;
-  expiryWarnings: number;
-  errors: string[];
-}
 
 async function autoRelease({ client, json, io }: CommandContext): Promise<void> {
   const { autoReleaseNow: summary } = await client.request<{ autoReleaseNow: AutoReleaseSummary }>(

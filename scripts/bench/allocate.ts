@@ -38,7 +38,7 @@ import {
   reachableDataRoot,
   withDatabase,
 } from '../lib/postgres.ts';
-import { intEnv, resolvePgServer } from './common.ts';
+import { type BenchCleanup, intEnv, resolvePgServer, runBench } from './common.ts';
 
 const TARGET_RATIO = 2;
 const DEFAULT_TTL_HOURS = 720;
@@ -455,166 +455,133 @@ function printTable(rows: Stats[]): void {
 
 // ---------------------------------------------------------------------------------------------
 
-type Cleanup = () => Promise<void>;
-
-async function main(): Promise<number> {
+async function main(cleanup: BenchCleanup): Promise<number> {
   const settings = loadSettings();
   const totalUsers = settings.allocations + settings.warmup;
-  const cleanups: Cleanup[] = [];
-  const cleanUp = async () => {
-    while (cleanups.length > 0) {
-      const step = cleanups.pop()!;
-      await step().catch((err: unknown) =>
-        console.error(`cleanup: ${err instanceof Error ? err.message : String(err)}`),
-      );
-    }
+  const step = (label: string) => console.log(`· ${label}`);
+  const setupStarted = performance.now();
+
+  const server = await resolvePgServer();
+  cleanup.deferServerStop(server.stop);
+  const dbName = `hero_bench_${Date.now()}`;
+  await adminQuery(server.adminUrl, `create database ${quoteIdent(dbName)}`);
+  cleanup.deferDrop(() => dropDatabase(server.adminUrl, dbName));
+  const databaseUrl = withDatabase(server.adminUrl, dbName);
+  step(`database ${dbName} on ${server.description}`);
+
+  const orm = await createOrm({ databaseUrl, poolMax: settings.poolMax });
+  cleanup.defer(() => orm.close(true));
+  await migrate(orm);
+
+  const sql = new pg.Pool({ connectionString: databaseUrl, max: settings.poolMax });
+  // Idle connections ended by a drop on interrupt must not crash the process.
+  sql.on('error', () => {});
+  cleanup.defer(() => sql.end());
+
+  const { users, manifest } = await seed(orm, sql, totalUsers);
+  const warmupUsers = users.slice(0, settings.warmup);
+  const measuredUsers = users.slice(settings.warmup);
+  step(
+    `seeded ${totalUsers} pool VMs and ${totalUsers} users (quota 1) in ${((performance.now() - setupStarted) / 1000).toFixed(1)}s`,
+  );
+  step(
+    `${settings.allocations} measured + ${settings.warmup} warm-up allocations per path, ${settings.concurrency} in flight, database pool size ${settings.poolMax} (ORM and pg.Pool)`,
+  );
+
+  const poolFile = path.join(reachableDataRoot(), `${dbName}-pool.json`);
+  await writeFile(poolFile, JSON.stringify(manifest));
+  cleanup.defer(() => rm(poolFile, { force: true }));
+  const api = await startApiProcess({
+    DATABASE_URL: databaseUrl,
+    ADMIN_SECRET: randomBytes(24).toString('hex'),
+    VM_POOL_FILE: poolFile,
+    DB_POOL_MAX: String(settings.poolMax),
+    DEFAULT_ALLOCATION_TTL_HOURS: String(DEFAULT_TTL_HOURS),
+  });
+  cleanup.defer(api.stop);
+  const url = `${api.url}/graphql`;
+  const apiCpu = processCpuMs(api.pid);
+  step(`api process (api/src/main.ts, pid ${api.pid}) at ${api.url}`);
+  const agent = new Agent({ connections: settings.concurrency, pipelining: 1 });
+  cleanup.defer(() => agent.close());
+
+  const problems: string[] = [];
+  const results: Stats[] = [];
+
+  // GraphQL path.
+  const warmGraphql = await drive(
+    warmupUsers.length,
+    settings.concurrency,
+    graphqlCaller(url, agent, warmupUsers),
+    apiCpu,
+  );
+  problems.push(...warmGraphql.failures.slice(0, 5).map((f) => `graphql warm-up ${f}`));
+  const graphqlRun = await drive(
+    measuredUsers.length,
+    settings.concurrency,
+    graphqlCaller(url, agent, measuredUsers),
+    apiCpu,
+  );
+  step(
+    `graphql: ${graphqlRun.calls} calls in ${graphqlRun.seconds.toFixed(2)}s, ${graphqlRun.failures.length} failed`,
+  );
+  problems.push(...graphqlRun.failures.slice(0, 10).map((f) => `graphql ${f}`));
+  if (graphqlRun.failures.length > 10)
+    problems.push(`graphql: …and ${graphqlRun.failures.length - 10} more failures`);
+  problems.push(
+    ...(
+      await checkAllocations(sql, totalUsers - warmGraphql.failures.length - graphqlRun.failures.length)
+    ).map((p) => `graphql: ${p}`),
+  );
+  results.push(stats('graphql', graphqlRun));
+
+  await resetAllocations(sql);
+
+  // Raw SQL baseline.
+  const rawCall = (list: BenchUser[]) => async (i: number) => {
+    await rawAllocate(sql, list[i].token);
   };
-  let interrupted = false;
-  const onSignal = () => {
-    if (interrupted) process.exit(130);
-    interrupted = true;
-    console.error('\ninterrupted: cleaning up…');
-    void cleanUp().finally(() => process.exit(130));
-  };
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
+  const warmRaw = await drive(warmupUsers.length, settings.concurrency, rawCall(warmupUsers), ownCpuMs);
+  problems.push(...warmRaw.failures.slice(0, 5).map((f) => `raw warm-up ${f}`));
+  const rawRun = await drive(measuredUsers.length, settings.concurrency, rawCall(measuredUsers), ownCpuMs);
+  step(`raw sql: ${rawRun.calls} calls in ${rawRun.seconds.toFixed(2)}s, ${rawRun.failures.length} failed`);
+  problems.push(...rawRun.failures.slice(0, 10).map((f) => `raw ${f}`));
+  if (rawRun.failures.length > 10) problems.push(`raw: …and ${rawRun.failures.length - 10} more failures`);
+  problems.push(
+    ...(await checkAllocations(sql, totalUsers - warmRaw.failures.length - rawRun.failures.length)).map(
+      (p) => `raw: ${p}`,
+    ),
+  );
+  results.push(stats('raw sql', rawRun));
 
-  try {
-    const step = (label: string) => console.log(`· ${label}`);
-    const setupStarted = performance.now();
+  const [gql, raw] = results;
+  // Both ratios are graphql/raw: throughput below 1 and latency above 1 mean GraphQL is slower.
+  // "Within 2x" means at least half the raw throughput and at most twice the raw p50.
+  const throughputRatio = gql.perSecond / raw.perSecond;
+  const p50Ratio = gql.p50 / raw.p50;
+  const p99Ratio = gql.p99 / raw.p99;
+  console.log('');
+  console.log(
+    `allocateVm, ${settings.allocations} allocations per path, ${settings.concurrency}-way concurrency, database pool size ${settings.poolMax}`,
+  );
+  printTable(results);
+  console.log('');
+  console.log(
+    `ratio (graphql/raw) throughput: ${throughputRatio.toFixed(2)}x, p50: ${p50Ratio.toFixed(2)}x (p99: ${p99Ratio.toFixed(2)}x)`,
+  );
+  const pass = throughputRatio >= 1 / TARGET_RATIO && p50Ratio <= TARGET_RATIO;
+  console.log(
+    `${pass ? 'PASS' : 'FAIL'}: target GraphQL within ${TARGET_RATIO}x of raw SQL ` +
+      `(throughput >= ${(1 / TARGET_RATIO).toFixed(2)}x and p50 <= ${TARGET_RATIO.toFixed(2)}x)`,
+  );
 
-    const server = await resolvePgServer();
-    cleanups.push(server.stop);
-    const dbName = `hero_bench_${Date.now()}`;
-    await adminQuery(server.adminUrl, `create database ${quoteIdent(dbName)}`);
-    cleanups.push(() => dropDatabase(server.adminUrl, dbName));
-    const databaseUrl = withDatabase(server.adminUrl, dbName);
-    step(`database ${dbName} on ${server.description}`);
-
-    const orm = await createOrm({ databaseUrl, poolMax: settings.poolMax });
-    cleanups.push(() => orm.close(true));
-    await migrate(orm);
-
-    const sql = new pg.Pool({ connectionString: databaseUrl, max: settings.poolMax });
-    cleanups.push(() => sql.end());
-
-    const { users, manifest } = await seed(orm, sql, totalUsers);
-    const warmupUsers = users.slice(0, settings.warmup);
-    const measuredUsers = users.slice(settings.warmup);
-    step(
-      `seeded ${totalUsers} pool VMs and ${totalUsers} users (quota 1) in ${((performance.now() - setupStarted) / 1000).toFixed(1)}s`,
-    );
-    step(
-      `${settings.allocations} measured + ${settings.warmup} warm-up allocations per path, ${settings.concurrency} in flight, database pool size ${settings.poolMax} (ORM and pg.Pool)`,
-    );
-
-    const poolFile = path.join(reachableDataRoot(), `${dbName}-pool.json`);
-    await writeFile(poolFile, JSON.stringify(manifest));
-    cleanups.push(() => rm(poolFile, { force: true }));
-    const api = await startApiProcess({
-      DATABASE_URL: databaseUrl,
-      ADMIN_SECRET: randomBytes(24).toString('hex'),
-      VM_POOL_FILE: poolFile,
-      DB_POOL_MAX: String(settings.poolMax),
-      DEFAULT_ALLOCATION_TTL_HOURS: String(DEFAULT_TTL_HOURS),
-    });
-    cleanups.push(api.stop);
-    const url = `${api.url}/graphql`;
-    const apiCpu = processCpuMs(api.pid);
-    step(`api process (api/src/main.ts, pid ${api.pid}) at ${api.url}`);
-    const agent = new Agent({ connections: settings.concurrency, pipelining: 1 });
-    cleanups.push(() => agent.close());
-
-    const problems: string[] = [];
-    const results: Stats[] = [];
-
-    // GraphQL path.
-    const warmGraphql = await drive(
-      warmupUsers.length,
-      settings.concurrency,
-      graphqlCaller(url, agent, warmupUsers),
-      apiCpu,
-    );
-    problems.push(...warmGraphql.failures.slice(0, 5).map((f) => `graphql warm-up ${f}`));
-    const graphqlRun = await drive(
-      measuredUsers.length,
-      settings.concurrency,
-      graphqlCaller(url, agent, measuredUsers),
-      apiCpu,
-    );
-    step(
-      `graphql: ${graphqlRun.calls} calls in ${graphqlRun.seconds.toFixed(2)}s, ${graphqlRun.failures.length} failed`,
-    );
-    problems.push(...graphqlRun.failures.slice(0, 10).map((f) => `graphql ${f}`));
-    if (graphqlRun.failures.length > 10)
-      problems.push(`graphql: …and ${graphqlRun.failures.length - 10} more failures`);
-    problems.push(
-      ...(
-        await checkAllocations(sql, totalUsers - warmGraphql.failures.length - graphqlRun.failures.length)
-      ).map((p) => `graphql: ${p}`),
-    );
-    results.push(stats('graphql', graphqlRun));
-
-    await resetAllocations(sql);
-
-    // Raw SQL baseline.
-    const rawCall = (list: BenchUser[]) => async (i: number) => {
-      await rawAllocate(sql, list[i].token);
-    };
-    const warmRaw = await drive(warmupUsers.length, settings.concurrency, rawCall(warmupUsers), ownCpuMs);
-    problems.push(...warmRaw.failures.slice(0, 5).map((f) => `raw warm-up ${f}`));
-    const rawRun = await drive(measuredUsers.length, settings.concurrency, rawCall(measuredUsers), ownCpuMs);
-    step(`raw sql: ${rawRun.calls} calls in ${rawRun.seconds.toFixed(2)}s, ${rawRun.failures.length} failed`);
-    problems.push(...rawRun.failures.slice(0, 10).map((f) => `raw ${f}`));
-    if (rawRun.failures.length > 10) problems.push(`raw: …and ${rawRun.failures.length - 10} more failures`);
-    problems.push(
-      ...(await checkAllocations(sql, totalUsers - warmRaw.failures.length - rawRun.failures.length)).map(
-        (p) => `raw: ${p}`,
-      ),
-    );
-    results.push(stats('raw sql', rawRun));
-
-    const [gql, raw] = results;
-    // Both ratios are graphql/raw: throughput below 1 and latency above 1 mean GraphQL is slower.
-    // "Within 2x" means at least half the raw throughput and at most twice the raw p50.
-    const throughputRatio = gql.perSecond / raw.perSecond;
-    const p50Ratio = gql.p50 / raw.p50;
-    const p99Ratio = gql.p99 / raw.p99;
-    console.log('');
-    console.log(
-      `allocateVm, ${settings.allocations} allocations per path, ${settings.concurrency}-way concurrency, database pool size ${settings.poolMax}`,
-    );
-    printTable(results);
-    console.log('');
-    console.log(
-      `ratio (graphql/raw) throughput: ${throughputRatio.toFixed(2)}x, p50: ${p50Ratio.toFixed(2)}x (p99: ${p99Ratio.toFixed(2)}x)`,
-    );
-    const pass = throughputRatio >= 1 / TARGET_RATIO && p50Ratio <= TARGET_RATIO;
-    console.log(
-      `${pass ? 'PASS' : 'FAIL'}: target GraphQL within ${TARGET_RATIO}x of raw SQL ` +
-        `(throughput >= ${(1 / TARGET_RATIO).toFixed(2)}x and p50 <= ${TARGET_RATIO.toFixed(2)}x)`,
-    );
-
-    if (problems.length > 0) {
-      console.error('\nCORRECTNESS CHECKS FAILED:');
-      for (const p of problems) console.error(`  - ${p}`);
-      return 1;
-    }
-    console.log('correctness: every call succeeded; no pool VM has two ACTIVE allocations');
-    return 0;
-  } finally {
-    await cleanUp();
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+  if (problems.length > 0) {
+    console.error('\nCORRECTNESS CHECKS FAILED:');
+    for (const p of problems) console.error(`  - ${p}`);
+    return 1;
   }
+  console.log('correctness: every call succeeded; no pool VM has two ACTIVE allocations');
+  return 0;
 }
 
-main().then(
-  (code) => {
-    process.exitCode = code;
-  },
-  (err: unknown) => {
-    console.error(err);
-    process.exitCode = 2;
-  },
-);
+runBench(main);

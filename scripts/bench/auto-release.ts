@@ -13,7 +13,7 @@ import { VM_RELEASE_TOPIC } from '@hero/api/outbox/enqueue.ts';
 import { provisionerNamed } from '@hero/api/provisioners/registry.ts';
 import pg from 'pg';
 import { adminQuery, dropDatabase, quoteIdent, withDatabase } from '../lib/postgres.ts';
-import { intEnv, resolvePgServer } from './common.ts';
+import { type BenchCleanup, intEnv, resolvePgServer, runBench } from './common.ts';
 
 const TARGET_RATIO = 1.5;
 const USERS = 1000;
@@ -575,199 +575,129 @@ function printProfile(small: Scenario, large: Scenario, repeats: number, top = 8
 
 // ---------------------------------------------------------------------------------------------
 
-type Cleanup = () => Promise<void>;
-
-/** A signal this soon after the first is the same Ctrl-C relayed by npm / tsx, not a second one. */
-const SIGNAL_ECHO_MS = 1000;
-const INTERRUPTED_STEP_TIMEOUT_MS = 10_000;
-
-async function main(): Promise<number> {
+async function main(cleanup: BenchCleanup): Promise<number> {
   const settings = loadSettings();
   installStatementRecorder();
-  // Closed last-in first-out; on an interrupt the databases are dropped first (`with (force)`
-  // ends the statements in flight, so closing the pools does not wait for them).
-  const closers: Cleanup[] = [];
-  const databases: Cleanup[] = [];
-  let stopServer: Cleanup = async () => {};
-  const run = async (step: Cleanup, limitMs: number | null) => {
-    let timer: NodeJS.Timeout | undefined;
-    const limit =
-      limitMs === null
-        ? null
-        : new Promise<void>((resolve) => {
-            timer = setTimeout(resolve, limitMs);
-          });
-    try {
-      await (limit ? Promise.race([step(), limit]) : step());
-    } catch (err) {
-      console.error(`cleanup: ${err instanceof Error ? err.message : String(err)}`);
-    } finally {
-      clearTimeout(timer);
-    }
-  };
-  let cleaning: Promise<void> | null = null;
-  const cleanUp = (interrupted: boolean) => {
-    cleaning ??= (async () => {
-      const limit = interrupted ? INTERRUPTED_STEP_TIMEOUT_MS : null;
-      const close = [...closers].reverse();
-      if (interrupted) {
-        // Indexes, not a copy: a database created while this runs is dropped too.
-        for (let i = 0; i < databases.length; i++) await run(databases[i], limit);
-        for (const step of close) await run(step, limit);
-      } else {
-        for (const step of [...close, ...databases]) await run(step, limit);
-      }
-      await run(stopServer, limit);
-    })();
-    return cleaning;
-  };
-  let interruptedAt: number | null = null;
-  const onSignal = () => {
-    if (interruptedAt !== null) {
-      if (performance.now() - interruptedAt > SIGNAL_ECHO_MS) process.exit(130);
-      return;
-    }
-    interruptedAt = performance.now();
-    console.error('\ninterrupted: cleaning up…');
-    void cleanUp(true).finally(() => process.exit(130));
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  const step = (label: string) => console.log(`· ${label}`);
+  const server = await resolvePgServer();
+  cleanup.deferServerStop(server.stop);
+  step(`PostgreSQL: ${server.description}`);
 
-  try {
-    const step = (label: string) => console.log(`· ${label}`);
-    const server = await resolvePgServer();
-    stopServer = server.stop;
-    step(`PostgreSQL: ${server.description}`);
+  const stamp = Date.now();
+  const scenarios: Scenario[] = [];
+  for (const [label, total] of [
+    ['small', settings.smallTotal],
+    ['large', settings.largeTotal],
+  ] as const) {
+    const started = performance.now();
+    const mix = mixFor(total, settings);
+    if (cleanup.interrupted) throw new Error('interrupted');
+    const dbName = `hero_bench_auto_release_${label}_${stamp}`;
+    await adminQuery(server.adminUrl, `create database ${quoteIdent(dbName)}`);
+    cleanup.deferDrop(() => dropDatabase(server.adminUrl, dbName));
+    const databaseUrl = withDatabase(server.adminUrl, dbName);
+    const orm = await createOrm({ databaseUrl, poolMax: 4 });
+    cleanup.defer(() => orm.close(true));
+    await migrate(orm);
+    const sql = new pg.Pool({ connectionString: databaseUrl, max: 2 });
+    // Idle connections ended by a drop on interrupt must not crash the process.
+    sql.on('error', () => {});
+    cleanup.defer(() => sql.end());
+    const expiredIds = await seed(sql, mix);
+    scenarios.push({
+      label,
+      mix,
+      orm,
+      sql,
+      expiredIds,
+      dedupeKeys: expiredIds.map((id) => `${VM_RELEASE_TOPIC}:${id}`),
+      tickMs: [],
+      emptyTickMs: [],
+      profile: newRecorder(),
+    });
+    step(
+      `${label}: database ${dbName}, ${fmtInt(total)} vm_allocation rows seeded in ${((performance.now() - started) / 1000).toFixed(1)}s`,
+    );
+  }
+  const [small, large] = scenarios;
+  const m = small.mix;
+  step(
+    `seed mix: ${fmtInt(settings.expired)} expired ACTIVE rows (provisioner pool, expired 1 to ${fmtInt(settings.expired)} minutes ago); ` +
+      `the rest ${100 - settings.activePercent}% RELEASED history (reasons USER/ADMIN/EXPIRED), ` +
+      `${settings.activePercent}% ACTIVE expiring in 30-60 days; ${fmtInt(USERS)} users; one pool VM per ACTIVE row ` +
+      `(small: ${fmtInt(m.released)} RELEASED + ${fmtInt(m.activeFuture)} ACTIVE-future, ${fmtInt(m.poolVms)} pool VMs; ` +
+      `large: ${fmtInt(large.mix.released)} RELEASED + ${fmtInt(large.mix.activeFuture)} ACTIVE-future, ${fmtInt(large.mix.poolVms)} pool VMs)`,
+  );
+  step(
+    `tick: runWithJobLock(job ${AUTO_RELEASE_JOB}) + autoRelease(batchSize ${BATCH_SIZE}, expiryWarningHours ${EXPIRY_WARNING_HOURS}), ` +
+      `${settings.repeats} measured ticks per scenario (interleaved, after one unmeasured warm-up tick), ` +
+      `each followed by an empty tick`,
+  );
 
-    const stamp = Date.now();
-    const scenarios: Scenario[] = [];
-    for (const [label, total] of [
-      ['small', settings.smallTotal],
-      ['large', settings.largeTotal],
-    ] as const) {
-      const started = performance.now();
-      const mix = mixFor(total, settings);
-      if (interruptedAt !== null) throw new Error('interrupted');
-      const dbName = `hero_bench_auto_release_${label}_${stamp}`;
-      await adminQuery(server.adminUrl, `create database ${quoteIdent(dbName)}`);
-      databases.push(() => dropDatabase(server.adminUrl, dbName));
-      const databaseUrl = withDatabase(server.adminUrl, dbName);
-      const orm = await createOrm({ databaseUrl, poolMax: 4 });
-      closers.push(() => orm.close(true));
-      await migrate(orm);
-      const sql = new pg.Pool({ connectionString: databaseUrl, max: 2 });
-      // Idle connections ended by a drop on interrupt must not crash the process.
-      sql.on('error', () => {});
-      closers.push(() => sql.end());
-      const expiredIds = await seed(sql, mix);
-      scenarios.push({
-        label,
-        mix,
-        orm,
-        sql,
-        expiredIds,
-        dedupeKeys: expiredIds.map((id) => `${VM_RELEASE_TOPIC}:${id}`),
-        tickMs: [],
-        emptyTickMs: [],
-        profile: newRecorder(),
-      });
+  const problems: string[] = [];
+  // Warm-up: the first tick of the process pays for module and ORM metadata warm-up.
+  {
+    const since = await dbNow(small.sql);
+    const { outcome } = await timedTick(small.orm);
+    problems.push(...(await checkReleaseTick(small, outcome, since)).map((p) => `warm-up: ${p}`));
+    await reExpire(small);
+  }
+  for (let r = 1; r <= settings.repeats; r++) {
+    for (const s of scenarios) {
+      if (r > 1) await reExpire(s);
+      const since = await dbNow(s.sql);
+      const release = await recorded(s.profile, () => timedTick(s.orm));
+      s.tickMs.push(release.ms);
+      problems.push(
+        ...(await checkReleaseTick(s, release.outcome, since)).map((p) => `${s.label} tick ${r}: ${p}`),
+      );
+      const empty = await timedTick(s.orm);
+      s.emptyTickMs.push(empty.ms);
+      problems.push(...checkEmptyTick(empty.outcome).map((p) => `${s.label} tick ${r}: ${p}`));
       step(
-        `${label}: database ${dbName}, ${fmtInt(total)} vm_allocation rows seeded in ${((performance.now() - started) / 1000).toFixed(1)}s`,
+        `${s.label} tick ${r}: ${release.ms.toFixed(1)} ms releasing ${fmtInt(s.mix.expired)}, empty tick ${empty.ms.toFixed(1)} ms`,
       );
     }
-    const [small, large] = scenarios;
-    const m = small.mix;
-    step(
-      `seed mix: ${fmtInt(settings.expired)} expired ACTIVE rows (provisioner pool, expired 1 to ${fmtInt(settings.expired)} minutes ago); ` +
-        `the rest ${100 - settings.activePercent}% RELEASED history (reasons USER/ADMIN/EXPIRED), ` +
-        `${settings.activePercent}% ACTIVE expiring in 30-60 days; ${fmtInt(USERS)} users; one pool VM per ACTIVE row ` +
-        `(small: ${fmtInt(m.released)} RELEASED + ${fmtInt(m.activeFuture)} ACTIVE-future, ${fmtInt(m.poolVms)} pool VMs; ` +
-        `large: ${fmtInt(large.mix.released)} RELEASED + ${fmtInt(large.mix.activeFuture)} ACTIVE-future, ${fmtInt(large.mix.poolVms)} pool VMs)`,
-    );
-    step(
-      `tick: runWithJobLock(job ${AUTO_RELEASE_JOB}) + autoRelease(batchSize ${BATCH_SIZE}, expiryWarningHours ${EXPIRY_WARNING_HOURS}), ` +
-        `${settings.repeats} measured ticks per scenario (interleaved, after one unmeasured warm-up tick), ` +
-        `each followed by an empty tick`,
-    );
-
-    const problems: string[] = [];
-    // Warm-up: the first tick of the process pays for module and ORM metadata warm-up.
-    {
-      const since = await dbNow(small.sql);
-      const { outcome } = await timedTick(small.orm);
-      problems.push(...(await checkReleaseTick(small, outcome, since)).map((p) => `warm-up: ${p}`));
-      await reExpire(small);
-    }
-    for (let r = 1; r <= settings.repeats; r++) {
-      for (const s of scenarios) {
-        if (r > 1) await reExpire(s);
-        const since = await dbNow(s.sql);
-        const release = await recorded(s.profile, () => timedTick(s.orm));
-        s.tickMs.push(release.ms);
-        problems.push(
-          ...(await checkReleaseTick(s, release.outcome, since)).map((p) => `${s.label} tick ${r}: ${p}`),
-        );
-        const empty = await timedTick(s.orm);
-        s.emptyTickMs.push(empty.ms);
-        problems.push(...checkEmptyTick(empty.outcome).map((p) => `${s.label} tick ${r}: ${p}`));
-        step(
-          `${s.label} tick ${r}: ${release.ms.toFixed(1)} ms releasing ${fmtInt(s.mix.expired)}, empty tick ${empty.ms.toFixed(1)} ms`,
-        );
-      }
-    }
-
-    // The scan as the large tick sent it, explained with the expired rows back in place.
-    await reExpire(large);
-    const captured = findScan(large.profile.first);
-    const explain = await explainLine(large.sql, captured ?? FALLBACK_SCAN);
-
-    const ratio = median(large.tickMs) / median(small.tickMs);
-    console.log('');
-    console.log(
-      `auto-release tick, ${fmtInt(settings.expired)} expired rows, median of ${settings.repeats} ` +
-        `(mix: ${100 - settings.activePercent}% RELEASED / ${settings.activePercent}% ACTIVE-future filler)`,
-    );
-    printTable(scenarios);
-    console.log(`ratio (${fmtInt(large.mix.total)} / ${fmtInt(small.mix.total)}): ${ratio.toFixed(2)}x`);
-    console.log(`${ratio <= TARGET_RATIO ? 'PASS' : 'FAIL'}: target at most ${TARGET_RATIO}x`);
-    console.log('');
-    console.log(
-      `scan query plan, ${captured ? 'as the tick sent it' : "bench's copy (the tick's scan was not recognised)"}, ` +
-        `${fmtInt(large.mix.total)} rows, ${fmtInt(settings.expired)} expired: ${explain.line}` +
-        (explain.activeIndexes.length > 0 && !explain.seqScan
-          ? ''
-          : '  [NOT read through a partial index on ACTIVE rows: the scan follows the table size]'),
-    );
-    console.log('');
-    console.log("where a tick's time goes: statements sent, timed per round trip from this process");
-    printProfile(small, large, settings.repeats);
-    console.log('');
-
-    if (problems.length > 0) {
-      console.error('\nCORRECTNESS CHECKS FAILED:');
-      for (const p of problems.slice(0, 30)) console.error(`  - ${p}`);
-      if (problems.length > 30) console.error(`  - …and ${problems.length - 30} more`);
-      return 1;
-    }
-    console.log(
-      `correctness: every tick released exactly the ${fmtInt(settings.expired)} expired rows (reason EXPIRED, ` +
-        `pool VM freed, one ${VM_RELEASE_TOPIC} outbox row each) without errors; every empty tick released nothing`,
-    );
-    return 0;
-  } finally {
-    await cleanUp(false);
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
   }
+
+  // The scan as the large tick sent it, explained with the expired rows back in place.
+  await reExpire(large);
+  const captured = findScan(large.profile.first);
+  const explain = await explainLine(large.sql, captured ?? FALLBACK_SCAN);
+
+  const ratio = median(large.tickMs) / median(small.tickMs);
+  console.log('');
+  console.log(
+    `auto-release tick, ${fmtInt(settings.expired)} expired rows, median of ${settings.repeats} ` +
+      `(mix: ${100 - settings.activePercent}% RELEASED / ${settings.activePercent}% ACTIVE-future filler)`,
+  );
+  printTable(scenarios);
+  console.log(`ratio (${fmtInt(large.mix.total)} / ${fmtInt(small.mix.total)}): ${ratio.toFixed(2)}x`);
+  console.log(`${ratio <= TARGET_RATIO ? 'PASS' : 'FAIL'}: target at most ${TARGET_RATIO}x`);
+  console.log('');
+  console.log(
+    `scan query plan, ${captured ? 'as the tick sent it' : "bench's copy (the tick's scan was not recognised)"}, ` +
+      `${fmtInt(large.mix.total)} rows, ${fmtInt(settings.expired)} expired: ${explain.line}` +
+      (explain.activeIndexes.length > 0 && !explain.seqScan
+        ? ''
+        : '  [NOT read through a partial index on ACTIVE rows: the scan follows the table size]'),
+  );
+  console.log('');
+  console.log("where a tick's time goes: statements sent, timed per round trip from this process");
+  printProfile(small, large, settings.repeats);
+  console.log('');
+
+  if (problems.length > 0) {
+    console.error('\nCORRECTNESS CHECKS FAILED:');
+    for (const p of problems.slice(0, 30)) console.error(`  - ${p}`);
+    if (problems.length > 30) console.error(`  - …and ${problems.length - 30} more`);
+    return 1;
+  }
+  console.log(
+    `correctness: every tick released exactly the ${fmtInt(settings.expired)} expired rows (reason EXPIRED, ` +
+      `pool VM freed, one ${VM_RELEASE_TOPIC} outbox row each) without errors; every empty tick released nothing`,
+  );
+  return 0;
 }
 
-main().then(
-  (code) => {
-    process.exitCode = code;
-  },
-  (err: unknown) => {
-    console.error(err);
-    process.exitCode = 2;
-  },
-);
+runBench(main);

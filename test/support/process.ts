@@ -93,3 +93,14 @@ export function spawnTs(
     },
   };
 }
+
+/** The one JSON line a worker's `--once` run prints: `{ job, runId, status, trigger, summary, error }`. */
+export function outcomeLine(lines: string[]): any {
+  for (const line of [...lines].reverse()) {
+    try {
+      const parsed = JSON.parse(line);
+      if (parsed && typeof parsed === 'object' && 'summary' in parsed && 'job' in parsed) return parsed;
+    } catch {}
+  }
+  throw new Error(`no outcome line in:\n${lines.join('\n')}`);
+}
