@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { inject } from 'vitest';
-import { createDatabaseFromTemplate, dropDatabase, withDatabase } from './postgres.ts';
+import { adminQuery, createDatabaseFromTemplate, dropDatabase, withDatabase } from './postgres.ts';
 
 export interface TestDatabase {
   name: string;
@@ -29,7 +29,25 @@ export async function createTestDatabase(): Promise<TestDatabase> {
     query: async (text, params = []) => (await sql.query(text, params)).rows,
     drop: async () => {
       await sql.end();
+      // pg's end() resolves before the server has seen every connection go; a forced drop then
+      // would terminate a closing connection, whose FATAL error nobody listens to any more (an
+      // unhandled error in vitest). Give closing connections a moment to leave first.
+      await waitForNoConnections(adminUrl, name);
       await dropDatabase(adminUrl, name);
     },
   };
+}
+
+/** Waits (up to `timeoutMs`) until no session is connected to `database`. */
+async function waitForNoConnections(adminUrl: string, database: string, timeoutMs = 5_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const [{ n }] = await adminQuery<{ n: number }>(
+      adminUrl,
+      'select count(*)::int as n from pg_stat_activity where datname = $1 and pid <> pg_backend_pid()',
+      [database],
+    );
+    if (n === 0) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
 }
