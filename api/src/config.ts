@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { envBool as bool, checkPoolSource, type Env, LOG_LEVELS, parseEnv } from './lib/env.ts';
+import { checkUsageSource, USAGE_SOURCE_SECRETS, usageSourceEnv } from './usage/sources/source-config.ts';
 
 export const apiConfigSchema = z
   .object({
@@ -17,11 +18,18 @@ export const apiConfigSchema = z
     LOG_LEVEL: z.enum(LOG_LEVELS).default('info'),
     DB_POOL_MAX: z.coerce.number().int().min(1).default(10),
     MIGRATE_ON_START: bool.default(true),
+    /** The billing repository aggregateNow reads (the aggregator worker has the same settings). */
+    ...usageSourceEnv,
+    /** Usage records per apply transaction (aggregateNow). */
+    AGGREGATE_BATCH_SIZE: z.coerce.number().int().positive().max(50_000).default(5000),
   })
-  .superRefine(checkPoolSource);
+  .superRefine((config, ctx) => {
+    checkPoolSource(config, ctx);
+    checkUsageSource(config, ctx);
+  });
 
 export type ApiConfig = z.infer<typeof apiConfigSchema>;
 
 export function loadApiConfig(env: Env = process.env): ApiConfig {
-  return parseEnv(apiConfigSchema, env, ['ADMIN_SECRET', 'DATABASE_URL']);
+  return parseEnv(apiConfigSchema, env, ['ADMIN_SECRET', 'DATABASE_URL', ...USAGE_SOURCE_SECRETS]);
 }

@@ -13,6 +13,7 @@ export const ERROR_CODES = [
   'BAD_USER_INPUT',
   'ALREADY_RUNNING',
   'JOB_FAILED',
+  'USAGE_SOURCE_UNAVAILABLE',
 ] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];
 
@@ -107,5 +108,16 @@ export class JobFailedError extends DomainError {
     reason: string,
   ) {
     super(`${job} run ${runId} failed: ${reason}`);
+  }
+}
+
+/** No billing repository is configured: aggregation is unavailable (HTTP 503). */
+export class UsageSourceUnavailableError extends DomainError {
+  readonly code = 'USAGE_SOURCE_UNAVAILABLE';
+  override readonly httpStatus = 503;
+  constructor() {
+    super(
+      'No usage source is configured: set USAGE_SOURCE=git with BILLING_GIT_URL, or USAGE_SOURCE=forge with FORGE_URL, FORGE_TOKEN and BILLING_REPO',
+    );
   }
 }

@@ -8,6 +8,7 @@ import { createLogger } from './lib/logger.ts';
 import { DemoProvisioner } from './provisioners/demo-provisioner.ts';
 import { PoolProvisioner } from './provisioners/pool-provisioner.ts';
 import { type ProvisionerSetup, setupProvisioner } from './provisioners/registry.ts';
+import { createUsageSource } from './usage/sources/source-config.ts';
 
 async function main(): Promise<void> {
   let config: ReturnType<typeof loadApiConfig>;
@@ -37,18 +38,26 @@ async function main(): Promise<void> {
     );
   }
 
+  const usageSource = createUsageSource(config);
+  if (!usageSource)
+    log.warn('no usage source configured: aggregateNow answers USAGE_SOURCE_UNAVAILABLE (503)');
+
   const server = createApiServer({
     orm,
     adminSecret: config.ADMIN_SECRET,
     provisioner,
+    usageSource,
     log,
-    settings: { expiryWarningHours: config.EXPIRY_WARNING_HOURS },
+    settings: {
+      expiryWarningHours: config.EXPIRY_WARNING_HOURS,
+      aggregateBatchSize: config.AGGREGATE_BATCH_SIZE,
+    },
     graphiql: config.NODE_ENV === 'development',
   });
   server.listen(config.API_PORT, config.API_HOST, () => {
     const { port } = server.address() as AddressInfo;
     log.info(
-      { port, provisioner: provisioner?.name ?? null },
+      { port, provisioner: provisioner?.name ?? null, usageSource: usageSource?.description ?? null },
       `api listening on http://localhost:${port}/graphql`,
     );
   });

@@ -15,7 +15,9 @@ export type Command =
   | { name: 'pool list'; status?: PoolVmStatus }
   | { name: 'allocations list'; status?: AllocationStatus; userId?: string; limit: number }
   | { name: 'users create'; email: string; displayName: string }
-  | { name: 'jobs list'; job?: string; limit: number };
+  | { name: 'jobs list'; job?: string; limit: number }
+  | { name: 'aggregate' }
+  | { name: 'usage push'; node: string; file: string; message?: string };
 
 export type Invocation =
   | { kind: 'help'; text: string }
@@ -90,6 +92,47 @@ export const COMMANDS: CommandSpec[] = [
         );
       return { name: 'auto-release' };
     },
+  },
+  {
+    name: 'aggregate',
+    summary: 'aggregate usage from the billing repository now (one run) and print its summary',
+    description:
+      'Runs the aggregation once through the API (mutation aggregateNow) and shows a progress bar on a\n' +
+      'terminal (from the RUNNING job run). --once is required: the scheduled daemon is the worker\n' +
+      '`aggregate` (workers/src/main.ts aggregate). A run already in progress answers ALREADY_RUNNING.',
+    options: { once: { type: 'boolean', help: 'run one aggregation now (required)' } },
+    build(values) {
+      if (!values.once)
+        throw new UsageError(
+          '--once is required: one run now is the only mode here (the scheduled daemon is the worker `aggregate`)',
+        );
+      return { name: 'aggregate' };
+    },
+  },
+  {
+    name: 'usage push',
+    summary: 'write a usage batch file into the billing repository, as a node does',
+    description:
+      "Checks the file with the aggregator's parser, then writes it to nodes/<node>/<file name> on\n" +
+      'BILLING_BRANCH as one commit: through the forge contents API (USAGE_SOURCE=forge) or a git commit\n' +
+      'pushed to BILLING_GIT_URL (USAGE_SOURCE=git). The file name must be usage_<YYYY-MM-DD-HH>.otoml.\n' +
+      'A file that does not parse, or has records that would be rejected, is refused (every problem is\n' +
+      'printed, exit 1) and nothing is written. Talks to the repository, not to the API.',
+    options: {
+      node: { type: 'string', value: '<node>', help: 'the node directory under nodes/, required' },
+      file: { type: 'string', value: '<path>', help: 'the batch file (TOML), required' },
+      message: {
+        type: 'string',
+        value: '<text>',
+        help: 'commit message (default "usage: <node> <file name>")',
+      },
+    },
+    build: (values) => ({
+      name: 'usage push',
+      node: required('node', values.node as string | undefined, '<node>').trim(),
+      file: required('file', values.file as string | undefined, '<path>'),
+      message: values.message as string | undefined,
+    }),
   },
   {
     name: 'pool refresh',
@@ -230,6 +273,8 @@ environment:
   HERO_API_URL         the API's base URL (default http://127.0.0.1:4000); requests go to <url>/graphql
   HERO_API_TIMEOUT_MS  limit for one API call in ms (default 60000)
   ADMIN_SECRET         the admin secret, required (or ADMIN_SECRET_FILE: a file holding it)
+  usage push only (not the API): USAGE_SOURCE (git|forge), BILLING_GIT_URL, FORGE_URL,
+  FORGE_TOKEN (or FORGE_TOKEN_FILE), BILLING_REPO, BILLING_BRANCH (default main)
 
 exit codes: 0 done, 1 failed (API error, refused input, API unreachable, bad configuration), 2 usage error
 `;

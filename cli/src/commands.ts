@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import type { AutoReleaseSummary } from '../../api/src/allocation/auto-release.ts';
 import type { Problem } from '../../api/src/errors.ts';
+import type { AggregateSummary } from '../../api/src/usage/aggregate-usage.ts';
 import type { Command } from './args.ts';
 import { type ApiClient, validationFailure } from './client.ts';
 import { CliError, printable } from './errors.ts';
@@ -18,6 +19,8 @@ export interface Output {
   out(text: string): void;
   /** stderr */
   err(text: string): void;
+  /** A terminal for progress bars (stderr when it is a TTY); none: no progress shown. */
+  progress?: NodeJS.WritableStream;
 }
 
 export interface CommandContext {
@@ -58,6 +61,102 @@ async function autoRelease({ client, json, io }: CommandContext): Promise<void> 
     ]),
   );
   // One line per allocation the run could not release; the run itself succeeded.
+  for (const line of summary.errors) io.out(`  ${printable(line)}\n`);
+}
+
+// --- aggregate ------------------------------------------------------------------------------
+
+export const AGGREGATE_NOW = `mutation AggregateNow {
+  aggregateNow {
+    nodesSeen nodesSkipped nodesFailed filesRead recordsSeen recordsApplied recordsDuplicate recordsRejected
+    centsDebited errors
+  }
+}`;
+
+export const RUNNING_AGGREGATION = `query RunningAggregation {
+  jobRuns(job: "aggregate", first: 1) { edges { node { id status progress } } }
+}`;
+
+interface AggregationProgress {
+  nodesDone: number;
+  nodesTotal: number;
+  filesRead: number;
+  recordsApplied: number;
+}
+
+/** While `work` runs: polls the RUNNING aggregation's progress and draws it on a terminal. */
+async function withProgressBar<T>(ctx: CommandContext, work: Promise<T>): Promise<T> {
+  const stream = ctx.io.progress;
+  if (!stream) return work;
+  const { SingleBar, Presets } = await import('cli-progress');
+  const bar = new SingleBar(
+    {
+      stream,
+      format:
+        'aggregating |{bar}| {value}/{total} nodes | {filesRead} files | {recordsApplied} records applied',
+      hideCursor: true,
+      clearOnComplete: true,
+    },
+    Presets.shades_classic,
+  );
+  let started = false;
+  let done = false;
+  const poll = async () => {
+    while (!done) {
+      await new Promise((r) => setTimeout(r, 300));
+      if (done) break;
+      try {
+        const data = await ctx.client.request<{
+          jobRuns: { edges: { node: { status: string; progress: AggregationProgress | null } }[] };
+        }>(RUNNING_AGGREGATION);
+        const run = data.jobRuns.edges[0]?.node;
+        const p = run?.status === 'RUNNING' ? run.progress : null;
+        if (!p || done) continue;
+        const payload = { filesRead: p.filesRead, recordsApplied: p.recordsApplied };
+        if (!started) {
+          bar.start(p.nodesTotal, p.nodesDone, payload);
+          started = true;
+        } else {
+          bar.setTotal(p.nodesTotal);
+          bar.update(p.nodesDone, payload);
+        }
+      } catch {
+        // Progress is a nicety: the run's own answer decides the outcome.
+      }
+    }
+  };
+  const polling = poll();
+  try {
+    return await work;
+  } finally {
+    done = true;
+    await polling;
+    if (started) bar.stop();
+  }
+}
+
+async function aggregate(ctx: CommandContext): Promise<void> {
+  const { client, json, io } = ctx;
+  const { aggregateNow: summary } = await withProgressBar(
+    ctx,
+    client.request<{ aggregateNow: AggregateSummary }>(AGGREGATE_NOW),
+  );
+  if (json) return printJson(io, summary);
+  io.out(
+    formatKeyValues([
+      ['nodesSeen', summary.nodesSeen],
+      ['nodesSkipped', summary.nodesSkipped],
+      ['nodesFailed', summary.nodesFailed],
+      ['filesRead', summary.filesRead],
+      ['recordsSeen', summary.recordsSeen],
+      ['recordsApplied', summary.recordsApplied],
+      ['recordsDuplicate', summary.recordsDuplicate],
+      ['recordsRejected', summary.recordsRejected],
+      ['centsDebited', summary.centsDebited],
+      ['errors', summary.errors.length],
+    ]),
+  );
+  // One line per node that failed this run; the others were applied.
   for (const line of summary.errors) io.out(`  ${printable(line)}\n`);
 }
 
@@ -331,5 +430,9 @@ export async function runCommand(command: Command, ctx: CommandContext): Promise
       return usersCreate(ctx, command);
     case 'jobs list':
       return jobsList(ctx, command);
+    case 'aggregate':
+      return aggregate(ctx);
+    case 'usage push':
+      throw new Error('usage push does not use the API (handled in run.ts)');
   }
 }

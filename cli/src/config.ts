@@ -1,5 +1,10 @@
 import { z } from 'zod';
 import { type Env, parseEnv } from '../../api/src/lib/env.ts';
+import {
+  checkUsageSource,
+  USAGE_SOURCE_SECRETS,
+  usageSourceEnv,
+} from '../../api/src/usage/sources/source-config.ts';
 
 /**
  * Environment of the `hero-admin` CLI, parsed once before a command runs (not for `--help`).
@@ -28,4 +33,13 @@ export type CliConfig = z.infer<typeof cliConfigSchema>;
 /** Throws a ConfigError listing every problem. */
 export function loadCliConfig(env: Env = process.env): CliConfig {
   return parseEnv(cliConfigSchema, env, ['ADMIN_SECRET']);
+}
+
+/** `usage push` talks to the billing repository, not the API: the aggregator's variables. */
+export const pushConfigSchema = z.object(usageSourceEnv).superRefine(checkUsageSource);
+
+export type PushConfig = z.infer<typeof pushConfigSchema>;
+
+export function loadPushConfig(env: Env = process.env): PushConfig {
+  return parseEnv(pushConfigSchema, env, USAGE_SOURCE_SECRETS);
 }

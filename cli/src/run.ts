@@ -3,8 +3,9 @@ import { ConfigError, type Env } from '../../api/src/lib/env.ts';
 import { parseCommandLine } from './args.ts';
 import { ApiClient } from './client.ts';
 import { type Output, runCommand } from './commands.ts';
-import { loadCliConfig } from './config.ts';
+import { loadCliConfig, loadPushConfig } from './config.ts';
 import { CliError, printable } from './errors.ts';
+import { usagePush } from './usage-push.ts';
 
 function version(): string {
   const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {
@@ -14,6 +15,11 @@ function version(): string {
 }
 
 function report(io: Output, err: unknown): number {
+  if (err instanceof ConfigError) {
+    io.err('hero-admin: invalid configuration\n');
+    for (const problem of err.problems) io.err(`  - ${problem}\n`);
+    return 1;
+  }
   if (err instanceof CliError) {
     io.err(`hero-admin: ${err.message}\n`);
     for (const line of err.details) io.err(`${line}\n`);
@@ -45,14 +51,20 @@ export async function run(argv: string[], io: Output, env?: Env): Promise<number
     return 0;
   }
 
+  if (invocation.command.name === 'usage push') {
+    try {
+      await usagePush(invocation.command, loadPushConfig(env), io, invocation.json);
+      return 0;
+    } catch (err) {
+      return report(io, err);
+    }
+  }
+
   let config: ReturnType<typeof loadCliConfig>;
   try {
     config = loadCliConfig(env);
   } catch (err) {
-    if (!(err instanceof ConfigError)) return report(io, err);
-    io.err('hero-admin: invalid configuration\n');
-    for (const problem of err.problems) io.err(`  - ${problem}\n`);
-    return 1;
+    return report(io, err);
   }
 
   const client = new ApiClient({

@@ -34,7 +34,48 @@ describe('worker config', () => {
       AUTO_RELEASE_INTERVAL_MS: 3_600_000,
       AUTO_RELEASE_BATCH_SIZE: 500,
       EXPIRY_WARNING_HOURS: 72,
+      AGGREGATE_INTERVAL_MS: 300_000,
+      AGGREGATE_BATCH_SIZE: 5000,
+      BILLING_BRANCH: 'main',
+      USAGE_GIT_CACHE_DIR: '.data/usage-git-cache',
+      FORGE_TIMEOUT_MS: 30_000,
+      FORGE_RETRIES: 3,
+      FORGE_RETRY_BASE_MS: 500,
+      FORGE_CONCURRENCY: 4,
     });
+  });
+
+  it('reads the usage source, listing what the chosen one is missing', () => {
+    expect(loadWorkerConfig({ DATABASE_URL, BILLING_GIT_URL: '/srv/billing.git' })).toMatchObject({
+      BILLING_GIT_URL: '/srv/billing.git',
+      BILLING_BRANCH: 'main',
+    });
+    expect(() => loadWorkerConfig({ DATABASE_URL, USAGE_SOURCE: 'forge', FORGE_URL: 'ftp://x' })).toThrow(
+      expect.objectContaining({
+        problems: [
+          'FORGE_URL: must be an http(s) URL',
+          'FORGE_TOKEN: required with USAGE_SOURCE=forge',
+          'BILLING_REPO: required with USAGE_SOURCE=forge',
+        ],
+      }),
+    );
+    expect(() => loadWorkerConfig({ DATABASE_URL, USAGE_SOURCE: 'forge' })).toThrow(
+      expect.objectContaining({
+        problems: [
+          'FORGE_URL: required with USAGE_SOURCE=forge',
+          'FORGE_TOKEN: required with USAGE_SOURCE=forge',
+          'BILLING_REPO: required with USAGE_SOURCE=forge',
+        ],
+      }),
+    );
+    expect(() => loadWorkerConfig({ DATABASE_URL, USAGE_SOURCE: 'git', AGGREGATE_INTERVAL_MS: '0' })).toThrow(
+      expect.objectContaining({
+        problems: [
+          'AGGREGATE_INTERVAL_MS: Too small: expected number to be >0',
+          'BILLING_GIT_URL: required with USAGE_SOURCE=git',
+        ],
+      }),
+    );
   });
 
   it('reads the auto-release and notification settings, refusing bad ones', () => {

@@ -1,5 +1,10 @@
 import { z } from 'zod';
 import { type Env, LOG_LEVELS, parseEnv } from '../../api/src/lib/env.ts';
+import {
+  checkUsageSource,
+  USAGE_SOURCE_SECRETS,
+  usageSourceEnv,
+} from '../../api/src/usage/sources/source-config.ts';
 
 /**
  * Environment of the worker processes (`workers/src/main.ts <job>`), parsed once at start-up.
@@ -47,7 +52,15 @@ export const workerConfigSchema = z
     AUTO_RELEASE_BATCH_SIZE: z.coerce.number().int().positive().max(10_000).default(500),
     /** An ACTIVE allocation this close to its end gets one `allocation.expiring` event; 0: none. */
     EXPIRY_WARNING_HOURS: z.coerce.number().min(0).default(72),
+
+    /** The billing repository the aggregator reads (see api/src/usage/sources/source-config.ts). */
+    ...usageSourceEnv,
+    /** Pause between two aggregation ticks (default five minutes). */
+    AGGREGATE_INTERVAL_MS: ms(300_000),
+    /** Usage records per apply transaction. */
+    AGGREGATE_BATCH_SIZE: z.coerce.number().int().positive().max(50_000).default(5000),
   })
+  .superRefine(checkUsageSource)
   .refine((c) => c.OUTBOX_RETRY_MAX_MS >= c.OUTBOX_RETRY_BASE_MS, {
     message: 'must be at least OUTBOX_RETRY_BASE_MS',
     path: ['OUTBOX_RETRY_MAX_MS'],
@@ -55,7 +68,12 @@ export const workerConfigSchema = z
 
 export type WorkerConfig = z.infer<typeof workerConfigSchema>;
 
-export const WORKER_SECRETS = ['DATABASE_URL', 'DEPLOYER_TOKEN', 'NOTIFY_WEBHOOK_TOKEN'] as const;
+export const WORKER_SECRETS = [
+  'DATABASE_URL',
+  'DEPLOYER_TOKEN',
+  'NOTIFY_WEBHOOK_TOKEN',
+  ...USAGE_SOURCE_SECRETS,
+] as const;
 
 export function loadWorkerConfig(env: Env = process.env): WorkerConfig {
   return parseEnv(workerConfigSchema, env, WORKER_SECRETS);

@@ -1,13 +1,23 @@
 import { defineEntity, p } from '@mikro-orm/core';
+import { AggregatorNodeStateRepository } from '../repositories/usage.repository.ts';
 
+/** The aggregator's position in one node's usage files (`nodes/<nodeName>/` in the billing repository). */
 export const AggregatorNodeStateSchema = defineEntity({
   name: 'AggregatorNodeState',
   tableName: 'aggregator_node_state',
+  repository: () => AggregatorNodeStateRepository,
   properties: {
     nodeName: p.text().primary(),
+    /** The latest commit touching the node's directory that was applied whole. */
     lastCommitSha: p.text().nullable(),
+    /** The last tick that looked at the node (skipped, applied or failed). */
     lastRunAt: p.datetime().nullable(),
+    /** The last tick that applied the node whole. */
+    lastSuccessAt: p.datetime().nullable(),
     recordsConsumedTotal: p.bigint('number').default(0),
+    /** Files of the node applied so far. */
+    filesTotal: p.integer().default(0),
+    /** Why the last tick failed on this node; null once a tick applies it. */
     lastError: p.text().nullable(),
   },
 });

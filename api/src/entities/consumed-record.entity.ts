@@ -1,13 +1,27 @@
 import { defineEntity, p } from '@mikro-orm/core';
+import { ConsumedRecordRepository } from '../repositories/usage.repository.ts';
 
+/** A usage record that was debited: its idempotency key is never applied again. */
 export const ConsumedRecordSchema = defineEntity({
   name: 'ConsumedRecord',
   tableName: 'consumed_record',
+  repository: () => ConsumedRecordRepository,
+  indexes: [
+    { name: 'consumed_record_applied_at_index', properties: ['appliedAt', 'idempotencyKey'] },
+    { name: 'consumed_record_node_name_index', properties: ['nodeName'] },
+  ],
   properties: {
     idempotencyKey: p.text().primary(),
     userId: p.uuid().index('consumed_record_user_id_index'),
     nodeName: p.text(),
+    /** The billing-repository file the record was read from. */
+    filePath: p.text(),
+    resource: p.text(),
+    quantity: p.double(),
     costCents: p.bigint('number'),
+    periodStart: p.datetime().nullable(),
+    periodEnd: p.datetime().nullable(),
+    allocationId: p.uuid().nullable(),
     appliedAt: p.datetime().onCreate(() => new Date()),
   },
 });

@@ -6,6 +6,7 @@ import { OutboxEvent } from './outbox-event.entity.ts';
 import { PaymentEvent } from './payment-event.entity.ts';
 import { PoolVm } from './pool-vm.entity.ts';
 import { RejectedUsageRecord } from './rejected-usage-record.entity.ts';
+import { UsageFileState } from './usage-file-state.entity.ts';
 import { User } from './user.entity.ts';
 import { VmAllocation } from './vm-allocation.entity.ts';
 
@@ -19,6 +20,7 @@ export const entities = [
   ConsumedRecord,
   AggregatorNodeState,
   RejectedUsageRecord,
+  UsageFileState,
   JobRun,
   OutboxEvent,
 ];

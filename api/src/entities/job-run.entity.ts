@@ -22,6 +22,8 @@ export const JobRunSchema = defineEntity({
     status: p.enum(JOB_RUN_STATUSES),
     summary: p.json<Record<string, unknown>>().nullable(),
     error: p.text().nullable(),
+    /** Live progress of a RUNNING run (e.g. the aggregator's files and records so far). */
+    progress: p.json<Record<string, unknown>>().nullable(),
   },
 });
 

@@ -1,10 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { defineEntity, p } from '@mikro-orm/core';
+import { PaymentEventRepository } from '../repositories/billing.repository.ts';
 import { User } from './user.entity.ts';
 
 export const PaymentEventSchema = defineEntity({
   name: 'PaymentEvent',
   tableName: 'payment_event',
+  repository: () => PaymentEventRepository,
   uniques: [{ name: 'payment_event_provider_ref_unique', properties: ['provider', 'providerRef'] }],
   properties: {
     id: p

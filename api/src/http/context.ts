@@ -3,6 +3,7 @@ import { hashToken, secretsEqual } from '../auth/tokens.ts';
 import { User } from '../entities/user.entity.ts';
 import type { Logger } from '../lib/logger.ts';
 import type { Provisioner } from '../provisioners/provisioner.ts';
+import type { UsageSource } from '../usage/sources/usage-source.ts';
 
 /** What a credential in the request amounts to. */
 export type CredentialState = 'missing' | 'invalid' | 'valid';
@@ -11,6 +12,8 @@ export type CredentialState = 'missing' | 'invalid' | 'valid';
 export interface ApiSettings {
   /** An ACTIVE allocation this close to its end is `expiringSoon` (EXPIRY_WARNING_HOURS). */
   expiryWarningHours: number;
+  /** Usage records per apply transaction (aggregateNow). */
+  aggregateBatchSize: number;
 }
 
 export interface Context {
@@ -18,6 +21,8 @@ export interface Context {
   em: EntityManager;
   settings: ApiSettings;
   provisioner: Provisioner | null;
+  /** The billing repository, or null when none is configured (aggregateNow answers 503). */
+  usageSource: UsageSource | null;
   admin: CredentialState;
   user: User | null;
   userCredential: CredentialState;
@@ -29,6 +34,7 @@ export interface ContextDeps {
   settings: ApiSettings;
   adminSecret: string;
   provisioner: Provisioner | null;
+  usageSource: UsageSource | null;
   log: Logger;
 }
 
@@ -54,6 +60,7 @@ export async function createContext(request: Request, deps: ContextDeps): Promis
     em,
     settings: deps.settings,
     provisioner: deps.provisioner,
+    usageSource: deps.usageSource,
     admin,
     user,
     userCredential,

@@ -7,12 +7,16 @@ import { DomainError } from '../errors.ts';
 import type { Logger } from '../lib/logger.ts';
 import type { Provisioner } from '../provisioners/provisioner.ts';
 import { schema } from '../schema/index.ts';
+import { DEFAULT_AGGREGATE_BATCH_SIZE } from '../usage/aggregate-usage.ts';
+import type { UsageSource } from '../usage/sources/usage-source.ts';
 import { type ApiSettings, type Context, createContext } from './context.ts';
 
 export interface AppDeps {
   orm: MikroORM;
   adminSecret: string;
   provisioner: Provisioner | null;
+  /** Default: none (aggregateNow answers USAGE_SOURCE_UNAVAILABLE). */
+  usageSource?: UsageSource | null;
   log: Logger;
   /** Default: EXPIRY_WARNING_HOURS 72. */
   settings?: Partial<ApiSettings>;
@@ -44,7 +48,11 @@ function toGraphQLError(error: unknown, message: string): Error {
 
 export function createGraphQLHandler(deps: AppDeps): YogaServerInstance<Record<string, never>, Context> {
   const log = deps.log.child({ module: 'graphql' });
-  const settings: ApiSettings = { expiryWarningHours: DEFAULT_EXPIRY_WARNING_HOURS, ...deps.settings };
+  const settings: ApiSettings = {
+    expiryWarningHours: DEFAULT_EXPIRY_WARNING_HOURS,
+    aggregateBatchSize: DEFAULT_AGGREGATE_BATCH_SIZE,
+    ...deps.settings,
+  };
   return createYoga<Record<string, never>, Context>({
     schema,
     graphqlEndpoint: '/graphql',
@@ -77,6 +85,7 @@ export function createGraphQLHandler(deps: AppDeps): YogaServerInstance<Record<s
         settings,
         adminSecret: deps.adminSecret,
         provisioner: deps.provisioner,
+        usageSource: deps.usageSource ?? null,
         log,
       }),
   });

@@ -59,7 +59,7 @@ function errorMessage(err: unknown): string {
 export async function runWithJobLock<S extends object>(
   em: EntityManager,
   options: RunWithJobLockOptions,
-  run: (em: EntityManager) => Promise<S>,
+  run: (em: EntityManager, run: RunHandle) => Promise<S>,
 ): Promise<JobOutcome<S>> {
   const base = {
     job: options.job,
@@ -118,7 +118,15 @@ export async function runWithJobLock<S extends object>(
 
     let outcome: { status: 'SUCCEEDED'; summary: S } | { status: 'FAILED'; error: string };
     try {
-      outcome = { status: 'SUCCEEDED', summary: await run(em.fork()) };
+      const progress = progressWriter(em, row.id, log);
+      try {
+        outcome = {
+          status: 'SUCCEEDED',
+          summary: await run(em.fork(), { runId: row.id, progress: progress.report }),
+        };
+      } finally {
+        await progress.stop();
+      }
     } catch (err) {
       outcome = { status: 'FAILED', error: errorMessage(err) };
       log?.error({ runId: row.id, err }, `${options.job}: run failed`);
@@ -134,6 +142,50 @@ export async function runWithJobLock<S extends object>(
       ? { ...outcomeBase(row), status: 'SUCCEEDED', summary: outcome.summary, error: null }
       : { ...outcomeBase(row), status: 'FAILED', summary: null, error: outcome.error };
   });
+}
+
+/** What a running job gets besides its EntityManager. */
+export interface RunHandle {
+  runId: number;
+  /**
+   * Live progress, shown on the RUNNING job-run row (`progress`): the latest value is written at
+   * most every PROGRESS_INTERVAL_MS, outside the job's transactions; never throws.
+   */
+  progress(value: Record<string, unknown>): void;
+}
+
+const PROGRESS_INTERVAL_MS = 500;
+
+function progressWriter(em: EntityManager, runId: number, log?: Logger) {
+  const writer = em.fork();
+  let latest: Record<string, unknown> | null = null;
+  let writing: Promise<void> = Promise.resolve();
+  let timer: NodeJS.Timeout | null = null;
+  const flush = () => {
+    timer = null;
+    const value = latest;
+    latest = null;
+    if (!value) return;
+    writing = writing
+      .then(() =>
+        writer.execute('update job_run set progress = ? where id = ?', [JSON.stringify(value), runId]),
+      )
+      .then(
+        () => undefined,
+        (err: unknown) => log?.warn({ err, runId }, 'could not record job progress'),
+      );
+  };
+  return {
+    report(value: Record<string, unknown>) {
+      latest = value;
+      if (!timer) timer = setTimeout(flush, PROGRESS_INTERVAL_MS);
+    },
+    async stop() {
+      if (timer) clearTimeout(timer);
+      flush();
+      await writing;
+    },
+  };
 }
 
 function outcomeBase(row: JobRun): OutcomeBase {

@@ -8,6 +8,8 @@ import './types/user.ts';
 import './types/health.ts';
 import './types/auto-release.ts';
 import './types/job-run.ts';
+import './types/usage.ts';
+import './types/billing.ts';
 
 builder.queryType({});
 builder.mutationType({});

@@ -14,6 +14,11 @@ export const jobs: Record<string, JobEntry> = {
       'releases expired allocations (reason EXPIRED) and writes allocation.expiring warnings; default every hour',
     load: async () => (await import('./auto-release.job.ts')).autoReleaseJob,
   },
+  aggregate: {
+    description:
+      'debits new usage records from the billing repository (USAGE_SOURCE git|forge) exactly once; default every 5 minutes',
+    load: async () => (await import('./aggregate.job.ts')).aggregateJob,
+  },
   outbox: {
     description:
       'delivers outbox events: vm.release → deployer POST /admin/release-vm (a logging stub without DEPLOYER_URL)',

@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import schedule from 'node-schedule';
 import { createOrm, type MikroORM } from '../../../api/src/db/orm.ts';
 import type { JobOutcome } from '../../../api/src/jobs/run-with-job-lock.ts';
-import { exitOnConfigError } from '../../../api/src/lib/env.ts';
+import { ConfigError, exitOnConfigError } from '../../../api/src/lib/env.ts';
 import { createLogger, type Logger } from '../../../api/src/lib/logger.ts';
 import { loadWorkerConfig, type WorkerConfig } from '../config.ts';
 import type { Job } from './job.ts';
@@ -89,6 +89,8 @@ export async function runDaemon<S extends object>(job: Job<S>, argv: readonly st
   }
   try {
     config = loadWorkerConfig();
+    const problems = job.checkConfig?.(config) ?? [];
+    if (problems.length > 0) throw new ConfigError(problems);
   } catch (err) {
     exitOnConfigError(err, `worker ${job.name}`);
   }

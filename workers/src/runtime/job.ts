@@ -12,6 +12,8 @@ export interface JobContext {
   trigger: JobTrigger;
   /** Aborted when the process is asked to stop: finish the item in hand, take no new ones. */
   signal: AbortSignal;
+  /** Live progress for the RUNNING job-run row (throttled; never throws). */
+  progress(value: Record<string, unknown>): void;
 }
 
 /** A scheduled job a worker process runs: one tick = one `run`, under the job's run lock. */
@@ -20,6 +22,8 @@ export interface Job<S extends object = Record<string, unknown>> {
   readonly name: string;
   /** Pause between the end of one tick and the start of the next. */
   intervalMs(config: WorkerConfig): number;
+  /** Settings this job needs beyond the shared schema; each problem is one line (exit 1 at start). */
+  checkConfig?(config: WorkerConfig): string[];
   /** Settings worth logging in the "worker started" line (never a secret). */
   describeConfig?(config: WorkerConfig): Record<string, unknown>;
   /** One tick; the summary is stored on the job-run row. Throw to record a failed run. */

@@ -26,7 +26,14 @@ export function runJobOnce<S extends object>(
 ): Promise<JobOutcome<S>> {
   const log = deps.log.child({ job: job.name });
   const signal = deps.signal ?? new AbortController().signal;
-  return runWithJobLock(orm.em, { job: job.name, trigger, log }, (em) =>
-    job.run({ em, config: deps.config, log, trigger, signal }),
+  return runWithJobLock(orm.em, { job: job.name, trigger, log }, (em, handle) =>
+    job.run({
+      em,
+      config: deps.config,
+      log: log.child({ runId: handle.runId }),
+      trigger,
+      signal,
+      progress: handle.progress,
+    }),
   );
 }

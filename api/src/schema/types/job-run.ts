@@ -30,6 +30,13 @@ export const JobRunType = builder.objectType(JobRun, {
       resolve: (r) => r.summary ?? null,
     }),
     error: t.exposeString('error', { nullable: true }),
+    progress: t.field({
+      type: 'JSON',
+      nullable: true,
+      description:
+        'Live progress while RUNNING (the aggregator: nodesDone, nodesTotal, filesRead, recordsSeen, recordsApplied); the last value afterwards.',
+      resolve: (r) => r.progress ?? null,
+    }),
   }),
 });
 

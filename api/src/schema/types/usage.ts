@@ -1,0 +1,153 @@
+import { resolveOffsetConnection } from '@pothos/plugin-relay';
+import { AggregatorNodeState } from '../../entities/aggregator-node-state.entity.ts';
+import { ConsumedRecord } from '../../entities/consumed-record.entity.ts';
+import { RejectedUsageRecord } from '../../entities/rejected-usage-record.entity.ts';
+import { isUuid } from '../../lib/ids.ts';
+import { type AggregateSummary, aggregateNow } from '../../usage/aggregate-usage.ts';
+import { builder } from '../builder.ts';
+
+export const AggregateSummaryType = builder.objectRef<AggregateSummary>('AggregateSummary').implement({
+  description: 'What one aggregation run did.',
+  fields: (t) => ({
+    nodesSeen: t.exposeInt('nodesSeen', { description: 'Node directories under nodes/ at the branch head.' }),
+    nodesSkipped: t.exposeInt('nodesSkipped', {
+      description: 'Nodes whose latest commit was already applied (nothing read).',
+    }),
+    nodesFailed: t.exposeInt('nodesFailed', {
+      description: 'Nodes halted for this run with lastError set; their position did not move.',
+    }),
+    filesRead: t.exposeInt('filesRead', { description: 'Files read because their blob sha changed.' }),
+    recordsSeen: t.exposeInt('recordsSeen'),
+    recordsApplied: t.exposeInt('recordsApplied', { description: 'Records debited by this run.' }),
+    recordsDuplicate: t.exposeInt('recordsDuplicate', {
+      description: 'Records whose idempotency key was already consumed (not debited again).',
+    }),
+    recordsRejected: t.exposeInt('recordsRejected', {
+      description: 'Records that cannot be applied; see rejectedRecords for the reasons.',
+    }),
+    centsDebited: t.expose('centsDebited', { type: 'SafeInt' }),
+    errors: t.exposeStringList('errors', {
+      description: 'One line per failed node (the first 100, then a count).',
+    }),
+  }),
+});
+
+const AggregatorNodeStateType = builder.objectType(AggregatorNodeState, {
+  name: 'AggregatorNodeState',
+  description: "The aggregator's position in one node's usage files.",
+  fields: (t) => ({
+    nodeName: t.exposeString('nodeName'),
+    lastCommitSha: t.exposeString('lastCommitSha', {
+      nullable: true,
+      description: 'The latest commit touching nodes/<node> that was applied whole.',
+    }),
+    lastRunAt: t.expose('lastRunAt', { type: 'DateTime', nullable: true }),
+    lastSuccessAt: t.expose('lastSuccessAt', { type: 'DateTime', nullable: true }),
+    recordsConsumedTotal: t.expose('recordsConsumedTotal', { type: 'SafeInt' }),
+    filesTotal: t.exposeInt('filesTotal'),
+    lastError: t.exposeString('lastError', {
+      nullable: true,
+      description: 'Why the last run failed on this node; null once a run applies it.',
+    }),
+  }),
+});
+
+const ConsumedRecordType = builder.objectType(ConsumedRecord, {
+  name: 'ConsumedRecord',
+  description: 'A usage record that was debited (its key is never applied again).',
+  fields: (t) => ({
+    idempotencyKey: t.exposeString('idempotencyKey'),
+    userId: t.exposeID('userId'),
+    nodeName: t.exposeString('nodeName'),
+    filePath: t.exposeString('filePath'),
+    resource: t.exposeString('resource'),
+    quantity: t.float({ resolve: (r) => Number(r.quantity) }),
+    costCents: t.expose('costCents', { type: 'SafeInt' }),
+    periodStart: t.expose('periodStart', { type: 'DateTime', nullable: true }),
+    periodEnd: t.expose('periodEnd', { type: 'DateTime', nullable: true }),
+    allocationId: t.exposeID('allocationId', { nullable: true }),
+    appliedAt: t.expose('appliedAt', { type: 'DateTime' }),
+  }),
+});
+
+const RejectedUsageRecordType = builder.objectType(RejectedUsageRecord, {
+  name: 'RejectedUsageRecord',
+  description: 'A usage record that could not be applied, with the reason.',
+  fields: (t) => ({
+    id: t.id({ resolve: (r) => String(r.id) }),
+    idempotencyKey: t.exposeString('idempotencyKey', { nullable: true }),
+    userId: t.exposeString('userId', { nullable: true, description: 'As written in the record.' }),
+    nodeName: t.exposeString('nodeName'),
+    filePath: t.exposeString('filePath'),
+    reason: t.exposeString('reason'),
+    record: t.expose('record', {
+      type: 'JSON',
+      description: 'The record as written (dates as ISO strings).',
+    }),
+    createdAt: t.expose('createdAt', { type: 'DateTime' }),
+  }),
+});
+
+builder.mutationField('aggregateNow', (t) =>
+  t.field({
+    type: AggregateSummaryType,
+    description:
+      'Admin: aggregate usage from the billing repository now (a MANUAL job run). Shares the run lock with the aggregator workers: while a run is in progress this answers ALREADY_RUNNING (HTTP 409). USAGE_SOURCE_UNAVAILABLE (503) when no usage source is configured.',
+    authScopes: { admin: true },
+    resolve: (_root, _args, ctx) =>
+      aggregateNow(ctx.em, {
+        source: ctx.usageSource,
+        batchSize: ctx.settings.aggregateBatchSize,
+        log: ctx.log.child({ job: 'aggregate' }),
+      }),
+  }),
+);
+
+builder.queryField('aggregatorState', (t) =>
+  t.field({
+    type: [AggregatorNodeStateType],
+    description: "Admin: the aggregator's state per node, by node name.",
+    authScopes: { admin: true },
+    resolve: (_root, _args, ctx) => ctx.em.getRepository(AggregatorNodeState).all(),
+  }),
+);
+
+builder.queryField('consumedRecords', (t) =>
+  t.connection({
+    type: ConsumedRecordType,
+    description: 'Admin: debited usage records, newest first, optionally for one user or node.',
+    authScopes: { admin: true },
+    args: {
+      userId: t.arg.id({ required: false }),
+      nodeName: t.arg.string({ required: false }),
+    },
+    resolve: (_root, args, ctx) => {
+      const userId = args.userId ? String(args.userId) : undefined;
+      // Not a uuid: no record can match (as for allocations).
+      if (userId && !isUuid(userId)) return resolveOffsetConnection({ args }, () => []);
+      return resolveOffsetConnection({ args, defaultSize: 20, maxSize: 100 }, ({ limit, offset }) =>
+        ctx.em
+          .getRepository(ConsumedRecord)
+          .page({ userId, nodeName: args.nodeName ?? undefined }, limit, offset),
+      );
+    },
+  }),
+);
+
+builder.queryField('rejectedRecords', (t) =>
+  t.connection({
+    type: RejectedUsageRecordType,
+    description: 'Admin: usage records that could not be applied, newest first, optionally for one node.',
+    authScopes: { admin: true },
+    args: {
+      userId: t.arg.string({ required: false }),
+      nodeName: t.arg.string({ required: false }),
+    },
+    resolve: (_root, args, ctx) =>
+      resolveOffsetConnection({ args, defaultSize: 20, maxSize: 100 }, ({ limit, offset }) =>
+        ctx.em
+          .getRepository(RejectedUsageRecord)
+          .page({ userId: args.userId ?? undefined, nodeName: args.nodeName ?? undefined }, limit, offset),
+      ),
+  }),
+);

@@ -1,0 +1,209 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { createOrm, type MikroORM } from '../api/src/db/orm.ts';
+import { type AggregateSummary, aggregateUsage } from '../api/src/usage/aggregate-usage.ts';
+import { GitSource } from '../api/src/usage/sources/git-source.ts';
+import type { UsageSource } from '../api/src/usage/sources/usage-source.ts';
+import { createTestDatabase, type TestDatabase } from './support/db.ts';
+import {
+  batchFile,
+  createBareRepo,
+  createUsageUsers,
+  expectedDebits,
+  type UsageUser,
+  usageRecord,
+} from './support/usage.ts';
+
+let db: TestDatabase;
+let orm: MikroORM;
+
+beforeAll(async () => {
+  db = await createTestDatabase();
+  orm = await createOrm({ databaseUrl: db.url, poolMax: 6 });
+});
+afterAll(async () => {
+  await orm?.close();
+  await db?.drop();
+});
+
+/** A billing repository the aggregator reads through one of its sources. */
+interface Harness {
+  source: UsageSource;
+  /** One commit per file, as nodes push. */
+  write(files: [string, string][]): Promise<void>;
+  close(): Promise<void>;
+}
+
+async function gitHarness(): Promise<Harness> {
+  const repo = await createBareRepo();
+  const source = new GitSource({ url: repo.dir, branch: 'main', cacheDir: repo.dir });
+  return {
+    source,
+    write: async (files) => {
+      for (const [p, text] of files) await source.putFile(p, Buffer.from(text), `usage: ${p}`);
+    },
+    close: () => repo.remove(),
+  };
+}
+
+const harnesses: Record<string, () => Promise<Harness>> = { git: gitHarness };
+
+const balances = async (users: UsageUser[]) =>
+  new Map(
+    (
+      await db.query<{ user_id: string; b: string }>(
+        'select user_id, credit_balance_cents::text as b from billing where user_id = any($1::uuid[])',
+        [users.map((u) => u.id)],
+      )
+    ).map((r) => [r.user_id, Number(r.b)]),
+  );
+
+const nodeState = async (node: string) =>
+  (
+    await db.query<{
+      last_commit_sha: string | null;
+      last_error: string | null;
+      records_consumed_total: string;
+    }>(
+      'select last_commit_sha, last_error, records_consumed_total::text from aggregator_node_state where node_name = $1',
+      [node],
+    )
+  )[0];
+
+describe.each(Object.keys(harnesses))('aggregation from the %s source', (kind) => {
+  let h: Harness;
+  const run = (): Promise<AggregateSummary> =>
+    aggregateUsage(orm.em.fork(), { source: h.source, batchSize: 3 });
+  const node = (name: string) => `${kind}-${name}-${Math.random().toString(36).slice(2, 7)}`;
+
+  beforeAll(async () => {
+    h = await harnesses[kind]();
+  });
+  afterAll(async () => {
+    await h?.close();
+  });
+
+  it('debits each balance by exactly the sum of its records, once; a repeat run skips the node', async () => {
+    const users = await createUsageUsers(db, 2, 10_000);
+    const A = node('a');
+    const records = [
+      usageRecord(A, users[0].id, 24),
+      usageRecord(A, users[0].id, 5),
+      usageRecord(A, users[1].id, 100),
+      usageRecord(A, users[1].id, 1),
+      usageRecord(A, users[0].id, 0),
+    ];
+    await h.write([
+      batchFile(A, '2026-11-23-10', records.slice(0, 3)),
+      batchFile(A, '2026-11-23-11', records.slice(3)),
+    ]);
+
+    const first = await run();
+    expect(first).toMatchObject({
+      nodesFailed: 0,
+      filesRead: 2,
+      recordsSeen: 5,
+      recordsApplied: 5,
+      recordsDuplicate: 0,
+      recordsRejected: 0,
+      centsDebited: 130,
+      errors: [],
+    });
+    const after = await balances(users);
+    const sums = expectedDebits(records);
+    expect(after.get(users[0].id)).toBe(10_000 - (sums.get(users[0].id) ?? 0));
+    expect(after.get(users[1].id)).toBe(10_000 - (sums.get(users[1].id) ?? 0));
+    const keys = await db.query<{ idempotency_key: string; node_name: string; file_path: string }>(
+      'select idempotency_key, node_name, file_path from consumed_record where node_name = $1 order by idempotency_key',
+      [A],
+    );
+    expect(keys.map((k) => k.idempotency_key)).toEqual(records.map((r) => r.idempotencyKey).sort());
+    expect(keys.every((k) => k.file_path.startsWith(`nodes/${A}/usage_2026-11-23-1`))).toBe(true);
+    const state = await nodeState(A);
+    expect(state.last_commit_sha).toMatch(/^[0-9a-f]{40}$/);
+    expect(state.records_consumed_total).toBe('5');
+    expect(state.last_error).toBeNull();
+
+    const second = await run();
+    expect(second.nodesSkipped).toBe(second.nodesSeen);
+    expect(second).toMatchObject({ filesRead: 0, recordsSeen: 0, recordsApplied: 0, centsDebited: 0 });
+    expect(await balances(users)).toEqual(after);
+
+    // A new file: one new record and one key already consumed. Only the new one is debited.
+    const fresh = usageRecord(A, users[1].id, 7);
+    await h.write([batchFile(A, '2026-11-23-12', [fresh, { ...records[2], costCents: 999 }])]);
+    const third = await run();
+    expect(third).toMatchObject({
+      filesRead: 1,
+      recordsSeen: 2,
+      recordsApplied: 1,
+      recordsDuplicate: 1,
+      centsDebited: 7,
+    });
+    expect((await balances(users)).get(users[1].id)).toBe((after.get(users[1].id) ?? 0) - 7);
+    expect((await nodeState(A)).last_commit_sha).not.toBe(state.last_commit_sha);
+  });
+
+  it('reads again only a file whose blob changed (a node rewriting its current hour)', async () => {
+    const [user] = await createUsageUsers(db, 1, 0);
+    const B = node('b');
+    const r1 = usageRecord(B, user.id, 10);
+    const r2 = usageRecord(B, user.id, 20);
+    await h.write([
+      batchFile(B, '2026-11-23-09', [usageRecord(B, user.id, 1)]),
+      batchFile(B, '2026-11-23-10', [r1]),
+    ]);
+    await run();
+    await h.write([batchFile(B, '2026-11-23-10', [r1, r2])]);
+    const summary = await run();
+    expect(summary).toMatchObject({
+      filesRead: 1,
+      recordsSeen: 2,
+      recordsApplied: 1,
+      recordsDuplicate: 1,
+      centsDebited: 20,
+    });
+    expect((await balances([user])).get(user.id)).toBe(-31);
+  });
+
+  it('fails a node with an unparsable file (the file named), keeps the rest, rejects unknown users', async () => {
+    const [user] = await createUsageUsers(db, 1, 1000);
+    const good = node('good');
+    const bad = node('bad');
+    const ghost = '00000000-0000-4000-8000-000000000001';
+    const goodRecords = [usageRecord(good, user.id, 3), usageRecord(good, ghost, 50)];
+    await h.write([
+      batchFile(good, '2026-11-23-10', goodRecords),
+      batchFile(bad, '2026-11-23-10', [usageRecord(bad, user.id, 400)]),
+      [`nodes/${bad}/usage_2026-11-23-11.otoml`, '[[records]\nthis is not toml'],
+    ]);
+    const summary = await run();
+    expect(summary.nodesFailed).toBe(1);
+    expect(summary.errors).toEqual([
+      expect.stringMatching(new RegExp(`^${bad}: nodes/${bad}/usage_2026-11-23-11\\.otoml: not valid TOML`)),
+    ]);
+    // The good node applied its valid record; the bad node's state did not move.
+    expect((await balances([user])).get(user.id)).toBeLessThanOrEqual(1000 - 3);
+    const badState = await nodeState(bad);
+    expect(badState.last_commit_sha).toBeNull();
+    expect(badState.last_error).toContain('usage_2026-11-23-11.otoml');
+    expect((await nodeState(good)).last_error).toBeNull();
+    const rejected = await db.query<{ idempotency_key: string; reason: string; user_id: string }>(
+      'select idempotency_key, reason, user_id from rejected_usage_record where node_name = $1',
+      [good],
+    );
+    expect(rejected).toEqual([
+      { idempotency_key: goodRecords[1].idempotencyKey, reason: `unknown user ${ghost}`, user_id: ghost },
+    ]);
+
+    // Fixing the file lets the node through on the next run; the rejected record is not stored twice.
+    await h.write([batchFile(bad, '2026-11-23-11', [usageRecord(bad, user.id, 6)])]);
+    const next = await run();
+    expect(next.nodesFailed).toBe(0);
+    expect((await nodeState(bad)).last_error).toBeNull();
+    expect((await balances([user])).get(user.id)).toBe(1000 - 3 - 400 - 6);
+    const again = await db.query('select 1 from rejected_usage_record where node_name = $1', [good]);
+    expect(again).toHaveLength(1);
+  });
+});
+
+afterEach(() => {});

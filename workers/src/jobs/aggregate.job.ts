@@ -1,0 +1,43 @@
+import {
+  AGGREGATE_JOB,
+  type AggregateSummary,
+  aggregateUsage,
+} from '../../../api/src/usage/aggregate-usage.ts';
+import { createUsageSource, usageSourceKind } from '../../../api/src/usage/sources/source-config.ts';
+import type { UsageSource } from '../../../api/src/usage/sources/usage-source.ts';
+import type { Job } from '../runtime/job.ts';
+
+let source: UsageSource | null = null;
+
+/**
+ * The aggregator worker: each tick reads the billing repository (git or forge) and debits every
+ * new usage record exactly once; nodes whose latest commit was already applied are skipped.
+ * Shares its run lock with `aggregateNow`. A stop request ends the tick after the batch in hand;
+ * the next tick goes on from there.
+ */
+export const aggregateJob: Job<AggregateSummary> = {
+  name: AGGREGATE_JOB,
+  intervalMs: (config) => config.AGGREGATE_INTERVAL_MS,
+  checkConfig: (config) =>
+    usageSourceKind(config)
+      ? []
+      : [
+          'no usage source: set USAGE_SOURCE=git with BILLING_GIT_URL, or USAGE_SOURCE=forge with FORGE_URL, FORGE_TOKEN and BILLING_REPO',
+        ],
+  describeConfig: (config) => ({
+    source: usageSourceKind(config),
+    branch: config.BILLING_BRANCH,
+    batchSize: config.AGGREGATE_BATCH_SIZE,
+  }),
+  run: ({ em, config, log, signal, progress }) => {
+    source ??= createUsageSource(config);
+    if (!source) throw new Error('no usage source configured');
+    return aggregateUsage(em, {
+      source,
+      batchSize: config.AGGREGATE_BATCH_SIZE,
+      signal,
+      log,
+      onProgress: (p) => progress({ ...p }),
+    });
+  },
+};
