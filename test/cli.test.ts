@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AUTO_RELEASE_JOB } from '../api/src/allocation/auto-release.ts';
 import { JOB_LOCK_NAMESPACE } from '../api/src/jobs/run-with-job-lock.ts';
 import { type ApiProcess, startApi } from './support/api.ts';
+import { runCli } from './support/cli.ts';
 import { createTestDatabase, type TestDatabase } from './support/db.ts';
 import { childEnv } from './support/env.ts';
 import { allocate, createUser, poolOf } from './support/factories.ts';
@@ -35,31 +36,8 @@ afterAll(async () => {
   if (dir) await rm(dir, { recursive: true, force: true });
 });
 
-interface CliResult {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
 /** Runs `hero-admin <args>` against the test api (override HERO_API_URL / ADMIN_SECRET in env). */
-async function cli(args: string[], env: Record<string, string | undefined> = {}): Promise<CliResult> {
-  const proc = spawnTs('cli/src/main.ts', args, {
-    HERO_API_URL: api.url,
-    ADMIN_SECRET: api.adminSecret,
-    HERO_API_TIMEOUT_MS: '20000',
-    ...env,
-  });
-  let stdout = '';
-  let stderr = '';
-  proc.child.stdout?.on('data', (c: Buffer) => {
-    stdout += c.toString('utf8');
-  });
-  proc.child.stderr?.on('data', (c: Buffer) => {
-    stderr += c.toString('utf8');
-  });
-  const [code] = await once(proc.child, 'close');
-  return { code: code as number | null, stdout, stderr };
-}
+const cli = (args: string[], env: Record<string, string | undefined> = {}) => runCli(api, args, env);
 
 async function writeJson(name: string, value: unknown): Promise<string> {
   const file = path.join(dir, name);

@@ -6,10 +6,6 @@ export const ConsumedRecordSchema = defineEntity({
   name: 'ConsumedRecord',
   tableName: 'consumed_record',
   repository: () => ConsumedRecordRepository,
-  indexes: [
-    { name: 'consumed_record_applied_at_index', properties: ['appliedAt', 'idempotencyKey'] },
-    { name: 'consumed_record_node_name_index', properties: ['nodeName'] },
-  ],
   properties: {
     idempotencyKey: p.text().primary(),
     userId: p.uuid().index('consumed_record_user_id_index'),

@@ -151,32 +151,35 @@ export async function aggregateUsage(
       const changed = listed.filter((f) => applied.get(f.path) !== f.blobSha);
       nodeLog?.debug({ commit, files: listed.length, changed: changed.length }, 'node changed');
 
+      const batcher = new NodeBatcher(em, {
+        node: node.name,
+        commit: head,
+        batchSize,
+        knownUsers,
+        onBatch: (r) => {
+          summary.recordsApplied += r.applied;
+          summary.recordsDuplicate += r.duplicate;
+          summary.recordsRejected += r.rejected;
+          summary.centsDebited += r.cents;
+          progress();
+        },
+      });
       let interrupted = false;
-      for await (const { file, content } of source.readFiles(changed, head, signal)) {
-        const parsed = parseUsageFile(content.toString('utf8'), { node: node.name, path: file.path });
-        summary.filesRead++;
-        summary.recordsSeen += parsed.records.length + parsed.rejected.length;
-        const done = await applyFile(em, {
-          node: node.name,
-          path: file.path,
-          blobSha: file.blobSha,
-          commit: head,
-          parsed,
-          batchSize,
-          knownUsers,
-          signal,
-          onBatch: (r) => {
-            summary.recordsApplied += r.applied;
-            summary.recordsDuplicate += r.duplicate;
-            summary.recordsRejected += r.rejected;
-            summary.centsDebited += r.cents;
-            progress();
-          },
-        });
-        if (!done) {
-          interrupted = true;
-          break;
+      try {
+        for await (const { file, content } of source.readFiles(changed, head, signal)) {
+          if (signal?.aborted) {
+            interrupted = true;
+            break;
+          }
+          const parsed = parseUsageFile(content.toString('utf8'), { node: node.name, path: file.path });
+          summary.filesRead++;
+          summary.recordsSeen += parsed.records.length + parsed.rejected.length;
+          await batcher.add(file.path, file.blobSha, parsed, signal);
         }
+        if (!interrupted && !signal?.aborted) await batcher.flush();
+      } finally {
+        // The batch in flight always ends (committed or rolled back) before the node does.
+        await batcher.settle();
       }
       if (interrupted || signal?.aborted) {
         nodeLog?.info('stopped before the node was applied whole; the next tick goes on from here');
@@ -219,48 +222,84 @@ interface BatchResult {
   cents: number;
 }
 
-interface ApplyFileInput {
-  node: string;
+interface PendingFile {
   path: string;
   blobSha: string;
-  commit: string;
-  parsed: ParsedUsageFile;
-  batchSize: number;
-  knownUsers: Set<string>;
-  signal?: AbortSignal;
-  onBatch(result: BatchResult): void;
+  records: number;
 }
 
-/** Applies one file in batches; false when stopped before its end (its blob sha is then not recorded). */
-async function applyFile(em: EntityManager, input: ApplyFileInput): Promise<boolean> {
-  const { records, rejected } = input.parsed;
-  const total = records.length + rejected.length;
-  const batches = Math.max(1, Math.ceil(records.length / input.batchSize));
-  for (let b = 0; b < batches; b++) {
-    if (b > 0 && input.signal?.aborted) return false;
-    const last = b === batches - 1;
-    const slice = records.slice(b * input.batchSize, (b + 1) * input.batchSize);
-    const result = await applyBatch(em, {
-      ...input,
-      records: slice,
-      rejected: last ? rejected : [],
-      fileRecords: last ? total : null,
-    });
-    input.onBatch(result);
+interface Batch {
+  records: UsageRecord[];
+  /** The file each record comes from (same index). */
+  paths: string[];
+  rejected: (ParsedUsageFile['rejected'][number] & { path: string })[];
+  /** Files whose last records are in this batch: recorded as applied with it. */
+  files: PendingFile[];
+}
+
+const emptyBatch = (): Batch => ({ records: [], paths: [], rejected: [], files: [] });
+
+/**
+ * Gathers a node's records into batches of about `batchSize` (whole files where they fit; a
+ * bigger file is split, its blob sha recorded with its last part) and applies them one
+ * transaction each, the next batch being parsed while the previous one is applied.
+ */
+class NodeBatcher {
+  private pending = emptyBatch();
+  private inFlight: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly em: EntityManager,
+    private readonly opts: {
+      node: string;
+      commit: string;
+      batchSize: number;
+      knownUsers: Set<string>;
+      onBatch(result: BatchResult): void;
+    },
+  ) {}
+
+  async add(path: string, blobSha: string, parsed: ParsedUsageFile, signal?: AbortSignal): Promise<void> {
+    const { records, rejected } = parsed;
+    const size = this.opts.batchSize;
+    for (let at = 0; at < records.length || at === 0; at += size) {
+      const part = records.slice(at, at + size);
+      const last = at + size >= records.length;
+      for (const r of part) {
+        this.pending.records.push(r);
+        this.pending.paths.push(path);
+      }
+      if (last) {
+        for (const r of rejected) this.pending.rejected.push({ ...r, path });
+        this.pending.files.push({ path, blobSha, records: records.length + rejected.length });
+      }
+      if (this.pending.records.length >= size) await this.flush();
+      if (!last && signal?.aborted) return;
+    }
   }
-  return true;
+
+  /** Starts applying what is pending once the previous batch is done; rethrows that batch's failure. */
+  async flush(): Promise<void> {
+    await this.inFlight;
+    const batch = this.pending;
+    if (batch.records.length === 0 && batch.rejected.length === 0 && batch.files.length === 0) return;
+    this.pending = emptyBatch();
+    const applying = applyBatch(this.em, { ...this.opts, batch }).then((r) => this.opts.onBatch(r));
+    applying.catch(() => {}); // surfaced by the next flush() or settle()
+    this.inFlight = applying;
+  }
+
+  /** Waits for the batch in flight; rethrows its failure. */
+  async settle(): Promise<void> {
+    await this.inFlight;
+  }
 }
 
 interface ApplyBatchInput {
   node: string;
-  path: string;
-  blobSha: string;
   commit: string;
-  records: UsageRecord[];
-  rejected: ParsedUsageFile['rejected'];
   knownUsers: Set<string>;
-  /** Set on a file's last batch: record the file as applied, with this many records. */
-  fileRecords: number | null;
+  batch: Batch;
 }
 
 async function applyBatch(em: EntityManager, input: ApplyBatchInput): Promise<BatchResult> {
@@ -283,76 +322,93 @@ function fingerprint(path: string, record: unknown, reason: string): string {
     .digest('hex');
 }
 
+function recordForRejection(r: UsageRecord): Record<string, unknown> {
+  return {
+    idempotency_key: r.idempotencyKey,
+    user_id: r.userId,
+    allocation_id: r.allocationId,
+    node_name: r.nodeName,
+    resource: r.resource,
+    quantity: r.quantity,
+    cost_cents: r.costCents,
+    period_start: r.periodStart.toISOString(),
+    period_end: r.periodEnd.toISOString(),
+  };
+}
+
+/**
+ * One batch, one transaction: consumed keys inserted and balances debited by the rows actually
+ * inserted (one statement), rejected records kept, finished files recorded. Committed without
+ * waiting for the WAL flush (`synchronous_commit = off`): a database crash may lose the last
+ * batches whole (keys, debits and file states together), and the next run applies them again;
+ * exactly-once holds because they are one transaction.
+ */
 async function applyBatchOnce(tx: EntityManager, input: ApplyBatchInput): Promise<BatchResult> {
   const db = tx.getKysely();
-  // Unknown users: looked up once per run (a user is never deleted while their records are applied).
-  const unseen = [...new Set(input.records.map((r) => r.userId))].filter((u) => !input.knownUsers.has(u));
+  const { batch, node } = input;
+  await sql`set local synchronous_commit = off`.execute(db);
+  // Unknown users: looked up once per run (a user is not deleted while their records are applied).
+  const unseen = [...new Set(batch.records.map((r) => r.userId))].filter((u) => !input.knownUsers.has(u));
   if (unseen.length > 0) {
-    const found = await sql<{
-      id: string;
-    }>`select id::text from users where id = any(${unseen}::uuid[])`.execute(db);
+    const found = await sql<{ id: string }>`select id::text from users where id = any(${unseen}::uuid[])`.execute(db);
     for (const row of found.rows) input.knownUsers.add(row.id);
   }
-  const applicable: UsageRecord[] = [];
-  const rejected = [...input.rejected];
-  for (const r of input.records) {
-    if (input.knownUsers.has(r.userId)) applicable.push(r);
+  const rejected = [...batch.rejected];
+  const order: number[] = [];
+  for (let i = 0; i < batch.records.length; i++) {
+    const r = batch.records[i];
+    if (input.knownUsers.has(r.userId)) order.push(i);
     else {
       rejected.push({
         idempotencyKey: r.idempotencyKey,
         userId: r.userId,
         reason: `unknown user ${r.userId}`,
-        record: {
-          idempotency_key: r.idempotencyKey,
-          user_id: r.userId,
-          allocation_id: r.allocationId,
-          node_name: r.nodeName,
-          resource: r.resource,
-          quantity: r.quantity,
-          cost_cents: r.costCents,
-          period_start: r.periodStart.toISOString(),
-          period_end: r.periodEnd.toISOString(),
-        },
+        record: recordForRejection(r),
+        path: batch.paths[i],
       });
     }
   }
   // Same order in every transaction: two aggregators on overlapping keys wait instead of deadlocking.
-  applicable.sort((a, b) =>
-    a.idempotencyKey < b.idempotencyKey ? -1 : a.idempotencyKey > b.idempotencyKey ? 1 : 0,
-  );
+  const keyOf = (i: number) => batch.records[i].idempotencyKey;
+  order.sort((a, b) => (keyOf(a) < keyOf(b) ? -1 : keyOf(a) > keyOf(b) ? 1 : 0));
 
   let applied = 0;
   let cents = 0;
-  if (applicable.length > 0) {
-    const n = applicable.length;
+  if (order.length > 0) {
+    const n = order.length;
     const keys = new Array<string>(n);
     const users = new Array<string>(n);
+    const paths = new Array<string>(n);
     const resources = new Array<string>(n);
     const quantities = new Array<number>(n);
     const costs = new Array<number>(n);
     const starts = new Array<string>(n);
     const ends = new Array<string>(n);
     const allocations = new Array<string | null>(n);
-    for (let i = 0; i < n; i++) {
-      const r = applicable[i];
-      keys[i] = r.idempotencyKey;
-      users[i] = r.userId;
-      resources[i] = r.resource;
-      quantities[i] = r.quantity;
-      costs[i] = r.costCents;
-      starts[i] = r.periodStart.toISOString();
-      ends[i] = r.periodEnd.toISOString();
-      allocations[i] = r.allocationId;
+    for (let j = 0; j < n; j++) {
+      const i = order[j];
+      const r = batch.records[i];
+      keys[j] = r.idempotencyKey;
+      users[j] = r.userId;
+      paths[j] = batch.paths[i];
+      resources[j] = r.resource;
+      quantities[j] = r.quantity;
+      costs[j] = r.costCents;
+      starts[j] = r.periodStart.toISOString();
+      ends[j] = r.periodEnd.toISOString();
+      allocations[j] = r.allocationId;
     }
     const result = await sql<{ applied: number; cents: string }>`
       with input as (
-        select * from unnest(${keys}::text[], ${users}::uuid[], ${resources}::text[], ${quantities}::float8[],
-                             ${costs}::bigint[], ${starts}::timestamptz[], ${ends}::timestamptz[], ${allocations}::uuid[])
-          as t(idempotency_key, user_id, resource, quantity, cost_cents, period_start, period_end, allocation_id)
+        select * from unnest(${keys}::text[], ${users}::uuid[], ${paths}::text[], ${resources}::text[],
+                             ${quantities}::float8[], ${costs}::bigint[], ${starts}::timestamptz[],
+                             ${ends}::timestamptz[], ${allocations}::uuid[])
+          as t(idempotency_key, user_id, file_path, resource, quantity, cost_cents, period_start, period_end,
+               allocation_id)
       ), inserted as (
         insert into consumed_record (idempotency_key, user_id, node_name, file_path, resource, quantity, cost_cents,
                                      period_start, period_end, allocation_id)
-        select idempotency_key, user_id, ${input.node}, ${input.path}, resource, quantity, cost_cents,
+        select idempotency_key, user_id, ${node}, file_path, resource, quantity, cost_cents,
                period_start, period_end, allocation_id
           from input
         on conflict (idempotency_key) do nothing
@@ -365,8 +421,9 @@ async function applyBatchOnce(tx: EntityManager, input: ApplyBatchInput): Promis
               updated_at = now()
         returning user_id
       ), node_total as (
-        update aggregator_node_state set records_consumed_total = records_consumed_total + (select count(*) from inserted)
-         where node_name = ${input.node}
+        update aggregator_node_state
+           set records_consumed_total = records_consumed_total + (select count(*) from inserted)
+         where node_name = ${node}
         returning node_name
       )
       select (select count(*) from inserted)::int as applied,
@@ -380,28 +437,26 @@ async function applyBatchOnce(tx: EntityManager, input: ApplyBatchInput): Promis
   if (rejected.length > 0) {
     await sql`
       insert into rejected_usage_record (idempotency_key, user_id, node_name, file_path, reason, record, fingerprint)
-      select k, u, ${input.node}, ${input.path}, reason, record, fp
+      select k, u, ${node}, p, reason, record, fp
         from unnest(${rejected.map((r) => r.idempotencyKey)}::text[], ${rejected.map((r) => r.userId)}::text[],
-                    ${rejected.map((r) => r.reason)}::text[], ${rejected.map((r) => JSON.stringify(r.record))}::jsonb[],
-                    ${rejected.map((r) => fingerprint(input.path, r.record, r.reason))}::text[])
-          as t(k, u, reason, record, fp)
+                    ${rejected.map((r) => r.path)}::text[], ${rejected.map((r) => r.reason)}::text[],
+                    ${rejected.map((r) => JSON.stringify(r.record))}::jsonb[],
+                    ${rejected.map((r) => fingerprint(r.path, r.record, r.reason))}::text[])
+          as t(k, u, p, reason, record, fp)
       on conflict (fingerprint) do nothing`.execute(db);
   }
 
-  if (input.fileRecords !== null) {
+  if (batch.files.length > 0) {
     await sql`
       insert into usage_file_state (node_name, path, blob_sha, commit_sha, records)
-      values (${input.node}, ${input.path}, ${input.blobSha}, ${input.commit}, ${input.fileRecords})
+      select ${node}, p, b, ${input.commit}, n
+        from unnest(${batch.files.map((f) => f.path)}::text[], ${batch.files.map((f) => f.blobSha)}::text[],
+                    ${batch.files.map((f) => f.records)}::int[]) as t(p, b, n)
       on conflict (node_name, path) do update
         set blob_sha = excluded.blob_sha, commit_sha = excluded.commit_sha, records = excluded.records,
             applied_at = now()`.execute(db);
   }
-  return {
-    applied,
-    duplicate: applicable.length - applied,
-    rejected: rejected.length,
-    cents,
-  };
+  return { applied, duplicate: order.length - applied, rejected: rejected.length, cents };
 }
 
 /**
