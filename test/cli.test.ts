@@ -13,7 +13,6 @@ import { createTestDatabase, type TestDatabase } from './support/db.ts';
 import { childEnv } from './support/env.ts';
 import { allocate, createUser, poolOf } from './support/factories.ts';
 import { REPO_ROOT } from './support/postgres.ts';
-import { spawnTs } from './support/process.ts';
 
 /**
  * The `hero-admin` CLI as a person runs it: a child process (cli/src/main.ts under tsx) talking

@@ -350,7 +350,9 @@ async function applyBatchOnce(tx: EntityManager, input: ApplyBatchInput): Promis
   // Unknown users: looked up once per run (a user is not deleted while their records are applied).
   const unseen = [...new Set(batch.records.map((r) => r.userId))].filter((u) => !input.knownUsers.has(u));
   if (unseen.length > 0) {
-    const found = await sql<{ id: string }>`select id::text from users where id = any(${unseen}::uuid[])`.execute(db);
+    const found = await sql<{
+      id: string;
+    }>`select id::text from users where id = any(${unseen}::uuid[])`.execute(db);
     for (const row of found.rows) input.knownUsers.add(row.id);
   }
   const rejected = [...batch.rejected];
