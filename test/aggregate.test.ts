@@ -1,9 +1,11 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createOrm, type MikroORM } from '../api/src/db/orm.ts';
 import { type AggregateSummary, aggregateUsage } from '../api/src/usage/aggregate-usage.ts';
+import { ForgeSource } from '../api/src/usage/sources/forge-source.ts';
 import { GitSource } from '../api/src/usage/sources/git-source.ts';
 import type { UsageSource } from '../api/src/usage/sources/usage-source.ts';
 import { createTestDatabase, type TestDatabase } from './support/db.ts';
+import { type FakeForge, startFakeForge } from './support/forge/fake-forge.ts';
 import {
   batchFile,
   createBareRepo,
@@ -31,6 +33,8 @@ interface Harness {
   /** One commit per file, as nodes push. */
   write(files: [string, string][]): Promise<void>;
   close(): Promise<void>;
+  /** The fake forge behind a forge source (fault injection). */
+  forge?: FakeForge;
 }
 
 async function gitHarness(): Promise<Harness> {
@@ -45,7 +49,29 @@ async function gitHarness(): Promise<Harness> {
   };
 }
 
-const harnesses: Record<string, () => Promise<Harness>> = { git: gitHarness };
+/** The forge source against a local Forgejo-compatible server (test/support/forge), written through its contents API. */
+async function forgeHarness(): Promise<Harness> {
+  const forge = await startFakeForge();
+  const source = new ForgeSource({
+    url: forge.rootUrl,
+    token: forge.token,
+    repo: `${forge.owner}/${forge.repo}`,
+    branch: 'main',
+    retries: 2,
+    retryBaseMs: 20,
+    timeoutMs: 10_000,
+  });
+  return {
+    source,
+    forge,
+    write: async (files) => {
+      for (const [p, text] of files) await source.putFile(p, Buffer.from(text), `usage: ${p}`);
+    },
+    close: () => forge.stop(),
+  };
+}
+
+const harnesses: Record<string, () => Promise<Harness>> = { git: gitHarness, forge: forgeHarness };
 
 const balances = async (users: UsageUser[]) =>
   new Map(
@@ -206,4 +232,89 @@ describe.each(Object.keys(harnesses))('aggregation from the %s source', (kind) =
   });
 });
 
-afterEach(() => {});
+describe('forge faults', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await forgeHarness();
+  });
+  afterAll(async () => {
+    await h?.close();
+  });
+  const forge = () => h.forge as FakeForge;
+
+  it("a 500 on node B's listing halts node B with lastError, its sha unadvanced, while node A is applied", async () => {
+    const [user] = await createUsageUsers(db, 1, 1000);
+    const A = `fault-a-${Date.now()}`;
+    const B = `fault-b-${Date.now()}`;
+    await h.write([
+      batchFile(A, '2026-11-23-10', [usageRecord(A, user.id, 10)]),
+      batchFile(B, '2026-11-23-10', [usageRecord(B, user.id, 100)]),
+    ]);
+    forge().injectFault({
+      method: 'GET',
+      path: `path=nodes%2F${B}`,
+      status: 500,
+      times: Number.POSITIVE_INFINITY,
+    });
+    const summary = await aggregateUsage(orm.em.fork(), { source: h.source });
+    expect(summary.nodesFailed).toBe(1);
+    expect(summary.errors).toEqual([
+      expect.stringMatching(new RegExp(`^${B}: GET .* failed after 3 attempts: HTTP 500`)),
+    ]);
+    expect((await balances([user])).get(user.id)).toBe(990);
+    expect(await nodeState(B)).toMatchObject({
+      last_commit_sha: null,
+      last_error: expect.stringContaining('HTTP 500'),
+    });
+    expect((await nodeState(A)).last_commit_sha).toMatch(/^[0-9a-f]{40}$/);
+
+    // The forge recovers: the next run applies node B only.
+    forge().clearFaults();
+    const next = await aggregateUsage(orm.em.fork(), { source: h.source });
+    expect(next).toMatchObject({ nodesFailed: 0, recordsApplied: 1, centsDebited: 100 });
+    expect((await nodeState(B)).last_error).toBeNull();
+    expect((await balances([user])).get(user.id)).toBe(890);
+  });
+
+  it('429 and 502 answers are retried; a node read after them is applied', async () => {
+    const [user] = await createUsageUsers(db, 1, 0);
+    const C = `retry-c-${Date.now()}`;
+    await h.write([batchFile(C, '2026-11-23-10', [usageRecord(C, user.id, 5)])]);
+    forge().injectFault({
+      method: 'GET',
+      path: '/raw/',
+      status: 429,
+      headers: { 'retry-after': '0' },
+      times: 1,
+    });
+    forge().injectFault({ method: 'GET', path: '/git/trees/', status: 502, times: 1 });
+    const summary = await aggregateUsage(orm.em.fork(), { source: h.source });
+    expect(summary).toMatchObject({ nodesFailed: 0, recordsApplied: 1 });
+    expect(forge().requests.filter((r) => r.status === 429 || r.status === 502)).toHaveLength(2);
+  });
+
+  it('a token the forge refuses fails the run with a clear error and changes nothing', async () => {
+    const bad = new ForgeSource({
+      url: forge().rootUrl,
+      token: 'not-a-token',
+      repo: `${forge().owner}/${forge().repo}`,
+      branch: 'main',
+      retryBaseMs: 20,
+    });
+    const before = await db.query('select count(*)::int as n from consumed_record');
+    await expect(aggregateUsage(orm.em.fork(), { source: bad })).rejects.toThrow(
+      /the forge refused the token \(401 user does not exist \[uid: 0, name: \]\): check FORGE_TOKEN/,
+    );
+    const missing = new ForgeSource({
+      url: forge().rootUrl,
+      token: forge().token,
+      repo: 'billing/nope',
+      branch: 'main',
+      retryBaseMs: 20,
+    });
+    await expect(aggregateUsage(orm.em.fork(), { source: missing })).rejects.toThrow(
+      /repository billing\/nope not found on the forge, or not visible to the token/,
+    );
+    expect(await db.query('select count(*)::int as n from consumed_record')).toEqual(before);
+  });
+});

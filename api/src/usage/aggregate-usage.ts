@@ -228,7 +228,7 @@ interface PendingFile {
   records: number;
 }
 
-interface Batch {
+export interface Batch {
   records: UsageRecord[];
   /** The file each record comes from (same index). */
   paths: string[];
@@ -244,7 +244,7 @@ const emptyBatch = (): Batch => ({ records: [], paths: [], rejected: [], files: 
  * bigger file is split, its blob sha recorded with its last part) and applies them one
  * transaction each, the next batch being parsed while the previous one is applied.
  */
-class NodeBatcher {
+export class NodeBatcher {
   private pending = emptyBatch();
   private inFlight: Promise<void> = Promise.resolve();
 
