@@ -7,6 +7,12 @@
  * - The admin secret comes from ADMIN_SECRET(_FILE), else DATA_DIR/admin-secret (created on
  *   first run, mode 0600).
  * - No pool configured (VM_POOL_JSON / VM_POOL_FILE): the api runs the demo provisioner.
+ * - No usage source configured (USAGE_SOURCE / BILLING_GIT_URL / FORGE_URL): a bare git
+ *   repository DATA_DIR/billing.git (created on first run) is the billing repository of the api
+ *   (aggregateNow) and the workers (USAGE_SOURCE=git, BILLING_GIT_URL=<its absolute path>).
+ *   With one configured, the operator's variables are passed through unchanged.
+ * - The workers: outbox, auto-release and aggregate (the usage aggregator; not started when
+ *   there is no usage source, i.e. git is not installed and none is configured).
  * - Children's output is prefixed with a coloured tag (and pino lines pretty-printed when the
  *   output is a terminal). A child that exits on its own stops everything, exit code 1.
  *   SIGINT / SIGTERM: SIGTERM to the children (SIGKILL after 10 s), stop PostgreSQL, exit 0.
@@ -23,6 +29,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { styleText } from 'node:util';
 import { migrateDatabase } from '@hero/api/db/migrate.ts';
 import { exitOnConfigError } from '@hero/api/lib/env.ts';
+import { redactUrl } from '@hero/api/usage/sources/usage-source.ts';
 import pg from 'pg';
 import { prettyFactory } from 'pino-pretty';
 import {
@@ -33,15 +40,23 @@ import {
   redactDatabaseUrl,
   type StartConfig,
 } from './config.ts';
+import {
+  BillingRepoError,
+  ensureBareRepository,
+  GitNotFoundError,
+  operatorUsageSource,
+  shellWord,
+} from './lib/billing-repo.ts';
 import { killOnExit, loadEmbeddedPostgres } from './lib/embedded-postgres.ts';
 
-type Colour = 'cyan' | 'magenta' | 'blue' | 'green' | 'yellow' | 'red' | 'gray';
+type Colour = 'cyan' | 'magenta' | 'blue' | 'blueBright' | 'green' | 'yellow' | 'red' | 'gray';
 
 /** The processes `npm start` runs; a missing entry file is skipped with a warning. */
 const CHILDREN: readonly { name: string; colour: Colour; entry: string; args: string[] }[] = [
   { name: 'api', colour: 'cyan', entry: 'api/src/main.ts', args: [] },
   { name: 'outbox', colour: 'magenta', entry: 'workers/src/main.ts', args: ['outbox'] },
   { name: 'auto-release', colour: 'yellow', entry: 'workers/src/main.ts', args: ['auto-release'] },
+  { name: 'aggregate', colour: 'blueBright', entry: 'workers/src/main.ts', args: ['aggregate'] },
 ];
 
 const CHILD_STOP_TIMEOUT_MS = 10_000;
@@ -180,6 +195,70 @@ async function resolveAdminSecret(config: StartConfig): Promise<AdminSecret> {
       ? `admin secret (new, kept in ${displayPath(file)}): ${value}`
       : `admin secret (kept in ${displayPath(file)}): ${value}`,
     forCurl: value,
+  };
+}
+
+// ---------------------------------------------------------------------------------------
+// Billing repository (usage source)
+
+interface UsageSetup {
+  /** Variables to set in the children's environment (none: the operator's pass through). */
+  env: Record<string, string>;
+  /** False: no usage source at all (the aggregate worker is not started). */
+  configured: boolean;
+  /** Banner lines. */
+  describe: string[];
+}
+
+const USAGE_PUSH = 'npm run admin -- usage push --node <node> --file usage_<YYYY-MM-DD-HH>.otoml';
+
+/**
+ * The usage source of the api and the workers: the operator's (USAGE_SOURCE, BILLING_GIT_URL or
+ * FORGE_URL set), else the bare repository DATA_DIR/billing.git, created on first run.
+ */
+async function resolveUsageSource(
+  config: StartConfig,
+  baseEnv: Record<string, string | undefined>,
+): Promise<UsageSetup> {
+  const chosen = operatorUsageSource(baseEnv);
+  if (chosen.length > 0) {
+    const shown = [...chosen, 'BILLING_REPO', 'BILLING_BRANCH']
+      .filter((name) => baseEnv[name])
+      .map((name) => `${name}=${redactUrl(baseEnv[name] as string)}`);
+    return {
+      env: {},
+      configured: true,
+      describe: [`  usage     from the environment: ${shown.join(' ')}`],
+    };
+  }
+  const dir = path.join(config.DATA_DIR, 'billing.git');
+  const branch = baseEnv.BILLING_BRANCH || 'main';
+  let created: boolean;
+  try {
+    ({ created } = await ensureBareRepository(dir, baseEnv, branch));
+  } catch (err) {
+    if (err instanceof GitNotFoundError) {
+      warn(
+        `${err.message}: no billing repository, the aggregate worker is not started ` +
+          '(aggregateNow answers USAGE_SOURCE_UNAVAILABLE)',
+      );
+      return {
+        env: {},
+        configured: false,
+        describe: ['  usage     none: git not found (aggregateNow answers USAGE_SOURCE_UNAVAILABLE)'],
+      };
+    }
+    if (err instanceof BillingRepoError) throw new StartError(err.message);
+    throw err;
+  }
+  if (created) say(`created an empty billing repository in ${displayPath(dir)}`);
+  return {
+    env: { USAGE_SOURCE: 'git', BILLING_GIT_URL: dir },
+    configured: true,
+    describe: [
+      `  billing   ${dir}  (bare git repository, branch ${branch}; USAGE_SOURCE=git)`,
+      `  push:     BILLING_GIT_URL=${shellWord(dir)} ${USAGE_PUSH}`,
+    ],
   };
 }
 
@@ -479,6 +558,7 @@ async function main(): Promise<void> {
 
   await ensureDataDir(config.DATA_DIR);
   const adminSecret = await resolveAdminSecret(config);
+  const usage = await resolveUsageSource(config, childBaseEnv());
 
   let databaseUrl: string;
   let databaseNote: string;
@@ -520,6 +600,7 @@ async function main(): Promise<void> {
     MIGRATE_ON_START: '0',
     NODE_ENV: env.NODE_ENV || 'development',
   });
+  Object.assign(env, usage.env);
   const demo = config.PROVISIONER_DEMO === undefined && !config.VM_POOL_JSON && !config.VM_POOL_FILE;
   if (demo) env.PROVISIONER_DEMO = '1';
 
@@ -547,7 +628,7 @@ async function main(): Promise<void> {
     );
   }
   if (stopping) return;
-  startChildren((spec) => spec.name !== 'api');
+  startChildren((spec) => spec.name !== 'api' && (spec.name !== 'aggregate' || usage.configured));
   const workers = children.filter((c) => c.name !== 'api').map((c) => c.name);
   const poolNote = demo
     ? 'demo provisioner (fabricated VMs demo-vm-01…)'
@@ -567,6 +648,7 @@ async function main(): Promise<void> {
       `  database  ${databaseNote}`,
       `  pool      ${poolNote}`,
       `  workers   ${workers.length ? workers.join(', ') : 'none'}`,
+      ...usage.describe,
       `  ${adminSecret.describe}`,
       `  try:      ${curl}`,
       '  Ctrl-C stops everything.',

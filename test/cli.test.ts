@@ -321,7 +321,7 @@ describe('hero-admin auto-release --once', () => {
       expect(res.code).toBe(1);
       expect(res.stdout).toBe('');
       expect(res.stderr).toBe(
-        'hero-admin: auto-release is already running (another run holds the lock); try again later\n',
+        'hero-admin: auto-release is already running (a scheduled tick or another manual run holds its lock); try again when it is done\n',
       );
       expect(await statusOf(id)).toEqual({ status: 'ACTIVE', release_reason: null });
     } finally {

@@ -1,13 +1,15 @@
 /**
  * `npm start` end to end: embedded PostgreSQL under a fresh DATA_DIR, migrations, api with the
- * demo pool, the generated admin secret, clean shutdown on SIGTERM, persistence across runs,
- * and "a child died: everything stops, exit 1".
+ * demo pool, the generated admin secret, the local billing repository and the aggregate worker,
+ * clean shutdown on SIGTERM, persistence across runs, and "a child died: everything stops, exit 1".
  */
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { shellWord } from '../scripts/lib/billing-repo.ts';
 import { freePort, reachableDataRoot } from './support/postgres.ts';
 import { type SpawnedProcess, spawnTs } from './support/process.ts';
 
@@ -43,19 +45,39 @@ function childPids(pid: number, needle: string): number[] {
   });
 }
 
-async function poolIds(apiPort: number, secret: string): Promise<{ status: number; body: any }> {
+async function graphql(
+  apiPort: number,
+  secret: string,
+  query: string,
+): Promise<{ status: number; body: any }> {
   const res = await fetch(`http://127.0.0.1:${apiPort}/graphql`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', 'x-admin-secret': secret },
-    body: JSON.stringify({ query: '{ pool { id } }' }),
+    body: JSON.stringify({ query }),
   });
   return { status: res.status, body: await res.json() };
+}
+
+function poolIds(apiPort: number, secret: string): Promise<{ status: number; body: any }> {
+  return graphql(apiPort, secret, '{ pool { id } }');
+}
+
+/** aggregateNow; the aggregate worker's own first tick may hold the run lock for a moment. */
+async function aggregateNow(apiPort: number, secret: string): Promise<{ status: number; body: any }> {
+  const deadline = performance.now() + 20_000;
+  for (;;) {
+    const res = await graphql(apiPort, secret, 'mutation { aggregateNow { nodesSeen recordsApplied } }');
+    const busy = res.body.errors?.[0]?.extensions?.code === 'ALREADY_RUNNING';
+    if (!busy || performance.now() > deadline) return res;
+    await new Promise((r) => setTimeout(r, 200));
+  }
 }
 
 describe('npm start (scripts/start.ts)', () => {
   // Under the repository: the postgres user must be able to reach it (/root may be 700).
   const dataDir = path.join(reachableDataRoot(), `test-start-${randomBytes(4).toString('hex')}`);
   const pgDir = path.join(dataDir, 'pg');
+  const billingDir = path.join(dataDir, 'billing.git');
   let apiPort: number;
   let pgPort: number;
   const started: SpawnedProcess[] = [];
@@ -66,13 +88,20 @@ describe('npm start (scripts/start.ts)', () => {
       API_PORT: String(apiPort),
       PG_PORT: String(pgPort),
       LOG_LEVEL: 'info',
+      // Empty counts as unset: the local billing repository, whatever this shell has configured.
+      USAGE_SOURCE: '',
+      BILLING_GIT_URL: '',
+      FORGE_URL: '',
       ...extra,
     });
     started.push(proc);
     return proc;
   };
-  const waitForBanner = (proc: SpawnedProcess) =>
-    proc.waitForLine(new RegExp(`GraphQL\\s+http://localhost:${apiPort}/graphql`), READY_TIMEOUT_MS);
+  /** The banner, through its last line (a pipe may deliver it in pieces). */
+  const waitForBanner = async (proc: SpawnedProcess) => {
+    await proc.waitForLine(new RegExp(`GraphQL\\s+http://localhost:${apiPort}/graphql`), READY_TIMEOUT_MS);
+    await proc.waitForLine(/Ctrl-C stops everything\./, 10_000);
+  };
 
   beforeAll(async () => {
     apiPort = await freePort();
@@ -111,6 +140,28 @@ describe('npm start (scripts/start.ts)', () => {
     expect(proc.lines.filter((l) => l.includes('{"level"') && l.includes(secret))).toEqual([]);
     expect(pidsWithCmdline(pgDir)).toHaveLength(1);
 
+    // The billing repository: created once, bare, printed with the hint to push usage.
+    expect(proc.lines.filter((l) => l.includes('created an empty billing repository'))).toHaveLength(1);
+    const git = (...args: string[]) =>
+      execFileSync('git', ['--git-dir', billingDir, ...args], { encoding: 'utf8' }).trim();
+    expect(git('rev-parse', '--is-bare-repository')).toBe('true');
+    expect(git('symbolic-ref', 'HEAD')).toBe('refs/heads/main');
+    expect(proc.lines.some((l) => /\bbilling\s/.test(l) && l.includes(billingDir))).toBe(true);
+    expect(
+      proc.lines.some(
+        (l) =>
+          l.includes(`BILLING_GIT_URL=${shellWord(billingDir)} npm run admin -- usage push --node <node>`) &&
+          l.includes('--file usage_<YYYY-MM-DD-HH>.otoml'),
+      ),
+    ).toBe(true);
+    expect(proc.lines.some((l) => /^\[start\]\s+workers\s+.*\baggregate\b/.test(l))).toBe(true);
+    // The aggregate worker runs, behind its tag, on that repository.
+    await proc.waitForLine(/^\[aggregate\]\s.*aggregate worker started/, 30_000);
+    const summary = await aggregateNow(apiPort, secret);
+    expect(summary.body.errors).toBeUndefined();
+    expect(summary.status).toBe(200);
+    expect(summary.body.data.aggregateNow).toEqual({ nodesSeen: 0, recordsApplied: 0 });
+
     const ok = await poolIds(apiPort, secret);
     expect(ok.status).toBe(200);
     const ids: string[] = ok.body.data.pool.map((vm: { id: string }) => vm.id);
@@ -142,6 +193,8 @@ describe('npm start (scripts/start.ts)', () => {
     expect(proc.lines.some((l) => l.includes('initialising a new PostgreSQL cluster'))).toBe(false);
     expect(proc.lines.some((l) => l.includes('database schema up to date'))).toBe(true);
     expect(readFileSync(path.join(dataDir, 'admin-secret'), 'utf8').trim()).toBe(secret);
+    expect(proc.lines.some((l) => l.includes('created an empty billing repository'))).toBe(false);
+    expect(proc.lines.some((l) => /\bbilling\s/.test(l) && l.includes(billingDir))).toBe(true);
     const ok = await poolIds(apiPort, secret);
     expect(ok.body.data.pool.map((vm: { id: string }) => vm.id)).toContain('demo-vm-01');
 

@@ -76,9 +76,14 @@ describe('ApiClient', () => {
   });
 
   it('maps the auto-release codes and other GraphQL errors to code and message', async () => {
-    expect((await failure(409, gqlError('ALREADY_RUNNING', 'locked'))).message).toBe(
-      'auto-release is already running (another run holds the lock); try again later',
-    );
+    expect(
+      (
+        await failure(
+          409,
+          gqlError('ALREADY_RUNNING', 'aggregate is already running (…); try again when it is done'),
+        )
+      ).message,
+    ).toBe('aggregate is already running (…); try again when it is done');
     expect((await failure(503, gqlError('PROVISIONER_UNAVAILABLE', 'No provisioner'))).message).toBe(
       'PROVISIONER_UNAVAILABLE: No provisioner',
     );

@@ -60,8 +60,9 @@ export function errorFromGraphQL(status: number, errors: GraphQLErrorBody[]): Cl
     const which = items.find((i) => i.code === 'UNAUTHENTICATED') ?? first;
     return new CliError(`unauthenticated: ${which.message}`);
   }
+  // The API names the job: "<job> is already running (…); try again when it is done".
   if (codes.has('ALREADY_RUNNING'))
-    return new CliError('auto-release is already running (another run holds the lock); try again later');
+    return new CliError((items.find((i) => i.code === 'ALREADY_RUNNING') ?? first).message);
   const text = [...new Set(items.map((i) => (i.code ? `${i.code}: ${i.message}` : i.message)))].join('; ');
   if (codes.has('GRAPHQL_VALIDATION_FAILED'))
     return new CliError(`${text} (is the API older than this CLI?)`);

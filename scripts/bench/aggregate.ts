@@ -32,7 +32,7 @@ import { pipeline } from 'node:stream/promises';
 import { promisify } from 'node:util';
 import { migrate } from '@hero/api/db/migrate.ts';
 import { createOrm, type MikroORM } from '@hero/api/db/orm.ts';
-import { aggregateUsage, NodeBatcher } from '@hero/api/usage/aggregate-usage.ts';
+import { aggregateUsage, createApplyLane, NodeBatcher } from '@hero/api/usage/aggregate-usage.ts';
 import { GitSource } from '@hero/api/usage/sources/git-source.ts';
 import { type ParsedUsageFile, parseUsageFile, type UsageRecord } from '@hero/api/usage/usage-format.ts';
 import pg from 'pg';
@@ -269,18 +269,27 @@ async function main(cleanup: BenchCleanup): Promise<number> {
   started = performance.now();
   const em = orm.em.fork();
   const knownUsers = new Set<string>();
+  const lane = createApplyLane();
+  const failures: string[] = [];
   for (const [node, files] of Map.groupBy(parsedFiles, (f) => f.node)) {
+    const outcome = { failed: null as string | null };
     const batcher = new NodeBatcher(em, {
       node,
       commit: 'bench',
       batchSize: settings.batchSize,
       knownUsers,
+      lane,
+      outcome,
       onBatch: () => {},
     });
     for (const f of files) await batcher.add(f.path, f.blobSha, f.parsed);
     await batcher.flush();
-    await batcher.settle();
+    await lane.enqueue(async () => {
+      if (outcome.failed) failures.push(`${node}: ${outcome.failed}`);
+    });
   }
+  await lane.drain();
+  problems.push(...failures.map((f) => `apply: ${f}`));
   const applyMs = performance.now() - started;
   step(`apply phase: ${(applyMs / 1000).toFixed(2)}s`);
   problems.push(...(await checkDebits(sql, gen.expected, gen.records)).map((p) => `apply: ${p}`));

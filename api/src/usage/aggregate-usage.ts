@@ -1,9 +1,14 @@
 import { createHash } from 'node:crypto';
-import type { EntityManager } from '@mikro-orm/postgresql';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { EntityManager, PostgreSqlConnection } from '@mikro-orm/postgresql';
 import { sql } from 'kysely';
+import type { PoolClient } from 'pg';
+import { from as copyFrom } from 'pg-copy-streams';
 import { JobAlreadyRunningError, JobFailedError, UsageSourceUnavailableError } from '../errors.ts';
 import { type RunHandle, runWithJobLock } from '../jobs/run-with-job-lock.ts';
 import type { Logger } from '../lib/logger.ts';
+import { encodeBinaryCopy } from './copy-binary.ts';
 import type { UsageSource } from './sources/usage-source.ts';
 import { type ParsedUsageFile, parseUsageFile, type UsageRecord, usageFileNode } from './usage-format.ts';
 
@@ -117,13 +122,33 @@ export async function aggregateUsage(
     });
   let nodesApplied = 0;
   const knownUsers = new Set<string>();
+  // Batches are applied one at a time, in order, while the next files (and nodes) are read and
+  // parsed: the database and the parser work side by side.
+  const lane = new ApplyLane();
+  const recordFailure = async (node: string, message: string) => {
+    summary.nodesFailed++;
+    errorLines.push(`${node}: ${message}`);
+    log?.warn({ node, err: message }, 'node failed for this tick');
+    await em.execute(
+      `insert into aggregator_node_state (node_name, last_run_at, last_error) values (?, now(), ?)
+       on conflict (node_name) do update set last_run_at = now(), last_error = excluded.last_error`,
+      [node, message],
+    );
+    progress();
+  };
 
   for (const node of nodes) {
     if (signal?.aborted) break;
     summary.nodesSeen++;
     const nodeLog = log?.child({ node: node.name });
+    /** `failed`: set by the first failing batch (the node's later batches are skipped). */
+    const outcome: { failed: string | null } = { failed: null };
+    /** A read or parse failure: the batches already queued still apply (whole files with their blob shas). */
+    let readError: string | null = null;
+    let commit: string | null = null;
+    let interrupted = false;
     try {
-      const commit = await source.nodeCommit(node, head, signal);
+      commit = await source.nodeCommit(node, head, signal);
       if (states.get(node.name)?.last_commit_sha === commit) {
         await em.execute(
           'update aggregator_node_state set last_run_at = now(), last_error = null where node_name = ?',
@@ -156,6 +181,8 @@ export async function aggregateUsage(
         commit: head,
         batchSize,
         knownUsers,
+        lane,
+        outcome,
         onBatch: (r) => {
           summary.recordsApplied += r.applied;
           summary.recordsDuplicate += r.duplicate;
@@ -164,50 +191,45 @@ export async function aggregateUsage(
           progress();
         },
       });
-      let interrupted = false;
-      try {
-        for await (const { file, content } of source.readFiles(changed, head, signal)) {
-          if (signal?.aborted) {
-            interrupted = true;
-            break;
-          }
-          const parsed = parseUsageFile(content.toString('utf8'), { node: node.name, path: file.path });
-          summary.filesRead++;
-          summary.recordsSeen += parsed.records.length + parsed.rejected.length;
-          await batcher.add(file.path, file.blobSha, parsed, signal);
-        }
-        if (!interrupted && !signal?.aborted) await batcher.flush();
-      } finally {
-        // The batch in flight always ends (committed or rolled back) before the node does.
-        await batcher.settle();
+      for await (const { file, content } of source.readFiles(changed, head, signal)) {
+        if (signal?.aborted || outcome.failed) break;
+        const parsed = parseUsageFile(content.toString('utf8'), { node: node.name, path: file.path });
+        summary.filesRead++;
+        summary.recordsSeen += parsed.records.length + parsed.rejected.length;
+        await batcher.add(file.path, file.blobSha, parsed, signal);
       }
-      if (interrupted || signal?.aborted) {
+      interrupted = Boolean(signal?.aborted);
+      if (!interrupted && !outcome.failed) await batcher.flush();
+    } catch (err) {
+      if (signal?.aborted && (err as Error).name === 'AbortError') {
+        interrupted = true;
+      } else {
+        readError = (err as Error).message ?? String(err);
+      }
+    }
+    const nodeCommit = commit;
+    const nodeReadError = readError;
+    // After the node's last batch: advance its position, or record why it failed.
+    await lane.enqueue(async () => {
+      const failure = outcome.failed ?? nodeReadError;
+      if (failure) return recordFailure(node.name, failure);
+      if (interrupted || nodeCommit === null) {
         nodeLog?.info('stopped before the node was applied whole; the next tick goes on from here');
-        break;
+        return;
       }
       await em.execute(
         `update aggregator_node_state
             set last_commit_sha = ?, last_run_at = now(), last_success_at = now(), last_error = null,
                 files_total = (select count(*) from usage_file_state where node_name = ?)
           where node_name = ?`,
-        [commit, node.name, node.name],
+        [nodeCommit, node.name, node.name],
       );
       nodesApplied++;
       progress();
-    } catch (err) {
-      if (signal?.aborted && (err as Error).name === 'AbortError') break;
-      summary.nodesFailed++;
-      const message = (err as Error).message ?? String(err);
-      errorLines.push(`${node.name}: ${message}`);
-      nodeLog?.warn({ err: message }, 'node failed for this tick');
-      await em.execute(
-        `insert into aggregator_node_state (node_name, last_run_at, last_error) values (?, now(), ?)
-         on conflict (node_name) do update set last_run_at = now(), last_error = excluded.last_error`,
-        [node.name, message],
-      );
-      progress();
-    }
+    });
+    if (interrupted) break;
   }
+  await lane.drain();
   summary.errors =
     errorLines.length > MAX_ERROR_LINES
       ? [...errorLines.slice(0, MAX_ERROR_LINES), `…and ${errorLines.length - MAX_ERROR_LINES} more`]
@@ -240,13 +262,46 @@ export interface Batch {
 const emptyBatch = (): Batch => ({ records: [], paths: [], rejected: [], files: [] });
 
 /**
+ * Runs jobs one at a time, in the order given, while the caller goes on: `enqueue` waits only
+ * when MAX_QUEUED jobs are already waiting (so the reader stays at most that far ahead). A job
+ * must handle its own errors; one that throws anyway is kept and rethrown by `drain`.
+ */
+class ApplyLane {
+  private static readonly MAX_QUEUED = 1;
+  private tail: Promise<void> = Promise.resolve();
+  private queued = 0;
+  private waiters: (() => void)[] = [];
+  private error: unknown = null;
+
+  async enqueue(job: () => Promise<void>): Promise<void> {
+    while (this.queued > ApplyLane.MAX_QUEUED)
+      await new Promise<void>((resolve) => this.waiters.push(resolve));
+    this.queued++;
+    this.tail = this.tail
+      .then(job)
+      .catch((err: unknown) => {
+        this.error ??= err;
+      })
+      .finally(() => {
+        this.queued--;
+        this.waiters.shift()?.();
+      });
+  }
+
+  async drain(): Promise<void> {
+    await this.tail;
+    if (this.error) throw this.error;
+  }
+}
+
+/**
  * Gathers a node's records into batches of about `batchSize` (whole files where they fit; a
- * bigger file is split, its blob sha recorded with its last part) and applies them one
- * transaction each, the next batch being parsed while the previous one is applied.
+ * bigger file is split, its blob sha recorded with its last part) and queues them on the apply
+ * lane, one transaction each. The first batch that fails marks the node failed; its later
+ * batches are skipped.
  */
 export class NodeBatcher {
   private pending = emptyBatch();
-  private inFlight: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly em: EntityManager,
@@ -255,6 +310,8 @@ export class NodeBatcher {
       commit: string;
       batchSize: number;
       knownUsers: Set<string>;
+      lane: ApplyLane;
+      outcome: { failed: string | null };
       onBatch(result: BatchResult): void;
     },
   ) {}
@@ -278,22 +335,29 @@ export class NodeBatcher {
     }
   }
 
-  /** Starts applying what is pending once the previous batch is done; rethrows that batch's failure. */
+  /** Queues what is pending as one batch. */
   async flush(): Promise<void> {
-    await this.inFlight;
     const batch = this.pending;
     if (batch.records.length === 0 && batch.rejected.length === 0 && batch.files.length === 0) return;
     this.pending = emptyBatch();
-    const applying = applyBatch(this.em, { ...this.opts, batch }).then((r) => this.opts.onBatch(r));
-    applying.catch(() => {}); // surfaced by the next flush() or settle()
-    this.inFlight = applying;
-  }
-
-  /** Waits for the batch in flight; rethrows its failure. */
-  async settle(): Promise<void> {
-    await this.inFlight;
+    const { outcome } = this.opts;
+    await this.opts.lane.enqueue(async () => {
+      if (outcome.failed) return;
+      try {
+        this.opts.onBatch(await applyBatch(this.em, { ...this.opts, batch }));
+      } catch (err) {
+        outcome.failed = (err as Error).message ?? String(err);
+      }
+    });
   }
 }
+
+/** A lane of its own, for callers that apply one node's batches directly (the benchmark). */
+export function createApplyLane(): ApplyLane {
+  return new ApplyLane();
+}
+
+export type { ApplyLane };
 
 interface ApplyBatchInput {
   node: string;
@@ -303,15 +367,28 @@ interface ApplyBatchInput {
 }
 
 async function applyBatch(em: EntityManager, input: ApplyBatchInput): Promise<BatchResult> {
+  // The bulk path runs on the ORM's own pg pool (a connection of DB_POOL_MAX): binary COPY needs
+  // the driver's client, which a MikroORM/Kysely transaction does not expose.
+  const pool = await (em.getConnection() as PostgreSqlConnection).getNativeClient();
   for (let attempt = 1; ; attempt++) {
+    const client = await pool.connect();
+    let broken = false;
     try {
-      return await em.transactional((tx) => applyBatchOnce(tx, input));
+      // Created outside the transaction, so a rollback cannot take the table away.
+      await ensureStage(client);
+      await client.query('begin');
+      const result = await applyBatchOnce(client, input);
+      await client.query('commit');
+      return result;
     } catch (err) {
-      const code =
-        (err as { code?: string; cause?: { code?: string } }).code ??
-        (err as { cause?: { code?: string } }).cause?.code;
+      await client.query('rollback').catch(() => {
+        broken = true;
+      });
+      const code = (err as { code?: string }).code;
       if (code && RETRYABLE_SQLSTATES.has(code) && attempt < MAX_BATCH_ATTEMPTS) continue;
       throw err;
+    } finally {
+      client.release(broken);
     }
   }
 }
@@ -336,23 +413,60 @@ function recordForRejection(r: UsageRecord): Record<string, unknown> {
   };
 }
 
+/** Connections of the pool that already have the session's staging table. */
+const staged = new WeakSet<object>();
+
+const STAGE_COLUMNS =
+  'idempotency_key, user_id, file_path, resource, quantity, cost_cents, period_start, period_end, allocation_id';
+
+async function ensureStage(client: PoolClient): Promise<void> {
+  if (staged.has(client)) return;
+  await client.query(
+    `create temp table if not exists usage_stage (
+       idempotency_key text not null, user_id uuid not null, file_path text not null, resource text not null,
+       quantity double precision not null, cost_cents bigint not null, period_start timestamptz,
+       period_end timestamptz, allocation_id uuid
+     ) on commit delete rows`,
+  );
+  staged.add(client);
+}
+
+async function copyIntoStage(client: PoolClient, batch: Batch, order: number[]): Promise<void> {
+  const n = order.length;
+  const pick = <T>(f: (r: UsageRecord, i: number) => T) => order.map((i) => f(batch.records[i], i));
+  const payload = encodeBinaryCopy(n, [
+    { type: 'text', values: pick((r) => r.idempotencyKey) },
+    { type: 'uuid', values: pick((r) => r.userId) },
+    { type: 'text', values: pick((_r, i) => batch.paths[i]) },
+    { type: 'text', values: pick((r) => r.resource) },
+    { type: 'float8', values: pick((r) => r.quantity) },
+    { type: 'int8', values: pick((r) => r.costCents) },
+    { type: 'timestamptz', values: pick((r) => r.periodStart.getTime()) },
+    { type: 'timestamptz', values: pick((r) => r.periodEnd.getTime()) },
+    { type: 'uuid', values: pick((r) => r.allocationId) },
+  ]);
+  const stream = client.query(copyFrom(`copy usage_stage (${STAGE_COLUMNS}) from stdin (format binary)`));
+  await pipeline(Readable.from([payload]), stream);
+}
+
 /**
- * One batch, one transaction: consumed keys inserted and balances debited by the rows actually
- * inserted (one statement), rejected records kept, finished files recorded. Committed without
- * waiting for the WAL flush (`synchronous_commit = off`): a database crash may lose the last
- * batches whole (keys, debits and file states together), and the next run applies them again;
- * exactly-once holds because they are one transaction.
+ * One batch, one transaction: the records are copied (binary COPY) into a session staging
+ * table, then one statement inserts the consumed keys and debits every balance by the rows it
+ * actually inserted; rejected records are kept and finished files recorded in the same
+ * transaction. Committed without waiting for the WAL flush (`synchronous_commit = off`): a
+ * database crash may lose the last batches whole (keys, debits and file states together) and
+ * the next run applies them again; exactly-once holds because they are one transaction.
  */
-async function applyBatchOnce(tx: EntityManager, input: ApplyBatchInput): Promise<BatchResult> {
-  const db = tx.getKysely();
+async function applyBatchOnce(client: PoolClient, input: ApplyBatchInput): Promise<BatchResult> {
   const { batch, node } = input;
-  await sql`set local synchronous_commit = off`.execute(db);
+  await client.query('set local synchronous_commit = off');
   // Unknown users: looked up once per run (a user is not deleted while their records are applied).
   const unseen = [...new Set(batch.records.map((r) => r.userId))].filter((u) => !input.knownUsers.has(u));
   if (unseen.length > 0) {
-    const found = await sql<{
-      id: string;
-    }>`select id::text from users where id = any(${unseen}::uuid[])`.execute(db);
+    const found = await client.query<{ id: string }>(
+      'select id::text from users where id = any($1::uuid[])',
+      [unseen],
+    );
     for (const row of found.rows) input.knownUsers.add(row.id);
   }
   const rejected = [...batch.rejected];
@@ -370,93 +484,89 @@ async function applyBatchOnce(tx: EntityManager, input: ApplyBatchInput): Promis
       });
     }
   }
-  // Same order in every transaction: two aggregators on overlapping keys wait instead of deadlocking.
-  const keyOf = (i: number) => batch.records[i].idempotencyKey;
-  order.sort((a, b) => (keyOf(a) < keyOf(b) ? -1 : keyOf(a) > keyOf(b) ? 1 : 0));
 
   let applied = 0;
   let cents = 0;
   if (order.length > 0) {
-    const n = order.length;
-    const keys = new Array<string>(n);
-    const users = new Array<string>(n);
-    const paths = new Array<string>(n);
-    const resources = new Array<string>(n);
-    const quantities = new Array<number>(n);
-    const costs = new Array<number>(n);
-    const starts = new Array<string>(n);
-    const ends = new Array<string>(n);
-    const allocations = new Array<string | null>(n);
-    for (let j = 0; j < n; j++) {
-      const i = order[j];
-      const r = batch.records[i];
-      keys[j] = r.idempotencyKey;
-      users[j] = r.userId;
-      paths[j] = batch.paths[i];
-      resources[j] = r.resource;
-      quantities[j] = r.quantity;
-      costs[j] = r.costCents;
-      starts[j] = r.periodStart.toISOString();
-      ends[j] = r.periodEnd.toISOString();
-      allocations[j] = r.allocationId;
+    await copyIntoStage(client, batch, order);
+    // Keys in one order in every transaction: two aggregators on overlapping keys wait for each
+    // other instead of deadlocking (a deadlock on balances is retried).
+    const result = await client.query<{ applied: number; cents: string; users: number; debited: number }>(
+      `with inserted as (
+         insert into consumed_record (idempotency_key, user_id, node_name, file_path, resource, quantity, cost_cents,
+                                      period_start, period_end, allocation_id)
+         select idempotency_key, user_id, $1, file_path, resource, quantity, cost_cents, period_start, period_end,
+                allocation_id
+           from usage_stage order by idempotency_key
+         on conflict (idempotency_key) do nothing
+         returning user_id, cost_cents
+       ), sums as (
+         select user_id, sum(cost_cents) as cents from inserted group by user_id
+       ), debited as (
+         update billing b set credit_balance_cents = b.credit_balance_cents - sums.cents, updated_at = now()
+           from sums where b.user_id = sums.user_id
+         returning b.user_id
+       ), node_total as (
+         update aggregator_node_state
+            set records_consumed_total = records_consumed_total + (select count(*) from inserted)
+          where node_name = $1
+         returning node_name
+       )
+       select (select count(*) from inserted)::int as applied,
+              (select coalesce(sum(cents), 0) from sums)::text as cents,
+              (select count(*) from sums)::int as users,
+              (select count(*) from debited)::int as debited,
+              (select count(*) from node_total)::int as node_rows`,
+      [node],
+    );
+    // Every user has a billing row (made with the user); one missing would lose a debit silently.
+    if (result.rows[0].debited !== result.rows[0].users) {
+      const missing = await client.query<{ id: string }>(
+        `select distinct s.user_id::text as id from usage_stage s
+          where not exists (select 1 from billing b where b.user_id = s.user_id) limit 5`,
+      );
+      throw new Error(
+        `no billing row for user ${missing.rows.map((r) => r.id).join(', ')}: the batch was not applied`,
+      );
     }
-    const result = await sql<{ applied: number; cents: string }>`
-      with input as (
-        select * from unnest(${keys}::text[], ${users}::uuid[], ${paths}::text[], ${resources}::text[],
-                             ${quantities}::float8[], ${costs}::bigint[], ${starts}::timestamptz[],
-                             ${ends}::timestamptz[], ${allocations}::uuid[])
-          as t(idempotency_key, user_id, file_path, resource, quantity, cost_cents, period_start, period_end,
-               allocation_id)
-      ), inserted as (
-        insert into consumed_record (idempotency_key, user_id, node_name, file_path, resource, quantity, cost_cents,
-                                     period_start, period_end, allocation_id)
-        select idempotency_key, user_id, ${node}, file_path, resource, quantity, cost_cents,
-               period_start, period_end, allocation_id
-          from input
-        on conflict (idempotency_key) do nothing
-        returning user_id, cost_cents
-      ), debited as (
-        insert into billing (user_id, credit_balance_cents)
-        select user_id, -sum(cost_cents) from inserted group by user_id order by user_id
-        on conflict (user_id) do update
-          set credit_balance_cents = billing.credit_balance_cents + excluded.credit_balance_cents,
-              updated_at = now()
-        returning user_id
-      ), node_total as (
-        update aggregator_node_state
-           set records_consumed_total = records_consumed_total + (select count(*) from inserted)
-         where node_name = ${node}
-        returning node_name
-      )
-      select (select count(*) from inserted)::int as applied,
-             (select coalesce(sum(cost_cents), 0) from inserted)::text as cents,
-             (select count(*) from debited)::int as debited,
-             (select count(*) from node_total)::int as node_rows`.execute(db);
     applied = result.rows[0].applied;
     cents = Number(result.rows[0].cents);
   }
 
   if (rejected.length > 0) {
-    await sql`
-      insert into rejected_usage_record (idempotency_key, user_id, node_name, file_path, reason, record, fingerprint)
-      select k, u, ${node}, p, reason, record, fp
-        from unnest(${rejected.map((r) => r.idempotencyKey)}::text[], ${rejected.map((r) => r.userId)}::text[],
-                    ${rejected.map((r) => r.path)}::text[], ${rejected.map((r) => r.reason)}::text[],
-                    ${rejected.map((r) => JSON.stringify(r.record))}::jsonb[],
-                    ${rejected.map((r) => fingerprint(r.path, r.record, r.reason))}::text[])
-          as t(k, u, p, reason, record, fp)
-      on conflict (fingerprint) do nothing`.execute(db);
+    await client.query(
+      `insert into rejected_usage_record (idempotency_key, user_id, node_name, file_path, reason, record, fingerprint)
+       select k, u, $1, p, reason, record, fp
+         from unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::jsonb[], $7::text[])
+           as t(k, u, p, reason, record, fp)
+       on conflict (fingerprint) do nothing`,
+      [
+        node,
+        rejected.map((r) => r.idempotencyKey),
+        rejected.map((r) => r.userId),
+        rejected.map((r) => r.path),
+        rejected.map((r) => r.reason),
+        rejected.map((r) => JSON.stringify(r.record)),
+        rejected.map((r) => fingerprint(r.path, r.record, r.reason)),
+      ],
+    );
   }
 
   if (batch.files.length > 0) {
-    await sql`
-      insert into usage_file_state (node_name, path, blob_sha, commit_sha, records)
-      select ${node}, p, b, ${input.commit}, n
-        from unnest(${batch.files.map((f) => f.path)}::text[], ${batch.files.map((f) => f.blobSha)}::text[],
-                    ${batch.files.map((f) => f.records)}::int[]) as t(p, b, n)
-      on conflict (node_name, path) do update
-        set blob_sha = excluded.blob_sha, commit_sha = excluded.commit_sha, records = excluded.records,
-            applied_at = now()`.execute(db);
+    await client.query(
+      `insert into usage_file_state (node_name, path, blob_sha, commit_sha, records)
+       select $1, p, b, $2, n from unnest($3::text[], $4::text[], $5::int[]) as t(p, b, n)
+       on conflict (node_name, path) do update
+         set blob_sha = excluded.blob_sha, commit_sha = excluded.commit_sha, records = excluded.records,
+             applied_at = now()`,
+      [
+        node,
+        input.commit,
+        batch.files.map((f) => f.path),
+        batch.files.map((f) => f.blobSha),
+        batch.files.map((f) => f.records),
+      ],
+    );
   }
   return { applied, duplicate: order.length - applied, rejected: rejected.length, cents };
 }

@@ -50,9 +50,14 @@ alter table rejected_usage_record
     );
 
     this.addSql('alter table job_run add column progress jsonb null;');
+
+    // Every applied batch updates the balance of each user it touches: leave room on each page
+    // so those updates stay HOT (no index entry, no new page).
+    this.addSql('alter table billing set (fillfactor = 50);');
   }
 
   override down(): void {
+    this.addSql('alter table billing reset (fillfactor);');
     this.addSql('alter table job_run drop column if exists progress;');
     this.addSql('drop index if exists rejected_usage_record_created_at_index;');
     this.addSql('drop index if exists rejected_usage_record_fingerprint_unique;');

@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type Dispatcher, request } from 'undici';
 import type { PushResult, UsageFileContent, UsageFileRef, UsageNode, UsageSource } from './usage-source.ts';
-import { UsageSourceError } from './usage-source.ts';
+import { redactUrl, UsageSourceError } from './usage-source.ts';
 
 export interface ForgeSourceOptions {
   /** The forge's ROOT_URL, e.g. https://forge.example.org (the API is under /api/v1). */
@@ -63,7 +63,7 @@ export class ForgeSource implements UsageSource {
     this.owner = owner;
     this.name = name;
     this.api = `${options.url.replace(/\/+$/, '')}/api/v1`;
-    this.description = `forge ${options.url.replace(/\/+$/, '')} ${options.repo} (branch ${options.branch})`;
+    this.description = `forge ${redactUrl(options.url.replace(/\/+$/, ''))} ${options.repo} (branch ${options.branch})`;
   }
 
   private repoPath(rest: string): string {

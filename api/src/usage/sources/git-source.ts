@@ -4,7 +4,7 @@ import { mkdir, mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { PushResult, UsageFileContent, UsageFileRef, UsageNode, UsageSource } from './usage-source.ts';
-import { UsageSourceError } from './usage-source.ts';
+import { redactUrl, UsageSourceError } from './usage-source.ts';
 
 export interface GitSourceOptions {
   /** A repository path (bare or not) read in place, or any URL `git clone` takes. */
@@ -295,11 +295,6 @@ async function isDirectory(p: string): Promise<boolean> {
 function splitOnce(s: string, sep: string): [string, string] {
   const i = s.indexOf(sep);
   return i < 0 ? [s, ''] : [s.slice(0, i), s.slice(i + sep.length)];
-}
-
-/** `https://user:secret@host/x` → `https://user:***@host/x`. */
-export function redactUrl(url: string): string {
-  return url.replace(/^([a-z][a-z0-9+.-]*:\/\/[^:/@]+):[^@/]+@/i, '$1:***@');
 }
 
 /**

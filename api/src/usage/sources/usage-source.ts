@@ -60,3 +60,8 @@ export class UsageSourceError extends Error {
     this.name = 'UsageSourceError';
   }
 }
+
+/** `https://user:secret@host/x` → `https://user:***@host/x`. */
+export function redactUrl(url: string): string {
+  return url.replace(/^([a-z][a-z0-9+.-]*:\/\/[^:/@]+):[^@/]+@/i, '$1:***@');
+}
