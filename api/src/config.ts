@@ -21,7 +21,7 @@ export const apiConfigSchema = z
     /** The billing repository aggregateNow reads (the aggregator worker has the same settings). */
     ...usageSourceEnv,
     /** Usage records per apply transaction (aggregateNow). */
-    AGGREGATE_BATCH_SIZE: z.coerce.number().int().positive().max(50_000).default(5000),
+    AGGREGATE_BATCH_SIZE: z.coerce.number().int().positive().max(100_000).default(20_000),
   })
   .superRefine((config, ctx) => {
     checkPoolSource(config, ctx);

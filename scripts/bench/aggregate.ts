@@ -16,7 +16,7 @@
  *
  * Environment (optional): BENCH_DATABASE_URL (else 127.0.0.1:5432 if it answers, else an
  * embedded PostgreSQL), BENCH_RECORDS, BENCH_NODES, BENCH_FILES, BENCH_USERS,
- * BENCH_NAIVE_SAMPLE, BENCH_BATCH_SIZE (5000).
+ * BENCH_NAIVE_SAMPLE, BENCH_BATCH_SIZE (20000).
  *
  * Exits 0 whatever the figures (a report); 1 when a correctness check fails (a balance off by
  * a cent, a key missing or applied twice).
@@ -59,7 +59,7 @@ function loadSettings() {
     files,
     users: intEnv('BENCH_USERS', 10_000, 1),
     naiveSample: intEnv('BENCH_NAIVE_SAMPLE', 20_000, 1),
-    batchSize: intEnv('BENCH_BATCH_SIZE', 5000, 1),
+    batchSize: intEnv('BENCH_BATCH_SIZE', 20_000, 1),
   };
 }
 

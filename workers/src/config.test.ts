@@ -35,7 +35,7 @@ describe('worker config', () => {
       AUTO_RELEASE_BATCH_SIZE: 500,
       EXPIRY_WARNING_HOURS: 72,
       AGGREGATE_INTERVAL_MS: 300_000,
-      AGGREGATE_BATCH_SIZE: 5000,
+      AGGREGATE_BATCH_SIZE: 20_000,
       BILLING_BRANCH: 'main',
       USAGE_GIT_CACHE_DIR: '.data/usage-git-cache',
       FORGE_TIMEOUT_MS: 30_000,

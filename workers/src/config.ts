@@ -58,7 +58,7 @@ export const workerConfigSchema = z
     /** Pause between two aggregation ticks (default five minutes). */
     AGGREGATE_INTERVAL_MS: ms(300_000),
     /** Usage records per apply transaction. */
-    AGGREGATE_BATCH_SIZE: z.coerce.number().int().positive().max(50_000).default(5000),
+    AGGREGATE_BATCH_SIZE: z.coerce.number().int().positive().max(100_000).default(20_000),
   })
   .superRefine(checkUsageSource)
   .refine((c) => c.OUTBOX_RETRY_MAX_MS >= c.OUTBOX_RETRY_BASE_MS, {

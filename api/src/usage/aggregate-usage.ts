@@ -52,7 +52,7 @@ export interface AggregateOptions {
 }
 
 export const AGGREGATE_JOB = 'aggregate';
-export const DEFAULT_AGGREGATE_BATCH_SIZE = 5000;
+export const DEFAULT_AGGREGATE_BATCH_SIZE = 20_000;
 const MAX_ERROR_LINES = 100;
 /** Deadlock / serialization failure: the batch is retried (two aggregators on the same keys). */
 const RETRYABLE_SQLSTATES = new Set(['40P01', '40001']);
@@ -489,15 +489,15 @@ async function applyBatchOnce(client: PoolClient, input: ApplyBatchInput): Promi
   let cents = 0;
   if (order.length > 0) {
     await copyIntoStage(client, batch, order);
-    // Keys in one order in every transaction: two aggregators on overlapping keys wait for each
-    // other instead of deadlocking (a deadlock on balances is retried).
+    // Keys go in file order: two aggregators on the same files insert them in the same order and
+    // wait for each other instead of deadlocking (a deadlock, e.g. on balances, is retried).
     const result = await client.query<{ applied: number; cents: string; users: number; debited: number }>(
       `with inserted as (
          insert into consumed_record (idempotency_key, user_id, node_name, file_path, resource, quantity, cost_cents,
                                       period_start, period_end, allocation_id)
          select idempotency_key, user_id, $1, file_path, resource, quantity, cost_cents, period_start, period_end,
                 allocation_id
-           from usage_stage order by idempotency_key
+           from usage_stage
          on conflict (idempotency_key) do nothing
          returning user_id, cost_cents
        ), sums as (

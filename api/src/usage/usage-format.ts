@@ -1,5 +1,6 @@
 import { parse as parseToml, TomlDate, TomlError } from 'smol-toml';
 import { z } from 'zod';
+import { parseSimpleUsageToml } from './fast-toml.ts';
 
 /**
  * The usage batch format (docs/usage-format.md): one TOML file per node and hour at
@@ -179,7 +180,7 @@ function validateRecord(raw: unknown): UsageRecord | { reason: string } {
 export function parseUsageFile(text: string, file: { node: string; path: string }): ParsedUsageFile {
   let doc: Record<string, unknown>;
   try {
-    doc = parseToml(text) as Record<string, unknown>;
+    doc = parseSimpleUsageToml(text) ?? (parseToml(text) as Record<string, unknown>);
   } catch (err) {
     if (err instanceof TomlError) {
       throw new UsageFileError(
