@@ -32,7 +32,12 @@ import { pipeline } from 'node:stream/promises';
 import { promisify } from 'node:util';
 import { migrate } from '@hero/api/db/migrate.ts';
 import { createOrm, type MikroORM } from '@hero/api/db/orm.ts';
-import { aggregateUsage, createApplyLane, NodeBatcher } from '@hero/api/usage/aggregate-usage.ts';
+import {
+  ApplyLanes,
+  aggregateUsage,
+  DEFAULT_APPLY_CONNECTIONS,
+  NodeBatcher,
+} from '@hero/api/usage/aggregate-usage.ts';
 import { GitSource } from '@hero/api/usage/sources/git-source.ts';
 import { type ParsedUsageFile, parseUsageFile, type UsageRecord } from '@hero/api/usage/usage-format.ts';
 import pg from 'pg';
@@ -269,7 +274,7 @@ async function main(cleanup: BenchCleanup): Promise<number> {
   started = performance.now();
   const em = orm.em.fork();
   const knownUsers = new Set<string>();
-  const lane = createApplyLane();
+  const lane = new ApplyLanes(DEFAULT_APPLY_CONNECTIONS);
   const failures: string[] = [];
   for (const [node, files] of Map.groupBy(parsedFiles, (f) => f.node)) {
     const outcome = { failed: null as string | null };
@@ -284,7 +289,7 @@ async function main(cleanup: BenchCleanup): Promise<number> {
     });
     for (const f of files) await batcher.add(f.path, f.blobSha, f.parsed);
     await batcher.flush();
-    await lane.enqueue(async () => {
+    await lane.enqueue(node, async () => {
       if (outcome.failed) failures.push(`${node}: ${outcome.failed}`);
     });
   }

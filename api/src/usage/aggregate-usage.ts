@@ -45,6 +45,8 @@ export interface AggregateOptions {
   source: UsageSource;
   /** Records per apply transaction. */
   batchSize?: number;
+  /** Database connections applying batches at once (of different nodes). */
+  applyConnections?: number;
   /** Aborted: stop after the batch in hand (the node's position is not advanced). */
   signal?: AbortSignal;
   log?: Logger;
@@ -53,6 +55,7 @@ export interface AggregateOptions {
 
 export const AGGREGATE_JOB = 'aggregate';
 export const DEFAULT_AGGREGATE_BATCH_SIZE = 20_000;
+export const DEFAULT_APPLY_CONNECTIONS = 1;
 const MAX_ERROR_LINES = 100;
 /** Deadlock / serialization failure: the batch is retried (two aggregators on the same keys). */
 const RETRYABLE_SQLSTATES = new Set(['40P01', '40001']);
@@ -122,9 +125,10 @@ export async function aggregateUsage(
     });
   let nodesApplied = 0;
   const knownUsers = new Set<string>();
-  // Batches are applied one at a time, in order, while the next files (and nodes) are read and
-  // parsed: the database and the parser work side by side.
-  const lane = new ApplyLane();
+  // Batches are applied while the next files (and nodes) are read and parsed: the database and
+  // the parser work side by side; `applyConnections` nodes are applied at once (a node's batches
+  // always one after the other, in file order).
+  const lane = new ApplyLanes(options.applyConnections ?? DEFAULT_APPLY_CONNECTIONS);
   const recordFailure = async (node: string, message: string) => {
     summary.nodesFailed++;
     errorLines.push(`${node}: ${message}`);
@@ -210,7 +214,7 @@ export async function aggregateUsage(
     const nodeCommit = commit;
     const nodeReadError = readError;
     // After the node's last batch: advance its position, or record why it failed.
-    await lane.enqueue(async () => {
+    await lane.enqueue(node.name, async () => {
       const failure = outcome.failed ?? nodeReadError;
       if (failure) return recordFailure(node.name, failure);
       if (interrupted || nodeCommit === null) {
@@ -262,34 +266,57 @@ export interface Batch {
 const emptyBatch = (): Batch => ({ records: [], paths: [], rejected: [], files: [] });
 
 /**
- * Runs jobs one at a time, in the order given, while the caller goes on: `enqueue` waits only
- * when MAX_QUEUED jobs are already waiting (so the reader stays at most that far ahead). A job
- * must handle its own errors; one that throws anyway is kept and rethrown by `drain`.
+ * Runs apply jobs on up to `width` database connections at once while the caller goes on
+ * reading: jobs with the same key (a node) run one after the other, in the order given; jobs
+ * of different keys run side by side. `enqueue` waits only while `maxQueued` jobs wait for a
+ * connection (so the reader stays at most that far ahead). A job must handle its own errors;
+ * one that throws anyway is kept and rethrown by `drain`.
  */
-class ApplyLane {
-  private static readonly MAX_QUEUED = 1;
-  private tail: Promise<void> = Promise.resolve();
-  private queued = 0;
-  private waiters: (() => void)[] = [];
+export class ApplyLanes {
+  private running = 0;
+  private waiting = 0;
+  private readonly slotWaiters: (() => void)[] = [];
+  private readonly queueWaiters: (() => void)[] = [];
+  private readonly chains = new Map<string, Promise<void>>();
   private error: unknown = null;
 
-  async enqueue(job: () => Promise<void>): Promise<void> {
-    while (this.queued > ApplyLane.MAX_QUEUED)
-      await new Promise<void>((resolve) => this.waiters.push(resolve));
-    this.queued++;
-    this.tail = this.tail
-      .then(job)
-      .catch((err: unknown) => {
+  constructor(
+    private readonly width = 1,
+    private readonly maxQueued = Math.max(2, width + 1),
+  ) {}
+
+  private async slot(): Promise<void> {
+    while (this.running >= this.width) await new Promise<void>((resolve) => this.slotWaiters.push(resolve));
+    this.running++;
+  }
+
+  private release(): void {
+    this.running--;
+    this.slotWaiters.shift()?.();
+  }
+
+  async enqueue(key: string, job: () => Promise<void>): Promise<void> {
+    while (this.waiting >= this.maxQueued)
+      await new Promise<void>((resolve) => this.queueWaiters.push(resolve));
+    this.waiting++;
+    const previous = this.chains.get(key) ?? Promise.resolve();
+    const next = previous.then(async () => {
+      await this.slot();
+      this.waiting--;
+      this.queueWaiters.shift()?.();
+      try {
+        await job();
+      } catch (err) {
         this.error ??= err;
-      })
-      .finally(() => {
-        this.queued--;
-        this.waiters.shift()?.();
-      });
+      } finally {
+        this.release();
+      }
+    });
+    this.chains.set(key, next);
   }
 
   async drain(): Promise<void> {
-    await this.tail;
+    await Promise.all(this.chains.values());
     if (this.error) throw this.error;
   }
 }
@@ -310,7 +337,7 @@ export class NodeBatcher {
       commit: string;
       batchSize: number;
       knownUsers: Set<string>;
-      lane: ApplyLane;
+      lane: ApplyLanes;
       outcome: { failed: string | null };
       onBatch(result: BatchResult): void;
     },
@@ -341,7 +368,7 @@ export class NodeBatcher {
     if (batch.records.length === 0 && batch.rejected.length === 0 && batch.files.length === 0) return;
     this.pending = emptyBatch();
     const { outcome } = this.opts;
-    await this.opts.lane.enqueue(async () => {
+    await this.opts.lane.enqueue(this.opts.node, async () => {
       if (outcome.failed) return;
       try {
         this.opts.onBatch(await applyBatch(this.em, { ...this.opts, batch }));
@@ -351,13 +378,6 @@ export class NodeBatcher {
     });
   }
 }
-
-/** A lane of its own, for callers that apply one node's batches directly (the benchmark). */
-export function createApplyLane(): ApplyLane {
-  return new ApplyLane();
-}
-
-export type { ApplyLane };
 
 interface ApplyBatchInput {
   node: string;
@@ -502,9 +522,14 @@ async function applyBatchOnce(client: PoolClient, input: ApplyBatchInput): Promi
          returning user_id, cost_cents
        ), sums as (
          select user_id, sum(cost_cents) as cents from inserted group by user_id
+       ), locked as (
+         -- Balances locked in user order: batches applied side by side wait, never deadlock.
+         select b.user_id from billing b where b.user_id in (select user_id from sums)
+          order by b.user_id for no key update
        ), debited as (
          update billing b set credit_balance_cents = b.credit_balance_cents - sums.cents, updated_at = now()
-           from sums where b.user_id = sums.user_id
+           -- count(*): every lock is taken (in order) before the first row is updated
+           from sums where b.user_id = sums.user_id and (select count(*) from locked) >= 0
          returning b.user_id
        ), node_total as (
          update aggregator_node_state
