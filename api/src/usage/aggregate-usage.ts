@@ -200,7 +200,7 @@ export async function aggregateUsage(
         const parsed = parseUsageFile(content.toString('utf8'), { node: node.name, path: file.path });
         summary.filesRead++;
         summary.recordsSeen += parsed.records.length + parsed.rejected.length;
-        await batcher.add(file.path, file.blobSha, parsed, signal);
+        await batcher.add(file.path, file.blobSha, parsed, { fresh: !applied.has(file.path), signal });
       }
       interrupted = Boolean(signal?.aborted);
       if (!interrupted && !outcome.failed) await batcher.flush();
@@ -261,9 +261,11 @@ export interface Batch {
   rejected: (ParsedUsageFile['rejected'][number] & { path: string })[];
   /** Files whose last records are in this batch: recorded as applied with it. */
   files: PendingFile[];
+  /** Every file in the batch is read for the first time: its keys are most likely all new. */
+  fresh: boolean;
 }
 
-const emptyBatch = (): Batch => ({ records: [], paths: [], rejected: [], files: [] });
+const emptyBatch = (): Batch => ({ records: [], paths: [], rejected: [], files: [], fresh: true });
 
 /**
  * Runs apply jobs on up to `width` database connections at once while the caller goes on
@@ -343,8 +345,16 @@ export class NodeBatcher {
     },
   ) {}
 
-  async add(path: string, blobSha: string, parsed: ParsedUsageFile, signal?: AbortSignal): Promise<void> {
+  /** `fresh`: the file was never applied before (no recorded blob sha for its path). */
+  async add(
+    path: string,
+    blobSha: string,
+    parsed: ParsedUsageFile,
+    options: { fresh?: boolean; signal?: AbortSignal } = {},
+  ): Promise<void> {
     const { records, rejected } = parsed;
+    const signal = options.signal;
+    if (options.fresh === false) this.pending.fresh = false;
     const size = this.opts.batchSize;
     for (let at = 0; at < records.length || at === 0; at += size) {
       const part = records.slice(at, at + size);
@@ -436,27 +446,28 @@ function recordForRejection(r: UsageRecord): Record<string, unknown> {
 /** Connections of the pool that already have the session's staging table. */
 const staged = new WeakSet<object>();
 
-const STAGE_COLUMNS =
-  'idempotency_key, user_id, file_path, resource, quantity, cost_cents, period_start, period_end, allocation_id';
+const RECORD_COLUMNS =
+  'idempotency_key, user_id, node_name, file_path, resource, quantity, cost_cents, period_start, period_end, allocation_id';
 
 async function ensureStage(client: PoolClient): Promise<void> {
   if (staged.has(client)) return;
   await client.query(
     `create temp table if not exists usage_stage (
-       idempotency_key text not null, user_id uuid not null, file_path text not null, resource text not null,
-       quantity double precision not null, cost_cents bigint not null, period_start timestamptz,
-       period_end timestamptz, allocation_id uuid
+       idempotency_key text not null, user_id uuid not null, node_name text not null, file_path text not null,
+       resource text not null, quantity double precision not null, cost_cents bigint not null,
+       period_start timestamptz, period_end timestamptz, allocation_id uuid
      ) on commit delete rows`,
   );
   staged.add(client);
 }
 
-async function copyIntoStage(client: PoolClient, batch: Batch, order: number[]): Promise<void> {
-  const n = order.length;
+/** The batch's applicable records in binary COPY format, columns as RECORD_COLUMNS. */
+function encodeRecords(node: string, batch: Batch, order: number[]): Buffer {
   const pick = <T>(f: (r: UsageRecord, i: number) => T) => order.map((i) => f(batch.records[i], i));
-  const payload = encodeBinaryCopy(n, [
+  return encodeBinaryCopy(order.length, [
     { type: 'text', values: pick((r) => r.idempotencyKey) },
     { type: 'uuid', values: pick((r) => r.userId) },
+    { type: 'text', values: order.map(() => node) },
     { type: 'text', values: pick((_r, i) => batch.paths[i]) },
     { type: 'text', values: pick((r) => r.resource) },
     { type: 'float8', values: pick((r) => r.quantity) },
@@ -465,9 +476,47 @@ async function copyIntoStage(client: PoolClient, batch: Batch, order: number[]):
     { type: 'timestamptz', values: pick((r) => r.periodEnd.getTime()) },
     { type: 'uuid', values: pick((r) => r.allocationId) },
   ]);
-  const stream = client.query(copyFrom(`copy usage_stage (${STAGE_COLUMNS}) from stdin (format binary)`));
+}
+
+async function copyInto(client: PoolClient, table: string, payload: Buffer): Promise<void> {
+  const stream = client.query(copyFrom(`copy ${table} (${RECORD_COLUMNS}) from stdin (format binary)`));
   await pipeline(Readable.from([payload]), stream);
 }
+
+const UNIQUE_VIOLATION = '23505';
+
+/**
+ * Debits each user by `cents` (parallel arrays), locking the balances in user order first, so
+ * batches applied side by side wait for each other and never deadlock. Throws when a user has
+ * no billing row (a debit would be lost).
+ */
+async function debitBalances(client: PoolClient, users: string[], cents: number[]): Promise<void> {
+  const res = await client.query<{ users: number; debited: number }>(
+    `with sums as (
+       select user_id, sum(cents)::bigint as cents from unnest($1::uuid[], $2::bigint[]) as t(user_id, cents)
+        group by user_id
+     ), locked as (
+       select b.user_id from billing b where b.user_id in (select user_id from sums)
+        order by b.user_id for no key update
+     ), debited as (
+       update billing b set credit_balance_cents = b.credit_balance_cents - sums.cents, updated_at = now()
+         -- count(*): every lock is taken (in order) before the first row is updated
+         from sums where b.user_id = sums.user_id and (select count(*) from locked) >= 0
+       returning b.user_id
+     )
+     select (select count(*) from sums)::int as users, (select count(*) from debited)::int as debited`,
+    [users, cents],
+  );
+  if (res.rows[0].debited !== res.rows[0].users) {
+    const missing = await client.query<{ id: string }>(
+      `select u::text as id from unnest($1::uuid[]) as u
+        where not exists (select 1 from billing b where b.user_id = u) limit 5`,
+      [users],
+    );
+    throw new Error(`no billing row for user ${missing.rows.map((r) => r.id).join(', ')}: the batch was not applied`);
+  }
+}
+
 
 /**
  * One batch, one transaction: the records are copied (binary COPY) into a session staging
@@ -508,54 +557,60 @@ async function applyBatchOnce(client: PoolClient, input: ApplyBatchInput): Promi
   let applied = 0;
   let cents = 0;
   if (order.length > 0) {
-    await copyIntoStage(client, batch, order);
-    // Keys go in file order: two aggregators on the same files insert them in the same order and
-    // wait for each other instead of deadlocking (a deadlock, e.g. on balances, is retried).
-    const result = await client.query<{ applied: number; cents: string; users: number; debited: number }>(
-      `with inserted as (
-         insert into consumed_record (idempotency_key, user_id, node_name, file_path, resource, quantity, cost_cents,
-                                      period_start, period_end, allocation_id)
-         select idempotency_key, user_id, $1, file_path, resource, quantity, cost_cents, period_start, period_end,
-                allocation_id
-           from usage_stage
-         on conflict (idempotency_key) do nothing
-         returning user_id, cost_cents
-       ), sums as (
-         select user_id, sum(cost_cents) as cents from inserted group by user_id
-       ), locked as (
-         -- Balances locked in user order: batches applied side by side wait, never deadlock.
-         select b.user_id from billing b where b.user_id in (select user_id from sums)
-          order by b.user_id for no key update
-       ), debited as (
-         update billing b set credit_balance_cents = b.credit_balance_cents - sums.cents, updated_at = now()
-           -- count(*): every lock is taken (in order) before the first row is updated
-           from sums where b.user_id = sums.user_id and (select count(*) from locked) >= 0
-         returning b.user_id
-       ), node_total as (
-         update aggregator_node_state
-            set records_consumed_total = records_consumed_total + (select count(*) from inserted)
-          where node_name = $1
-         returning node_name
-       )
-       select (select count(*) from inserted)::int as applied,
-              (select coalesce(sum(cents), 0) from sums)::text as cents,
-              (select count(*) from sums)::int as users,
-              (select count(*) from debited)::int as debited,
-              (select count(*) from node_total)::int as node_rows`,
-      [node],
-    );
-    // Every user has a billing row (made with the user); one missing would lose a debit silently.
-    if (result.rows[0].debited !== result.rows[0].users) {
-      const missing = await client.query<{ id: string }>(
-        `select distinct s.user_id::text as id from usage_stage s
-          where not exists (select 1 from billing b where b.user_id = s.user_id) limit 5`,
-      );
-      throw new Error(
-        `no billing row for user ${missing.rows.map((r) => r.id).join(', ')}: the batch was not applied`,
-      );
+    const payload = encodeRecords(node, batch, order);
+    let direct = false;
+    if (batch.fresh) {
+      // New files: their keys are almost surely new, so they are copied straight into
+      // consumed_record (its primary key still refuses any key seen before). A key that was
+      // consumed already makes the COPY fail: back to the savepoint, and the staged path below
+      // inserts only the new keys.
+      await client.query('savepoint direct_copy');
+      try {
+        await copyInto(client, 'consumed_record', payload);
+        await client.query('release savepoint direct_copy');
+        direct = true;
+      } catch (err) {
+        if ((err as { code?: string }).code !== UNIQUE_VIOLATION) throw err;
+        await client.query('rollback to savepoint direct_copy');
+      }
     }
-    applied = result.rows[0].applied;
-    cents = Number(result.rows[0].cents);
+    if (direct) {
+      const byUser = new Map<string, number>();
+      for (const i of order) {
+        const r = batch.records[i];
+        byUser.set(r.userId, (byUser.get(r.userId) ?? 0) + r.costCents);
+        cents += r.costCents;
+      }
+      applied = order.length;
+      await debitBalances(client, [...byUser.keys()], [...byUser.values()]);
+    } else {
+      await copyInto(client, 'usage_stage', payload);
+      // Only the keys this statement inserts are debited (ON CONFLICT DO NOTHING RETURNING).
+      const result = await client.query<{ user_id: string; cents: string; n: number }>(
+        `with inserted as (
+           insert into consumed_record (${RECORD_COLUMNS})
+           select ${RECORD_COLUMNS} from usage_stage
+           on conflict (idempotency_key) do nothing
+           returning user_id, cost_cents
+         )
+         select user_id::text, sum(cost_cents)::text as cents, count(*)::int as n from inserted group by user_id`,
+      );
+      for (const row of result.rows) {
+        applied += row.n;
+        cents += Number(row.cents);
+      }
+      if (result.rows.length > 0) {
+        await debitBalances(
+          client,
+          result.rows.map((r) => r.user_id),
+          result.rows.map((r) => Number(r.cents)),
+        );
+      }
+    }
+    await client.query(
+      'update aggregator_node_state set records_consumed_total = records_consumed_total + $2 where node_name = $1',
+      [node, applied],
+    );
   }
 
   if (rejected.length > 0) {
