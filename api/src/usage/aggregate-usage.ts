@@ -9,8 +9,9 @@ import { JobAlreadyRunningError, JobFailedError, UsageSourceUnavailableError } f
 import { type RunHandle, runWithJobLock } from '../jobs/run-with-job-lock.ts';
 import type { Logger } from '../lib/logger.ts';
 import { encodeBinaryCopy } from './copy-binary.ts';
-import type { UsageSource } from './sources/usage-source.ts';
-import { type ParsedUsageFile, parseUsageFile, type UsageRecord, usageFileNode } from './usage-format.ts';
+import { ParsePool } from './parse-pool.ts';
+import type { UsageFileRef, UsageSource } from './sources/usage-source.ts';
+import { type ParsedUsageFile, type UsageRecord, usageFileNode } from './usage-format.ts';
 
 export interface AggregateSummary {
   /** Node directories under `nodes/` at the branch head. */
@@ -56,6 +57,8 @@ export interface AggregateOptions {
 export const AGGREGATE_JOB = 'aggregate';
 export const DEFAULT_AGGREGATE_BATCH_SIZE = 20_000;
 export const DEFAULT_APPLY_CONNECTIONS = 1;
+/** Files parsed ahead of the one being batched. */
+const PARSE_AHEAD = 3;
 const MAX_ERROR_LINES = 100;
 /** Deadlock / serialization failure: the batch is retried (two aggregators on the same keys). */
 const RETRYABLE_SQLSTATES = new Set(['40P01', '40001']);
@@ -129,6 +132,7 @@ export async function aggregateUsage(
   // the parser work side by side; `applyConnections` nodes are applied at once (a node's batches
   // always one after the other, in file order).
   const lane = new ApplyLanes(options.applyConnections ?? DEFAULT_APPLY_CONNECTIONS);
+  const parser = new ParsePool();
   const recordFailure = async (node: string, message: string) => {
     summary.nodesFailed++;
     errorLines.push(`${node}: ${message}`);
@@ -195,12 +199,29 @@ export async function aggregateUsage(
           progress();
         },
       });
-      for await (const { file, content } of source.readFiles(changed, head, signal)) {
-        if (signal?.aborted || outcome.failed) break;
-        const parsed = parseUsageFile(content.toString('utf8'), { node: node.name, path: file.path });
+      // Files are parsed on the worker thread a few ahead of the one being batched.
+      const ahead: { file: UsageFileRef; parsed: Promise<ParsedUsageFile> }[] = [];
+      const takeOne = async () => {
+        const next = ahead.shift() as (typeof ahead)[number];
+        const parsed = await next.parsed;
         summary.filesRead++;
         summary.recordsSeen += parsed.records.length + parsed.rejected.length;
-        await batcher.add(file.path, file.blobSha, parsed, { fresh: !applied.has(file.path), signal });
+        await batcher.add(next.file.path, next.file.blobSha, parsed, {
+          fresh: !applied.has(next.file.path),
+          signal,
+        });
+      };
+      try {
+        for await (const { file, content } of source.readFiles(changed, head, signal)) {
+          if (signal?.aborted || outcome.failed) break;
+          const parsed = parser.parse(content, { node: node.name, path: file.path });
+          parsed.catch(() => {}); // awaited in order by takeOne
+          ahead.push({ file, parsed });
+          if (ahead.length > PARSE_AHEAD) await takeOne();
+        }
+        while (ahead.length > 0 && !signal?.aborted && !outcome.failed) await takeOne();
+      } finally {
+        ahead.length = 0;
       }
       interrupted = Boolean(signal?.aborted);
       if (!interrupted && !outcome.failed) await batcher.flush();
@@ -233,7 +254,11 @@ export async function aggregateUsage(
     });
     if (interrupted) break;
   }
-  await lane.drain();
+  try {
+    await lane.drain();
+  } finally {
+    await parser.close();
+  }
   summary.errors =
     errorLines.length > MAX_ERROR_LINES
       ? [...errorLines.slice(0, MAX_ERROR_LINES), `…and ${errorLines.length - MAX_ERROR_LINES} more`]
@@ -513,10 +538,11 @@ async function debitBalances(client: PoolClient, users: string[], cents: number[
         where not exists (select 1 from billing b where b.user_id = u) limit 5`,
       [users],
     );
-    throw new Error(`no billing row for user ${missing.rows.map((r) => r.id).join(', ')}: the batch was not applied`);
+    throw new Error(
+      `no billing row for user ${missing.rows.map((r) => r.id).join(', ')}: the batch was not applied`,
+    );
   }
 }
-
 
 /**
  * One batch, one transaction: the records are copied (binary COPY) into a session staging

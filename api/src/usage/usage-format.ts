@@ -87,12 +87,13 @@ export interface ParsedUsageFile {
 
 /** A file the aggregator cannot read at all: its node fails for the tick. */
 export class UsageFileError extends Error {
-  constructor(
-    readonly path: string,
-    detail: string,
-  ) {
+  // A plain field, not a parameter property: this module also runs in the parse worker, under
+  // Node's own type stripping (erasable TypeScript only).
+  readonly path: string;
+  constructor(path: string, detail: string) {
     super(`${path}: ${detail}`);
     this.name = 'UsageFileError';
+    this.path = path;
   }
 }
 
