@@ -89,11 +89,12 @@ interface NodeStateRow {
  *
  * Per node: skipped when the latest commit touching `nodes/<node>` equals the stored
  * `lastCommitSha`; otherwise only files whose blob sha changed since they were last applied
- * are read, parsed and applied in set-based batches, each its own transaction: one statement
- * inserts the consumed keys (`ON CONFLICT DO NOTHING RETURNING`) and debits every balance by
- * the sum of the rows it inserted, so a key is debited exactly once whoever applies it and
- * however often. A file's blob sha is recorded with its last batch; the node's commit only
- * after the whole node. A failing node is halted for the tick with `lastError`; the others go on.
+ * are read, parsed (on a worker thread, a few files ahead) and applied in set-based batches,
+ * each its own transaction in which the consumed keys are inserted and every balance is
+ * debited by the sum of the keys actually inserted, so a key is debited exactly once whoever
+ * applies it and however often (see applyBatchOnce). Batches are applied while the next files
+ * are read. A file's blob sha is recorded with its last batch; the node's commit only after
+ * the whole node. A failing node is halted for the tick with `lastError`; the others go on.
  */
 export async function aggregateUsage(
   em: EntityManager,
@@ -545,12 +546,15 @@ async function debitBalances(client: PoolClient, users: string[], cents: number[
 }
 
 /**
- * One batch, one transaction: the records are copied (binary COPY) into a session staging
- * table, then one statement inserts the consumed keys and debits every balance by the rows it
- * actually inserted; rejected records are kept and finished files recorded in the same
- * transaction. Committed without waiting for the WAL flush (`synchronous_commit = off`): a
- * database crash may lose the last batches whole (keys, debits and file states together) and
- * the next run applies them again; exactly-once holds because they are one transaction.
+ * One batch, one transaction. Records of files read for the first time are copied (binary COPY)
+ * straight into consumed_record; if any key was consumed before, the COPY fails on the primary
+ * key, the transaction goes back to a savepoint, and the records are copied into a session
+ * staging table instead, from which `INSERT … ON CONFLICT DO NOTHING RETURNING` takes only the
+ * new keys. Either way balances are debited by exactly the keys inserted, in the same
+ * transaction, together with the rejected records and the finished files' blob shas.
+ * Committed without waiting for the WAL flush (`synchronous_commit = off`): a database crash
+ * may lose the last batches whole (keys, debits and file states together) and the next run
+ * applies them again; exactly-once holds because each batch is one transaction.
  */
 async function applyBatchOnce(client: PoolClient, input: ApplyBatchInput): Promise<BatchResult> {
   const { batch, node } = input;
