@@ -1,11 +1,14 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { PassThrough } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createOrm, type MikroORM } from '../api/src/db/orm.ts';
 import { aggregateUsage } from '../api/src/usage/aggregate-usage.ts';
 import { GitSource } from '../api/src/usage/sources/git-source.ts';
 import { formatUsageBatch } from '../api/src/usage/usage-format.ts';
+import { ApiClient } from '../cli/src/client.ts';
+import { runCommand } from '../cli/src/commands.ts';
 import { commitWithFastImport, generateUsage } from '../scripts/lib/usage-fixture.ts';
 import { type ApiProcess, startApi } from './support/api.ts';
 import { runCli } from './support/cli.ts';
@@ -197,6 +200,35 @@ describe('aggregator worker, aggregateNow and the CLI on a git billing repositor
     const none = await runCli(null, ['usage', 'push', '--node', 'pushed', '--file', file], {});
     expect(none.code).toBe(1);
     expect(none.stderr).toMatch(/no billing repository configured/);
+  });
+
+  it('hero-admin aggregate draws a progress bar on a terminal from the running job', async () => {
+    const gen = generateUsage({
+      nodes: 6,
+      filesPerNode: 10,
+      recordsPerFile: 2500,
+      userIds: users.map((u) => u.id),
+      nodePrefix: 'bar',
+    });
+    await commitWithFastImport(repo.dir, [{ message: 'usage for the bar', files: gen.files }]);
+    let drawn = '';
+    const terminal = Object.assign(new PassThrough(), { isTTY: true, columns: 160 });
+    terminal.on('data', (c: Buffer) => {
+      drawn += c.toString('utf8');
+    });
+    let out = '';
+    const client = new ApiClient({ url: api.url, adminSecret: api.adminSecret, timeoutMs: 60_000 });
+    try {
+      await runCommand(
+        { name: 'aggregate' },
+        { client, json: false, io: { out: (t) => (out += t), err: () => {}, progress: terminal } },
+      );
+    } finally {
+      await client.close();
+    }
+    expect(out).toMatch(/recordsApplied\s+150000\n/);
+    // The bar showed the RUNNING run's progress (nodes done of 6+ and records applied so far).
+    expect(drawn).toMatch(/aggregating \|.*\| \d+\/\d+ nodes \| \d+ files \| \d+ records applied/);
   });
 
   it('two aggregator processes and aggregateNow at once: every record applied exactly once', async () => {
