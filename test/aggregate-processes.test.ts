@@ -9,12 +9,18 @@ import { GitSource } from '../api/src/usage/sources/git-source.ts';
 import { formatUsageBatch } from '../api/src/usage/usage-format.ts';
 import { ApiClient } from '../cli/src/client.ts';
 import { runCommand } from '../cli/src/commands.ts';
-import { commitWithFastImport, generateUsage } from '../scripts/lib/usage-fixture.ts';
 import { type ApiProcess, startApi } from './support/api.ts';
 import { runCli } from './support/cli.ts';
 import { createTestDatabase, type TestDatabase } from './support/db.ts';
 import { outcomeLine, spawnTs } from './support/process.ts';
-import { createBareRepo, createUsageUsers, type UsageUser, usageRecord } from './support/usage.ts';
+import {
+  balancesOf,
+  createBareRepo,
+  createUsageUsers,
+  seedUsage,
+  type UsageUser,
+  usageRecord,
+} from './support/usage.ts';
 
 /**
  * The aggregator as operators run it: worker processes (`workers/src/main.ts aggregate`), the
@@ -36,16 +42,6 @@ afterAll(async () => {
   if (dir) await rm(dir, { recursive: true, force: true });
 });
 
-const balancesOf = async (users: UsageUser[]) =>
-  new Map(
-    (
-      await db.query<{ user_id: string; b: string }>(
-        'select user_id, credit_balance_cents::text as b from billing where user_id = any($1::uuid[])',
-        [users.map((u) => u.id)],
-      )
-    ).map((r) => [r.user_id, Number(r.b)]),
-  );
-
 /** Balances equal start minus the expected sums, to the cent, and no key is consumed twice (it is the primary key). */
 async function expectExactDebits(
   users: UsageUser[],
@@ -53,7 +49,7 @@ async function expectExactDebits(
   expected: Map<string, number>,
   prefix: string,
 ) {
-  const balances = await balancesOf(users);
+  const balances = await balancesOf(db, users);
   for (const user of users) expect(balances.get(user.id), user.id).toBe(start - (expected.get(user.id) ?? 0));
   const [{ n, cents }] = await db.query<{ n: number; cents: string }>(
     `select count(*)::int as n, coalesce(sum(cost_cents), 0)::text as cents from consumed_record where node_name like $1 || '%'`,
@@ -88,14 +84,12 @@ describe('aggregator worker, aggregateNow and the CLI on a git billing repositor
   });
 
   it('worker --once debits; a second --once skips every node; the admin feeds show it', async () => {
-    const gen = generateUsage({
+    const gen = await seedUsage(repo.dir, users, {
       nodes: 3,
       filesPerNode: 4,
       recordsPerFile: 50,
-      userIds: users.map((u) => u.id),
       nodePrefix: 'w',
     });
-    await commitWithFastImport(repo.dir, [{ message: 'usage', files: gen.files }]);
 
     const first = worker(repo.dir, ['--once']);
     expect(await first.exited).toBe(0);
@@ -173,13 +167,13 @@ describe('aggregator worker, aggregateNow and the CLI on a git billing repositor
     expect(push.stdout).toMatch(/path\s+nodes\/pushed\/usage_2026-11-23-10\.otoml/);
     expect(push.stdout).toMatch(/records\s+1/);
 
-    const before = (await balancesOf(users)).get(users[1].id) ?? 0;
+    const before = (await balancesOf(db, users)).get(users[1].id) ?? 0;
     const run = await runCli(api, ['aggregate', '--once']);
     expect(run.stderr).toBe('');
     expect(run.code).toBe(0);
     expect(run.stdout).toMatch(/recordsApplied\s+1\n/);
     expect(run.stdout).toMatch(/centsDebited\s+42\n/);
-    expect((await balancesOf(users)).get(users[1].id)).toBe(before - 42);
+    expect((await balancesOf(db, users)).get(users[1].id)).toBe(before - 42);
 
     // A batch the aggregator would refuse is not written: every problem listed, exit 1.
     const bad = path.join(dir, 'usage_2026-11-23-11.otoml');
@@ -203,14 +197,12 @@ describe('aggregator worker, aggregateNow and the CLI on a git billing repositor
   });
 
   it('hero-admin aggregate draws a progress bar on a terminal from the running job', async () => {
-    const gen = generateUsage({
+    await seedUsage(repo.dir, users, {
       nodes: 6,
       filesPerNode: 10,
       recordsPerFile: 2500,
-      userIds: users.map((u) => u.id),
       nodePrefix: 'bar',
     });
-    await commitWithFastImport(repo.dir, [{ message: 'usage for the bar', files: gen.files }]);
     let drawn = '';
     const terminal = Object.assign(new PassThrough(), { isTTY: true, columns: 160 });
     terminal.on('data', (c: Buffer) => {
@@ -232,15 +224,13 @@ describe('aggregator worker, aggregateNow and the CLI on a git billing repositor
   });
 
   it('two aggregator processes and aggregateNow at once: every record applied exactly once', async () => {
-    const gen = generateUsage({
+    const gen = await seedUsage(repo.dir, users, {
       nodes: 4,
       filesPerNode: 5,
       recordsPerFile: 400,
-      userIds: users.map((u) => u.id),
       nodePrefix: 'race',
     });
-    await commitWithFastImport(repo.dir, [{ message: 'race usage', files: gen.files }]);
-    const before = await balancesOf(users);
+    const before = await balancesOf(db, users);
     const a = worker(repo.dir, ['--once']);
     const b = worker(repo.dir, ['--once']);
     const now = api.admin('mutation { aggregateNow { recordsApplied } }');
@@ -253,7 +243,7 @@ describe('aggregator worker, aggregateNow and the CLI on a git billing repositor
       (answer.data?.aggregateNow?.recordsApplied ?? 0);
     expect(applied).toBe(8_000);
     if (!answer.data?.aggregateNow) expect(answer.errors?.[0]?.extensions?.code).toBe('ALREADY_RUNNING');
-    const after = await balancesOf(users);
+    const after = await balancesOf(db, users);
     for (const u of users)
       expect(after.get(u.id)).toBe((before.get(u.id) ?? 0) - (gen.expected.get(u.id) ?? 0));
   });
@@ -264,14 +254,12 @@ describe('exactly once without the run lock', () => {
     const repo = await createBareRepo();
     try {
       const users = await createUsageUsers(db, 5, 0);
-      const gen = generateUsage({
+      const gen = await seedUsage(repo.dir, users, {
         nodes: 3,
         filesPerNode: 6,
         recordsPerFile: 300,
-        userIds: users.map((u) => u.id),
         nodePrefix: 'free',
       });
-      await commitWithFastImport(repo.dir, [{ message: 'usage', files: gen.files }]);
       const run = () =>
         aggregateUsage(orm.em.fork(), {
           source: new GitSource({ url: repo.dir, branch: 'main', cacheDir: dir }),
@@ -294,15 +282,13 @@ describe('crash safety', () => {
     const repo = await createBareRepo();
     try {
       const users = await createUsageUsers(db, 200, 1_000_000);
-      const gen = generateUsage({
+      const gen = await seedUsage(repo.dir, users, {
         nodes: 10,
         filesPerNode: 20,
         recordsPerFile: 500,
-        userIds: users.map((u) => u.id),
         nodePrefix: 'crash',
       });
       expect(gen.records).toBe(100_000);
-      await commitWithFastImport(repo.dir, [{ message: 'usage', files: gen.files }]);
       const consumed = async () =>
         (
           await db.query<{ n: number }>(

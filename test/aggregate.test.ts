@@ -7,6 +7,7 @@ import type { UsageSource } from '../api/src/usage/sources/usage-source.ts';
 import { createTestDatabase, type TestDatabase } from './support/db.ts';
 import { type FakeForge, startFakeForge } from './support/forge/fake-forge.ts';
 import {
+  balancesOf,
   batchFile,
   createBareRepo,
   createUsageUsers,
@@ -73,15 +74,7 @@ async function forgeHarness(): Promise<Harness> {
 
 const harnesses: Record<string, () => Promise<Harness>> = { git: gitHarness, forge: forgeHarness };
 
-const balances = async (users: UsageUser[]) =>
-  new Map(
-    (
-      await db.query<{ user_id: string; b: string }>(
-        'select user_id, credit_balance_cents::text as b from billing where user_id = any($1::uuid[])',
-        [users.map((u) => u.id)],
-      )
-    ).map((r) => [r.user_id, Number(r.b)]),
-  );
+const balances = (users: UsageUser[]) => balancesOf(db, users);
 
 const nodeState = async (node: string) =>
   (

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { formatUsageBatch, type UsageRecordInput } from '../../api/src/usage/usage-format.ts';
+import { commitWithFastImport, type GeneratedUsage, generateUsage } from '../../scripts/lib/usage-fixture.ts';
 
 const run = promisify(execFile);
 
@@ -13,12 +14,30 @@ export interface UsageUser {
   email: string;
 }
 
+type Db = { query: <T extends object>(text: string, params?: unknown[]) => Promise<T[]> };
+
+/** Each user's balance in cents. */
+export async function balancesOf(db: Db, users: UsageUser[]): Promise<Map<string, number>> {
+  const rows = await db.query<{ user_id: string; b: string }>(
+    'select user_id, credit_balance_cents::text as b from billing where user_id = any($1::uuid[])',
+    [users.map((u) => u.id)],
+  );
+  return new Map(rows.map((r) => [r.user_id, Number(r.b)]));
+}
+
+/** Generated usage for `users` (see generateUsage), committed to the bare repository in one commit. */
+export async function seedUsage(
+  repoDir: string,
+  users: UsageUser[],
+  shape: { nodes: number; filesPerNode: number; recordsPerFile: number; nodePrefix: string },
+): Promise<GeneratedUsage> {
+  const gen = generateUsage({ ...shape, userIds: users.map((u) => u.id) });
+  await commitWithFastImport(repoDir, [{ message: `usage ${shape.nodePrefix}`, files: gen.files }]);
+  return gen;
+}
+
 /** `count` users with a billing row at `balanceCents`, straight in SQL (aggregation needs no API token). */
-export async function createUsageUsers(
-  db: { query: <T extends object>(text: string, params?: unknown[]) => Promise<T[]> },
-  count: number,
-  balanceCents = 10_000,
-): Promise<UsageUser[]> {
+export async function createUsageUsers(db: Db, count: number, balanceCents = 10_000): Promise<UsageUser[]> {
   const ids = Array.from({ length: count }, () => randomUUID());
   const emails = ids.map((id) => `usage-${id.slice(0, 8)}@example.org`);
   await db.query(

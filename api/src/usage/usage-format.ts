@@ -224,18 +224,8 @@ export function parseUsageFile(text: string, file: { node: string; path: string 
   return { records, rejected };
 }
 
-/** What `formatUsageBatch` writes: a record in camelCase. */
-export interface UsageRecordInput {
-  idempotencyKey: string;
-  userId: string;
-  allocationId?: string | null;
-  nodeName: string;
-  resource: string;
-  quantity: number;
-  costCents: number;
-  periodStart: Date;
-  periodEnd: Date;
-}
+/** What `formatUsageBatch` writes: a record in camelCase (the allocation may be left out). */
+export type UsageRecordInput = Omit<UsageRecord, 'allocationId'> & { allocationId?: string | null };
 
 /** A TOML basic string (JSON's escapes are TOML's). */
 const tomlString = (s: string) => JSON.stringify(s);
