@@ -16,6 +16,11 @@ export interface ApiSettings {
   aggregateBatchSize: number;
 }
 
+/** Who a valid bearer token belongs to (the user entity is loaded only where a resolver needs it). */
+export interface AuthenticatedUser {
+  id: string;
+}
+
 export interface Context {
   /** Forked for this request; never the global EntityManager. */
   em: EntityManager;
@@ -24,7 +29,7 @@ export interface Context {
   /** The billing repository, or null when none is configured (aggregateNow answers 503). */
   usageSource: UsageSource | null;
   admin: CredentialState;
-  user: User | null;
+  user: AuthenticatedUser | null;
   userCredential: CredentialState;
   log: Logger;
 }
@@ -48,12 +53,12 @@ export async function createContext(request: Request, deps: ContextDeps): Promis
         ? 'valid'
         : 'invalid';
 
-  let user: User | null = null;
+  let user: AuthenticatedUser | null = null;
   let userCredential: CredentialState = 'missing';
   const authorization = request.headers.get('authorization');
   if (authorization) {
     const match = /^Bearer\s+(\S+)\s*$/i.exec(authorization);
-    user = match ? await em.getRepository(User).findByTokenHash(hashToken(match[1])) : null;
+    user = match ? await em.getRepository(User).idForTokenHash(hashToken(match[1])) : null;
     userCredential = user ? 'valid' : 'invalid';
   }
   return {

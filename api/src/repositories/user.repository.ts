@@ -1,18 +1,17 @@
-import { type EntityName, EntityRepository } from '@mikro-orm/postgresql';
+import { EntityRepository } from '@mikro-orm/postgresql';
 import type { User } from '../entities/user.entity.ts';
 
 export class UserRepository extends EntityRepository<User> {
   /**
-   * The user a bearer token belongs to. Runs on every authenticated request, so it is one plain
-   * statement mapped to a managed entity, without the query builder.
+   * The id of the user a bearer token belongs to. Runs on every authenticated request, so it is
+   * one plain statement and no entity (resolvers that need the user load it).
    */
-  async findByTokenHash(apiTokenHash: string): Promise<User | null> {
-    const em = this.getEntityManager();
-    const rows = await em.execute<Record<string, unknown>[]>(
-      'select * from users where api_token_hash = ? limit 1',
+  async idForTokenHash(apiTokenHash: string): Promise<{ id: string } | null> {
+    const rows = await this.getEntityManager().execute<{ id: string }[]>(
+      'select id from users where api_token_hash = ? limit 1',
       [apiTokenHash],
     );
-    return rows[0] ? em.map(this.getEntityName() as unknown as EntityName<User>, rows[0]) : null;
+    return rows[0] ? { id: rows[0].id } : null;
   }
 
   /** Locks the user row for the rest of the transaction (serializes a user's allocations). */

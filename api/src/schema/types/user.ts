@@ -71,7 +71,7 @@ builder.queryField('me', (t) =>
     type: UserType,
     description: 'The signed-in user (bearer token).',
     authScopes: { user: true },
-    resolve: (_root, _args, ctx) => ctx.user!,
+    resolve: (_root, _args, ctx) => ctx.em.findOneOrFail(User, ctx.user!.id),
   }),
 );
 
