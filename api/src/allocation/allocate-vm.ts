@@ -1,7 +1,6 @@
-import { UniqueConstraintViolationException } from '@mikro-orm/core';
+import { randomUUID } from 'node:crypto';
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { PoolVm } from '../entities/pool-vm.entity.ts';
-import { User } from '../entities/user.entity.ts';
+import { withNativeTransaction } from '../db/native-pool.ts';
 import { VmAllocation } from '../entities/vm-allocation.entity.ts';
 import { NotFoundError, PoolExhaustedError, QuotaExceededError } from '../errors.ts';
 
@@ -14,6 +13,7 @@ export interface AllocateVmInput {
 
 const HOUR_MS = 3_600_000;
 const MAX_ATTEMPTS = 3;
+const UNIQUE_VIOLATION = '23505';
 
 /**
  * Hands one free pool VM to a user, in one transaction:
@@ -21,55 +21,75 @@ const MAX_ATTEMPTS = 3;
  * VM is locked with FOR UPDATE SKIP LOCKED, and the allocation plus the VM's
  * `active_allocation_id` are written together. The partial unique index "one ACTIVE
  * allocation per pool VM" is the backstop; hitting it retries with another VM.
+ *
+ * The allocation hot path: plain statements on the ORM's own pg pool (withNativeTransaction);
+ * the answer is mapped to a managed entity once committed.
  */
 export async function allocateVm(em: EntityManager, input: AllocateVmInput): Promise<VmAllocation> {
   for (let attempt = 1; ; attempt++) {
     try {
-      return await allocateOnce(em, input);
+      const row = await withNativeTransaction(em, (client) => allocateOnce(client, input));
+      return em.map(VmAllocation, row);
     } catch (err) {
-      if (err instanceof UniqueConstraintViolationException && attempt < MAX_ATTEMPTS) continue;
+      if ((err as { code?: string }).code === UNIQUE_VIOLATION && attempt < MAX_ATTEMPTS) continue;
       throw err;
     }
   }
 }
 
-async function allocateOnce(em: EntityManager, input: AllocateVmInput): Promise<VmAllocation> {
-  return em.transactional(async (tx) => {
-    const users = tx.getRepository(User);
-    const allocations = tx.getRepository(VmAllocation);
-    const pool = tx.getRepository(PoolVm);
+type Client = Parameters<Parameters<typeof withNativeTransaction>[1]>[0];
 
-    const user = await users.lockForAllocation(input.userId);
-    if (!user) throw new NotFoundError('User', input.userId);
-    const now = new Date();
-    const active = await allocations.countActiveForUser(input.userId);
-    if (user.vmQuotaPeriodEnd && user.vmQuotaPeriodEnd.getTime() <= now.getTime()) {
-      throw new QuotaExceededError(
-        `Your plan period ended at ${user.vmQuotaPeriodEnd.toISOString()}: no new VM can be allocated`,
-        user.vmQuota,
-        active,
-      );
-    }
-    if (active >= user.vmQuota) {
-      throw new QuotaExceededError(
-        `Your quota allows ${user.vmQuota} active VM${user.vmQuota === 1 ? '' : 's'} and you have ${active}`,
-        user.vmQuota,
-        active,
-      );
-    }
-    const vm = await pool.lockFreeVm();
-    if (!vm) throw new PoolExhaustedError();
+async function allocateOnce(client: Client, input: AllocateVmInput): Promise<Record<string, unknown>> {
+  const users = await client.query<{ vm_quota: number; vm_quota_period_end: Date | string | null }>(
+    'select vm_quota, vm_quota_period_end from users where id = $1 for update',
+    [input.userId],
+  );
+  const found = users.rows[0];
+  if (!found) throw new NotFoundError('User', input.userId);
+  // The ORM's pool may hand timestamps back as text.
+  const end = found.vm_quota_period_end;
+  const user = { vm_quota: found.vm_quota, vm_quota_period_end: end === null ? null : new Date(end) };
+  const now = new Date();
+  // A fresh statement snapshot, taken after the user row is locked.
+  const counted = await client.query<{ n: number }>(
+    `select count(*)::int as n from vm_allocation where user_id = $1 and status = 'ACTIVE'`,
+    [input.userId],
+  );
+  const active = counted.rows[0].n;
+  if (user.vm_quota_period_end && user.vm_quota_period_end.getTime() <= now.getTime()) {
+    throw new QuotaExceededError(
+      `Your plan period ended at ${user.vm_quota_period_end.toISOString()}: no new VM can be allocated`,
+      user.vm_quota,
+      active,
+    );
+  }
+  if (active >= user.vm_quota) {
+    throw new QuotaExceededError(
+      `Your quota allows ${user.vm_quota} active VM${user.vm_quota === 1 ? '' : 's'} and you have ${active}`,
+      user.vm_quota,
+      active,
+    );
+  }
+  // Rows locked by concurrent allocators are skipped; a row whose lock was waited for is
+  // re-checked by Postgres against its new version, so a VM taken meanwhile is never returned.
+  const vms = await client.query<{ id: string; cockpit_url: string | null }>(
+    `select id, cockpit_url from pool_vm
+      where status = 'AVAILABLE' and active_allocation_id is null
+      order by id limit 1 for update skip locked`,
+  );
+  const vm = vms.rows[0];
+  if (!vm) throw new PoolExhaustedError();
 
-    const expiresAt = user.vmQuotaPeriodEnd ?? new Date(now.getTime() + input.defaultTtlHours * HOUR_MS);
-    const created = await allocations.insertActive({
-      userId: input.userId,
-      poolVmId: vm.id,
-      provisioner: input.provisioner,
-      allocatedAt: now,
-      expiresAt,
-      cockpitUrl: vm.cockpit_url,
-    });
-    await pool.markAllocated(vm.id, created.id);
-    return created;
-  });
+  const expiresAt = user.vm_quota_period_end ?? new Date(now.getTime() + input.defaultTtlHours * HOUR_MS);
+  const inserted = await client.query<Record<string, unknown>>(
+    `insert into vm_allocation (id, user_id, pool_vm_id, provisioner, status, allocated_at, expires_at, cockpit_url)
+     values ($1, $2, $3, $4, 'ACTIVE', $5, $6, $7) returning *`,
+    [randomUUID(), input.userId, vm.id, input.provisioner, now, expiresAt, vm.cockpit_url],
+  );
+  const row = inserted.rows[0];
+  await client.query('update pool_vm set active_allocation_id = $1, updated_at = now() where id = $2', [
+    row.id,
+    vm.id,
+  ]);
+  return row;
 }

@@ -1,10 +1,11 @@
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import type { EntityManager, PostgreSqlConnection } from '@mikro-orm/postgresql';
+import type { EntityManager } from '@mikro-orm/postgresql';
 import { sql } from 'kysely';
 import type { PoolClient } from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
+import { nativePool } from '../db/native-pool.ts';
 import { JobAlreadyRunningError, JobFailedError, UsageSourceUnavailableError } from '../errors.ts';
 import { type RunHandle, runWithJobLock } from '../jobs/run-with-job-lock.ts';
 import type { Logger } from '../lib/logger.ts';
@@ -425,7 +426,7 @@ interface ApplyBatchInput {
 async function applyBatch(em: EntityManager, input: ApplyBatchInput): Promise<BatchResult> {
   // The bulk path runs on the ORM's own pg pool (a connection of DB_POOL_MAX): binary COPY needs
   // the driver's client, which a MikroORM/Kysely transaction does not expose.
-  const pool = await (em.getConnection() as PostgreSqlConnection).getNativeClient();
+  const pool = await nativePool(em);
   for (let attempt = 1; ; attempt++) {
     const client = await pool.connect();
     let broken = false;
