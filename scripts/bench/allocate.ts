@@ -23,6 +23,7 @@ import { readFileSync } from 'node:fs';
 import { rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { COUNT_ACTIVE, LOCK_USER, PICK_AND_ALLOCATE } from '@hero/api/allocation/allocate-vm.ts';
 import { generateToken, hashToken } from '@hero/api/auth/tokens.ts';
 import { migrate } from '@hero/api/db/migrate.ts';
 import { createOrm, type MikroORM } from '@hero/api/db/orm.ts';
@@ -345,9 +346,9 @@ const MAX_ATTEMPTS = 3;
 /**
  * What one allocateVm request does, statement for statement, with `pg` directly: the bearer
  * token lookup (api/src/http/context.ts), then the allocateVm transaction
- * (api/src/allocation/allocate-vm.ts): lock the user, count their ACTIVE allocations, lock a
- * free VM (SKIP LOCKED), insert the allocation, point the VM at it. Retries on the
- * one-active-per-VM index like the ORM version does.
+ * (api/src/allocation/allocate-vm.ts), the same statements: lock the user, count their ACTIVE
+ * allocations, then one statement that locks a free VM (SKIP LOCKED), inserts the allocation and
+ * points the VM at it. Retries on the one-active-per-VM index like the api does.
  */
 async function rawAllocate(sql: pg.Pool, token: string): Promise<string> {
   const found = await sql.query<{ id: string }>('select id from users where api_token_hash = $1 limit 1', [
@@ -359,42 +360,30 @@ async function rawAllocate(sql: pg.Pool, token: string): Promise<string> {
     const client = await sql.connect();
     try {
       await client.query('begin');
-      const userRows = await client.query<{ vm_quota: number; vm_quota_period_end: Date | null }>(
-        'select vm_quota, vm_quota_period_end from users where id = $1 for update',
-        [userId],
-      );
+      const userRows = await client.query<{ vm_quota: number; vm_quota_period_end: Date | null }>(LOCK_USER, [
+        userId,
+      ]);
       const user = userRows.rows[0];
       if (!user) throw new Error(`user ${userId} not found`);
       const now = new Date();
-      const activeRows = await client.query<{ n: number }>(
-        `select count(*)::int as n from vm_allocation where user_id = $1 and status = 'ACTIVE'`,
-        [userId],
-      );
+      const activeRows = await client.query<{ n: number }>(COUNT_ACTIVE, [userId]);
       const active = activeRows.rows[0].n;
       if (user.vm_quota_period_end && user.vm_quota_period_end.getTime() <= now.getTime()) {
         throw new Error('QUOTA_EXCEEDED (period ended)');
       }
       if (active >= user.vm_quota) throw new Error('QUOTA_EXCEEDED');
-      const vmRows = await client.query<{ id: string; cockpit_url: string | null }>(
-        `select id, cockpit_url from pool_vm
-          where status = 'AVAILABLE' and active_allocation_id is null
-          order by id limit 1 for update skip locked`,
-      );
-      const vm = vmRows.rows[0];
-      if (!vm) throw new Error('POOL_EXHAUSTED');
       const id = randomUUID();
       const expiresAt = user.vm_quota_period_end ?? new Date(now.getTime() + DEFAULT_TTL_HOURS * HOUR_MS);
-      await client.query(
-        `insert into vm_allocation (id, user_id, pool_vm_id, provisioner, status, allocated_at, expires_at, cockpit_url)
-         values ($1, $2, $3, $4, 'ACTIVE', $5, $6, $7)`,
-        [id, userId, vm.id, PROVISIONER_NAME, now, expiresAt, vm.cockpit_url],
-      );
-      await client.query('update pool_vm set active_allocation_id = $1, updated_at = now() where id = $2', [
+      const inserted = await client.query<{ id: string }>(PICK_AND_ALLOCATE, [
         id,
-        vm.id,
+        userId,
+        PROVISIONER_NAME,
+        now,
+        expiresAt,
       ]);
+      if (!inserted.rows[0]) throw new Error('POOL_EXHAUSTED');
       await client.query('commit');
-      return id;
+      return inserted.rows[0].id;
     } catch (err) {
       await client.query('rollback').catch(() => {});
       if ((err as { code?: string }).code === PG_UNIQUE_VIOLATION && attempt < MAX_ATTEMPTS) continue;

@@ -15,6 +15,28 @@ const HOUR_MS = 3_600_000;
 const MAX_ATTEMPTS = 3;
 const UNIQUE_VIOLATION = '23505';
 
+/** The statements of the allocation transaction (shared with the allocate benchmark's raw baseline). */
+export const LOCK_USER = 'select vm_quota, vm_quota_period_end from users where id = $1 for update';
+export const COUNT_ACTIVE = `select count(*)::int as n from vm_allocation where user_id = $1 and status = 'ACTIVE'`;
+/**
+ * Picks and locks a free VM, inserts the allocation ($1 id, $2 user, $3 provisioner,
+ * $4 allocatedAt, $5 expiresAt) and points the VM at it; no row when the pool is exhausted.
+ */
+export const PICK_AND_ALLOCATE = `with vm as (
+   select id, cockpit_url from pool_vm
+    where status = 'AVAILABLE' and active_allocation_id is null
+    order by id limit 1 for update skip locked
+ ), allocation as (
+   insert into vm_allocation (id, user_id, pool_vm_id, provisioner, status, allocated_at, expires_at, cockpit_url)
+   select $1, $2, vm.id, $3, 'ACTIVE', $4, $5, vm.cockpit_url from vm
+   returning *
+ ), held as (
+   update pool_vm p set active_allocation_id = allocation.id, updated_at = now()
+     from allocation where p.id = allocation.pool_vm_id
+   returning p.id
+ )
+ select allocation.*, (select count(*) from held)::int as held from allocation`;
+
 /**
  * Hands one free pool VM to a user, in one transaction:
  * the user row is locked (so a user's concurrent requests cannot overrun the quota), one free
@@ -41,7 +63,7 @@ type Client = Parameters<Parameters<typeof withNativeTransaction>[1]>[0];
 
 async function allocateOnce(client: Client, input: AllocateVmInput): Promise<Record<string, unknown>> {
   const users = await client.query<{ vm_quota: number; vm_quota_period_end: Date | string | null }>(
-    'select vm_quota, vm_quota_period_end from users where id = $1 for update',
+    LOCK_USER,
     [input.userId],
   );
   const found = users.rows[0];
@@ -51,10 +73,7 @@ async function allocateOnce(client: Client, input: AllocateVmInput): Promise<Rec
   const user = { vm_quota: found.vm_quota, vm_quota_period_end: end === null ? null : new Date(end) };
   const now = new Date();
   // A fresh statement snapshot, taken after the user row is locked.
-  const counted = await client.query<{ n: number }>(
-    `select count(*)::int as n from vm_allocation where user_id = $1 and status = 'ACTIVE'`,
-    [input.userId],
-  );
+  const counted = await client.query<{ n: number }>(COUNT_ACTIVE, [input.userId]);
   const active = counted.rows[0].n;
   if (user.vm_quota_period_end && user.vm_quota_period_end.getTime() <= now.getTime()) {
     throw new QuotaExceededError(
@@ -70,26 +89,19 @@ async function allocateOnce(client: Client, input: AllocateVmInput): Promise<Rec
       active,
     );
   }
+  // One statement picks and locks a free VM, inserts the allocation and points the VM at it.
   // Rows locked by concurrent allocators are skipped; a row whose lock was waited for is
-  // re-checked by Postgres against its new version, so a VM taken meanwhile is never returned.
-  const vms = await client.query<{ id: string; cockpit_url: string | null }>(
-    `select id, cockpit_url from pool_vm
-      where status = 'AVAILABLE' and active_allocation_id is null
-      order by id limit 1 for update skip locked`,
-  );
-  const vm = vms.rows[0];
-  if (!vm) throw new PoolExhaustedError();
-
+  // re-checked by Postgres against its new version, so a VM taken meanwhile is never picked.
   const expiresAt = user.vm_quota_period_end ?? new Date(now.getTime() + input.defaultTtlHours * HOUR_MS);
-  const inserted = await client.query<Record<string, unknown>>(
-    `insert into vm_allocation (id, user_id, pool_vm_id, provisioner, status, allocated_at, expires_at, cockpit_url)
-     values ($1, $2, $3, $4, 'ACTIVE', $5, $6, $7) returning *`,
-    [randomUUID(), input.userId, vm.id, input.provisioner, now, expiresAt, vm.cockpit_url],
-  );
-  const row = inserted.rows[0];
-  await client.query('update pool_vm set active_allocation_id = $1, updated_at = now() where id = $2', [
-    row.id,
-    vm.id,
+  const inserted = await client.query<Record<string, unknown>>(PICK_AND_ALLOCATE, [
+    randomUUID(),
+    input.userId,
+    input.provisioner,
+    now,
+    expiresAt,
   ]);
+  const row = inserted.rows[0];
+  if (!row) throw new PoolExhaustedError();
+  delete row.held;
   return row;
 }
