@@ -277,6 +277,51 @@ describe('exactly once without the run lock', () => {
   });
 });
 
+describe('graceful stop', () => {
+  it('SIGTERM while the daemon applies a backlog: exit 0, the run recorded, every consumed key debited once; the next run finishes it', async () => {
+    const repo = await createBareRepo();
+    try {
+      const users = await createUsageUsers(db, 50, 0);
+      const gen = await seedUsage(repo.dir, users, {
+        nodes: 8,
+        filesPerNode: 10,
+        recordsPerFile: 1000,
+        nodePrefix: 'term',
+      });
+      const consumedCents = async () =>
+        (
+          await db.query<{ n: number; cents: string }>(
+            `select count(*)::int as n, coalesce(sum(cost_cents), 0)::text as cents from consumed_record where node_name like 'term-%'`,
+          )
+        )[0];
+      const daemon = worker(repo.dir, [], { AGGREGATE_BATCH_SIZE: '1000', LOG_LEVEL: 'info' });
+      await daemon.waitForLine(/aggregate worker started/, 60_000);
+      // Stop it once part of the backlog is in.
+      while ((await consumedCents()).n < 10_000) await new Promise((r) => setTimeout(r, 20));
+      expect(await daemon.stop(25_000)).toBe(0);
+      const partial = await consumedCents();
+      expect(partial.n).toBeLessThan(gen.records);
+      // What was consumed was debited, no more and no less.
+      const balances = await balancesOf(db, users);
+      const debited = -[...balances.values()].reduce((a, b) => a + b, 0);
+      expect(debited).toBe(Number(partial.cents));
+      const [{ running, succeeded }] = await db.query<{ running: number; succeeded: number }>(
+        `select count(*) filter (where status = 'RUNNING')::int as running,
+                count(*) filter (where status = 'SUCCEEDED' and trigger = 'SCHEDULE')::int as succeeded
+           from job_run where job = 'aggregate'`,
+      );
+      expect(running).toBe(0);
+      expect(succeeded).toBeGreaterThanOrEqual(1);
+
+      const rest = worker(repo.dir, ['--once']);
+      expect(await rest.exited).toBe(0);
+      expect(await expectExactDebits(users, 0, gen.expected, 'term-')).toBe(gen.records);
+    } finally {
+      await repo.remove();
+    }
+  }, 120_000);
+});
+
 describe('crash safety', () => {
   it('kill -9 at random points while applying 100,000 records, restarted each time: exact balances, no key twice', async () => {
     const repo = await createBareRepo();
