@@ -45,23 +45,23 @@ export const AUTO_RELEASE_NOW = `mutation AutoReleaseNow {
   autoReleaseNow { rowsExamined rowsExpired rowsReleased rowsAlreadyReleased expiryWarnings errors }
 }`;
 
+/**
+ * A job run's summary: its counters one per line (in the summary's own order), `errors` as a
+ * count, then one line per error (what the run could not do; the run itself succeeded).
+ */
+function printRunSummary(io: Output, json: boolean, summary: { errors: string[] }): void {
+  if (json) return printJson(io, summary);
+  const entries: [string, unknown][] = Object.entries(summary);
+  const counters = entries.filter((e): e is [string, number] => typeof e[1] === 'number');
+  io.out(formatKeyValues([...counters, ['errors', summary.errors.length]]));
+  for (const line of summary.errors) io.out(`  ${printable(line)}\n`);
+}
+
 async function autoRelease({ client, json, io }: CommandContext): Promise<void> {
   const { autoReleaseNow: summary } = await client.request<{ autoReleaseNow: AutoReleaseSummary }>(
     AUTO_RELEASE_NOW,
   );
-  if (json) return printJson(io, summary);
-  io.out(
-    formatKeyValues([
-      ['rowsExamined', summary.rowsExamined],
-      ['rowsExpired', summary.rowsExpired],
-      ['rowsReleased', summary.rowsReleased],
-      ['rowsAlreadyReleased', summary.rowsAlreadyReleased],
-      ['expiryWarnings', summary.expiryWarnings],
-      ['errors', summary.errors.length],
-    ]),
-  );
-  // One line per allocation the run could not release; the run itself succeeded.
-  for (const line of summary.errors) io.out(`  ${printable(line)}\n`);
+  printRunSummary(io, json, summary);
 }
 
 // --- aggregate ------------------------------------------------------------------------------
@@ -141,23 +141,7 @@ async function aggregate(ctx: CommandContext): Promise<void> {
     ctx,
     client.request<{ aggregateNow: AggregateSummary }>(AGGREGATE_NOW),
   );
-  if (json) return printJson(io, summary);
-  io.out(
-    formatKeyValues([
-      ['nodesSeen', summary.nodesSeen],
-      ['nodesSkipped', summary.nodesSkipped],
-      ['nodesFailed', summary.nodesFailed],
-      ['filesRead', summary.filesRead],
-      ['recordsSeen', summary.recordsSeen],
-      ['recordsApplied', summary.recordsApplied],
-      ['recordsDuplicate', summary.recordsDuplicate],
-      ['recordsRejected', summary.recordsRejected],
-      ['centsDebited', summary.centsDebited],
-      ['errors', summary.errors.length],
-    ]),
-  );
-  // One line per node that failed this run; the others were applied.
-  for (const line of summary.errors) io.out(`  ${printable(line)}\n`);
+  printRunSummary(io, json, summary);
 }
 
 // --- pool -----------------------------------------------------------------------------------
