@@ -50,7 +50,10 @@ export const AUTO_RELEASE_NOW = `mutation AutoReleaseNow {
  * count, then one line per error (what the run could not do; the run itself succeeded).
  */
 function printRunSummary(io: Output, json: boolean, summary: { errors: string[] }): void {
-  if (json) return printJson(io, summary);
+  if (json) {
+    printJson(io, summary);
+    return;
+  }
   const entries: [string, unknown][] = Object.entries(summary);
   const counters = entries.filter((e): e is [string, number] => typeof e[1] === 'number');
   io.out(formatKeyValues([...counters, ['errors', summary.errors.length]]));
