@@ -26,6 +26,7 @@ import { performance } from 'node:perf_hooks';
 import { COUNT_ACTIVE, LOCK_USER, PICK_AND_ALLOCATE } from '@hero/api/allocation/allocate-vm.ts';
 import { generateToken, hashToken } from '@hero/api/auth/tokens.ts';
 import { migrate } from '@hero/api/db/migrate.ts';
+import { PG_UNIQUE_VIOLATION } from '@hero/api/db/native-pool.ts';
 import { createOrm, type MikroORM } from '@hero/api/db/orm.ts';
 import { type PoolVmManifestEntry, parseManifest } from '@hero/api/pool/manifest.ts';
 import { PoolProvisioner } from '@hero/api/provisioners/pool-provisioner.ts';
@@ -340,7 +341,6 @@ function graphqlCaller(url: string, agent: Agent, users: BenchUser[]): (i: numbe
   };
 }
 
-const PG_UNIQUE_VIOLATION = '23505';
 const MAX_ATTEMPTS = 3;
 
 /**

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { withNativeTransaction } from '../db/native-pool.ts';
+import { PG_UNIQUE_VIOLATION, withNativeTransaction } from '../db/native-pool.ts';
 import { VmAllocation } from '../entities/vm-allocation.entity.ts';
 import { NotFoundError, PoolExhaustedError, QuotaExceededError } from '../errors.ts';
 
@@ -13,7 +13,6 @@ export interface AllocateVmInput {
 
 const HOUR_MS = 3_600_000;
 const MAX_ATTEMPTS = 3;
-const UNIQUE_VIOLATION = '23505';
 
 /** The statements of the allocation transaction (shared with the allocate benchmark's raw baseline). */
 export const LOCK_USER = 'select vm_quota, vm_quota_period_end from users where id = $1 for update';
@@ -21,6 +20,9 @@ export const COUNT_ACTIVE = `select count(*)::int as n from vm_allocation where 
 /**
  * Picks and locks a free VM, inserts the allocation ($1 id, $2 user, $3 provisioner,
  * $4 allocatedAt, $5 expiresAt) and points the VM at it; no row when the pool is exhausted.
+ * (The `held` update runs although the final select does not read it: a data-modifying WITH
+ * always runs.)
+ * (A data-modifying WITH runs whether or not the final select reads it.)
  */
 export const PICK_AND_ALLOCATE = `with vm as (
    select id, cockpit_url from pool_vm
@@ -35,7 +37,7 @@ export const PICK_AND_ALLOCATE = `with vm as (
      from allocation where p.id = allocation.pool_vm_id
    returning p.id
  )
- select allocation.*, (select count(*) from held)::int as held from allocation`;
+ select * from allocation`;
 
 /**
  * Hands one free pool VM to a user, in one transaction:
@@ -53,7 +55,7 @@ export async function allocateVm(em: EntityManager, input: AllocateVmInput): Pro
       const row = await withNativeTransaction(em, (client) => allocateOnce(client, input));
       return em.map(VmAllocation, row);
     } catch (err) {
-      if ((err as { code?: string }).code === UNIQUE_VIOLATION && attempt < MAX_ATTEMPTS) continue;
+      if ((err as { code?: string }).code === PG_UNIQUE_VIOLATION && attempt < MAX_ATTEMPTS) continue;
       throw err;
     }
   }
@@ -102,6 +104,5 @@ async function allocateOnce(client: Client, input: AllocateVmInput): Promise<Rec
   ]);
   const row = inserted.rows[0];
   if (!row) throw new PoolExhaustedError();
-  delete row.held;
   return row;
 }

@@ -10,17 +10,26 @@ export function nativePool(em: { getConnection(): unknown }): Promise<Pool> {
   return (em.getConnection() as PostgreSqlConnection).getNativeClient();
 }
 
+/** SQLSTATEs the hot paths act on. */
+export const PG_UNIQUE_VIOLATION = '23505';
+export const PG_DEADLOCK_DETECTED = '40P01';
+export const PG_SERIALIZATION_FAILURE = '40001';
+
 /**
  * Runs `work` in a transaction on a connection of the native pool: committed when it resolves,
  * rolled back when it throws (the connection is discarded if even the rollback fails).
+ * `prepare` runs on the same connection first, outside the transaction, so a rollback cannot
+ * undo it (e.g. a session's temp table).
  */
 export async function withNativeTransaction<T>(
   em: EntityManager,
   work: (client: PoolClient) => Promise<T>,
+  prepare?: (client: PoolClient) => Promise<void>,
 ): Promise<T> {
   const client = await (await nativePool(em)).connect();
   let broken = false;
   try {
+    await prepare?.(client);
     await client.query('begin');
     const result = await work(client);
     await client.query('commit');

@@ -5,7 +5,12 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import { sql } from 'kysely';
 import type { PoolClient } from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
-import { nativePool } from '../db/native-pool.ts';
+import {
+  PG_DEADLOCK_DETECTED,
+  PG_SERIALIZATION_FAILURE,
+  PG_UNIQUE_VIOLATION,
+  withNativeTransaction,
+} from '../db/native-pool.ts';
 import { JobAlreadyRunningError, JobFailedError, UsageSourceUnavailableError } from '../errors.ts';
 import { type RunHandle, runWithJobLock } from '../jobs/run-with-job-lock.ts';
 import type { Logger } from '../lib/logger.ts';
@@ -62,7 +67,7 @@ export const DEFAULT_APPLY_CONNECTIONS = 1;
 const PARSE_AHEAD = 3;
 const MAX_ERROR_LINES = 100;
 /** Deadlock / serialization failure: the batch is retried (two aggregators on the same keys). */
-const RETRYABLE_SQLSTATES = new Set(['40P01', '40001']);
+const RETRYABLE_SQLSTATES = new Set([PG_DEADLOCK_DETECTED, PG_SERIALIZATION_FAILURE]);
 const MAX_BATCH_ATTEMPTS = 5;
 
 export function emptyAggregateSummary(): AggregateSummary {
@@ -426,26 +431,13 @@ interface ApplyBatchInput {
 async function applyBatch(em: EntityManager, input: ApplyBatchInput): Promise<BatchResult> {
   // The bulk path runs on the ORM's own pg pool (a connection of DB_POOL_MAX): binary COPY needs
   // the driver's client, which a MikroORM/Kysely transaction does not expose.
-  const pool = await nativePool(em);
   for (let attempt = 1; ; attempt++) {
-    const client = await pool.connect();
-    let broken = false;
     try {
-      // Created outside the transaction, so a rollback cannot take the table away.
-      await ensureStage(client);
-      await client.query('begin');
-      const result = await applyBatchOnce(client, input);
-      await client.query('commit');
-      return result;
+      return await withNativeTransaction(em, (client) => applyBatchOnce(client, input), ensureStage);
     } catch (err) {
-      await client.query('rollback').catch(() => {
-        broken = true;
-      });
       const code = (err as { code?: string }).code;
       if (code && RETRYABLE_SQLSTATES.has(code) && attempt < MAX_BATCH_ATTEMPTS) continue;
       throw err;
-    } finally {
-      client.release(broken);
     }
   }
 }
@@ -509,8 +501,6 @@ async function copyInto(client: PoolClient, table: string, payload: Buffer): Pro
   const stream = client.query(copyFrom(`copy ${table} (${RECORD_COLUMNS}) from stdin (format binary)`));
   await pipeline(Readable.from([payload]), stream);
 }
-
-const UNIQUE_VIOLATION = '23505';
 
 /**
  * Debits each user by `cents` (parallel arrays), locking the balances in user order first, so
@@ -601,7 +591,7 @@ async function applyBatchOnce(client: PoolClient, input: ApplyBatchInput): Promi
         await client.query('release savepoint direct_copy');
         direct = true;
       } catch (err) {
-        if ((err as { code?: string }).code !== UNIQUE_VIOLATION) throw err;
+        if ((err as { code?: string }).code !== PG_UNIQUE_VIOLATION) throw err;
         await client.query('rollback to savepoint direct_copy');
       }
     }

@@ -1,6 +1,6 @@
 import { execFile, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdir, mkdtemp, rm, stat } from 'node:fs/promises';
+import { mkdir, mkdtemp, rename, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { PushResult, UsageFileContent, UsageFileRef, UsageNode, UsageSource } from './usage-source.ts';
@@ -89,7 +89,6 @@ export class GitSource implements UsageSource {
       await rm(tmp, { recursive: true, force: true });
       await this.git(['clone', '--bare', '--quiet', this.options.url, tmp]);
       await rm(dir, { recursive: true, force: true });
-      const { rename } = await import('node:fs/promises');
       await rename(tmp, dir);
     }
     this.gitDir = dir;
