@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { PG_UNIQUE_VIOLATION, withNativeTransaction } from '../db/native-pool.ts';
-import { VmAllocation } from '../entities/vm-allocation.entity.ts';
+import type { AllocationStatus, AllocationView, ReleaseReason } from '../entities/vm-allocation.entity.ts';
 import { NotFoundError, PoolExhaustedError, QuotaExceededError } from '../errors.ts';
 
 export interface AllocateVmInput {
@@ -22,7 +22,6 @@ export const COUNT_ACTIVE = `select count(*)::int as n from vm_allocation where 
  * $4 allocatedAt, $5 expiresAt) and points the VM at it; no row when the pool is exhausted.
  * (The `held` update runs although the final select does not read it: a data-modifying WITH
  * always runs.)
- * (A data-modifying WITH runs whether or not the final select reads it.)
  */
 export const PICK_AND_ALLOCATE = `with vm as (
    select id, cockpit_url from pool_vm
@@ -46,14 +45,13 @@ export const PICK_AND_ALLOCATE = `with vm as (
  * `active_allocation_id` are written together. The partial unique index "one ACTIVE
  * allocation per pool VM" is the backstop; hitting it retries with another VM.
  *
- * The allocation hot path: plain statements on the ORM's own pg pool (withNativeTransaction);
- * the answer is mapped to a managed entity once committed.
+ * The allocation hot path: plain statements on the ORM's own pg pool (withNativeTransaction),
+ * answered with the committed row as a plain view (no unit of work involved).
  */
-export async function allocateVm(em: EntityManager, input: AllocateVmInput): Promise<VmAllocation> {
+export async function allocateVm(em: EntityManager, input: AllocateVmInput): Promise<AllocationView> {
   for (let attempt = 1; ; attempt++) {
     try {
-      const row = await withNativeTransaction(em, (client) => allocateOnce(client, input));
-      return em.map(VmAllocation, row);
+      return toView(await withNativeTransaction(em, (client) => allocateOnce(client, input)));
     } catch (err) {
       if ((err as { code?: string }).code === PG_UNIQUE_VIOLATION && attempt < MAX_ATTEMPTS) continue;
       throw err;
@@ -61,9 +59,40 @@ export async function allocateVm(em: EntityManager, input: AllocateVmInput): Pro
   }
 }
 
+interface AllocationRow {
+  id: string;
+  user_id: string;
+  pool_vm_id: string;
+  provisioner: string;
+  status: AllocationStatus;
+  allocated_at: Date | string;
+  expires_at: Date | string;
+  released_at: Date | string | null;
+  release_reason: ReleaseReason | null;
+  cockpit_url: string | null;
+}
+
+/** The ORM's pool may hand timestamps back as text. */
+const toDate = (value: Date | string): Date => (value instanceof Date ? value : new Date(value));
+
+function toView(row: AllocationRow): AllocationView {
+  return {
+    id: row.id,
+    user: { id: row.user_id },
+    poolVm: { id: row.pool_vm_id },
+    provisioner: row.provisioner,
+    status: row.status,
+    allocatedAt: toDate(row.allocated_at),
+    expiresAt: toDate(row.expires_at),
+    releasedAt: row.released_at === null ? null : toDate(row.released_at),
+    releaseReason: row.release_reason,
+    cockpitUrl: row.cockpit_url,
+  };
+}
+
 type Client = Parameters<Parameters<typeof withNativeTransaction>[1]>[0];
 
-async function allocateOnce(client: Client, input: AllocateVmInput): Promise<Record<string, unknown>> {
+async function allocateOnce(client: Client, input: AllocateVmInput): Promise<AllocationRow> {
   const users = await client.query<{ vm_quota: number; vm_quota_period_end: Date | string | null }>(
     LOCK_USER,
     [input.userId],
@@ -72,7 +101,7 @@ async function allocateOnce(client: Client, input: AllocateVmInput): Promise<Rec
   if (!found) throw new NotFoundError('User', input.userId);
   // The ORM's pool may hand timestamps back as text.
   const end = found.vm_quota_period_end;
-  const user = { vm_quota: found.vm_quota, vm_quota_period_end: end === null ? null : new Date(end) };
+  const user = { vm_quota: found.vm_quota, vm_quota_period_end: end === null ? null : toDate(end) };
   const now = new Date();
   // A fresh statement snapshot, taken after the user row is locked.
   const counted = await client.query<{ n: number }>(COUNT_ACTIVE, [input.userId]);
@@ -95,7 +124,7 @@ async function allocateOnce(client: Client, input: AllocateVmInput): Promise<Rec
   // Rows locked by concurrent allocators are skipped; a row whose lock was waited for is
   // re-checked by Postgres against its new version, so a VM taken meanwhile is never picked.
   const expiresAt = user.vm_quota_period_end ?? new Date(now.getTime() + input.defaultTtlHours * HOUR_MS);
-  const inserted = await client.query<Record<string, unknown>>(PICK_AND_ALLOCATE, [
+  const inserted = await client.query<AllocationRow>(PICK_AND_ALLOCATE, [
     randomUUID(),
     input.userId,
     input.provisioner,

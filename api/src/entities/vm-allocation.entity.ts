@@ -32,4 +32,21 @@ export const VmAllocationSchema = defineEntity({
 });
 
 export class VmAllocation extends VmAllocationSchema.class {}
+
+/**
+ * What the API shows of an allocation: a loaded VmAllocation, or the plain row the allocation
+ * hot path returns without going through the unit of work.
+ */
+export interface AllocationView {
+  id: string;
+  user: { id: string };
+  poolVm: { id: string };
+  provisioner: string;
+  status: AllocationStatus;
+  allocatedAt: Date;
+  expiresAt: Date;
+  releasedAt?: Date | null;
+  releaseReason?: ReleaseReason | null;
+  cockpitUrl?: string | null;
+}
 VmAllocationSchema.setClass(VmAllocation);

@@ -2,7 +2,7 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import { allocateVm } from '../allocation/allocate-vm.ts';
 import { releaseAllocation } from '../allocation/release-allocation.ts';
 import { PoolVm } from '../entities/pool-vm.entity.ts';
-import type { ReleaseReason, VmAllocation } from '../entities/vm-allocation.entity.ts';
+import type { AllocationView, ReleaseReason, VmAllocation } from '../entities/vm-allocation.entity.ts';
 import type { Provisioner, ProvisionerStatus, ReleaseOptions } from './provisioner.ts';
 
 export interface PoolBackedOptions {
@@ -23,7 +23,7 @@ export abstract class PoolBackedProvisioner implements Provisioner {
   /** Runs in the release transaction when a release happened; none by default. */
   protected onReleased?(tx: EntityManager, allocation: VmAllocation): Promise<void>;
 
-  allocate(em: EntityManager, userId: string): Promise<VmAllocation> {
+  allocate(em: EntityManager, userId: string): Promise<AllocationView> {
     return allocateVm(em, { userId, provisioner: this.name, defaultTtlHours: this.options.defaultTtlHours });
   }
 

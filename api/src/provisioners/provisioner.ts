@@ -1,6 +1,6 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { ReleaseAllocationResult } from '../allocation/release-allocation.ts';
-import type { ReleaseReason, VmAllocation } from '../entities/vm-allocation.entity.ts';
+import type { AllocationView, ReleaseReason, VmAllocation } from '../entities/vm-allocation.entity.ts';
 
 export interface ProvisionerStatus {
   name: string;
@@ -22,7 +22,7 @@ export interface ReleaseOptions {
 export interface Provisioner {
   readonly name: string;
   readonly isDemo: boolean;
-  allocate(em: EntityManager, userId: string): Promise<VmAllocation>;
+  allocate(em: EntityManager, userId: string): Promise<AllocationView>;
   release(
     em: EntityManager,
     allocationId: string,

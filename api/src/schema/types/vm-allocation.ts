@@ -1,6 +1,12 @@
 import { resolveOffsetConnection } from '@pothos/plugin-relay';
 import { isExpiringSoon } from '../../allocation/expiry.ts';
-import { ALLOCATION_STATUSES, RELEASE_REASONS, VmAllocation } from '../../entities/vm-allocation.entity.ts';
+import { PoolVm } from '../../entities/pool-vm.entity.ts';
+import {
+  ALLOCATION_STATUSES,
+  type AllocationView,
+  RELEASE_REASONS,
+  VmAllocation,
+} from '../../entities/vm-allocation.entity.ts';
 import { NotFoundError, PoolExhaustedError, QuotaExceededError } from '../../errors.ts';
 import { isUuid } from '../../lib/ids.ts';
 import { builder } from '../builder.ts';
@@ -10,14 +16,13 @@ import { requireProvisioner } from './provisioner.ts';
 export const AllocationStatusEnum = builder.enumType('AllocationStatus', { values: ALLOCATION_STATUSES });
 export const ReleaseReasonEnum = builder.enumType('ReleaseReason', { values: RELEASE_REASONS });
 
-export const VmAllocationType = builder.objectType(VmAllocation, {
-  name: 'VmAllocation',
+export const VmAllocationType = builder.objectRef<AllocationView>('VmAllocation').implement({
   fields: (t) => ({
     id: t.exposeID('id'),
     userId: t.id({ resolve: (a) => a.user.id }),
     poolVm: t.field({
       type: PoolVmType,
-      resolve: (a, _args, ctx) => ctx.em.populate(a, ['poolVm']).then((x) => x.poolVm),
+      resolve: (a, _args, ctx) => ctx.em.findOneOrFail(PoolVm, a.poolVm.id),
     }),
     provisioner: t.exposeString('provisioner'),
     status: t.field({ type: AllocationStatusEnum, resolve: (a) => a.status }),
