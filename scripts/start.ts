@@ -11,7 +11,7 @@
  *   repository DATA_DIR/billing.git (created on first run) is the billing repository of the api
  *   (aggregateNow) and the workers (USAGE_SOURCE=git, BILLING_GIT_URL=<its absolute path>).
  *   With one configured, the operator's variables are passed through unchanged.
- * - The workers: outbox, auto-release and aggregate (the usage aggregator; not started when
+ * - The workers: outbox, auto-release, reconcile (the daily ledger check) and aggregate (the usage aggregator; not started when
  *   there is no usage source, i.e. git is not installed and none is configured).
  * - Children's output is prefixed with a coloured tag (and pino lines pretty-printed when the
  *   output is a terminal). A child that exits on its own stops everything, exit code 1.
@@ -57,6 +57,7 @@ const CHILDREN: readonly { name: string; colour: Colour; entry: string; args: st
   { name: 'outbox', colour: 'magenta', entry: 'workers/src/main.ts', args: ['outbox'] },
   { name: 'auto-release', colour: 'yellow', entry: 'workers/src/main.ts', args: ['auto-release'] },
   { name: 'aggregate', colour: 'blueBright', entry: 'workers/src/main.ts', args: ['aggregate'] },
+  { name: 'reconcile', colour: 'green', entry: 'workers/src/main.ts', args: ['reconcile'] },
 ];
 
 const CHILD_STOP_TIMEOUT_MS = 10_000;

@@ -49,6 +49,26 @@ const ADMIN_OPERATIONS: [string, string, () => Record<string, unknown>][] = [
     'mutation($id: ID!) { releaseAllocation(id: $id, reason: ADMIN) { __typename } }',
     () => ({ id: '00000000-0000-4000-8000-000000000000' }),
   ],
+  ['billing', '{ billing { edges { node { creditBalanceCents } } } }', () => ({})],
+  ['payments', '{ payments { edges { node { id } } } }', () => ({})],
+  ['ledger', '{ ledger { edges { node { id } } } }', () => ({})],
+  ['overview', '{ overview { totalUsers ledger { usersDrifted } } }', () => ({})],
+  [
+    'recordPayment',
+    'mutation($id: ID!) { recordPayment(input: { userId: $id, amountCents: 100, currency: "EUR" }) { __typename } }',
+    () => ({ id: bob.id }),
+  ],
+  [
+    'refundPayment',
+    'mutation { refundPayment(input: { paymentId: "00000000-0000-4000-8000-000000000000" }) { __typename } }',
+    () => ({}),
+  ],
+  [
+    'adjustBalance',
+    'mutation($id: ID!) { adjustBalance(input: { userId: $id, amountCents: 1, note: "gate" }) { __typename } }',
+    () => ({ id: bob.id }),
+  ],
+  ['reconcileBalancesNow', 'mutation { reconcileBalancesNow { usersChecked } }', () => ({})],
 ];
 
 describe('admin gating', () => {

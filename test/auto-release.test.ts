@@ -426,7 +426,10 @@ describe('auto-release worker processes', () => {
       [[soonId, laterId]],
     );
     expect(events).toHaveLength(1);
-    expect(events[0]).toMatchObject({ dedupe_key: `allocation.expiring:${soonId}`, status: 'PENDING' });
+    expect(events[0]).toMatchObject({
+      dedupe_key: `allocation.expiring:${soonId}:${inWindow.getTime()}`,
+      status: 'PENDING',
+    });
     expect(events[0].payload).toMatchObject({ allocationId: soonId, poolVmId: 'warn-soon-vm-1' });
     expect(new Date(events[0].payload.expiresAt).getTime()).toBe(inWindow.getTime());
     const warned = (await autoReleaseRuns())

@@ -22,14 +22,42 @@ export const apiConfigSchema = z
     ...usageSourceEnv,
     /** Usage records per apply transaction (aggregateNow). */
     AGGREGATE_BATCH_SIZE: z.coerce.number().int().positive().max(100_000).default(20_000),
+    /** The currency of new users' balances; payments in another currency are refused. */
+    DEFAULT_CURRENCY: z
+      .string()
+      .regex(/^[A-Za-z]{3}$/, 'must be a three-letter ISO 4217 code, e.g. EUR')
+      .transform((c) => c.toUpperCase())
+      .default('EUR'),
+    /** The plan catalog (see api/src/billing/plans.ts); none: no plans to buy. */
+    PLANS_JSON: z.string().optional(),
+    PLANS_FILE: z.string().optional(),
+    /** The Stripe webhook endpoint's signing secret (`whsec_…`); secret-capable. Unset: POST /webhooks/stripe answers 503. */
+    STRIPE_WEBHOOK_SECRET: z.string().optional(),
+    /** Oldest accepted signature timestamp, in seconds (Stripe's default 300). */
+    STRIPE_WEBHOOK_TOLERANCE_SECONDS: z.coerce.number().int().positive().max(3600).default(300),
   })
   .superRefine((config, ctx) => {
     checkPoolSource(config, ctx);
     checkUsageSource(config, ctx);
+    if (config.PLANS_JSON && config.PLANS_FILE) {
+      ctx.addIssue({
+        code: 'custom',
+        message: 'PLANS_JSON and PLANS_FILE are both set: use one of them',
+        path: ['PLANS_JSON'],
+      });
+    }
+    if (config.PLANS_FILE?.split(/[\\/]/).includes('..')) {
+      ctx.addIssue({ code: 'custom', message: "a path with '..' is refused", path: ['PLANS_FILE'] });
+    }
   });
 
 export type ApiConfig = z.infer<typeof apiConfigSchema>;
 
 export function loadApiConfig(env: Env = process.env): ApiConfig {
-  return parseEnv(apiConfigSchema, env, ['ADMIN_SECRET', 'DATABASE_URL', ...USAGE_SOURCE_SECRETS]);
+  return parseEnv(apiConfigSchema, env, [
+    'ADMIN_SECRET',
+    'DATABASE_URL',
+    'STRIPE_WEBHOOK_SECRET',
+    ...USAGE_SOURCE_SECRETS,
+  ]);
 }

@@ -14,6 +14,10 @@ export const ERROR_CODES = [
   'ALREADY_RUNNING',
   'JOB_FAILED',
   'USAGE_SOURCE_UNAVAILABLE',
+  'INSUFFICIENT_CREDIT',
+  'CURRENCY_MISMATCH',
+  'DUPLICATE_PAYMENT',
+  'REFUND_EXCEEDS_PAYMENT',
 ] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];
 
@@ -118,6 +122,63 @@ export class UsageSourceUnavailableError extends DomainError {
   constructor() {
     super(
       'No usage source is configured: set USAGE_SOURCE=git with BILLING_GIT_URL, or USAGE_SOURCE=forge with FORGE_URL, FORGE_TOKEN and BILLING_REPO',
+    );
+  }
+}
+
+/** The balance does not cover a purchase; nothing was changed. */
+export class InsufficientCreditError extends DomainError {
+  readonly code = 'INSUFFICIENT_CREDIT';
+  constructor(
+    readonly balanceCents: number,
+    readonly priceCents: number,
+    readonly currency: string,
+  ) {
+    super(
+      `Your balance of ${balanceCents} cents ${currency} does not cover the price of ${priceCents} cents: add credit first`,
+    );
+  }
+}
+
+/** Money in another currency than the user's billing currency; never converted. */
+export class CurrencyMismatchError extends DomainError {
+  readonly code = 'CURRENCY_MISMATCH';
+  constructor(
+    readonly expected: string,
+    readonly received: string,
+  ) {
+    super(
+      `The user's balance is kept in ${expected}; an amount in ${received} is refused (no conversion is made)`,
+    );
+  }
+}
+
+/** A payment with this provider reference was recorded already. */
+export class DuplicatePaymentError extends DomainError {
+  readonly code = 'DUPLICATE_PAYMENT';
+  constructor(
+    readonly provider: string,
+    readonly providerRef: string,
+    readonly paymentId: string,
+  ) {
+    super(
+      `Payment ${provider}/${providerRef} was recorded already (payment ${paymentId}); it is not applied twice`,
+    );
+  }
+}
+
+/** A refund larger than what is left of the payment (or of a payment refunded in full). */
+export class RefundExceedsPaymentError extends DomainError {
+  readonly code = 'REFUND_EXCEEDS_PAYMENT';
+  constructor(
+    readonly paymentId: string,
+    readonly refundableCents: number,
+    requestedCents: number,
+  ) {
+    super(
+      refundableCents === 0
+        ? `Payment ${paymentId} is refunded in full already`
+        : `Payment ${paymentId} has ${refundableCents} cents left to refund; ${requestedCents} cents is more than that`,
     );
   }
 }

@@ -1,4 +1,5 @@
 import type { AddressInfo } from 'node:net';
+import { loadPlanCatalog, type PlanCatalog } from './billing/plans.ts';
 import { loadApiConfig } from './config.ts';
 import { migrate } from './db/migrate.ts';
 import { createOrm } from './db/orm.ts';
@@ -13,9 +14,11 @@ import { createUsageSource } from './usage/sources/source-config.ts';
 async function main(): Promise<void> {
   let config: ReturnType<typeof loadApiConfig>;
   let setup: ProvisionerSetup;
+  let plans: PlanCatalog;
   try {
     config = loadApiConfig();
     setup = setupProvisioner(config);
+    plans = loadPlanCatalog(config);
   } catch (err) {
     exitOnConfigError(err, 'api');
   }
@@ -51,13 +54,26 @@ async function main(): Promise<void> {
     settings: {
       expiryWarningHours: config.EXPIRY_WARNING_HOURS,
       aggregateBatchSize: config.AGGREGATE_BATCH_SIZE,
+      defaultCurrency: config.DEFAULT_CURRENCY,
+      plans,
     },
     graphiql: config.NODE_ENV === 'development',
+    stripe: {
+      secret: config.STRIPE_WEBHOOK_SECRET ?? null,
+      toleranceSeconds: config.STRIPE_WEBHOOK_TOLERANCE_SECONDS,
+    },
   });
   server.listen(config.API_PORT, config.API_HOST, () => {
     const { port } = server.address() as AddressInfo;
     log.info(
-      { port, provisioner: provisioner?.name ?? null, usageSource: usageSource?.description ?? null },
+      {
+        port,
+        provisioner: provisioner?.name ?? null,
+        usageSource: usageSource?.description ?? null,
+        plans: plans.plans.map((p) => p.code),
+        currency: config.DEFAULT_CURRENCY,
+        stripeWebhook: Boolean(config.STRIPE_WEBHOOK_SECRET),
+      },
       `api listening on http://localhost:${port}/graphql`,
     );
   });

@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { COMMANDS, commandHelp, defaultDisplayName, parseCommandLine } from './args.ts';
+import {
+  amountCents,
+  COMMANDS,
+  commandHelp,
+  currencyCode,
+  defaultDisplayName,
+  parseCommandLine,
+} from './args.ts';
 import { UsageError } from './errors.ts';
 
 const usageError = (argv: string[]) => {
@@ -98,5 +105,166 @@ describe('parseCommandLine', () => {
       const text = commandHelp(spec);
       for (const flag of [...Object.keys(spec.options), 'json', 'help']) expect(text).toContain(`--${flag}`);
     }
+  });
+});
+
+describe('payments, plans and reconcile', () => {
+  const record = ['payments', 'record', '--user', 'u-1', '--currency', 'EUR'];
+
+  it('parses payments record with every option', () => {
+    expect(
+      parseCommandLine([
+        ...record,
+        '--amount-cents',
+        '1250',
+        '--ref',
+        'pi_123',
+        '--provider',
+        'stripe',
+        '--note',
+        'first month',
+        '--json',
+      ]),
+    ).toEqual({
+      kind: 'run',
+      command: {
+        name: 'payments record',
+        userId: 'u-1',
+        amountCents: 1250,
+        currency: 'EUR',
+        providerRef: 'pi_123',
+        provider: 'stripe',
+        note: 'first month',
+      },
+      json: true,
+    });
+  });
+
+  it('payments record: the optional options stay unset, the currency is upper-cased', () => {
+    const parsed = parseCommandLine([
+      'payments',
+      'record',
+      '--user',
+      'u-1',
+      '--amount-cents=1',
+      '--currency',
+      'chf',
+    ]);
+    expect(parsed).toEqual({
+      kind: 'run',
+      command: {
+        name: 'payments record',
+        userId: 'u-1',
+        amountCents: 1,
+        currency: 'CHF',
+        provider: undefined,
+        providerRef: undefined,
+        note: undefined,
+      },
+      json: false,
+    });
+  });
+
+  it('payments record: a missing or malformed --amount-cents is a usage error before any request', () => {
+    expect(usageError(record)).toMatch(/^payments record: --amount-cents <n> is required/);
+    for (const bad of ['12.50', '0', '1e3', 'abc', '+5', ' 5', '1,000', '0x10', '99999999999999999999'])
+      expect(usageError([...record, `--amount-cents=${bad}`])).toBe(
+        `payments record: --amount-cents must be a whole positive number of cents, e.g. 1250 for 12.50 (got "${bad}") (see hero-admin payments record --help)`,
+      );
+    expect(usageError([...record, '--amount-cents=-5'])).toMatch(
+      /--amount-cents must be a whole positive number of cents.*\(got "-5"\)/,
+    );
+    // `-5` as a separate word looks like an option: said so, not "takes no value"
+    expect(usageError([...record, '--amount-cents', '-5'])).toMatch(
+      /^payments record: --amount-cents needs a value \(one starting with "-" is written --amount-cents=<value>\)/,
+    );
+    expect(usageError([...record, '--amount-cents'])).toMatch(/--amount-cents needs a value/);
+  });
+
+  it('payments record: the other required options and the currency code', () => {
+    expect(usageError(['payments', 'record', '--amount-cents', '100', '--currency', 'EUR'])).toMatch(
+      /--user <userId> is required/,
+    );
+    expect(usageError(['payments', 'record', '--user', 'u-1', '--amount-cents', '100'])).toMatch(
+      /--currency <ISO code> is required/,
+    );
+    for (const bad of ['EURO', 'E1R', '€', 'eu'])
+      expect(usageError([...record.slice(0, 4), '--amount-cents', '100', '--currency', bad])).toMatch(
+        /--currency must be a three-letter ISO 4217 currency code such as EUR/,
+      );
+    expect(usageError([...record, '--amount-cents', '100', '--ref', ' '])).toMatch(
+      /--ref <providerRef> is required/,
+    );
+  });
+
+  it('parses payments refund, with and without an amount', () => {
+    expect(parseCommandLine(['payments', 'refund', '--payment', 'p-1'])).toEqual({
+      kind: 'run',
+      command: { name: 'payments refund', paymentId: 'p-1', amountCents: undefined, note: undefined },
+      json: false,
+    });
+    expect(
+      parseCommandLine(['payments', 'refund', '--payment', 'p-1', '--amount-cents', '500', '--note', 'x']),
+    ).toMatchObject({ command: { paymentId: 'p-1', amountCents: 500, note: 'x' } });
+    expect(usageError(['payments', 'refund'])).toMatch(/--payment <paymentId> is required/);
+    expect(usageError(['payments', 'refund', '--payment', 'p-1', '--amount-cents', '5.5'])).toMatch(
+      /--amount-cents must be a whole positive number of cents/,
+    );
+    expect(usageError(['payments', 'refund', '--payment', 'p-1', '--amount-cents', '0'])).toMatch(
+      /--amount-cents must be a whole positive number of cents/,
+    );
+  });
+
+  it('parses payments list, plans list and reconcile', () => {
+    expect(parseCommandLine(['payments', 'list'])).toMatchObject({
+      command: { name: 'payments list', userId: undefined, limit: 50 },
+    });
+    expect(parseCommandLine(['payments', 'list', '--user', 'u-1', '--limit', '5'])).toMatchObject({
+      command: { name: 'payments list', userId: 'u-1', limit: 5 },
+    });
+    expect(usageError(['payments', 'list', '--limit', '-1'])).toMatch(/--limit needs a value/);
+    expect(usageError(['payments', 'list', '--limit=0'])).toMatch(/--limit must be a positive whole number/);
+    expect(parseCommandLine(['plans', 'list', '--json'])).toEqual({
+      kind: 'run',
+      command: { name: 'plans list' },
+      json: true,
+    });
+    expect(parseCommandLine(['reconcile'])).toEqual({
+      kind: 'run',
+      command: { name: 'reconcile' },
+      json: false,
+    });
+  });
+
+  it('refuses unknown subcommands and options', () => {
+    expect(usageError(['payments'])).toMatch(/payments: name a subcommand \(record, refund, list\)/);
+    expect(usageError(['payments', 'charge'])).toMatch(/unknown command "payments charge"/);
+    expect(usageError(['plans', 'buy'])).toMatch(/unknown command "plans buy"/);
+    expect(usageError(['plans', 'list', '--user', 'u-1'])).toMatch(/plans list: unknown option "--user"/);
+    expect(usageError(['reconcile', '--once'])).toMatch(/reconcile: unknown option "--once"/);
+    expect(usageError(['reconcile', 'now'])).toMatch(/unexpected argument "now"/);
+  });
+
+  it('shows the usage lines with required and optional options', () => {
+    const help = (argv: string[]) => {
+      const parsed = parseCommandLine(argv);
+      return parsed.kind === 'help' ? parsed.text : '';
+    };
+    expect(help(['payments', 'record', '--help'])).toContain(
+      'usage: hero-admin payments record --user <userId> --amount-cents <n> --currency <ISO code> [--ref <providerRef>] [--provider <name>] [--note <text>] [--json]',
+    );
+    expect(help(['payments', 'refund', '-h'])).toContain(
+      'usage: hero-admin payments refund --payment <paymentId> [--amount-cents <n>] [--note <text>] [--json]',
+    );
+    expect(help(['payments', '--help'])).toMatch(/payments record[\s\S]*payments refund[\s\S]*payments list/);
+    expect(help(['reconcile', '--help'])).toMatch(/Exits 1 when any\s+balance drifted/);
+    expect(help(['--help'])).toMatch(/reconcile: 1 also when any balance drifted/);
+  });
+
+  it('amountCents and currencyCode', () => {
+    expect(amountCents('amount-cents', '007')).toBe(7);
+    expect(amountCents('amount-cents', String(Number.MAX_SAFE_INTEGER))).toBe(Number.MAX_SAFE_INTEGER);
+    expect(() => amountCents('amount-cents', String(Number.MAX_SAFE_INTEGER + 2))).toThrow(UsageError);
+    expect(currencyCode('currency', 'usd')).toBe('USD');
   });
 });

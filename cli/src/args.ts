@@ -8,6 +8,7 @@ export type AllocationStatus = (typeof ALLOCATION_STATUSES)[number];
 
 export const DEFAULT_ALLOCATIONS_LIMIT = 100;
 export const DEFAULT_JOBS_LIMIT = 20;
+export const DEFAULT_PAYMENTS_LIMIT = 50;
 
 export type Command =
   | { name: 'auto-release' }
@@ -17,7 +18,20 @@ export type Command =
   | { name: 'users create'; email: string; displayName: string }
   | { name: 'jobs list'; job?: string; limit: number }
   | { name: 'aggregate' }
-  | { name: 'usage push'; node: string; file: string; message?: string };
+  | { name: 'usage push'; node: string; file: string; message?: string }
+  | {
+      name: 'payments record';
+      userId: string;
+      amountCents: number;
+      currency: string;
+      provider?: string;
+      providerRef?: string;
+      note?: string;
+    }
+  | { name: 'payments refund'; paymentId: string; amountCents?: number; note?: string }
+  | { name: 'payments list'; userId?: string; limit: number }
+  | { name: 'plans list' }
+  | { name: 'reconcile' };
 
 export type Invocation =
   | { kind: 'help'; text: string }
@@ -69,6 +83,34 @@ function positiveInt(flag: string, value: string | undefined, fallback: number):
 function required(flag: string, value: string | undefined, what: string): string {
   if (value === undefined || value.trim() === '') throw new UsageError(`--${flag} ${what} is required`);
   return value;
+}
+
+/** An optional string option: absent stays undefined, given it must not be blank (trimmed). */
+function optional(flag: string, value: string | undefined, what: string): string | undefined {
+  return value === undefined ? undefined : required(flag, value, what).trim();
+}
+
+/**
+ * An amount of money on the command line: integer cents (minor units), a whole number >= 1.
+ * `12.50`, `1e3`, `-5`, `0` and `+5` are refused before any request is made.
+ */
+export function amountCents(flag: string, value: string): number {
+  const n = Number(value);
+  if (!/^[0-9]+$/.test(value) || n < 1 || !Number.isSafeInteger(n))
+    throw new UsageError(
+      `--${flag} must be a whole positive number of cents, e.g. 1250 for 12.50 (got "${value}")`,
+    );
+  return n;
+}
+
+/** An ISO 4217 currency code: three letters, answered upper-case (`eur` → `EUR`). */
+export function currencyCode(flag: string, value: string): string {
+  const code = value.trim();
+  if (!/^[A-Za-z]{3}$/.test(code))
+    throw new UsageError(
+      `--${flag} must be a three-letter ISO 4217 currency code such as EUR (got "${value}")`,
+    );
+  return code.toUpperCase();
 }
 
 /** The display name a new user gets without --name: the email's local part. */
@@ -215,6 +257,115 @@ export const COMMANDS: CommandSpec[] = [
       limit: positiveInt('limit', values.limit as string | undefined, DEFAULT_JOBS_LIMIT),
     }),
   },
+  {
+    name: 'payments record',
+    summary: "record a payment received for a user (credits the user's balance)",
+    description:
+      "Records money that came in (mutation recordPayment) and credits it to the user's balance, in\n" +
+      "the balance's currency (another currency is refused: CURRENCY_MISMATCH). Amounts are integer\n" +
+      'cents: --amount-cents 1250 is 12.50. A provider reference already recorded for the same provider\n' +
+      'is refused (DUPLICATE_PAYMENT), so recording the same payment twice credits it once.\n' +
+      'Prints the payment and the new balance.',
+    options: {
+      user: { type: 'string', value: '<userId>', help: 'the user who paid, required' },
+      'amount-cents': {
+        type: 'string',
+        value: '<n>',
+        help: 'the amount in cents, a whole number >= 1 (1250 = 12.50), required',
+      },
+      currency: { type: 'string', value: '<ISO code>', help: 'the currency (e.g. EUR), required' },
+      ref: {
+        type: 'string',
+        value: '<providerRef>',
+        help: "the provider's reference, unique per provider (default: <provider>-<random UUID>)",
+      },
+      provider: {
+        type: 'string',
+        value: '<name>',
+        help: 'who took the payment: lowercase letters, digits, - or _ (default manual)',
+      },
+      note: { type: 'string', value: '<text>', help: 'a note kept with the payment' },
+    },
+    build: (values) => ({
+      name: 'payments record',
+      userId: required('user', values.user as string | undefined, '<userId>').trim(),
+      amountCents: amountCents(
+        'amount-cents',
+        required('amount-cents', values['amount-cents'] as string | undefined, '<n>'),
+      ),
+      currency: currencyCode(
+        'currency',
+        required('currency', values.currency as string | undefined, '<ISO code>'),
+      ),
+      provider: optional('provider', values.provider as string | undefined, '<name>'),
+      providerRef: optional('ref', values.ref as string | undefined, '<providerRef>'),
+      note: optional('note', values.note as string | undefined, '<text>'),
+    }),
+  },
+  {
+    name: 'payments refund',
+    summary: 'refund (part of) a payment and debit it from the balance',
+    description:
+      'Refunds a recorded payment (mutation refundPayment): --amount-cents of it, or without it\n' +
+      'everything not yet refunded. More than what is left of the payment is refused\n' +
+      '(REFUND_EXCEEDS_PAYMENT). Prints the refund event and the new balance.',
+    options: {
+      payment: { type: 'string', value: '<paymentId>', help: 'the payment to refund, required' },
+      'amount-cents': {
+        type: 'string',
+        value: '<n>',
+        help: 'how much to refund, in cents (default: everything not yet refunded)',
+      },
+      note: { type: 'string', value: '<text>', help: 'a note kept with the refund' },
+    },
+    build(values) {
+      const amount = values['amount-cents'] as string | undefined;
+      return {
+        name: 'payments refund',
+        paymentId: required('payment', values.payment as string | undefined, '<paymentId>').trim(),
+        amountCents: amount === undefined ? undefined : amountCents('amount-cents', amount),
+        note: optional('note', values.note as string | undefined, '<text>'),
+      };
+    },
+  },
+  {
+    name: 'payments list',
+    summary: 'list payments and refunds, newest first',
+    options: {
+      user: { type: 'string', value: '<userId>', help: "only this user's payments" },
+      limit: {
+        type: 'string',
+        value: '<n>',
+        help: `at most this many (default ${DEFAULT_PAYMENTS_LIMIT}; pages are followed)`,
+      },
+    },
+    build: (values) => ({
+      name: 'payments list',
+      userId: optional('user', values.user as string | undefined, '<userId>'),
+      limit: positiveInt('limit', values.limit as string | undefined, DEFAULT_PAYMENTS_LIMIT),
+    }),
+  },
+  {
+    name: 'plans list',
+    summary: 'list the plans on sale, with their prices and discounts',
+    description:
+      'The plans the API is configured with (PLANS_JSON): quota, period, price per period, and the\n' +
+      'discount for buying several periods at once (periods:percent, e.g. 1:0% 3:5% 12:15%).',
+    options: {},
+    build: () => ({ name: 'plans list' }),
+  },
+  {
+    name: 'reconcile',
+    summary: 'check every balance against its ledger now and print the drift',
+    description:
+      "Compares every user's balance with the sum of the user's ledger (mutation reconcileBalancesNow)\n" +
+      'and prints usersChecked, usersDrifted, totalDriftCents, chainBreaks and one line per drifted\n' +
+      'user (<userId> balance <cents> ledger <cents> drift <cents>). Changes nothing. Exits 1 when any\n' +
+      'balance drifted or a ledger row is lost or doubled (chainBreaks), so scripts and monitoring can\n' +
+      'alert on it; 0 when every balance matches its ledger.',
+    options: {},
+    build: () => ({ name: 'reconcile' }),
+  },
 ];
 
 const GROUPS = [
@@ -276,7 +427,8 @@ environment:
   usage push only (not the API): USAGE_SOURCE (git|forge), BILLING_GIT_URL, FORGE_URL,
   FORGE_TOKEN (or FORGE_TOKEN_FILE), BILLING_REPO, BILLING_BRANCH (default main)
 
-exit codes: 0 done, 1 failed (API error, refused input, API unreachable, bad configuration), 2 usage error
+exit codes: 0 done, 1 failed (API error, refused input, API unreachable, bad configuration), 2 usage error;
+  reconcile: 1 also when any balance drifted from its ledger
 `;
 }
 
@@ -354,7 +506,11 @@ function parseArgsMessage(err: unknown): string {
       return `unexpected argument "${quoted}"`;
     case 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE': {
       const flag = /--[a-z-]+/.exec(e.message ?? '')?.[0] ?? quoted;
-      return /argument missing/.test(e.message ?? '') ? `${flag} needs a value` : `${flag} takes no value`;
+      if (/argument missing/.test(e.message ?? '')) return `${flag} needs a value`;
+      // `--amount-cents -5`, `--status --json`: the next word looks like an option.
+      if (/ambiguous/.test(e.message ?? ''))
+        return `${flag} needs a value (one starting with "-" is written ${flag}=<value>)`;
+      return `${flag} takes no value`;
     }
     default:
       return e.message ?? String(err);

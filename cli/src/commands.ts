@@ -6,8 +6,10 @@ import type { Command } from './args.ts';
 import { type ApiClient, validationFailure } from './client.ts';
 import { CliError, printable } from './errors.ts';
 import {
+  formatDiscounts,
   formatDuration,
   formatKeyValues,
+  formatMoney,
   formatSummary,
   formatTable,
   formatTime,
@@ -403,6 +405,271 @@ async function jobsList(
   );
 }
 
+// --- payments -------------------------------------------------------------------------------
+
+/** A result-union member that is an error (every one implements Error { code message }). */
+interface ErrorResult {
+  __typename: string;
+  code: string;
+  message: string;
+  problems?: Problem[];
+}
+
+/**
+ * A refused mutation as a CliError: `<what>: CODE: message`; a ValidationError lists its
+ * problems, one a line, as the other commands do.
+ */
+function refused(what: string, result: ErrorResult): CliError {
+  if (result.__typename === 'ValidationError' && result.problems)
+    return validationFailure(`${what}: ${result.code}`, result);
+  return new CliError(`${what}: ${result.code}: ${printable(result.message)}`);
+}
+
+const PAYMENT_FIELDS = `id kind amountCents currency provider providerRef refundOfId refundedCents note createdAt
+  user { id email }`;
+
+/** The union members every payment mutation may answer besides its success. */
+const ERROR_FIELDS = `... on Error { code message }
+    ... on ValidationError { problems { path message } }`;
+
+export const RECORD_PAYMENT = `mutation RecordPayment($input: RecordPaymentInput!) {
+  recordPayment(input: $input) {
+    __typename
+    ... on RecordPaymentSuccess { result { payment { ${PAYMENT_FIELDS} } billing { creditBalanceCents currency } } }
+    ${ERROR_FIELDS}
+  }
+}`;
+
+export const REFUND_PAYMENT = `mutation RefundPayment($input: RefundPaymentInput!) {
+  refundPayment(input: $input) {
+    __typename
+    ... on RefundPaymentSuccess { result { payment { ${PAYMENT_FIELDS} } billing { creditBalanceCents currency } } }
+    ${ERROR_FIELDS}
+  }
+}`;
+
+export const PAYMENTS = `query Payments($userId: ID, $first: Int, $after: String) {
+  payments(userId: $userId, first: $first, after: $after) {
+    edges { node { ${PAYMENT_FIELDS} } }
+    pageInfo { hasNextPage endCursor }
+  }
+}`;
+
+interface Payment {
+  id: string;
+  /** CREDIT or REFUND */
+  kind: string;
+  amountCents: number;
+  currency: string;
+  provider: string;
+  providerRef: string;
+  refundOfId: string | null;
+  refundedCents: number;
+  note: string | null;
+  createdAt: string;
+  user: { id: string; email: string };
+}
+
+interface PaymentResult {
+  payment: Payment;
+  billing: { creditBalanceCents: number; currency: string };
+}
+
+type PaymentMutationResult =
+  | { __typename: 'RecordPaymentSuccess' | 'RefundPaymentSuccess'; result: PaymentResult }
+  | ErrorResult;
+
+const isSuccess = (
+  r: PaymentMutationResult,
+): r is { __typename: 'RecordPaymentSuccess' | 'RefundPaymentSuccess'; result: PaymentResult } =>
+  'result' in r;
+
+/** A payment or refund and the balance after it, as `key  value` lines. */
+function printPaymentResult(io: Output, { payment: p, billing }: PaymentResult): void {
+  io.out(
+    formatKeyValues([
+      ['id', p.id],
+      ['kind', p.kind],
+      ...(p.refundOfId ? ([['refund of', p.refundOfId]] as [string, string][]) : []),
+      ['user', `${p.user.id} (${p.user.email})`],
+      ['amount', formatMoney(p.amountCents, p.currency)],
+      ['currency', p.currency],
+      ['provider', p.provider],
+      ['ref', p.providerRef],
+      ['note', p.note],
+      ['created', formatTime(p.createdAt)],
+      ['balance', formatMoney(billing.creditBalanceCents, billing.currency)],
+    ]),
+  );
+}
+
+async function paymentsRecord(
+  { client, json, io }: CommandContext,
+  command: Extract<Command, { name: 'payments record' }>,
+): Promise<void> {
+  const { recordPayment: result } = await client.request<{ recordPayment: PaymentMutationResult }>(
+    RECORD_PAYMENT,
+    {
+      input: {
+        userId: command.userId,
+        amountCents: command.amountCents,
+        currency: command.currency,
+        provider: command.provider ?? null,
+        providerRef: command.providerRef ?? null,
+        note: command.note ?? null,
+      },
+    },
+  );
+  if (!isSuccess(result)) throw refused('the payment was not recorded', result);
+  if (json) return printJson(io, result.result);
+  printPaymentResult(io, result.result);
+}
+
+async function paymentsRefund(
+  { client, json, io }: CommandContext,
+  command: Extract<Command, { name: 'payments refund' }>,
+): Promise<void> {
+  const { refundPayment: result } = await client.request<{ refundPayment: PaymentMutationResult }>(
+    REFUND_PAYMENT,
+    {
+      input: {
+        paymentId: command.paymentId,
+        amountCents: command.amountCents ?? null,
+        note: command.note ?? null,
+      },
+    },
+  );
+  if (!isSuccess(result)) throw refused('the payment was not refunded', result);
+  if (json) return printJson(io, result.result);
+  printPaymentResult(io, result.result);
+}
+
+async function paymentsList(
+  { client, json, io }: CommandContext,
+  command: Extract<Command, { name: 'payments list' }>,
+): Promise<void> {
+  const payments = await collectPages(command.limit, async (first, after) => {
+    const data = await client.request<{ payments: Connection<Payment> }>(PAYMENTS, {
+      userId: command.userId ?? null,
+      first,
+      after,
+    });
+    return data.payments;
+  });
+  if (json) return printJson(io, payments);
+  if (payments.length === 0) return io.out(command.userId ? 'no payments for this user\n' : 'no payments\n');
+  io.out(
+    formatTable(
+      ['id', 'created', 'user email', 'kind', 'amount', 'currency', 'provider', 'ref', 'refunded'],
+      payments.map((p) => [
+        p.id,
+        formatTime(p.createdAt),
+        p.user.email,
+        p.kind,
+        formatMoney(p.amountCents, p.currency),
+        p.currency,
+        p.provider,
+        p.providerRef,
+        // what was refunded of a payment; a refund itself has nothing refunded
+        p.kind === 'REFUND' ? null : formatMoney(p.refundedCents, p.currency),
+      ]),
+    ),
+  );
+}
+
+// --- plans ----------------------------------------------------------------------------------
+
+export const PLANS = `query Plans {
+  plans { code name vmQuota periodDays priceCents currency discounts { periods percent } }
+}`;
+
+interface Plan {
+  code: string;
+  name: string;
+  vmQuota: number;
+  periodDays: number;
+  priceCents: number;
+  currency: string;
+  discounts: { periods: number; percent: number }[];
+}
+
+async function plansList({ client, json, io }: CommandContext): Promise<void> {
+  const { plans } = await client.request<{ plans: Plan[] }>(PLANS);
+  if (json) return printJson(io, plans);
+  if (plans.length === 0) return io.out('no plans (the API has no PLANS_JSON)\n');
+  io.out(
+    formatTable(
+      ['code', 'name', 'vm quota', 'period days', 'price', 'currency', 'discounts'],
+      plans.map((p) => [
+        p.code,
+        p.name,
+        p.vmQuota,
+        p.periodDays,
+        formatMoney(p.priceCents, p.currency),
+        p.currency,
+        formatDiscounts(p.discounts),
+      ]),
+    ),
+  );
+}
+
+// --- reconcile ------------------------------------------------------------------------------
+
+export const RECONCILE_BALANCES_NOW = `mutation ReconcileBalancesNow {
+  reconcileBalancesNow {
+    usersChecked usersDrifted totalDriftCents chainBreaks
+    drifted { userId balanceCents ledgerCents driftCents }
+  }
+}`;
+
+interface ReconcileSummary {
+  usersChecked: number;
+  usersDrifted: number;
+  totalDriftCents: number;
+  /** Ledger rows whose balance-after does not follow from the previous row (reported, not an exit 1). */
+  chainBreaks: number;
+  drifted: { userId: string; balanceCents: number; ledgerCents: number; driftCents: number }[];
+}
+
+/**
+ * Prints the summary (amounts in cents: drift is per user and the summary has no currency), then
+ * fails (exit 1, one line on stderr) when any balance drifted, so that a script can alert on it.
+ */
+async function reconcile({ client, json, io }: CommandContext): Promise<void> {
+  const { reconcileBalancesNow: summary } = await client.request<{
+    reconcileBalancesNow: ReconcileSummary;
+  }>(RECONCILE_BALANCES_NOW);
+  if (json) printJson(io, summary);
+  else {
+    io.out(
+      formatKeyValues([
+        ['usersChecked', summary.usersChecked],
+        ['usersDrifted', summary.usersDrifted],
+        ['totalDriftCents', summary.totalDriftCents],
+        ['chainBreaks', summary.chainBreaks],
+      ]),
+    );
+    for (const d of summary.drifted)
+      io.out(
+        `${printable(d.userId)} balance ${d.balanceCents} ledger ${d.ledgerCents} drift ${d.driftCents}\n`,
+      );
+    // the API lists the first few drifted users only; the counts cover all of them
+    const unlisted = summary.usersDrifted - summary.drifted.length;
+    if (unlisted > 0) io.out(`(${unlisted} more drifted user${unlisted === 1 ? '' : 's'} not listed)\n`);
+  }
+  if (summary.usersDrifted > 0) {
+    const users = `${summary.usersDrifted} user${summary.usersDrifted === 1 ? '' : 's'}`;
+    throw new CliError(
+      `${users} with a balance that differs from the ledger (total drift ${summary.totalDriftCents} cents)`,
+    );
+  }
+  if (summary.chainBreaks > 0) {
+    throw new CliError(
+      `${summary.chainBreaks} ledger row${summary.chainBreaks === 1 ? '' : 's'} whose balance after does not follow from the row before (a lost or doubled ledger row)`,
+    );
+  }
+}
+
 export async function runCommand(command: Command, ctx: CommandContext): Promise<void> {
   switch (command.name) {
     case 'auto-release':
@@ -419,6 +686,16 @@ export async function runCommand(command: Command, ctx: CommandContext): Promise
       return jobsList(ctx, command);
     case 'aggregate':
       return aggregate(ctx);
+    case 'payments record':
+      return paymentsRecord(ctx, command);
+    case 'payments refund':
+      return paymentsRefund(ctx, command);
+    case 'payments list':
+      return paymentsList(ctx, command);
+    case 'plans list':
+      return plansList(ctx);
+    case 'reconcile':
+      return reconcile(ctx);
     case 'usage push':
       throw new Error('usage push does not use the API (handled in run.ts)');
   }

@@ -1,10 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import {
+  formatDiscounts,
   formatDuration,
   formatKeyValues,
+  formatMoney,
   formatSummary,
   formatTable,
   formatTime,
+  minorDigits,
   truncate,
 } from './format.ts';
 
@@ -80,5 +83,36 @@ describe('summaries', () => {
     expect(formatSummary(null)).toBe('');
     expect(truncate('abcdef', 4)).toBe('abc…');
     expect(truncate('abc', 4)).toBe('abc');
+  });
+});
+
+describe('money', () => {
+  it('prints cents and the amount in the currency, exactly', () => {
+    expect(formatMoney(1250, 'EUR')).toBe('1250 (12.50 EUR)');
+    expect(formatMoney(5, 'EUR')).toBe('5 (0.05 EUR)');
+    expect(formatMoney(0, 'USD')).toBe('0 (0.00 USD)');
+    expect(formatMoney(-250, 'EUR')).toBe('-250 (-2.50 EUR)');
+    expect(formatMoney(123456789012, 'CHF')).toBe('123456789012 (1234567890.12 CHF)');
+    expect(formatMoney(Number.MAX_SAFE_INTEGER, 'EUR')).toBe('9007199254740991 (90071992547409.91 EUR)');
+  });
+
+  it("follows the currency's minor unit (JPY none, KWD three), unknown codes two", () => {
+    expect(minorDigits('JPY')).toBe(0);
+    expect(formatMoney(500, 'JPY')).toBe('500 (500 JPY)');
+    expect(formatMoney(1234, 'KWD')).toBe('1234 (1.234 KWD)');
+    expect(formatMoney(1234, 'XQQ')).toBe('1234 (12.34 XQQ)');
+    expect(formatMoney(1234, 'not a code')).toBe('1234 (12.34 not a code)');
+  });
+
+  it('prints plan discounts as periods:percent, by periods', () => {
+    expect(
+      formatDiscounts([
+        { periods: 12, percent: 15 },
+        { periods: 1, percent: 0 },
+        { periods: 3, percent: 5 },
+      ]),
+    ).toBe('1:0% 3:5% 12:15%');
+    expect(formatDiscounts([{ periods: 6, percent: 7.5 }])).toBe('6:7.5%');
+    expect(formatDiscounts([])).toBe('');
   });
 });

@@ -86,3 +86,35 @@ export function formatSummary(summary: unknown): string {
     })
     .join(' ');
 }
+
+/** Digits after the decimal point of a currency (ISO 4217: EUR 2, JPY 0, KWD 3); unknown: 2. */
+export function minorDigits(currency: string): number {
+  try {
+    return (
+      new Intl.NumberFormat('en', { style: 'currency', currency }).resolvedOptions().maximumFractionDigits ??
+      2
+    );
+  } catch {
+    return 2;
+  }
+}
+
+/**
+ * An amount in cents (minor units) as the cents and the amount in the currency's units:
+ * `1250 (12.50 EUR)`, `-5 (-0.05 EUR)`, `500 (500 JPY)`. Exact (no floating point), no grouping.
+ */
+export function formatMoney(cents: number, currency: string): string {
+  const digits = minorDigits(currency);
+  const sign = cents < 0 ? '-' : '';
+  const abs = String(Math.abs(cents)).padStart(digits + 1, '0');
+  const units = digits === 0 ? abs : `${abs.slice(0, -digits)}.${abs.slice(-digits)}`;
+  return `${cents} (${sign}${units} ${currency})`;
+}
+
+/** Plan discounts as `periods:percent` pairs: `1:0% 3:5% 12:15%`. */
+export function formatDiscounts(discounts: { periods: number; percent: number }[]): string {
+  return [...discounts]
+    .sort((a, b) => a.periods - b.periods)
+    .map((d) => `${d.periods}:${d.percent}%`)
+    .join(' ');
+}

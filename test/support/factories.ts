@@ -127,3 +127,46 @@ export async function seedAllocations(
   );
   return rows.map((r) => r.id);
 }
+
+export const RECORD_PAYMENT = `mutation($input: RecordPaymentInput!) { recordPayment(input: $input) { __typename
+  ... on RecordPaymentSuccess { result { payment { id amountCents currency provider providerRef kind refundedCents }
+    billing { creditBalanceCents currency } } }
+  ... on Error { code message }
+  ... on ValidationError { problems { path message } } } }`;
+
+/** Credits a user through the admin API (recordPayment); throws unless it succeeded. */
+export async function recordPayment(
+  api: ApiProcess,
+  userId: string,
+  amountCents: number,
+  extra: { currency?: string; providerRef?: string; note?: string } = {},
+): Promise<{ paymentId: string; balanceCents: number }> {
+  const res = await api.admin(RECORD_PAYMENT, {
+    input: {
+      userId,
+      amountCents,
+      currency: extra.currency ?? 'EUR',
+      providerRef: extra.providerRef,
+      note: extra.note,
+    },
+  });
+  const result = res.data?.recordPayment;
+  if (result?.__typename !== 'RecordPaymentSuccess')
+    throw new Error(`recordPayment failed: ${JSON.stringify(res)}`);
+  return { paymentId: result.result.payment.id, balanceCents: result.result.billing.creditBalanceCents };
+}
+
+export const PURCHASE_PLAN = `mutation($code: String!, $periods: Int!) { purchasePlan(planCode: $code, periods: $periods) {
+  __typename
+  ... on PurchasePlanSuccess { result { allocationsRedated
+    purchase { id planCode periods priceCents discountPercent periodStart periodEnd }
+    user { vmQuota vmQuotaPeriodEnd } billing { creditBalanceCents } } }
+  ... on InsufficientCreditError { balanceCents priceCents }
+  ... on Error { code message } } }`;
+
+/** purchasePlan as the user: the result union member. */
+export async function purchasePlan(api: ApiProcess, token: string, planCode: string, periods: number) {
+  const res = await api.asUser(token, PURCHASE_PLAN, { code: planCode, periods });
+  if (!res.data?.purchasePlan) throw new Error(`purchasePlan failed: ${JSON.stringify(res)}`);
+  return res.data.purchasePlan;
+}

@@ -36,7 +36,7 @@ export async function seedUsage(
   return gen;
 }
 
-/** `count` users with a billing row at `balanceCents`, straight in SQL (aggregation needs no API token). */
+/** `count` users with a billing row (and its ledger row) at `balanceCents`, straight in SQL (aggregation needs no API token). */
 export async function createUsageUsers(db: Db, count: number, balanceCents = 10_000): Promise<UsageUser[]> {
   const ids = Array.from({ length: count }, () => randomUUID());
   const emails = ids.map((id) => `usage-${id.slice(0, 8)}@example.org`);
@@ -48,6 +48,14 @@ export async function createUsageUsers(db: Db, count: number, balanceCents = 10_
     ids,
     balanceCents,
   ]);
+  // The starting credit goes through the ledger too, so balance = sum of ledger holds from here on.
+  if (balanceCents !== 0) {
+    await db.query(
+      `insert into ledger_entry (user_id, kind, amount_cents, balance_after_cents, currency, note)
+       select unnest($1::uuid[]), 'ADJUSTMENT', $2, $2, 'EUR', 'test starting credit'`,
+      [ids, balanceCents],
+    );
+  }
   return ids.map((id, i) => ({ id, email: emails[i] }));
 }
 

@@ -59,6 +59,9 @@ export const workerConfigSchema = z
     AGGREGATE_INTERVAL_MS: ms(300_000),
     /** Usage records per apply transaction. */
     AGGREGATE_BATCH_SIZE: z.coerce.number().int().positive().max(100_000).default(20_000),
+
+    /** Pause between two ledger reconciliations (default one day). */
+    RECONCILE_INTERVAL_MS: ms(86_400_000),
   })
   .superRefine(checkUsageSource)
   .refine((c) => c.OUTBOX_RETRY_MAX_MS >= c.OUTBOX_RETRY_BASE_MS, {

@@ -1,4 +1,5 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
+import { RECONCILE_JOB } from '../billing/reconcile.ts';
 import { AGGREGATE_JOB } from '../usage/aggregate-usage.ts';
 
 export interface FailingNode {
@@ -21,6 +22,36 @@ export interface Overview {
     lastRunStatus: string | null;
     lastSuccessAt: Date | null;
     failingNodes: FailingNode[];
+  };
+  ledger: LedgerHealth;
+}
+
+/** What the last finished reconciliation run (scheduled or manual) found. */
+export interface LedgerHealth {
+  lastCheckedAt: Date | null;
+  lastRunStatus: string | null;
+  usersDrifted: number | null;
+  totalDriftCents: number | null;
+  chainBreaks: number | null;
+}
+
+/** The last finished `reconcile` run (also read by the api's /metrics). */
+export async function loadLedgerHealth(em: EntityManager): Promise<LedgerHealth> {
+  const [run] = await em.execute<
+    { finished_at: Date | string | null; status: string; summary: Record<string, unknown> | null }[]
+  >(
+    `select finished_at, status, summary from job_run
+      where job = ? and status in ('SUCCEEDED', 'FAILED') order by started_at desc, id desc limit 1`,
+    [RECONCILE_JOB],
+  );
+  const count = (key: string) =>
+    typeof run?.summary?.[key] === 'number' ? (run.summary[key] as number) : null;
+  return {
+    lastCheckedAt: run ? toDate(run.finished_at) : null,
+    lastRunStatus: run?.status ?? null,
+    usersDrifted: count('usersDrifted'),
+    totalDriftCents: count('totalDriftCents'),
+    chainBreaks: count('chainBreaks'),
   };
 }
 
@@ -89,5 +120,6 @@ export async function loadOverview(em: EntityManager): Promise<Overview> {
         lastRunAt: toDate(f.last_run_at),
       })),
     },
+    ledger: await loadLedgerHealth(em),
   };
 }

@@ -126,8 +126,9 @@ export async function autoRelease(
 
 /**
  * One `allocation.expiring` outbox event per ACTIVE allocation with `now <= expires_at <
- * now + hours` that has none yet (dedupe key `allocation.expiring:<id>`). Returns how many
- * were written.
+ * now + hours` that has none yet for its current end (dedupe key
+ * `allocation.expiring:<id>:<expiresAt epoch ms>`, so an allocation re-dated by a plan renewal
+ * is warned again before its new end). Returns how many were written.
  */
 export async function enqueueExpiryWarnings(em: EntityManager, now: Date, hours: number): Promise<number> {
   const until = new Date(now.getTime() + hours * HOUR_MS);
@@ -136,7 +137,8 @@ export async function enqueueExpiryWarnings(em: EntityManager, now: Date, hours:
      select ?, jsonb_build_object(
               'allocationId', a.id, 'userId', a.user_id, 'email', u.email, 'poolVmId', a.pool_vm_id,
               'cockpitUrl', a.cockpit_url, 'expiresAt', a.expires_at),
-            ? || a.id, 'PENDING', 0, now(), now()
+            ? || a.id || ':' || floor(extract(epoch from a.expires_at) * 1000)::bigint,
+            'PENDING', 0, now(), now()
        from vm_allocation a join users u on u.id = a.user_id
       where a.status = 'ACTIVE' and a.expires_at >= ? and a.expires_at < ?
      on conflict (dedupe_key) do nothing

@@ -3,6 +3,9 @@ import { defineEntity, p } from '@mikro-orm/core';
 import { PaymentEventRepository } from '../repositories/billing.repository.ts';
 import { User } from './user.entity.ts';
 
+export const PAYMENT_KINDS = ['CREDIT', 'REFUND'] as const;
+export type PaymentKind = (typeof PAYMENT_KINDS)[number];
+
 export const PaymentEventSchema = defineEntity({
   name: 'PaymentEvent',
   tableName: 'payment_event',
@@ -18,7 +21,11 @@ export const PaymentEventSchema = defineEntity({
     currency: p.string().length(3),
     provider: p.text(),
     providerRef: p.text(),
-    kind: p.text().default('CREDIT'),
+    /** CREDIT (money in) or REFUND (money back; `refundOf` is the payment). */
+    kind: p.enum(PAYMENT_KINDS).default('CREDIT'),
+    refundOf: () =>
+      p.manyToOne(PaymentEvent).fieldName('refund_of').nullable().index('payment_event_refund_of_index'),
+    note: p.text().nullable(),
     createdAt: p.datetime().onCreate(() => new Date()),
   },
 });

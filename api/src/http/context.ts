@@ -1,5 +1,6 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { hashToken, secretsEqual } from '../auth/tokens.ts';
+import type { PlanCatalog } from '../billing/plans.ts';
 import { User } from '../entities/user.entity.ts';
 import type { Logger } from '../lib/logger.ts';
 import type { Provisioner } from '../provisioners/provisioner.ts';
@@ -14,6 +15,10 @@ export interface ApiSettings {
   expiryWarningHours: number;
   /** Usage records per apply transaction (aggregateNow). */
   aggregateBatchSize: number;
+  /** New users' billing currency (DEFAULT_CURRENCY). */
+  defaultCurrency: string;
+  /** The plans users can buy (PLANS_JSON / PLANS_FILE). */
+  plans: PlanCatalog;
 }
 
 /** Who a valid bearer token belongs to (the user entity is loaded only where a resolver needs it). */

@@ -1,8 +1,9 @@
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { MikroORM } from '@mikro-orm/postgresql';
 import { GraphQLError } from 'graphql';
 import { createYoga, type YogaServerInstance } from 'graphql-yoga';
 import { DEFAULT_EXPIRY_WARNING_HOURS } from '../allocation/expiry.ts';
+import { handleStripeWebhook } from '../billing/stripe-webhook.ts';
 import { DomainError } from '../errors.ts';
 import type { Logger } from '../lib/logger.ts';
 import type { Provisioner } from '../provisioners/provisioner.ts';
@@ -10,6 +11,7 @@ import { schema } from '../schema/index.ts';
 import { DEFAULT_AGGREGATE_BATCH_SIZE } from '../usage/aggregate-usage.ts';
 import type { UsageSource } from '../usage/sources/usage-source.ts';
 import { type ApiSettings, type Context, createContext } from './context.ts';
+import { createMetrics } from './metrics.ts';
 
 export interface AppDeps {
   orm: MikroORM;
@@ -22,7 +24,35 @@ export interface AppDeps {
   settings?: Partial<ApiSettings>;
   /** GraphiQL in the browser at /graphql (development only). */
   graphiql?: boolean;
+  /** POST /webhooks/stripe; default: no secret (the endpoint answers 503). */
+  stripe?: { secret: string | null; toleranceSeconds?: number };
 }
+
+/** The largest webhook body read (Stripe events are a few KiB). */
+const MAX_WEBHOOK_BODY_BYTES = 1 << 20;
+
+class BodyTooLargeError extends Error {}
+
+function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) {
+        reject(new BodyTooLargeError(`the body is larger than ${limit} bytes`));
+        req.destroy();
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on('end', () => resolve(Buffer.concat(chunks)));
+    req.on('error', reject);
+  });
+}
+
+const sendJson = (res: ServerResponse, status: number, body: unknown) =>
+  res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
 
 /** Domain errors raised outside result unions become coded GraphQL errors with their HTTP status. */
 function toGraphQLError(error: unknown, message: string): Error {
@@ -51,6 +81,8 @@ export function createGraphQLHandler(deps: AppDeps): YogaServerInstance<Record<s
   const settings: ApiSettings = {
     expiryWarningHours: DEFAULT_EXPIRY_WARNING_HOURS,
     aggregateBatchSize: DEFAULT_AGGREGATE_BATCH_SIZE,
+    defaultCurrency: 'EUR',
+    plans: { plans: [], currency: deps.settings?.defaultCurrency ?? 'EUR' },
     ...deps.settings,
   };
   return createYoga<Record<string, never>, Context>({
@@ -91,11 +123,55 @@ export function createGraphQLHandler(deps: AppDeps): YogaServerInstance<Record<s
   });
 }
 
-/** The api's HTTP server: POST /graphql, GET /healthz (process up), GET /readyz (database answers). */
+/**
+ * The api's HTTP server: POST /graphql, POST /webhooks/stripe, GET /healthz (process up),
+ * GET /readyz (database answers), GET /metrics (Prometheus).
+ */
 export function createApiServer(deps: AppDeps): Server {
   const yoga = createGraphQLHandler(deps);
+  const webhookLog = deps.log.child({ module: 'webhooks' });
+  const metrics = createMetrics(deps.orm);
   return createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
+    if (req.method === 'GET' && path === '/metrics') {
+      metrics.metrics().then(
+        (text) => res.writeHead(200, { 'content-type': metrics.contentType }).end(text),
+        (err: Error) => sendJson(res, 503, { error: `metrics unavailable: ${err.message}` }),
+      );
+      return;
+    }
+    if (path === '/webhooks/stripe') {
+      if (req.method !== 'POST') {
+        res.setHeader('allow', 'POST');
+        sendJson(res, 405, { error: 'use POST' });
+        return;
+      }
+      readBody(req, MAX_WEBHOOK_BODY_BYTES)
+        .then((body) =>
+          handleStripeWebhook(
+            deps.orm.em,
+            {
+              secret: deps.stripe?.secret ?? null,
+              toleranceSeconds: deps.stripe?.toleranceSeconds,
+              log: deps.log,
+            },
+            body,
+            req.headers['stripe-signature'] as string | undefined,
+          ),
+        )
+        .then(
+          (answer) => sendJson(res, answer.status, answer.body),
+          (err: unknown) => {
+            if (err instanceof BodyTooLargeError) {
+              sendJson(res, 413, { error: err.message });
+              return;
+            }
+            webhookLog.error({ err }, 'stripe webhook failed (Stripe will retry it)');
+            sendJson(res, 500, { error: 'internal error; the event was not applied' });
+          },
+        );
+      return;
+    }
     if (req.method === 'GET' && path === '/healthz') {
       res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ status: 'ok' }));
       return;

@@ -1,6 +1,6 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { ReleaseAllocationResult } from '../allocation/release-allocation.ts';
-import type { AllocationView, ReleaseReason, VmAllocation } from '../entities/vm-allocation.entity.ts';
+import type { AllocationView, ReleaseReason } from '../entities/vm-allocation.entity.ts';
 
 export interface ProvisionerStatus {
   name: string;

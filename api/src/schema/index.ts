@@ -10,6 +10,7 @@ import './types/auto-release.ts';
 import './types/job-run.ts';
 import './types/usage.ts';
 import './types/billing.ts';
+import './types/plan.ts';
 
 builder.queryType({});
 builder.mutationType({});

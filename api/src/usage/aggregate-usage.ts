@@ -507,7 +507,13 @@ async function copyInto(client: PoolClient, table: string, payload: Buffer): Pro
  * batches applied side by side wait for each other and never deadlock. Throws when a user has
  * no billing row (a debit would be lost).
  */
-async function debitBalances(client: PoolClient, users: string[], cents: number[]): Promise<void> {
+async function debitBalances(
+  client: PoolClient,
+  node: string,
+  users: string[],
+  cents: number[],
+): Promise<void> {
+  // One USAGE ledger row per user and batch, with the balance after it (see api/src/billing/ledger.ts).
   const res = await client.query<{ users: number; debited: number }>(
     `with sums as (
        select user_id, sum(cents)::bigint as cents from unnest($1::uuid[], $2::bigint[]) as t(user_id, cents)
@@ -519,10 +525,13 @@ async function debitBalances(client: PoolClient, users: string[], cents: number[
        update billing b set credit_balance_cents = b.credit_balance_cents - sums.cents, updated_at = now()
          -- count(*): every lock is taken (in order) before the first row is updated
          from sums where b.user_id = sums.user_id and (select count(*) from locked) >= 0
-       returning b.user_id
+       returning b.user_id, b.credit_balance_cents, b.currency, sums.cents
+     ), ledger as (
+       insert into ledger_entry (user_id, kind, amount_cents, balance_after_cents, currency, reference)
+       select user_id, 'USAGE', -cents, credit_balance_cents, currency, $3 from debited
      )
      select (select count(*) from sums)::int as users, (select count(*) from debited)::int as debited`,
-    [users, cents],
+    [users, cents, `usage:${node}`],
   );
   if (res.rows[0].debited !== res.rows[0].users) {
     const missing = await client.query<{ id: string }>(
@@ -603,7 +612,7 @@ async function applyBatchOnce(client: PoolClient, input: ApplyBatchInput): Promi
         cents += r.costCents;
       }
       applied = order.length;
-      await debitBalances(client, [...byUser.keys()], [...byUser.values()]);
+      await debitBalances(client, node, [...byUser.keys()], [...byUser.values()]);
     } else {
       await copyInto(client, 'usage_stage', payload);
       // Only the keys this statement inserts are debited (ON CONFLICT DO NOTHING RETURNING).
@@ -623,6 +632,7 @@ async function applyBatchOnce(client: PoolClient, input: ApplyBatchInput): Promi
       if (result.rows.length > 0) {
         await debitBalances(
           client,
+          node,
           result.rows.map((r) => r.user_id),
           result.rows.map((r) => Number(r.cents)),
         );

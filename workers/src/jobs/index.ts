@@ -19,6 +19,11 @@ export const jobs: Record<string, JobEntry> = {
       'debits new usage records from the billing repository (USAGE_SOURCE git|forge) exactly once; default every 5 minutes',
     load: async () => (await import('./aggregate.job.ts')).aggregateJob,
   },
+  reconcile: {
+    description:
+      'recomputes every balance from the ledger and records any drift (changes nothing); default daily',
+    load: async () => (await import('./reconcile.job.ts')).reconcileJob,
+  },
   outbox: {
     description:
       'delivers outbox events: vm.release → deployer POST /admin/release-vm (a logging stub without DEPLOYER_URL)',

@@ -1,10 +1,14 @@
 import {
+  CurrencyMismatchError,
   type DomainError,
+  DuplicatePaymentError,
   ERROR_CODES,
+  InsufficientCreditError,
   NotFoundError,
   PoolExhaustedError,
   type Problem,
   QuotaExceededError,
+  RefundExceedsPaymentError,
   ValidationError,
 } from '../../errors.ts';
 import { builder } from '../builder.ts';
@@ -52,4 +56,44 @@ builder.objectType(ValidationError, {
   interfaces: [ErrorInterface],
   isTypeOf: (e) => e instanceof ValidationError,
   fields: (t) => ({ problems: t.field({ type: [ProblemType], resolve: (e) => e.problems }) }),
+});
+
+builder.objectType(InsufficientCreditError, {
+  name: 'InsufficientCreditError',
+  description: 'INSUFFICIENT_CREDIT: the balance does not cover the price; nothing was changed.',
+  interfaces: [ErrorInterface],
+  isTypeOf: (e) => e instanceof InsufficientCreditError,
+  fields: (t) => ({
+    balanceCents: t.expose('balanceCents', { type: 'SafeInt' }),
+    priceCents: t.expose('priceCents', { type: 'SafeInt' }),
+    currency: t.exposeString('currency'),
+  }),
+});
+
+builder.objectType(CurrencyMismatchError, {
+  name: 'CurrencyMismatchError',
+  description: "CURRENCY_MISMATCH: an amount in another currency than the user's balance; never converted.",
+  interfaces: [ErrorInterface],
+  isTypeOf: (e) => e instanceof CurrencyMismatchError,
+  fields: (t) => ({ expected: t.exposeString('expected'), received: t.exposeString('received') }),
+});
+
+builder.objectType(DuplicatePaymentError, {
+  name: 'DuplicatePaymentError',
+  description: 'DUPLICATE_PAYMENT: this provider reference was recorded already; nothing was changed.',
+  interfaces: [ErrorInterface],
+  isTypeOf: (e) => e instanceof DuplicatePaymentError,
+  fields: (t) => ({ paymentId: t.exposeID('paymentId') }),
+});
+
+builder.objectType(RefundExceedsPaymentError, {
+  name: 'RefundExceedsPaymentError',
+  description:
+    'REFUND_EXCEEDS_PAYMENT: more than what is left of the payment to refund; nothing was changed.',
+  interfaces: [ErrorInterface],
+  isTypeOf: (e) => e instanceof RefundExceedsPaymentError,
+  fields: (t) => ({
+    paymentId: t.exposeID('paymentId'),
+    refundableCents: t.expose('refundableCents', { type: 'SafeInt' }),
+  }),
 });

@@ -104,7 +104,8 @@ builder.mutationField('createUser', (t) =>
       result: { name: 'CreateUserSuccess' },
       dataField: { name: 'payload' },
     },
-    resolve: (_root, { input }, ctx) => createUser(ctx.em, input),
+    resolve: (_root, { input }, ctx) =>
+      createUser(ctx.em, { ...input, currency: ctx.settings.defaultCurrency }),
   }),
 );
 

@@ -1,0 +1,182 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
+import { LedgerEntry, type LedgerKind } from '../entities/ledger-entry.entity.ts';
+import { NotFoundError, type Problem, ValidationError } from '../errors.ts';
+import { isUuid } from '../lib/ids.ts';
+
+/**
+ * The one way a balance changes: `billing.credit_balance_cents` moves by `amountCents` and a
+ * ledger row with the balance after it is appended, in one statement of the caller's
+ * transaction. The update takes the billing row's lock, so the rows of one user are appended in
+ * the order their changes happened and each `balanceAfterCents` follows from the one before.
+ * (The aggregator does the same set-based for a whole batch: api/src/usage/aggregate-usage.ts.)
+ */
+export interface LedgerPosting {
+  userId: string;
+  kind: LedgerKind;
+  /** Signed: a credit is positive, a debit negative. */
+  amountCents: number;
+  /** What it belongs to (payment id, plan purchase id, …). */
+  reference?: string | null;
+  note?: string | null;
+  /** Refuse (post nothing, answer null) when the balance would go below zero. */
+  requireFunds?: boolean;
+}
+
+export interface PostedEntry {
+  id: number;
+  balanceAfterCents: number;
+  currency: string;
+}
+
+/** Posts within the caller's transaction; null when the user has no billing row or funds are short. */
+export async function postLedgerEntry(
+  tx: EntityManager,
+  posting: LedgerPosting,
+): Promise<PostedEntry | null> {
+  if (!Number.isSafeInteger(posting.amountCents)) {
+    throw new Error(`ledger amount must be a whole number of cents, got ${posting.amountCents}`);
+  }
+  const rows = await tx.execute<{ id: string; balance_after_cents: string; currency: string }[]>(
+    `with moved as (
+       update billing set credit_balance_cents = credit_balance_cents + ?, updated_at = now()
+        where user_id = ? ${posting.requireFunds ? 'and credit_balance_cents + ? >= 0' : ''}
+       returning user_id, credit_balance_cents, currency
+     )
+     insert into ledger_entry (user_id, kind, amount_cents, balance_after_cents, currency, reference, note)
+     select user_id, ?, ?, credit_balance_cents, currency, ?, ? from moved
+     returning id, balance_after_cents, currency`,
+    [
+      posting.amountCents,
+      posting.userId,
+      ...(posting.requireFunds ? [posting.amountCents] : []),
+      posting.kind,
+      posting.amountCents,
+      posting.reference ?? null,
+      posting.note ?? null,
+    ],
+  );
+  const row = rows[0];
+  if (!row) return null;
+  return { id: Number(row.id), balanceAfterCents: Number(row.balance_after_cents), currency: row.currency };
+}
+
+/** The user's billing row, locked for the rest of the transaction; null if there is none. */
+export async function lockBilling(
+  tx: EntityManager,
+  userId: string,
+): Promise<{ balanceCents: number; currency: string } | null> {
+  const rows = await tx.execute<{ credit_balance_cents: string; currency: string }[]>(
+    'select credit_balance_cents, currency from billing where user_id = ? for no key update',
+    [userId],
+  );
+  const row = rows[0];
+  return row ? { balanceCents: Number(row.credit_balance_cents), currency: row.currency } : null;
+}
+
+export interface BalanceDrift {
+  userId: string;
+  balanceCents: number;
+  ledgerCents: number;
+  /** balance − ledger sum. */
+  driftCents: number;
+}
+
+export interface LedgerCheck {
+  usersChecked: number;
+  usersDrifted: number;
+  /** Sum of |drift| over all users. */
+  totalDriftCents: number;
+  /** Ledger rows whose balanceAfterCents does not follow from the user's row before them. */
+  chainBreaks: number;
+  /** The first `limit` drifted users, largest drift first. */
+  drifted: BalanceDrift[];
+}
+
+/**
+ * Recomputes every balance from the ledger and compares, changing nothing: users whose balance
+ * differs from the sum of their ledger rows, and rows whose running balance does not follow
+ * from the row before (a lost or doubled row shows as both).
+ */
+export async function checkLedger(em: EntityManager, limit = 100): Promise<LedgerCheck> {
+  const [totals] = await em.execute<
+    { users: number; drifted: number; total_drift: string; chain_breaks: number }[]
+  >(
+    `with sums as (
+       select user_id, sum(amount_cents) as cents from ledger_entry group by user_id
+     ), diff as (
+       select b.user_id, b.credit_balance_cents - coalesce(s.cents, 0) as drift
+         from billing b left join sums s on s.user_id = b.user_id
+     ), chain as (
+       select balance_after_cents - amount_cents
+                is distinct from coalesce(lag(balance_after_cents) over w, 0) as broken
+         from ledger_entry window w as (partition by user_id order by id)
+     )
+     select (select count(*)::int from diff) as users,
+            (select count(*)::int from diff where drift <> 0) as drifted,
+            (select coalesce(sum(abs(drift)), 0)::text from diff) as total_drift,
+            (select count(*)::int from chain where broken) as chain_breaks`,
+  );
+  const drifted = await em.execute<{ user_id: string; balance: string; ledger: string; drift: string }[]>(
+    `select b.user_id, b.credit_balance_cents::text as balance, coalesce(s.cents, 0)::text as ledger,
+            (b.credit_balance_cents - coalesce(s.cents, 0))::text as drift
+       from billing b
+       left join (select user_id, sum(amount_cents) as cents from ledger_entry group by user_id) s
+         on s.user_id = b.user_id
+      where b.credit_balance_cents <> coalesce(s.cents, 0)
+      order by abs(b.credit_balance_cents - coalesce(s.cents, 0)) desc, b.user_id
+      limit ?`,
+    [limit],
+  );
+  return {
+    usersChecked: totals.users,
+    usersDrifted: totals.drifted,
+    totalDriftCents: Number(totals.total_drift),
+    chainBreaks: totals.chain_breaks,
+    drifted: drifted.map((r) => ({
+      userId: r.user_id,
+      balanceCents: Number(r.balance),
+      ledgerCents: Number(r.ledger),
+      driftCents: Number(r.drift),
+    })),
+  };
+}
+
+/** The largest manual adjustment accepted, either way: 10^12 cents. */
+const MAX_ADJUSTMENT_CENTS = 1_000_000_000_000;
+
+/**
+ * An operator's manual correction: an ADJUSTMENT ledger row with its reason, credit or debit
+ * (the balance may go below zero).
+ */
+export async function adjustBalance(
+  em: EntityManager,
+  input: { userId: string; amountCents: number; note: string },
+): Promise<LedgerEntry> {
+  const problems: Problem[] = [];
+  if (
+    !Number.isSafeInteger(input.amountCents) ||
+    input.amountCents === 0 ||
+    Math.abs(input.amountCents) > MAX_ADJUSTMENT_CENTS
+  ) {
+    problems.push({
+      path: 'amountCents',
+      message: `must be a whole number of cents, not 0, at most ${MAX_ADJUSTMENT_CENTS} either way`,
+    });
+  }
+  const note = input.note.trim();
+  if (note.length === 0 || note.length > 1000) {
+    problems.push({ path: 'note', message: 'must say why, in 1 to 1000 characters' });
+  }
+  if (problems.length > 0) throw new ValidationError(problems, 'Invalid adjustment');
+  if (!isUuid(input.userId)) throw new NotFoundError('User', input.userId);
+  return em.transactional(async (tx) => {
+    const posted = await postLedgerEntry(tx, {
+      userId: input.userId,
+      kind: 'ADJUSTMENT',
+      amountCents: input.amountCents,
+      note,
+    });
+    if (!posted) throw new NotFoundError('User', input.userId);
+    return tx.findOneOrFail(LedgerEntry, posted.id);
+  });
+}

@@ -1,0 +1,232 @@
+import { randomUUID } from 'node:crypto';
+import type { EntityManager } from '@mikro-orm/postgresql';
+import { z } from 'zod';
+import { PaymentEvent } from '../entities/payment-event.entity.ts';
+import {
+  CurrencyMismatchError,
+  DuplicatePaymentError,
+  NotFoundError,
+  type Problem,
+  RefundExceedsPaymentError,
+  ValidationError,
+} from '../errors.ts';
+import { isUuid } from '../lib/ids.ts';
+import { lockBilling, postLedgerEntry } from './ledger.ts';
+
+/** The largest single payment or refund accepted: 10^12 cents. */
+export const MAX_AMOUNT_CENTS = 1_000_000_000_000;
+
+const amount = z
+  .number()
+  .int('must be a whole number of cents')
+  .positive('must be more than 0')
+  .max(MAX_AMOUNT_CENTS, `must be at most ${MAX_AMOUNT_CENTS} cents`);
+const currency = z
+  .string()
+  .trim()
+  .regex(/^[A-Za-z]{3}$/, 'must be a three-letter ISO 4217 code, e.g. EUR')
+  .transform((c) => c.toUpperCase());
+const note = z.string().trim().max(1000, 'must be at most 1000 characters').optional();
+
+const recordSchema = z.object({
+  userId: z.string(),
+  amountCents: amount,
+  currency,
+  provider: z
+    .string()
+    .trim()
+    .regex(/^[a-z0-9][a-z0-9_-]{0,39}$/, 'must be 1-40 lowercase letters, digits, - or _')
+    .default('manual'),
+  providerRef: z
+    .string()
+    .trim()
+    .min(1, 'must not be empty')
+    .max(200, 'must be at most 200 characters')
+    .optional(),
+  note,
+});
+
+export type RecordPaymentInput = z.input<typeof recordSchema>;
+
+const refundSchema = z.object({
+  paymentId: z.string(),
+  /** Default: everything not refunded yet. */
+  amountCents: amount.optional(),
+  providerRef: z.string().trim().min(1).max(200).optional(),
+  note,
+});
+
+export type RefundPaymentInput = z.input<typeof refundSchema>;
+
+export interface PaymentResult {
+  payment: PaymentEvent;
+  balanceCents: number;
+  currency: string;
+}
+
+function parse<S extends z.ZodType>(schema: S, input: unknown, summary: string): z.infer<S> {
+  const parsed = schema.safeParse(input);
+  if (parsed.success) return parsed.data;
+  const problems: Problem[] = parsed.error.issues.map((i) => ({
+    path: i.path.join('.'),
+    message: i.message,
+  }));
+  throw new ValidationError(problems, summary);
+}
+
+/**
+ * Credits a user: a PaymentEvent (CREDIT) and a PAYMENT ledger row, in one transaction. The
+ * amount must be in the user's billing currency (never converted); a provider reference seen
+ * before answers DuplicatePaymentError and changes nothing. Without a reference, a manual
+ * payment gets a generated one.
+ */
+export async function recordPayment(em: EntityManager, input: RecordPaymentInput): Promise<PaymentResult> {
+  const data = parse(recordSchema, input, 'Invalid payment');
+  if (!isUuid(data.userId)) throw new NotFoundError('User', data.userId);
+  return em.transactional((tx) =>
+    creditInTransaction(tx, {
+      userId: data.userId,
+      amountCents: data.amountCents,
+      currency: data.currency,
+      provider: data.provider,
+      providerRef: data.providerRef ?? `${data.provider}-${randomUUID()}`,
+      note: data.note ?? null,
+    }),
+  );
+}
+
+export interface Credit {
+  userId: string;
+  amountCents: number;
+  currency: string;
+  provider: string;
+  providerRef: string;
+  note: string | null;
+}
+
+/** recordPayment's work inside a transaction (also used by the payment provider's webhook). */
+export async function creditInTransaction(tx: EntityManager, credit: Credit): Promise<PaymentResult> {
+  const billing = await lockBilling(tx, credit.userId);
+  if (!billing) throw new NotFoundError('User', credit.userId);
+  if (billing.currency !== credit.currency)
+    throw new CurrencyMismatchError(billing.currency, credit.currency);
+  const [inserted] = await tx.execute<{ id: string }[]>(
+    `insert into payment_event (id, user_id, amount_cents, currency, provider, provider_ref, kind, note, created_at)
+     values (?, ?, ?, ?, ?, ?, 'CREDIT', ?, now())
+     on conflict (provider, provider_ref) do nothing returning id`,
+    [
+      randomUUID(),
+      credit.userId,
+      credit.amountCents,
+      credit.currency,
+      credit.provider,
+      credit.providerRef,
+      credit.note,
+    ],
+  );
+  if (!inserted) {
+    const existing = await tx.findOneOrFail(PaymentEvent, {
+      provider: credit.provider,
+      providerRef: credit.providerRef,
+    });
+    throw new DuplicatePaymentError(credit.provider, credit.providerRef, existing.id);
+  }
+  const posted = await postLedgerEntry(tx, {
+    userId: credit.userId,
+    kind: 'PAYMENT',
+    amountCents: credit.amountCents,
+    reference: inserted.id,
+    note: credit.note ?? `${credit.provider} ${credit.providerRef}`,
+  });
+  if (!posted) throw new NotFoundError('User', credit.userId);
+  const payment = await tx.findOneOrFail(PaymentEvent, inserted.id, { populate: ['user'] });
+  return { payment, balanceCents: posted.balanceAfterCents, currency: posted.currency };
+}
+
+/**
+ * Gives (part of) a payment back: a PaymentEvent (REFUND, refundOf the payment) and a REFUND
+ * ledger row debiting the amount. Refunds of one payment never add up to more than it: the
+ * payment row is locked while its refunds are summed. The balance may go below zero (the money
+ * has left already; usage debits can do the same).
+ */
+export async function refundPayment(em: EntityManager, input: RefundPaymentInput): Promise<PaymentResult> {
+  const data = parse(refundSchema, input, 'Invalid refund');
+  if (!isUuid(data.paymentId)) throw new NotFoundError('Payment', data.paymentId);
+  return em.transactional((tx) =>
+    refundInTransaction(tx, {
+      paymentId: data.paymentId,
+      amountCents: data.amountCents,
+      providerRef: data.providerRef,
+      note: data.note ?? null,
+    }),
+  );
+}
+
+export interface Refund {
+  paymentId: string;
+  /** Default: what is left to refund. */
+  amountCents?: number;
+  providerRef?: string;
+  note: string | null;
+}
+
+/** What is left to refund of a CREDIT payment, with the payment row locked. */
+export async function lockRefundable(
+  tx: EntityManager,
+  paymentId: string,
+): Promise<{
+  payment: PaymentEvent;
+  refundedCents: number;
+  refundableCents: number;
+  refunds: number;
+} | null> {
+  const [locked] = await tx.execute<{ id: string }[]>(
+    `select id from payment_event where id = ? and kind = 'CREDIT' for update`,
+    [paymentId],
+  );
+  if (!locked) return null;
+  const payment = await tx.findOneOrFail(PaymentEvent, paymentId, { refresh: true });
+  const [sum] = await tx.execute<{ cents: string; n: number }[]>(
+    `select coalesce(sum(amount_cents), 0)::text as cents, count(*)::int as n
+       from payment_event where refund_of = ?`,
+    [paymentId],
+  );
+  const refundedCents = Number(sum.cents);
+  return { payment, refundedCents, refundableCents: payment.amountCents - refundedCents, refunds: sum.n };
+}
+
+export async function refundInTransaction(tx: EntityManager, refund: Refund): Promise<PaymentResult> {
+  const state = await lockRefundable(tx, refund.paymentId);
+  if (!state) throw new NotFoundError('Payment', refund.paymentId);
+  const { payment, refundableCents } = state;
+  const amountCents = refund.amountCents ?? refundableCents;
+  if (refundableCents === 0 || amountCents > refundableCents) {
+    throw new RefundExceedsPaymentError(payment.id, refundableCents, amountCents);
+  }
+  const refundId = randomUUID();
+  const providerRef = refund.providerRef ?? `${payment.providerRef}:refund:${state.refunds + 1}`;
+  await tx.execute(
+    `insert into payment_event (id, user_id, amount_cents, currency, provider, provider_ref, kind, refund_of, note, created_at)
+     values (?, ?, ?, ?, ?, ?, 'REFUND', ?, ?, now())`,
+    [
+      refundId,
+      payment.user.id,
+      amountCents,
+      payment.currency,
+      payment.provider,
+      providerRef,
+      payment.id,
+      refund.note,
+    ],
+  );
+  const posted = await postLedgerEntry(tx, {
+    userId: payment.user.id,
+    kind: 'REFUND',
+    amountCents: -amountCents,
+    reference: refundId,
+    note: refund.note ?? `refund of payment ${payment.id}`,
+  });
+  if (!posted) throw new NotFoundError('User', payment.user.id);
+  const created = await tx.findOneOrFail(PaymentEvent, refundId, { populate: ['user'] });
+  return { payment: created, balanceCents: posted.balanceAfterCents, currency: posted.currency };
+}

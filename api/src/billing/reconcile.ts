@@ -1,0 +1,41 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
+import { JobAlreadyRunningError, JobFailedError } from '../errors.ts';
+import { runWithJobLock } from '../jobs/run-with-job-lock.ts';
+import type { Logger } from '../lib/logger.ts';
+import { checkLedger, type LedgerCheck } from './ledger.ts';
+
+export const RECONCILE_JOB = 'reconcile';
+/** Drifted users listed in a run's summary (the counts cover all of them). */
+export const RECONCILE_LISTED = 20;
+
+export type ReconcileSummary = LedgerCheck;
+
+/**
+ * The reconciliation run: recomputes every balance from the ledger and reports the drift in its
+ * summary (and at warn level), without changing anything: a drift is for an operator to look
+ * into, not for a job to paper over.
+ */
+export async function reconcileBalances(em: EntityManager, log?: Logger): Promise<ReconcileSummary> {
+  const check = await checkLedger(em, RECONCILE_LISTED);
+  if (check.usersDrifted > 0 || check.chainBreaks > 0) {
+    log?.warn(
+      {
+        usersDrifted: check.usersDrifted,
+        totalDriftCents: check.totalDriftCents,
+        chainBreaks: check.chainBreaks,
+      },
+      'ledger drift: balances differ from the sum of their ledger rows',
+    );
+  }
+  return check;
+}
+
+/** Admin "run now": one reconciliation under the job's run lock, recorded as a MANUAL run. */
+export async function reconcileBalancesNow(em: EntityManager, log?: Logger): Promise<ReconcileSummary> {
+  const outcome = await runWithJobLock(em, { job: RECONCILE_JOB, trigger: 'MANUAL', log }, (runEm) =>
+    reconcileBalances(runEm, log),
+  );
+  if (outcome.status === 'SKIPPED') throw new JobAlreadyRunningError(RECONCILE_JOB);
+  if (outcome.status === 'FAILED') throw new JobFailedError(RECONCILE_JOB, outcome.runId, outcome.error);
+  return outcome.summary;
+}

@@ -1,0 +1,192 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
+import Stripe from 'stripe';
+import type { WebhookEventStatus } from '../entities/webhook-event.entity.ts';
+import { CurrencyMismatchError, DomainError, DuplicatePaymentError, NotFoundError } from '../errors.ts';
+import { isUuid } from '../lib/ids.ts';
+import type { Logger } from '../lib/logger.ts';
+import { creditInTransaction, lockRefundable, refundInTransaction } from './payments.ts';
+
+export const STRIPE_PROVIDER = 'stripe';
+/** Stripe's own default: a signature older than five minutes is refused (replay protection). */
+export const DEFAULT_STRIPE_TOLERANCE_SECONDS = 300;
+
+export interface StripeWebhookOptions {
+  /** STRIPE_WEBHOOK_SECRET (`whsec_…`); null: the endpoint answers 503. */
+  secret: string | null;
+  toleranceSeconds?: number;
+  log: Logger;
+}
+
+export interface WebhookResponse {
+  status: number;
+  body: Record<string, unknown>;
+}
+
+interface Outcome {
+  status: WebhookEventStatus;
+  detail: string;
+  userId?: string | null;
+}
+
+/**
+ * POST /webhooks/stripe: verifies the `Stripe-Signature` header (HMAC-SHA256 of the raw body with
+ * the endpoint secret, timestamp within the tolerance) with the `stripe` package's verifier, and
+ * applies the event once by its id: the `webhook_event` row is inserted in the same transaction
+ * as the credit or refund, so a replay (even concurrent) finds it and changes nothing.
+ *
+ * - `checkout.session.completed` (paid) and `checkout.session.async_payment_succeeded` credit
+ *   `amount_total` to the user in `client_reference_id` (or `metadata.userId`), reference the
+ *   payment intent.
+ * - `charge.refunded` refunds what `amount_refunded` adds to the refunds already recorded for
+ *   the charge's payment.
+ * - Anything else is acknowledged and ignored. An event that cannot be applied (unknown user,
+ *   another currency, unknown payment) is acknowledged as REFUSED with the reason, logged at
+ *   warn: answering an error would only make Stripe retry it for days.
+ *
+ * A bad, missing or stale signature: 400 and nothing is stored.
+ */
+export async function handleStripeWebhook(
+  em: EntityManager,
+  options: StripeWebhookOptions,
+  rawBody: Buffer,
+  signature: string | undefined,
+): Promise<WebhookResponse> {
+  if (!options.secret) {
+    return {
+      status: 503,
+      body: { error: 'the Stripe webhook is not configured (set STRIPE_WEBHOOK_SECRET)' },
+    };
+  }
+  if (!signature) return { status: 400, body: { error: 'missing Stripe-Signature header' } };
+  let event: Stripe.Event;
+  try {
+    event = Stripe.webhooks.constructEvent(
+      rawBody,
+      signature,
+      options.secret,
+      options.toleranceSeconds ?? DEFAULT_STRIPE_TOLERANCE_SECONDS,
+    );
+  } catch (err) {
+    return { status: 400, body: { error: `signature verification failed: ${(err as Error).message}` } };
+  }
+  const log = options.log.child({ module: 'stripe-webhook', eventId: event.id, type: event.type });
+
+  const result = await em.fork().transactional(async (tx) => {
+    const [claimed] = await tx.execute<{ event_id: string }[]>(
+      `insert into webhook_event (provider, event_id, type, status, received_at)
+       values (?, ?, ?, 'IGNORED', now()) on conflict (provider, event_id) do nothing returning event_id`,
+      [STRIPE_PROVIDER, event.id, event.type],
+    );
+    if (!claimed) return null;
+    const outcome = await applyEvent(tx, event);
+    await tx.execute(
+      'update webhook_event set status = ?, detail = ?, user_id = ? where provider = ? and event_id = ?',
+      [outcome.status, outcome.detail, outcome.userId ?? null, STRIPE_PROVIDER, event.id],
+    );
+    return outcome;
+  });
+  if (!result) {
+    log.info('stripe event already processed: nothing changed');
+    return { status: 200, body: { received: true, duplicate: true } };
+  }
+  if (result.status === 'REFUSED') log.warn({ detail: result.detail }, 'stripe event refused');
+  else log.info({ status: result.status, detail: result.detail }, 'stripe event processed');
+  return { status: 200, body: { received: true, status: result.status, detail: result.detail } };
+}
+
+async function applyEvent(tx: EntityManager, event: Stripe.Event): Promise<Outcome> {
+  try {
+    switch (event.type) {
+      case 'checkout.session.completed':
+      case 'checkout.session.async_payment_succeeded':
+        return await applyCheckout(tx, event.data.object);
+      case 'charge.refunded':
+        return await applyRefund(tx, event.data.object);
+      default:
+        return { status: 'IGNORED', detail: `event type ${event.type} is not handled` };
+    }
+  } catch (err) {
+    // Domain refusals are decided before anything is written, so the transaction goes on.
+    if (err instanceof DuplicatePaymentError) {
+      return {
+        status: 'IGNORED',
+        detail: `payment ${err.providerRef} was recorded already (${err.paymentId})`,
+      };
+    }
+    if (err instanceof DomainError) return { status: 'REFUSED', detail: err.message };
+    throw err;
+  }
+}
+
+async function applyCheckout(tx: EntityManager, session: Stripe.Checkout.Session): Promise<Outcome> {
+  if (session.payment_status !== 'paid') {
+    return {
+      status: 'IGNORED',
+      detail: `checkout session ${session.id} is not paid (${session.payment_status})`,
+    };
+  }
+  const userId = session.client_reference_id ?? session.metadata?.userId ?? null;
+  if (!userId || !isUuid(userId)) {
+    return {
+      status: 'REFUSED',
+      detail: `checkout session ${session.id} names no user (client_reference_id or metadata.userId)`,
+    };
+  }
+  if (!session.amount_total || session.amount_total <= 0 || !session.currency) {
+    return { status: 'IGNORED', detail: `checkout session ${session.id} has no amount to credit` };
+  }
+  const paymentIntent =
+    typeof session.payment_intent === 'string'
+      ? session.payment_intent
+      : (session.payment_intent?.id ?? null);
+  const credited = await creditInTransaction(tx, {
+    userId,
+    amountCents: session.amount_total,
+    currency: session.currency.toUpperCase(),
+    provider: STRIPE_PROVIDER,
+    providerRef: paymentIntent ?? session.id,
+    note: `Stripe checkout ${session.id}`,
+  });
+  return {
+    status: 'APPLIED',
+    detail: `credited ${session.amount_total} ${credited.currency} (payment ${credited.payment.id})`,
+    userId,
+  };
+}
+
+async function applyRefund(tx: EntityManager, charge: Stripe.Charge): Promise<Outcome> {
+  const paymentIntent =
+    typeof charge.payment_intent === 'string' ? charge.payment_intent : (charge.payment_intent?.id ?? null);
+  const refs = [paymentIntent, charge.id].filter((r): r is string => r !== null);
+  const [payment] = await tx.execute<{ id: string; currency: string }[]>(
+    `select id, currency from payment_event
+      where provider = ? and kind = 'CREDIT' and provider_ref = any(?::text[]) limit 1`,
+    [STRIPE_PROVIDER, refs],
+  );
+  if (!payment) {
+    return {
+      status: 'REFUSED',
+      detail: `no recorded Stripe payment for charge ${charge.id} (${refs.join(', ')})`,
+    };
+  }
+  if (payment.currency !== charge.currency.toUpperCase()) {
+    throw new CurrencyMismatchError(payment.currency, charge.currency.toUpperCase());
+  }
+  const state = await lockRefundable(tx, payment.id);
+  if (!state) throw new NotFoundError('Payment', payment.id);
+  const newly = Math.min(charge.amount_refunded, state.payment.amountCents) - state.refundedCents;
+  if (newly <= 0) {
+    return { status: 'IGNORED', detail: `charge ${charge.id}: nothing refunded beyond what is recorded` };
+  }
+  const refunded = await refundInTransaction(tx, {
+    paymentId: payment.id,
+    amountCents: newly,
+    providerRef: `${charge.id}:refunded:${charge.amount_refunded}`,
+    note: `Stripe refund of charge ${charge.id}`,
+  });
+  return {
+    status: 'APPLIED',
+    detail: `refunded ${newly} ${refunded.currency} of payment ${payment.id}`,
+    userId: state.payment.user.id,
+  };
+}

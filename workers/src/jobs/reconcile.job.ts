@@ -1,0 +1,17 @@
+import {
+  RECONCILE_JOB,
+  type ReconcileSummary,
+  reconcileBalances,
+} from '../../../api/src/billing/reconcile.ts';
+import type { Job } from '../runtime/job.ts';
+
+/**
+ * The reconciliation worker: each tick recomputes every balance from the ledger and records the
+ * drift in the run's summary (read by the admin overview and the api's /metrics); it never
+ * changes a balance.
+ */
+export const reconcileJob: Job<ReconcileSummary> = {
+  name: RECONCILE_JOB,
+  intervalMs: (config) => config.RECONCILE_INTERVAL_MS,
+  run: ({ em, log }) => reconcileBalances(em, log),
+};
