@@ -15,7 +15,8 @@ const HOUR_MS = 3_600_000;
 const MAX_ATTEMPTS = 3;
 
 /** The statements of the allocation transaction (shared with the allocate benchmark's raw baseline). */
-export const LOCK_USER = 'select vm_quota, vm_quota_period_end from users where id = $1 for update';
+/** NO KEY UPDATE: serializes a user's allocations without blocking foreign-key checks (ledger inserts). */
+export const LOCK_USER = 'select vm_quota, vm_quota_period_end from users where id = $1 for no key update';
 export const COUNT_ACTIVE = `select count(*)::int as n from vm_allocation where user_id = $1 and status = 'ACTIVE'`;
 /**
  * Picks and locks a free VM, inserts the allocation ($1 id, $2 user, $3 provisioner,

@@ -227,8 +227,8 @@ export interface PurchasePlanResult {
 }
 
 /**
- * Buys `periods` periods of a plan, in one transaction: the user row is locked (purchases of one
- * user queue up), the discounted price is debited only if the balance covers it
+ * Buys `periods` periods of a plan, in one transaction: the user row is locked, then the
+ * billing row (purchases of one user queue up), the discounted price is debited only if the balance covers it
  * (INSUFFICIENT_CREDIT otherwise, nothing changed), the user gets the plan's vmQuota and a
  * period end `periods × periodDays` after the current end when that is still ahead (renewing
  * early extends) or after now, and every ACTIVE allocation of the user is re-dated to expire at
@@ -243,7 +243,10 @@ export async function purchasePlan(
   const now = input.now ?? new Date();
   return em.transactional(async (tx) => {
     const [user] = await tx.execute<{ vm_quota_period_end: Date | string | null }[]>(
-      'select vm_quota_period_end from users where id = ? for update',
+      // NO KEY UPDATE, not UPDATE: it still queues purchases (and allocations) of one user, but
+      // lets the foreign-key checks of concurrent ledger inserts for the user (KEY SHARE) through,
+      // which would otherwise deadlock with a payment or usage batch holding the billing row.
+      'select vm_quota_period_end from users where id = ? for no key update',
       [input.userId],
     );
     if (!user) throw new NotFoundError('User', input.userId);
