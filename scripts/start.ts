@@ -7,6 +7,7 @@
  * - The admin secret comes from ADMIN_SECRET(_FILE), else DATA_DIR/admin-secret (created on
  *   first run, mode 0600).
  * - No pool configured (VM_POOL_JSON / VM_POOL_FILE): the api runs the demo provisioner.
+ * - No plan catalog configured (PLANS_JSON / PLANS_FILE): examples/plans.json.
  * - No usage source configured (USAGE_SOURCE / BILLING_GIT_URL / FORGE_URL): a bare git
  *   repository DATA_DIR/billing.git (created on first run) is the billing repository of the api
  *   (aggregateNow) and the workers (USAGE_SOURCE=git, BILLING_GIT_URL=<its absolute path>).
@@ -604,6 +605,8 @@ async function main(): Promise<void> {
   Object.assign(env, usage.env);
   const demo = config.PROVISIONER_DEMO === undefined && !config.VM_POOL_JSON && !config.VM_POOL_FILE;
   if (demo) env.PROVISIONER_DEMO = '1';
+  // No plan catalog configured: the example one, so that plans can be tried out.
+  if (!env.PLANS_JSON && !env.PLANS_FILE) env.PLANS_FILE = path.join(REPO_ROOT, 'examples/plans.json');
 
   const onChildExit = (name: string, how: string) => {
     warn(`${name} exited unexpectedly (${how}): stopping everything`);
@@ -648,6 +651,7 @@ async function main(): Promise<void> {
       `  health    ${base}/healthz  ${base}/readyz`,
       `  database  ${databaseNote}`,
       `  pool      ${poolNote}`,
+      `  plans     ${env.PLANS_JSON ? 'from PLANS_JSON' : `from PLANS_FILE=${path.relative(REPO_ROOT, env.PLANS_FILE ?? '') || env.PLANS_FILE}`}`,
       `  workers   ${workers.length ? workers.join(', ') : 'none'}`,
       ...usage.describe,
       `  ${adminSecret.describe}`,

@@ -248,4 +248,32 @@ describe('provisioners', () => {
     expect(out).toMatch(/API_PORT/);
     expect(out).not.toContain('short');
   });
+
+  it('a bad plan catalog or currency stops the api with every problem listed', async () => {
+    const { spawnTs } = await import('./support/process.ts');
+    const proc = spawnTs('api/src/main.ts', [], {
+      DATABASE_URL: 'postgres://127.0.0.1:1/none',
+      ADMIN_SECRET: 'a-long-enough-admin-secret',
+      PLANS_JSON: JSON.stringify({
+        plans: [{ code: 'x', name: 'X', vmQuota: 1, periodDays: 30, priceCents: -5 }],
+        discounts: [{ periods: 0, percent: 5 }],
+      }),
+    });
+    expect(await proc.exited).toBe(1);
+    const out = proc.lines.join('\n');
+    expect(out).toMatch(/PLANS_JSON: plans\.0\.priceCents/);
+    expect(out).toMatch(/PLANS_JSON: discounts\.0\.periods/);
+
+    const currency = spawnTs('api/src/main.ts', [], {
+      DATABASE_URL: 'postgres://127.0.0.1:1/none',
+      ADMIN_SECRET: 'a-long-enough-admin-secret',
+      DEFAULT_CURRENCY: 'euro',
+      PLANS_JSON: '[]',
+      PLANS_FILE: 'examples/plans.json',
+    });
+    expect(await currency.exited).toBe(1);
+    const lines = currency.lines.join('\n');
+    expect(lines).toMatch(/DEFAULT_CURRENCY: must be a three-letter ISO 4217 code/);
+    expect(lines).toMatch(/PLANS_JSON and PLANS_FILE are both set/);
+  });
 });

@@ -22,7 +22,6 @@ beforeAll(async () => {
   api = await startApi({ databaseUrl: db.url, env: { STRIPE_WEBHOOK_SECRET: SECRET } });
 });
 afterAll(async () => {
-  console.log(api?.process.lines.filter((l) => /webhook failed/.test(l)).slice(0, 2).join("\n"));
   await api?.stop();
   await db?.drop();
 });
@@ -211,7 +210,11 @@ async function counts() {
 
 /** Everything about one user a webhook that does not apply must leave alone. */
 async function snapshot(userId: string) {
-  return { balance: await balanceOf(userId), ledger: await ledgerOf(userId), payments: await paymentsOf(userId) };
+  return {
+    balance: await balanceOf(userId),
+    ledger: await ledgerOf(userId),
+    payments: await paymentsOf(userId),
+  };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -289,7 +292,9 @@ describe('checkout.session.completed', () => {
     const results = await Promise.all([deliver(completed), deliver(succeeded)]);
     expect(results.map((r) => r.body.status).sort()).toEqual(['APPLIED', 'IGNORED']);
     const ignored = results.find((r) => r.body.status === 'IGNORED');
-    expect(ignored?.body.detail).toMatch(new RegExp(`payment ${session.payment_intent} was recorded already`));
+    expect(ignored?.body.detail).toMatch(
+      new RegExp(`payment ${session.payment_intent} was recorded already`),
+    );
     expect(await balanceOf(payer.id)).toBe(900);
     expect(await ledgerSum(payer.id)).toBe(900);
     expect(await paymentsOf(payer.id)).toHaveLength(1);
@@ -306,7 +311,11 @@ describe('checkout.session.completed', () => {
 
   it('a session without a payment intent is referenced by its own id', async () => {
     const payer = await createUser(api);
-    const session = checkoutSession({ amount_total: 120, client_reference_id: payer.id, payment_intent: null });
+    const session = checkoutSession({
+      amount_total: 120,
+      client_reference_id: payer.id,
+      payment_intent: null,
+    });
     const res = await deliver(event('checkout.session.completed', session));
     expect(res.body.status).toBe('APPLIED');
     expect((await paymentsOf(payer.id))[0].provider_ref).toBe(session.id);
@@ -319,11 +328,18 @@ describe('signature verification', () => {
   beforeAll(async () => {
     user = await createUser(api);
     payload = serialize(
-      event('checkout.session.completed', checkoutSession({ amount_total: 5_000, client_reference_id: user.id })),
+      event(
+        'checkout.session.completed',
+        checkoutSession({ amount_total: 5_000, client_reference_id: user.id }),
+      ),
     );
   });
 
-  const tampered = () => payload.replace('"amount_total": 5000', '"amount_total": 500000');
+  const tampered = () => {
+    const body = payload.replace('"amount_total": 5000', '"amount_total": 500000');
+    expect(body).not.toBe(payload);
+    return body;
+  };
 
   it.each([
     [
@@ -427,7 +443,11 @@ describe('charge.refunded', () => {
     ]);
     expect(ledger[1].reference).toBe(payments.find((p) => p.amount_cents === 300)?.id);
     for (const e of [partial, full]) {
-      expect(await webhookEvent(e.id)).toMatchObject({ type: 'charge.refunded', status: 'APPLIED', user_id: payer.id });
+      expect(await webhookEvent(e.id)).toMatchObject({
+        type: 'charge.refunded',
+        status: 'APPLIED',
+        user_id: payer.id,
+      });
     }
 
     // Replays of either, in any order, and even concurrently: nothing changes.
@@ -476,6 +496,27 @@ describe('charge.refunded', () => {
     expect(refunded).toBe(1_000);
   });
 
+  it('a refund in another currency than the payment is REFUSED and changes nothing', async () => {
+    const payer = await createUser(api);
+    const session = checkoutSession({ amount_total: 1_000, client_reference_id: payer.id });
+    await deliver(event('checkout.session.completed', session));
+    const before = await snapshot(payer.id);
+    const e = event(
+      'charge.refunded',
+      charge({
+        payment_intent: session.payment_intent as string,
+        amount: 1_000,
+        amount_refunded: 1_000,
+        currency: 'usd',
+      }),
+    );
+    const res = await deliver(e);
+    expect(res.body.status).toBe('REFUSED');
+    expect(res.body.detail).toMatch(/kept in EUR; an amount in USD is refused/);
+    expect(await webhookEvent(e.id)).toMatchObject({ status: 'REFUSED', user_id: null });
+    expect(await snapshot(payer.id)).toEqual(before);
+  });
+
   it('a refund of an unknown payment is REFUSED with the reason and changes nothing', async () => {
     const before = await counts();
     const c = charge({ payment_intent: stripeId('pi'), amount: 1_000, amount_refunded: 1_000 });
@@ -484,7 +525,11 @@ describe('charge.refunded', () => {
     expect(res.status).toBe(200);
     expect(res.body.status).toBe('REFUSED');
     expect(res.body.detail).toMatch(new RegExp(`no recorded Stripe payment for charge ${c.id}`));
-    expect(await webhookEvent(e.id)).toMatchObject({ status: 'REFUSED', detail: res.body.detail, user_id: null });
+    expect(await webhookEvent(e.id)).toMatchObject({
+      status: 'REFUSED',
+      detail: res.body.detail,
+      user_id: null,
+    });
     expect(await counts()).toEqual({ ...before, webhooks: before.webhooks + 1 });
   });
 });
@@ -502,7 +547,12 @@ describe('events that are not applied', () => {
     expect(res.status).toBe(200);
     expect(res.body).toMatchObject({ received: true, status });
     expect(res.body.detail).toMatch(detail);
-    expect(await webhookEvent(e.id)).toEqual({ type: e.type, status, detail: res.body.detail, user_id: null });
+    expect(await webhookEvent(e.id)).toEqual({
+      type: e.type,
+      status,
+      detail: res.body.detail,
+      user_id: null,
+    });
     expect(await snapshot(user.id)).toEqual(userBefore);
     expect(await counts()).toEqual({ ...before, webhooks: before.webhooks + 1 });
     // A replay of a not-applied event is a duplicate too.
@@ -517,7 +567,10 @@ describe('events that are not applied', () => {
     });
     await expectOutcome(event('checkout.session.completed', session), 'IGNORED', /is not paid \(unpaid\)/);
 
-    const succeeded = event('checkout.session.async_payment_succeeded', { ...session, payment_status: 'paid' });
+    const succeeded = event('checkout.session.async_payment_succeeded', {
+      ...session,
+      payment_status: 'paid',
+    });
     const res = await deliver(succeeded);
     expect(res.body.status).toBe('APPLIED');
     expect(await balanceOf(user.id)).toBe(3_000);
@@ -586,6 +639,40 @@ describe('the endpoint itself', () => {
       expect(res.headers.get('allow')).toBe('POST');
       expect(await res.json()).toEqual({ error: 'use POST' });
     }
+  });
+
+  /** A signed event whose body is just over the 1 MiB the endpoint reads. */
+  function oversized() {
+    const e = event('checkout.session.completed', {
+      ...checkoutSession({ client_reference_id: UNKNOWN_USER }),
+      metadata: { padding: 'x'.repeat((1 << 20) + 1) },
+    });
+    const payload = serialize(e);
+    return { payload, signature: sign(payload) };
+  }
+
+  it('a body over 1 MiB is refused and nothing is stored; the api keeps serving', async () => {
+    const before = await counts();
+    const { payload, signature } = oversized();
+    // Known bug in api/src/http/server.ts (see the next test): the connection is reset instead of
+    // answering 413. Either way the event must not be read, let alone applied.
+    const outcome = await post(payload, signature).then(
+      (r) => r.status,
+      (err: Error) => `network error: ${err.message}`,
+    );
+    expect([413, 'network error: fetch failed']).toContain(outcome);
+    expect(await counts()).toEqual(before);
+    const res = await fetch(`${api.url}/webhooks/stripe`, { method: 'GET' });
+    expect(res.status).toBe(405);
+  });
+
+  // readBody() calls req.destroy() when the limit is passed, which destroys the socket before
+  // sendJson(413) can write: the client sees "other side closed". Flip to `it` once fixed.
+  it.fails('a body over 1 MiB answers 413 with the limit in the message (KNOWN BUG: socket reset)', async () => {
+    const { payload, signature } = oversized();
+    const res = await post(payload, signature);
+    expect(res.status).toBe(413);
+    expect(res.body.error).toMatch(/larger than 1048576 bytes/);
   });
 
   it('an api started without STRIPE_WEBHOOK_SECRET answers 503 and stores nothing', async () => {

@@ -78,10 +78,9 @@ const planSchema = z.strictObject({
   discounts: ladderSchema.optional(),
 });
 
-const catalogSchema = z.union([
-  z.array(planSchema),
-  z.strictObject({ plans: z.array(planSchema), discounts: ladderSchema.optional() }),
-]);
+const catalogObjectSchema = z.strictObject({ plans: z.array(planSchema), discounts: ladderSchema.optional() });
+// A bare array is `{ plans: [...] }` with the default ladder.
+const catalogSchema = z.preprocess((v) => (Array.isArray(v) ? { plans: v } : v), catalogObjectSchema);
 
 /** A bad PLANS_JSON / PLANS_FILE: one line per problem. */
 export class PlanCatalogError extends Error {
@@ -111,7 +110,7 @@ export function parsePlanCatalog(json: string | unknown, currency: string): Plan
       parsed.error.issues.map((i) => `${i.path.length ? `${i.path.join('.')}: ` : ''}${i.message}`),
     );
   }
-  const raw = Array.isArray(parsed.data) ? { plans: parsed.data, discounts: undefined } : parsed.data;
+  const raw = parsed.data;
   const problems: string[] = [];
   const codes = new Set<string>();
   raw.plans.forEach((p, i) => {

@@ -158,9 +158,12 @@ async function applyRefund(tx: EntityManager, charge: Stripe.Charge): Promise<Ou
   const paymentIntent =
     typeof charge.payment_intent === 'string' ? charge.payment_intent : (charge.payment_intent?.id ?? null);
   const refs = [paymentIntent, charge.id].filter((r): r is string => r !== null);
+  // MikroORM inlines an array parameter as a comma-separated list of literals (no array
+  // binding): `any(?::text[])` became `any('pi_…', 'ch_…'::text[])`, a syntax error. `in (?)`
+  // is what that expansion is for (refs is never empty: the charge id is always there).
   const [payment] = await tx.execute<{ id: string; currency: string }[]>(
     `select id, currency from payment_event
-      where provider = ? and kind = 'CREDIT' and provider_ref = any(?::text[]) limit 1`,
+      where provider = ? and kind = 'CREDIT' and provider_ref in (?) limit 1`,
     [STRIPE_PROVIDER, refs],
   );
   if (!payment) {
