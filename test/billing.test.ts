@@ -11,6 +11,7 @@ import {
   recordPayment,
   type TestUser,
 } from './support/factories.ts';
+import { outcomeLine, spawnTs } from './support/process.ts';
 
 const DAY_MS = 86_400_000;
 
@@ -449,5 +450,27 @@ describe('reconciliation', () => {
       victim.id,
     ]);
     expect((await api.admin(RECONCILE)).data.reconcileBalancesNow.usersDrifted).toBe(0);
+  });
+
+  it('the reconcile worker (--once) records the same check as a job run, with a drift in its summary', async () => {
+    const victim = await createUser(api);
+    await recordPayment(api, victim.id, 300);
+    await db.query('update billing set credit_balance_cents = 1 where user_id = $1', [victim.id]);
+    const once = spawnTs('workers/src/main.ts', ['reconcile', '--once'], { DATABASE_URL: db.url });
+    expect(await once.exited).toBe(0);
+    const outcome = outcomeLine(once.lines);
+    expect(outcome).toMatchObject({
+      job: 'reconcile',
+      status: 'SUCCEEDED',
+      summary: {
+        usersDrifted: 1,
+        totalDriftCents: 299,
+        chainBreaks: 0,
+        drifted: [{ userId: victim.id, balanceCents: 1, ledgerCents: 300, driftCents: -299 }],
+      },
+    });
+    expect(once.lines.join('\n')).toMatch(/ledger drift: balances differ from the sum of their ledger rows/);
+    expect(await balanceOf(victim.id)).toBe(1);
+    await db.query('update billing set credit_balance_cents = 300 where user_id = $1', [victim.id]);
   });
 });

@@ -62,7 +62,14 @@ type Op =
 
 const userIndex = fc.integer({ min: 0, max: USERS_PER_RUN - 1 });
 const opArb: fc.Arbitrary<Op> = fc.oneof(
-  { weight: 3, arbitrary: fc.record({ kind: fc.constant('pay' as const), user: userIndex, cents: fc.integer({ min: 1, max: 6_000 }) }) },
+  {
+    weight: 3,
+    arbitrary: fc.record({
+      kind: fc.constant('pay' as const),
+      user: userIndex,
+      cents: fc.integer({ min: 1, max: 6_000 }),
+    }),
+  },
   {
     weight: 2,
     arbitrary: fc.record({
@@ -123,10 +130,19 @@ async function runScenario(groups: Op[][]): Promise<void> {
   const node = `prop-${run}`;
   const users: string[] = [];
   for (let i = 0; i < USERS_PER_RUN; i++) {
-    const { user } = await createUser(orm.em.fork(), { email: `prop-${run}-${i}@example.org`, displayName: 'P' });
+    const { user } = await createUser(orm.em.fork(), {
+      email: `prop-${run}-${i}@example.org`,
+      displayName: 'P',
+    });
     users.push(user.id);
   }
-  const model: Model = { balance: new Map(), ledgerRows: new Map(), payments: [], usageKeys: [], applied: new Set() };
+  const model: Model = {
+    balance: new Map(),
+    ledgerRows: new Map(),
+    payments: [],
+    usageKeys: [],
+    applied: new Set(),
+  };
   for (const u of users) {
     model.balance.set(u, 0);
     model.ledgerRows.set(u, 0);
@@ -138,7 +154,11 @@ async function runScenario(groups: Op[][]): Promise<void> {
   const apply = async (op: Op): Promise<void> => {
     switch (op.kind) {
       case 'pay': {
-        const r = await recordPayment(orm.em.fork(), { userId: users[op.user], amountCents: op.cents, currency: 'EUR' });
+        const r = await recordPayment(orm.em.fork(), {
+          userId: users[op.user],
+          amountCents: op.cents,
+          currency: 'EUR',
+        });
         model.payments.push(r.payment.id);
         add(model.balance, users[op.user], op.cents);
         add(model.ledgerRows, users[op.user], 1);
@@ -158,7 +178,11 @@ async function runScenario(groups: Op[][]): Promise<void> {
       }
       case 'purchase': {
         try {
-          const r = await purchasePlan(orm.em.fork(), catalog, { userId: users[op.user], planCode: op.plan, periods: op.periods });
+          const r = await purchasePlan(orm.em.fork(), catalog, {
+            userId: users[op.user],
+            planCode: op.plan,
+            periods: op.periods,
+          });
           expect(r.balanceCents).toBeGreaterThanOrEqual(0);
           add(model.balance, users[op.user], -r.quote.priceCents);
           add(model.ledgerRows, users[op.user], 1);
@@ -169,7 +193,11 @@ async function runScenario(groups: Op[][]): Promise<void> {
         return;
       }
       case 'adjust': {
-        await adjustBalance(orm.em.fork(), { userId: users[op.user], amountCents: op.cents, note: 'property test' });
+        await adjustBalance(orm.em.fork(), {
+          userId: users[op.user],
+          amountCents: op.cents,
+          note: 'property test',
+        });
         add(model.balance, users[op.user], op.cents);
         add(model.ledgerRows, users[op.user], 1);
         return;
@@ -183,7 +211,9 @@ async function runScenario(groups: Op[][]): Promise<void> {
         const step = usageChain.then(async () => {
           const h = hour++;
           const name = `2026-11-${String(1 + Math.floor(h / 24)).padStart(2, '0')}-${String(h % 24).padStart(2, '0')}`;
-          await commitWithFastImport(repo.dir, [{ message: `usage ${node} ${name}`, files: [batchFile(node, name, records)] }]);
+          await commitWithFastImport(repo.dir, [
+            { message: `usage ${node} ${name}`, files: [batchFile(node, name, records)] },
+          ]);
           const summary = await aggregateUsage(orm.em.fork(), { source });
           expect(summary.nodesFailed).toBe(0);
           const fresh = new Map<string, UsageRecordInput>();
@@ -206,7 +236,13 @@ async function runScenario(groups: Op[][]): Promise<void> {
 
   for (const group of groups) await Promise.all(group.map(apply));
 
-  const rows = await db.query<{ user_id: string; balance: string; ledger: string; rows: number; last_after: string | null }>(
+  const rows = await db.query<{
+    user_id: string;
+    balance: string;
+    ledger: string;
+    rows: number;
+    last_after: string | null;
+  }>(
     `select b.user_id, b.credit_balance_cents::text as balance,
             coalesce(sum(l.amount_cents), 0)::text as ledger, count(l.id)::int as rows,
             (array_agg(l.balance_after_cents order by l.id desc))[1]::text as last_after
@@ -216,7 +252,10 @@ async function runScenario(groups: Op[][]): Promise<void> {
   );
   for (const row of rows) {
     const expected = model.balance.get(row.user_id);
-    expect({ user: row.user_id, balance: Number(row.balance) }).toEqual({ user: row.user_id, balance: expected });
+    expect({ user: row.user_id, balance: Number(row.balance) }).toEqual({
+      user: row.user_id,
+      balance: expected,
+    });
     expect(Number(row.ledger)).toBe(expected);
     expect(row.rows).toBe(model.ledgerRows.get(row.user_id));
     expect(row.last_after === null ? 0 : Number(row.last_after)).toBe(expected);
@@ -228,7 +267,10 @@ async function runScenario(groups: Op[][]): Promise<void> {
   );
   expect(overRefunded).toEqual([]);
   const check = await checkLedger(orm.em.fork());
-  expect({ drifted: check.usersDrifted, chainBreaks: check.chainBreaks }).toEqual({ drifted: 0, chainBreaks: 0 });
+  expect({ drifted: check.usersDrifted, chainBreaks: check.chainBreaks }).toEqual({
+    drifted: 0,
+    chainBreaks: 0,
+  });
 }
 
 describe('ledger invariant', () => {

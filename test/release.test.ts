@@ -378,7 +378,7 @@ describe('outbox worker', () => {
     const unknown = spawnTs('workers/src/main.ts', ['nope'], { DATABASE_URL: db.url });
     expect(await unknown.exited).toBe(2);
     expect(unknown.lines.filter(Boolean)).toEqual([
-      'workers: unknown job "nope" (known jobs: auto-release, aggregate, outbox)',
+      'workers: unknown job "nope" (known jobs: auto-release, aggregate, reconcile, outbox)',
     ]);
 
     const badConfig = spawnTs('workers/src/main.ts', ['outbox'], {

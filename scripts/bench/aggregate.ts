@@ -16,7 +16,7 @@
  *
  * Environment (optional): BENCH_DATABASE_URL (else 127.0.0.1:5432 if it answers, else an
  * embedded PostgreSQL), BENCH_RECORDS, BENCH_NODES, BENCH_FILES, BENCH_USERS,
- * BENCH_NAIVE_SAMPLE, BENCH_BATCH_SIZE (20000).
+ * BENCH_NAIVE_SAMPLE, BENCH_BATCH_SIZE (the aggregator's default, 50000).
  *
  * Exits 0 whatever the figures (a report); 1 when a correctness check fails (a balance off by
  * a cent, a key missing or applied twice).
@@ -38,6 +38,7 @@ import {
   DEFAULT_APPLY_CONNECTIONS,
   NodeBatcher,
 } from '@hero/api/usage/aggregate-usage.ts';
+import { DEFAULT_AGGREGATE_BATCH_SIZE } from '@hero/api/usage/batch-size.ts';
 import { GitSource } from '@hero/api/usage/sources/git-source.ts';
 import { type ParsedUsageFile, parseUsageFile, type UsageRecord } from '@hero/api/usage/usage-format.ts';
 import pg from 'pg';
@@ -64,7 +65,7 @@ function loadSettings() {
     files,
     users: intEnv('BENCH_USERS', 10_000, 1),
     naiveSample: intEnv('BENCH_NAIVE_SAMPLE', 20_000, 1),
-    batchSize: intEnv('BENCH_BATCH_SIZE', 20_000, 1),
+    batchSize: intEnv('BENCH_BATCH_SIZE', DEFAULT_AGGREGATE_BATCH_SIZE, 1),
   };
 }
 
@@ -74,7 +75,7 @@ const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
 /** Back to "nothing consumed, every balance at zero" (no dead rows left for the next phase). */
 async function resetUsage(sql: pg.Pool): Promise<void> {
   await sql.query(
-    'truncate consumed_record, usage_file_state, aggregator_node_state, rejected_usage_record, usage_copy',
+    'truncate consumed_record, usage_file_state, aggregator_node_state, rejected_usage_record, usage_copy, ledger_entry',
   );
   await sql.query('update billing set credit_balance_cents = 0');
   await sql.query('vacuum analyze billing, consumed_record');
@@ -99,6 +100,15 @@ async function checkDebits(sql: pg.Pool, expected: Map<string, number>, records:
   let wrong = 0;
   for (const row of rows) if (Number(row.b) !== -(expected.get(row.user_id) ?? 0)) wrong++;
   if (wrong > 0) problems.push(`${wrong} balances differ from the expected sums`);
+  const [{ drifted }] = (
+    await sql.query<{ drifted: number }>(
+      `select count(*)::int as drifted from billing b
+         left join (select user_id, sum(amount_cents) as cents from ledger_entry group by user_id) l
+           on l.user_id = b.user_id
+        where b.credit_balance_cents <> coalesce(l.cents, 0)`,
+    )
+  ).rows;
+  if (drifted > 0) problems.push(`${drifted} balances differ from the sum of their ledger rows`);
   return problems;
 }
 
@@ -129,9 +139,15 @@ async function naiveApply(sql: pg.Pool, node: string, path: string, records: Usa
             r.allocationId,
           ],
         );
+        // The debit and its ledger row, as api/src/billing/ledger.ts posts one.
         await client.query(
-          'update billing set credit_balance_cents = credit_balance_cents - $1, updated_at = now() where user_id = $2',
-          [r.costCents, r.userId],
+          `with moved as (
+             update billing set credit_balance_cents = credit_balance_cents - $1, updated_at = now()
+              where user_id = $2 returning user_id, credit_balance_cents, currency
+           )
+           insert into ledger_entry (user_id, kind, amount_cents, balance_after_cents, currency, reference)
+           select user_id, 'USAGE', -$1::bigint, credit_balance_cents, currency, $3 from moved`,
+          [r.costCents, r.userId, `usage:${node}`],
         );
       }
       await client.query('commit');
@@ -359,7 +375,9 @@ async function main(cleanup: BenchCleanup): Promise<number> {
     for (const p of problems) console.error(`  - ${p}`);
     return 1;
   }
-  console.log('correctness: every balance debited by exactly its records; no key applied twice');
+  console.log(
+    'correctness: every balance debited by exactly its records and equal to the sum of its ledger; no key applied twice',
+  );
   return 0;
 }
 

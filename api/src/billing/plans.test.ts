@@ -3,15 +3,31 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { NotFoundError, ValidationError } from '../errors.ts';
 import { ConfigError } from '../lib/env.ts';
-import { DEFAULT_DISCOUNTS, loadPlanCatalog, PlanCatalogError, parsePlanCatalog, quotePlan } from './plans.ts';
+import {
+  DEFAULT_DISCOUNTS,
+  loadPlanCatalog,
+  PlanCatalogError,
+  parsePlanCatalog,
+  quotePlan,
+} from './plans.ts';
 
 const basic = { code: 'basic', name: 'Basic', vmQuota: 1, periodDays: 30, priceCents: 999 };
 
 describe('parsePlanCatalog', () => {
   it('takes a bare array (default ladder) or { plans, discounts }, sorting each ladder', () => {
-    expect(parsePlanCatalog([basic], 'EUR').plans[0]).toEqual({ ...basic, currency: 'EUR', discounts: DEFAULT_DISCOUNTS });
+    expect(parsePlanCatalog([basic], 'EUR').plans[0]).toEqual({
+      ...basic,
+      currency: 'EUR',
+      discounts: DEFAULT_DISCOUNTS,
+    });
     const catalog = parsePlanCatalog(
-      JSON.stringify({ plans: [basic], discounts: [{ periods: 6, percent: 10 }, { periods: 1, percent: 0 }] }),
+      JSON.stringify({
+        plans: [basic],
+        discounts: [
+          { periods: 6, percent: 10 },
+          { periods: 1, percent: 0 },
+        ],
+      }),
       'CHF',
     );
     expect(catalog.plans[0].discounts).toEqual([
@@ -47,7 +63,15 @@ describe('parsePlanCatalog', () => {
     })();
     expect(err).toBeInstanceOf(PlanCatalogError);
     const text = err!.problems.join('\n');
-    for (const where of ['plans.0.priceCents', 'plans.0', 'plans.1.code', 'plans.1.periodDays', 'discounts.0.percent', 'discounts.1.percent', 'discounts.1.periods']) {
+    for (const where of [
+      'plans.0.priceCents',
+      'plans.0',
+      'plans.1.code',
+      'plans.1.periodDays',
+      'discounts.0.percent',
+      'discounts.1.percent',
+      'discounts.1.periods',
+    ]) {
       expect(text).toContain(where);
     }
     expect(() => parsePlanCatalog([basic, basic], 'EUR')).toThrow(/"basic" is listed twice/);
@@ -56,7 +80,9 @@ describe('parsePlanCatalog', () => {
 
   it('loadPlanCatalog names the variable in each problem and refuses an unreadable file', () => {
     expect(loadPlanCatalog({ DEFAULT_CURRENCY: 'EUR' }).plans).toEqual([]);
-    expect(() => loadPlanCatalog({ PLANS_JSON: '[{"code":"x"}]', DEFAULT_CURRENCY: 'EUR' })).toThrow(ConfigError);
+    expect(() => loadPlanCatalog({ PLANS_JSON: '[{"code":"x"}]', DEFAULT_CURRENCY: 'EUR' })).toThrow(
+      ConfigError,
+    );
     const problems = (config: Parameters<typeof loadPlanCatalog>[0]) => {
       try {
         loadPlanCatalog(config);
@@ -69,7 +95,9 @@ describe('parsePlanCatalog', () => {
       'PLANS_FILE: cannot read /nonexistent/plans.json: ENOENT',
     ]);
     expect(problems({ PLANS_JSON: '[]', DEFAULT_CURRENCY: 'EUR' })).toEqual([]);
-    expect(problems({ PLANS_JSON: '[{"code":"x"}]', DEFAULT_CURRENCY: 'EUR' })[0]).toMatch(/^PLANS_JSON: plans\.0\.name: /);
+    expect(problems({ PLANS_JSON: '[{"code":"x"}]', DEFAULT_CURRENCY: 'EUR' })[0]).toMatch(
+      /^PLANS_JSON: plans\.0\.name: /,
+    );
   });
 });
 
@@ -78,7 +106,9 @@ describe('quotePlan', () => {
 
   it('applies the largest ladder step not above the periods, discount rounded down to the cent', () => {
     const q = (periods: number) => quotePlan(catalog, 'basic', periods);
-    expect([1, 2, 3, 4, 11, 12, 120].map((n) => [n, q(n).discountPercent, q(n).discountCents, q(n).priceCents])).toEqual([
+    expect(
+      [1, 2, 3, 4, 11, 12, 120].map((n) => [n, q(n).discountPercent, q(n).discountCents, q(n).priceCents]),
+    ).toEqual([
       [1, 0, 0, 999],
       [2, 0, 0, 1_998],
       [3, 5, 149, 2_848],
@@ -102,6 +132,7 @@ describe('quotePlan', () => {
 
   it('refuses an unknown plan and periods out of range', () => {
     expect(() => quotePlan(catalog, 'gold', 1)).toThrow(NotFoundError);
-    for (const bad of [0, -1, 121, 1.5]) expect(() => quotePlan(catalog, 'basic', bad)).toThrow(ValidationError);
+    for (const bad of [0, -1, 121, 1.5])
+      expect(() => quotePlan(catalog, 'basic', bad)).toThrow(ValidationError);
   });
 });

@@ -78,7 +78,10 @@ const planSchema = z.strictObject({
   discounts: ladderSchema.optional(),
 });
 
-const catalogObjectSchema = z.strictObject({ plans: z.array(planSchema), discounts: ladderSchema.optional() });
+const catalogObjectSchema = z.strictObject({
+  plans: z.array(planSchema),
+  discounts: ladderSchema.optional(),
+});
 // A bare array is `{ plans: [...] }` with the default ladder.
 const catalogSchema = z.preprocess((v) => (Array.isArray(v) ? { plans: v } : v), catalogObjectSchema);
 

@@ -40,8 +40,10 @@ interface Outcome {
  * - `charge.refunded` refunds what `amount_refunded` adds to the refunds already recorded for
  *   the charge's payment.
  * - Anything else is acknowledged and ignored. An event that cannot be applied (unknown user,
- *   another currency, unknown payment) is acknowledged as REFUSED with the reason, logged at
- *   warn: answering an error would only make Stripe retry it for days.
+ *   another currency) is acknowledged as REFUSED with the reason, logged at warn: answering an
+ *   error would only make Stripe retry it for days. A refund of a payment not recorded yet is
+ *   the exception: Stripe does not deliver in order, so it answers 409, stores nothing, and
+ *   Stripe's retry applies it once the checkout event has arrived.
  *
  * A bad, missing or stale signature: 400 and nothing is stored.
  */
@@ -67,11 +69,44 @@ export async function handleStripeWebhook(
       options.toleranceSeconds ?? DEFAULT_STRIPE_TOLERANCE_SECONDS,
     );
   } catch (err) {
-    return { status: 400, body: { error: `signature verification failed: ${(err as Error).message}` } };
+    const message = (err as Error).message;
+    if (err instanceof Stripe.errors.StripeSignatureVerificationError) {
+      return { status: 400, body: { error: `signature verification failed: ${message}` } };
+    }
+    return { status: 400, body: { error: `the signed body is not a JSON event: ${message}` } };
+  }
+  if (
+    typeof event?.id !== 'string' ||
+    typeof event.type !== 'string' ||
+    typeof event.data?.object !== 'object'
+  ) {
+    return {
+      status: 400,
+      body: { error: 'the signed body is not a Stripe event (id, type and data.object expected)' },
+    };
   }
   const log = options.log.child({ module: 'stripe-webhook', eventId: event.id, type: event.type });
 
-  const result = await em.fork().transactional(async (tx) => {
+  let result: Outcome | null;
+  try {
+    result = await claimAndApply(em, event);
+  } catch (err) {
+    if (!(err instanceof RetryLaterError)) throw err;
+    log.warn(err.message);
+    return { status: 409, body: { error: err.message } };
+  }
+  if (!result) {
+    log.info('stripe event already processed: nothing changed');
+    return { status: 200, body: { received: true, duplicate: true } };
+  }
+  if (result.status === 'REFUSED') log.warn({ detail: result.detail }, 'stripe event refused');
+  else log.info({ status: result.status, detail: result.detail }, 'stripe event processed');
+  return { status: 200, body: { received: true, status: result.status, detail: result.detail } };
+}
+
+/** Stores the event (once by id) and applies it, in one transaction; null when it was stored already. */
+function claimAndApply(em: EntityManager, event: Stripe.Event): Promise<Outcome | null> {
+  return em.fork().transactional(async (tx) => {
     const [claimed] = await tx.execute<{ event_id: string }[]>(
       `insert into webhook_event (provider, event_id, type, status, received_at)
        values (?, ?, ?, 'IGNORED', now()) on conflict (provider, event_id) do nothing returning event_id`,
@@ -85,16 +120,14 @@ export async function handleStripeWebhook(
     );
     return outcome;
   });
-  if (!result) {
-    log.info('stripe event already processed: nothing changed');
-    return { status: 200, body: { received: true, duplicate: true } };
-  }
-  if (result.status === 'REFUSED') log.warn({ detail: result.detail }, 'stripe event refused');
-  else log.info({ status: result.status, detail: result.detail }, 'stripe event processed');
-  return { status: 200, body: { received: true, status: result.status, detail: result.detail } };
 }
 
+/** A refund whose payment is not recorded yet: answered 409, stored nowhere, so Stripe retries it. */
+class RetryLaterError extends Error {}
+
 async function applyEvent(tx: EntityManager, event: Stripe.Event): Promise<Outcome> {
+  // A refusal after some writes (none is expected, but) must not leave half an event behind.
+  await tx.execute('savepoint apply_event');
   try {
     switch (event.type) {
       case 'checkout.session.completed':
@@ -106,15 +139,15 @@ async function applyEvent(tx: EntityManager, event: Stripe.Event): Promise<Outco
         return { status: 'IGNORED', detail: `event type ${event.type} is not handled` };
     }
   } catch (err) {
-    // Domain refusals are decided before anything is written, so the transaction goes on.
+    if (!(err instanceof DomainError)) throw err;
+    await tx.execute('rollback to savepoint apply_event');
     if (err instanceof DuplicatePaymentError) {
       return {
         status: 'IGNORED',
         detail: `payment ${err.providerRef} was recorded already (${err.paymentId})`,
       };
     }
-    if (err instanceof DomainError) return { status: 'REFUSED', detail: err.message };
-    throw err;
+    return { status: 'REFUSED', detail: err.message };
   }
 }
 
@@ -167,10 +200,10 @@ async function applyRefund(tx: EntityManager, charge: Stripe.Charge): Promise<Ou
     [STRIPE_PROVIDER, refs],
   );
   if (!payment) {
-    return {
-      status: 'REFUSED',
-      detail: `no recorded Stripe payment for charge ${charge.id} (${refs.join(', ')})`,
-    };
+    // Stripe does not promise delivery order: the checkout event may still be on its way.
+    throw new RetryLaterError(
+      `no recorded Stripe payment for charge ${charge.id} (${refs.join(', ')}) yet: answered 409 so that Stripe retries the event`,
+    );
   }
   if (payment.currency !== charge.currency.toUpperCase()) {
     throw new CurrencyMismatchError(payment.currency, charge.currency.toUpperCase());

@@ -37,15 +37,18 @@ function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
-    req.on('data', (chunk: Buffer) => {
+    const onData = (chunk: Buffer) => {
       size += chunk.length;
       if (size > limit) {
+        // Answer at once and discard the rest (destroying the socket would lose the answer).
+        req.off('data', onData);
+        req.resume();
         reject(new BodyTooLargeError(`the body is larger than ${limit} bytes`));
-        req.destroy();
         return;
       }
       chunks.push(chunk);
-    });
+    };
+    req.on('data', onData);
     req.on('end', () => resolve(Buffer.concat(chunks)));
     req.on('error', reject);
   });
@@ -163,6 +166,7 @@ export function createApiServer(deps: AppDeps): Server {
           (answer) => sendJson(res, answer.status, answer.body),
           (err: unknown) => {
             if (err instanceof BodyTooLargeError) {
+              res.setHeader('connection', 'close');
               sendJson(res, 413, { error: err.message });
               return;
             }

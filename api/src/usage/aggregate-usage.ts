@@ -14,10 +14,13 @@ import {
 import { JobAlreadyRunningError, JobFailedError, UsageSourceUnavailableError } from '../errors.ts';
 import { type RunHandle, runWithJobLock } from '../jobs/run-with-job-lock.ts';
 import type { Logger } from '../lib/logger.ts';
+import { DEFAULT_AGGREGATE_BATCH_SIZE } from './batch-size.ts';
 import { encodeBinaryCopy } from './copy-binary.ts';
 import { ParsePool } from './parse-pool.ts';
 import type { UsageFileRef, UsageSource } from './sources/usage-source.ts';
 import { type ParsedUsageFile, type UsageRecord, usageFileNode } from './usage-format.ts';
+
+export { DEFAULT_AGGREGATE_BATCH_SIZE };
 
 export interface AggregateSummary {
   /** Node directories under `nodes/` at the branch head. */
@@ -61,7 +64,6 @@ export interface AggregateOptions {
 }
 
 export const AGGREGATE_JOB = 'aggregate';
-export const DEFAULT_AGGREGATE_BATCH_SIZE = 20_000;
 export const DEFAULT_APPLY_CONNECTIONS = 1;
 /** Files parsed ahead of the one being batched. */
 const PARSE_AHEAD = 3;
