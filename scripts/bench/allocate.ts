@@ -9,7 +9,7 @@
  *                        answers, otherwise an embedded PostgreSQL started for the run.
  *   BENCH_ALLOCATIONS    measured allocations per path (default 2000)
  *   BENCH_CONCURRENCY    calls in flight (default 50)
- *   BENCH_WARMUP         unmeasured warm-up calls per path (default 100)
+ *   BENCH_WARMUP         unmeasured warm-up calls per path (default 500: lets V8 optimize both paths)
  *   BENCH_POOL_MAX       database pool size of both the ORM and the raw pg.Pool (default 10)
  *   BENCH_CPU_PROFILE    a directory: the api process writes a V8 CPU profile (.cpuprofile) there
  *
@@ -64,7 +64,7 @@ function loadSettings(): Settings {
   return {
     allocations: intEnv('BENCH_ALLOCATIONS', 2000, 1),
     concurrency: intEnv('BENCH_CONCURRENCY', 50, 1),
-    warmup: intEnv('BENCH_WARMUP', 100, 0),
+    warmup: intEnv('BENCH_WARMUP', 500, 0),
     poolMax: intEnv('BENCH_POOL_MAX', 10, 1),
   };
 }
