@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { envBool as bool, checkPoolSource, type Env, LOG_LEVELS, parseEnv } from './lib/env.ts';
-import { DEFAULT_AGGREGATE_BATCH_SIZE } from './usage/batch-size.ts';
+import { aggregateBatchSizeEnv } from './usage/batch-size.ts';
 import { checkUsageSource, USAGE_SOURCE_SECRETS, usageSourceEnv } from './usage/sources/source-config.ts';
 
 export const apiConfigSchema = z
@@ -22,12 +22,7 @@ export const apiConfigSchema = z
     /** The billing repository aggregateNow reads (the aggregator worker has the same settings). */
     ...usageSourceEnv,
     /** Usage records per apply transaction (aggregateNow). */
-    AGGREGATE_BATCH_SIZE: z.coerce
-      .number()
-      .int()
-      .positive()
-      .max(100_000)
-      .default(DEFAULT_AGGREGATE_BATCH_SIZE),
+    AGGREGATE_BATCH_SIZE: aggregateBatchSizeEnv,
     /** The currency of new users' balances; payments in another currency are refused. */
     DEFAULT_CURRENCY: z
       .string()

@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import type { AutoReleaseSummary } from '../../api/src/allocation/auto-release.ts';
+import type { Plan } from '../../api/src/billing/plans.ts';
 import type { Problem } from '../../api/src/errors.ts';
 import type { AggregateSummary } from '../../api/src/usage/aggregate-usage.ts';
 import type { Command } from './args.ts';
@@ -582,16 +583,6 @@ async function paymentsList(
 export const PLANS = `query Plans {
   plans { code name vmQuota periodDays priceCents currency discounts { periods percent } }
 }`;
-
-interface Plan {
-  code: string;
-  name: string;
-  vmQuota: number;
-  periodDays: number;
-  priceCents: number;
-  currency: string;
-  discounts: { periods: number; percent: number }[];
-}
 
 async function plansList({ client, json, io }: CommandContext): Promise<void> {
   const { plans } = await client.request<{ plans: Plan[] }>(PLANS);

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { type Env, LOG_LEVELS, parseEnv } from '../../api/src/lib/env.ts';
-import { DEFAULT_AGGREGATE_BATCH_SIZE } from '../../api/src/usage/batch-size.ts';
+import { aggregateBatchSizeEnv } from '../../api/src/usage/batch-size.ts';
 import {
   checkUsageSource,
   USAGE_SOURCE_SECRETS,
@@ -59,12 +59,7 @@ export const workerConfigSchema = z
     /** Pause between two aggregation ticks (default five minutes). */
     AGGREGATE_INTERVAL_MS: ms(300_000),
     /** Usage records per apply transaction. */
-    AGGREGATE_BATCH_SIZE: z.coerce
-      .number()
-      .int()
-      .positive()
-      .max(100_000)
-      .default(DEFAULT_AGGREGATE_BATCH_SIZE),
+    AGGREGATE_BATCH_SIZE: aggregateBatchSizeEnv,
 
     /** Pause between two ledger reconciliations (default one day). */
     RECONCILE_INTERVAL_MS: ms(86_400_000),
