@@ -11,6 +11,7 @@ import {
   recordPayment,
   type TestUser,
 } from './support/factories.ts';
+import { balanceOf as balanceOfUser, ledgerSumOf } from './support/money.ts';
 import { outcomeLine, spawnTs } from './support/process.ts';
 
 const DAY_MS = 86_400_000;
@@ -59,17 +60,13 @@ const REFUND = `mutation($input: RefundPaymentInput!) { refundPayment(input: $in
   ... on RefundExceedsPaymentError { refundableCents }
   ... on Error { code message } } }`;
 
-const balanceOf = async (userId: string) =>
-  Number(
-    (await db.query('select credit_balance_cents::text as b from billing where user_id = $1', [userId]))[0].b,
-  );
+const balanceOf = (userId: string) => balanceOfUser(db, userId);
 const ledgerOf = (userId: string) =>
   db.query<{ kind: string; amount_cents: string; balance_after_cents: string; reference: string | null }>(
     'select kind, amount_cents::text, balance_after_cents::text, reference from ledger_entry where user_id = $1 order by id',
     [userId],
   );
-const ledgerSum = async (userId: string) =>
-  (await ledgerOf(userId)).reduce((s, r) => s + Number(r.amount_cents), 0);
+const ledgerSum = (userId: string) => ledgerSumOf(db, userId);
 
 /** Everything about a user that a refused operation must leave alone. */
 async function snapshot(userId: string) {

@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ApiProcess, startApi } from './support/api.ts';
 import { createTestDatabase, type TestDatabase } from './support/db.ts';
 import { createUser, type TestUser } from './support/factories.ts';
+import { balanceOf as balanceOfUser, ledgerSumOf } from './support/money.ts';
 
 /**
  * POST /webhooks/stripe against a real api process: events shaped like Stripe's, signed with the
@@ -156,10 +157,7 @@ async function deliver(e: StripeEventFixture): Promise<Delivery> {
 // ---------------------------------------------------------------------------------------------
 // SQL views
 
-const balanceOf = async (userId: string) =>
-  Number(
-    (await db.query('select credit_balance_cents::text as b from billing where user_id = $1', [userId]))[0].b,
-  );
+const balanceOf = (userId: string) => balanceOfUser(db, userId);
 const ledgerOf = async (userId: string) =>
   (
     await db.query<{ kind: string; amount_cents: string; balance_after_cents: string; reference: string }>(
@@ -172,7 +170,7 @@ const ledgerOf = async (userId: string) =>
     after: Number(r.balance_after_cents),
     reference: r.reference,
   }));
-const ledgerSum = async (userId: string) => (await ledgerOf(userId)).reduce((s, r) => s + r.amount, 0);
+const ledgerSum = (userId: string) => ledgerSumOf(db, userId);
 const paymentsOf = async (userId: string) =>
   (
     await db.query<{

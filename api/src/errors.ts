@@ -1,3 +1,5 @@
+import type { z } from 'zod';
+
 /**
  * Domain errors. Each has a stable `code`. Errors a caller can act on are returned in GraphQL
  * result unions (Pothos errors plugin); the "transport" ones (auth, provisioner unavailable)
@@ -69,6 +71,16 @@ export class ValidationError extends DomainError {
   ) {
     super(`${summary}: ${problems.map((p) => (p.path ? `${p.path}: ${p.message}` : p.message)).join('; ')}`);
   }
+}
+
+/** Parses input with a zod schema; every problem becomes a ValidationError with its path. */
+export function parseInput<S extends z.ZodType>(schema: S, input: unknown, summary: string): z.infer<S> {
+  const parsed = schema.safeParse(input);
+  if (parsed.success) return parsed.data;
+  throw new ValidationError(
+    parsed.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message })),
+    summary,
+  );
 }
 
 export class ProvisionerUnavailableError extends DomainError {

@@ -18,8 +18,6 @@ export interface LedgerPosting {
   /** What it belongs to (payment id, plan purchase id, …). */
   reference?: string | null;
   note?: string | null;
-  /** Refuse (post nothing, answer null) when the balance would go below zero. */
-  requireFunds?: boolean;
 }
 
 export interface PostedEntry {
@@ -28,7 +26,7 @@ export interface PostedEntry {
   currency: string;
 }
 
-/** Posts within the caller's transaction; null when the user has no billing row or funds are short. */
+/** Posts within the caller's transaction; null when the user has no billing row. */
 export async function postLedgerEntry(
   tx: EntityManager,
   posting: LedgerPosting,
@@ -39,7 +37,7 @@ export async function postLedgerEntry(
   const rows = await tx.execute<{ id: string; balance_after_cents: string; currency: string }[]>(
     `with moved as (
        update billing set credit_balance_cents = credit_balance_cents + ?, updated_at = now()
-        where user_id = ? ${posting.requireFunds ? 'and credit_balance_cents + ? >= 0' : ''}
+        where user_id = ?
        returning user_id, credit_balance_cents, currency
      )
      insert into ledger_entry (user_id, kind, amount_cents, balance_after_cents, currency, reference, note)
@@ -48,7 +46,6 @@ export async function postLedgerEntry(
     [
       posting.amountCents,
       posting.userId,
-      ...(posting.requireFunds ? [posting.amountCents] : []),
       posting.kind,
       posting.amountCents,
       posting.reference ?? null,

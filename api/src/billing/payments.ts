@@ -6,9 +6,8 @@ import {
   CurrencyMismatchError,
   DuplicatePaymentError,
   NotFoundError,
-  type Problem,
+  parseInput,
   RefundExceedsPaymentError,
-  ValidationError,
 } from '../errors.ts';
 import { isUuid } from '../lib/ids.ts';
 import { lockBilling, postLedgerEntry } from './ledger.ts';
@@ -64,16 +63,6 @@ export interface PaymentResult {
   currency: string;
 }
 
-function parse<S extends z.ZodType>(schema: S, input: unknown, summary: string): z.infer<S> {
-  const parsed = schema.safeParse(input);
-  if (parsed.success) return parsed.data;
-  const problems: Problem[] = parsed.error.issues.map((i) => ({
-    path: i.path.join('.'),
-    message: i.message,
-  }));
-  throw new ValidationError(problems, summary);
-}
-
 /**
  * Credits a user: a PaymentEvent (CREDIT) and a PAYMENT ledger row, in one transaction. The
  * amount must be in the user's billing currency (never converted); a provider reference seen
@@ -81,7 +70,7 @@ function parse<S extends z.ZodType>(schema: S, input: unknown, summary: string):
  * payment gets a generated one.
  */
 export async function recordPayment(em: EntityManager, input: RecordPaymentInput): Promise<PaymentResult> {
-  const data = parse(recordSchema, input, 'Invalid payment');
+  const data = parseInput(recordSchema, input, 'Invalid payment');
   if (!isUuid(data.userId)) throw new NotFoundError('User', data.userId);
   return em.transactional((tx) =>
     creditInTransaction(tx, {
@@ -150,7 +139,7 @@ export async function creditInTransaction(tx: EntityManager, credit: Credit): Pr
  * has left already; usage debits can do the same).
  */
 export async function refundPayment(em: EntityManager, input: RefundPaymentInput): Promise<PaymentResult> {
-  const data = parse(refundSchema, input, 'Invalid refund');
+  const data = parseInput(refundSchema, input, 'Invalid refund');
   if (!isUuid(data.paymentId)) throw new NotFoundError('Payment', data.paymentId);
   return em.transactional((tx) =>
     refundInTransaction(tx, {

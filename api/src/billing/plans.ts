@@ -4,7 +4,7 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import { z } from 'zod';
 import { PlanPurchase } from '../entities/plan-purchase.entity.ts';
 import { CurrencyMismatchError, InsufficientCreditError, NotFoundError, ValidationError } from '../errors.ts';
-import { ConfigError } from '../lib/env.ts';
+import { ConfigError, formatZodIssues } from '../lib/env.ts';
 import { lockBilling, postLedgerEntry } from './ledger.ts';
 
 const DAY_MS = 86_400_000;
@@ -109,9 +109,7 @@ export function parsePlanCatalog(json: string | unknown, currency: string): Plan
   }
   const parsed = catalogSchema.safeParse(value);
   if (!parsed.success) {
-    throw new PlanCatalogError(
-      parsed.error.issues.map((i) => `${i.path.length ? `${i.path.join('.')}: ` : ''}${i.message}`),
-    );
+    throw new PlanCatalogError(formatZodIssues(parsed.error));
   }
   const raw = parsed.data;
   const problems: string[] = [];
@@ -269,10 +267,9 @@ export async function purchasePlan(
       amountCents: -quote.priceCents,
       reference: purchaseId,
       note: `${quote.plan.name} × ${quote.periods}`,
-      requireFunds: true,
     });
-    // The billing row is locked, so the balance checked above is the one debited.
-    if (!posted) throw new InsufficientCreditError(billing.balanceCents, quote.priceCents, billing.currency);
+    // Locked since lockBilling: the balance checked above is the one debited.
+    if (!posted) throw new NotFoundError('User', input.userId);
     await tx.execute('update users set vm_quota = ?, vm_quota_period_end = ? where id = ?', [
       quote.plan.vmQuota,
       periodEnd,

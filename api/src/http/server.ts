@@ -177,7 +177,7 @@ export function createApiServer(deps: AppDeps): Server {
       return;
     }
     if (req.method === 'GET' && path === '/healthz') {
-      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ status: 'ok' }));
+      sendJson(res, 200, { status: 'ok' });
       return;
     }
     if (req.method === 'GET' && path === '/readyz') {
@@ -188,14 +188,8 @@ export function createApiServer(deps: AppDeps): Server {
           await deps.orm.em.fork().execute('select 1');
         })
         .then(
-          () =>
-            res
-              .writeHead(200, { 'content-type': 'application/json' })
-              .end(JSON.stringify({ status: 'ready', database: 'ok' })),
-          (err: Error) =>
-            res
-              .writeHead(503, { 'content-type': 'application/json' })
-              .end(JSON.stringify({ status: 'unavailable', database: err.message })),
+          () => sendJson(res, 200, { status: 'ready', database: 'ok' }),
+          (err: Error) => sendJson(res, 503, { status: 'unavailable', database: err.message }),
         );
       return;
     }

@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { generateToken, hashToken } from '../auth/tokens.ts';
 import { Billing } from '../entities/billing.entity.ts';
 import { User } from '../entities/user.entity.ts';
-import { type Problem, ValidationError } from '../errors.ts';
+import { parseInput, ValidationError } from '../errors.ts';
 
 const createUserSchema = z.object({
   email: z
@@ -28,20 +28,17 @@ export interface CreateUserResult {
 
 /** Creates a user with an empty billing account and a fresh API token. */
 export async function createUser(em: EntityManager, input: CreateUserInput): Promise<CreateUserResult> {
-  const parsed = createUserSchema.safeParse({ email: input.email.trim(), displayName: input.displayName });
-  if (!parsed.success) {
-    const problems: Problem[] = parsed.error.issues.map((i) => ({
-      path: i.path.join('.'),
-      message: i.message,
-    }));
-    throw new ValidationError(problems, 'Invalid user');
-  }
+  const data = parseInput(
+    createUserSchema,
+    { email: input.email.trim(), displayName: input.displayName },
+    'Invalid user',
+  );
   const token = generateToken();
   try {
     const user = await em.transactional(async (tx) => {
       const created = tx.create(User, {
-        email: parsed.data.email,
-        displayName: parsed.data.displayName,
+        email: data.email,
+        displayName: data.displayName,
         apiTokenHash: hashToken(token),
         vmQuota: 1,
         createdAt: new Date(),
