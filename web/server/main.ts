@@ -1,0 +1,127 @@
+/**
+ * The web process: SvelteKit's adapter-node handler behind a small http server that owns the
+ * configuration (parsed once, every problem printed, exit 1), GET /healthz and /readyz, the
+ * request origin (WEB_ORIGIN or the Host header, never a client's forwarded headers) and a
+ * graceful shutdown on SIGTERM / SIGINT.
+ */
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import {
+  applyAdapterEnv,
+  ORIGIN_HOST_HEADER,
+  ORIGIN_PROTO_HEADER,
+  type WebConfig,
+  WebConfigError,
+  webConfig,
+} from '../src/lib/server/config.ts';
+
+type Handler = (req: IncomingMessage, res: ServerResponse, next: () => void) => void;
+
+const BUILD_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../build');
+
+function log(level: 'info' | 'warn' | 'error', msg: string, fields: Record<string, unknown> = {}): void {
+  const levels = { info: 30, warn: 40, error: 50 } as const;
+  process.stdout.write(
+    `${JSON.stringify({ level: levels[level], time: Date.now(), name: 'web', msg, ...fields })}\n`,
+  );
+}
+
+function sendJson(res: ServerResponse, status: number, body: unknown): void {
+  res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store' });
+  res.end(JSON.stringify(body));
+}
+
+async function apiReady(config: WebConfig): Promise<string | null> {
+  try {
+    const res = await fetch(`${config.HERO_API_URL}/readyz`, { signal: AbortSignal.timeout(2000) });
+    await res.body?.cancel();
+    return res.ok ? null : `api answered ${res.status}`;
+  } catch (err) {
+    return `api unreachable: ${err instanceof Error ? err.message : String(err)}`;
+  }
+}
+
+async function main(): Promise<void> {
+  let config: WebConfig;
+  try {
+    config = webConfig();
+  } catch (err) {
+    if (err instanceof WebConfigError) {
+      process.stderr.write(`web: ${err.message}\n`);
+      process.exit(1);
+    }
+    throw err;
+  }
+  applyAdapterEnv(config);
+  let handler: Handler;
+  try {
+    ({ handler } = (await import(pathToFileURL(path.join(BUILD_DIR, 'handler.js')).href)) as {
+      handler: Handler;
+    });
+  } catch (err) {
+    process.stderr.write(
+      `web: cannot load ${path.join(BUILD_DIR, 'handler.js')} (${err instanceof Error ? err.message : String(err)}): run \`npm run build -w web\` first\n`,
+    );
+    process.exit(1);
+  }
+  const origin = config.WEB_ORIGIN ? new URL(config.WEB_ORIGIN) : null;
+  let stopping = false;
+
+  const server = createServer((req, res) => {
+    const url = req.url ?? '/';
+    if (url === '/healthz') {
+      sendJson(res, stopping ? 503 : 200, { status: stopping ? 'stopping' : 'ok' });
+      return;
+    }
+    if (url === '/readyz') {
+      if (stopping) {
+        sendJson(res, 503, { status: 'stopping' });
+        return;
+      }
+      void apiReady(config).then((problem) =>
+        sendJson(res, problem ? 503 : 200, problem ? { status: 'unavailable', problem } : { status: 'ok' }),
+      );
+      return;
+    }
+    // The origin SvelteKit sees (CSRF check, Secure cookies) is ours to say, not the client's.
+    req.headers[ORIGIN_PROTO_HEADER] = origin ? origin.protocol.slice(0, -1) : 'http';
+    req.headers[ORIGIN_HOST_HEADER] = origin ? origin.host : (req.headers.host ?? 'localhost');
+    handler(req, res, () => {
+      res.writeHead(404, { 'content-type': 'text/plain' }).end('Not found');
+    });
+  });
+
+  const shutdown = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log('info', 'stopping', { signal });
+    server.close(() => {
+      log('info', 'stopped');
+      process.exit(0);
+    });
+    server.closeIdleConnections();
+    setTimeout(() => {
+      log('warn', 'requests still open after the shutdown timeout: closing them', {
+        timeoutSeconds: config.WEB_SHUTDOWN_TIMEOUT,
+      });
+      server.closeAllConnections();
+      process.exit(0);
+    }, config.WEB_SHUTDOWN_TIMEOUT * 1000).unref();
+  };
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
+
+  server.on('error', (err) => {
+    process.stderr.write(`web: cannot listen on ${config.WEB_HOST}:${config.WEB_PORT}: ${err.message}\n`);
+    process.exit(1);
+  });
+  server.listen(config.WEB_PORT, config.WEB_HOST, () => {
+    const address = server.address();
+    const port = typeof address === 'object' && address ? address.port : config.WEB_PORT;
+    const shown = origin?.origin ?? `http://localhost:${port}`;
+    log('info', `web listening on ${shown}`, { port, api: config.HERO_API_URL });
+  });
+}
+
+await main();

@@ -1,0 +1,105 @@
+import { z } from 'zod';
+
+/**
+ * The web process's environment, parsed once. This is the only module under web/ that reads
+ * `process.env`: server/main.ts parses it at start-up (every problem printed, exit 1) and the
+ * SvelteKit server code reads the parsed result through `webConfig()`.
+ */
+export const webConfigSchema = z.object({
+  /** The api's base URL; the web server posts to `<url>/graphql`. */
+  HERO_API_URL: z
+    .url({ protocol: /^https?$/, error: 'must be an http(s) URL' })
+    .default('http://127.0.0.1:4000')
+    .transform((u) => u.replace(/\/+$/, '')),
+  /** Limit for one API call from the web server, connection included. */
+  HERO_API_TIMEOUT_MS: z.coerce
+    .number({ error: 'must be a number of milliseconds' })
+    .int('must be a whole number of milliseconds')
+    .positive('must be positive')
+    .default(15_000),
+  WEB_HOST: z.string().min(1).default('0.0.0.0'),
+  WEB_PORT: z.coerce
+    .number({ error: 'must be a port number' })
+    .int('must be a port number')
+    .min(0, 'must be a port number')
+    .max(65535, 'must be a port number')
+    .default(3000),
+  /**
+   * The public origin people reach the UI at, e.g. `https://hero.example.com` behind a TLS proxy.
+   * Unset: the request's Host header over plain http (local use). Form posts whose Origin
+   * differs are refused (CSRF), and cookies are Secure when this is https.
+   */
+  WEB_ORIGIN: z
+    .url({ protocol: /^https?$/, error: 'must be an http(s) origin such as https://hero.example.com' })
+    .optional()
+    .refine((u) => u === undefined || new URL(u).pathname === '/', 'must be an origin, without a path')
+    .transform((u) => (u === undefined ? undefined : new URL(u).origin)),
+  /** How long SIGTERM waits for requests in flight before closing them (seconds). */
+  WEB_SHUTDOWN_TIMEOUT: z.coerce
+    .number({ error: 'must be a number of seconds' })
+    .int('must be a whole number of seconds')
+    .min(0, 'must not be negative')
+    .max(600, 'must be at most 600')
+    .default(10),
+  /** Largest request body (form posts, a pasted or uploaded pool manifest), e.g. `512K`, `2M`. */
+  WEB_BODY_SIZE_LIMIT: z
+    .string()
+    .regex(/^\d+[KMG]?$/i, 'must be a number of bytes, optionally with K, M or G')
+    .default('2M'),
+  /**
+   * Behind a proxy: the header holding the client's address (e.g. `x-forwarded-for`), and with
+   * it WEB_XFF_DEPTH (how many trusted proxies append to it). Unset: the socket's peer.
+   */
+  WEB_ADDRESS_HEADER: z.string().optional(),
+  WEB_XFF_DEPTH: z.coerce.number().int().min(1).default(1),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+});
+
+export type WebConfig = z.infer<typeof webConfigSchema>;
+
+export class WebConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`invalid configuration:\n${problems.map((p) => `  ${p}`).join('\n')}`);
+  }
+}
+
+/** Empty values count as unset, as in the api's configuration. */
+function present(env: Record<string, string | undefined>): Record<string, string> {
+  return Object.fromEntries(
+    Object.entries(env).filter((e): e is [string, string] => e[1] !== undefined && e[1] !== ''),
+  );
+}
+
+export function parseWebConfig(env: Record<string, string | undefined>): WebConfig {
+  const parsed = webConfigSchema.safeParse(present(env));
+  if (parsed.success) return parsed.data;
+  throw new WebConfigError(
+    parsed.error.issues.map((i) => `${i.path.join('.') || '(environment)'}: ${i.message}`),
+  );
+}
+
+/** Request headers server/main.ts sets on every request (client values overwritten). */
+export const ORIGIN_HOST_HEADER = 'x-hero-web-host';
+export const ORIGIN_PROTO_HEADER = 'x-hero-web-proto';
+
+/**
+ * The variables adapter-node's handler reads when it is imported (it has no options object):
+ * the origin comes from the two headers above, the body limit and client address from ours.
+ */
+export function applyAdapterEnv(config: WebConfig): void {
+  process.env.HOST_HEADER = ORIGIN_HOST_HEADER;
+  process.env.PROTOCOL_HEADER = ORIGIN_PROTO_HEADER;
+  process.env.BODY_SIZE_LIMIT = config.WEB_BODY_SIZE_LIMIT;
+  process.env.XFF_DEPTH = String(config.WEB_XFF_DEPTH);
+  if (config.WEB_ADDRESS_HEADER) process.env.ADDRESS_HEADER = config.WEB_ADDRESS_HEADER;
+  else delete process.env.ADDRESS_HEADER;
+  delete process.env.PORT_HEADER;
+}
+
+let cached: WebConfig | undefined;
+
+/** The configuration of this process (parsed on first use). */
+export function webConfig(): WebConfig {
+  cached ??= parseWebConfig(process.env);
+  return cached;
+}
