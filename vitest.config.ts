@@ -10,6 +10,8 @@ export default defineConfig({
       'workers/src/**/*.test.ts',
       'cli/src/**/*.test.ts',
       'scripts/**/*.test.ts',
+      'web/src/**/*.test.ts',
+      'web/server/**/*.test.ts',
       'test/**/*.test.ts',
     ],
     globalSetup: ['test/support/global-setup.ts'],

@@ -31,7 +31,7 @@ export const startConfigSchema = z
     /** Admin secret for the api; without it (and ADMIN_SECRET_FILE) DATA_DIR/admin-secret is used or created. */
     ADMIN_SECRET: z.string().min(16, 'must be at least 16 characters').optional(),
     API_PORT: port(4000),
-    /** For the web process, once it exists. */
+    /** Port of the web UI (web/server/main.ts). */
     WEB_PORT: port(3000),
     VM_POOL_JSON: z.string().optional(),
     VM_POOL_FILE: z.string().optional(),
@@ -51,6 +51,14 @@ export const startConfigSchema = z
   .refine((c) => c.DATABASE_URL !== undefined || c.PG_PORT !== c.API_PORT, {
     message: 'PG_PORT and API_PORT must differ',
     path: ['PG_PORT'],
+  })
+  .refine((c) => c.WEB_PORT !== c.API_PORT, {
+    message: 'WEB_PORT and API_PORT must differ',
+    path: ['WEB_PORT'],
+  })
+  .refine((c) => c.DATABASE_URL !== undefined || c.WEB_PORT !== c.PG_PORT, {
+    message: 'WEB_PORT and PG_PORT must differ',
+    path: ['WEB_PORT'],
   });
 
 export type StartConfig = z.infer<typeof startConfigSchema> & {

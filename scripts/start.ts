@@ -14,6 +14,9 @@
  *   With one configured, the operator's variables are passed through unchanged.
  * - The workers: outbox, auto-release, reconcile (the daily ledger check) and aggregate (the usage aggregator; not started when
  *   there is no usage source, i.e. git is not installed and none is configured).
+ * - The web UI (web/server/main.ts) on WEB_PORT, talking to the api on 127.0.0.1:API_PORT. Its
+ *   production build (web/build/) is rebuilt first when missing or older than its sources.
+ *   API_PORT and WEB_PORT are checked to be free before anything starts.
  * - Children's output is prefixed with a coloured tag (and pino lines pretty-printed when the
  *   output is a terminal). A child that exits on its own stops everything, exit code 1.
  *   SIGINT / SIGTERM: SIGTERM to the children (SIGKILL after 10 s), stop PostgreSQL, exit 0.
@@ -23,6 +26,7 @@ import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import fs from 'node:fs/promises';
+import net from 'node:net';
 import path from 'node:path';
 import readline from 'node:readline';
 import type { Readable, Writable } from 'node:stream';
@@ -49,8 +53,9 @@ import {
   shellWord,
 } from './lib/billing-repo.ts';
 import { killOnExit, loadEmbeddedPostgres } from './lib/embedded-postgres.ts';
+import { ensureWebBuild, WebBuildError } from './lib/web-build.ts';
 
-type Colour = 'cyan' | 'magenta' | 'blue' | 'blueBright' | 'green' | 'yellow' | 'red' | 'gray';
+type Colour = 'cyan' | 'cyanBright' | 'magenta' | 'blue' | 'blueBright' | 'green' | 'yellow' | 'red' | 'gray';
 
 /** The processes `npm start` runs; a missing entry file is skipped with a warning. */
 const CHILDREN: readonly { name: string; colour: Colour; entry: string; args: string[] }[] = [
@@ -59,6 +64,7 @@ const CHILDREN: readonly { name: string; colour: Colour; entry: string; args: st
   { name: 'auto-release', colour: 'yellow', entry: 'workers/src/main.ts', args: ['auto-release'] },
   { name: 'aggregate', colour: 'blueBright', entry: 'workers/src/main.ts', args: ['aggregate'] },
   { name: 'reconcile', colour: 'green', entry: 'workers/src/main.ts', args: ['reconcile'] },
+  { name: 'web', colour: 'cyanBright', entry: 'web/server/main.ts', args: [] },
 ];
 
 const CHILD_STOP_TIMEOUT_MS = 10_000;
@@ -137,6 +143,8 @@ const children: RunningChild[] = [];
 let embedded: EmbeddedDatabase | undefined;
 let stopping = false;
 let forced = false;
+/** Aborts a web UI build in progress when everything stops. */
+const stopBuild = new AbortController();
 
 function alive(proc: ChildProcess): boolean {
   return proc.exitCode === null && proc.signalCode === null;
@@ -505,6 +513,7 @@ let shuttingDown: Promise<never> | undefined;
 function shutdown(code: number): Promise<never> {
   shuttingDown ??= (async () => {
     stopping = true;
+    stopBuild.abort();
     let exitCode = code;
     try {
       await stopChildren();
@@ -548,6 +557,55 @@ async function waitUntilReady(url: string): Promise<boolean> {
   return false;
 }
 
+/** Whether something already listens on `port` (any address, IPv4 or IPv6). */
+async function portInUse(port: number): Promise<boolean> {
+  const tryListen = (host: string) =>
+    new Promise<string | null>((resolve) => {
+      const probe = net.createServer();
+      probe.once('error', (err: NodeJS.ErrnoException) => resolve(err.code ?? 'ERROR'));
+      probe.listen({ port, host, exclusive: true }, () => probe.close(() => resolve(null)));
+    });
+  const v6 = await tryListen('::');
+  if (v6 === null) return false;
+  if (v6 === 'EADDRINUSE' || v6 === 'EACCES') return true;
+  // No IPv6 here: the IPv4 wildcard then.
+  return (await tryListen('0.0.0.0')) !== null;
+}
+
+async function checkPortsFree(config: StartConfig): Promise<void> {
+  const problems: string[] = [];
+  for (const [name, port] of [
+    ['API_PORT', config.API_PORT],
+    ['WEB_PORT', config.WEB_PORT],
+  ] as const) {
+    if (await portInUse(port)) {
+      problems.push(
+        `port ${port} (${name}) is already in use: another \`npm start\` or another server? ` +
+          `Stop it, or set ${name} to a free port (e.g. ${name}=${port + 1} npm start)`,
+      );
+    }
+  }
+  if (problems.length) throw new StartError(problems.join('\n'));
+}
+
+/**
+ * The web process's environment: the operator's variables without the database URL and the
+ * admin secret (the UI asks for the secret on /admin/login and exchanges it for a session; the
+ * web server never needs either), plus where the api is and which port to serve.
+ */
+function webEnv(
+  base: Record<string, string | undefined>,
+  config: StartConfig,
+): Record<string, string | undefined> {
+  const env = { ...base };
+  for (const name of ['DATABASE_URL', 'DATABASE_URL_FILE', 'ADMIN_SECRET', 'ADMIN_SECRET_FILE'])
+    delete env[name];
+  for (const name of Object.keys(env)) if (/^(STRIPE_|FORGE_TOKEN)/.test(name)) delete env[name];
+  env.HERO_API_URL = `http://127.0.0.1:${config.API_PORT}`;
+  env.WEB_PORT = String(config.WEB_PORT);
+  return env;
+}
+
 async function main(): Promise<void> {
   const started = performance.now();
   let config: StartConfig;
@@ -558,6 +616,7 @@ async function main(): Promise<void> {
   }
   for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, onSignal);
 
+  await checkPortsFree(config);
   await ensureDataDir(config.DATA_DIR);
   const adminSecret = await resolveAdminSecret(config);
   const usage = await resolveUsageSource(config, childBaseEnv());
@@ -618,7 +677,7 @@ async function main(): Promise<void> {
         warn(`${spec.name}: ${spec.entry} does not exist yet: not started`);
         continue;
       }
-      spawnChild(spec, env, onChildExit);
+      spawnChild(spec, spec.name === 'web' ? webEnv(env, config) : env, onChildExit);
     }
   };
   // The api first, the workers once it answers: loading every child's modules at once on a
@@ -632,8 +691,35 @@ async function main(): Promise<void> {
     );
   }
   if (stopping) return;
+
+  // The web UI runs from its production build: rebuild it when a source changed since.
+  if (existsSync(path.join(REPO_ROOT, 'web/server/main.ts'))) {
+    try {
+      const build = await ensureWebBuild(
+        childBaseEnv(),
+        (reason) => say(`building the web UI… (${reason})`),
+        stopBuild.signal,
+      );
+      if (build.built) say(`built the web UI in ${(build.ms / 1000).toFixed(1)} s`);
+    } catch (err) {
+      if (stopping) return;
+      if (err instanceof WebBuildError) throw new StartError(err.message);
+      throw err;
+    }
+  }
+  if (stopping) return;
+
   startChildren((spec) => spec.name !== 'api' && (spec.name !== 'aggregate' || usage.configured));
-  const workers = children.filter((c) => c.name !== 'api').map((c) => c.name);
+  const workers = children.filter((c) => c.name !== 'api' && c.name !== 'web').map((c) => c.name);
+  const webUrl = `http://localhost:${config.WEB_PORT}`;
+  const webStarted = children.some((c) => c.name === 'web');
+  if (webStarted && !(await waitUntilReady(`http://127.0.0.1:${config.WEB_PORT}/healthz`))) {
+    if (stopping) return;
+    throw new StartError(
+      `the web UI did not answer ${webUrl}/healthz with 200 within ${READY_TIMEOUT_MS / 1000} s`,
+    );
+  }
+  if (stopping) return;
   const poolNote = demo
     ? 'demo provisioner (fabricated VMs demo-vm-01…)'
     : config.VM_POOL_FILE
@@ -647,6 +733,13 @@ async function main(): Promise<void> {
   say(
     [
       `ready in ${elapsed(started)}`,
+      webStarted
+        ? `  web UI    ${webUrl}/  (admin: ${webUrl}/admin)${
+            env.WEB_ORIGIN
+              ? `  public origin WEB_ORIGIN=${env.WEB_ORIGIN} (form posts must come from it)`
+              : ''
+          }`
+        : '  web UI    not started (web/server/main.ts is missing)',
       `  GraphQL   ${base}/graphql${env.NODE_ENV === 'development' ? '  (GraphiQL in a browser)' : ''}`,
       `  health    ${base}/healthz  ${base}/readyz`,
       `  database  ${databaseNote}`,

@@ -1,12 +1,15 @@
 /**
  * `npm start` end to end: embedded PostgreSQL under a fresh DATA_DIR, migrations, api with the
  * demo pool, the generated admin secret, the local billing repository and the aggregate worker,
- * clean shutdown on SIGTERM, persistence across runs, and "a child died: everything stops, exit 1".
+ * the web UI on WEB_PORT, clean shutdown on SIGTERM, persistence across runs, "a child died:
+ * everything stops, exit 1", and a taken port reported before anything starts.
  */
+
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import fs from 'node:fs/promises';
+import { createServer } from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { shellWord } from '../scripts/lib/billing-repo.ts';
@@ -80,6 +83,7 @@ describe('npm start (scripts/start.ts)', () => {
   const billingDir = path.join(dataDir, 'billing.git');
   let apiPort: number;
   let pgPort: number;
+  let webPort: number;
   const started: SpawnedProcess[] = [];
 
   const start = (extra: Record<string, string> = {}) => {
@@ -87,6 +91,7 @@ describe('npm start (scripts/start.ts)', () => {
       DATA_DIR: dataDir,
       API_PORT: String(apiPort),
       PG_PORT: String(pgPort),
+      WEB_PORT: String(webPort),
       LOG_LEVEL: 'info',
       // Empty counts as unset: the local billing repository, whatever this shell has configured.
       USAGE_SOURCE: '',
@@ -107,6 +112,8 @@ describe('npm start (scripts/start.ts)', () => {
     apiPort = await freePort();
     pgPort = await freePort();
     while (pgPort === apiPort) pgPort = await freePort();
+    webPort = await freePort();
+    while (webPort === apiPort || webPort === pgPort) webPort = await freePort();
   });
 
   afterAll(async () => {
@@ -139,6 +146,30 @@ describe('npm start (scripts/start.ts)', () => {
     ).toHaveLength(1);
     expect(proc.lines.filter((l) => l.includes('{"level"') && l.includes(secret))).toEqual([]);
     expect(pidsWithCmdline(pgDir)).toHaveLength(1);
+
+    // The web UI: the first line of the banner, built when stale, and answering.
+    const readyAt = proc.lines.findIndex((l) => /^\[start\]\s+ready in /.test(l));
+    expect(readyAt).toBeGreaterThan(-1);
+    expect(proc.lines[readyAt + 1]).toMatch(
+      new RegExp(
+        `^\\[start\\]\\s+ {2}web UI {4}http://localhost:${webPort}/ {2}\\(admin: http://localhost:${webPort}/admin\\)$`,
+      ),
+    );
+    const home = await fetch(`http://localhost:${webPort}/`, { redirect: 'manual' });
+    await home.body?.cancel();
+    // The dashboard sends a visitor without a session to /signin (or shows the page).
+    expect([200, 302, 303]).toContain(home.status);
+    if (home.status !== 200) expect(home.headers.get('location')).toMatch(/\/signin/);
+    const followed = await fetch(`http://localhost:${webPort}/`);
+    expect(followed.status).toBe(200);
+    expect(await followed.text()).toMatch(/<html/i);
+    expect((await fetch(`http://127.0.0.1:${webPort}/healthz`)).status).toBe(200);
+    // The web process never gets the admin secret or the database URL.
+    const [webPid] = childPids(proc.child.pid ?? -1, 'web/server/main.ts');
+    expect(webPid).toBeGreaterThan(0);
+    const webEnv = readFileSync(`/proc/${webPid}/environ`, 'utf8').split('\0');
+    expect(webEnv).toContain(`HERO_API_URL=http://127.0.0.1:${apiPort}`);
+    expect(webEnv.some((e) => e.startsWith('ADMIN_SECRET=') || e.startsWith('DATABASE_URL='))).toBe(false);
 
     // The billing repository: created once, bare, printed with the hint to push usage.
     expect(proc.lines.filter((l) => l.includes('created an empty billing repository'))).toHaveLength(1);
@@ -213,8 +244,24 @@ describe('npm start (scripts/start.ts)', () => {
     console.log(`npm start, warm data dir: ready after ${(warmMs / 1000).toFixed(1)} s`);
   }, 150_000);
 
+  it('reports a taken WEB_PORT before starting anything, exit 1', async () => {
+    const taken = createServer();
+    await new Promise<void>((resolve) => taken.listen(webPort, '127.0.0.1', resolve));
+    try {
+      const proc = start();
+      const code = await proc.exited;
+      expect(code).toBe(1);
+      const out = proc.lines.join('\n');
+      expect(out).toContain(`port ${webPort} (WEB_PORT) is already in use`);
+      expect(out).toContain('set WEB_PORT to a free port');
+      expect(out).not.toContain('PostgreSQL');
+    } finally {
+      await new Promise((resolve) => taken.close(resolve));
+    }
+  }, 60_000);
+
   it('refuses bad configuration with one line per problem, exit 1', async () => {
-    const proc = start({ API_PORT: 'abc', PG_PORT: '70000', LOG_LEVEL: 'loud' });
+    const proc = start({ API_PORT: 'abc', PG_PORT: '70000', LOG_LEVEL: 'loud', WEB_PORT: 'x' });
     const code = await proc.exited;
     expect(code).toBe(1);
     const out = proc.lines.join('\n');
@@ -222,6 +269,7 @@ describe('npm start (scripts/start.ts)', () => {
     expect(out).toMatch(/- API_PORT: /);
     expect(out).toMatch(/- PG_PORT: /);
     expect(out).toMatch(/- LOG_LEVEL: /);
+    expect(out).toMatch(/- WEB_PORT: /);
     expect(out).not.toMatch(/\n\s+at /);
   }, 60_000);
 });

@@ -6,9 +6,8 @@ export default defineConfig({
   plugins: [
     sveltekit({
       // The server is started by server/main.ts (config, health, shutdown), which wraps
-      // build/handler.js. Adapter variables are read with the WEB_ prefix (WEB_BODY_SIZE_LIMIT,
-      // WEB_ADDRESS_HEADER, WEB_XFF_DEPTH).
-      adapter: adapter({ envPrefix: 'WEB_', precompress: false }),
+      // build/handler.js and gives it its settings (see applyAdapterEnv in src/lib/server/config.ts).
+      adapter: adapter({ precompress: false }),
       csp: {
         mode: 'auto',
         directives: {

@@ -1,7 +1,24 @@
 import { z } from 'zod';
+import { normalizeIp } from './http/client-ip.ts';
 import { envBool as bool, checkPoolSource, type Env, LOG_LEVELS, parseEnv } from './lib/env.ts';
 import { aggregateBatchSizeEnv } from './usage/batch-size.ts';
 import { checkUsageSource, USAGE_SOURCE_SECRETS, usageSourceEnv } from './usage/sources/source-config.ts';
+
+const trustedProxiesEnv = z
+  .string()
+  .default('127.0.0.1,::1')
+  .transform((value, ctx) => {
+    if (value.trim().toLowerCase() === 'none') return [];
+    const ips: string[] = [];
+    for (const part of value.split(',')) {
+      const entry = part.trim();
+      if (entry === '') continue;
+      const ip = normalizeIp(entry);
+      if (ip === null) ctx.addIssue({ code: 'custom', message: `not an IP address: ${entry}` });
+      else ips.push(ip);
+    }
+    return ips;
+  });
 
 export const apiConfigSchema = z
   .object({
@@ -36,6 +53,14 @@ export const apiConfigSchema = z
     STRIPE_WEBHOOK_SECRET: z.string().optional(),
     /** Oldest accepted signature timestamp, in seconds (Stripe's default 300). */
     STRIPE_WEBHOOK_TOLERANCE_SECONDS: z.coerce.number().int().positive().max(3600).default(300),
+    /** Lifetime of a sign-in session (user or admin), from sign-in; not extended by use. */
+    SESSION_TTL_HOURS: z.coerce.number().positive().max(8760).default(168),
+    /** Peers whose X-Forwarded-For is believed (comma-separated IP addresses; `none`: nobody). */
+    TRUSTED_PROXIES: trustedProxiesEnv,
+    /** Sign-in/sign-up attempts per email per 15-minute window. */
+    AUTH_RATE_LIMIT_EMAIL: z.coerce.number().int().min(1).default(10),
+    /** Sign-in/sign-up/admin sign-in attempts per client IP per 15-minute window. */
+    AUTH_RATE_LIMIT_IP: z.coerce.number().int().min(1).default(30),
   })
   .superRefine((config, ctx) => {
     checkPoolSource(config, ctx);

@@ -20,6 +20,9 @@ export const ERROR_CODES = [
   'CURRENCY_MISMATCH',
   'DUPLICATE_PAYMENT',
   'REFUND_EXCEEDS_PAYMENT',
+  'EMAIL_TAKEN',
+  'INVALID_CREDENTIALS',
+  'RATE_LIMITED',
 ] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];
 
@@ -192,5 +195,32 @@ export class RefundExceedsPaymentError extends DomainError {
         ? `Payment ${paymentId} is refunded in full already`
         : `Payment ${paymentId} has ${refundableCents} cents left to refund; ${requestedCents} cents is more than that`,
     );
+  }
+}
+
+/** Sign-up with an email that belongs to a user already. */
+export class EmailTakenError extends DomainError {
+  readonly code = 'EMAIL_TAKEN';
+  constructor() {
+    super('An account with this email exists already: sign in instead');
+  }
+}
+
+/**
+ * Sign-in refused: unknown email, no password set, wrong password or wrong admin secret. One
+ * message for all of them, so the answer does not tell which.
+ */
+export class InvalidCredentialsError extends DomainError {
+  readonly code = 'INVALID_CREDENTIALS';
+  constructor(message = 'The email or the password is wrong') {
+    super(message);
+  }
+}
+
+/** Too many sign-in attempts for this email or from this address in the current window. */
+export class RateLimitedError extends DomainError {
+  readonly code = 'RATE_LIMITED';
+  constructor(readonly retryAfterSeconds: number) {
+    super(`Too many attempts: try again in ${retryAfterSeconds} seconds`);
   }
 }

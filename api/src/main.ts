@@ -56,6 +56,12 @@ async function main(): Promise<void> {
       aggregateBatchSize: config.AGGREGATE_BATCH_SIZE,
       defaultCurrency: config.DEFAULT_CURRENCY,
       plans,
+      auth: {
+        sessionTtlHours: config.SESSION_TTL_HOURS,
+        rateLimitEmail: config.AUTH_RATE_LIMIT_EMAIL,
+        rateLimitIp: config.AUTH_RATE_LIMIT_IP,
+      },
+      trustedProxies: config.TRUSTED_PROXIES,
     },
     graphiql: config.NODE_ENV === 'development',
     stripe: {

@@ -12,7 +12,7 @@ export function childEnv(extra: Record<string, string | undefined>): Record<stri
   for (const [k, v] of Object.entries(process.env)) {
     if (v === undefined) continue;
     if (
-      /^(DATABASE_URL|ADMIN_SECRET|VM_POOL_|PROVISIONER_|DEPLOYER_|API_|WORKER_|OUTBOX_|LOG_LEVEL|NODE_ENV|STRIPE_|PLANS_|DEFAULT_CURRENCY|RECONCILE_)/.test(
+      /^(DATABASE_URL|ADMIN_SECRET|VM_POOL_|PROVISIONER_|DEPLOYER_|API_|WORKER_|OUTBOX_|LOG_LEVEL|NODE_ENV|STRIPE_|PLANS_|DEFAULT_CURRENCY|RECONCILE_|SESSION_TTL_HOURS|TRUSTED_PROXIES|AUTH_RATE_LIMIT_|WEB_|HERO_API_)/.test(
         k,
       )
     )

@@ -26,6 +26,47 @@ export async function createUser(api: ApiProcess, overrides: { email?: string; d
   } as TestUser;
 }
 
+export const SIGN_UP = `mutation($input: SignUpInput!) { signUp(input: $input) { __typename
+  ... on SignUpSuccess { user { id email displayName } session { token expiresAt } }
+  ... on ValidationError { problems { path message } }
+  ... on RateLimitedError { retryAfterSeconds }
+  ... on Error { code message } } }`;
+
+export const SIGN_IN = `mutation($input: SignInInput!) { signIn(input: $input) { __typename
+  ... on SignInSuccess { user { id email } session { token expiresAt } }
+  ... on RateLimitedError { retryAfterSeconds }
+  ... on Error { code message } } }`;
+
+export const ADMIN_SIGN_IN = `mutation($secret: String!) { adminSignIn(secret: $secret) { __typename
+  ... on AdminSignInSuccess { session { token expiresAt } }
+  ... on RateLimitedError { retryAfterSeconds }
+  ... on Error { code message } } }`;
+
+export interface SignedUpUser extends TestUser {
+  password: string;
+}
+
+/**
+ * Signs a new user up through the public API (a USER session); throws unless it succeeded.
+ * `headers` are sent as they are (e.g. an X-Forwarded-For to count against another address).
+ */
+export async function signUpUser(
+  api: ApiProcess,
+  overrides: { email?: string; displayName?: string; password?: string } = {},
+  headers: Record<string, string> = {},
+): Promise<SignedUpUser> {
+  const email = overrides.email ?? `signup-${randomBytes(5).toString('hex')}@example.org`;
+  const password = overrides.password ?? `pw-${randomBytes(9).toString('hex')}`;
+  const res = await api.gql(
+    SIGN_UP,
+    { input: { email, displayName: overrides.displayName ?? 'Signed Up', password } },
+    headers,
+  );
+  const result = res.data?.signUp;
+  if (result?.__typename !== 'SignUpSuccess') throw new Error(`signUp failed: ${JSON.stringify(res)}`);
+  return { id: result.user.id, email: result.user.email, token: result.session.token, password };
+}
+
 export interface PoolVmFixture {
   id: string;
   name?: string;

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { rmSync } from 'node:fs';
 import type { TestProject } from 'vitest/node';
 import { migrateDatabase } from '../../api/src/db/migrate.ts';
 import { testEnv } from './env.ts';
@@ -10,6 +11,7 @@ import {
   startEmbeddedPostgres,
   withDatabase,
 } from './postgres.ts';
+import { webSnapshotDir } from './web-snapshot.ts';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -71,5 +73,7 @@ export default async function setup(project: TestProject) {
     for (const { datname } of rows) await dropDatabase(server.adminUrl, datname);
     await dropDatabase(server.adminUrl, template);
     await server.stop();
+    // The browser tests' copy of the built web process (test/support/web.ts).
+    rmSync(webSnapshotDir(runId), { recursive: true, force: true });
   };
 }

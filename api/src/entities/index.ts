@@ -1,4 +1,5 @@
 import { AggregatorNodeState } from './aggregator-node-state.entity.ts';
+import { AuthSession } from './auth-session.entity.ts';
 import { Billing } from './billing.entity.ts';
 import { ConsumedRecord } from './consumed-record.entity.ts';
 import { JobRun } from './job-run.entity.ts';
@@ -16,6 +17,7 @@ import { WebhookEvent } from './webhook-event.entity.ts';
 /** The explicit entity list of the MikroORM config. */
 export const entities = [
   User,
+  AuthSession,
   Billing,
   PaymentEvent,
   LedgerEntry,

@@ -17,6 +17,8 @@ export const UserSchema = defineEntity({
     forgeId: p.text().nullable().unique(),
     /** sha256 of the user's API bearer token (the token itself is shown once). */
     apiTokenHash: p.text().nullable().unique().hidden(),
+    /** argon2id PHC string; null: no password (users made by createUser), no password sign-in. */
+    passwordHash: p.text().nullable().hidden().lazy(),
     vmQuota: p.integer().default(1),
     vmQuotaPeriodEnd: p.datetime().nullable(),
     createdAt: p.datetime().onCreate(() => new Date()),

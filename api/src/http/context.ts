@@ -1,10 +1,15 @@
+import type { IncomingMessage } from 'node:http';
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { hashToken, secretsEqual } from '../auth/tokens.ts';
+import type { AuthSettings, ClientInfo } from '../auth/sessions.ts';
+import { findLiveSession } from '../auth/sessions.ts';
+import { hashToken, secretsEqual, tokenKind } from '../auth/tokens.ts';
 import type { PlanCatalog } from '../billing/plans.ts';
 import { User } from '../entities/user.entity.ts';
 import type { Logger } from '../lib/logger.ts';
 import type { Provisioner } from '../provisioners/provisioner.ts';
 import type { UsageSource } from '../usage/sources/usage-source.ts';
+import { clientIpOf } from './client-ip.ts';
+import { createLoaders, type Loaders } from './loaders.ts';
 
 /** What a credential in the request amounts to. */
 export type CredentialState = 'missing' | 'invalid' | 'valid';
@@ -19,11 +24,20 @@ export interface ApiSettings {
   defaultCurrency: string;
   /** The plans users can buy (PLANS_JSON / PLANS_FILE). */
   plans: PlanCatalog;
+  /** Session lifetime and sign-in rate limits (SESSION_TTL_HOURS, AUTH_RATE_LIMIT_EMAIL / _IP). */
+  auth: AuthSettings;
+  /** Peers whose X-Forwarded-For is believed (TRUSTED_PROXIES), normalized IP addresses. */
+  trustedProxies: string[];
 }
 
 /** Who a valid bearer token belongs to (the user entity is loaded only where a resolver needs it). */
 export interface AuthenticatedUser {
   id: string;
+}
+
+/** The yoga server context: the node request the GraphQL request came in on (none in-process). */
+export interface ServerContext {
+  req?: IncomingMessage;
 }
 
 export interface Context {
@@ -34,46 +48,96 @@ export interface Context {
   /** The billing repository, or null when none is configured (aggregateNow answers 503). */
   usageSource: UsageSource | null;
   admin: CredentialState;
+  /** How the admin credential came: the x-admin-secret header, or an admin session token. */
+  adminVia: 'secret' | 'session' | null;
   user: AuthenticatedUser | null;
   userCredential: CredentialState;
+  /** The live session the bearer token names (user or admin), for signOut. */
+  sessionId: string | null;
+  /** The client's address (TRUSTED_PROXIES decides whether X-Forwarded-For is believed). */
+  clientIp: string | null;
+  /** What sign-in records on a new session. */
+  client: ClientInfo;
+  /** For adminSignIn only: the secret a new admin session is bound to. Never log or return it. */
+  adminSecret: string;
+  loaders: Loaders;
   log: Logger;
 }
 
 export interface ContextDeps {
   em: EntityManager;
   settings: ApiSettings;
+  /** settings.trustedProxies as a set. */
+  trustedProxies: ReadonlySet<string>;
   adminSecret: string;
   provisioner: Provisioner | null;
   usageSource: UsageSource | null;
   log: Logger;
 }
 
-export async function createContext(request: Request, deps: ContextDeps): Promise<Context> {
+export async function createContext(
+  request: Request,
+  deps: ContextDeps,
+  server: ServerContext = {},
+): Promise<Context> {
   const em = deps.em.fork();
   const adminHeader = request.headers.get('x-admin-secret');
-  const admin: CredentialState =
+  let admin: CredentialState =
     adminHeader === null || adminHeader === ''
       ? 'missing'
       : secretsEqual(adminHeader, deps.adminSecret)
         ? 'valid'
         : 'invalid';
+  let adminVia: Context['adminVia'] = admin === 'missing' ? null : 'secret';
 
   let user: AuthenticatedUser | null = null;
   let userCredential: CredentialState = 'missing';
+  let sessionId: string | null = null;
   const authorization = request.headers.get('authorization');
   if (authorization) {
     const match = /^Bearer\s+(\S+)\s*$/i.exec(authorization);
-    user = match ? await em.getRepository(User).idForTokenHash(hashToken(match[1])) : null;
-    userCredential = user ? 'valid' : 'invalid';
+    const token = match?.[1];
+    const kind = token ? tokenKind(token) : 'api';
+    if (token && kind !== 'api') {
+      const session = await findLiveSession(em, token, deps.adminSecret);
+      if (kind === 'userSession') {
+        if (session?.kind === 'USER') {
+          user = { id: session.userId };
+          sessionId = session.id;
+        }
+        userCredential = user ? 'valid' : 'invalid';
+      } else if (session?.kind === 'ADMIN') {
+        sessionId = session.id;
+        admin = 'valid';
+        adminVia = 'session';
+      } else if (admin !== 'valid') {
+        admin = 'invalid';
+        adminVia = 'session';
+      }
+    } else {
+      user = token ? await em.getRepository(User).idForTokenHash(hashToken(token)) : null;
+      userCredential = user ? 'valid' : 'invalid';
+    }
   }
+  const clientIp = clientIpOf(
+    server.req?.socket.remoteAddress,
+    request.headers.get('x-forwarded-for'),
+    deps.trustedProxies,
+  );
   return {
     em,
     settings: deps.settings,
     provisioner: deps.provisioner,
     usageSource: deps.usageSource,
     admin,
+    adminVia,
     user,
     userCredential,
+    sessionId,
+    clientIp,
+    client: { ip: clientIp, userAgent: request.headers.get('user-agent') },
+    adminSecret: deps.adminSecret,
+    loaders: createLoaders(em),
     log: deps.log,
   };
 }

@@ -3,6 +3,7 @@ import type { MikroORM } from '@mikro-orm/postgresql';
 import { GraphQLError } from 'graphql';
 import { createYoga, type YogaServerInstance } from 'graphql-yoga';
 import { DEFAULT_EXPIRY_WARNING_HOURS } from '../allocation/expiry.ts';
+import { DEFAULT_AUTH_SETTINGS } from '../auth/sessions.ts';
 import { handleStripeWebhook } from '../billing/stripe-webhook.ts';
 import { DomainError } from '../errors.ts';
 import type { Logger } from '../lib/logger.ts';
@@ -10,7 +11,8 @@ import type { Provisioner } from '../provisioners/provisioner.ts';
 import { schema } from '../schema/index.ts';
 import { DEFAULT_AGGREGATE_BATCH_SIZE } from '../usage/aggregate-usage.ts';
 import type { UsageSource } from '../usage/sources/usage-source.ts';
-import { type ApiSettings, type Context, createContext } from './context.ts';
+import { normalizeIp } from './client-ip.ts';
+import { type ApiSettings, type Context, createContext, type ServerContext } from './context.ts';
 import { createMetrics } from './metrics.ts';
 
 export interface AppDeps {
@@ -20,7 +22,7 @@ export interface AppDeps {
   /** Default: none (aggregateNow answers USAGE_SOURCE_UNAVAILABLE). */
   usageSource?: UsageSource | null;
   log: Logger;
-  /** Default: EXPIRY_WARNING_HOURS 72. */
+  /** Default: EXPIRY_WARNING_HOURS 72, sessions of 168 h, 10/30 attempts, proxies 127.0.0.1 and ::1. */
   settings?: Partial<ApiSettings>;
   /** GraphiQL in the browser at /graphql (development only). */
   graphiql?: boolean;
@@ -79,16 +81,22 @@ function toGraphQLError(error: unknown, message: string): Error {
   });
 }
 
-export function createGraphQLHandler(deps: AppDeps): YogaServerInstance<Record<string, never>, Context> {
+/** Trusted by default: a web server on the same host. */
+export const DEFAULT_TRUSTED_PROXIES = ['127.0.0.1', '::1'];
+
+export function createGraphQLHandler(deps: AppDeps): YogaServerInstance<ServerContext, Context> {
   const log = deps.log.child({ module: 'graphql' });
   const settings: ApiSettings = {
     expiryWarningHours: DEFAULT_EXPIRY_WARNING_HOURS,
     aggregateBatchSize: DEFAULT_AGGREGATE_BATCH_SIZE,
     defaultCurrency: 'EUR',
     plans: { plans: [], currency: deps.settings?.defaultCurrency ?? 'EUR' },
+    auth: DEFAULT_AUTH_SETTINGS,
+    trustedProxies: DEFAULT_TRUSTED_PROXIES,
     ...deps.settings,
   };
-  return createYoga<Record<string, never>, Context>({
+  const trustedProxies = new Set(settings.trustedProxies.map((ip) => normalizeIp(ip) ?? ip));
+  return createYoga<ServerContext, Context>({
     schema,
     graphqlEndpoint: '/graphql',
     graphiql: deps.graphiql ?? false,
@@ -114,15 +122,20 @@ export function createGraphQLHandler(deps: AppDeps): YogaServerInstance<Record<s
         return masked;
       },
     },
-    context: ({ request }) =>
-      createContext(request, {
-        em: deps.orm.em,
-        settings,
-        adminSecret: deps.adminSecret,
-        provisioner: deps.provisioner,
-        usageSource: deps.usageSource ?? null,
-        log,
-      }),
+    context: ({ request, req }) =>
+      createContext(
+        request,
+        {
+          em: deps.orm.em,
+          settings,
+          trustedProxies,
+          adminSecret: deps.adminSecret,
+          provisioner: deps.provisioner,
+          usageSource: deps.usageSource ?? null,
+          log,
+        },
+        { req },
+      ),
   });
 }
 

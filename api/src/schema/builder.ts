@@ -7,7 +7,8 @@ import { authFailureError } from './auth-errors.ts';
 
 export const builder = new SchemaBuilder<{
   Context: Context;
-  AuthScopes: { admin: boolean; user: boolean };
+  /** session: the bearer token names a live sign-in session (user or admin). */
+  AuthScopes: { admin: boolean; user: boolean; session: boolean };
   Scalars: {
     DateTime: { Input: Date; Output: Date };
     JSON: { Input: unknown; Output: unknown };
@@ -20,7 +21,11 @@ export const builder = new SchemaBuilder<{
   defaultFieldNullability: false,
   defaultInputFieldRequiredness: true,
   scopeAuth: {
-    authScopes: (ctx) => ({ admin: ctx.admin === 'valid', user: ctx.user !== null }),
+    authScopes: (ctx) => ({
+      admin: ctx.admin === 'valid',
+      user: ctx.user !== null,
+      session: ctx.sessionId !== null,
+    }),
     unauthorizedError: (_parent, ctx, _info, result) => authFailureError(ctx, result.failure),
   },
   errors: { defaultTypes: [] },

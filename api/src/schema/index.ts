@@ -5,6 +5,8 @@ import './types/errors.ts';
 import './types/pool-vm.ts';
 import './types/vm-allocation.ts';
 import './types/user.ts';
+import './types/session.ts';
+import './types/webhook-event.ts';
 import './types/health.ts';
 import './types/auto-release.ts';
 import './types/job-run.ts';

@@ -4,15 +4,24 @@ import { z } from 'zod';
 import { generateToken, hashToken } from '../auth/tokens.ts';
 import { Billing } from '../entities/billing.entity.ts';
 import { User } from '../entities/user.entity.ts';
-import { parseInput, ValidationError } from '../errors.ts';
+import { EmailTakenError, parseInput, ValidationError } from '../errors.ts';
 
-const createUserSchema = z.object({
-  email: z
-    .email('must be a valid email address')
-    .max(320)
-    .transform((e) => e.trim().toLowerCase()),
-  displayName: z.string().trim().min(1, 'must not be empty').max(200, 'must be at most 200 characters'),
-});
+/** A user's email: valid, at most 320 characters, stored trimmed and lower-cased. */
+export const emailSchema = z
+  .email('must be a valid email address')
+  .max(320)
+  .transform((e) => e.trim().toLowerCase());
+
+export const displayNameSchema = z
+  .string()
+  .trim()
+  .min(1, 'must not be empty')
+  .max(200, 'must be at most 200 characters');
+
+export const createUserSchema = z.object({ email: emailSchema, displayName: displayNameSchema });
+
+/** The email as it is stored and compared (the schema's transform without its checks). */
+export const normalizeEmail = (email: string): string => email.trim().toLowerCase();
 
 export interface CreateUserInput {
   email: string;
@@ -26,6 +35,47 @@ export interface CreateUserResult {
   token: string;
 }
 
+export interface NewUser {
+  /** Validated and normalized (createUserSchema). */
+  email: string;
+  displayName: string;
+  currency?: string;
+  apiTokenHash?: string | null;
+  /** argon2id hash (auth/passwords.ts); none: the user cannot sign in with a password. */
+  passwordHash?: string | null;
+}
+
+/**
+ * Inserts a user with an empty billing account, in one transaction (a savepoint when `em` is in
+ * one already). An email registered already, even by a concurrent call: EmailTakenError.
+ */
+export async function insertUser(em: EntityManager, data: NewUser): Promise<User> {
+  try {
+    return await em.transactional(async (tx) => {
+      const created = tx.create(User, {
+        email: data.email,
+        displayName: data.displayName,
+        apiTokenHash: data.apiTokenHash ?? null,
+        passwordHash: data.passwordHash ?? null,
+        vmQuota: 1,
+        createdAt: new Date(),
+      });
+      tx.create(Billing, { user: created, creditBalanceCents: 0, currency: data.currency ?? 'EUR' });
+      return created;
+    });
+  } catch (err) {
+    if (err instanceof UniqueConstraintViolationException && isEmailConflict(err)) {
+      throw new EmailTakenError();
+    }
+    throw err;
+  }
+}
+
+function isEmailConflict(err: UniqueConstraintViolationException): boolean {
+  const constraint = (err as { constraint?: string }).constraint;
+  return constraint === 'users_email_unique' || (!constraint && /users_email_unique/.test(err.message));
+}
+
 /** Creates a user with an empty billing account and a fresh API token. */
 export async function createUser(em: EntityManager, input: CreateUserInput): Promise<CreateUserResult> {
   const data = parseInput(
@@ -35,20 +85,10 @@ export async function createUser(em: EntityManager, input: CreateUserInput): Pro
   );
   const token = generateToken();
   try {
-    const user = await em.transactional(async (tx) => {
-      const created = tx.create(User, {
-        email: data.email,
-        displayName: data.displayName,
-        apiTokenHash: hashToken(token),
-        vmQuota: 1,
-        createdAt: new Date(),
-      });
-      tx.create(Billing, { user: created, creditBalanceCents: 0, currency: input.currency ?? 'EUR' });
-      return created;
-    });
+    const user = await insertUser(em, { ...data, currency: input.currency, apiTokenHash: hashToken(token) });
     return { user, token };
   } catch (err) {
-    if (err instanceof UniqueConstraintViolationException) {
+    if (err instanceof EmailTakenError) {
       throw new ValidationError([{ path: 'email', message: 'is already registered' }], 'Invalid user');
     }
     throw err;

@@ -33,10 +33,11 @@ export function formatRelative(date: Date, now: Date = new Date(), locale?: stri
 
 /** Date and time in a time zone (the viewer's in the browser; UTC when rendered on the server). */
 export function formatDateTime(date: Date, timeZone?: string, locale?: string): string {
-  return new Intl.DateTimeFormat(locale ?? 'en', {
+  // dateStyle cannot be combined with timeZoneName: the zone is named by hand for UTC.
+  const text = new Intl.DateTimeFormat(locale ?? 'en', {
     dateStyle: 'medium',
     timeStyle: 'short',
     timeZone,
-    timeZoneName: timeZone === 'UTC' ? 'short' : undefined,
   }).format(date);
+  return timeZone === 'UTC' ? `${text} UTC` : text;
 }

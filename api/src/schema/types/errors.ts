@@ -2,12 +2,15 @@ import {
   CurrencyMismatchError,
   type DomainError,
   DuplicatePaymentError,
+  EmailTakenError,
   ERROR_CODES,
   InsufficientCreditError,
+  InvalidCredentialsError,
   NotFoundError,
   PoolExhaustedError,
   type Problem,
   QuotaExceededError,
+  RateLimitedError,
   RefundExceedsPaymentError,
   ValidationError,
 } from '../../errors.ts';
@@ -95,5 +98,31 @@ builder.objectType(RefundExceedsPaymentError, {
   fields: (t) => ({
     paymentId: t.exposeID('paymentId'),
     refundableCents: t.expose('refundableCents', { type: 'SafeInt' }),
+  }),
+});
+
+builder.objectType(EmailTakenError, {
+  name: 'EmailTakenError',
+  description: 'EMAIL_TAKEN: an account with this email exists already; nothing was created.',
+  interfaces: [ErrorInterface],
+  isTypeOf: (e) => e instanceof EmailTakenError,
+});
+
+builder.objectType(InvalidCredentialsError, {
+  name: 'InvalidCredentialsError',
+  description:
+    'INVALID_CREDENTIALS: the email/password pair (or the admin secret) is wrong. The same answer whether the email is unknown, has no password, or the password is wrong.',
+  interfaces: [ErrorInterface],
+  isTypeOf: (e) => e instanceof InvalidCredentialsError,
+});
+
+builder.objectType(RateLimitedError, {
+  name: 'RateLimitedError',
+  description:
+    'RATE_LIMITED: too many sign-in attempts for this email or from this address in the current 15-minute window; nothing was checked.',
+  interfaces: [ErrorInterface],
+  isTypeOf: (e) => e instanceof RateLimitedError,
+  fields: (t) => ({
+    retryAfterSeconds: t.exposeInt('retryAfterSeconds', { description: 'When the window ends.' }),
   }),
 });

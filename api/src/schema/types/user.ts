@@ -3,10 +3,16 @@ import { Billing } from '../../entities/billing.entity.ts';
 import { User } from '../../entities/user.entity.ts';
 import { VmAllocation } from '../../entities/vm-allocation.entity.ts';
 import { NotFoundError, ValidationError } from '../../errors.ts';
-import { type CreateUserResult, createUser } from '../../users/create-user.ts';
+import { USER_ORDERS } from '../../repositories/user.repository.ts';
+import { type CreateUserResult, createUser, normalizeEmail } from '../../users/create-user.ts';
 import { setUserQuota } from '../../users/set-user-quota.ts';
 import { builder } from '../builder.ts';
 import { AllocationStatusEnum, VmAllocationType } from './vm-allocation.ts';
+
+const UserOrderEnum = builder.enumType('UserOrder', {
+  values: USER_ORDERS,
+  description: 'By creation time (then id), or by email.',
+});
 
 export const BillingType = builder.objectType(Billing, {
   name: 'Billing',
@@ -78,16 +84,22 @@ builder.queryField('me', (t) =>
 builder.queryField('users', (t) =>
   t.connection({
     type: UserType,
-    description: 'Admin: users, newest first.',
+    description: 'Admin: users, newest first by default.',
     authScopes: { admin: true },
-    args: { email: t.arg.string({ required: false, description: 'Exact email (case-insensitive).' }) },
+    args: {
+      email: t.arg.string({ required: false, description: 'Exact email (case-insensitive).' }),
+      orderBy: t.arg({ type: UserOrderEnum, required: false, defaultValue: 'CREATED_DESC' }),
+    },
     resolve: (_root, args, ctx) =>
       resolveOffsetConnection({ args, defaultSize: 20, maxSize: 100 }, ({ limit, offset }) =>
-        ctx.em.find(User, args.email ? { email: args.email.trim().toLowerCase() } : {}, {
-          orderBy: { createdAt: 'desc', id: 'desc' },
-          limit,
-          offset,
-        }),
+        ctx.em
+          .getRepository(User)
+          .page(
+            { email: args.email ? normalizeEmail(args.email) : undefined },
+            args.orderBy ?? 'CREATED_DESC',
+            limit,
+            offset,
+          ),
       ),
   }),
 );
@@ -132,5 +144,17 @@ builder.mutationField('setUserQuota', (t) =>
         vmQuota: args.vmQuota,
         periodEnd: args.periodEnd ?? null,
       }),
+  }),
+);
+
+builder.objectField(VmAllocationType, 'user', (t) =>
+  t.field({
+    type: UserType,
+    description: 'Whose allocation this is (batched: a page of allocations loads its users in one query).',
+    resolve: async (a, _args, ctx) => {
+      const user = await ctx.loaders.user.load(a.user.id);
+      if (!user) throw new NotFoundError('User', a.user.id);
+      return user;
+    },
   }),
 );

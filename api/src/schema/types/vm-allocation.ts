@@ -9,12 +9,17 @@ import {
 } from '../../entities/vm-allocation.entity.ts';
 import { NotFoundError, PoolExhaustedError, QuotaExceededError } from '../../errors.ts';
 import { isUuid } from '../../lib/ids.ts';
+import { ALLOCATION_ORDERS } from '../../repositories/vm-allocation.repository.ts';
 import { builder } from '../builder.ts';
 import { PoolVmType } from './pool-vm.ts';
 import { requireProvisioner } from './provisioner.ts';
 
 export const AllocationStatusEnum = builder.enumType('AllocationStatus', { values: ALLOCATION_STATUSES });
 export const ReleaseReasonEnum = builder.enumType('ReleaseReason', { values: RELEASE_REASONS });
+const AllocationOrderEnum = builder.enumType('AllocationOrder', {
+  values: ALLOCATION_ORDERS,
+  description: 'By allocatedAt or expiresAt, then by id.',
+});
 
 export const VmAllocationType = builder.objectRef<AllocationView>('VmAllocation').implement({
   fields: (t) => ({
@@ -49,17 +54,25 @@ export const VmAllocationType = builder.objectRef<AllocationView>('VmAllocation'
 builder.queryField('allocations', (t) =>
   t.connection({
     type: VmAllocationType,
-    description: 'Admin: allocations, newest first, filterable by status and user.',
+    description: 'Admin: allocations, newest first by default, filterable by status and user.',
     authScopes: { admin: true },
     args: {
       status: t.arg({ type: AllocationStatusEnum, required: false }),
       userId: t.arg.id({ required: false }),
+      orderBy: t.arg({ type: AllocationOrderEnum, required: false, defaultValue: 'ALLOCATED_DESC' }),
     },
     resolve: (_root, args, ctx) => {
       const userId = args.userId ? String(args.userId) : undefined;
       if (userId && !isUuid(userId)) return resolveOffsetConnection({ args }, () => []);
       return resolveOffsetConnection({ args, defaultSize: 20, maxSize: 100 }, ({ limit, offset }) =>
-        ctx.em.getRepository(VmAllocation).page({ status: args.status ?? undefined, userId }, limit, offset),
+        ctx.em
+          .getRepository(VmAllocation)
+          .page(
+            { status: args.status ?? undefined, userId },
+            limit,
+            offset,
+            args.orderBy ?? 'ALLOCATED_DESC',
+          ),
       );
     },
   }),

@@ -83,8 +83,11 @@ export const ORIGIN_HOST_HEADER = 'x-hero-web-host';
 export const ORIGIN_PROTO_HEADER = 'x-hero-web-proto';
 
 /**
- * The variables adapter-node's handler reads when it is imported (it has no options object):
- * the origin comes from the two headers above, the body limit and client address from ours.
+ * The variables adapter-node's handler reads when it is imported (it has no options object).
+ * vite.config.ts sets no `envPrefix`, so it reads them unprefixed; only server/main.ts sets them,
+ * from our WEB_ variables: the origin comes from the two headers above (set on every request),
+ * the body limit and the client address from WEB_BODY_SIZE_LIMIT, WEB_ADDRESS_HEADER and
+ * WEB_XFF_DEPTH. (The adapter's own index.js, which would read PORT and HOST, is not used.)
  */
 export function applyAdapterEnv(config: WebConfig): void {
   process.env.HOST_HEADER = ORIGIN_HOST_HEADER;

@@ -1,0 +1,270 @@
+import { randomUUID } from 'node:crypto';
+import type { EntityManager } from '@mikro-orm/postgresql';
+import { nativePool } from '../db/native-pool.ts';
+import { AuthSession, type SessionKind } from '../entities/auth-session.entity.ts';
+import { User } from '../entities/user.entity.ts';
+import { InvalidCredentialsError, type Problem, parseInput, ValidationError } from '../errors.ts';
+import { isUuid } from '../lib/ids.ts';
+import { createUserSchema, insertUser, normalizeEmail } from '../users/create-user.ts';
+import { dummyVerify, hashPassword, PASSWORD_RULES, passwordProblems, verifyPassword } from './passwords.ts';
+import { countAttempt, emailBucket, ipBucket, type RateLimitBucket } from './rate-limit.ts';
+import { generateToken, hashToken, secretFingerprint, secretsEqual } from './tokens.ts';
+
+/** Sign-in settings (SESSION_TTL_HOURS, AUTH_RATE_LIMIT_EMAIL, AUTH_RATE_LIMIT_IP). */
+export interface AuthSettings {
+  sessionTtlHours: number;
+  rateLimitEmail: number;
+  rateLimitIp: number;
+}
+
+export const DEFAULT_AUTH_SETTINGS: AuthSettings = {
+  sessionTtlHours: 168,
+  rateLimitEmail: 10,
+  rateLimitIp: 30,
+};
+
+/** Who is signing in, as far as the request says (recorded on the session). */
+export interface ClientInfo {
+  /** The client's address (see http/client-ip.ts); null when unknown (an in-process call). */
+  ip: string | null;
+  userAgent: string | null;
+}
+
+/** A session just opened: its token is shown this once. */
+export interface IssuedSession {
+  id: string;
+  token: string;
+  expiresAt: Date;
+}
+
+export interface SignedIn {
+  user: User;
+  session: IssuedSession;
+}
+
+/** Sessions that ended (expired, or revoked and then expired) this long ago are deleted. */
+const KEEP_ENDED_SESSIONS = '30 days';
+const MAX_USER_AGENT_LENGTH = 512;
+
+/** Attempts from an unknown address share one bucket (they still count). */
+const ipBucketOf = (client: ClientInfo) => ipBucket(client.ip ?? 'unknown');
+
+function attemptBuckets(settings: AuthSettings, client: ClientInfo, email?: string): RateLimitBucket[] {
+  const buckets: RateLimitBucket[] = [{ bucket: ipBucketOf(client), limit: settings.rateLimitIp }];
+  if (email !== undefined) buckets.push({ bucket: emailBucket(email), limit: settings.rateLimitEmail });
+  return buckets;
+}
+
+/** Opens a session in `em`'s transaction (the caller flushes / commits). */
+function openSession(
+  em: EntityManager,
+  kind: SessionKind,
+  settings: AuthSettings,
+  client: ClientInfo,
+  owner: { userId: string } | { adminSecret: string },
+): IssuedSession {
+  const token = generateToken(kind === 'USER' ? 'userSession' : 'adminSession');
+  const now = new Date();
+  const expiresAt = new Date(now.getTime() + settings.sessionTtlHours * 3_600_000);
+  const session = em.create(AuthSession, {
+    id: randomUUID(),
+    kind,
+    user: 'userId' in owner ? owner.userId : null,
+    tokenHash: hashToken(token),
+    secretFingerprint: 'adminSecret' in owner ? secretFingerprint(token, owner.adminSecret) : null,
+    createdAt: now,
+    lastSeenAt: now,
+    expiresAt,
+    revokedAt: null,
+    ip: client.ip,
+    userAgent: client.userAgent?.slice(0, MAX_USER_AGENT_LENGTH) ?? null,
+  });
+  return { id: session.id, token, expiresAt };
+}
+
+/** Forgets sessions that ended long ago (an index range on expires_at; usually empty). */
+async function pruneEndedSessions(em: EntityManager): Promise<void> {
+  await em.execute(`delete from auth_session where expires_at < now() - interval '${KEEP_ENDED_SESSIONS}'`);
+}
+
+export interface SignUpInput {
+  email: string;
+  displayName: string;
+  password: string;
+}
+
+/**
+ * Creates a user (empty balance in `currency`, as createUser does, but with a password and no
+ * API token) and opens a USER session. Counts as an attempt for the email and the client's
+ * address first (RateLimitedError when over). Every problem with the input is listed
+ * (ValidationError: `email`, `displayName`, `password`); a registered email is EmailTakenError,
+ * also when concurrent sign-ups race for it.
+ */
+export async function signUp(
+  em: EntityManager,
+  input: SignUpInput,
+  options: { currency: string; settings: AuthSettings; client: ClientInfo },
+): Promise<SignedIn> {
+  await countAttempt(em, attemptBuckets(options.settings, options.client, input.email));
+
+  const problems: Problem[] = [];
+  let data: { email: string; displayName: string } | undefined;
+  try {
+    data = parseInput(
+      createUserSchema,
+      { email: input.email.trim(), displayName: input.displayName },
+      'Invalid sign-up',
+    );
+  } catch (err) {
+    if (!(err instanceof ValidationError)) throw err;
+    problems.push(...err.problems);
+  }
+  for (const message of passwordProblems(input.password, input.email))
+    problems.push({ path: 'password', message });
+  if (!data || problems.length > 0) throw new ValidationError(problems, 'Invalid sign-up');
+
+  const passwordHash = await hashPassword(input.password);
+  const signedIn = await em.transactional(async (tx) => {
+    const user = await insertUser(tx, { ...data, currency: options.currency, passwordHash });
+    const session = openSession(tx, 'USER', options.settings, options.client, { userId: user.id });
+    return { user, session };
+  });
+  await pruneEndedSessions(em);
+  return signedIn;
+}
+
+export interface SignInInput {
+  email: string;
+  password: string;
+}
+
+/**
+ * Checks a user's password and opens a USER session. Unknown email, a user without a password
+ * and a wrong password all answer the same InvalidCredentialsError, after the same argon2 work.
+ * Counts as an attempt for the email and the client's address first: over the limit,
+ * RateLimitedError and nothing is checked.
+ */
+export async function signIn(
+  em: EntityManager,
+  input: SignInInput,
+  options: { settings: AuthSettings; client: ClientInfo },
+): Promise<SignedIn> {
+  await countAttempt(em, attemptBuckets(options.settings, options.client, input.email));
+  // Far longer than any acceptable password: refused without looking (says nothing about the account).
+  if (input.password.length > 4 * PASSWORD_RULES.maxLength) throw new InvalidCredentialsError();
+
+  const user = await em.findOne(
+    User,
+    { email: normalizeEmail(input.email) },
+    { populate: ['passwordHash'], disableIdentityMap: true },
+  );
+  if (!user?.passwordHash) {
+    await dummyVerify(input.password);
+    throw new InvalidCredentialsError();
+  }
+  if (!(await verifyPassword(user.passwordHash, input.password))) throw new InvalidCredentialsError();
+
+  const session = await em.transactional(async (tx) =>
+    openSession(tx, 'USER', options.settings, options.client, { userId: user.id }),
+  );
+  await pruneEndedSessions(em);
+  return { user, session };
+}
+
+/**
+ * Opens an ADMIN session for the right admin secret (compared in constant time; never logged).
+ * Counts as an attempt for the client's address first.
+ */
+export async function adminSignIn(
+  em: EntityManager,
+  secret: string,
+  options: { adminSecret: string; settings: AuthSettings; client: ClientInfo },
+): Promise<IssuedSession> {
+  await countAttempt(em, attemptBuckets(options.settings, options.client));
+  if (!secretsEqual(secret, options.adminSecret))
+    throw new InvalidCredentialsError('The admin secret is wrong');
+  const session = await em.transactional(async (tx) =>
+    openSession(tx, 'ADMIN', options.settings, options.client, { adminSecret: options.adminSecret }),
+  );
+  await pruneEndedSessions(em);
+  return session;
+}
+
+/** Ends one session now; true when it was live. */
+export async function revokeSession(em: EntityManager, sessionId: string): Promise<boolean> {
+  const pool = await nativePool(em);
+  const res = await pool.query(
+    'update auth_session set revoked_at = now() where id = $1 and revoked_at is null and expires_at > now()',
+    [sessionId],
+  );
+  return (res.rowCount ?? 0) > 0;
+}
+
+/** Ends every live session of a user now (e.g. after a password leak); how many there were. */
+export async function revokeUserSessions(em: EntityManager, userId: string): Promise<number> {
+  if (!isUuid(userId)) return 0;
+  const pool = await nativePool(em);
+  const res = await pool.query(
+    'update auth_session set revoked_at = now() where user_id = $1 and revoked_at is null and expires_at > now()',
+    [userId],
+  );
+  return res.rowCount ?? 0;
+}
+
+export type LiveSession = { id: string; kind: 'USER'; userId: string } | { id: string; kind: 'ADMIN' };
+
+/**
+ * The live session a bearer token names: not revoked, not expired, and for an ADMIN session
+ * opened with the current admin secret. Runs on every request with a session token: plain
+ * statements on the driver; `last_seen_at` is written at most once a minute.
+ */
+export async function findLiveSession(
+  em: EntityManager,
+  token: string,
+  adminSecret: string,
+): Promise<LiveSession | null> {
+  const pool = await nativePool(em);
+  const { rows } = await pool.query<{
+    id: string;
+    kind: SessionKind;
+    user_id: string | null;
+    secret_fingerprint: string | null;
+    stale: boolean;
+  }>(
+    `select id, kind, user_id, secret_fingerprint, last_seen_at < now() - interval '1 minute' as stale
+       from auth_session where token_hash = $1 and revoked_at is null and expires_at > now()`,
+    [hashToken(token)],
+  );
+  const row = rows[0];
+  if (!row) return null;
+  if (row.kind === 'ADMIN') {
+    if (
+      !row.secret_fingerprint ||
+      !secretsEqual(row.secret_fingerprint, secretFingerprint(token, adminSecret))
+    )
+      return null;
+  } else if (!row.user_id) return null;
+  if (row.stale) {
+    await pool.query(
+      `update auth_session set last_seen_at = now()
+        where id = $1 and last_seen_at < now() - interval '1 minute'`,
+      [row.id],
+    );
+  }
+  return row.kind === 'ADMIN'
+    ? { id: row.id, kind: 'ADMIN' }
+    : { id: row.id, kind: 'USER', userId: row.user_id! };
+}
+
+/** How many live sessions each user has (users without any: 0). */
+export async function countLiveSessions(em: EntityManager, userIds: readonly string[]): Promise<number[]> {
+  const pool = await nativePool(em);
+  const { rows } = await pool.query<{ user_id: string; n: number }>(
+    `select user_id, count(*)::int as n from auth_session
+      where user_id = any($1::uuid[]) and revoked_at is null and expires_at > now()
+      group by user_id`,
+    [userIds.filter(isUuid)],
+  );
+  const byUser = new Map(rows.map((r) => [r.user_id, r.n]));
+  return userIds.map((id) => byUser.get(id) ?? 0);
+}

@@ -1,0 +1,167 @@
+import { PASSWORD_RULES, PASSWORD_RULES_TEXT } from '../../auth/password-rules.ts';
+import {
+  adminSignIn,
+  type IssuedSession,
+  revokeSession,
+  revokeUserSessions,
+  type SignedIn,
+  signIn,
+  signUp,
+} from '../../auth/sessions.ts';
+import {
+  EmailTakenError,
+  InvalidCredentialsError,
+  RateLimitedError,
+  UnauthenticatedError,
+  ValidationError,
+} from '../../errors.ts';
+import { builder } from '../builder.ts';
+import { UserType } from './user.ts';
+
+export const SessionType = builder.objectRef<IssuedSession>('Session').implement({
+  description:
+    'A sign-in session. The token is shown once (only its hash is stored); send it as `Authorization: Bearer <token>`. It ends at expiresAt (SESSION_TTL_HOURS after sign-in, not extended by use), on signOut, or by revokeUserSessions.',
+  fields: (t) => ({
+    token: t.exposeString('token', {
+      description: '`hs_…` for a user session, `ha_…` for an admin session.',
+    }),
+    expiresAt: t.expose('expiresAt', { type: 'DateTime' }),
+  }),
+});
+
+/** A user and their new session (signUp and signIn succeed with the same shape). */
+const signedInType = (name: string, description: string) =>
+  builder.objectRef<SignedIn>(name).implement({
+    description,
+    fields: (t) => ({
+      user: t.field({ type: UserType, resolve: (r) => r.user }),
+      session: t.field({ type: SessionType, resolve: (r) => r.session }),
+    }),
+  });
+
+const SignUpSuccess = signedInType('SignUpSuccess', 'The new user, signed in.');
+const SignInSuccess = signedInType('SignInSuccess', 'The user, signed in.');
+
+const AdminSignInSuccess = builder.objectRef<IssuedSession>('AdminSignInSuccess').implement({
+  description:
+    'An admin session: its token works for admin operations as `Authorization: Bearer <token>` until it expires, is signed out, or ADMIN_SECRET changes.',
+  fields: (t) => ({ session: t.field({ type: SessionType, resolve: (s) => s }) }),
+});
+
+const PasswordRulesType = builder.objectRef<typeof PASSWORD_RULES>('PasswordRules').implement({
+  description: 'What signUp accepts as a password.',
+  fields: (t) => ({
+    minLength: t.exposeInt('minLength', { description: 'Characters (Unicode code points).' }),
+    maxLength: t.exposeInt('maxLength'),
+    mustDifferFromEmail: t.exposeBoolean('mustDifferFromEmail', {
+      description: 'The password must not be the email address (compared case-insensitively).',
+    }),
+    summary: t.string({ description: 'The rules in one sentence.', resolve: () => PASSWORD_RULES_TEXT }),
+  }),
+});
+
+const SignUpInput = builder.inputType('SignUpInput', {
+  fields: (t) => ({
+    email: t.string({ description: 'Stored trimmed and lower-cased.' }),
+    displayName: t.string({ description: '1 to 200 characters.' }),
+    password: t.string({ description: `${PASSWORD_RULES_TEXT} (see the passwordRules query).` }),
+  }),
+});
+
+const SignInInput = builder.inputType('SignInInput', {
+  fields: (t) => ({ email: t.string(), password: t.string() }),
+});
+
+builder.queryField('passwordRules', (t) =>
+  t.field({
+    type: PasswordRulesType,
+    description: 'Public: the password rules signUp applies.',
+    resolve: () => PASSWORD_RULES,
+  }),
+);
+
+builder.mutationField('signUp', (t) =>
+  t.field({
+    type: SignUpSuccess,
+    description:
+      'Public: create an account (empty balance in DEFAULT_CURRENCY) with a password, and sign it in. Counts against the sign-in rate limits of the email and the client address.',
+    args: { input: t.arg({ type: SignUpInput }) },
+    errors: {
+      types: [ValidationError, EmailTakenError, RateLimitedError],
+      union: { name: 'SignUpResult' },
+      directResult: true,
+    },
+    resolve: (_root, { input }, ctx) =>
+      signUp(ctx.em, input, {
+        currency: ctx.settings.defaultCurrency,
+        settings: ctx.settings.auth,
+        client: ctx.client,
+      }),
+  }),
+);
+
+builder.mutationField('signIn', (t) =>
+  t.field({
+    type: SignInSuccess,
+    description:
+      'Public: sign in with email and password; opens a user session. At most AUTH_RATE_LIMIT_EMAIL attempts per email and AUTH_RATE_LIMIT_IP per client address in 15 minutes.',
+    args: { input: t.arg({ type: SignInInput }) },
+    errors: {
+      types: [InvalidCredentialsError, RateLimitedError],
+      union: { name: 'SignInResult' },
+      directResult: true,
+    },
+    resolve: (_root, { input }, ctx) =>
+      signIn(ctx.em, input, { settings: ctx.settings.auth, client: ctx.client }),
+  }),
+);
+
+builder.mutationField('adminSignIn', (t) =>
+  t.field({
+    type: AdminSignInSuccess,
+    description:
+      'Public: exchange the admin secret for an admin session token (the secret then stays on the server that called this). Rate-limited per client address.',
+    args: { secret: t.arg.string() },
+    errors: {
+      types: [InvalidCredentialsError, RateLimitedError],
+      union: { name: 'AdminSignInResult' },
+      directResult: true,
+    },
+    resolve: (_root, { secret }, ctx) =>
+      adminSignIn(ctx.em, secret, {
+        adminSecret: ctx.adminSecret,
+        settings: ctx.settings.auth,
+        client: ctx.client,
+      }),
+  }),
+);
+
+builder.mutationField('signOut', (t) =>
+  t.boolean({
+    description:
+      'Ends the session whose token is the bearer token (user or admin session); true when it was live. Without a live session token: UNAUTHENTICATED.',
+    authScopes: { session: true },
+    resolve: async (_root, _args, ctx) => {
+      if (!ctx.sessionId)
+        throw new UnauthenticatedError('Send the session token as "Authorization: Bearer <token>"');
+      return revokeSession(ctx.em, ctx.sessionId);
+    },
+  }),
+);
+
+builder.mutationField('revokeUserSessions', (t) =>
+  t.int({
+    description:
+      'Admin: end every live session of a user (they must sign in again); how many were ended. API tokens are not affected.',
+    authScopes: { admin: true },
+    args: { userId: t.arg.id() },
+    resolve: (_root, args, ctx) => revokeUserSessions(ctx.em, String(args.userId)),
+  }),
+);
+
+builder.objectField(UserType, 'activeSessions', (t) =>
+  t.int({
+    description: 'Live sign-in sessions (not expired, not revoked).',
+    resolve: (user, _args, ctx) => ctx.loaders.activeSessions.load(user.id),
+  }),
+);

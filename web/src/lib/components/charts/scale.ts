@@ -1,0 +1,25 @@
+/** Small helpers shared by the SVG charts. */
+
+/** "Nice" upper bound and tick step for a value axis from 0 (or below 0) to max. */
+export function niceTicks(min: number, max: number, count = 4): number[] {
+  const lo = Math.min(0, min);
+  const hi = Math.max(lo + 1, max);
+  const raw = (hi - lo) / count;
+  const magnitude = 10 ** Math.floor(Math.log10(raw));
+  const step = [1, 2, 2.5, 5, 10].map((m) => m * magnitude).find((s) => s >= raw) ?? raw;
+  const start = Math.floor(lo / step) * step;
+  const ticks: number[] = [];
+  for (let v = start; v <= hi + step * 1e-9; v += step) ticks.push(Math.round(v * 1e6) / 1e6);
+  if (ticks[ticks.length - 1] < hi) ticks.push(ticks[ticks.length - 1] + step);
+  return ticks;
+}
+
+export function linear(domain: [number, number], range: [number, number]): (v: number) => number {
+  const [d0, d1] = domain;
+  const [r0, r1] = range;
+  const span = d1 - d0 || 1;
+  return (v) => r0 + ((v - d0) / span) * (r1 - r0);
+}
+
+export const shortDate = (d: Date): string =>
+  new Intl.DateTimeFormat('en', { month: 'short', day: 'numeric', timeZone: 'UTC' }).format(d);

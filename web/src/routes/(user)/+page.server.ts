@@ -1,0 +1,321 @@
+import { error, fail, type RequestEvent, redirect } from '@sveltejs/kit';
+import { ApiError, describeApiError, gql } from '#lib/server/api.ts';
+import { clearSessionCookie, USER_COOKIE } from '#lib/server/session.ts';
+import type { Actions, PageServerLoad } from './$types';
+import { type LedgerRow, ledgerChart, windowStart } from './ledger-chart.ts';
+
+const LEDGER_PAGE = 100; // the API's largest page
+const LEDGER_MAX_ROWS = 500; // enough for 30 days of a busy user; the chart stops there
+
+const LEDGER_FIELDS = /* GraphQL */ `
+  edges {
+    node {
+      createdAt
+      kind
+      amountCents
+      balanceAfterCents
+    }
+  }
+  pageInfo {
+    hasNextPage
+    endCursor
+  }
+`;
+
+const DASHBOARD = /* GraphQL */ `
+  query UserDashboard($first: Int!) {
+    me {
+      id
+      email
+      displayName
+      vmQuota
+      vmQuotaPeriodEnd
+      billing {
+        creditBalanceCents
+        currency
+      }
+      allocations(status: ACTIVE) {
+        id
+        status
+        allocatedAt
+        expiresAt
+        expiringSoon
+        cockpitUrl
+        poolVm {
+          id
+          name
+          host
+        }
+      }
+      ledger(first: $first) {
+        ${LEDGER_FIELDS}
+      }
+    }
+  }
+`;
+
+const MORE_LEDGER = /* GraphQL */ `
+  query UserLedgerPage($first: Int!, $after: String!) {
+    me {
+      ledger(first: $first, after: $after) {
+        ${LEDGER_FIELDS}
+      }
+    }
+  }
+`;
+
+interface LedgerPage {
+  edges: { node: LedgerRow }[];
+  pageInfo: { hasNextPage: boolean; endCursor: string | null };
+}
+
+export interface Allocation {
+  id: string;
+  status: 'ACTIVE' | 'RELEASED';
+  allocatedAt: string;
+  expiresAt: string;
+  expiringSoon: boolean;
+  cockpitUrl: string | null;
+  poolVm: { id: string; name: string; host: string | null };
+}
+
+interface Dashboard {
+  me: {
+    id: string;
+    email: string;
+    displayName: string;
+    vmQuota: number;
+    vmQuotaPeriodEnd: string | null;
+    billing: { creditBalanceCents: number; currency: string };
+    allocations: Allocation[];
+    ledger: LedgerPage;
+  };
+}
+
+/** Only http(s) links are shown as links (the API allows no other; this is a second lock). */
+function safeHttpUrl(url: string | null): string | null {
+  if (!url) return null;
+  try {
+    const { protocol } = new URL(url);
+    return protocol === 'http:' || protocol === 'https:' ? url : null;
+  } catch {
+    return null;
+  }
+}
+
+/** A session that ended while the page was open: back to sign in. Anything else: the error page. */
+function apiFailure(event: Pick<RequestEvent, 'cookies' | 'url'>, err: unknown): never {
+  if (err instanceof ApiError && err.code === 'UNAUTHENTICATED') {
+    clearSessionCookie(event.cookies, event.url, USER_COOKIE);
+    redirect(303, '/signin');
+  }
+  const { code, message } = describeApiError(err);
+  const unavailable = code === 'SERVICE_UNAVAILABLE' || code === 'PROVISIONER_UNAVAILABLE';
+  error(unavailable ? 503 : 500, message, { code });
+}
+
+export const load: PageServerLoad = async (event) => {
+  const now = new Date();
+  const since = windowStart(now).getTime();
+  let me: Dashboard['me'];
+  const rows: LedgerRow[] = [];
+  try {
+    ({ me } = await gql<Dashboard>(event, DASHBOARD, { first: LEDGER_PAGE }));
+    let page = me.ledger;
+    rows.push(...page.edges.map((e) => e.node));
+    // Newest first: read on until a row older than the window, the end, or the cap.
+    while (
+      page.pageInfo.hasNextPage &&
+      page.pageInfo.endCursor &&
+      rows.length < LEDGER_MAX_ROWS &&
+      rows.length > 0 &&
+      new Date(rows[rows.length - 1].createdAt).getTime() >= since
+    ) {
+      ({
+        me: { ledger: page },
+      } = await gql<{ me: { ledger: LedgerPage } }>(event, MORE_LEDGER, {
+        first: LEDGER_PAGE,
+        after: page.pageInfo.endCursor,
+      }));
+      rows.push(...page.edges.map((e) => e.node));
+    }
+  } catch (err) {
+    apiFailure(event, err);
+  }
+
+  return {
+    me: {
+      displayName: me.displayName,
+      vmQuota: me.vmQuota,
+      vmQuotaPeriodEnd: me.vmQuotaPeriodEnd,
+      balanceCents: me.billing.creditBalanceCents,
+      currency: me.billing.currency,
+    },
+    allocations: me.allocations
+      .filter((a) => a.status === 'ACTIVE')
+      .map((a) => ({ ...a, cockpitUrl: safeHttpUrl(a.cockpitUrl) })),
+    chart: ledgerChart(rows, now),
+    /** `?release=<id>`: the confirmation panel for pages without JavaScript. */
+    confirmRelease: event.url.searchParams.get('release'),
+  };
+};
+
+const ALLOCATE = /* GraphQL */ `
+  mutation UserAllocateVm {
+    allocateVm {
+      __typename
+      ... on AllocateVmSuccess {
+        allocation {
+          id
+          expiresAt
+          poolVm {
+            id
+            name
+          }
+        }
+      }
+      ... on Error {
+        code
+        message
+      }
+      ... on QuotaExceededError {
+        vmQuota
+        activeAllocations
+      }
+    }
+  }
+`;
+
+type AllocateResult =
+  | {
+      __typename: 'AllocateVmSuccess';
+      allocation: { id: string; expiresAt: string; poolVm: { id: string; name: string } };
+    }
+  | { __typename: 'PoolExhaustedError'; code: string; message: string }
+  | {
+      __typename: 'QuotaExceededError';
+      code: string;
+      message: string;
+      vmQuota: number;
+      activeAllocations: number;
+    };
+
+const RELEASE = /* GraphQL */ `
+  mutation UserReleaseAllocation($id: ID!) {
+    releaseMyAllocation(id: $id) {
+      __typename
+      ... on ReleaseMyAllocationSuccess {
+        allocation {
+          id
+          poolVm {
+            id
+            name
+          }
+        }
+      }
+      ... on Error {
+        code
+        message
+      }
+    }
+  }
+`;
+
+type ReleaseResult =
+  | {
+      __typename: 'ReleaseMyAllocationSuccess';
+      allocation: { id: string; poolVm: { id: string; name: string } };
+    }
+  | { __typename: 'NotFoundError'; code: string; message: string };
+
+/** What an action tells the page: a success (role="status") or an error (role="alert"). */
+export interface ActionMessage {
+  action: 'allocate' | 'release';
+  success?: string;
+  error?: string;
+  /** The allocation the message is about (allocate: the new one). */
+  allocationId?: string;
+}
+
+const POOL_EXHAUSTED_MESSAGE =
+  'No VM is free in the pool right now. Try again later, or ask an operator to add capacity.';
+const NOT_FOUND_MESSAGE = 'That service was not found.';
+
+function withStop(message: string): string {
+  return /[.!?]$/.test(message) ? message : `${message}.`;
+}
+
+/** A top-level error from the API on an action: unavailable, or a session that ended. */
+function actionFailure(
+  event: Pick<RequestEvent, 'cookies' | 'url'>,
+  action: ActionMessage['action'],
+  err: unknown,
+) {
+  if (err instanceof ApiError && err.code === 'UNAUTHENTICATED') {
+    clearSessionCookie(event.cookies, event.url, USER_COOKIE);
+    redirect(303, '/signin');
+  }
+  const { code, message } = describeApiError(err);
+  const status = code === 'SERVICE_UNAVAILABLE' || code === 'PROVISIONER_UNAVAILABLE' ? 503 : 500;
+  return fail(status, { action, error: message } satisfies ActionMessage);
+}
+
+export const actions: Actions = {
+  allocate: async (event) => {
+    let result: AllocateResult;
+    try {
+      ({ allocateVm: result } = await gql<{ allocateVm: AllocateResult }>(event, ALLOCATE));
+    } catch (err) {
+      return actionFailure(event, 'allocate', err);
+    }
+    switch (result.__typename) {
+      case 'AllocateVmSuccess':
+        return {
+          action: 'allocate',
+          success: `Allocated ${result.allocation.poolVm.name}. It is listed under Active services below.`,
+          allocationId: result.allocation.id,
+        } satisfies ActionMessage;
+      case 'PoolExhaustedError':
+        return fail(409, { action: 'allocate', error: POOL_EXHAUSTED_MESSAGE } satisfies ActionMessage);
+      case 'QuotaExceededError': {
+        const full = result.activeAllocations > 0 && result.activeAllocations >= result.vmQuota;
+        const error = `${withStop(result.message)}${full ? ' Release one to allocate another.' : ''}`;
+        return fail(409, { action: 'allocate', error } satisfies ActionMessage);
+      }
+      default:
+        return fail(400, {
+          action: 'allocate',
+          error: withStop((result as { message: string }).message),
+        } satisfies ActionMessage);
+    }
+  },
+
+  release: async (event) => {
+    const data = await event.request.formData();
+    const id = String(data.get('id') ?? '').trim();
+    if (!id) return fail(400, { action: 'release', error: NOT_FOUND_MESSAGE } satisfies ActionMessage);
+    // Releasing deletes the VM's data: only from the confirmation (dialog or panel).
+    if (data.get('confirmed') !== '1') redirect(303, `/?release=${encodeURIComponent(id)}`);
+
+    let result: ReleaseResult;
+    try {
+      ({ releaseMyAllocation: result } = await gql<{ releaseMyAllocation: ReleaseResult }>(event, RELEASE, {
+        id,
+      }));
+    } catch (err) {
+      return actionFailure(event, 'release', err);
+    }
+    if (result.__typename === 'ReleaseMyAllocationSuccess') {
+      return {
+        action: 'release',
+        success: `Released ${result.allocation.poolVm.name}`,
+        allocationId: result.allocation.id,
+      } satisfies ActionMessage;
+    }
+    return fail(404, {
+      action: 'release',
+      error: NOT_FOUND_MESSAGE,
+      allocationId: id,
+    } satisfies ActionMessage);
+  },
+};

@@ -1,0 +1,181 @@
+import { fail } from '@sveltejs/kit';
+import type { Done } from '#lib/components/admin/types.ts';
+import { adminGql, adminQuery, connectionArgs, failedFrom, PAGE_INFO, param } from '#lib/server/admin.ts';
+import type { Actions, PageServerLoad } from './$types';
+
+const STATE = /* GraphQL */ `
+  query AdminAggregatorState {
+    aggregatorState {
+      nodeName
+      lastCommitSha
+      lastRunAt
+      lastSuccessAt
+      recordsConsumedTotal
+      filesTotal
+      lastError
+    }
+    jobRuns(job: "aggregate", first: 20) {
+      edges {
+        node {
+          id
+          status
+          trigger
+          startedAt
+          finishedAt
+          summary
+        }
+      }
+    }
+  }
+`;
+
+const REJECTED = /* GraphQL */ `
+  query AdminRejectedRecords($nodeName: String, $first: Int, $after: String, $last: Int, $before: String) {
+    rejectedRecords(nodeName: $nodeName, first: $first, after: $after, last: $last, before: $before) {
+      edges {
+        node {
+          id
+          createdAt
+          nodeName
+          filePath
+          idempotencyKey
+          userId
+          reason
+          record
+        }
+      }
+      ${PAGE_INFO}
+    }
+  }
+`;
+
+const AGGREGATE_NOW = /* GraphQL */ `
+  mutation AdminAggregateNow {
+    aggregateNow {
+      nodesSeen
+      nodesSkipped
+      nodesFailed
+      filesRead
+      recordsSeen
+      recordsApplied
+      recordsDuplicate
+      recordsRejected
+      centsDebited
+      errors
+    }
+  }
+`;
+
+interface NodeState {
+  nodeName: string;
+  lastCommitSha: string | null;
+  lastRunAt: string | null;
+  lastSuccessAt: string | null;
+  recordsConsumedTotal: number;
+  filesTotal: number;
+  lastError: string | null;
+}
+
+interface RunRow {
+  id: string;
+  status: string;
+  trigger: string;
+  startedAt: string;
+  finishedAt: string | null;
+  summary: unknown;
+}
+
+interface RejectedRow {
+  id: string;
+  createdAt: string;
+  nodeName: string;
+  filePath: string;
+  idempotencyKey: string | null;
+  userId: string | null;
+  reason: string;
+  record: unknown;
+}
+
+interface PageInfo {
+  hasNextPage: boolean;
+  hasPreviousPage: boolean;
+  startCursor: string | null;
+  endCursor: string | null;
+}
+
+/** recordsApplied of a finished run's summary (SKIPPED runs only say `{ skipped }`). */
+function recordsApplied(summary: unknown): number | null {
+  if (summary && typeof summary === 'object' && 'recordsApplied' in summary) {
+    const n = (summary as { recordsApplied: unknown }).recordsApplied;
+    return typeof n === 'number' ? n : null;
+  }
+  return null;
+}
+
+export const load: PageServerLoad = async (event) => {
+  const nodeName = param(event.url, 'node');
+  const [state, rejected] = await Promise.all([
+    adminQuery<{ aggregatorState: NodeState[]; jobRuns: { edges: { node: RunRow }[] } }>(event, STATE),
+    adminQuery<{ rejectedRecords: { edges: { node: RejectedRow }[]; pageInfo: PageInfo } }>(event, REJECTED, {
+      nodeName,
+      ...connectionArgs(event.url),
+    }),
+  ]);
+  // Oldest first, for the chart.
+  const runs = (state.data?.jobRuns.edges ?? [])
+    .map((e) => ({ ...e.node, recordsApplied: recordsApplied(e.node.summary) }))
+    .filter((r): r is RunRow & { recordsApplied: number } => r.recordsApplied !== null)
+    .reverse()
+    .map(({ id, startedAt, trigger, recordsApplied }) => ({ id, startedAt, trigger, recordsApplied }));
+  return {
+    filters: { node: nodeName ?? '' },
+    nodes: state.data?.aggregatorState ?? [],
+    runs,
+    error: state.error,
+    rejected: rejected.data?.rejectedRecords.edges.map((e) => e.node) ?? [],
+    rejectedPageInfo: rejected.data?.rejectedRecords.pageInfo ?? null,
+    rejectedError: rejected.error,
+  };
+};
+
+interface AggregateSummary {
+  nodesSeen: number;
+  nodesSkipped: number;
+  nodesFailed: number;
+  filesRead: number;
+  recordsSeen: number;
+  recordsApplied: number;
+  recordsDuplicate: number;
+  recordsRejected: number;
+  centsDebited: number;
+  errors: string[];
+}
+
+const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
+
+export const actions: Actions = {
+  aggregate: async (event) => {
+    try {
+      const { aggregateNow: s } = await adminGql<{ aggregateNow: AggregateSummary }>(event, AGGREGATE_NOW);
+      return {
+        aggregate: {
+          ok: true,
+          message:
+            `Aggregation finished: ${plural(s.recordsApplied, 'record')} applied, ${s.recordsDuplicate} duplicate, ` +
+            `${s.recordsRejected} rejected, from ${plural(s.filesRead, 'file')} ` +
+            `(${plural(s.nodesSeen, 'node')}: ${s.nodesSkipped} unchanged, ${s.nodesFailed} failed).`,
+          summary: s,
+        } satisfies Done<{ summary: AggregateSummary }>,
+      };
+    } catch (err) {
+      const said = err instanceof Error ? err.message : '';
+      return fail(503, {
+        aggregate: failedFrom(err, {
+          ALREADY_RUNNING: 'An aggregation is already running.',
+          USAGE_SOURCE_UNAVAILABLE: `Usage source unavailable: there is nothing to aggregate from. ${said}`,
+          JOB_FAILED: `The aggregation failed (see Jobs): ${said}`,
+        }),
+      });
+    }
+  },
+};

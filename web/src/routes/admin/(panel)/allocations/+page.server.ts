@@ -1,0 +1,178 @@
+import { fail } from '@sveltejs/kit';
+import type { Done } from '#lib/components/admin/types.ts';
+import {
+  adminGql,
+  adminQuery,
+  connectionArgs,
+  enumParam,
+  failedFrom,
+  failedFromUnion,
+  field,
+  PAGE_INFO,
+  param,
+  type UnionError,
+} from '#lib/server/admin.ts';
+import type { Actions, PageServerLoad } from './$types';
+
+const STATUSES = ['ACTIVE', 'RELEASED'] as const;
+const ORDERS = ['ALLOCATED_DESC', 'ALLOCATED_ASC', 'EXPIRES_ASC', 'EXPIRES_DESC'] as const;
+
+const ALLOCATIONS = /* GraphQL */ `
+  query AdminAllocations(
+    $status: AllocationStatus
+    $userId: ID
+    $orderBy: AllocationOrder
+    $first: Int
+    $after: String
+    $last: Int
+    $before: String
+  ) {
+    allocations(
+      status: $status
+      userId: $userId
+      orderBy: $orderBy
+      first: $first
+      after: $after
+      last: $last
+      before: $before
+    ) {
+      edges {
+        node {
+          id
+          status
+          provisioner
+          allocatedAt
+          expiresAt
+          expiringSoon
+          releasedAt
+          releaseReason
+          cockpitUrl
+          user {
+            id
+            email
+            displayName
+            vmQuotaPeriodEnd
+          }
+          poolVm {
+            id
+            name
+            host
+          }
+        }
+      }
+      ${PAGE_INFO}
+    }
+  }
+`;
+
+const RELEASE = /* GraphQL */ `
+  mutation AdminReleaseAllocation($id: ID!) {
+    releaseAllocation(id: $id) {
+      __typename
+      ... on Error {
+        code
+        message
+      }
+      ... on ReleaseAllocationSuccess {
+        allocation {
+          id
+          status
+          releaseReason
+          poolVm {
+            id
+            name
+          }
+        }
+      }
+    }
+  }
+`;
+
+interface AllocationRow {
+  id: string;
+  status: string;
+  provisioner: string;
+  allocatedAt: string;
+  expiresAt: string;
+  expiringSoon: boolean;
+  releasedAt: string | null;
+  releaseReason: string | null;
+  cockpitUrl: string | null;
+  user: { id: string; email: string; displayName: string; vmQuotaPeriodEnd: string | null };
+  poolVm: { id: string; name: string; host: string | null };
+}
+
+interface PageInfo {
+  hasNextPage: boolean;
+  hasPreviousPage: boolean;
+  startCursor: string | null;
+  endCursor: string | null;
+}
+
+export const load: PageServerLoad = async (event) => {
+  const { url } = event;
+  const status = enumParam(url, 'status', STATUSES);
+  const userId = param(url, 'userId');
+  const orderBy = enumParam(url, 'orderBy', ORDERS) ?? 'ALLOCATED_DESC';
+  const result = await adminQuery<{ allocations: { edges: { node: AllocationRow }[]; pageInfo: PageInfo } }>(
+    event,
+    ALLOCATIONS,
+    { status, userId, orderBy, ...connectionArgs(url) },
+  );
+  return {
+    filters: { status: status ?? '', userId: userId ?? '', orderBy },
+    allocations: result.data?.allocations.edges.map((e) => e.node) ?? [],
+    pageInfo: result.data?.allocations.pageInfo ?? null,
+    error: result.error,
+  };
+};
+
+type ReleaseResult =
+  | {
+      __typename: 'ReleaseAllocationSuccess';
+      allocation: {
+        id: string;
+        status: string;
+        releaseReason: string | null;
+        poolVm: { id: string; name: string };
+      };
+    }
+  | UnionError;
+
+export const actions: Actions = {
+  release: async (event) => {
+    const form = await event.request.formData();
+    const id = field(form, 'id');
+    if (!id)
+      return fail(400, {
+        release: {
+          ok: false as const,
+          code: 'BAD_USER_INPUT',
+          message: 'Which allocation? The id is missing.',
+          problems: [],
+        },
+      });
+    // Without JavaScript the Release button posts straight here: ask first (no-JS confirm).
+    if (field(form, 'confirmed') !== 'yes') return { confirmRelease: { id } };
+
+    let result: ReleaseResult;
+    try {
+      ({ releaseAllocation: result } = await adminGql<{ releaseAllocation: ReleaseResult }>(event, RELEASE, {
+        id,
+      }));
+    } catch (err) {
+      return fail(503, { release: failedFrom(err) });
+    }
+    if ('allocation' in result) {
+      const a = result.allocation;
+      return {
+        release: {
+          ok: true,
+          message: `Allocation ${a.id} released: ${a.poolVm.name} (${a.poolVm.id}) is no longer held.`,
+          id: a.id,
+        } satisfies Done<{ id: string }>,
+      };
+    }
+    return fail(404, { release: failedFromUnion(result) });
+  },
+};

@@ -1,0 +1,92 @@
+import { fail, redirect } from '@sveltejs/kit';
+import {
+  type AuthErrorResult,
+  type FieldErrors,
+  rateLimitMessage,
+  SIGN_IN_ERROR_FIELDS,
+} from '#lib/components/dashboard/auth-form.ts';
+import { describeApiError, gql } from '#lib/server/api.ts';
+import { setSessionCookie, USER_COOKIE } from '#lib/server/session.ts';
+import type { Actions, PageServerLoad } from './$types';
+
+const SIGN_IN = /* GraphQL */ `
+  mutation WebSignIn($input: SignInInput!) {
+    signIn(input: $input) {
+      __typename
+      ... on SignInSuccess {
+        session {
+          token
+          expiresAt
+        }
+      }
+      ${SIGN_IN_ERROR_FIELDS}
+    }
+  }
+`;
+
+type SignInResult =
+  | { __typename: 'SignInSuccess'; session: { token: string; expiresAt: string } }
+  | AuthErrorResult;
+
+type Field = 'email' | 'password';
+
+export interface SignInFailure {
+  values: { email: string };
+  errors: FieldErrors<Field>;
+  /** For the whole form (role="alert"). */
+  message?: string;
+}
+
+export const load: PageServerLoad = ({ locals }) => {
+  if (locals.user) redirect(303, '/');
+};
+
+export const actions: Actions = {
+  default: async (event) => {
+    const data = await event.request.formData();
+    const email = String(data.get('email') ?? '').trim();
+    const password = String(data.get('password') ?? '');
+    const values = { email };
+
+    // Empty fields are answered here: they need no round trip and count as no attempt.
+    const errors: FieldErrors<Field> = {};
+    if (!email) errors.email = ['Enter your email.'];
+    if (!password) errors.password = ['Enter your password.'];
+    if (errors.email || errors.password) return fail<SignInFailure>(400, { values, errors });
+
+    let result: SignInResult;
+    try {
+      ({ signIn: result } = await gql<{ signIn: SignInResult }>(
+        event,
+        SIGN_IN,
+        { input: { email, password } },
+        'none',
+      ));
+    } catch (err) {
+      const { message } = describeApiError(err);
+      return fail<SignInFailure>(503, { values, errors: {}, message });
+    }
+
+    if (result.__typename === 'SignInSuccess' && 'session' in result) {
+      setSessionCookie(event.cookies, event.url, USER_COOKIE, result.session.token, result.session.expiresAt);
+      redirect(303, '/');
+    }
+    const failure = result as AuthErrorResult;
+    switch (failure.code) {
+      case 'RATE_LIMITED':
+        return fail<SignInFailure>(429, {
+          values,
+          errors: {},
+          message: rateLimitMessage(failure.retryAfterSeconds),
+        });
+      case 'INVALID_CREDENTIALS':
+        return fail<SignInFailure>(400, {
+          values,
+          errors: {},
+          message: 'The email or the password is wrong.',
+        });
+      default:
+        return fail<SignInFailure>(400, { values, errors: {}, message: failure.message });
+    }
+  },
+};

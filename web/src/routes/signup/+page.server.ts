@@ -1,0 +1,135 @@
+import { fail, redirect } from '@sveltejs/kit';
+import {
+  type AuthErrorResult,
+  type FieldErrors,
+  PASSWORD_MAX_LENGTH,
+  PASSWORD_MIN_LENGTH,
+  PASSWORD_RULES_TEXT,
+  problemsByField,
+  rateLimitMessage,
+  SIGN_UP_ERROR_FIELDS,
+  sentence,
+} from '#lib/components/dashboard/auth-form.ts';
+import { describeApiError, gql } from '#lib/server/api.ts';
+import { setSessionCookie, USER_COOKIE } from '#lib/server/session.ts';
+import type { Actions, PageServerLoad } from './$types';
+
+const SIGN_UP = /* GraphQL */ `
+  mutation WebSignUp($input: SignUpInput!) {
+    signUp(input: $input) {
+      __typename
+      ... on SignUpSuccess {
+        session {
+          token
+          expiresAt
+        }
+      }
+      ${SIGN_UP_ERROR_FIELDS}
+    }
+  }
+`;
+
+type SignUpResult =
+  | { __typename: 'SignUpSuccess'; session: { token: string; expiresAt: string } }
+  | AuthErrorResult;
+
+type Field = 'email' | 'displayName' | 'password';
+const FIELDS: readonly Field[] = ['email', 'displayName', 'password'];
+
+export interface SignUpFailure {
+  values: { email: string; displayName: string };
+  errors: FieldErrors<Field>;
+  /** For the whole form (role="alert"). */
+  message?: string;
+  details?: string[];
+}
+
+const PASSWORD_RULES = /* GraphQL */ `
+  query WebPasswordRules {
+    passwordRules {
+      minLength
+      maxLength
+      summary
+    }
+  }
+`;
+
+interface PasswordRules {
+  minLength: number;
+  maxLength: number;
+  summary: string;
+}
+
+/** The API's rules when it can say them (it applies them), else the same rules as known here. */
+async function passwordRules(event: Parameters<PageServerLoad>[0]): Promise<PasswordRules> {
+  try {
+    const { passwordRules: rules } = await gql<{ passwordRules: PasswordRules }>(
+      event,
+      PASSWORD_RULES,
+      {},
+      'none',
+    );
+    return { ...rules, summary: sentence(rules.summary) };
+  } catch {
+    return { minLength: PASSWORD_MIN_LENGTH, maxLength: PASSWORD_MAX_LENGTH, summary: PASSWORD_RULES_TEXT };
+  }
+}
+
+export const load: PageServerLoad = async (event) => {
+  if (event.locals.user) redirect(303, '/');
+  return { passwordRules: await passwordRules(event) };
+};
+
+export const actions: Actions = {
+  default: async (event) => {
+    const data = await event.request.formData();
+    const email = String(data.get('email') ?? '').trim();
+    const displayName = String(data.get('displayName') ?? '');
+    const password = String(data.get('password') ?? '');
+    // The password is never sent back to the page.
+    const values = { email, displayName };
+
+    let result: SignUpResult;
+    try {
+      ({ signUp: result } = await gql<{ signUp: SignUpResult }>(
+        event,
+        SIGN_UP,
+        { input: { email, displayName, password } },
+        'none',
+      ));
+    } catch (err) {
+      const { message } = describeApiError(err);
+      return fail<SignUpFailure>(503, { values, errors: {}, message });
+    }
+
+    if (result.__typename === 'SignUpSuccess' && 'session' in result) {
+      setSessionCookie(event.cookies, event.url, USER_COOKIE, result.session.token, result.session.expiresAt);
+      redirect(303, '/');
+    }
+    const failure = result as AuthErrorResult;
+    switch (failure.code) {
+      case 'RATE_LIMITED':
+        return fail<SignUpFailure>(429, {
+          values,
+          errors: {},
+          message: rateLimitMessage(failure.retryAfterSeconds),
+        });
+      case 'EMAIL_TAKEN':
+        return fail<SignUpFailure>(409, {
+          values,
+          errors: { email: ['An account with this email exists already. Sign in instead.'] },
+        });
+      case 'BAD_USER_INPUT': {
+        const sorted = problemsByField(failure.problems ?? [], FIELDS);
+        return fail<SignUpFailure>(400, {
+          values,
+          errors: sorted.fields,
+          message: sorted.other.length ? 'Please check the form.' : undefined,
+          details: sorted.other,
+        });
+      }
+      default:
+        return fail<SignUpFailure>(400, { values, errors: {}, message: failure.message });
+    }
+  },
+};
