@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { normalizeIp } from './http/client-ip.ts';
+import { normalizeProxyEntry } from './http/client-ip.ts';
 import { envBool as bool, checkPoolSource, type Env, LOG_LEVELS, parseEnv } from './lib/env.ts';
 import { aggregateBatchSizeEnv } from './usage/batch-size.ts';
 import { checkUsageSource, USAGE_SOURCE_SECRETS, usageSourceEnv } from './usage/sources/source-config.ts';
@@ -13,8 +13,9 @@ const trustedProxiesEnv = z
     for (const part of value.split(',')) {
       const entry = part.trim();
       if (entry === '') continue;
-      const ip = normalizeIp(entry);
-      if (ip === null) ctx.addIssue({ code: 'custom', message: `not an IP address: ${entry}` });
+      const ip = normalizeProxyEntry(entry);
+      if (ip === null)
+        ctx.addIssue({ code: 'custom', message: `not an IP address or CIDR network: ${entry}` });
       else ips.push(ip);
     }
     return ips;
@@ -55,7 +56,7 @@ export const apiConfigSchema = z
     STRIPE_WEBHOOK_TOLERANCE_SECONDS: z.coerce.number().int().positive().max(3600).default(300),
     /** Lifetime of a sign-in session (user or admin), from sign-in; not extended by use. */
     SESSION_TTL_HOURS: z.coerce.number().positive().max(8760).default(168),
-    /** Peers whose X-Forwarded-For is believed (comma-separated IP addresses; `none`: nobody). */
+    /** Peers whose X-Forwarded-For is believed (comma-separated addresses or CIDR networks; `none`: nobody). */
     TRUSTED_PROXIES: trustedProxiesEnv,
     /** Sign-in/sign-up attempts per email per 15-minute window. */
     AUTH_RATE_LIMIT_EMAIL: z.coerce.number().int().min(1).default(10),

@@ -171,6 +171,23 @@ describe('admin UI in the browser', () => {
     }
   });
 
+  it("/admin/users/<id>: the user's page; an unknown or malformed id is a 404", async () => {
+    const context = await adminContext();
+    const page = await context.newPage();
+    try {
+      const res = await page.goto(`/admin/users/${user.id}`);
+      expect(res?.status()).toBe(200);
+      await expect(page.locator('h1').textContent()).resolves.toContain('Admin Page Tester');
+      expect(await page.locator('main').textContent()).toContain(user.email);
+      for (const id of ['00000000-0000-4000-8000-000000000000', 'not-a-uuid']) {
+        const missing = await page.goto(`/admin/users/${id}`);
+        expect(missing?.status(), id).toBe(404);
+      }
+    } finally {
+      await context.close();
+    }
+  });
+
   it('a refused pool manifest (pasted) lists every problem and leaves the pool unchanged', async () => {
     const expected = await apiProblems(BAD_MANIFEST);
     // Duplicate id, bad status, a cockpitUrl that is not http(s), an unknown field.

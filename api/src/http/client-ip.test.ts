@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { clientIpOf, normalizeIp } from './client-ip.ts';
+import { clientIpOf, normalizeIp, normalizeProxyEntry, proxyMatcher } from './client-ip.ts';
 
-const trusted = new Set(['127.0.0.1', '::1', '10.0.0.2']);
+const trusted = proxyMatcher(['127.0.0.1', '::1', '10.0.0.2']);
 
 describe('normalizeIp', () => {
   it.each([
@@ -48,5 +48,27 @@ describe('clientIpOf', () => {
 
   it('no peer: unknown', () => {
     expect(clientIpOf(undefined, '203.0.113.9', trusted)).toBeNull();
+  });
+});
+
+describe('TRUSTED_PROXIES networks', () => {
+  it.each([
+    ['172.16.0.0/12', '172.16.0.0/12'],
+    ['10.0.0.0/8', '10.0.0.0/8'],
+    ['FD00::/8', 'fd00::/8'],
+    ['10.0.0.2', '10.0.0.2'],
+  ])('%s is the entry %s', (input, expected) => expect(normalizeProxyEntry(input)).toBe(expected));
+
+  it.each(['10.0.0.0/33', '10.0.0.0/x', 'fd00::/129', 'example.org/8', '10.0.0.0/'])('%j is refused', (v) =>
+    expect(normalizeProxyEntry(v)).toBeNull(),
+  );
+
+  it('a peer inside a trusted network forwards the client address', () => {
+    const compose = proxyMatcher(['172.16.0.0/12', 'fd00::/8']);
+    expect(clientIpOf('172.18.0.5', '203.0.113.9', compose)).toBe('203.0.113.9');
+    expect(clientIpOf('::ffff:172.18.0.5', '203.0.113.9', compose)).toBe('203.0.113.9');
+    expect(clientIpOf('fd00::12', '2001:db8::7', compose)).toBe('2001:db8::7');
+    // Just outside the network: not believed.
+    expect(clientIpOf('172.32.0.1', '203.0.113.9', compose)).toBe('172.32.0.1');
   });
 });

@@ -1,4 +1,4 @@
-import { isIP } from 'node:net';
+import { BlockList, isIP } from 'node:net';
 
 /**
  * An IP address in canonical text form, or null when `value` is not one. IPv4-mapped IPv6
@@ -22,6 +22,38 @@ export function normalizeIp(value: string): string | null {
   return ip;
 }
 
+/** Which peers are trusted proxies: `has(ip)` for a normalized address. */
+export interface ProxyMatcher {
+  has(ip: string): boolean;
+}
+
+/**
+ * One TRUSTED_PROXIES entry in canonical form: an address (`10.0.0.2`) or a network in CIDR
+ * notation (`172.16.0.0/12`, `fd00::/8`); null when it is neither.
+ */
+export function normalizeProxyEntry(entry: string): string | null {
+  const slash = entry.indexOf('/');
+  if (slash === -1) return normalizeIp(entry);
+  const ip = normalizeIp(entry.slice(0, slash));
+  const prefixText = entry.slice(slash + 1).trim();
+  if (ip === null || !/^\d{1,3}$/.test(prefixText)) return null;
+  const prefix = Number(prefixText);
+  if (prefix > (isIP(ip) === 4 ? 32 : 128)) return null;
+  return `${ip}/${prefix}`;
+}
+
+/** A matcher for normalized TRUSTED_PROXIES entries (addresses and CIDR networks). */
+export function proxyMatcher(entries: readonly string[]): ProxyMatcher {
+  const list = new BlockList();
+  for (const entry of entries) {
+    const [ip, prefix] = entry.split('/');
+    const type = isIP(ip) === 4 ? 'ipv4' : 'ipv6';
+    if (prefix === undefined) list.addAddress(ip, type);
+    else list.addSubnet(ip, Number(prefix), type);
+  }
+  return { has: (ip) => list.check(ip, isIP(ip) === 4 ? 'ipv4' : 'ipv6') };
+}
+
 /**
  * The address a request comes from: its direct peer, unless that peer is a trusted proxy and
  * the request carries X-Forwarded-For; then the right-most address of that header that is not a
@@ -33,7 +65,7 @@ export function normalizeIp(value: string): string | null {
 export function clientIpOf(
   peerAddress: string | null | undefined,
   forwardedFor: string | null | undefined,
-  trustedProxies: ReadonlySet<string>,
+  trustedProxies: ProxyMatcher,
 ): string | null {
   const peer = peerAddress ? normalizeIp(peerAddress) : null;
   if (peer === null) return null;

@@ -8,7 +8,7 @@ import { User } from '../entities/user.entity.ts';
 import type { Logger } from '../lib/logger.ts';
 import type { Provisioner } from '../provisioners/provisioner.ts';
 import type { UsageSource } from '../usage/sources/usage-source.ts';
-import { clientIpOf } from './client-ip.ts';
+import { clientIpOf, type ProxyMatcher } from './client-ip.ts';
 import { createLoaders, type Loaders } from './loaders.ts';
 
 /** What a credential in the request amounts to. */
@@ -26,7 +26,7 @@ export interface ApiSettings {
   plans: PlanCatalog;
   /** Session lifetime and sign-in rate limits (SESSION_TTL_HOURS, AUTH_RATE_LIMIT_EMAIL / _IP). */
   auth: AuthSettings;
-  /** Peers whose X-Forwarded-For is believed (TRUSTED_PROXIES), normalized IP addresses. */
+  /** Peers whose X-Forwarded-For is believed (TRUSTED_PROXIES): normalized addresses and CIDR networks. */
   trustedProxies: string[];
 }
 
@@ -67,8 +67,8 @@ export interface Context {
 export interface ContextDeps {
   em: EntityManager;
   settings: ApiSettings;
-  /** settings.trustedProxies as a set. */
-  trustedProxies: ReadonlySet<string>;
+  /** settings.trustedProxies as a matcher. */
+  trustedProxies: ProxyMatcher;
   adminSecret: string;
   provisioner: Provisioner | null;
   usageSource: UsageSource | null;

@@ -11,7 +11,7 @@ import type { Provisioner } from '../provisioners/provisioner.ts';
 import { schema } from '../schema/index.ts';
 import { DEFAULT_AGGREGATE_BATCH_SIZE } from '../usage/aggregate-usage.ts';
 import type { UsageSource } from '../usage/sources/usage-source.ts';
-import { normalizeIp } from './client-ip.ts';
+import { normalizeProxyEntry, proxyMatcher } from './client-ip.ts';
 import { type ApiSettings, type Context, createContext, type ServerContext } from './context.ts';
 import { createMetrics } from './metrics.ts';
 
@@ -95,7 +95,7 @@ export function createGraphQLHandler(deps: AppDeps): YogaServerInstance<ServerCo
     trustedProxies: DEFAULT_TRUSTED_PROXIES,
     ...deps.settings,
   };
-  const trustedProxies = new Set(settings.trustedProxies.map((ip) => normalizeIp(ip) ?? ip));
+  const trustedProxies = proxyMatcher(settings.trustedProxies.map((e) => normalizeProxyEntry(e) ?? e));
   return createYoga<ServerContext, Context>({
     schema,
     graphqlEndpoint: '/graphql',

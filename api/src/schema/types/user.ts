@@ -81,6 +81,22 @@ builder.queryField('me', (t) =>
   }),
 );
 
+builder.queryField('user', (t) =>
+  t.field({
+    type: UserType,
+    nullable: true,
+    description: 'Admin: one user by id; null when there is none.',
+    authScopes: { admin: true },
+    args: { id: t.arg.id({ required: true }) },
+    resolve: (_root, args, ctx) => {
+      const id = String(args.id);
+      // Not a UUID: no such user (rather than a database error on the cast).
+      if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(id)) return null;
+      return ctx.em.findOne(User, id);
+    },
+  }),
+);
+
 builder.queryField('users', (t) =>
   t.connection({
     type: UserType,

@@ -1,76 +1,64 @@
 import { error, fail } from '@sveltejs/kit';
-import type { Done, FailedWith } from '#lib/components/admin/types.ts';
+import type { Connection, Done, FailedWith, LedgerRow, PaymentRow } from '#lib/components/admin/types.ts';
 import {
   adminGql,
   adminQuery,
+  badInput,
   connectionArgs,
   ERROR_FIELDS,
   failedFrom,
   failedFromUnion,
   field,
-  PAGE_INFO,
+  nodes,
   parseUtcDateTime,
   type UnionError,
 } from '#lib/server/admin.ts';
+import {
+  LEDGER_ROW_FIELDS,
+  PAGE_ARGUMENTS,
+  PAGE_INFO,
+  PAGE_VARIABLES,
+  PAYMENT_ROW_FIELDS,
+} from '#lib/server/admin-fragments.ts';
 import type { Actions, PageServerLoad } from './$types';
 
-// There is no `user(id)` query: the user's billing row (1:1) leads to the user.
 const USER = /* GraphQL */ `
-  query AdminUser($id: ID!, $first: Int, $after: String, $last: Int, $before: String) {
-    billing(userId: $id, first: 1) {
-      edges {
-        node {
-          creditBalanceCents
-          currency
-          updatedAt
-          user {
-            id
-            email
-            displayName
-            forgeId
-            vmQuota
-            vmQuotaPeriodEnd
-            createdAt
-            activeSessions
-            allocations(status: ACTIVE) {
-              id
-              expiresAt
-              poolVm {
-                id
-                name
-              }
-            }
-            ledger(first: $first, after: $after, last: $last, before: $before) {
-              edges {
-                node {
-                  id
-                  createdAt
-                  kind
-                  amountCents
-                  balanceAfterCents
-                  currency
-                  reference
-                  note
-                }
-              }
-              ${PAGE_INFO}
-            }
+  query AdminUser($id: ID!, ${PAGE_VARIABLES}) {
+    user(id: $id) {
+      billing {
+        creditBalanceCents
+        currency
+        updatedAt
+      }
+      id
+      email
+      displayName
+      forgeId
+      vmQuota
+      vmQuotaPeriodEnd
+      createdAt
+      activeSessions
+      allocations(status: ACTIVE) {
+        id
+        expiresAt
+        poolVm {
+          id
+          name
+        }
+      }
+      ledger(${PAGE_ARGUMENTS}) {
+        edges {
+          node {
+            ${LEDGER_ROW_FIELDS}
           }
         }
+        ${PAGE_INFO}
       }
     }
     payments(userId: $id, first: 10) {
       edges {
         node {
-          id
-          kind
-          amountCents
-          currency
-          provider
-          providerRef
-          refundedCents
-          note
-          createdAt
+          ${PAYMENT_ROW_FIELDS}
         }
       }
       pageInfo {
@@ -101,17 +89,6 @@ const REVOKE_SESSIONS = /* GraphQL */ `
   }
 `;
 
-interface LedgerRow {
-  id: string;
-  createdAt: string;
-  kind: string;
-  amountCents: number;
-  balanceAfterCents: number;
-  currency: string;
-  reference: string | null;
-  note: string | null;
-}
-
 interface UserDetail {
   id: string;
   email: string;
@@ -122,33 +99,13 @@ interface UserDetail {
   createdAt: string;
   activeSessions: number;
   allocations: { id: string; expiresAt: string; poolVm: { id: string; name: string } }[];
-  ledger: {
-    edges: { node: LedgerRow }[];
-    pageInfo: {
-      hasNextPage: boolean;
-      hasPreviousPage: boolean;
-      startCursor: string | null;
-      endCursor: string | null;
-    };
-  };
-}
-
-interface PaymentRow {
-  id: string;
-  kind: string;
-  amountCents: number;
-  currency: string;
-  provider: string;
-  providerRef: string;
-  refundedCents: number;
-  note: string | null;
-  createdAt: string;
+  ledger: Connection<LedgerRow>;
 }
 
 interface UserData {
-  billing: {
-    edges: { node: { creditBalanceCents: number; currency: string; updatedAt: string; user: UserDetail } }[];
-  };
+  user:
+    | (UserDetail & { billing: { creditBalanceCents: number; currency: string; updatedAt: string } })
+    | null;
   payments: { edges: { node: PaymentRow }[]; pageInfo: { hasNextPage: boolean } };
 }
 
@@ -158,15 +115,25 @@ export const load: PageServerLoad = async (event) => {
     ...connectionArgs(event.url),
   });
   if (result.error !== null)
-    return { error: result.error, user: null, billing: null, payments: [], morePayments: false };
-  const row = result.data.billing.edges[0]?.node;
-  if (!row) error(404, { message: 'There is no user with this id.', code: 'NOT_FOUND' });
-  const { user, ...billing } = row;
+    return {
+      error: result.error,
+      user: null,
+      billing: null,
+      ledger: [],
+      ledgerPageInfo: null,
+      payments: [],
+      morePayments: false,
+    };
+  const found = result.data.user;
+  if (!found) error(404, { message: 'There is no user with this id.', code: 'NOT_FOUND' });
+  const { billing, ledger, ...user } = found;
   return {
     error: null,
     user,
     billing,
-    payments: result.data.payments.edges.map((e) => e.node),
+    ledger: nodes(ledger),
+    ledgerPageInfo: ledger.pageInfo,
+    payments: nodes(result.data.payments),
     morePayments: result.data.payments.pageInfo.hasNextPage,
   };
 };
@@ -195,10 +162,7 @@ export const actions: Actions = {
     if (problems.length)
       return fail(400, {
         setQuota: {
-          ok: false,
-          code: 'BAD_USER_INPUT',
-          message: 'Please correct the quota form.',
-          problems,
+          ...badInput('Please correct the quota form.', problems),
           values,
         } satisfies FailedWith<typeof values>,
       });
