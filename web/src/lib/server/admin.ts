@@ -6,6 +6,7 @@
  */
 import { isRedirect, type RequestEvent, redirect } from '@sveltejs/kit';
 import type { Failed, Problem } from '#lib/components/admin/types.ts';
+import { cursorParams } from '#lib/components/common/pagination.ts';
 import { ApiError, describeApiError, gql } from './api.ts';
 import { ADMIN_COOKIE, clearSessionCookie } from './session.ts';
 
@@ -95,6 +96,11 @@ export function failedFrom(err: unknown, words: Record<string, string> = {}): Fa
   return { ok: false, code, message: special ?? message, problems: [] };
 }
 
+/** A form the page refuses before asking the API (add the typed `values` when it shows them back). */
+export function badInput(message: string, problems: Problem[] = []): Failed {
+  return { ok: false, code: 'BAD_USER_INPUT', message, problems };
+}
+
 /** A result union's error member (`... on Error { code message }`, ValidationError problems). */
 export interface UnionError {
   __typename: string;
@@ -127,30 +133,29 @@ export const ERROR_FIELDS = /* GraphQL */ `
   }
 `;
 
-export const PAGE_INFO = /* GraphQL */ `
-  pageInfo {
-    hasNextPage
-    hasPreviousPage
-    startCursor
-    endCursor
-  }
-`;
-
 /**
  * Connection arguments from the URL: `after` pages on with `first`, `before` pages back with
- * `last`. The page size is `first` / `last` from the URL when given (1–100), else `size`.
+ * `last` (a page's second table reads `<prefix>After` / `<prefix>Before`, as its Pagination
+ * links write them). The page size is `first` / `last` from the URL when given (1–100), else
+ * `size`.
  */
 export function connectionArgs(
   url: URL,
+  prefix = '',
   size = 25,
-  names: { after: string; before: string } = { after: 'after', before: 'before' },
 ): { first?: number; after?: string; last?: number; before?: string } {
+  const names = cursorParams(prefix);
   const asked = Number(url.searchParams.get('first') ?? url.searchParams.get('last') ?? Number.NaN);
   const n = Number.isInteger(asked) && asked >= 1 && asked <= 100 ? asked : size;
   const before = url.searchParams.get(names.before);
   if (before) return { last: n, before };
   const after = url.searchParams.get(names.after);
   return after ? { first: n, after } : { first: n };
+}
+
+/** A connection's rows (none when it did not load). */
+export function nodes<T>(connection: { edges: { node: T }[] } | null | undefined): T[] {
+  return connection?.edges.map((e) => e.node) ?? [];
 }
 
 /** A trimmed text field of a form post ('' when absent or a file). */

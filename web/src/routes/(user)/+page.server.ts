@@ -1,6 +1,7 @@
 import { error, fail, type RequestEvent, redirect } from '@sveltejs/kit';
 import { ApiError, describeApiError, gql } from '#lib/server/api.ts';
 import { clearSessionCookie, USER_COOKIE } from '#lib/server/session.ts';
+import { safeHttpUrl } from '#lib/url.ts';
 import type { Actions, PageServerLoad } from './$types';
 import { type LedgerRow, ledgerChart, windowStart } from './ledger-chart.ts';
 
@@ -92,26 +93,27 @@ interface Dashboard {
   };
 }
 
-/** Only http(s) links are shown as links (the API allows no other; this is a second lock). */
-function safeHttpUrl(url: string | null): string | null {
-  if (!url) return null;
-  try {
-    const { protocol } = new URL(url);
-    return protocol === 'http:' || protocol === 'https:' ? url : null;
-  } catch {
-    return null;
-  }
-}
-
-/** A session that ended while the page was open: back to sign in. Anything else: the error page. */
-function apiFailure(event: Pick<RequestEvent, 'cookies' | 'url'>, err: unknown): never {
+/**
+ * An error from the API: a session that ended while the page was open goes back to sign in
+ * (thrown redirect); anything else is answered in words with its HTTP status.
+ */
+function describeFailure(
+  event: Pick<RequestEvent, 'cookies' | 'url'>,
+  err: unknown,
+): { status: 500 | 503; code: string; message: string } {
   if (err instanceof ApiError && err.code === 'UNAUTHENTICATED') {
     clearSessionCookie(event.cookies, event.url, USER_COOKIE);
     redirect(303, '/signin');
   }
   const { code, message } = describeApiError(err);
   const unavailable = code === 'SERVICE_UNAVAILABLE' || code === 'PROVISIONER_UNAVAILABLE';
-  error(unavailable ? 503 : 500, message, { code });
+  return { status: unavailable ? 503 : 500, code, message };
+}
+
+/** An API error on the load: back to sign in, or the error page. */
+function apiFailure(event: Pick<RequestEvent, 'cookies' | 'url'>, err: unknown): never {
+  const { status, code, message } = describeFailure(event, err);
+  error(status, message, { code });
 }
 
 export const load: PageServerLoad = async (event) => {
@@ -245,18 +247,13 @@ function withStop(message: string): string {
   return /[.!?]$/.test(message) ? message : `${message}.`;
 }
 
-/** A top-level error from the API on an action: unavailable, or a session that ended. */
+/** A top-level error from the API on an action: back to sign in, or the error next to the form. */
 function actionFailure(
   event: Pick<RequestEvent, 'cookies' | 'url'>,
   action: ActionMessage['action'],
   err: unknown,
 ) {
-  if (err instanceof ApiError && err.code === 'UNAUTHENTICATED') {
-    clearSessionCookie(event.cookies, event.url, USER_COOKIE);
-    redirect(303, '/signin');
-  }
-  const { code, message } = describeApiError(err);
-  const status = code === 'SERVICE_UNAVAILABLE' || code === 'PROVISIONER_UNAVAILABLE' ? 503 : 500;
+  const { status, message } = describeFailure(event, err);
   return fail(status, { action, error: message } satisfies ActionMessage);
 }
 

@@ -25,17 +25,6 @@ export function statusTone(
   }
 }
 
-/** An http(s) URL to link to, or null (never a `javascript:` or other scheme). */
-export function safeHttpUrl(value: string | null | undefined): string | null {
-  if (!value) return null;
-  try {
-    const url = new URL(value);
-    return url.protocol === 'http:' || url.protocol === 'https:' ? url.href : null;
-  } catch {
-    return null;
-  }
-}
-
 /** Cents as money when the currency is known, else as a plain amount with two decimals. */
 export function money(cents: number | null | undefined, currency: string | null | undefined): string {
   if (cents === null || cents === undefined) return '—';

@@ -1,5 +1,8 @@
 /** Small helpers shared by the SVG charts. */
 
+/** The charts' size in viewBox units (W × H) and the margins (M) around the plot. */
+export const CHART = { W: 640, H: 220, M: { top: 12, right: 16, bottom: 28, left: 64 } } as const;
+
 /** "Nice" upper bound and tick step for a value axis from 0 (or below 0) to max. */
 export function niceTicks(min: number, max: number, count = 4): number[] {
   const lo = Math.min(0, min);

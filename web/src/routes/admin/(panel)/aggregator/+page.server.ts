@@ -1,6 +1,7 @@
 import { fail } from '@sveltejs/kit';
-import type { Done } from '#lib/components/admin/types.ts';
-import { adminGql, adminQuery, connectionArgs, failedFrom, PAGE_INFO, param } from '#lib/server/admin.ts';
+import type { Connection, Done } from '#lib/components/admin/types.ts';
+import { adminGql, adminQuery, connectionArgs, failedFrom, nodes, param } from '#lib/server/admin.ts';
+import { PAGE_ARGUMENTS, PAGE_INFO, PAGE_VARIABLES } from '#lib/server/admin-fragments.ts';
 import type { Actions, PageServerLoad } from './$types';
 
 const STATE = /* GraphQL */ `
@@ -30,8 +31,8 @@ const STATE = /* GraphQL */ `
 `;
 
 const REJECTED = /* GraphQL */ `
-  query AdminRejectedRecords($nodeName: String, $first: Int, $after: String, $last: Int, $before: String) {
-    rejectedRecords(nodeName: $nodeName, first: $first, after: $after, last: $last, before: $before) {
+  query AdminRejectedRecords($nodeName: String, ${PAGE_VARIABLES}) {
+    rejectedRecords(nodeName: $nodeName, ${PAGE_ARGUMENTS}) {
       edges {
         node {
           id
@@ -96,13 +97,6 @@ interface RejectedRow {
   record: unknown;
 }
 
-interface PageInfo {
-  hasNextPage: boolean;
-  hasPreviousPage: boolean;
-  startCursor: string | null;
-  endCursor: string | null;
-}
-
 /** recordsApplied of a finished run's summary (SKIPPED runs only say `{ skipped }`). */
 function recordsApplied(summary: unknown): number | null {
   if (summary && typeof summary === 'object' && 'recordsApplied' in summary) {
@@ -116,14 +110,14 @@ export const load: PageServerLoad = async (event) => {
   const nodeName = param(event.url, 'node');
   const [state, rejected] = await Promise.all([
     adminQuery<{ aggregatorState: NodeState[]; jobRuns: { edges: { node: RunRow }[] } }>(event, STATE),
-    adminQuery<{ rejectedRecords: { edges: { node: RejectedRow }[]; pageInfo: PageInfo } }>(event, REJECTED, {
+    adminQuery<{ rejectedRecords: Connection<RejectedRow> }>(event, REJECTED, {
       nodeName,
       ...connectionArgs(event.url),
     }),
   ]);
   // Oldest first, for the chart.
-  const runs = (state.data?.jobRuns.edges ?? [])
-    .map((e) => ({ ...e.node, recordsApplied: recordsApplied(e.node.summary) }))
+  const runs = nodes(state.data?.jobRuns)
+    .map((run) => ({ ...run, recordsApplied: recordsApplied(run.summary) }))
     .filter((r): r is RunRow & { recordsApplied: number } => r.recordsApplied !== null)
     .reverse()
     .map(({ id, startedAt, trigger, recordsApplied }) => ({ id, startedAt, trigger, recordsApplied }));
@@ -132,7 +126,7 @@ export const load: PageServerLoad = async (event) => {
     nodes: state.data?.aggregatorState ?? [],
     runs,
     error: state.error,
-    rejected: rejected.data?.rejectedRecords.edges.map((e) => e.node) ?? [],
+    rejected: nodes(rejected.data?.rejectedRecords),
     rejectedPageInfo: rejected.data?.rejectedRecords.pageInfo ?? null,
     rejectedError: rejected.error,
   };

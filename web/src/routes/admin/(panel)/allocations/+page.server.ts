@@ -1,41 +1,27 @@
 import { fail } from '@sveltejs/kit';
-import type { Done } from '#lib/components/admin/types.ts';
+import type { Connection, Done } from '#lib/components/admin/types.ts';
 import {
   adminGql,
   adminQuery,
+  badInput,
   connectionArgs,
   enumParam,
   failedFrom,
   failedFromUnion,
   field,
-  PAGE_INFO,
+  nodes,
   param,
   type UnionError,
 } from '#lib/server/admin.ts';
+import { PAGE_ARGUMENTS, PAGE_INFO, PAGE_VARIABLES } from '#lib/server/admin-fragments.ts';
 import type { Actions, PageServerLoad } from './$types';
 
 const STATUSES = ['ACTIVE', 'RELEASED'] as const;
 const ORDERS = ['ALLOCATED_DESC', 'ALLOCATED_ASC', 'EXPIRES_ASC', 'EXPIRES_DESC'] as const;
 
 const ALLOCATIONS = /* GraphQL */ `
-  query AdminAllocations(
-    $status: AllocationStatus
-    $userId: ID
-    $orderBy: AllocationOrder
-    $first: Int
-    $after: String
-    $last: Int
-    $before: String
-  ) {
-    allocations(
-      status: $status
-      userId: $userId
-      orderBy: $orderBy
-      first: $first
-      after: $after
-      last: $last
-      before: $before
-    ) {
+  query AdminAllocations($status: AllocationStatus, $userId: ID, $orderBy: AllocationOrder, ${PAGE_VARIABLES}) {
+    allocations(status: $status, userId: $userId, orderBy: $orderBy, ${PAGE_ARGUMENTS}) {
       edges {
         node {
           id
@@ -102,26 +88,20 @@ interface AllocationRow {
   poolVm: { id: string; name: string; host: string | null };
 }
 
-interface PageInfo {
-  hasNextPage: boolean;
-  hasPreviousPage: boolean;
-  startCursor: string | null;
-  endCursor: string | null;
-}
-
 export const load: PageServerLoad = async (event) => {
   const { url } = event;
   const status = enumParam(url, 'status', STATUSES);
   const userId = param(url, 'userId');
   const orderBy = enumParam(url, 'orderBy', ORDERS) ?? 'ALLOCATED_DESC';
-  const result = await adminQuery<{ allocations: { edges: { node: AllocationRow }[]; pageInfo: PageInfo } }>(
-    event,
-    ALLOCATIONS,
-    { status, userId, orderBy, ...connectionArgs(url) },
-  );
+  const result = await adminQuery<{ allocations: Connection<AllocationRow> }>(event, ALLOCATIONS, {
+    status,
+    userId,
+    orderBy,
+    ...connectionArgs(url),
+  });
   return {
     filters: { status: status ?? '', userId: userId ?? '', orderBy },
-    allocations: result.data?.allocations.edges.map((e) => e.node) ?? [],
+    allocations: nodes(result.data?.allocations),
     pageInfo: result.data?.allocations.pageInfo ?? null,
     error: result.error,
   };
@@ -143,15 +123,7 @@ export const actions: Actions = {
   release: async (event) => {
     const form = await event.request.formData();
     const id = field(form, 'id');
-    if (!id)
-      return fail(400, {
-        release: {
-          ok: false as const,
-          code: 'BAD_USER_INPUT',
-          message: 'Which allocation? The id is missing.',
-          problems: [],
-        },
-      });
+    if (!id) return fail(400, { release: badInput('Which allocation? The id is missing.') });
     // Without JavaScript the Release button posts straight here: ask first (no-JS confirm).
     if (field(form, 'confirmed') !== 'yes') return { confirmRelease: { id } };
 

@@ -1,37 +1,50 @@
 import { fail } from '@sveltejs/kit';
-import type { Done, FailedWith, Problem } from '#lib/components/admin/types.ts';
+import type {
+  Connection,
+  Done,
+  FailedWith,
+  LedgerRow,
+  Problem,
+  UserRef,
+} from '#lib/components/admin/types.ts';
 import { money, signedMoney } from '#lib/components/admin/util.ts';
 import {
   adminGql,
   adminQuery,
+  badInput,
   connectionArgs,
   ERROR_FIELDS,
   enumParam,
   failedFrom,
   failedFromUnion,
   field,
-  PAGE_INFO,
+  nodes,
   param,
   parseAmountCents,
   type UnionError,
 } from '#lib/server/admin.ts';
+import {
+  LEDGER_ROW_FIELDS,
+  PAGE_ARGUMENTS,
+  PAGE_INFO,
+  PAGE_VARIABLES,
+  USER_REF_FIELDS,
+} from '#lib/server/admin-fragments.ts';
 import type { Actions, PageServerLoad } from './$types';
 
 const BILLING_ORDERS = ['BALANCE_ASC', 'BALANCE_DESC', 'UPDATED_DESC'] as const;
 const LEDGER_KINDS = ['ADJUSTMENT', 'PAYMENT', 'PLAN_PURCHASE', 'REFUND', 'USAGE'] as const;
 
 const BALANCES = /* GraphQL */ `
-  query AdminBalances($userId: ID, $orderBy: BillingOrder, $first: Int, $after: String, $last: Int, $before: String) {
-    billing(userId: $userId, orderBy: $orderBy, first: $first, after: $after, last: $last, before: $before) {
+  query AdminBalances($userId: ID, $orderBy: BillingOrder, ${PAGE_VARIABLES}) {
+    billing(userId: $userId, orderBy: $orderBy, ${PAGE_ARGUMENTS}) {
       edges {
         node {
           creditBalanceCents
           currency
           updatedAt
           user {
-            id
-            email
-            displayName
+            ${USER_REF_FIELDS}
           }
         }
       }
@@ -41,19 +54,11 @@ const BALANCES = /* GraphQL */ `
 `;
 
 const LEDGER = /* GraphQL */ `
-  query AdminLedger($userId: ID, $kind: LedgerKind, $first: Int, $after: String, $last: Int, $before: String) {
-    ledger(userId: $userId, kind: $kind, first: $first, after: $after, last: $last, before: $before) {
+  query AdminLedger($userId: ID, $kind: LedgerKind, ${PAGE_VARIABLES}) {
+    ledger(userId: $userId, kind: $kind, ${PAGE_ARGUMENTS}) {
       edges {
         node {
-          id
-          userId
-          createdAt
-          kind
-          amountCents
-          balanceAfterCents
-          currency
-          reference
-          note
+          ${LEDGER_ROW_FIELDS}
         }
       }
       ${PAGE_INFO}
@@ -95,30 +100,11 @@ const RECONCILE = /* GraphQL */ `
   }
 `;
 
-interface PageInfo {
-  hasNextPage: boolean;
-  hasPreviousPage: boolean;
-  startCursor: string | null;
-  endCursor: string | null;
-}
-
 interface BalanceRow {
   creditBalanceCents: number;
   currency: string;
   updatedAt: string;
-  user: { id: string; email: string; displayName: string };
-}
-
-interface LedgerRow {
-  id: string;
-  userId: string;
-  createdAt: string;
-  kind: string;
-  amountCents: number;
-  balanceAfterCents: number;
-  currency: string;
-  reference: string | null;
-  note: string | null;
+  user: UserRef;
 }
 
 export const load: PageServerLoad = async (event) => {
@@ -127,23 +113,23 @@ export const load: PageServerLoad = async (event) => {
   const orderBy = enumParam(url, 'orderBy', BILLING_ORDERS) ?? 'BALANCE_ASC';
   const kind = enumParam(url, 'kind', LEDGER_KINDS);
   const [balances, ledger] = await Promise.all([
-    adminQuery<{ billing: { edges: { node: BalanceRow }[]; pageInfo: PageInfo } }>(event, BALANCES, {
+    adminQuery<{ billing: Connection<BalanceRow> }>(event, BALANCES, {
       userId,
       orderBy,
       ...connectionArgs(url),
     }),
-    adminQuery<{ ledger: { edges: { node: LedgerRow }[]; pageInfo: PageInfo } }>(event, LEDGER, {
+    adminQuery<{ ledger: Connection<LedgerRow> }>(event, LEDGER, {
       userId,
       kind,
-      ...connectionArgs(url, 25, { after: 'ledgerAfter', before: 'ledgerBefore' }),
+      ...connectionArgs(url, 'ledger'),
     }),
   ]);
   return {
     filters: { userId: userId ?? '', orderBy, kind: kind ?? '' },
-    balances: balances.data?.billing.edges.map((e) => e.node) ?? [],
+    balances: nodes(balances.data?.billing),
     pageInfo: balances.data?.billing.pageInfo ?? null,
     error: balances.error,
-    ledger: ledger.data?.ledger.edges.map((e) => e.node) ?? [],
+    ledger: nodes(ledger.data?.ledger),
     ledgerPageInfo: ledger.data?.ledger.pageInfo ?? null,
     ledgerError: ledger.error,
   };
@@ -184,10 +170,7 @@ export const actions: Actions = {
     if (problems.length)
       return fail(400, {
         adjustBalance: {
-          ok: false,
-          code: 'BAD_USER_INPUT',
-          message: 'Please correct the adjustment.',
-          problems,
+          ...badInput('Please correct the adjustment.', problems),
           values,
         } satisfies FailedWith<typeof values>,
       });

@@ -1,14 +1,15 @@
 import { fail } from '@sveltejs/kit';
-import type { Done } from '#lib/components/admin/types.ts';
-import { adminGql, adminQuery, connectionArgs, failedFrom, PAGE_INFO, param } from '#lib/server/admin.ts';
+import type { Connection, Done } from '#lib/components/admin/types.ts';
+import { adminGql, adminQuery, connectionArgs, failedFrom, nodes, param } from '#lib/server/admin.ts';
+import { PAGE_ARGUMENTS, PAGE_INFO, PAGE_VARIABLES } from '#lib/server/admin-fragments.ts';
 import type { Actions, PageServerLoad } from './$types';
 
 /** The jobs the workers run (the filter also takes any other name from the URL). */
 const KNOWN_JOBS = ['aggregate', 'auto-release', 'outbox', 'reconcile'];
 
 const JOB_RUNS = /* GraphQL */ `
-  query AdminJobRuns($job: String, $first: Int, $after: String, $last: Int, $before: String) {
-    jobRuns(job: $job, first: $first, after: $after, last: $last, before: $before) {
+  query AdminJobRuns($job: String, ${PAGE_VARIABLES}) {
+    jobRuns(job: $job, ${PAGE_ARGUMENTS}) {
       edges {
         node {
           id
@@ -56,24 +57,16 @@ interface JobRunRow {
   error: string | null;
 }
 
-interface PageInfo {
-  hasNextPage: boolean;
-  hasPreviousPage: boolean;
-  startCursor: string | null;
-  endCursor: string | null;
-}
-
 export const load: PageServerLoad = async (event) => {
   const job = param(event.url, 'job');
-  const result = await adminQuery<{ jobRuns: { edges: { node: JobRunRow }[]; pageInfo: PageInfo } }>(
-    event,
-    JOB_RUNS,
-    { job, ...connectionArgs(event.url) },
-  );
+  const result = await adminQuery<{ jobRuns: Connection<JobRunRow> }>(event, JOB_RUNS, {
+    job,
+    ...connectionArgs(event.url),
+  });
   return {
     filters: { job: job ?? '' },
     jobs: job && !KNOWN_JOBS.includes(job) ? [...KNOWN_JOBS, job] : KNOWN_JOBS,
-    runs: result.data?.jobRuns.edges.map((e) => e.node) ?? [],
+    runs: nodes(result.data?.jobRuns),
     pageInfo: result.data?.jobRuns.pageInfo ?? null,
     error: result.error,
   };

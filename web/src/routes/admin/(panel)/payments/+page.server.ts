@@ -1,43 +1,47 @@
 import { fail } from '@sveltejs/kit';
-import type { Done, FailedWith, Problem } from '#lib/components/admin/types.ts';
+import type {
+  Connection,
+  Done,
+  FailedWith,
+  PaymentRow,
+  Problem,
+  UserRef,
+} from '#lib/components/admin/types.ts';
 import { money } from '#lib/components/admin/util.ts';
 import {
   adminGql,
   adminQuery,
+  badInput,
   connectionArgs,
   ERROR_FIELDS,
   enumParam,
   failedFrom,
   failedFromUnion,
   field,
-  PAGE_INFO,
+  nodes,
   param,
   parseAmountCents,
   type UnionError,
 } from '#lib/server/admin.ts';
+import {
+  PAGE_ARGUMENTS,
+  PAGE_INFO,
+  PAGE_VARIABLES,
+  PAYMENT_ROW_FIELDS,
+  USER_REF_FIELDS,
+} from '#lib/server/admin-fragments.ts';
 import type { Actions, PageServerLoad } from './$types';
 
 const EVENT_STATUSES = ['APPLIED', 'IGNORED', 'REFUSED'] as const;
 
 const PAYMENTS = /* GraphQL */ `
-  query AdminPayments($userId: ID, $first: Int, $after: String, $last: Int, $before: String) {
-    payments(userId: $userId, first: $first, after: $after, last: $last, before: $before) {
+  query AdminPayments($userId: ID, ${PAGE_VARIABLES}) {
+    payments(userId: $userId, ${PAGE_ARGUMENTS}) {
       edges {
         node {
-          id
-          kind
-          amountCents
-          currency
-          provider
-          providerRef
-          refundOfId
-          refundedCents
-          note
-          createdAt
+          ${PAYMENT_ROW_FIELDS}
           user {
-            id
-            email
-            displayName
+            ${USER_REF_FIELDS}
           }
         }
       }
@@ -54,8 +58,8 @@ const PAYMENTS = /* GraphQL */ `
 `;
 
 const WEBHOOK_EVENTS = /* GraphQL */ `
-  query AdminWebhookEvents($status: WebhookEventStatus, $first: Int, $after: String, $last: Int, $before: String) {
-    webhookEvents(status: $status, first: $first, after: $after, last: $last, before: $before) {
+  query AdminWebhookEvents($status: WebhookEventStatus, ${PAGE_VARIABLES}) {
+    webhookEvents(status: $status, ${PAGE_ARGUMENTS}) {
       edges {
         node {
           id
@@ -115,27 +119,6 @@ const REFUND_PAYMENT = /* GraphQL */ `
   }
 `;
 
-interface PageInfo {
-  hasNextPage: boolean;
-  hasPreviousPage: boolean;
-  startCursor: string | null;
-  endCursor: string | null;
-}
-
-interface PaymentRow {
-  id: string;
-  kind: string;
-  amountCents: number;
-  currency: string;
-  provider: string;
-  providerRef: string;
-  refundOfId: string | null;
-  refundedCents: number;
-  note: string | null;
-  createdAt: string;
-  user: { id: string; email: string; displayName: string };
-}
-
 interface WebhookEventRow {
   id: string;
   provider: string;
@@ -153,22 +136,21 @@ export const load: PageServerLoad = async (event) => {
   const eventStatus = enumParam(url, 'eventStatus', EVENT_STATUSES);
   const [payments, events] = await Promise.all([
     adminQuery<{
-      payments: { edges: { node: PaymentRow }[]; pageInfo: PageInfo };
+      payments: Connection<PaymentRow & { user: UserRef }>;
       billing: { edges: { node: { currency: string } }[] };
     }>(event, PAYMENTS, { userId, ...connectionArgs(url) }),
-    adminQuery<{ webhookEvents: { edges: { node: WebhookEventRow }[]; pageInfo: PageInfo } }>(
-      event,
-      WEBHOOK_EVENTS,
-      { status: eventStatus, ...connectionArgs(url, 25, { after: 'eventsAfter', before: 'eventsBefore' }) },
-    ),
+    adminQuery<{ webhookEvents: Connection<WebhookEventRow> }>(event, WEBHOOK_EVENTS, {
+      status: eventStatus,
+      ...connectionArgs(url, 'events'),
+    }),
   ]);
   return {
     filters: { userId: userId ?? '', eventStatus: eventStatus ?? '' },
-    payments: payments.data?.payments.edges.map((e) => e.node) ?? [],
+    payments: nodes(payments.data?.payments),
     pageInfo: payments.data?.payments.pageInfo ?? null,
     currency: payments.data?.billing.edges[0]?.node.currency ?? 'EUR',
     error: payments.error,
-    events: events.data?.webhookEvents.edges.map((e) => e.node) ?? [],
+    events: nodes(events.data?.webhookEvents),
     eventsPageInfo: events.data?.webhookEvents.pageInfo ?? null,
     eventsError: events.error,
   };
@@ -183,10 +165,6 @@ type PaymentResult =
       };
     }
   | (UnionError & { refundableCents?: number });
-
-function badInput(message: string, problems: Problem[]) {
-  return { ok: false as const, code: 'BAD_USER_INPUT', message, problems };
-}
 
 export const actions: Actions = {
   recordPayment: async (event) => {

@@ -3,6 +3,7 @@ import type { Done, FailedWith } from '#lib/components/admin/types.ts';
 import {
   adminGql,
   adminQuery,
+  badInput,
   ERROR_FIELDS,
   enumParam,
   failedFrom,
@@ -88,13 +89,7 @@ export const actions: Actions = {
     const text = file ? await file.text() : values.manifest;
     const refused = (message: string, path = file ? 'file' : 'manifest') =>
       fail(400, {
-        refresh: {
-          ok: false,
-          code: 'BAD_USER_INPUT',
-          message,
-          problems: [{ path, message }],
-          values,
-        } satisfies FailedWith<typeof values>,
+        refresh: { ...badInput(message, [{ path, message }]), values } satisfies FailedWith<typeof values>,
       });
 
     if (!text.trim()) return refused('Paste a manifest (JSON) or choose a manifest file.');

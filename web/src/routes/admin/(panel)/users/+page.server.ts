@@ -1,5 +1,5 @@
 import { fail } from '@sveltejs/kit';
-import type { Done, FailedWith } from '#lib/components/admin/types.ts';
+import type { Connection, Done, FailedWith, UserRef } from '#lib/components/admin/types.ts';
 import {
   adminGql,
   adminQuery,
@@ -9,17 +9,18 @@ import {
   failedFrom,
   failedFromUnion,
   field,
-  PAGE_INFO,
+  nodes,
   param,
   type UnionError,
 } from '#lib/server/admin.ts';
+import { PAGE_ARGUMENTS, PAGE_INFO, PAGE_VARIABLES, USER_REF_FIELDS } from '#lib/server/admin-fragments.ts';
 import type { Actions, PageServerLoad } from './$types';
 
 const USER_ORDERS = ['CREATED_DESC', 'CREATED_ASC', 'EMAIL_ASC'] as const;
 
 const USERS = /* GraphQL */ `
-  query AdminUsers($email: String, $orderBy: UserOrder, $first: Int, $after: String, $last: Int, $before: String) {
-    users(email: $email, orderBy: $orderBy, first: $first, after: $after, last: $last, before: $before) {
+  query AdminUsers($email: String, $orderBy: UserOrder, ${PAGE_VARIABLES}) {
+    users(email: $email, orderBy: $orderBy, ${PAGE_ARGUMENTS}) {
       edges {
         node {
           id
@@ -47,9 +48,7 @@ const CREATE_USER = /* GraphQL */ `
         payload {
           token
           user {
-            id
-            email
-            displayName
+            ${USER_REF_FIELDS}
           }
         }
       }
@@ -67,29 +66,18 @@ interface UserRow {
   billing: { creditBalanceCents: number; currency: string };
 }
 
-interface PageInfo {
-  hasNextPage: boolean;
-  hasPreviousPage: boolean;
-  startCursor: string | null;
-  endCursor: string | null;
-}
-
 export const load: PageServerLoad = async (event) => {
   const { url } = event;
   const email = param(url, 'email');
   const orderBy = enumParam(url, 'orderBy', USER_ORDERS) ?? 'CREATED_DESC';
-  const result = await adminQuery<{ users: { edges: { node: UserRow }[]; pageInfo: PageInfo } }>(
-    event,
-    USERS,
-    {
-      email,
-      orderBy,
-      ...connectionArgs(url),
-    },
-  );
+  const result = await adminQuery<{ users: Connection<UserRow> }>(event, USERS, {
+    email,
+    orderBy,
+    ...connectionArgs(url),
+  });
   return {
     filters: { email: email ?? '', orderBy },
-    users: result.data?.users.edges.map((e) => e.node) ?? [],
+    users: nodes(result.data?.users),
     pageInfo: result.data?.users.pageInfo ?? null,
     error: result.error,
   };
@@ -98,7 +86,7 @@ export const load: PageServerLoad = async (event) => {
 type CreateUserResult =
   | {
       __typename: 'CreateUserSuccess';
-      payload: { token: string; user: { id: string; email: string; displayName: string } };
+      payload: { token: string; user: UserRef };
     }
   | UnionError;
 
