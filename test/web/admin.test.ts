@@ -72,6 +72,17 @@ async function apiProblems(manifest: unknown): Promise<{ path: string; message: 
   return result.problems;
 }
 
+/** One list item per problem the API lists, each naming its problem's message. */
+function expectEveryProblemShown(shown: string[], expected: { path: string; message: string }[]): void {
+  expect(shown).toHaveLength(expected.length);
+  for (const problem of expected) {
+    expect(
+      shown.some((li) => li.includes(problem.message)),
+      `"${problem.path}: ${problem.message}" in ${JSON.stringify(shown)}`,
+    ).toBe(true);
+  }
+}
+
 /** The refusal box of the refresh form, and its problem list. */
 async function refreshProblems(page: Page): Promise<string[]> {
   const alert = page.locator('[role="alert"]').filter({ has: page.locator('li') });
@@ -202,14 +213,7 @@ describe('admin UI in the browser', () => {
       await settled(page);
       await page.getByLabel('Manifest (JSON)').fill(JSON.stringify(BAD_MANIFEST, null, 2));
       await page.getByRole('button', { name: 'Refresh pool' }).click();
-      const shown = await refreshProblems(page);
-      expect(shown).toHaveLength(expected.length);
-      for (const problem of expected) {
-        expect(
-          shown.some((li) => li.includes(problem.message)),
-          `"${problem.path}: ${problem.message}" in ${JSON.stringify(shown)}`,
-        ).toBe(true);
-      }
+      expectEveryProblemShown(await refreshProblems(page), expected);
       expect(await stack.poolSnapshot()).toEqual(before);
       expect(pageErrors).toEqual([]);
     } finally {
@@ -234,14 +238,7 @@ describe('admin UI in the browser', () => {
         buffer: Buffer.from(JSON.stringify(manifest)),
       });
       await page.getByRole('button', { name: 'Refresh pool' }).click();
-      const shown = await refreshProblems(page);
-      expect(shown).toHaveLength(expected.length);
-      for (const problem of expected) {
-        expect(
-          shown.some((li) => li.includes(problem.message)),
-          `"${problem.path}: ${problem.message}" in ${JSON.stringify(shown)}`,
-        ).toBe(true);
-      }
+      expectEveryProblemShown(await refreshProblems(page), expected);
       expect(await stack.poolSnapshot()).toEqual(before);
       expect(pageErrors).toEqual([]);
     } finally {
