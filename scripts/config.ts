@@ -1,6 +1,13 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { envBool as bool, checkPoolSource, type Env, LOG_LEVELS, parseEnv } from '@hero/api/lib/env.ts';
+import {
+  envBool as bool,
+  checkPoolSource,
+  dbConnectTimeoutEnv,
+  type Env,
+  LOG_LEVELS,
+  parseEnv,
+} from '@hero/api/lib/env.ts';
 import { z } from 'zod';
 
 /**
@@ -75,7 +82,11 @@ export function loadStartConfig(env: Env = childBaseEnv()): StartConfig {
   return config;
 }
 
-export const migrateConfigSchema = z.object({ DATABASE_URL: databaseUrl });
+export const migrateConfigSchema = z.object({
+  DATABASE_URL: databaseUrl,
+  /** How long to wait for the database (retrying with backoff) before exit 1; 0: for ever. */
+  DB_CONNECT_TIMEOUT_MS: dbConnectTimeoutEnv,
+});
 
 export type MigrateConfig = z.infer<typeof migrateConfigSchema>;
 

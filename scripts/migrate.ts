@@ -17,7 +17,13 @@ async function main(): Promise<void> {
   const target = redactDatabaseUrl(config.DATABASE_URL);
   let applied: string[];
   try {
-    applied = await migrateDatabase(config.DATABASE_URL);
+    applied = await migrateDatabase(config.DATABASE_URL, {
+      connectTimeoutMs: config.DB_CONNECT_TIMEOUT_MS,
+      onRetry: ({ attempt, retryInMs, err }) =>
+        process.stderr.write(
+          `migrate: ${target} not reachable yet (attempt ${attempt}: ${err}); retrying in ${retryInMs} ms\n`,
+        ),
+    });
   } catch (err) {
     process.stderr.write(`migrate: ${describeDatabaseError(err, target)}\n`);
     process.exit(1);

@@ -1,6 +1,14 @@
 import { z } from 'zod';
 import { normalizeProxyEntry } from './http/client-ip.ts';
-import { envBool as bool, checkPoolSource, type Env, LOG_LEVELS, parseEnv } from './lib/env.ts';
+import { DEFAULT_QUERY_LIMITS } from './http/query-limits.ts';
+import {
+  envBool as bool,
+  checkPoolSource,
+  dbConnectTimeoutEnv,
+  type Env,
+  LOG_LEVELS,
+  parseEnv,
+} from './lib/env.ts';
 import { aggregateBatchSizeEnv } from './usage/batch-size.ts';
 import { checkUsageSource, USAGE_SOURCE_SECRETS, usageSourceEnv } from './usage/sources/source-config.ts';
 
@@ -37,6 +45,10 @@ export const apiConfigSchema = z
     LOG_LEVEL: z.enum(LOG_LEVELS).default('info'),
     DB_POOL_MAX: z.coerce.number().int().min(1).default(10),
     MIGRATE_ON_START: bool.default(true),
+    /** How long start-up waits for the database (retrying with backoff) before exit 1; 0: for ever. */
+    DB_CONNECT_TIMEOUT_MS: dbConnectTimeoutEnv,
+    /** SIGTERM: how long requests in flight may take before their connections are cut (exit 1). */
+    API_SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().positive().default(8_000),
     /** The billing repository aggregateNow reads (the aggregator worker has the same settings). */
     ...usageSourceEnv,
     /** Usage records per apply transaction (aggregateNow). */
@@ -62,6 +74,14 @@ export const apiConfigSchema = z
     AUTH_RATE_LIMIT_EMAIL: z.coerce.number().int().min(1).default(10),
     /** Sign-in/sign-up/admin sign-in attempts per client IP per 15-minute window. */
     AUTH_RATE_LIMIT_IP: z.coerce.number().int().min(1).default(30),
+    /** GraphQL limits, checked before anything runs (see api/src/http/query-limits.ts). */
+    GRAPHQL_MAX_DEPTH: z.coerce.number().int().min(1).default(DEFAULT_QUERY_LIMITS.maxDepth),
+    GRAPHQL_MAX_ALIASES: z.coerce.number().int().min(0).default(DEFAULT_QUERY_LIMITS.maxAliases),
+    GRAPHQL_MAX_COST: z.coerce.number().int().min(1).default(DEFAULT_QUERY_LIMITS.maxCost),
+    /** The largest POST /graphql body in bytes (default 1 MiB); larger ones answer 413. */
+    GRAPHQL_MAX_BODY_BYTES: z.coerce.number().int().min(1024).default(1 << 20),
+    /** Introspection and GraphiQL: `on`, `admin` (admin credentials only) or `off`; unset: `admin` in production, else `on`. */
+    GRAPHQL_INTROSPECTION: z.enum(['on', 'admin', 'off']).optional(),
   })
   .superRefine((config, ctx) => {
     checkPoolSource(config, ctx);

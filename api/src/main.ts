@@ -1,8 +1,10 @@
 import type { AddressInfo } from 'node:net';
 import { loadPlanCatalog, type PlanCatalog } from './billing/plans.ts';
 import { loadApiConfig } from './config.ts';
+import { connectOrm, DatabaseUnavailableError, logRetries } from './db/connect.ts';
 import { migrate } from './db/migrate.ts';
-import { createOrm } from './db/orm.ts';
+import type { MikroORM } from './db/orm.ts';
+import { graphqlHardening } from './http/graphql-hardening.ts';
 import { createApiServer } from './http/server.ts';
 import { exitOnConfigError } from './lib/env.ts';
 import { createLogger } from './lib/logger.ts';
@@ -23,7 +25,43 @@ async function main(): Promise<void> {
     exitOnConfigError(err, 'api');
   }
   const log = createLogger({ name: 'api', level: config.LOG_LEVEL });
-  const orm = await createOrm({ databaseUrl: config.DATABASE_URL, poolMax: config.DB_POOL_MAX });
+
+  // A stop signal while waiting for the database ends the wait: nothing was served yet.
+  const startup = new AbortController();
+  let stop: ((signal: string) => void) | null = null;
+  const onSignal = (signal: string) => {
+    if (stop) stop(signal);
+    else {
+      log.info({ signal }, 'stop requested during start-up');
+      startup.abort();
+    }
+  };
+  process.on('SIGTERM', () => onSignal('SIGTERM'));
+  process.on('SIGINT', () => onSignal('SIGINT'));
+
+  let orm: MikroORM;
+  try {
+    orm = await connectOrm({
+      databaseUrl: config.DATABASE_URL,
+      poolMax: config.DB_POOL_MAX,
+      timeoutMs: config.DB_CONNECT_TIMEOUT_MS,
+      onRetry: logRetries(log),
+      signal: startup.signal,
+    });
+  } catch (err) {
+    if (startup.signal.aborted) {
+      log.info('stopped before the database answered');
+      log.flush();
+      process.exit(0);
+    }
+    if (err instanceof DatabaseUnavailableError) {
+      log.fatal({ attempts: err.attempts, err: err.lastError }, err.message);
+      log.flush();
+      process.stderr.write(`api: ${err.message}\n`);
+      process.exit(1);
+    }
+    throw err;
+  }
   if (config.MIGRATE_ON_START) {
     const applied = await migrate(orm);
     if (applied.length) log.info({ migrations: applied }, 'migrations applied');
@@ -45,8 +83,10 @@ async function main(): Promise<void> {
   if (!usageSource)
     log.warn('no usage source configured: aggregateNow answers USAGE_SOURCE_UNAVAILABLE (503)');
 
+  const lifecycle = { stopping: false };
   const server = createApiServer({
     orm,
+    lifecycle,
     adminSecret: config.ADMIN_SECRET,
     provisioner,
     usageSource,
@@ -63,7 +103,7 @@ async function main(): Promise<void> {
       },
       trustedProxies: config.TRUSTED_PROXIES,
     },
-    graphiql: config.NODE_ENV === 'development',
+    graphql: graphqlHardening(config),
     stripe: {
       secret: config.STRIPE_WEBHOOK_SECRET ?? null,
       toleranceSeconds: config.STRIPE_WEBHOOK_TOLERANCE_SECONDS,
@@ -84,26 +124,48 @@ async function main(): Promise<void> {
     );
   });
 
-  let stopping = false;
-  const shutdown = (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    log.info({ signal }, 'shutting down');
-    const timer = setTimeout(() => {
-      log.error('shutdown took too long, exiting');
+  // SIGTERM / SIGINT: /readyz turns 503, the listener closes (no new connections), requests in
+  // flight finish (their connections close after the answer), then the database pool closes.
+  // Past API_SHUTDOWN_TIMEOUT_MS the remaining connections are cut and the exit code is 1.
+  stop = (signal: string) => {
+    if (lifecycle.stopping) {
+      log.warn({ signal }, 'second stop signal: exiting now');
+      log.flush();
       process.exit(1);
-    }, 10_000);
-    timer.unref();
+    }
+    lifecycle.stopping = true;
+    const started = Date.now();
+    log.info({ signal, timeoutMs: config.API_SHUTDOWN_TIMEOUT_MS }, 'shutting down');
+    const idleSweep = setInterval(() => server.closeIdleConnections(), 50);
+    const deadline = setTimeout(() => {
+      log.error(
+        { timeoutMs: config.API_SHUTDOWN_TIMEOUT_MS },
+        'requests still open at the deadline: cutting them',
+      );
+      server.closeAllConnections();
+      orm.close().finally(() => {
+        log.flush();
+        process.exit(1);
+      });
+    }, config.API_SHUTDOWN_TIMEOUT_MS);
     server.close(() => {
+      clearInterval(idleSweep);
+      clearTimeout(deadline);
       orm.close().then(
-        () => process.exit(0),
-        () => process.exit(1),
+        () => {
+          log.info({ ms: Date.now() - started }, 'stopped');
+          log.flush();
+          process.exit(0);
+        },
+        (err: unknown) => {
+          log.error({ err }, 'closing the database pool failed');
+          log.flush();
+          process.exit(1);
+        },
       );
     });
     server.closeIdleConnections();
   };
-  process.on('SIGTERM', () => shutdown('SIGTERM'));
-  process.on('SIGINT', () => shutdown('SIGINT'));
 }
 
 main().catch((err) => {

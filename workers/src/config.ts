@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { type Env, LOG_LEVELS, parseEnv } from '../../api/src/lib/env.ts';
+import { dbConnectTimeoutEnv, type Env, LOG_LEVELS, parseEnv } from '../../api/src/lib/env.ts';
 import { aggregateBatchSizeEnv } from '../../api/src/usage/batch-size.ts';
 import {
   checkUsageSource,
@@ -24,6 +24,8 @@ export const workerConfigSchema = z
       .int()
       .min(2, 'must be at least 2 (the run lock holds one connection)')
       .default(5),
+    /** How long start-up waits for the database (retrying with backoff) before exit 1; 0: for ever. */
+    DB_CONNECT_TIMEOUT_MS: dbConnectTimeoutEnv,
     /** Unset: no health server. 0: an ephemeral port (logged). */
     WORKER_HEALTH_PORT: z.coerce.number().int().min(0).max(65535).optional(),
     WORKER_HEALTH_HOST: z.string().default('0.0.0.0'),

@@ -1,5 +1,5 @@
 import type { MikroORM } from '@mikro-orm/postgresql';
-import { createOrm } from './orm.ts';
+import { connectOrm, type RetryInfo } from './connect.ts';
 
 /** Arbitrary, fixed key: every process migrating the same database waits for the same lock. */
 const MIGRATION_LOCK_KEY = 727_001;
@@ -17,8 +17,23 @@ export async function migrate(orm: MikroORM): Promise<string[]> {
   });
 }
 
-export async function migrateDatabase(databaseUrl: string): Promise<string[]> {
-  const orm = await createOrm({ databaseUrl, poolMax: 2 });
+export interface MigrateDatabaseOptions {
+  /** Wait this long for the database to answer, retrying with backoff (default 0: one attempt). */
+  connectTimeoutMs?: number;
+  onRetry?: (retry: RetryInfo) => void;
+}
+
+export async function migrateDatabase(
+  databaseUrl: string,
+  { connectTimeoutMs = 0, onRetry }: MigrateDatabaseOptions = {},
+): Promise<string[]> {
+  // timeoutMs 1: the first failure is final (0 would mean "for ever").
+  const orm = await connectOrm({
+    databaseUrl,
+    poolMax: 2,
+    timeoutMs: Math.max(1, connectTimeoutMs),
+    onRetry,
+  });
   try {
     return await migrate(orm);
   } finally {

@@ -8,6 +8,9 @@ export const envBool = z
   .enum(['1', '0', 'true', 'false', 'yes', 'no'])
   .transform((v) => v === '1' || v === 'true' || v === 'yes');
 
+/** `DB_CONNECT_TIMEOUT_MS`: how long a process waits for the database at start-up (retrying with backoff); 0 = for ever. */
+export const dbConnectTimeoutEnv = z.coerce.number().int().min(0).default(120_000);
+
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
 /** The pool comes from VM_POOL_JSON or VM_POOL_FILE, not both, and the file path has no `..`. */
