@@ -1,7 +1,6 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -13,6 +12,7 @@ import { createTestDatabase, type TestDatabase } from './support/db.ts';
 import { childEnv } from './support/env.ts';
 import { allocate, createUser, poolOf } from './support/factories.ts';
 import { REPO_ROOT } from './support/postgres.ts';
+import { freePort } from './support/process.ts';
 
 /**
  * The `hero-admin` CLI as a person runs it: a child process (cli/src/main.ts under tsx) talking
@@ -42,15 +42,6 @@ async function writeJson(name: string, value: unknown): Promise<string> {
   const file = path.join(dir, name);
   await writeFile(file, typeof value === 'string' ? value : JSON.stringify(value));
   return file;
-}
-
-/** A port on 127.0.0.1 that nobody listens on (bound, then closed). */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
 }
 
 /** allocateVm as the user; throws unless it succeeded. */

@@ -1,7 +1,7 @@
 import { createServer, type Server, connect as tcpConnect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from './support/db.ts';
-import { spawnTs } from './support/process.ts';
+import { freePort, spawnTs } from './support/process.ts';
 
 /**
  * Start-up against a database that is not there yet (compose starting everything at once, a
@@ -18,14 +18,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await db?.drop();
 });
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 /** A TCP proxy on `port` to the real database server: the database "coming up" late. */
 async function startProxy(port: number, target: URL): Promise<Server> {

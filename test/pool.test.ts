@@ -129,3 +129,38 @@ describe('pool provisioner status', () => {
     expect(res.data.provisioner).toEqual({ name: 'pool', isDemo: false, poolSize: 1, free: 0, allocated: 0 });
   });
 });
+
+describe('boot manifest', () => {
+  it('an empty boot manifest leaves a pool managed through refreshPool as it is when the api restarts', async () => {
+    const own = await createTestDatabase();
+    const first = await startApi({ databaseUrl: own.url, env: { VM_POOL_JSON: '[]' } });
+    try {
+      await refreshPool(first, [{ id: 'kept-1' }, { id: 'kept-2' }]);
+    } finally {
+      await first.stop();
+    }
+    const second = await startApi({ databaseUrl: own.url, env: { VM_POOL_JSON: '[]' } });
+    try {
+      const pool = (await second.admin('{ pool { id status } }')).data.pool;
+      expect(pool).toEqual([
+        { id: 'kept-1', status: 'AVAILABLE' },
+        { id: 'kept-2', status: 'AVAILABLE' },
+      ]);
+      // A non-empty boot manifest is still reconciled at start-up.
+      await second.stop();
+      const third = await startApi({
+        databaseUrl: own.url,
+        env: { VM_POOL_JSON: JSON.stringify([{ id: 'kept-2' }]) },
+      });
+      const after = (await third.admin('{ pool { id status } }')).data.pool;
+      await third.stop();
+      expect(after).toEqual([
+        { id: 'kept-1', status: 'RETIRED' },
+        { id: 'kept-2', status: 'AVAILABLE' },
+      ]);
+    } finally {
+      await second.stop();
+      await own.drop();
+    }
+  });
+});

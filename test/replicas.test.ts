@@ -145,12 +145,12 @@ describe('two api replicas and every worker on one database', () => {
           "select id::text, status from outbox where topic = 'vm.release' and payload->>'allocationId' = any($1::text[])",
           [expired],
         );
-        return rows.length === expired.length && rows.every((r) => r.status === 'DONE') && rows;
+        return rows.length === expired.length && rows.every((r) => r.status === 'DONE') ? rows : null;
       },
       20_000,
       'the vm.release events to be delivered',
     );
-    for (const event of events) {
+    for (const event of events ?? []) {
       const calls = deployer.callsFor(`outbox-${event.id}`);
       expect(calls).toHaveLength(1);
       expect(calls[0].path).toBe('/admin/release-vm');

@@ -79,7 +79,11 @@ export const apiConfigSchema = z
     GRAPHQL_MAX_ALIASES: z.coerce.number().int().min(0).default(DEFAULT_QUERY_LIMITS.maxAliases),
     GRAPHQL_MAX_COST: z.coerce.number().int().min(1).default(DEFAULT_QUERY_LIMITS.maxCost),
     /** The largest POST /graphql body in bytes (default 1 MiB); larger ones answer 413. */
-    GRAPHQL_MAX_BODY_BYTES: z.coerce.number().int().min(1024).default(1 << 20),
+    GRAPHQL_MAX_BODY_BYTES: z.coerce
+      .number()
+      .int()
+      .min(1024)
+      .default(1 << 20),
     /** Introspection and GraphiQL: `on`, `admin` (admin credentials only) or `off`; unset: `admin` in production, else `on`. */
     GRAPHQL_INTROSPECTION: z.enum(['on', 'admin', 'off']).optional(),
   })

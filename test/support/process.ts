@@ -1,5 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { createServer } from 'node:net';
 import path from 'node:path';
 import { childEnv } from './env.ts';
 import { REPO_ROOT } from './postgres.ts';
@@ -103,4 +104,13 @@ export function outcomeLine(lines: string[]): any {
     } catch {}
   }
   throw new Error(`no outcome line in:\n${lines.join('\n')}`);
+}
+
+/** A port on 127.0.0.1 that nobody listens on (bound, then closed). */
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
 }

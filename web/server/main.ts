@@ -1,12 +1,14 @@
 /**
  * The web process: SvelteKit's adapter-node handler behind a small http server that owns the
- * configuration (parsed once, every problem printed, exit 1), GET /healthz and /readyz, the
- * request origin (WEB_ORIGIN or the Host header, never a client's forwarded headers) and a
- * graceful shutdown on SIGTERM / SIGINT.
+ * configuration (parsed once, every problem printed, exit 1), GET /healthz, /readyz and
+ * /metrics, the request origin (WEB_ORIGIN or the Host header, never a client's forwarded
+ * headers), one JSON access log line per request (pino) and a graceful shutdown on SIGTERM /
+ * SIGINT.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import pino, { type Logger } from 'pino';
 import {
   applyAdapterEnv,
   ORIGIN_HOST_HEADER,
@@ -15,16 +17,21 @@ import {
   WebConfigError,
   webConfig,
 } from '../src/lib/server/config.ts';
+import { createWebMetrics, loadRouteOf, OWN_ROUTES } from './metrics.ts';
 
 type Handler = (req: IncomingMessage, res: ServerResponse, next: () => void) => void;
 
 const BUILD_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../build');
 
-function log(level: 'info' | 'warn' | 'error', msg: string, fields: Record<string, unknown> = {}): void {
-  const levels = { info: 30, warn: 40, error: 50 } as const;
-  process.stdout.write(
-    `${JSON.stringify({ level: levels[level], time: Date.now(), name: 'web', msg, ...fields })}\n`,
-  );
+/** Health checks and scrapes are logged at debug level, pages and assets at info. */
+const QUIET_ROUTES = new Set<string>(OWN_ROUTES);
+
+function createLogger(level: string): Logger {
+  return pino({
+    name: 'web',
+    level,
+    redact: { paths: ['req.headers.cookie', 'req.headers.authorization'], censor: '[redacted]' },
+  });
 }
 
 function sendJson(res: ServerResponse, status: number, body: unknown): void {
@@ -53,6 +60,7 @@ async function main(): Promise<void> {
     }
     throw err;
   }
+  const log = createLogger(config.LOG_LEVEL);
   applyAdapterEnv(config);
   let handler: Handler;
   try {
@@ -67,9 +75,26 @@ async function main(): Promise<void> {
   }
   const origin = config.WEB_ORIGIN ? new URL(config.WEB_ORIGIN) : null;
   let stopping = false;
+  const metrics = createWebMetrics(await loadRouteOf(BUILD_DIR));
+  const accessLog = log.child({ module: 'http' });
 
   const server = createServer((req, res) => {
     const url = req.url ?? '/';
+    const pathname = url.split('?')[0];
+    metrics.observe(req, res, ({ method, route, status, seconds }) => {
+      const requestId = res.getHeader('x-request-id');
+      accessLog[QUIET_ROUTES.has(route) ? 'debug' : 'info'](
+        {
+          method,
+          path: pathname,
+          route,
+          status,
+          durationMs: Math.round(seconds * 1000 * 10) / 10,
+          ...(requestId !== undefined ? { requestId: String(requestId) } : {}),
+        },
+        'request',
+      );
+    });
     if (url === '/healthz') {
       sendJson(res, stopping ? 503 : 200, { status: stopping ? 'stopping' : 'ok' });
       return;
@@ -84,6 +109,10 @@ async function main(): Promise<void> {
       );
       return;
     }
+    if (req.method === 'GET' && pathname === '/metrics') {
+      metrics.send(res);
+      return;
+    }
     // The origin SvelteKit sees (CSRF check, Secure cookies) is ours to say, not the client's.
     req.headers[ORIGIN_PROTO_HEADER] = origin ? origin.protocol.slice(0, -1) : 'http';
     req.headers[ORIGIN_HOST_HEADER] = origin ? origin.host : (req.headers.host ?? 'localhost');
@@ -95,17 +124,20 @@ async function main(): Promise<void> {
   const shutdown = (signal: string) => {
     if (stopping) return;
     stopping = true;
-    log('info', 'stopping', { signal });
+    log.info({ signal }, 'stopping');
     server.close(() => {
-      log('info', 'stopped');
+      log.info('stopped');
+      log.flush();
       process.exit(0);
     });
     server.closeIdleConnections();
     setTimeout(() => {
-      log('warn', 'requests still open after the shutdown timeout: closing them', {
-        timeoutSeconds: config.WEB_SHUTDOWN_TIMEOUT,
-      });
+      log.warn(
+        { timeoutSeconds: config.WEB_SHUTDOWN_TIMEOUT },
+        'requests still open after the shutdown timeout: closing them',
+      );
       server.closeAllConnections();
+      log.flush();
       process.exit(0);
     }, config.WEB_SHUTDOWN_TIMEOUT * 1000).unref();
   };
@@ -120,7 +152,7 @@ async function main(): Promise<void> {
     const address = server.address();
     const port = typeof address === 'object' && address ? address.port : config.WEB_PORT;
     const shown = origin?.origin ?? `http://localhost:${port}`;
-    log('info', `web listening on ${shown}`, { port, api: config.HERO_API_URL });
+    log.info({ port, api: config.HERO_API_URL }, `web listening on ${shown}`);
   });
 }
 

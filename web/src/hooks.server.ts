@@ -1,6 +1,6 @@
 import { error } from '@sveltejs/kit';
 import type { Handle } from '@sveltejs/kit/hooks';
-import { ApiError, gql } from '#lib/server/api.ts';
+import { ApiError, gql, requestIdFrom } from '#lib/server/api.ts';
 import { ADMIN_COOKIE, clearSessionCookie, USER_COOKIE } from '#lib/server/session.ts';
 
 const ME = /* GraphQL */ `
@@ -14,6 +14,8 @@ const ME = /* GraphQL */ `
 `;
 
 export const handle: Handle = async ({ event, resolve }) => {
+  const requestId = requestIdFrom(event.request.headers.get('x-request-id'));
+  event.locals.requestId = requestId;
   event.locals.sessionToken = event.cookies.get(USER_COOKIE) || undefined;
   event.locals.adminToken = event.cookies.get(ADMIN_COOKIE) || undefined;
   if (event.locals.sessionToken && !event.url.pathname.startsWith('/admin')) {
@@ -32,6 +34,7 @@ export const handle: Handle = async ({ event, resolve }) => {
     }
   }
   const response = await resolve(event);
+  response.headers.set('x-request-id', requestId);
   response.headers.set('x-content-type-options', 'nosniff');
   response.headers.set('referrer-policy', 'same-origin');
   response.headers.set('x-frame-options', 'DENY');

@@ -23,6 +23,7 @@ describe('worker config', () => {
       DATABASE_URL,
       LOG_LEVEL: 'info',
       DB_POOL_MAX: 5,
+      DB_CONNECT_TIMEOUT_MS: 120_000,
       WORKER_HEALTH_HOST: '0.0.0.0',
       DEPLOYER_TIMEOUT_MS: 10_000,
       OUTBOX_INTERVAL_MS: 5_000,

@@ -10,6 +10,7 @@ import type { Provisioner } from '../provisioners/provisioner.ts';
 import type { UsageSource } from '../usage/sources/usage-source.ts';
 import { clientIpOf, type ProxyMatcher } from './client-ip.ts';
 import { createLoaders, type Loaders } from './loaders.ts';
+import { REQUEST_ID_HEADER, requestIdFrom } from './request-id.ts';
 
 /** What a credential in the request amounts to. */
 export type CredentialState = 'missing' | 'invalid' | 'valid';
@@ -81,6 +82,9 @@ export async function createContext(
   server: ServerContext = {},
 ): Promise<Context> {
   const em = deps.em.fork();
+  // The HTTP server set a safe x-request-id on every request (request-id.ts); in-process callers may not.
+  const incomingId = request.headers.get(REQUEST_ID_HEADER);
+  const requestId = incomingId ? requestIdFrom(incomingId) : null;
   const adminHeader = request.headers.get('x-admin-secret');
   let admin: CredentialState =
     adminHeader === null || adminHeader === ''
@@ -94,7 +98,8 @@ export async function createContext(
   let userCredential: CredentialState = 'missing';
   let sessionId: string | null = null;
   const authorization = request.headers.get('authorization');
-  if (authorization) {
+  // HTTP Basic is GraphiQL's browser sign-in (introspection only, see graphql-hardening.ts), not a user credential.
+  if (authorization && !/^Basic\s/i.test(authorization)) {
     const match = /^Bearer\s+(\S+)\s*$/i.exec(authorization);
     const token = match?.[1];
     const kind = token ? tokenKind(token) : 'api';
@@ -138,6 +143,6 @@ export async function createContext(
     client: { ip: clientIp, userAgent: request.headers.get('user-agent') },
     adminSecret: deps.adminSecret,
     loaders: createLoaders(em),
-    log: deps.log,
+    log: requestId ? deps.log.child({ requestId }) : deps.log,
   };
 }

@@ -1,47 +1,42 @@
+import type { ServerResponse } from 'node:http';
 import type { MikroORM } from '@mikro-orm/postgresql';
-import { Gauge, Registry } from 'prom-client';
-import { loadLedgerHealth } from '../admin/overview.ts';
+import type { Plugin } from 'graphql-yoga';
+import type { Registry } from 'prom-client';
+import type { Logger } from '../lib/logger.ts';
+import { registerDbMetrics } from '../metrics/db-metrics.ts';
+import { createGraphQLMetrics } from '../metrics/graphql-metrics.ts';
+import { createHttpMetrics, type HttpMetrics } from '../metrics/http-metrics.ts';
+import { createMetricsRegistry, sendMetrics } from '../metrics/registry.ts';
+
+/** The api's routes counted by `hero_http_requests_total` (anything else is `other`). */
+export const API_ROUTES = ['/graphql', '/webhooks/stripe', '/healthz', '/readyz', '/metrics'] as const;
+
+export interface ApiMetrics {
+  registry: Registry;
+  /** For createYoga's `plugins`: `hero_graphql_requests_total`, `hero_graphql_request_duration_seconds`. */
+  graphqlPlugin: Plugin;
+  /** Counts every http request (`hero_http_requests_total{route,status}`). */
+  http: HttpMetrics;
+  /** Answers GET /metrics. */
+  send(res: ServerResponse): void;
+}
 
 /**
- * GET /metrics (Prometheus text format). Values are read from the database at scrape time, so
- * every api replica reports the same figures.
+ * The api's GET /metrics (Prometheus text): process metrics, this process's GraphQL and HTTP
+ * request metrics, and the database-derived gauges (pool, allocations, balances, job runs,
+ * usage, outbox, ledger), read at scrape time so every replica reports the same figures.
  */
-export function createMetrics(orm: MikroORM): Registry {
-  const registry = new Registry();
-  let pending: ReturnType<typeof loadLedgerHealth> | null = null;
-  // One database read per scrape, shared by the gauges below.
-  const ledger = () => {
-    pending ??= loadLedgerHealth(orm.em.fork()).finally(() => {
-      setImmediate(() => {
-        pending = null;
-      });
-    });
-    return pending;
+export function createApiMetrics(orm: MikroORM, log: Logger): ApiMetrics {
+  const metricsLog = log.child({ module: 'metrics' });
+  const registry = createMetricsRegistry();
+  registerDbMetrics(registry, () => orm.em.fork(), {
+    onError: (err) => metricsLog.warn({ err }, 'metrics: the database-derived series could not be read'),
+  });
+  const graphql = createGraphQLMetrics(registry);
+  return {
+    registry,
+    graphqlPlugin: graphql.plugin,
+    http: createHttpMetrics(registry, API_ROUTES),
+    send: (res) => sendMetrics(registry, res, (err) => metricsLog.error({ err }, 'metrics: scrape failed')),
   };
-  new Gauge({
-    name: 'hero_ledger_drift_users',
-    help: 'Users whose balance differs from the sum of their ledger rows, at the last reconciliation (-1: never run).',
-    registers: [registry],
-    async collect() {
-      this.set((await ledger()).usersDrifted ?? -1);
-    },
-  });
-  new Gauge({
-    name: 'hero_ledger_drift_cents',
-    help: 'Sum of |balance - ledger| over all users, at the last reconciliation (-1: never run).',
-    registers: [registry],
-    async collect() {
-      this.set((await ledger()).totalDriftCents ?? -1);
-    },
-  });
-  new Gauge({
-    name: 'hero_ledger_last_check_timestamp_seconds',
-    help: 'When the last reconciliation finished (0: never).',
-    registers: [registry],
-    async collect() {
-      const at = (await ledger()).lastCheckedAt;
-      this.set(at ? at.getTime() / 1000 : 0);
-    },
-  });
-  return registry;
 }

@@ -13,7 +13,15 @@ import { DEFAULT_AGGREGATE_BATCH_SIZE } from '../usage/aggregate-usage.ts';
 import type { UsageSource } from '../usage/sources/usage-source.ts';
 import { normalizeProxyEntry, proxyMatcher } from './client-ip.ts';
 import { type ApiSettings, type Context, createContext, type ServerContext } from './context.ts';
-import { createMetrics } from './metrics.ts';
+import {
+  DEFAULT_MAX_BODY_BYTES,
+  DEFAULT_QUERY_LIMITS,
+  type GraphQLHardening,
+  graphiqlFor,
+  graphqlHardeningPlugin,
+} from './graphql-hardening.ts';
+import { type ApiMetrics, createApiMetrics } from './metrics.ts';
+import { currentRequestId, REQUEST_ID_HEADER, requestIdFrom, withRequestId } from './request-id.ts';
 
 export interface AppDeps {
   orm: MikroORM;
@@ -24,8 +32,13 @@ export interface AppDeps {
   log: Logger;
   /** Default: EXPIRY_WARNING_HOURS 72, sessions of 168 h, 10/30 attempts, proxies 127.0.0.1 and ::1. */
   settings?: Partial<ApiSettings>;
-  /** GraphiQL in the browser at /graphql (development only). */
-  graphiql?: boolean;
+  /** Query limits, introspection and GraphiQL (`on`/`admin`/`off`), the body limit; default: the
+   * default limits, introspection for admins only, 1 MiB. */
+  graphql?: Partial<GraphQLHardening>;
+  /** GET /metrics and the request metrics; createApiServer makes one when not given. */
+  metrics?: ApiMetrics;
+  /** Set `stopping` on shutdown: /readyz answers 503 and answers close their connection. */
+  lifecycle?: { stopping: boolean };
   /** POST /webhooks/stripe; default: no secret (the endpoint answers 503). */
   stripe?: { secret: string | null; toleranceSeconds?: number };
 }
@@ -96,11 +109,22 @@ export function createGraphQLHandler(deps: AppDeps): YogaServerInstance<ServerCo
     ...deps.settings,
   };
   const trustedProxies = proxyMatcher(settings.trustedProxies.map((e) => normalizeProxyEntry(e) ?? e));
+  const hardening: GraphQLHardening = {
+    limits: DEFAULT_QUERY_LIMITS,
+    introspection: 'admin',
+    maxBodyBytes: DEFAULT_MAX_BODY_BYTES,
+    ...deps.graphql,
+  };
   return createYoga<ServerContext, Context>({
     schema,
     graphqlEndpoint: '/graphql',
-    graphiql: deps.graphiql ?? false,
+    graphiql: graphiqlFor(hardening, deps.adminSecret),
     landingPage: false,
+    maxRequestBodySize: hardening.maxBodyBytes,
+    plugins: [
+      ...(deps.metrics ? [deps.metrics.graphqlPlugin] : []),
+      graphqlHardeningPlugin({ hardening, adminSecret: deps.adminSecret, em: deps.orm.em, log }),
+    ],
     logging: {
       debug: (...args) => log.debug(args.map(String).join(' ')),
       info: (...args) => log.info(args.map(String).join(' ')),
@@ -117,7 +141,10 @@ export function createGraphQLHandler(deps: AppDeps): YogaServerInstance<ServerCo
         const masked = toGraphQLError(error, message);
         const original = error instanceof GraphQLError ? error.originalError : error;
         if (!(original instanceof DomainError) && original && !(original instanceof GraphQLError)) {
-          log.error({ err: original }, 'unexpected error (masked in the response)');
+          log.error(
+            { err: original, requestId: currentRequestId() },
+            'unexpected error (masked in the response)',
+          );
         }
         return masked;
       },
@@ -144,16 +171,20 @@ export function createGraphQLHandler(deps: AppDeps): YogaServerInstance<ServerCo
  * GET /readyz (database answers), GET /metrics (Prometheus).
  */
 export function createApiServer(deps: AppDeps): Server {
-  const yoga = createGraphQLHandler(deps);
+  const metrics = deps.metrics ?? createApiMetrics(deps.orm, deps.log);
+  const yoga = createGraphQLHandler({ ...deps, metrics });
   const webhookLog = deps.log.child({ module: 'webhooks' });
-  const metrics = createMetrics(deps.orm);
   return createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
+    // Every answer names its request (the caller's id when safe, else a new one); logs carry it.
+    const requestId = requestIdFrom(req.headers[REQUEST_ID_HEADER]);
+    res.setHeader(REQUEST_ID_HEADER, requestId);
+    metrics.http.observe(req, res);
+    const stopping = deps.lifecycle?.stopping ?? false;
+    // While stopping, no connection is kept alive for another request.
+    if (stopping) res.setHeader('connection', 'close');
     if (req.method === 'GET' && path === '/metrics') {
-      metrics.metrics().then(
-        (text) => res.writeHead(200, { 'content-type': metrics.contentType }).end(text),
-        (err: Error) => sendJson(res, 503, { error: `metrics unavailable: ${err.message}` }),
-      );
+      metrics.send(res);
       return;
     }
     if (path === '/webhooks/stripe') {
@@ -169,7 +200,7 @@ export function createApiServer(deps: AppDeps): Server {
             {
               secret: deps.stripe?.secret ?? null,
               toleranceSeconds: deps.stripe?.toleranceSeconds,
-              log: deps.log,
+              log: deps.log.child({ requestId }),
             },
             body,
             req.headers['stripe-signature'] as string | undefined,
@@ -194,6 +225,10 @@ export function createApiServer(deps: AppDeps): Server {
       return;
     }
     if (req.method === 'GET' && path === '/readyz') {
+      if (stopping) {
+        sendJson(res, 503, { status: 'stopping' });
+        return;
+      }
       deps.orm
         .isConnected()
         .then(async (connected) => {
@@ -206,6 +241,8 @@ export function createApiServer(deps: AppDeps): Server {
         );
       return;
     }
-    void yoga.requestListener(req, res);
+    // Downstream (context, plugins) reads the id from the header, now always a safe one.
+    req.headers[REQUEST_ID_HEADER] = requestId;
+    void withRequestId(requestId, () => yoga.requestListener(req, res));
   });
 }

@@ -5,9 +5,17 @@ import {
 } from '../../../api/src/usage/aggregate-usage.ts';
 import { createUsageSource, usageSourceKind } from '../../../api/src/usage/sources/source-config.ts';
 import type { UsageSource } from '../../../api/src/usage/sources/usage-source.ts';
+import type { WorkerConfig } from '../config.ts';
 import type { Job } from '../runtime/job.ts';
 
 let source: UsageSource | null = null;
+
+/** The configured billing repository (one per process, shared by the ticks and /readyz). */
+function sourceFor(config: WorkerConfig): UsageSource {
+  source ??= createUsageSource(config);
+  if (!source) throw new Error('no usage source configured');
+  return source;
+}
 
 /**
  * The aggregator worker: each tick reads the billing repository (git or forge) and debits every
@@ -29,11 +37,18 @@ export const aggregateJob: Job<AggregateSummary> = {
     branch: config.BILLING_BRANCH,
     batchSize: config.AGGREGATE_BATCH_SIZE,
   }),
+  readiness: (config) => [
+    {
+      // The forge (USAGE_SOURCE=forge: one GET of the repository) or the git repository.
+      name: usageSourceKind(config) === 'forge' ? 'forge' : 'billingRepository',
+      check: async (signal) => {
+        await sourceFor(config).check?.(signal);
+      },
+    },
+  ],
   run: ({ em, config, log, signal, progress }) => {
-    source ??= createUsageSource(config);
-    if (!source) throw new Error('no usage source configured');
     return aggregateUsage(em, {
-      source,
+      source: sourceFor(config),
       batchSize: config.AGGREGATE_BATCH_SIZE,
       signal,
       log,

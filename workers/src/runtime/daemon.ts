@@ -1,16 +1,23 @@
 import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import schedule from 'node-schedule';
-import { createOrm, type MikroORM } from '../../../api/src/db/orm.ts';
+import { connectOrm, logRetries } from '../../../api/src/db/connect.ts';
+import type { MikroORM } from '../../../api/src/db/orm.ts';
 import type { JobOutcome } from '../../../api/src/jobs/run-with-job-lock.ts';
 import { ConfigError, exitOnConfigError } from '../../../api/src/lib/env.ts';
 import { createLogger, type Logger } from '../../../api/src/lib/logger.ts';
+import { registerDbMetrics } from '../../../api/src/metrics/db-metrics.ts';
+import { createMetricsRegistry, type Registry, sendMetrics } from '../../../api/src/metrics/registry.ts';
+import { createWorkerMetrics, type WorkerMetrics } from '../../../api/src/metrics/worker-metrics.ts';
 import { loadWorkerConfig, type WorkerConfig } from '../config.ts';
-import type { Job } from './job.ts';
+import type { Job, ReadinessCheck } from './job.ts';
 import { runJobOnce } from './run-job.ts';
 
 /** How long a stop request waits for the tick in hand before giving up (exit 1). */
 export const SHUTDOWN_GRACE_MS = 30_000;
+
+/** The longest GET /readyz waits for one of its checks (database, the job's own). */
+export const READY_CHECK_TIMEOUT_MS = 5_000;
 
 export interface DaemonArgs {
   once: boolean;
@@ -96,12 +103,26 @@ export async function runDaemon<S extends object>(job: Job<S>, argv: readonly st
   }
   const log = createLogger({ name: `worker-${job.name}`, level: config.LOG_LEVEL });
   let orm: MikroORM;
+  // Waits for the database with backoff; a stop signal meanwhile exits 0 (nothing started).
+  const startup = new AbortController();
+  const stopDuringStartup = () => startup.abort();
+  process.once('SIGTERM', stopDuringStartup);
+  process.once('SIGINT', stopDuringStartup);
   try {
-    orm = await createOrm({ databaseUrl: config.DATABASE_URL, poolMax: config.DB_POOL_MAX });
+    orm = await connectOrm({
+      databaseUrl: config.DATABASE_URL,
+      poolMax: config.DB_POOL_MAX,
+      timeoutMs: config.DB_CONNECT_TIMEOUT_MS,
+      onRetry: logRetries(log),
+      signal: startup.signal,
+    });
   } catch (err) {
+    if (startup.signal.aborted) exit(log, 0);
     process.stderr.write(`worker ${job.name}: cannot open the database: ${errorMessage(err)}\n`);
-    process.exit(1);
+    exit(log, 1);
   }
+  process.off('SIGTERM', stopDuringStartup);
+  process.off('SIGINT', stopDuringStartup);
 
   const controller = new AbortController();
   const deps = { config, log, signal: controller.signal };
@@ -136,6 +157,8 @@ export async function runDaemon<S extends object>(job: Job<S>, argv: readonly st
   let nextTick: schedule.Job | null = null;
   let fallbackTimer: NodeJS.Timeout | null = null;
   let inFlight: Promise<void> | null = null;
+  const metrics = createMetricsRegistry();
+  const workerMetrics: WorkerMetrics = createWorkerMetrics(metrics, job.name);
 
   const scheduleNext = () => {
     if (stopping) return;
@@ -151,9 +174,11 @@ export async function runDaemon<S extends object>(job: Job<S>, argv: readonly st
     fallbackTimer = null;
     if (stopping) return;
     state.running = true;
+    const tickDone = workerMetrics.tickStarted();
     inFlight = (async () => {
       try {
         const outcome = await runJobOnce(orm, job, 'SCHEDULE', deps);
+        tickDone(outcome.status);
         state.lastRun = lastRunOf(outcome);
         state.lastTickError = null;
         if (outcome.status === 'FAILED')
@@ -164,6 +189,7 @@ export async function runDaemon<S extends object>(job: Job<S>, argv: readonly st
             `${job.name} tick done`,
           );
       } catch (err) {
+        tickDone('ERROR');
         state.lastTickError = errorMessage(err);
         log.error({ err: state.lastTickError }, `${job.name} tick could not run`);
       }
@@ -216,7 +242,20 @@ export async function runDaemon<S extends object>(job: Job<S>, argv: readonly st
   process.on('SIGINT', () => void shutdown('SIGINT'));
 
   if (config.WORKER_HEALTH_PORT !== undefined) {
-    health = createHealthServer(orm, job.name, intervalMs, state, () => stopping);
+    registerDbMetrics(metrics, () => orm.em.fork(), {
+      onError: (err) =>
+        log.warn({ err: errorMessage(err) }, 'metrics: the database-derived series could not be read'),
+    });
+    health = createHealthServer({
+      orm,
+      jobName: job.name,
+      intervalMs,
+      state,
+      isStopping: () => stopping,
+      checks: job.readiness?.(config) ?? [],
+      metrics,
+      log,
+    });
     const server = health;
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
@@ -228,7 +267,7 @@ export async function runDaemon<S extends object>(job: Job<S>, argv: readonly st
     const { port } = server.address() as AddressInfo;
     log.info(
       { port },
-      `health server listening on http://${config.WORKER_HEALTH_HOST}:${port} (/healthz, /readyz)`,
+      `health server listening on http://${config.WORKER_HEALTH_HOST}:${port} (/healthz, /readyz, /metrics)`,
     );
   }
 
@@ -236,36 +275,77 @@ export async function runDaemon<S extends object>(job: Job<S>, argv: readonly st
   void tick();
 }
 
-function createHealthServer(
-  orm: MikroORM,
-  jobName: string,
-  intervalMs: number,
-  state: object,
-  isStopping: () => boolean,
-): Server {
+interface HealthServerDeps {
+  orm: MikroORM;
+  jobName: string;
+  intervalMs: number;
+  state: object;
+  isStopping: () => boolean;
+  /** The job's readiness checks besides the database. */
+  checks: ReadinessCheck[];
+  metrics: Registry;
+  log: Logger;
+}
+
+/** Runs `check` with a signal aborted after READY_CHECK_TIMEOUT_MS: 'ok' or the reason. */
+async function readiness(check: (signal: AbortSignal) => Promise<unknown>): Promise<string> {
+  const signal = AbortSignal.timeout(READY_CHECK_TIMEOUT_MS);
+  try {
+    await Promise.race([
+      check(signal),
+      new Promise((_, reject) =>
+        signal.addEventListener('abort', () =>
+          reject(new Error(`no answer in ${READY_CHECK_TIMEOUT_MS} ms`)),
+        ),
+      ),
+    ]);
+    return 'ok';
+  } catch (err) {
+    return errorMessage(err);
+  }
+}
+
+/**
+ * GET /healthz (process up, last run), GET /readyz (the database answers, and the job's own
+ * readiness checks pass, e.g. the aggregator's forge; 503 naming what failed), GET /metrics.
+ */
+function createHealthServer(deps: HealthServerDeps): Server {
+  const { jobName } = deps;
   const json = (res: ServerResponse, status: number, body: unknown) =>
     res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
   return createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     if (req.method === 'GET' && path === '/healthz') {
-      json(res, 200, { status: isStopping() ? 'stopping' : 'ok', job: jobName, intervalMs, ...state });
+      json(res, 200, {
+        status: deps.isStopping() ? 'stopping' : 'ok',
+        job: jobName,
+        intervalMs: deps.intervalMs,
+        ...deps.state,
+      });
       return;
     }
     if (req.method === 'GET' && path === '/readyz') {
-      if (isStopping()) {
+      if (deps.isStopping()) {
         json(res, 503, { status: 'stopping', job: jobName });
         return;
       }
-      orm.em
-        .fork()
-        .execute('select 1')
-        .then(
-          () => json(res, 200, { status: 'ready', job: jobName, database: 'ok' }),
-          (err: unknown) =>
-            json(res, 503, { status: 'unavailable', job: jobName, database: errorMessage(err) }),
-        );
+      const checks = [
+        { name: 'database', check: () => deps.orm.em.fork().execute('select 1') },
+        ...deps.checks,
+      ];
+      void Promise.all(checks.map((c) => readiness(c.check))).then((answers) => {
+        const results = Object.fromEntries(checks.map((c, i) => [c.name, answers[i]]));
+        const ready = answers.every((a) => a === 'ok');
+        json(res, ready ? 200 : 503, { status: ready ? 'ready' : 'unavailable', job: jobName, ...results });
+      });
       return;
     }
-    json(res, 404, { error: 'not found: GET /healthz or /readyz' });
+    if (req.method === 'GET' && path === '/metrics') {
+      sendMetrics(deps.metrics, res, (err) =>
+        deps.log.error({ err: errorMessage(err) }, 'metrics: scrape failed'),
+      );
+      return;
+    }
+    json(res, 404, { error: 'not found: GET /healthz, /readyz or /metrics' });
   });
 }

@@ -16,6 +16,14 @@ export interface JobContext {
   progress(value: Record<string, unknown>): void;
 }
 
+/** Something besides the database a job needs, checked by the health server's GET /readyz. */
+export interface ReadinessCheck {
+  /** The key of the answer, e.g. `forge`. */
+  readonly name: string;
+  /** Cheap (one request); throws with the reason when the dependency fails. Bounded by `signal`. */
+  check(signal: AbortSignal): Promise<void>;
+}
+
 /** A scheduled job a worker process runs: one tick = one `run`, under the job's run lock. */
 export interface Job<S extends object = Record<string, unknown>> {
   /** The CLI name, the run-lock key and `job_run.job`. */
@@ -26,6 +34,8 @@ export interface Job<S extends object = Record<string, unknown>> {
   checkConfig?(config: WorkerConfig): string[];
   /** Settings worth logging in the "worker started" line (never a secret). */
   describeConfig?(config: WorkerConfig): Record<string, unknown>;
+  /** What GET /readyz checks besides the database (e.g. the aggregator's forge). */
+  readiness?(config: WorkerConfig): ReadinessCheck[];
   /** One tick; the summary is stored on the job-run row. Throw to record a failed run. */
   run(ctx: JobContext): Promise<S>;
 }

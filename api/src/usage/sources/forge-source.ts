@@ -146,6 +146,60 @@ export class ForgeSource implements UsageSource {
     return JSON.parse(res.body.toString('utf8')) as T;
   }
 
+  /**
+   * Readiness: GET of the branch (and, when it is missing, one commit of the repository, to tell
+   * an empty repository from a missing one), without retries, bounded by `signal` and the
+   * request timeout.
+   */
+  async check(signal: AbortSignal): Promise<void> {
+    const branch = await this.probe(
+      this.repoPath(`/branches/${encodeURIComponent(this.options.branch)}`),
+      signal,
+    );
+    if (branch.status === 200) return;
+    if (branch.status === 404) {
+      const commits = await this.probe(
+        this.repoPath('/commits?limit=1&stat=false&verification=false&files=false'),
+        signal,
+      );
+      // 409: an empty repository (nothing to read yet, not a failure).
+      if (commits.status === 409) return;
+      if (commits.status === 200)
+        throw new UsageSourceError(
+          `branch ${this.options.branch} does not exist in ${this.options.repo}`,
+          404,
+        );
+      if (commits.status === 404)
+        throw new UsageSourceError(
+          `repository ${this.options.repo} not found on the forge, or not visible to the token`,
+          404,
+        );
+      throw probeError(commits);
+    }
+    throw probeError(branch);
+  }
+
+  /** One GET, no retries: the status and the API message. */
+  private async probe(pathAndQuery: string, signal: AbortSignal): Promise<ForgeResponse> {
+    const timeoutMs = this.options.timeoutMs ?? 30_000;
+    try {
+      const answer = await request(`${this.api}${pathAndQuery}`, {
+        method: 'GET',
+        dispatcher: this.options.dispatcher,
+        headers: { authorization: `token ${this.options.token}`, accept: 'application/json' },
+        headersTimeout: timeoutMs,
+        bodyTimeout: timeoutMs,
+        signal,
+      });
+      const body = Buffer.from(await answer.body.arrayBuffer());
+      return { status: answer.statusCode, headers: answer.headers, body };
+    } catch (err) {
+      throw new UsageSourceError(
+        `the forge is unreachable: ${signal.aborted ? 'no answer in time' : (err as Error).message}`,
+      );
+    }
+  }
+
   async head(signal?: AbortSignal): Promise<string | null> {
     const branch = encodeURIComponent(this.options.branch);
     const res = await this.call('GET', this.repoPath(`/branches/${branch}`), { signal });
@@ -307,6 +361,16 @@ function apiMessage(res: ForgeResponse): string {
   } catch {
     return '';
   }
+}
+
+function probeError(res: ForgeResponse): UsageSourceError {
+  if (res.status === 401)
+    return new UsageSourceError('the forge refused the token (401): check FORGE_TOKEN', 401);
+  const message = apiMessage(res);
+  return new UsageSourceError(
+    `the forge answered HTTP ${res.status}${message ? ` ${message}` : ''}`,
+    res.status,
+  );
 }
 
 function unexpected(res: ForgeResponse, what: string): UsageSourceError {

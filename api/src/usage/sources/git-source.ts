@@ -117,6 +117,33 @@ export class GitSource implements UsageSource {
     }
   }
 
+  /**
+   * Readiness: a local repository must be there (the path is a directory git reads); a remote
+   * one must answer `git ls-remote` (one call, no fetch).
+   */
+  async check(signal: AbortSignal): Promise<void> {
+    const url = this.options.url;
+    const local = await isDirectory(url);
+    const args = local ? ['-C', url, 'rev-parse', '--absolute-git-dir'] : ['ls-remote', '--heads', url];
+    if (!local && (path.isAbsolute(url) || url.startsWith('.'))) {
+      throw new UsageSourceError(`the billing repository ${url} does not exist`);
+    }
+    await new Promise<void>((resolve, reject) => {
+      execFile(
+        'git',
+        args,
+        { env: gitEnv(), timeout: this.timeoutMs, signal, encoding: 'utf8' },
+        (err, _stdout, stderr) => {
+          if (!err) return resolve();
+          const why = signal.aborted
+            ? 'no answer in time'
+            : stderr.trim().split('\n').slice(-1)[0] || err.message;
+          reject(new UsageSourceError(`the billing repository ${redactUrl(url)} cannot be read: ${why}`));
+        },
+      );
+    });
+  }
+
   async head(): Promise<string | null> {
     const dir = await this.repo();
     if (this.remote) await this.fetch(dir);

@@ -47,6 +47,11 @@ export interface UsageSource {
    * replaced when it exists.
    */
   putFile(path: string, content: Buffer, message: string, signal?: AbortSignal): Promise<PushResult>;
+  /**
+   * A cheap reachability check for readiness probes (one request, no retries, bounded by
+   * `signal`): resolves when the repository can be read, throws with the reason otherwise.
+   */
+  check?(signal: AbortSignal): Promise<void>;
   close?(): Promise<void>;
 }
 

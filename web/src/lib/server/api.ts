@@ -1,6 +1,11 @@
 import type { RequestEvent } from '@sveltejs/kit';
 import { webConfig } from './config.ts';
 
+/** A request id as the API takes it: the caller's when safe (≤ 128 of `[A-Za-z0-9._:-]`), else a new UUID. */
+export function requestIdFrom(incoming: string | null | undefined): string {
+  return incoming && /^[A-Za-z0-9._:-]{1,128}$/.test(incoming) ? incoming : crypto.randomUUID();
+}
+
 /** Who the web server speaks for on an API call. */
 export type Credential = 'user' | 'admin' | 'none';
 
@@ -41,6 +46,8 @@ export async function gql<T>(
     as === 'user' ? event.locals.sessionToken : as === 'admin' ? event.locals.adminToken : undefined;
   if (as !== 'none' && !token) throw new ApiError('UNAUTHENTICATED', 'Not signed in', 401);
   if (token) headers.authorization = `Bearer ${token}`;
+  // One id for the browser's request, in the web's answer and in every API call (and log) it makes.
+  if (event.locals.requestId) headers['x-request-id'] = event.locals.requestId;
   try {
     headers['x-forwarded-for'] = event.getClientAddress();
   } catch {
