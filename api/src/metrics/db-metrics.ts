@@ -44,8 +44,8 @@ interface SnapshotRow {
  * from the partial unique index on ACTIVE rows; pending outbox events from the partial
  * `outbox_pending_index`. Records applied is the aggregator's own running total
  * (`aggregator_node_state.records_consumed_total`, kept in the apply transaction), not a count
- * of `consumed_record`. The billing sum reads one row per user, and the FAILED outbox count
- * reads the outbox table (both grow with users and allocations, not with usage or ticks).
+ * of `consumed_record`; FAILED outbox events from the partial `outbox_failed_index`. The
+ * billing sum reads one row per user (it grows with users, not with usage or ticks).
  */
 const SNAPSHOT_SQL = `
 select 'pool' as m,
