@@ -26,13 +26,16 @@ async function main(): Promise<void> {
   }
   const log = createLogger({ name: 'api', level: config.LOG_LEVEL });
 
-  // A stop signal while waiting for the database ends the wait: nothing was served yet.
+  // A stop signal while waiting for the database ends the wait: nothing was served yet. One
+  // that comes later in start-up (migrations, the boot pool) stops the server once it listens.
   const startup = new AbortController();
   let stop: ((signal: string) => void) | null = null;
+  let pendingSignal: string | null = null;
   const onSignal = (signal: string) => {
     if (stop) stop(signal);
     else {
       log.info({ signal }, 'stop requested during start-up');
+      pendingSignal = signal;
       startup.abort();
     }
   };
@@ -125,6 +128,7 @@ async function main(): Promise<void> {
       },
       `api listening on http://localhost:${port}/graphql`,
     );
+    if (pendingSignal) stop?.(pendingSignal);
   });
 
   // SIGTERM / SIGINT: /readyz turns 503, the listener closes (no new connections), requests in

@@ -123,6 +123,11 @@ export async function runDaemon<S extends object>(job: Job<S>, argv: readonly st
   }
   process.off('SIGTERM', stopDuringStartup);
   process.off('SIGINT', stopDuringStartup);
+  // A signal in the very moment the database answered.
+  if (startup.signal.aborted) {
+    await orm.close().catch(() => {});
+    exit(log, 0);
+  }
 
   const controller = new AbortController();
   const deps = { config, log, signal: controller.signal };
