@@ -125,6 +125,8 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     log.info({ signal }, 'stopping');
+    // Keep-alive connections are closed as soon as their request in flight is answered.
+    setInterval(() => server.closeIdleConnections(), 50).unref();
     server.close(() => {
       log.info('stopped');
       log.flush();
