@@ -235,11 +235,18 @@ describe('worker health server', () => {
     for (const name of ['hero_usage_records_applied', 'hero_allocations_active'])
       expect(before.value(name), name).toBe(fromApi.value(name));
 
-    // New usage: a later tick of this worker applies it, and both series move.
+    // New usage: a later tick of this worker applies it, and both series move. The records are
+    // committed before the tick ends (and is counted), so wait for the tick that applied them.
     await seedUsage(repo.dir, usageUsers, { nodes: 1, filesPerNode: 1, recordsPerFile: 7, nodePrefix: 'mw' });
     const after = (await waitFor<Scrape | null>(async () => {
       const s = await scrape(worker.url);
-      return s.value('hero_usage_records_applied') - before.value('hero_usage_records_applied') === 7
+      const applied = s.value('hero_usage_records_applied') - before.value('hero_usage_records_applied');
+      const ticked =
+        s.value('hero_worker_last_success_timestamp_seconds', { job_name: 'aggregate' }) >
+        before.value('hero_worker_last_success_timestamp_seconds', { job_name: 'aggregate' });
+      return applied === 7 &&
+        ticked &&
+        s.value('hero_worker_tick_in_progress', { job_name: 'aggregate' }) === 0
         ? s
         : null;
     }, 10_000)) as Scrape;
