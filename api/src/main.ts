@@ -70,11 +70,10 @@ async function main(): Promise<void> {
     if (applied.length) log.info({ migrations: applied }, 'migrations applied');
   }
   const { provisioner, bootManifest } = setup;
-  if (provisioner instanceof PoolProvisioner && bootManifest && bootManifest.length > 0) {
+  if (provisioner instanceof PoolProvisioner && bootManifest) {
     const result = await provisioner.refreshPool(orm.em.fork(), bootManifest);
     log.info(result, 'pool loaded from the boot manifest');
   } else if (provisioner instanceof PoolProvisioner) {
-    // `[]`: the pool is managed at run time (refreshPool); a restart must not retire it.
     log.info('pool provisioner with an empty boot manifest: the pool is left as refreshPool made it');
   } else if (provisioner instanceof DemoProvisioner) {
     const added = await provisioner.seed(orm.em.fork());

@@ -10,7 +10,11 @@ import type { Provisioner } from './provisioner.ts';
 export interface ProvisionerSetup {
   /** The provisioner that allocates, or null: pool and allocation operations answer 503. */
   provisioner: Provisioner | null;
-  /** The boot manifest to reconcile, when the pool comes from VM_POOL_JSON / VM_POOL_FILE. */
+  /**
+   * The boot manifest to reconcile, when the pool comes from a non-empty VM_POOL_JSON /
+   * VM_POOL_FILE. `[]` gives null: the pool is managed through refreshPool, and a restart must
+   * not retire it.
+   */
   bootManifest: PoolVmManifestEntry[] | null;
 }
 
@@ -20,8 +24,8 @@ type PoolSettings = Pick<
 >;
 
 /**
- * The pool provisioner when a pool is configured (VM_POOL_JSON or VM_POOL_FILE; `[]` is a valid
- * empty pool managed through refreshPool), else the demo provisioner with PROVISIONER_DEMO=1,
+ * The pool provisioner when a pool is configured (VM_POOL_JSON or VM_POOL_FILE; `[]` selects it
+ * with no boot manifest: the pool is managed through refreshPool), else the demo provisioner with PROVISIONER_DEMO=1,
  * else none. An invalid boot manifest is a configuration error listing every problem.
  */
 export function setupProvisioner(config: PoolSettings): ProvisionerSetup {
@@ -46,7 +50,11 @@ export function setupProvisioner(config: PoolSettings): ProvisionerSetup {
       text = config.VM_POOL_JSON!;
     }
     try {
-      return { provisioner: new PoolProvisioner(options), bootManifest: parseManifest(text) };
+      const manifest = parseManifest(text);
+      return {
+        provisioner: new PoolProvisioner(options),
+        bootManifest: manifest.length > 0 ? manifest : null,
+      };
     } catch (err) {
       if (err instanceof ValidationError) {
         throw new ConfigError(
