@@ -22,7 +22,7 @@ const execFileP = promisify(execFile);
 // every declared property must be present and no other may appear (Go writes every field of these
 // structs), so a fake inventing or dropping a field fails here. `User` is left as swagger has it.
 
-const SWAGGER = path.resolve(import.meta.dirname, '../../shared/forgejo-swagger-v12.json');
+const SWAGGER = path.resolve(import.meta.dirname, 'fixtures/forgejo-swagger-v12.json');
 const swagger = JSON.parse(readFileSync(SWAGGER, 'utf8')) as { definitions: Record<string, any> };
 const GO_POINTER_STRINGS: Record<string, string[]> = {
   ContentsResponse: ['url', 'html_url', 'git_url', 'download_url'],

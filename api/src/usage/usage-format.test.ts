@@ -3,7 +3,6 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { formatUsageBatch, parseUsageFile, UsageFileError, usageFileNode } from './usage-format.ts';
 
-const SHARED_EXAMPLES = path.resolve(import.meta.dirname, '../../../../shared/examples');
 const REPO_EXAMPLES = path.resolve(import.meta.dirname, '../../../examples');
 const USER = '0e6c1f0a-2d1b-4c55-9a51-6f3f0a9b7c11';
 const file = { node: 'node-7', path: 'nodes/node-7/usage_2026-11-23-10.otoml' };
@@ -21,11 +20,10 @@ period_end = 2026-11-23T11:00:00Z
 ${extra}`;
 
 describe('usage batch format', () => {
-  it('parses every usage example shipped beside the design and in the repository', () => {
-    const examples = [
-      ...readdirSync(SHARED_EXAMPLES).map((f) => path.join(SHARED_EXAMPLES, f)),
-      ...readdirSync(REPO_EXAMPLES).map((f) => path.join(REPO_EXAMPLES, f)),
-    ].filter((f) => f.endsWith('.otoml'));
+  it('parses every usage example the repository ships', () => {
+    const examples = readdirSync(REPO_EXAMPLES)
+      .map((f) => path.join(REPO_EXAMPLES, f))
+      .filter((f) => f.endsWith('.otoml'));
     expect(examples.length).toBeGreaterThanOrEqual(2);
     for (const example of examples) {
       const text = readFileSync(example, 'utf8');
@@ -36,8 +34,8 @@ describe('usage batch format', () => {
     }
   });
 
-  it('reads the shared example record for record', () => {
-    const text = readFileSync(path.join(SHARED_EXAMPLES, 'usage_2026-11-23-10.otoml'), 'utf8');
+  it('reads the example batch record for record', () => {
+    const text = readFileSync(path.join(REPO_EXAMPLES, 'usage_2026-11-23-10.otoml'), 'utf8');
     const { records } = parseUsageFile(text, file);
     expect(records).toEqual([
       {

@@ -47,7 +47,7 @@ interface ForgeResponse {
 
 /**
  * Reads (and, for `usage push`, writes) the billing repository through a Forgejo/Gitea API v1
- * (shared/forge-api.md): `Authorization: token`, pagination, a timeout per request, retries
+ * (docs/forge-api.md): `Authorization: token`, pagination, a timeout per request, retries
  * with backoff on network errors, 5xx and 429, and a clear error on 401/403/404.
  */
 export class ForgeSource implements UsageSource {
