@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AUTO_RELEASE_JOB } from '../api/src/allocation/auto-release.ts';
 import { JOB_LOCK_NAMESPACE } from '../api/src/jobs/run-with-job-lock.ts';
 import { type ApiProcess, startApi } from './support/api.ts';
-import { runCli } from './support/cli.ts';
+import { runCli, runCliAsShown } from './support/cli.ts';
 import { createTestDatabase, type TestDatabase } from './support/db.ts';
 import { childEnv } from './support/env.ts';
 import { allocate, createUser, poolOf } from './support/factories.ts';
@@ -118,6 +118,24 @@ describe('hero-admin pool', () => {
 
     const maintenance = await cli(['pool', 'list', '--status', 'MAINTENANCE', '--json']);
     expect(JSON.parse(maintenance.stdout).map((vm: { id: string }) => vm.id)).toEqual(['cli-2']);
+  });
+
+  it('as the README shows it (npx hero-admin, npm run admin --): its own output only, nothing on stderr', async () => {
+    const npx = await runCliAsShown('npx', api, ['pool', 'list']);
+    expect(npx.stderr).toBe('');
+    expect(npx.code).toBe(0);
+    expect(tableRows(npx.stdout)[0]).toEqual(['ID', 'NAME', 'STATUS', 'ALLOCATED', 'HOST', 'COCKPIT URL']);
+
+    const run = await runCliAsShown('npm run', api, ['pool', 'list', '--status', 'MAINTENANCE']);
+    expect(run.stderr).toBe('');
+    expect(run.code).toBe(0);
+    expect(run.stdout).toMatch(/^cli-2\s+CLI two\s+MAINTENANCE/m);
+
+    // A failed command still says why, and only that.
+    const failed = await runCliAsShown('npx', api, ['pool', 'list', '--status', 'BROKEN']);
+    expect(failed.code).toBe(2);
+    expect(failed.stderr).toMatch(/^hero-admin: pool list: --status must be one of/);
+    expect(failed.stderr).not.toMatch(/npm (warn|WARN)/);
   });
 
   it('an invalid manifest exits 1, lists every problem on stderr and leaves the pool unchanged', async () => {

@@ -1,5 +1,9 @@
+import { spawn } from 'node:child_process';
 import { once } from 'node:events';
+import path from 'node:path';
 import type { ApiProcess } from './api.ts';
+import { childEnv } from './env.ts';
+import { REPO_ROOT } from './postgres.ts';
 import { spawnTs } from './process.ts';
 
 export interface CliResult {
@@ -28,5 +32,39 @@ export async function runCli(
     stderr += c.toString('utf8');
   });
   const [code] = await once(proc.child, 'close');
+  return { code: code as number | null, stdout, stderr };
+}
+
+/**
+ * Runs the CLI as the README shows it, from a newcomer's shell: `npx hero-admin <args>` or
+ * `npm run admin -- <args>` in the repository, with the system's npm first on PATH (the npm
+ * that runs these tests puts the project's Node 24 and bins there) and no npm_* variables.
+ */
+export async function runCliAsShown(
+  form: 'npx' | 'npm run',
+  api: ApiProcess,
+  args: string[],
+): Promise<CliResult> {
+  const env = childEnv({ HERO_API_URL: api.url, ADMIN_SECRET: api.adminSecret });
+  for (const name of Object.keys(env)) if (/^npm_/i.test(name)) delete env[name];
+  env.PATH = (env.PATH ?? '')
+    .split(path.delimiter)
+    .filter((dir) => dir && !dir.includes('node_modules') && !dir.includes(`${path.sep}npm${path.sep}`))
+    .join(path.delimiter);
+  const [command, ...prefix] = form === 'npx' ? ['npx', 'hero-admin'] : ['npm', 'run', 'admin', '--'];
+  const child = spawn(command, [...prefix, ...args], {
+    cwd: REPO_ROOT,
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (c: Buffer) => {
+    stdout += c.toString('utf8');
+  });
+  child.stderr.on('data', (c: Buffer) => {
+    stderr += c.toString('utf8');
+  });
+  const [code] = await once(child, 'close');
   return { code: code as number | null, stdout, stderr };
 }
