@@ -13,6 +13,7 @@ import { DEFAULT_AGGREGATE_BATCH_SIZE } from '../usage/aggregate-usage.ts';
 import type { UsageSource } from '../usage/sources/usage-source.ts';
 import { normalizeProxyEntry, proxyMatcher } from './client-ip.ts';
 import { type ApiSettings, type Context, createContext, type ServerContext } from './context.ts';
+import { renderLocalGraphiQL } from './graphiql.ts';
 import {
   DEFAULT_MAX_BODY_BYTES,
   DEFAULT_QUERY_LIMITS,
@@ -119,6 +120,8 @@ export function createGraphQLHandler(deps: AppDeps): YogaServerInstance<ServerCo
     schema,
     graphqlEndpoint: '/graphql',
     graphiql: graphiqlFor(hardening, deps.adminSecret),
+    // The page with its scripts inlined: yoga's default one loads them from a CDN.
+    renderGraphiQL: renderLocalGraphiQL,
     landingPage: false,
     maxRequestBodySize: hardening.maxBodyBytes,
     plugins: [
