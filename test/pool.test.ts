@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ApiProcess, startApi } from './support/api.ts';
 import { createTestDatabase, type TestDatabase } from './support/db.ts';
@@ -162,5 +164,56 @@ describe('boot manifest', () => {
       await second.stop();
       await own.drop();
     }
+  });
+});
+
+describe("the original system's manifest shape", () => {
+  const file = (name: string) => path.resolve(import.meta.dirname, '..', name);
+  const SEED_SHAPED = file('test/fixtures/pool-seed-shape.json');
+  const CAMEL_CASE = file('examples/pool.json');
+  const POOL = '{ pool { id name host region status cockpitUrl } }';
+
+  it('snake_case fields and statuses in any case load through refreshPool as their camelCase twin', async () => {
+    const results = [];
+    const pools = [];
+    for (const manifest of [CAMEL_CASE, SEED_SHAPED]) {
+      const own = await createTestDatabase();
+      const fresh = await startApi({ databaseUrl: own.url, env: { VM_POOL_JSON: '[]' } });
+      try {
+        results.push(await refreshPool(fresh, JSON.parse(readFileSync(manifest, 'utf8'))));
+        pools.push((await fresh.admin(POOL)).data.pool);
+      } finally {
+        await fresh.stop();
+        await own.drop();
+      }
+    }
+    expect(results[0]).toMatchObject({ prevPoolSize: 0, poolSize: 4, retired: [] });
+    expect(results[1]).toEqual(results[0]);
+    expect(pools[1]).toEqual(pools[0]);
+    expect(pools[0]).toContainEqual({
+      id: 'vm-eu-001',
+      name: 'eu-west node 7 / vm 1',
+      host: '10.20.7.11',
+      region: 'eu-west',
+      status: 'AVAILABLE',
+      cockpitUrl: 'https://cockpit.node7.grid.example.net/vm-eu-001',
+    });
+    expect(pools[0]).toContainEqual(expect.objectContaining({ id: 'vm-eu-003', status: 'MAINTENANCE' }));
+  });
+
+  it('and through VM_POOL_FILE at boot', async () => {
+    const pools = [];
+    for (const manifest of [CAMEL_CASE, SEED_SHAPED]) {
+      const own = await createTestDatabase();
+      const booted = await startApi({ databaseUrl: own.url, env: { VM_POOL_FILE: manifest } });
+      try {
+        pools.push((await booted.admin(POOL)).data.pool);
+      } finally {
+        await booted.stop();
+        await own.drop();
+      }
+    }
+    expect(pools[0]).toHaveLength(4);
+    expect(pools[1]).toEqual(pools[0]);
   });
 });

@@ -14,10 +14,12 @@ function problemsOf(input: unknown) {
   throw new Error('expected the manifest to be refused');
 }
 
+const ROOT = path.resolve(import.meta.dirname, '../../..');
+const read = (file: string) => readFileSync(path.join(ROOT, file), 'utf8');
+
 describe('parseManifest', () => {
   it('accepts the example manifest the repository ships', () => {
-    const file = path.resolve(import.meta.dirname, '../../../examples/pool.json');
-    const entries = parseManifest(readFileSync(file, 'utf8'));
+    const entries = parseManifest(read('examples/pool.json'));
     expect(entries.map((e) => e.id)).toEqual(['vm-eu-001', 'vm-eu-002', 'vm-eu-003', 'vm-us-001']);
     expect(entries[2]).toEqual({
       id: 'vm-eu-003',
@@ -27,6 +29,29 @@ describe('parseManifest', () => {
       status: 'MAINTENANCE',
       cockpitUrl: null,
     });
+  });
+
+  it("reads the original system's shape (snake_case fields, statuses in any case) as its camelCase twin", () => {
+    const seedShaped = parseManifest(read('test/fixtures/pool-seed-shape.json'));
+    expect(seedShaped).toEqual(parseManifest(read('examples/pool.json')));
+    expect(parseManifest([{ id: 'v', cockpit_url: 'https://c.test/v', status: ' maintenance ' }])).toEqual([
+      { id: 'v', name: 'v', host: null, region: null, status: 'MAINTENANCE', cockpitUrl: 'https://c.test/v' },
+    ]);
+  });
+
+  it('names the spelling the manifest used in its problems; both spellings of a field are refused', () => {
+    expect(
+      problemsOf([
+        { id: 'a', cockpit_url: 'javascript:alert(1)', status: 'Gone' },
+        { id: 'b', cockpit_url: 'https://c.test/b', cockpitUrl: 'https://c.test/b' },
+        { id: 'c', cockpit_link: 'https://c.test/c' },
+      ]),
+    ).toEqual([
+      { path: '[0].status', message: 'must be one of AVAILABLE, MAINTENANCE, RETIRED (any case)' },
+      { path: '[0].cockpit_url', message: 'must be an http:// or https:// URL' },
+      { path: '[1].cockpitUrl', message: 'cockpit_url and cockpitUrl are the same field; give one of them' },
+      { path: '[2].cockpit_link', message: 'unknown field' },
+    ]);
   });
 
   it('accepts a bare array and defaults name and status', () => {
@@ -49,7 +74,7 @@ describe('parseManifest', () => {
     ).toEqual([
       { path: 'pool[1].id', message: 'duplicate id "a" (first at pool[0])' },
       { path: 'pool[2].cockpitUrl', message: 'must be an http:// or https:// URL' },
-      { path: 'pool[3].status', message: 'must be one of AVAILABLE, MAINTENANCE, RETIRED' },
+      { path: 'pool[3].status', message: 'must be one of AVAILABLE, MAINTENANCE, RETIRED (any case)' },
       { path: 'pool[3].extra', message: 'unknown field' },
       { path: 'pool[4]', message: expect.stringMatching(/must be an object/) },
     ]);

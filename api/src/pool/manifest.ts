@@ -32,16 +32,53 @@ export const poolVmEntrySchema = z.strictObject({
   host: z.string().trim().min(1).max(500).nullish(),
   ip: z.string().trim().min(1).max(500).nullish(),
   region: z.string().trim().min(1).max(200).nullish(),
+  // The deployer's feed writes statuses as `Available`; any case is the same status.
   status: z
-    .enum(POOL_VM_STATUSES, { error: `must be one of ${POOL_VM_STATUSES.join(', ')}` })
+    .preprocess(
+      (value) => (typeof value === 'string' ? value.trim().toUpperCase() : value),
+      z.enum(POOL_VM_STATUSES, { error: `must be one of ${POOL_VM_STATUSES.join(', ')} (any case)` }),
+    )
     .default('AVAILABLE'),
   cockpitUrl: httpUrl.nullish(),
 });
 
+/** `cockpit_url` → `cockpitUrl`: the original system's feed names its fields in snake_case. */
+function camelCase(key: string): string {
+  return key.replace(/_+([a-z0-9])/g, (_, c: string) => c.toUpperCase());
+}
+
 /**
- * Parses a pool manifest: a JSON array of pool VMs, or `{ "pool": [...] }`. Every problem
- * (unknown field, bad status, non-http(s) cockpitUrl, duplicate id…) is collected; any problem
- * refuses the whole manifest.
+ * An entry's fields under their camelCase names; a field given in both spellings is a problem.
+ * `names` maps each camelCase name back to the spelling the manifest used, for messages.
+ */
+function normaliseKeys(
+  raw: Record<string, unknown>,
+  at: string,
+  problems: Problem[],
+): { entry: Record<string, unknown>; names: Map<string, string> } {
+  const entry: Record<string, unknown> = {};
+  const names = new Map<string, string>();
+  for (const [key, value] of Object.entries(raw)) {
+    const name = camelCase(key);
+    const earlier = names.get(name);
+    if (earlier !== undefined) {
+      problems.push({
+        path: `${at}.${key}`,
+        message: `${earlier} and ${key} are the same field; give one of them`,
+      });
+      continue;
+    }
+    names.set(name, key);
+    entry[name] = value;
+  }
+  return { entry, names };
+}
+
+/**
+ * Parses a pool manifest: a JSON array of pool VMs, or `{ "pool": [...] }`. Field names may be
+ * camelCase or snake_case (`cockpit_url`) and statuses in any case (`Available`), as the
+ * original system's feed writes them. Every problem (unknown field, bad status, non-http(s)
+ * cockpitUrl, duplicate id…) is collected; any problem refuses the whole manifest.
  */
 export function parseManifest(input: unknown): PoolVmManifestEntry[] {
   let list: unknown = input;
@@ -88,7 +125,8 @@ export function parseManifest(input: unknown): PoolVmManifestEntry[] {
       problems.push({ path: at, message: 'must be an object such as { "id": "vm-1", "name": "…" }' });
       return;
     }
-    const rawId = (raw as { id?: unknown }).id;
+    const { entry, names } = normaliseKeys(raw as Record<string, unknown>, at, problems);
+    const rawId = entry.id;
     const id = typeof rawId === 'string' ? rawId.trim() : undefined;
     if (id) {
       const first = seen.get(id);
@@ -96,21 +134,27 @@ export function parseManifest(input: unknown): PoolVmManifestEntry[] {
         problems.push({ path: `${at}.id`, message: `duplicate id "${id}" (first at ${prefix}[${first}])` });
       else seen.set(id, index);
     }
-    const parsed = poolVmEntrySchema.safeParse(raw);
+    const parsed = poolVmEntrySchema.safeParse(entry);
     if (!parsed.success) {
+      const spelled = (key: PropertyKey) => names.get(String(key)) ?? String(key);
       for (const issue of parsed.error.issues) {
         if (issue.code === 'unrecognized_keys') {
-          for (const key of issue.keys) problems.push({ path: `${at}.${key}`, message: 'unknown field' });
+          for (const key of issue.keys)
+            problems.push({ path: `${at}.${spelled(key)}`, message: 'unknown field' });
           continue;
         }
-        const path = issue.path.length ? `${at}.${issue.path.join('.')}` : at;
+        const [field, ...rest] = issue.path;
+        const path = field === undefined ? at : [`${at}.${spelled(field)}`, ...rest].join('.');
         problems.push({ path, message: issue.message });
       }
       return;
     }
     const vm = parsed.data;
     if (vm.host && vm.ip && vm.host !== vm.ip) {
-      problems.push({ path: `${at}.ip`, message: 'host and ip are the same field; give one of them' });
+      problems.push({
+        path: `${at}.${names.get('ip')}`,
+        message: 'host and ip are the same field; give one of them',
+      });
     }
     entries.push({
       id: vm.id,
