@@ -6,6 +6,7 @@ import {
   allocate,
   createUser,
   poolOf,
+  REFRESH_POOL,
   refreshPool,
   type TestUser,
 } from './support/factories.ts';
@@ -193,7 +194,16 @@ describe('provisioners', () => {
         const res = asUser ? await api.asUser(user.token, query) : await api.admin(query);
         expect(res.status).toBe(503);
         expect(res.errors?.[0].extensions?.code).toBe('PROVISIONER_UNAVAILABLE');
+        // What to set, never the contradictory "set PROVISIONER_DEMO=1" for a refresh.
+        expect(res.errors?.[0].message).toMatch(/VM_POOL_FILE/);
       }
+      // The manifest is validated first: its problems come back, not the 503.
+      const bad = await api.admin(REFRESH_POOL, { input: { manifest: [{ id: 'x', status: 'GONE' }] } });
+      expect(bad.status).toBe(200);
+      expect(bad.data.refreshPool).toMatchObject({
+        __typename: 'ValidationError',
+        problems: [{ path: '[0].status', message: expect.stringMatching(/must be one of/) }],
+      });
     } finally {
       await api.stop();
     }
@@ -211,9 +221,24 @@ describe('provisioners', () => {
         __typename: 'AllocateVmSuccess',
         allocation: { poolVm: { id: 'demo-vm-01' } },
       });
-      const refresh = await api.admin('mutation { refreshPool(input: { manifest: [] }) { __typename } }');
+      const refresh = await api.admin(REFRESH_POOL, { input: { manifest: [{ id: 'vm-1' }] } });
       expect(refresh.status).toBe(503);
       expect(refresh.errors?.[0].extensions?.code).toBe('PROVISIONER_UNAVAILABLE');
+      // It names the provisioner that runs and the setting that gives a refreshable pool.
+      const message = refresh.errors?.[0].message ?? '';
+      expect(message).toMatch(/runs the demo provisioner \(PROVISIONER_DEMO=1\)/);
+      expect(message).toMatch(/set VM_POOL_FILE to a pool manifest file/);
+      expect(message).not.toMatch(/No provisioner is configured/);
+      const bad = await api.admin(REFRESH_POOL, {
+        input: { manifest: [{ id: 'x', cockpitUrl: 'ftp://x' }] },
+      });
+      expect(bad.data.refreshPool).toMatchObject({
+        __typename: 'ValidationError',
+        problems: [{ path: '[0].cockpitUrl', message: 'must be an http:// or https:// URL' }],
+      });
+      expect((await api.admin('{ pool { id } }')).data.pool.map((v: { id: string }) => v.id)).not.toContain(
+        'vm-1',
+      );
     } finally {
       await api.stop();
     }

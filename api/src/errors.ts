@@ -86,13 +86,14 @@ export function parseInput<S extends z.ZodType>(schema: S, input: unknown, summa
   );
 }
 
+/** The operation needs a provisioner this api does not run; the message says what to set. */
 export class ProvisionerUnavailableError extends DomainError {
   readonly code = 'PROVISIONER_UNAVAILABLE';
   override readonly httpStatus = 503;
-  constructor(what = 'VM pool') {
-    super(
-      `No provisioner is configured: ${what} operations are unavailable (set VM_POOL_JSON or VM_POOL_FILE, or PROVISIONER_DEMO=1)`,
-    );
+  constructor(
+    message = 'No provisioner is configured: VM pool operations are unavailable. Set VM_POOL_FILE (a pool manifest file) or VM_POOL_JSON for the pool provisioner, or PROVISIONER_DEMO=1 for fabricated demo VMs, and restart the api.',
+  ) {
+    super(message);
   }
 }
 

@@ -75,7 +75,7 @@ builder.mutationField('refreshPool', (t) =>
   t.field({
     type: RefreshPoolPayload,
     description:
-      'Admin: reconcile the pool with a manifest in one transaction. Listed VMs are upserted, unlisted ones become RETIRED. An invalid manifest is refused whole (ValidationError lists every problem) and the pool is unchanged.',
+      'Admin: reconcile the pool with a manifest in one transaction. Listed VMs are upserted, unlisted ones become RETIRED. The manifest is validated first: an invalid one is refused whole (ValidationError lists every problem) and the pool is unchanged. Field names may be camelCase or snake_case (`cockpit_url`), statuses in any case. PROVISIONER_UNAVAILABLE (503), saying what to set, when this api does not run the pool provisioner.',
     authScopes: { admin: true },
     args: { input: t.arg({ type: RefreshPoolInput }) },
     errors: {
@@ -85,7 +85,7 @@ builder.mutationField('refreshPool', (t) =>
       dataField: { name: 'result' },
     },
     resolve: async (_root, { input }, ctx) => {
-      const provisioner = requirePoolProvisioner(ctx);
+      // The manifest first: its problems are worth listing whatever the provisioner.
       const raw =
         input.manifest !== undefined && input.manifest !== null
           ? input.manifest
@@ -93,7 +93,7 @@ builder.mutationField('refreshPool', (t) =>
               Object.fromEntries(Object.entries(vm).filter(([, v]) => v !== null && v !== undefined)),
             );
       const entries = parseManifest(raw);
-      const result = await provisioner.refreshPool(ctx.em, entries);
+      const result = await requirePoolProvisioner(ctx).refreshPool(ctx.em, entries);
       ctx.log.info(
         {
           ...result,
