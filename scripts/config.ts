@@ -42,7 +42,10 @@ export const startConfigSchema = z
     WEB_PORT: port(3000),
     VM_POOL_JSON: z.string().optional(),
     VM_POOL_FILE: z.string().optional(),
-    /** Unset: `1` when neither VM_POOL_JSON nor VM_POOL_FILE is set. */
+    /**
+     * `1` with no pool configured: the demo provisioner. Otherwise, with neither VM_POOL_JSON nor
+     * VM_POOL_FILE, the pool provisioner with examples/pool.json loaded on the first start.
+     */
     PROVISIONER_DEMO: bool.optional(),
     DEPLOYER_URL: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).optional(),
     LOG_LEVEL: z.enum(LOG_LEVELS).default('info'),

@@ -5,8 +5,10 @@
  *   under DATA_DIR/pg, on 127.0.0.1:PG_PORT, database `hero`. With DATABASE_URL: that server.
  * - Migrates once, here, then starts the api and the workers with MIGRATE_ON_START=0.
  * - The admin secret comes from ADMIN_SECRET(_FILE), else DATA_DIR/admin-secret (created on
- *   first run, mode 0600).
- * - No pool configured (VM_POOL_JSON / VM_POOL_FILE): the api runs the demo provisioner.
+ *   first run, mode 0600, and shown in that run's banner only).
+ * - No pool configured (VM_POOL_JSON / VM_POOL_FILE) and no PROVISIONER_DEMO=1: the pool
+ *   provisioner, managed through refreshPool; the first start loads examples/pool.json into the
+ *   empty pool (lib/starter-pool.ts). PROVISIONER_DEMO=1: the demo provisioner.
  * - No plan catalog configured (PLANS_JSON / PLANS_FILE): examples/plans.json.
  * - No usage source configured (USAGE_SOURCE / BILLING_GIT_URL / FORGE_URL): a bare git
  *   repository DATA_DIR/billing.git (created on first run) is the billing repository of the api
@@ -53,6 +55,7 @@ import {
   shellWord,
 } from './lib/billing-repo.ts';
 import { killOnExit, loadEmbeddedPostgres } from './lib/embedded-postgres.ts';
+import { loadStarterPool, STARTER_POOL_FILE } from './lib/starter-pool.ts';
 import { ensureWebBuild, WebBuildError } from './lib/web-build.ts';
 
 type Colour = 'cyan' | 'cyanBright' | 'magenta' | 'blue' | 'blueBright' | 'green' | 'yellow' | 'red' | 'gray';
@@ -182,10 +185,12 @@ async function readOrCreateSecret(file: string): Promise<{ value: string; create
 
 interface AdminSecret {
   value: string;
-  /** What to print about it (once, in the ready banner). */
+  /** What to print about it (in the ready banner). */
   describe: string;
   /** What the example curl puts in the header. */
   forCurl: string;
+  /** The variable that hands it to `hero-admin`, as a shell word (none: the operator's own). */
+  forCli?: string;
 }
 
 async function resolveAdminSecret(config: StartConfig): Promise<AdminSecret> {
@@ -199,12 +204,14 @@ async function resolveAdminSecret(config: StartConfig): Promise<AdminSecret> {
   }
   const file = path.join(config.DATA_DIR, 'admin-secret');
   const { value, created } = await readOrCreateSecret(file);
+  // Shown once, when it is made; afterwards the file is where to read it.
   return {
     value,
     describe: created
       ? `admin secret (new, kept in ${displayPath(file)}): ${value}`
-      : `admin secret (kept in ${displayPath(file)}): ${value}`,
-    forCurl: value,
+      : `admin secret in ${displayPath(file)} (shown on the first start only)`,
+    forCurl: `$(cat ${shellWord(displayPath(file))})`,
+    forCli: `ADMIN_SECRET_FILE=${shellWord(displayPath(file))}`,
   };
 }
 
@@ -662,8 +669,31 @@ async function main(): Promise<void> {
     NODE_ENV: env.NODE_ENV || 'development',
   });
   Object.assign(env, usage.env);
-  const demo = config.PROVISIONER_DEMO === undefined && !config.VM_POOL_JSON && !config.VM_POOL_FILE;
-  if (demo) env.PROVISIONER_DEMO = '1';
+  const starterPool = !config.PROVISIONER_DEMO && !config.VM_POOL_JSON && !config.VM_POOL_FILE;
+  let poolNote: string;
+  if (starterPool) {
+    env.VM_POOL_JSON = '[]';
+    let loaded: string[];
+    try {
+      loaded = await loadStarterPool(databaseUrl);
+    } catch (err) {
+      throw new StartError(
+        `loading ${displayPath(STARTER_POOL_FILE)} into the empty pool failed: ${err instanceof Error ? err.message : String(err)}`,
+      );
+    }
+    if (loaded.length)
+      say(`loaded ${loaded.length} VMs from ${displayPath(STARTER_POOL_FILE)} into the empty pool`);
+    poolNote =
+      `pool provisioner, refreshed from Admin → Pool or \`hero-admin pool refresh --file <manifest>\`` +
+      ` (first start: ${displayPath(STARTER_POOL_FILE)})`;
+  } else if (config.VM_POOL_FILE) {
+    poolNote = `pool provisioner, from VM_POOL_FILE=${config.VM_POOL_FILE}`;
+  } else if (config.VM_POOL_JSON) {
+    poolNote = 'pool provisioner, from VM_POOL_JSON';
+  } else {
+    poolNote = 'demo provisioner (PROVISIONER_DEMO=1: fabricated VMs demo-vm-01…; no pool refresh)';
+  }
+  if (stopping) return;
   // No plan catalog configured: the example one, so that plans can be tried out.
   if (!env.PLANS_JSON && !env.PLANS_FILE) env.PLANS_FILE = path.join(REPO_ROOT, 'examples/plans.json');
 
@@ -720,13 +750,13 @@ async function main(): Promise<void> {
     );
   }
   if (stopping) return;
-  const poolNote = demo
-    ? 'demo provisioner (fabricated VMs demo-vm-01…)'
-    : config.VM_POOL_FILE
-      ? `from VM_POOL_FILE=${config.VM_POOL_FILE}`
-      : config.VM_POOL_JSON
-        ? 'from VM_POOL_JSON'
-        : `PROVISIONER_DEMO=${env.PROVISIONER_DEMO}`;
+  // The CLI's defaults are the api on 127.0.0.1:4000 and the secret from the environment.
+  const cliEnv = [
+    ...(config.API_PORT === 4000 ? [] : [`HERO_API_URL=http://127.0.0.1:${config.API_PORT}`]),
+    ...(adminSecret.forCli ? [adminSecret.forCli] : []),
+  ]
+    .map((word) => `${word} `)
+    .join('');
   const curl =
     `curl -s localhost:${config.API_PORT}/graphql -H 'content-type: application/json' ` +
     `-H "x-admin-secret: ${adminSecret.forCurl}" -d '{"query":"{ pool { id } }"}'`;
@@ -749,6 +779,7 @@ async function main(): Promise<void> {
       ...usage.describe,
       `  ${adminSecret.describe}`,
       `  try:      ${curl}`,
+      `            ${cliEnv}npx hero-admin pool list`,
       '  Ctrl-C stops everything.',
     ].join('\n'),
   );

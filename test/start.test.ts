@@ -1,8 +1,10 @@
 /**
  * `npm start` end to end: embedded PostgreSQL under a fresh DATA_DIR, migrations, api with the
- * demo pool, the generated admin secret, the local billing repository and the aggregate worker,
- * the web UI on WEB_PORT, clean shutdown on SIGTERM, persistence across runs, "a child died:
- * everything stops, exit 1", and a taken port reported before anything starts.
+ * pool provisioner and the example pool loaded on the first start, the generated admin secret,
+ * the local billing repository and the aggregate worker, the web UI on WEB_PORT, the pool
+ * refreshed with `hero-admin` and from the admin UI in a browser, clean shutdown on SIGTERM,
+ * persistence across runs, "a child died: everything stops, exit 1", and a taken port reported
+ * before anything starts.
  */
 
 import { execFileSync } from 'node:child_process';
@@ -13,10 +15,13 @@ import { createServer } from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { shellWord } from '../scripts/lib/billing-repo.ts';
-import { freePort, reachableDataRoot } from './support/postgres.ts';
+import { type Browser, collectPageErrors, launchBrowser, newContext } from './support/browser.ts';
+import { runCliAsShown } from './support/cli.ts';
+import { freePort, REPO_ROOT, reachableDataRoot } from './support/postgres.ts';
 import { type SpawnedProcess, spawnTs } from './support/process.ts';
 
 const READY_TIMEOUT_MS = 90_000;
+const EXAMPLE_POOL_IDS = ['vm-eu-001', 'vm-eu-002', 'vm-eu-003', 'vm-us-001'];
 const STOP_WITHIN_MS = 15_000;
 
 /** Pids whose command line mentions `needle` (here: the postmaster, `postgres -D <dir>`). */
@@ -129,7 +134,7 @@ describe('npm start (scripts/start.ts)', () => {
     await fs.rm(dataDir, { recursive: true, force: true });
   });
 
-  it('starts cold: embedded PostgreSQL, demo pool, generated admin secret; SIGTERM stops everything, exit 0', async () => {
+  it('starts cold: embedded PostgreSQL, the example pool, generated admin secret; SIGTERM stops everything, exit 0', async () => {
     const t0 = performance.now();
     const proc = start();
     await waitForBanner(proc);
@@ -193,11 +198,18 @@ describe('npm start (scripts/start.ts)', () => {
     expect(summary.status).toBe(200);
     expect(summary.body.data.aggregateNow).toEqual({ nodesSeen: 0, recordsApplied: 0 });
 
+    // The pool provisioner, with examples/pool.json loaded into the empty pool.
+    expect(
+      proc.lines.filter((l) => l.includes('loaded 4 VMs from examples/pool.json into the empty pool')),
+    ).toHaveLength(1);
+    expect(
+      proc.lines.some((l) => /^\[start\]\s+pool\s+pool provisioner, refreshed from Admin → Pool/.test(l)),
+    ).toBe(true);
     const ok = await poolIds(apiPort, secret);
     expect(ok.status).toBe(200);
-    const ids: string[] = ok.body.data.pool.map((vm: { id: string }) => vm.id);
-    expect(ids).toContain('demo-vm-01');
-    expect(ids.every((id) => id.startsWith('demo-vm-'))).toBe(true);
+    expect(ok.body.data.pool.map((vm: { id: string }) => vm.id)).toEqual(EXAMPLE_POOL_IDS);
+    const provisioner = await graphql(apiPort, secret, '{ provisioner { name isDemo free } }');
+    expect(provisioner.body.data.provisioner).toEqual({ name: 'pool', isDemo: false, free: 3 });
 
     const wrong = await poolIds(apiPort, `${secret}-wrong`);
     expect(wrong.status).toBe(403);
@@ -215,6 +227,86 @@ describe('npm start (scripts/start.ts)', () => {
     );
   }, 150_000);
 
+  it('the pool is refreshed with hero-admin and from the admin UI, as the banner says', async () => {
+    const secret = readFileSync(path.join(dataDir, 'admin-secret'), 'utf8').trim();
+    const proc = start();
+    await waitForBanner(proc);
+    // Warm: the secret is not shown again, the banner says where it is and how the CLI gets it.
+    expect(proc.lines.filter((l) => l.includes(secret))).toEqual([]);
+    const cliLine = proc.lines.find((l) => l.includes('npx hero-admin pool list')) ?? '';
+    const api = Object.fromEntries(
+      [...cliLine.matchAll(/\b([A-Z_]+)=(\S+)/g)].map(([, name, value]) => [name, value]),
+    );
+    expect(api).toEqual({
+      HERO_API_URL: `http://127.0.0.1:${apiPort}`,
+      ADMIN_SECRET_FILE: path.relative(REPO_ROOT, path.join(dataDir, 'admin-secret')),
+    });
+    expect(proc.lines.some((l) => l.includes('into the empty pool'))).toBe(false);
+
+    // hero-admin as the banner and the README show it: a smaller pool, then a bad manifest.
+    const small = path.join(dataDir, 'small-pool.json');
+    await fs.writeFile(
+      small,
+      JSON.stringify({
+        pool: [{ id: 'vm-eu-001', cockpit_url: 'https://c.test/1', status: 'Available' }, { id: 'vm-new-1' }],
+      }),
+    );
+    const refreshed = await runCliAsShown('npx', api, ['pool', 'refresh', '--file', small, '--json']);
+    expect(refreshed.stderr).toBe('');
+    expect(refreshed.code).toBe(0);
+    expect(JSON.parse(refreshed.stdout)).toEqual({
+      prevPoolSize: 4,
+      poolSize: 2,
+      added: ['vm-new-1'],
+      updated: ['vm-eu-001'],
+      retired: ['vm-eu-002', 'vm-eu-003', 'vm-us-001'],
+    });
+    const bad = path.join(dataDir, 'bad-pool.json');
+    await fs.writeFile(bad, JSON.stringify([{ id: 'x', status: 'Gone' }]));
+    const refused = await runCliAsShown('npx', api, ['pool', 'refresh', '--file', bad]);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/was refused; the pool is unchanged/);
+    expect(refused.stderr).toMatch(/\[0\]\.status: must be one of AVAILABLE/);
+
+    // The admin UI: sign in with the secret, upload examples/pool.json, see the sizes.
+    const browser: Browser = await launchBrowser();
+    try {
+      const context = await newContext(browser, { baseURL: `http://localhost:${webPort}` });
+      const page = await context.newPage();
+      const pageErrors = collectPageErrors(page);
+      await page.goto('/admin/login');
+      await page.getByLabel('Admin secret').fill(secret);
+      await page.getByRole('button', { name: 'Sign in' }).click();
+      await page.waitForURL((url) => url.pathname === '/admin', { timeout: 15_000 });
+      await page.goto('/admin/pool');
+      await page
+        .getByLabel('Or upload a manifest file')
+        .setInputFiles(path.join(REPO_ROOT, 'examples/pool.json'));
+      await page.getByRole('button', { name: 'Refresh pool' }).click();
+      await page.getByTestId('refresh-changes').waitFor({ timeout: 15_000 });
+      expect(await page.getByTestId('prev-pool-size').textContent()).toBe('2');
+      expect(await page.getByTestId('pool-size').textContent()).toBe('4');
+      expect((await page.getByTestId('refresh-retired').textContent())?.trim()).toBe('vm-new-1');
+
+      // A bad manifest: its problems, not a 503.
+      await page.getByLabel('Or upload a manifest file').setInputFiles(bad);
+      await page.getByRole('button', { name: 'Refresh pool' }).click();
+      const alert = page.locator('[role="alert"]').filter({ has: page.locator('li') });
+      await alert.first().waitFor({ timeout: 15_000 });
+      expect(await alert.first().textContent()).toMatch(/\[0\]\.status/);
+      expect(await alert.first().textContent()).not.toMatch(/provisioner/i);
+      expect(pageErrors).toEqual([]);
+      await context.close();
+    } finally {
+      await browser.close();
+    }
+    const after = await poolIds(apiPort, secret);
+    expect(after.body.data.pool.map((vm: { id: string }) => vm.id)).toEqual(
+      [...EXAMPLE_POOL_IDS, 'vm-new-1'].sort(),
+    );
+    expect(await proc.stop(STOP_WITHIN_MS)).toBe(0);
+  }, 150_000);
+
   it('starts warm on the same data dir (same secret, same data); a child that dies stops everything, exit 1', async () => {
     const secret = readFileSync(path.join(dataDir, 'admin-secret'), 'utf8').trim();
     const t0 = performance.now();
@@ -226,8 +318,14 @@ describe('npm start (scripts/start.ts)', () => {
     expect(readFileSync(path.join(dataDir, 'admin-secret'), 'utf8').trim()).toBe(secret);
     expect(proc.lines.some((l) => l.includes('created an empty billing repository'))).toBe(false);
     expect(proc.lines.some((l) => /\bbilling\s/.test(l) && l.includes(billingDir))).toBe(true);
-    const ok = await poolIds(apiPort, secret);
-    expect(ok.body.data.pool.map((vm: { id: string }) => vm.id)).toContain('demo-vm-01');
+    // The pool as the last refresh left it: a restart does not load the example again.
+    const ok = await graphql(apiPort, secret, '{ pool(status: AVAILABLE) { id } }');
+    expect(ok.body.data.pool.map((vm: { id: string }) => vm.id)).toEqual([
+      'vm-eu-001',
+      'vm-eu-002',
+      'vm-us-001',
+    ]);
+    expect(proc.lines.some((l) => l.includes('into the empty pool'))).toBe(false);
 
     const pid = proc.child.pid;
     if (pid === undefined) throw new Error('no pid');

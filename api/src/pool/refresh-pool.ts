@@ -69,3 +69,18 @@ export async function seedPool(em: EntityManager, entries: PoolVmManifestEntry[]
   );
   return rows.map((r) => r.id);
 }
+
+/**
+ * Loads `entries` into a pool that has never held a VM (no row at all, RETIRED ones included),
+ * under the refresh lock; returns the ids added, none when the pool was not empty. A first
+ * start's starter pool: later starts leave whatever the operator's refreshes made of it.
+ */
+export async function seedEmptyPool(em: EntityManager, entries: PoolVmManifestEntry[]): Promise<string[]> {
+  return em.transactional(async (tx) => {
+    await tx.execute('select pg_advisory_xact_lock(?)', [POOL_REFRESH_LOCK_KEY]);
+    const [{ empty }] = await tx.execute<{ empty: boolean }[]>(
+      'select not exists (select 1 from pool_vm) as empty',
+    );
+    return empty ? seedPool(tx, entries) : [];
+  });
+}
