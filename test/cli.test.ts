@@ -53,6 +53,9 @@ async function allocated(token: string) {
 
 const WRONG_SECRET = 'not-the-admin-secret-0123456789';
 
+/** The CLI's variables for the test api. */
+const asAdmin = () => ({ HERO_API_URL: api.url, ADMIN_SECRET: api.adminSecret });
+
 /** Header and data rows of a printed table, split on runs of 2+ spaces. */
 const tableRows = (text: string) =>
   text
@@ -121,18 +124,18 @@ describe('hero-admin pool', () => {
   });
 
   it('as the README shows it (npx hero-admin, npm run admin --): its own output only, nothing on stderr', async () => {
-    const npx = await runCliAsShown('npx', api, ['pool', 'list']);
+    const npx = await runCliAsShown('npx', asAdmin(), ['pool', 'list']);
     expect(npx.stderr).toBe('');
     expect(npx.code).toBe(0);
     expect(tableRows(npx.stdout)[0]).toEqual(['ID', 'NAME', 'STATUS', 'ALLOCATED', 'HOST', 'COCKPIT URL']);
 
-    const run = await runCliAsShown('npm run', api, ['pool', 'list', '--status', 'MAINTENANCE']);
+    const run = await runCliAsShown('npm run', asAdmin(), ['pool', 'list', '--status', 'MAINTENANCE']);
     expect(run.stderr).toBe('');
     expect(run.code).toBe(0);
     expect(run.stdout).toMatch(/^cli-2\s+CLI two\s+MAINTENANCE/m);
 
     // A failed command still says why, and only that.
-    const failed = await runCliAsShown('npx', api, ['pool', 'list', '--status', 'BROKEN']);
+    const failed = await runCliAsShown('npx', asAdmin(), ['pool', 'list', '--status', 'BROKEN']);
     expect(failed.code).toBe(2);
     expect(failed.stderr).toMatch(/^hero-admin: pool list: --status must be one of/);
     expect(failed.stderr).not.toMatch(/npm (warn|WARN)/);

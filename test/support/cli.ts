@@ -38,14 +38,15 @@ export async function runCli(
 /**
  * Runs the CLI as the README shows it, from a newcomer's shell: `npx hero-admin <args>` or
  * `npm run admin -- <args>` in the repository, with the system's npm first on PATH (the npm
- * that runs these tests puts the project's Node 24 and bins there) and no npm_* variables.
+ * that runs these tests puts the project's Node 24 and bins there) and no npm_* variables;
+ * `settings` are the CLI's variables (HERO_API_URL, ADMIN_SECRET…).
  */
 export async function runCliAsShown(
   form: 'npx' | 'npm run',
-  api: ApiProcess,
+  settings: Record<string, string>,
   args: string[],
 ): Promise<CliResult> {
-  const env = childEnv({ HERO_API_URL: api.url, ADMIN_SECRET: api.adminSecret });
+  const env = childEnv(settings);
   for (const name of Object.keys(env)) if (/^npm_/i.test(name)) delete env[name];
   env.PATH = (env.PATH ?? '')
     .split(path.delimiter)
