@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { DEFAULT_POOL_TIMEOUT_MS } from './db/orm.ts';
 import { normalizeProxyEntry } from './http/client-ip.ts';
 import { DEFAULT_QUERY_LIMITS } from './http/query-limits.ts';
 import {
@@ -44,6 +45,10 @@ export const apiConfigSchema = z
     EXPIRY_WARNING_HOURS: z.coerce.number().min(0).default(72),
     LOG_LEVEL: z.enum(LOG_LEVELS).default('info'),
     DB_POOL_MAX: z.coerce.number().int().min(1).default(10),
+    /** How long a request waits for a pool connection before it answers DATABASE_BUSY (503). */
+    DB_POOL_TIMEOUT_MS: z.coerce.number().int().min(100).default(DEFAULT_POOL_TIMEOUT_MS),
+    /** Unready (its pool cannot reach the database) this long: exit 1, so a supervisor restarts it; 0: never. */
+    API_UNREADY_EXIT_MS: z.coerce.number().int().min(0).default(60_000),
     MIGRATE_ON_START: bool.default(true),
     /** How long start-up waits for the database (retrying with backoff) before exit 1; 0: for ever. */
     DB_CONNECT_TIMEOUT_MS: dbConnectTimeoutEnv,

@@ -23,6 +23,8 @@ export const ERROR_CODES = [
   'EMAIL_TAKEN',
   'INVALID_CREDENTIALS',
   'RATE_LIMITED',
+  'DATABASE_BUSY',
+  'DATABASE_UNAVAILABLE',
 ] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];
 
@@ -105,6 +107,28 @@ export class UnauthenticatedError extends DomainError {
 export class ForbiddenError extends DomainError {
   readonly code = 'FORBIDDEN';
   override readonly httpStatus = 403;
+}
+
+/** No database connection came free in time: the api is overloaded; retry shortly (HTTP 503). */
+export class DatabaseBusyError extends DomainError {
+  readonly code = 'DATABASE_BUSY';
+  override readonly httpStatus = 503;
+  constructor() {
+    super('The database is busy: no connection came free in time. Nothing was changed; try again shortly.');
+  }
+}
+
+/**
+ * The database connection failed (a restart, a failover, a terminated backend), HTTP 503. A
+ * transaction cut before its COMMIT was rolled back; one cut during the COMMIT may have been
+ * applied, which is why payments carry a providerRef: a retry of an applied one is refused.
+ */
+export class DatabaseConnectionLostError extends DomainError {
+  readonly code = 'DATABASE_UNAVAILABLE';
+  override readonly httpStatus = 503;
+  constructor() {
+    super('The database connection failed during the request; try again shortly.');
+  }
 }
 
 /** A job's run lock is held by another run (a worker tick, or another "run now"). */

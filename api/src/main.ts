@@ -5,6 +5,7 @@ import { connectOrm, DatabaseUnavailableError, logRetries } from './db/connect.t
 import { migrate } from './db/migrate.ts';
 import type { MikroORM } from './db/orm.ts';
 import { graphqlHardening } from './http/graphql-hardening.ts';
+import { watchReadiness } from './http/readiness.ts';
 import { createApiServer } from './http/server.ts';
 import { exitOnConfigError } from './lib/env.ts';
 import { createLogger } from './lib/logger.ts';
@@ -47,6 +48,7 @@ async function main(): Promise<void> {
     orm = await connectOrm({
       databaseUrl: config.DATABASE_URL,
       poolMax: config.DB_POOL_MAX,
+      poolTimeoutMs: config.DB_POOL_TIMEOUT_MS,
       timeoutMs: config.DB_CONNECT_TIMEOUT_MS,
       onRetry: logRetries(log),
       signal: startup.signal,
@@ -130,6 +132,26 @@ async function main(): Promise<void> {
     if (pendingSignal) stop?.(pendingSignal);
   });
 
+  // An api whose pool stays unable to reach the database ends itself, so that its supervisor
+  // (compose's restart policy) starts a new one.
+  const readiness =
+    config.API_UNREADY_EXIT_MS > 0
+      ? watchReadiness({
+          orm,
+          exitAfterMs: config.API_UNREADY_EXIT_MS,
+          log,
+          giveUp: (unreadyForMs, reason) => {
+            if (lifecycle.stopping) return;
+            log.fatal({ unreadyForMs, reason }, 'unready for too long (API_UNREADY_EXIT_MS): exiting');
+            log.flush();
+            process.stderr.write(
+              `api: unready for ${Math.round(unreadyForMs / 1000)} s (${reason}): exiting\n`,
+            );
+            process.exit(1);
+          },
+        })
+      : null;
+
   // SIGTERM / SIGINT: /readyz turns 503, the listener closes (no new connections), requests in
   // flight finish (their connections close after the answer), then the database pool closes.
   // Past API_SHUTDOWN_TIMEOUT_MS the remaining connections are cut and the exit code is 1.
@@ -140,6 +162,7 @@ async function main(): Promise<void> {
       process.exit(1);
     }
     lifecycle.stopping = true;
+    readiness?.stop();
     const started = Date.now();
     log.info({ signal, timeoutMs: config.API_SHUTDOWN_TIMEOUT_MS }, 'shutting down');
     const idleSweep = setInterval(() => server.closeIdleConnections(), 50);

@@ -5,7 +5,8 @@ import { createYoga, type YogaServerInstance } from 'graphql-yoga';
 import { DEFAULT_EXPIRY_WARNING_HOURS } from '../allocation/expiry.ts';
 import { DEFAULT_AUTH_SETTINGS } from '../auth/sessions.ts';
 import { handleStripeWebhook } from '../billing/stripe-webhook.ts';
-import { DomainError } from '../errors.ts';
+import { databaseFailure } from '../db/failures.ts';
+import { DatabaseBusyError, DatabaseConnectionLostError, DomainError } from '../errors.ts';
 import type { Logger } from '../lib/logger.ts';
 import type { Provisioner } from '../provisioners/provisioner.ts';
 import { schema } from '../schema/index.ts';
@@ -22,6 +23,7 @@ import {
   graphqlHardeningPlugin,
 } from './graphql-hardening.ts';
 import { type ApiMetrics, createApiMetrics } from './metrics.ts';
+import { checkDatabase } from './readiness.ts';
 import { currentRequestId, REQUEST_ID_HEADER, requestIdFrom, withRequestId } from './request-id.ts';
 
 export interface AppDeps {
@@ -73,9 +75,18 @@ function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
 const sendJson = (res: ServerResponse, status: number, body: unknown) =>
   res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
 
+/** A lost or exhausted database connection reads as its domain error (503), not as a bug. */
+function domainErrorOf(original: unknown): unknown {
+  if (original instanceof DomainError) return original;
+  const failure = databaseFailure(original);
+  if (failure === 'busy') return new DatabaseBusyError();
+  if (failure === 'unavailable') return new DatabaseConnectionLostError();
+  return original;
+}
+
 /** Domain errors raised outside result unions become coded GraphQL errors with their HTTP status. */
 function toGraphQLError(error: unknown, message: string): Error {
-  const original = error instanceof GraphQLError ? error.originalError : error;
+  const original = domainErrorOf(error instanceof GraphQLError ? error.originalError : error);
   if (original instanceof DomainError) {
     const gqlError = error instanceof GraphQLError ? error : undefined;
     return new GraphQLError(original.message, {
@@ -143,7 +154,14 @@ export function createGraphQLHandler(deps: AppDeps): YogaServerInstance<ServerCo
       maskError: (error, message) => {
         const masked = toGraphQLError(error, message);
         const original = error instanceof GraphQLError ? error.originalError : error;
-        if (!(original instanceof DomainError) && original && !(original instanceof GraphQLError)) {
+        const failure = original instanceof DomainError ? null : databaseFailure(original);
+        if (failure) {
+          // Expected in a restart or overload, and answered 503: no stack trace at error level.
+          log.warn(
+            { failure, err: (original as Error).message, requestId: currentRequestId() },
+            'database connection failure (answered 503)',
+          );
+        } else if (!(original instanceof DomainError) && original && !(original instanceof GraphQLError)) {
           log.error(
             { err: original, requestId: currentRequestId() },
             'unexpected error (masked in the response)',
@@ -232,16 +250,10 @@ export function createApiServer(deps: AppDeps): Server {
         sendJson(res, 503, { status: 'stopping' });
         return;
       }
-      deps.orm
-        .isConnected()
-        .then(async (connected) => {
-          if (!connected) throw new Error('not connected');
-          await deps.orm.em.fork().execute('select 1');
-        })
-        .then(
-          () => sendJson(res, 200, { status: 'ready', database: 'ok' }),
-          (err: Error) => sendJson(res, 503, { status: 'unavailable', database: err.message }),
-        );
+      checkDatabase(deps.orm).then(
+        () => sendJson(res, 200, { status: 'ready', database: 'ok' }),
+        (err: Error) => sendJson(res, 503, { status: 'unavailable', database: err.message }),
+      );
       return;
     }
     // Downstream (context, plugins) reads the id from the header, now always a safe one.

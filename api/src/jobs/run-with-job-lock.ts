@@ -47,7 +47,8 @@ function errorMessage(err: unknown): string {
  * - The lock is `pg_try_advisory_xact_lock`, taken in a transaction of its own that stays
  *   open for the whole run and holds nothing else. It goes with the transaction: at the end
  *   of the run, or when the process or its connection dies.
- * - Lock taken by someone else: a SKIPPED job-run row with `{ skipped: 'already running' }`.
+ * - Lock taken by someone else: a SKIPPED job-run row with `{ skipped: 'already running' }`,
+ *   written on the lock's connection, so a skipped caller never needs a second one.
  * - Otherwise a RUNNING row (host, pid, trigger) is written and committed at once, the job
  *   runs with a fresh EntityManager fork of its own, and the row becomes SUCCEEDED with the
  *   job's summary, or FAILED with the error message. A job error is recorded, not thrown;
@@ -77,8 +78,10 @@ export async function runWithJobLock<S extends object>(
       [JOB_LOCK_NAMESPACE, options.job],
     );
     if (!lock?.locked) {
+      // On the lock's own connection: a caller that holds one pool connection and waits for a
+      // second could, with enough of them at once, leave no connection for the run it waits on.
       const now = new Date();
-      const row = runs.create(JobRun, {
+      const row = lockTx.create(JobRun, {
         ...base,
         status: 'SKIPPED',
         startedAt: now,
@@ -86,7 +89,7 @@ export async function runWithJobLock<S extends object>(
         summary: { ...SKIPPED_SUMMARY },
         error: null,
       });
-      await runs.flush();
+      await lockTx.flush();
       log?.info(
         { runId: row.id, trigger: base.trigger },
         `${options.job}: skipped, already running elsewhere`,
