@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import fc from 'fast-check';
 import Stripe from 'stripe';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ApiProcess, startApi } from './support/api.ts';
@@ -37,7 +38,8 @@ interface StripeEventFixture {
   id: string;
   object: 'event';
   type: string;
-  data: { object: Record<string, unknown> };
+  /** `{ object }` as Stripe sends it; anything at all in the malformed cases. */
+  data?: unknown;
   [key: string]: unknown;
 }
 
@@ -504,6 +506,61 @@ describe('charge.refunded', () => {
     expect(refunded).toBe(1_000);
   });
 
+  it('a charge matching two recorded payments (its id the reference of one, its payment intent of the other) is REFUSED', async () => {
+    const payer = await createUser(api);
+    const chargeId = stripeId('ch');
+    const pi = stripeId('pi');
+    for (const ref of [chargeId, pi]) {
+      const session = checkoutSession({
+        amount_total: 1_000,
+        client_reference_id: payer.id,
+        payment_intent: ref,
+      });
+      expect((await deliver(event('checkout.session.completed', session))).body.status).toBe('APPLIED');
+    }
+    const before = await snapshot(payer.id);
+    const e = event(
+      'charge.refunded',
+      charge({ id: chargeId, payment_intent: pi, amount: 1_000, amount_refunded: 1_000 }),
+    );
+    const res = await deliver(e);
+    expect(res.status).toBe(200);
+    expect(res.body.status).toBe('REFUSED');
+    expect(res.body.detail).toBe(
+      `charge ${chargeId} matches more than one recorded Stripe payment (${pi}, ${chargeId})`,
+    );
+    expect(await snapshot(payer.id)).toEqual(before);
+  });
+
+  it('a charge whose refund was recorded against another payment is IGNORED, not applied twice', async () => {
+    const payer = await createUser(api);
+    const [first, second] = [stripeId('pi'), stripeId('pi')];
+    for (const pi of [first, second]) {
+      const session = checkoutSession({
+        amount_total: 1_000,
+        client_reference_id: payer.id,
+        payment_intent: pi,
+      });
+      expect((await deliver(event('checkout.session.completed', session))).body.status).toBe('APPLIED');
+    }
+    const chargeId = stripeId('ch');
+    const refund = (pi: string) =>
+      event(
+        'charge.refunded',
+        charge({ id: chargeId, payment_intent: pi, amount: 1_000, amount_refunded: 300 }),
+      );
+    expect((await deliver(refund(first))).body.status).toBe('APPLIED');
+    const before = await snapshot(payer.id);
+    const res = await deliver(refund(second));
+    expect(res.status).toBe(200);
+    expect(res.body.status).toBe('IGNORED');
+    expect(res.body.detail).toMatch(
+      new RegExp(`^charge ${chargeId}: its refund to 300 is recorded already \\(payment [0-9a-f-]{36}\\)$`),
+    );
+    expect(await snapshot(payer.id)).toEqual(before);
+    expect(before.balance).toBe(1_700);
+  });
+
   it('a refund in another currency than the payment is REFUSED and changes nothing', async () => {
     const payer = await createUser(api);
     const session = checkoutSession({ amount_total: 1_000, client_reference_id: payer.id });
@@ -649,6 +706,404 @@ describe('events that are not applied', () => {
     expect(await webhookEvent(e.id)).toMatchObject({ status: 'IGNORED', user_id: null });
     expect(await snapshot(payer.id)).toEqual(before);
     expect(before.balance).toBe(1_500);
+  });
+});
+
+describe('signed events the product cannot apply', () => {
+  /** The payer every malformed event points at, with one recorded payment a refund could hit. */
+  let payer: TestUser;
+  let ctx: { userId: string; paymentIntent: string };
+  beforeAll(async () => {
+    payer = await createUser(api);
+    const session = checkoutSession({ amount_total: 1_000, client_reference_id: payer.id });
+    expect((await deliver(event('checkout.session.completed', session))).body.status).toBe('APPLIED');
+    ctx = { userId: payer.id, paymentIntent: session.payment_intent as string };
+  });
+
+  type Make = (c: typeof ctx) => StripeEventFixture;
+  /** A paid checkout for the payer with `change` laid over the session (undefined: no such key). */
+  const checkoutWith =
+    (change: Record<string, unknown>): Make =>
+    (c) =>
+      event('checkout.session.completed', {
+        ...checkoutSession({ amount_total: 2_000, client_reference_id: c.userId }),
+        ...change,
+      });
+  /** A refund of 400 of the payer's payment with `change` laid over the charge. */
+  const refundWith =
+    (change: Record<string, unknown>): Make =>
+    (c) =>
+      event('charge.refunded', {
+        ...charge({ payment_intent: c.paymentIntent, amount: 1_000, amount_refunded: 400 }),
+        ...change,
+      });
+  const withData =
+    (type: string, data: unknown): Make =>
+    () => ({ ...event(type, {}), data });
+
+  const WEBHOOK_EVENTS = `query($status: WebhookEventStatus) {
+    webhookEvents(provider: "stripe", status: $status, first: 100) {
+      edges { node { eventId type status detail userId } } } }`;
+  async function shownToAdmin(eventId: string) {
+    const res = await api.admin(WEBHOOK_EVENTS, { status: 'REFUSED' });
+    expect(res.errors).toBeUndefined();
+    return res.data.webhookEvents.edges.map((e: any) => e.node).find((n: any) => n.eventId === eventId);
+  }
+
+  it.each<[string, Make, RegExp]>([
+    [
+      'amount_total 10.5',
+      checkoutWith({ amount_total: 10.5 }),
+      /cannot be credited: data\.object\.amount_total: must be a whole number of cents$/,
+    ],
+    [
+      "amount_total 10^15 (over recordPayment's 10^12)",
+      checkoutWith({ amount_total: 1e15 }),
+      /data\.object\.amount_total: must be at most 1000000000000 cents$/,
+    ],
+    ['amount_total negative', checkoutWith({ amount_total: -500 }), /amount_total: must be more than 0$/],
+    [
+      'amount_total 0 on a paid session',
+      checkoutWith({ amount_total: 0 }),
+      /amount_total: must be more than 0$/,
+    ],
+    [
+      'amount_total as a string',
+      checkoutWith({ amount_total: '2000' }),
+      /amount_total: Invalid input: expected number, received string$/,
+    ],
+    [
+      'amount_total null on a paid session',
+      checkoutWith({ amount_total: null }),
+      /amount_total: Invalid input: expected number, received null$/,
+    ],
+    [
+      'no currency',
+      checkoutWith({ currency: undefined }),
+      /data\.object\.currency: Invalid input: expected string, received undefined$/,
+    ],
+    [
+      'a currency that is not an ISO code',
+      checkoutWith({ currency: 'euro' }),
+      /currency: must be a three-letter/,
+    ],
+    [
+      'data.object null',
+      withData('checkout.session.completed', { object: null }),
+      /^malformed checkout session: data\.object: Invalid input: expected object, received null$/,
+    ],
+    [
+      'no data at all',
+      withData('checkout.session.completed', undefined),
+      /^malformed checkout session: data: Invalid input: expected object, received undefined$/,
+    ],
+    [
+      'data.object an array',
+      withData('checkout.session.async_payment_succeeded', { object: [checkoutSession({})] }),
+      /^malformed checkout session: data\.object: Invalid input: expected object, received array$/,
+    ],
+    [
+      'data.object of another kind (a charge)',
+      (c) =>
+        event(
+          'checkout.session.completed',
+          charge({ payment_intent: c.paymentIntent, amount: 2_000, amount_refunded: 0 }),
+        ),
+      /data\.object\.object: Invalid input: expected "checkout\.session"/,
+    ],
+    [
+      'an unknown payment_status',
+      checkoutWith({ payment_status: 'pending' }),
+      /data\.object\.payment_status: Invalid option/,
+    ],
+    [
+      'neither client_reference_id nor metadata',
+      checkoutWith({ client_reference_id: null, metadata: undefined }),
+      /names no user \(client_reference_id or metadata\.userId\)$/,
+    ],
+    [
+      'metadata.userId not a string',
+      (c) => checkoutWith({ client_reference_id: null, metadata: { userId: { id: c.userId } } })(c),
+      /names no user/,
+    ],
+    [
+      'client_reference_id a number',
+      checkoutWith({ client_reference_id: 42 }),
+      /client_reference_id: Invalid input: expected string, received number$/,
+    ],
+    [
+      'an unknown user id',
+      checkoutWith({ client_reference_id: UNKNOWN_USER }),
+      new RegExp(`User ${UNKNOWN_USER} was not found$`),
+    ],
+    [
+      'NUL in the session id',
+      checkoutWith({ id: 'cs_test_\u0000x' }),
+      /^malformed checkout session: data\.object\.id: must be a Stripe id/,
+    ],
+    [
+      'NUL in the payment intent',
+      checkoutWith({ payment_intent: 'pi_\u0000' }),
+      /data\.object\.payment_intent: must be a Stripe id: 1 to 255 printable ASCII characters/,
+    ],
+    [
+      'a lone surrogate in the payment intent',
+      checkoutWith({ payment_intent: 'pi_\ud800' }),
+      /data\.object\.payment_intent: must be a Stripe id/,
+    ],
+    [
+      'a payment intent of 100 000 characters (too large for a btree key)',
+      checkoutWith({ payment_intent: `pi_${randomBytes(50_000).toString('hex')}` }),
+      /data\.object\.payment_intent: must be a Stripe id/,
+    ],
+    [
+      'charge.refunded without a currency',
+      refundWith({ currency: undefined }),
+      /^malformed charge: data\.object\.currency: Invalid input: expected string, received undefined$/,
+    ],
+    [
+      'charge.refunded with amount_refunded 10.5',
+      refundWith({ amount_refunded: 10.5 }),
+      /^malformed charge: data\.object\.amount_refunded: must be a whole number of cents$/,
+    ],
+    [
+      'charge.refunded with amount_refunded negative',
+      refundWith({ amount_refunded: -400 }),
+      /amount_refunded: must not be negative$/,
+    ],
+    [
+      'charge.refunded with amount_refunded as a string',
+      refundWith({ amount_refunded: '400' }),
+      /amount_refunded: Invalid input: expected number, received string$/,
+    ],
+    [
+      'charge.refunded with data.object null',
+      withData('charge.refunded', { object: null }),
+      /^malformed charge: data\.object: Invalid input: expected object, received null$/,
+    ],
+    [
+      'charge.refunded with NUL in the charge id',
+      refundWith({ id: 'ch_\u0000' }),
+      /data\.object\.id: must be a Stripe id/,
+    ],
+  ])('REFUSED, stored with the reason, nothing credited: %s', async (_name, make, reason) => {
+    const e = make(ctx);
+    const before = await counts();
+    const payerBefore = await snapshot(payer.id);
+    const res = await deliver(e);
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({ received: true, status: 'REFUSED' });
+    expect(res.body.detail).toMatch(reason);
+    expect(await webhookEvent(e.id)).toEqual({
+      type: e.type,
+      status: 'REFUSED',
+      detail: res.body.detail,
+      user_id: null,
+    });
+    expect(await shownToAdmin(e.id)).toEqual({
+      eventId: e.id,
+      type: e.type,
+      status: 'REFUSED',
+      detail: res.body.detail,
+      userId: null,
+    });
+    expect(await snapshot(payer.id)).toEqual(payerBefore);
+    expect(await counts()).toEqual({ ...before, webhooks: before.webhooks + 1 });
+    // Stripe's retry of it (it was answered 2xx, but may come again) changes nothing either.
+    expect((await deliver(e)).body).toEqual({ received: true, duplicate: true });
+    expect(await snapshot(payer.id)).toEqual(payerBefore);
+  });
+
+  /** A signed body shaped like an event with its envelope fields replaced. */
+  const envelope = (fields: Record<string, unknown>) => () =>
+    JSON.stringify({
+      ...event('checkout.session.completed', checkoutSession({ client_reference_id: ctx.userId })),
+      ...fields,
+    });
+
+  it.each<[string, () => string, RegExp]>([
+    [
+      'an event id with NUL',
+      envelope({ id: 'evt_\u0000' }),
+      /^the signed body is not a Stripe event: id: must be a Stripe id/,
+    ],
+    [
+      'an empty event id',
+      envelope({ id: '' }),
+      /^the signed body is not a Stripe event: id: must be a Stripe id/,
+    ],
+    ['an event id with a lone surrogate', envelope({ id: 'evt_\udc00' }), /: id: must be a Stripe id/],
+    [
+      'an event id of 100 000 characters (too large for a btree key)',
+      envelope({ id: `evt_${randomBytes(50_000).toString('hex')}` }),
+      /: id: must be a Stripe id/,
+    ],
+    [
+      'an event id that is a number',
+      envelope({ id: 42 }),
+      /: id: Invalid input: expected string, received number$/,
+    ],
+    ['no type', envelope({ type: undefined }), /: type: Invalid input: expected string, received undefined$/],
+    [
+      'a type with NUL',
+      envelope({ type: 'checkout.session.completed\u0000' }),
+      /: type: must be an event type/,
+    ],
+    [
+      'JSON null',
+      () => 'null',
+      /^the signed body is not a Stripe event: Invalid input: expected object, received null$/,
+    ],
+    [
+      'a JSON array',
+      () => '[]',
+      /^the signed body is not a Stripe event: Invalid input: expected object, received array$/,
+    ],
+  ])('400 and nothing stored, no id or type to store it under: %s', async (_name, make, error) => {
+    const before = await counts();
+    const payerBefore = await snapshot(payer.id);
+    const payload = make();
+    const res = await post(payload, sign(payload));
+    expect(res.status).toBe(400);
+    expect(res.body.error).toMatch(error);
+    expect(res.body).not.toHaveProperty('received');
+    expect(await counts()).toEqual(before);
+    expect(await snapshot(payer.id)).toEqual(payerBefore);
+  });
+
+  it('after all of them, a valid checkout and a valid refund each apply exactly once', async () => {
+    const before = await snapshot(payer.id);
+    expect(before.balance).toBe(1_000);
+    expect(before.ledger).toHaveLength(1);
+
+    const session = checkoutSession({ amount_total: 2_000, client_reference_id: payer.id });
+    const paid = event('checkout.session.completed', session);
+    expect((await deliver(paid)).body.status).toBe('APPLIED');
+    const refund = event(
+      'charge.refunded',
+      charge({ payment_intent: ctx.paymentIntent, amount: 1_000, amount_refunded: 400 }),
+    );
+    expect((await deliver(refund)).body.status).toBe('APPLIED');
+    for (const e of [paid, refund]) {
+      expect((await deliver(e)).body).toEqual({ received: true, duplicate: true });
+    }
+
+    expect(await balanceOf(payer.id)).toBe(1_000 + 2_000 - 400);
+    expect(await ledgerSum(payer.id)).toBe(2_600);
+    expect((await ledgerOf(payer.id)).map((r) => [r.kind, r.amount])).toEqual([
+      ['PAYMENT', 1_000],
+      ['PAYMENT', 2_000],
+      ['REFUND', -400],
+    ]);
+    expect((await paymentsOf(payer.id)).map((p) => [p.kind, p.amount_cents])).toEqual([
+      ['CREDIT', 1_000],
+      ['CREDIT', 2_000],
+      ['REFUND', 400],
+    ]);
+  });
+
+  it("a checkout of exactly 10^12 cents, recordPayment's upper bound, is credited", async () => {
+    const rich = await createUser(api);
+    const res = await deliver(
+      event(
+        'checkout.session.completed',
+        checkoutSession({ amount_total: 1e12, client_reference_id: rich.id }),
+      ),
+    );
+    expect(res.body.status).toBe('APPLIED');
+    expect(await balanceOf(rich.id)).toBe(1e12);
+  });
+
+  it('any signed event built from hostile values answers 200, 400 or 409, and moves money only when APPLIED', async () => {
+    const target = await createUser(api);
+    const session = checkoutSession({ amount_total: 5_000, client_reference_id: target.id });
+    expect((await deliver(event('checkout.session.completed', session))).body.status).toBe('APPLIED');
+    const pi = session.payment_intent as string;
+
+    const nasty = fc
+      .array(
+        fc.oneof(
+          fc.constantFrom('\u0000', '\ud800', '\udfff', 'pi_', target.id),
+          fc.string({ unit: 'binary' }),
+        ),
+        {
+          maxLength: 4,
+        },
+      )
+      .map((parts) => parts.join(''));
+    const value = fc.oneof(
+      nasty,
+      fc.jsonValue({ maxDepth: 2 }),
+      fc.constantFrom(
+        null,
+        undefined,
+        -1,
+        0,
+        0.5,
+        10.5,
+        1e12,
+        1e12 + 1,
+        1e15,
+        2 ** 63,
+        '1000',
+        'eur',
+        'EUR',
+        [],
+        {},
+      ),
+      fc.integer({ min: 1, max: 10_000 }),
+    );
+    const fields = [
+      'id',
+      'object',
+      'amount_total',
+      'amount_refunded',
+      'currency',
+      'client_reference_id',
+      'metadata',
+      'payment_intent',
+      'payment_status',
+    ];
+    const rarely = <T>(arb: fc.Arbitrary<T>) =>
+      fc.oneof({ weight: 9, arbitrary: fc.constant(null) }, { weight: 1, arbitrary: arb });
+    const hostile = fc.record({
+      type: fc.constantFrom(
+        'checkout.session.completed',
+        'checkout.session.async_payment_succeeded',
+        'charge.refunded',
+      ),
+      changes: fc.dictionary(fc.constantFrom(...fields), value, { maxKeys: 3 }),
+      // Mostly the object's fields: a bad event id or data stops at the first check.
+      envelope: rarely(fc.record({ id: value })),
+      data: rarely(fc.record({ value })),
+    });
+
+    await fc.assert(
+      fc.asyncProperty(hostile, async ({ type, changes, envelope, data }) => {
+        const base =
+          type === 'charge.refunded'
+            ? charge({ payment_intent: pi, amount: 5_000, amount_refunded: 100 })
+            : checkoutSession({ amount_total: 5_000, client_reference_id: target.id });
+        const e = { ...event(type, { ...base, ...changes }), ...envelope };
+        if (data) e.data = data.value;
+        const before = await counts();
+        const targetBefore = await snapshot(target.id);
+        const payload = JSON.stringify(e);
+        const res = await post(payload, sign(payload));
+        expect([200, 400, 409]).toContain(res.status);
+        if (res.body.status === 'APPLIED') {
+          const [, verb, cents] = /^(credited|refunded) (\d+) EUR /.exec(res.body.detail ?? '') ?? [];
+          const moved = verb === 'credited' ? Number(cents) : -Number(cents);
+          expect(await balanceOf(target.id)).toBe(targetBefore.balance + moved);
+        } else {
+          expect(await snapshot(target.id)).toEqual(targetBefore);
+          expect((await counts()).balances).toBe(before.balances);
+        }
+        if (res.status !== 200) expect(await counts()).toEqual(before);
+        expect(await balanceOf(target.id)).toBe(await ledgerSum(target.id));
+      }),
+      { numRuns: 80 },
+    );
   });
 });
 

@@ -15,12 +15,13 @@ import { lockBilling, postLedgerEntry } from './ledger.ts';
 /** The largest single payment or refund accepted: 10^12 cents. */
 export const MAX_AMOUNT_CENTS = 1_000_000_000_000;
 
-const amount = z
+/** A payment or refund amount: whole cents, 1 to MAX_AMOUNT_CENTS (also what a webhook may credit). */
+export const paymentAmountCents = z
   .number()
   .int('must be a whole number of cents')
   .positive('must be more than 0')
   .max(MAX_AMOUNT_CENTS, `must be at most ${MAX_AMOUNT_CENTS} cents`);
-const currency = z
+export const paymentCurrency = z
   .string()
   .trim()
   .regex(/^[A-Za-z]{3}$/, 'must be a three-letter ISO 4217 code, e.g. EUR')
@@ -29,8 +30,8 @@ const note = z.string().trim().max(1000, 'must be at most 1000 characters').opti
 
 const recordSchema = z.object({
   userId: z.string(),
-  amountCents: amount,
-  currency,
+  amountCents: paymentAmountCents,
+  currency: paymentCurrency,
   provider: z
     .string()
     .trim()
@@ -50,7 +51,7 @@ export type RecordPaymentInput = z.input<typeof recordSchema>;
 const refundSchema = z.object({
   paymentId: z.string(),
   /** Default: everything not refunded yet. */
-  amountCents: amount.optional(),
+  amountCents: paymentAmountCents.optional(),
   providerRef: z.string().trim().min(1).max(200).optional(),
   note,
 });
@@ -95,6 +96,8 @@ export interface Credit {
 
 /** recordPayment's work inside a transaction (also used by the payment provider's webhook). */
 export async function creditInTransaction(tx: EntityManager, credit: Credit): Promise<PaymentResult> {
+  // Every way money comes in is held to recordPayment's bounds, not only the GraphQL input.
+  parseInput(paymentAmountCents, credit.amountCents, 'Invalid payment amount');
   const billing = await lockBilling(tx, credit.userId);
   if (!billing) throw new NotFoundError('User', credit.userId);
   if (billing.currency !== credit.currency)

@@ -1,10 +1,20 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import Stripe from 'stripe';
+import type { z } from 'zod';
 import type { WebhookEventStatus } from '../entities/webhook-event.entity.ts';
 import { CurrencyMismatchError, DomainError, DuplicatePaymentError, NotFoundError } from '../errors.ts';
 import { isUuid } from '../lib/ids.ts';
 import type { Logger } from '../lib/logger.ts';
 import { creditInTransaction, lockRefundable, refundInTransaction } from './payments.ts';
+import {
+  checkoutSessionHead,
+  eventObject,
+  paidCheckoutSession,
+  parseStripe,
+  refundedCharge,
+  safeText,
+  stripeEventEnvelope,
+} from './stripe-event.ts';
 
 export const STRIPE_PROVIDER = 'stripe';
 /** Stripe's own default: a signature older than five minutes is refused (replay protection). */
@@ -21,6 +31,8 @@ export interface WebhookResponse {
   status: number;
   body: Record<string, unknown>;
 }
+
+type SignedEvent = z.output<typeof stripeEventEnvelope>;
 
 interface Outcome {
   status: WebhookEventStatus;
@@ -40,12 +52,15 @@ interface Outcome {
  * - `charge.refunded` refunds what `amount_refunded` adds to the refunds already recorded for
  *   the charge's payment.
  * - Anything else is acknowledged and ignored. An event that cannot be applied (unknown user,
- *   another currency) is acknowledged as REFUSED with the reason, logged at warn: answering an
- *   error would only make Stripe retry it for days. A refund of a payment not recorded yet is
- *   the exception: Stripe does not deliver in order, so it answers 409, stores nothing, and
- *   Stripe's retry applies it once the checkout event has arrived.
+ *   another currency, an object that does not fit Stripe's contract: amount not whole cents or
+ *   out of recordPayment's bounds, currency or ids missing or malformed, no object) is
+ *   acknowledged as REFUSED with the reason, logged at warn: answering an error would only make
+ *   Stripe retry a permanent failure for days. A refund of a payment not recorded yet is the
+ *   exception: Stripe does not deliver in order, so it answers 409, stores nothing, and Stripe's
+ *   retry applies it once the checkout event has arrived.
  *
- * A bad, missing or stale signature: 400 and nothing is stored.
+ * 400 and nothing stored: a bad, missing or stale signature, a body that is not JSON, or an
+ * event without a usable id or type (nothing to store it under; Stripe never sends one).
  */
 export async function handleStripeWebhook(
   em: EntityManager,
@@ -60,9 +75,9 @@ export async function handleStripeWebhook(
     };
   }
   if (!signature) return { status: 400, body: { error: 'missing Stripe-Signature header' } };
-  let event: Stripe.Event;
+  let parsedBody: unknown;
   try {
-    event = Stripe.webhooks.constructEvent(
+    parsedBody = Stripe.webhooks.constructEvent(
       rawBody,
       signature,
       options.secret,
@@ -75,16 +90,11 @@ export async function handleStripeWebhook(
     }
     return { status: 400, body: { error: `the signed body is not a JSON event: ${message}` } };
   }
-  if (
-    typeof event?.id !== 'string' ||
-    typeof event.type !== 'string' ||
-    typeof event.data?.object !== 'object'
-  ) {
-    return {
-      status: 400,
-      body: { error: 'the signed body is not a Stripe event (id, type and data.object expected)' },
-    };
+  const envelope = parseStripe(stripeEventEnvelope, parsedBody, '');
+  if (!envelope.ok) {
+    return { status: 400, body: { error: `the signed body is not a Stripe event: ${envelope.problems}` } };
   }
+  const event = envelope.value;
   const log = options.log.child({ module: 'stripe-webhook', eventId: event.id, type: event.type });
 
   let result: Outcome | null;
@@ -105,7 +115,7 @@ export async function handleStripeWebhook(
 }
 
 /** Stores the event (once by id) and applies it, in one transaction; null when it was stored already. */
-function claimAndApply(em: EntityManager, event: Stripe.Event): Promise<Outcome | null> {
+function claimAndApply(em: EntityManager, event: SignedEvent): Promise<Outcome | null> {
   return em.fork().transactional(async (tx) => {
     const [claimed] = await tx.execute<{ event_id: string }[]>(
       `insert into webhook_event (provider, event_id, type, status, received_at)
@@ -113,7 +123,8 @@ function claimAndApply(em: EntityManager, event: Stripe.Event): Promise<Outcome 
       [STRIPE_PROVIDER, event.id, event.type],
     );
     if (!claimed) return null;
-    const outcome = await applyEvent(tx, event);
+    const applied = await applyEvent(tx, event);
+    const outcome = { ...applied, detail: safeText(applied.detail) };
     await tx.execute(
       'update webhook_event set status = ?, detail = ?, user_id = ? where provider = ? and event_id = ?',
       [outcome.status, outcome.detail, outcome.userId ?? null, STRIPE_PROVIDER, event.id],
@@ -125,16 +136,16 @@ function claimAndApply(em: EntityManager, event: Stripe.Event): Promise<Outcome 
 /** A refund whose payment is not recorded yet: answered 409, stored nowhere, so Stripe retries it. */
 class RetryLaterError extends Error {}
 
-async function applyEvent(tx: EntityManager, event: Stripe.Event): Promise<Outcome> {
+async function applyEvent(tx: EntityManager, event: SignedEvent): Promise<Outcome> {
   // A refusal after some writes (none is expected, but) must not leave half an event behind.
   await tx.execute('savepoint apply_event');
   try {
     switch (event.type) {
       case 'checkout.session.completed':
       case 'checkout.session.async_payment_succeeded':
-        return await applyCheckout(tx, event.data.object);
+        return await applyCheckout(tx, event.data);
       case 'charge.refunded':
-        return await applyRefund(tx, event.data.object);
+        return await applyRefund(tx, event.data);
       default:
         return { status: 'IGNORED', detail: `event type ${event.type} is not handled` };
     }
@@ -151,34 +162,33 @@ async function applyEvent(tx: EntityManager, event: Stripe.Event): Promise<Outco
   }
 }
 
-async function applyCheckout(tx: EntityManager, session: Stripe.Checkout.Session): Promise<Outcome> {
-  if (session.payment_status !== 'paid') {
-    return {
-      status: 'IGNORED',
-      detail: `checkout session ${session.id} is not paid (${session.payment_status})`,
-    };
+/** `data` is the event's, unchecked: parsed here against what the credit needs. */
+async function applyCheckout(tx: EntityManager, data: unknown): Promise<Outcome> {
+  const head = parseStripe(eventObject(checkoutSessionHead), data, 'data');
+  if (!head.ok) return { status: 'REFUSED', detail: `malformed checkout session: ${head.problems}` };
+  const { id, payment_status } = head.value.object;
+  if (payment_status !== 'paid') {
+    return { status: 'IGNORED', detail: `checkout session ${id} is not paid (${payment_status})` };
   }
+  const parsed = parseStripe(eventObject(paidCheckoutSession), data, 'data');
+  if (!parsed.ok) {
+    return { status: 'REFUSED', detail: `checkout session ${id} cannot be credited: ${parsed.problems}` };
+  }
+  const session = parsed.value.object;
   const userId = session.client_reference_id ?? session.metadata?.userId ?? null;
-  if (!userId || !isUuid(userId)) {
+  if (typeof userId !== 'string' || !isUuid(userId)) {
     return {
       status: 'REFUSED',
-      detail: `checkout session ${session.id} names no user (client_reference_id or metadata.userId)`,
+      detail: `checkout session ${id} names no user (client_reference_id or metadata.userId)`,
     };
   }
-  if (!session.amount_total || session.amount_total <= 0 || !session.currency) {
-    return { status: 'IGNORED', detail: `checkout session ${session.id} has no amount to credit` };
-  }
-  const paymentIntent =
-    typeof session.payment_intent === 'string'
-      ? session.payment_intent
-      : (session.payment_intent?.id ?? null);
   const credited = await creditInTransaction(tx, {
     userId,
     amountCents: session.amount_total,
-    currency: session.currency.toUpperCase(),
+    currency: session.currency,
     provider: STRIPE_PROVIDER,
-    providerRef: paymentIntent ?? session.id,
-    note: `Stripe checkout ${session.id}`,
+    providerRef: session.payment_intent ?? id,
+    note: `Stripe checkout ${id}`,
   });
   return {
     status: 'APPLIED',
@@ -187,26 +197,36 @@ async function applyCheckout(tx: EntityManager, session: Stripe.Checkout.Session
   };
 }
 
-async function applyRefund(tx: EntityManager, charge: Stripe.Charge): Promise<Outcome> {
-  const paymentIntent =
-    typeof charge.payment_intent === 'string' ? charge.payment_intent : (charge.payment_intent?.id ?? null);
-  const refs = [paymentIntent, charge.id].filter((r): r is string => r !== null);
+async function applyRefund(tx: EntityManager, data: unknown): Promise<Outcome> {
+  const parsed = parseStripe(eventObject(refundedCharge), data, 'data');
+  if (!parsed.ok) return { status: 'REFUSED', detail: `malformed charge: ${parsed.problems}` };
+  const charge = parsed.value.object;
+  const refs = [charge.payment_intent, charge.id].filter((r): r is string => r !== null);
   // MikroORM inlines an array parameter as a comma-separated list of literals (no array
   // binding): `any(?::text[])` became `any('pi_…', 'ch_…'::text[])`, a syntax error. `in (?)`
   // is what that expansion is for (refs is never empty: the charge id is always there).
-  const [payment] = await tx.execute<{ id: string; currency: string }[]>(
+  const matches = await tx.execute<{ id: string; currency: string }[]>(
     `select id, currency from payment_event
-      where provider = ? and kind = 'CREDIT' and provider_ref in (?) limit 1`,
+      where provider = ? and kind = 'CREDIT' and provider_ref in (?) limit 2`,
     [STRIPE_PROVIDER, refs],
   );
+  const [payment] = matches;
   if (!payment) {
     // Stripe does not promise delivery order: the checkout event may still be on its way.
     throw new RetryLaterError(
       `no recorded Stripe payment for charge ${charge.id} (${refs.join(', ')}) yet: answered 409 so that Stripe retries the event`,
     );
   }
-  if (payment.currency !== charge.currency.toUpperCase()) {
-    throw new CurrencyMismatchError(payment.currency, charge.currency.toUpperCase());
+  if (matches.length > 1) {
+    // Its id is one payment's reference and its payment intent another's: picking one would
+    // refund whichever the database returned first.
+    return {
+      status: 'REFUSED',
+      detail: `charge ${charge.id} matches more than one recorded Stripe payment (${refs.join(', ')})`,
+    };
+  }
+  if (payment.currency !== charge.currency) {
+    throw new CurrencyMismatchError(payment.currency, charge.currency);
   }
   const state = await lockRefundable(tx, payment.id);
   if (!state) throw new NotFoundError('Payment', payment.id);
@@ -214,10 +234,23 @@ async function applyRefund(tx: EntityManager, charge: Stripe.Charge): Promise<Ou
   if (newly <= 0) {
     return { status: 'IGNORED', detail: `charge ${charge.id}: nothing refunded beyond what is recorded` };
   }
+  const providerRef = `${charge.id}:refunded:${charge.amount_refunded}`;
+  // (provider, provider_ref) is unique: a charge that named another payment in an earlier event
+  // has its refund there already, and inserting it again would fail the whole event.
+  const [recorded] = await tx.execute<{ refund_of: string | null }[]>(
+    'select refund_of from payment_event where provider = ? and provider_ref = ?',
+    [STRIPE_PROVIDER, providerRef],
+  );
+  if (recorded) {
+    return {
+      status: 'IGNORED',
+      detail: `charge ${charge.id}: its refund to ${charge.amount_refunded} is recorded already (payment ${recorded.refund_of})`,
+    };
+  }
   const refunded = await refundInTransaction(tx, {
     paymentId: payment.id,
     amountCents: newly,
-    providerRef: `${charge.id}:refunded:${charge.amount_refunded}`,
+    providerRef,
     note: `Stripe refund of charge ${charge.id}`,
   });
   return {
