@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ApiProcess, startApi } from './support/api.ts';
 import { createTestDatabase, type TestDatabase } from './support/db.ts';
-import { allocate, createUser, poolOf, type TestUser } from './support/factories.ts';
+import { ADMIN_SIGN_IN, allocate, createUser, poolOf, type TestUser } from './support/factories.ts';
 
 let db: TestDatabase;
 let api: ApiProcess;
@@ -11,7 +11,11 @@ let aliceAllocationId: string;
 
 beforeAll(async () => {
   db = await createTestDatabase();
-  api = await startApi({ databaseUrl: db.url, env: { VM_POOL_JSON: JSON.stringify(poolOf(4)) } });
+  // X-Forwarded-For from the test (127.0.0.1) names the client: two addresses can be simulated.
+  api = await startApi({
+    databaseUrl: db.url,
+    env: { VM_POOL_JSON: JSON.stringify(poolOf(4)), TRUSTED_PROXIES: '127.0.0.1' },
+  });
   alice = await createUser(api);
   bob = await createUser(api);
   const a = await allocate(api, alice.token);
@@ -146,5 +150,124 @@ describe('user access', () => {
       'mutation { releaseMyAllocation(id: "not-a-uuid") { __typename ... on Error { code message } } }',
     );
     expect(res.data.releaseMyAllocation.code).toBe('NOT_FOUND');
+  });
+});
+
+describe('wrong admin secrets are rate-limited per client address', () => {
+  const USERS = '{ users { edges { cursor } } }';
+
+  /** POST /graphql from `ip` (X-Forwarded-For via the trusted 127.0.0.1); status, headers, body. */
+  async function from(ip: string, headers: Record<string, string>, query = USERS, variables = {}) {
+    const res = await fetch(`${api.url}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-forwarded-for': ip, ...headers },
+      body: JSON.stringify({ query, variables }),
+    });
+    return {
+      status: res.status,
+      retryAfter: res.headers.get('retry-after'),
+      body: (await res.json()) as any,
+    };
+  }
+
+  it('300 wrong secrets from one address: 403 up to AUTH_RATE_LIMIT_IP (30), then 429 with Retry-After; other addresses are not affected', async () => {
+    const attacker = '203.0.113.66';
+    const elsewhere = '198.51.100.7';
+    const statuses: number[] = [];
+    for (let i = 0; i < 300; i++) {
+      const res = await from(attacker, { 'x-admin-secret': `wrong-secret-number-${i}` });
+      statuses.push(res.status);
+      if (res.status === 429) {
+        const seconds = Number(res.retryAfter);
+        expect(Number.isInteger(seconds) && seconds >= 1 && seconds <= 900, String(res.retryAfter)).toBe(
+          true,
+        );
+        expect(res.body.errors).toEqual([
+          {
+            message: `Too many attempts: try again in ${seconds} seconds`,
+            extensions: { code: 'RATE_LIMITED', retryAfterSeconds: seconds },
+          },
+        ]);
+      } else {
+        expect(res.body.errors[0].extensions.code).toBe('FORBIDDEN');
+      }
+      // Meanwhile the right secret from another address works as ever.
+      if (i % 60 === 59) {
+        const right = await from(elsewhere, { 'x-admin-secret': api.adminSecret });
+        expect(right.status).toBe(200);
+        expect(right.body.errors).toBeUndefined();
+      }
+    }
+    expect(statuses.slice(0, 30)).toEqual(Array(30).fill(403));
+    expect(statuses.slice(30)).toEqual(Array(270).fill(429));
+    const [row] = await db.query<{ attempts: number }>(
+      'select attempts from auth_rate_limit where bucket = $1 order by window_start desc limit 1',
+      [`ip:${attacker}`],
+    );
+    expect(row.attempts).toBe(300);
+
+    // The right secret from the limited address is refused too (a lucky guess is not told apart),
+    // and is not counted; adminSignIn shares the bucket.
+    const lucky = await from(attacker, { 'x-admin-secret': api.adminSecret });
+    expect(lucky.status).toBe(429);
+    expect(lucky.body.errors[0].extensions.code).toBe('RATE_LIMITED');
+    const signIn = await from(attacker, {}, ADMIN_SIGN_IN, { secret: api.adminSecret });
+    expect(signIn.body.data.adminSignIn.code).toBe('RATE_LIMITED');
+    expect(
+      (await db.query('select attempts from auth_rate_limit where bucket = $1', [`ip:${attacker}`]))[0],
+    ).toEqual({ attempts: 301 });
+
+    // No secret at all, or an admin session opened elsewhere: the limited address is not shut out.
+    expect((await from(attacker, {}, '{ passwordRules { minLength } }')).status).toBe(200);
+    const session = (await from(elsewhere, {}, ADMIN_SIGN_IN, { secret: api.adminSecret })).body.data
+      .adminSignIn.session.token as string;
+    const viaSession = await from(attacker, { authorization: `Bearer ${session}` });
+    expect(viaSession.status).toBe(200);
+    expect(viaSession.body.data.users.edges.length).toBeGreaterThan(0);
+
+    // The right secret does not count: another address using it all along is never limited.
+    for (let i = 0; i < 40; i++)
+      expect((await from(elsewhere, { 'x-admin-secret': api.adminSecret })).status).toBe(200);
+  });
+});
+
+describe('wrong admin secrets over HTTP Basic (GraphiQL in production) count the same', () => {
+  let prod: ApiProcess;
+  beforeAll(async () => {
+    prod = await startApi({
+      databaseUrl: db.url,
+      env: { NODE_ENV: 'production', AUTH_RATE_LIMIT_IP: '3', TRUSTED_PROXIES: '127.0.0.1' },
+    });
+  });
+  afterAll(async () => {
+    await prod?.stop();
+  });
+
+  const page = (ip: string, password: string) =>
+    fetch(`${prod.url}/graphql`, {
+      headers: {
+        accept: 'text/html',
+        'x-forwarded-for': ip,
+        authorization: `Basic ${Buffer.from(`operator:${password}`).toString('base64')}`,
+      },
+    });
+
+  it('3 wrong passwords answer 401, the 4th 429; the right one from that address too, from another the page', async () => {
+    const guesser = '203.0.113.90';
+    for (let i = 0; i < 3; i++) {
+      const res = await page(guesser, `guess-${i}`);
+      expect(res.status).toBe(401);
+      await res.body?.cancel();
+    }
+    const limited = await page(guesser, 'guess-3');
+    expect(limited.status).toBe(429);
+    expect(Number(limited.headers.get('retry-after'))).toBeGreaterThan(0);
+    await limited.body?.cancel();
+    const lucky = await page(guesser, prod.adminSecret);
+    expect(lucky.status).toBe(429);
+    await lucky.body?.cancel();
+    const other = await page('198.51.100.90', prod.adminSecret);
+    expect(other.status).toBe(200);
+    expect(await other.text()).toContain('hero-onboarding GraphiQL');
   });
 });

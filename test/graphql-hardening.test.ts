@@ -15,6 +15,8 @@ import { createTestDatabase, type TestDatabase } from './support/db.ts';
 import { ADMIN_SIGN_IN, SIGN_UP, signUpUser } from './support/factories.ts';
 import { REPO_ROOT } from './support/postgres.ts';
 
+const ADMIN_ORIGIN = 'https://admin.example.org';
+const OPS_ORIGIN = 'https://Ops.Example.org:443';
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 const LIMIT_BYTES = 1 << 20;
 
@@ -30,7 +32,10 @@ beforeAll(async () => {
   const env = { VM_POOL_JSON: '[]', AUTH_RATE_LIMIT_IP: '100000', AUTH_RATE_LIMIT_EMAIL: '1000' };
   [dev, prod] = await Promise.all([
     startApi({ databaseUrl: devDb.url, env }),
-    startApi({ databaseUrl: prodDb.url, env: { ...env, NODE_ENV: 'production' } }),
+    startApi({
+      databaseUrl: prodDb.url,
+      env: { ...env, NODE_ENV: 'production', API_CORS_ORIGINS: `${ADMIN_ORIGIN}, ${OPS_ORIGIN}/` },
+    }),
   ]);
 });
 afterAll(async () => {
@@ -387,6 +392,82 @@ describe('request body limit', () => {
     expect(await signedUp(prod, email)).toBe(0);
     // The server is fine afterwards.
     expect((await query(prod, '{ __typename }')).status).toBe(200);
+  });
+});
+
+describe('CORS', () => {
+  const EVIL = 'https://evil.example.net';
+  const corsHeaders = (headers: Headers) =>
+    Object.fromEntries([...headers].filter(([name]) => name.startsWith('access-control-')));
+  const preflight = (url: string, origin: string) =>
+    fetch(url, {
+      method: 'OPTIONS',
+      headers: {
+        origin,
+        'access-control-request-method': 'POST',
+        'access-control-request-headers': 'content-type, authorization, x-admin-secret',
+      },
+    });
+
+  it('without API_CORS_ORIGINS there is no CORS header at all, whatever the Origin', async () => {
+    for (const origin of [EVIL, ADMIN_ORIGIN, 'null']) {
+      const res = await query(dev, '{ __typename }', { origin });
+      expect(res.status).toBe(200);
+      expect(corsHeaders(res.headers), origin).toEqual({});
+      const pre = await preflight(`${dev.url}/graphql`, origin);
+      expect(corsHeaders(pre.headers), origin).toEqual({});
+      await pre.body?.cancel();
+    }
+  });
+
+  it('a configured origin gets exactly itself back, without credentials; answers vary by Origin', async () => {
+    for (const origin of [ADMIN_ORIGIN, 'https://ops.example.org']) {
+      const res = await query(prod, '{ __typename }', { origin });
+      expect(res.body).toEqual({ data: { __typename: 'Query' } });
+      expect(corsHeaders(res.headers)).toEqual({
+        'access-control-allow-origin': origin,
+        'access-control-allow-methods': 'GET, POST',
+        'access-control-allow-headers': 'content-type, authorization, x-request-id',
+        'access-control-expose-headers': 'x-request-id, retry-after',
+        'access-control-max-age': '600',
+      });
+      expect(res.headers.get('vary')).toMatch(/\bOrigin\b/);
+    }
+  });
+
+  it('another origin (or `null`, or a look-alike) gets no Access-Control-Allow-Origin, and the request is not refused', async () => {
+    for (const origin of [EVIL, 'null', 'http://admin.example.org', 'https://admin.example.org.evil.net']) {
+      const res = await query(prod, '{ __typename }', { origin });
+      expect(res.body).toEqual({ data: { __typename: 'Query' } });
+      expect(corsHeaders(res.headers), origin).toEqual({});
+      expect(res.headers.get('vary')).toMatch(/\bOrigin\b/);
+    }
+  });
+
+  it('preflight: 204 with the allowed methods and headers for a configured origin (not x-admin-secret); nothing for another', async () => {
+    const ok = await preflight(`${prod.url}/graphql`, ADMIN_ORIGIN);
+    expect(ok.status).toBe(204);
+    expect(ok.headers.get('access-control-allow-origin')).toBe(ADMIN_ORIGIN);
+    expect(ok.headers.get('access-control-allow-methods')).toBe('GET, POST');
+    expect(ok.headers.get('access-control-allow-headers')).toBe('content-type, authorization, x-request-id');
+    expect(ok.headers.get('access-control-allow-credentials')).toBeNull();
+    await ok.body?.cancel();
+    const refused = await preflight(`${prod.url}/graphql`, EVIL);
+    expect(corsHeaders(refused.headers)).toEqual({});
+    await refused.body?.cancel();
+  });
+
+  it('the non-GraphQL routes send no CORS headers, even to a configured origin', async () => {
+    for (const [url, init] of [
+      [`${prod.url}/webhooks/stripe`, { method: 'POST', body: '{}' }],
+      [`${prod.url}/webhooks/stripe`, { method: 'OPTIONS' }],
+      [`${prod.url}/healthz`, {}],
+      [`${prod.url}/metrics`, {}],
+    ] as const) {
+      const res = await fetch(url, { ...init, headers: { origin: ADMIN_ORIGIN } });
+      expect(corsHeaders(res.headers), `${init.method ?? 'GET'} ${url}`).toEqual({});
+      await res.body?.cancel();
+    }
   });
 });
 

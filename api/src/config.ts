@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { DEFAULT_POOL_TIMEOUT_MS } from './db/orm.ts';
 import { normalizeProxyEntry } from './http/client-ip.ts';
+import { normalizeOrigin } from './http/cors.ts';
 import { DEFAULT_QUERY_LIMITS } from './http/query-limits.ts';
 import {
   envBool as bool,
@@ -28,6 +29,25 @@ const trustedProxiesEnv = z
       else ips.push(ip);
     }
     return ips;
+  });
+
+const corsOriginsEnv = z
+  .string()
+  .default('')
+  .transform((value, ctx) => {
+    const origins: string[] = [];
+    for (const part of value.split(',')) {
+      const entry = part.trim();
+      if (entry === '') continue;
+      const origin = normalizeOrigin(entry);
+      if (origin === null)
+        ctx.addIssue({
+          code: 'custom',
+          message: `not an http(s) origin such as https://admin.example.org (no path, no *): ${entry}`,
+        });
+      else if (!origins.includes(origin)) origins.push(origin);
+    }
+    return origins;
   });
 
 export const apiConfigSchema = z
@@ -75,9 +95,11 @@ export const apiConfigSchema = z
     SESSION_TTL_HOURS: z.coerce.number().positive().max(8760).default(168),
     /** Peers whose X-Forwarded-For is believed (comma-separated addresses or CIDR networks; `none`: nobody). */
     TRUSTED_PROXIES: trustedProxiesEnv,
+    /** Browser origins allowed to call /graphql cross-origin (comma-separated, e.g. `https://admin.example.org`); unset: none, no CORS headers. */
+    API_CORS_ORIGINS: corsOriginsEnv,
     /** Sign-in/sign-up attempts per email per 15-minute window. */
     AUTH_RATE_LIMIT_EMAIL: z.coerce.number().int().min(1).default(10),
-    /** Sign-in/sign-up/admin sign-in attempts per client IP per 15-minute window. */
+    /** Sign-in/sign-up/admin sign-in attempts and wrong x-admin-secret headers per client IP per 15-minute window. */
     AUTH_RATE_LIMIT_IP: z.coerce.number().int().min(1).default(30),
     /** GraphQL limits, checked before anything runs (see api/src/http/query-limits.ts). */
     GRAPHQL_MAX_DEPTH: z.coerce.number().int().min(1).default(DEFAULT_QUERY_LIMITS.maxDepth),

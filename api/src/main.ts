@@ -111,6 +111,7 @@ async function main(): Promise<void> {
       trustedProxies: config.TRUSTED_PROXIES,
     },
     graphql: graphqlHardening(config),
+    corsOrigins: config.API_CORS_ORIGINS,
     stripe: {
       secret: config.STRIPE_WEBHOOK_SECRET ?? null,
       toleranceSeconds: config.STRIPE_WEBHOOK_TOLERANCE_SECONDS,

@@ -54,3 +54,20 @@ export async function countAttempt(em: EntityManager, buckets: RateLimitBucket[]
   }
   if (retryAfter > 0) throw new RateLimitedError(retryAfter);
 }
+
+/**
+ * Seconds until the current window ends when `bucket` is over `limit` in it, else 0. Reads only
+ * (the attempt is not counted): for a request that must be refused while its address is limited.
+ */
+export async function retryAfterWhenLimited(em: EntityManager, bucket: RateLimitBucket): Promise<number> {
+  const pool = await nativePool(em);
+  const { rows } = await pool.query<{ attempts: number; retry_after: number }>(
+    `select attempts,
+       ceil(extract(epoch from window_start + make_interval(secs => $1::int) - now()))::int as retry_after
+       from auth_rate_limit
+      where bucket = $2 and window_start = to_timestamp(floor(extract(epoch from now()) / $1::int) * $1::int)`,
+    [RATE_LIMIT_WINDOW_SECONDS, bucket.bucket],
+  );
+  const row = rows[0];
+  return row && row.attempts > bucket.limit ? Math.max(row.retry_after, 1) : 0;
+}

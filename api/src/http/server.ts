@@ -6,14 +6,16 @@ import { DEFAULT_EXPIRY_WARNING_HOURS } from '../allocation/expiry.ts';
 import { DEFAULT_AUTH_SETTINGS } from '../auth/sessions.ts';
 import { handleStripeWebhook } from '../billing/stripe-webhook.ts';
 import { databaseFailure } from '../db/failures.ts';
-import { DatabaseBusyError, DatabaseConnectionLostError, DomainError } from '../errors.ts';
+import { DatabaseBusyError, DatabaseConnectionLostError, DomainError, ValidationError } from '../errors.ts';
 import type { Logger } from '../lib/logger.ts';
 import type { Provisioner } from '../provisioners/provisioner.ts';
 import { schema } from '../schema/index.ts';
 import { DEFAULT_AGGREGATE_BATCH_SIZE } from '../usage/aggregate-usage.ts';
 import type { UsageSource } from '../usage/sources/usage-source.ts';
+import { adminSecretLimiter } from './admin-secret-limit.ts';
 import { normalizeProxyEntry, proxyMatcher } from './client-ip.ts';
 import { type ApiSettings, type Context, createContext, type ServerContext } from './context.ts';
+import { corsOption, corsVaryPlugin } from './cors.ts';
 import { renderLocalGraphiQL } from './graphiql.ts';
 import {
   DEFAULT_MAX_BODY_BYTES,
@@ -44,6 +46,8 @@ export interface AppDeps {
   lifecycle?: { stopping: boolean };
   /** POST /webhooks/stripe; default: no secret (the endpoint answers 503). */
   stripe?: { secret: string | null; toleranceSeconds?: number };
+  /** Browser origins allowed to call /graphql (API_CORS_ORIGINS, normalized); default none: no CORS headers. */
+  corsOrigins?: readonly string[];
 }
 
 /** The largest webhook body read (Stripe events are a few KiB). */
@@ -92,7 +96,12 @@ function toGraphQLError(error: unknown, message: string): Error {
     return new GraphQLError(original.message, {
       nodes: gqlError?.nodes,
       path: gqlError?.path,
-      extensions: { code: original.code, http: { status: original.httpStatus } },
+      extensions: {
+        code: original.code,
+        // Outside a result union, the problems (with their paths) still reach the caller.
+        ...(original instanceof ValidationError ? { problems: original.problems } : {}),
+        http: { status: original.httpStatus },
+      },
     });
   }
   // Parse / validation errors carry no original error and are safe to show.
@@ -127,15 +136,31 @@ export function createGraphQLHandler(deps: AppDeps): YogaServerInstance<ServerCo
     maxBodyBytes: DEFAULT_MAX_BODY_BYTES,
     ...deps.graphql,
   };
+  const corsOrigins = deps.corsOrigins ?? [];
+  const limiter = adminSecretLimiter({
+    em: deps.orm.em,
+    adminSecret: deps.adminSecret,
+    limit: settings.auth.rateLimitIp,
+    trustedProxies,
+    basicCounts: hardening.introspection === 'admin',
+    log,
+  });
+  const graphiql = graphiqlFor(hardening, deps.adminSecret);
   return createYoga<ServerContext, Context>({
     schema,
     graphqlEndpoint: '/graphql',
-    graphiql: graphiqlFor(hardening, deps.adminSecret),
+    // Yoga renders GraphiQL before any plugin runs: a rate-limited address gets no page (the
+    // limiter's plugin then answers 429).
+    graphiql: async (request, serverContext) =>
+      (await limiter.retryAfter(request, serverContext)) > 0 ? false : graphiql(request),
     // The page with its scripts inlined: yoga's default one loads them from a CDN.
     renderGraphiQL: renderLocalGraphiQL,
     landingPage: false,
     maxRequestBodySize: hardening.maxBodyBytes,
+    cors: corsOption(corsOrigins),
     plugins: [
+      corsVaryPlugin(corsOrigins),
+      limiter.plugin,
       ...(deps.metrics ? [deps.metrics.graphqlPlugin] : []),
       graphqlHardeningPlugin({ hardening, adminSecret: deps.adminSecret, em: deps.orm.em, log }),
     ],

@@ -92,4 +92,17 @@ describe('parseManifest', () => {
     expect(problemsOf([{ id: 'f', cockpitUrl: 'ftp://c.test/f' }])[0].path).toBe('[0].cockpitUrl');
     expect(problemsOf([{ id: 'd', cockpitUrl: 'data:text/html,hi' }])[0].path).toBe('[0].cockpitUrl');
   });
+
+  it('refuses JSON text whose strings PostgreSQL cannot store (escapes the API input check did not see)', () => {
+    // As JSON text, `\u0000` and `\ud800` are six plain characters each; parsing makes them NUL and a lone surrogate.
+    const text = '{ "pool": [{ "id": "vm-\\u0000" }, { "id": "ok", "region": "\\ud800" }] }';
+    expect(text).not.toContain('\u0000');
+    expect(problemsOf(text)).toEqual([
+      { path: 'pool[0].id', message: expect.stringMatching(/NUL/) },
+      { path: 'pool[1].region', message: expect.stringMatching(/unpaired UTF-16 surrogate/) },
+    ]);
+    expect(problemsOf([{ id: 'x'.repeat(10_001) }])).toEqual([
+      { path: '[0].id', message: 'is 10001 characters long, more than the limit of 10000' },
+    ]);
+  });
 });

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { POOL_VM_STATUSES, type PoolVmStatus } from '../entities/pool-vm.entity.ts';
 import { type Problem, ValidationError } from '../errors.ts';
+import { textInputProblems } from '../lib/text-input.ts';
 
 export interface PoolVmManifestEntry {
   id: string;
@@ -116,6 +117,9 @@ export function parseManifest(input: unknown): PoolVmManifestEntry[] {
       'Invalid pool manifest',
     );
   }
+  // JSON text (a string manifest, VM_POOL_JSON, a file) has not been through the API's input check.
+  const textProblems = textInputProblems(list, prefix);
+  if (textProblems.length > 0) throw new ValidationError(textProblems, 'Invalid pool manifest');
   const problems: Problem[] = [];
   const entries: PoolVmManifestEntry[] = [];
   const seen = new Map<string, number>();

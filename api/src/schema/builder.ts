@@ -4,6 +4,7 @@ import RelayPlugin from '@pothos/plugin-relay';
 import ScopeAuthPlugin from '@pothos/plugin-scope-auth';
 import type { Context } from '../http/context.ts';
 import { authFailureError } from './auth-errors.ts';
+import { textInputPluginName } from './text-input-plugin.ts';
 
 export const builder = new SchemaBuilder<{
   Context: Context;
@@ -17,7 +18,8 @@ export const builder = new SchemaBuilder<{
   DefaultFieldNullability: false;
   DefaultInputFieldRequiredness: true;
 }>({
-  plugins: [ScopeAuthPlugin, ErrorsPlugin, RelayPlugin],
+  // Wrapped in this order: auth first, then errors (which catches the text-input check's ValidationError).
+  plugins: [ScopeAuthPlugin, ErrorsPlugin, RelayPlugin, textInputPluginName],
   defaultFieldNullability: false,
   defaultInputFieldRequiredness: true,
   scopeAuth: {
