@@ -4,6 +4,13 @@ import { type AggregateSummary, aggregateUsage } from '../api/src/usage/aggregat
 import { ForgeSource } from '../api/src/usage/sources/forge-source.ts';
 import { GitSource } from '../api/src/usage/sources/git-source.ts';
 import type { UsageSource } from '../api/src/usage/sources/usage-source.ts';
+import {
+  formatUsageBatch,
+  IGNORED_FILE_NAME,
+  IGNORED_NODE_DIRECTORY,
+  IGNORED_OUTSIDE_NODE,
+  IGNORED_SUBDIRECTORY,
+} from '../api/src/usage/usage-format.ts';
 import { createTestDatabase, type TestDatabase } from './support/db.ts';
 import { type FakeForge, startFakeForge } from './support/forge/fake-forge.ts';
 import {
@@ -182,6 +189,42 @@ describe.each(Object.keys(harnesses))('aggregation from the %s source', (kind) =
       centsDebited: 20,
     });
     expect((await balances([user])).get(user.id)).toBe(-31);
+  });
+
+  it('reports files and node folders outside the layout, debits none of them, and goes on reporting them', async () => {
+    const [user] = await createUsageUsers(db, 1, 1000);
+    const C = node('layout');
+    const bad = `${kind} bad ${Math.random().toString(36).slice(2, 7)}`;
+    const stray = (n: string) => formatUsageBatch({ node: n, records: [usageRecord(n, user.id, 500)] });
+    await h.write([
+      batchFile(C, '2026-11-23-10', [usageRecord(C, user.id, 4)]),
+      [`nodes/${C}/usage_2026-11-23-1.otoml`, stray(C)],
+      [`nodes/${C}/sub/usage_2026-11-23-10.otoml`, stray(C)],
+      [`nodes/${bad}/usage_2026-11-23-10.otoml`, stray(bad)],
+      [`nodes/${C}.otoml`, stray(C)],
+    ]);
+    const summary = await run();
+    expect(summary).toMatchObject({ nodesFailed: 0, recordsApplied: 1, centsDebited: 4 });
+    expect(summary.ignoredFileList).toEqual(
+      expect.arrayContaining([
+        { path: `nodes/${C}/usage_2026-11-23-1.otoml`, reason: IGNORED_FILE_NAME },
+        { path: `nodes/${C}/sub/usage_2026-11-23-10.otoml`, reason: IGNORED_SUBDIRECTORY },
+        { path: `nodes/${bad}/`, reason: IGNORED_NODE_DIRECTORY },
+        { path: `nodes/${C}.otoml`, reason: IGNORED_OUTSIDE_NODE },
+      ]),
+    );
+    expect((await balances([user])).get(user.id)).toBe(1000 - 4);
+    const [state] = await db.query<{ ignored_files: number; ignored_file_list: unknown[] }>(
+      'select ignored_files, ignored_file_list from aggregator_node_state where node_name = $1',
+      [C],
+    );
+    expect(state.ignored_files).toBe(2);
+    expect(state.ignored_file_list).toHaveLength(2);
+    expect(await db.query('select 1 from aggregator_node_state where node_name = $1', [bad])).toEqual([]);
+    // Skipped next time (unchanged), still reported.
+    const next = await run();
+    expect(next.ignoredFiles).toBe(summary.ignoredFiles);
+    expect((await balances([user])).get(user.id)).toBe(1000 - 4);
   });
 
   it('fails a node with an unparsable file (the file named), keeps the rest, rejects unknown users', async () => {

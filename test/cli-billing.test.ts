@@ -351,7 +351,10 @@ describe('hero-admin reconcile', () => {
     expect(field(res.stdout, 'usersDrifted')).toBe('0');
     expect(field(res.stdout, 'totalDriftCents')).toBe('0');
     expect(field(res.stdout, 'chainBreaks')).toBe('0');
-    expect(res.stdout.trimEnd().split('\n')).toHaveLength(4);
+    // Usage debits on the ledger against the consumed records.
+    expect(field(res.stdout, 'usageUsersDrifted')).toBe('0');
+    expect(field(res.stdout, 'usageTotalDriftCents')).toBe('0');
+    expect(res.stdout.trimEnd().split('\n')).toHaveLength(7);
   });
 
   it('a balance changed behind the ledger: one line for the user, exit 1', async () => {

@@ -93,6 +93,7 @@ describe('api GET /metrics', () => {
     expect(s.value('hero_allocations_active')).toBe(0);
     expect(s.value('hero_balance_total_cents', { currency: 'EUR' })).toBe(20_000);
     expect(s.value('hero_usage_records_applied')).toBe(0);
+    expect(s.value('hero_usage_ignored_files')).toBe(-1);
     expect(s.value('hero_outbox_backlog', { type: 'vm.release' })).toBe(0);
     expect(s.value('hero_outbox_backlog', { type: 'allocation.expiring' })).toBe(0);
     expect(s.value('hero_ledger_drift_users')).toBe(-1);
@@ -202,6 +203,8 @@ describe('api GET /metrics', () => {
     expect(delta(before, after, 'hero_usage_records_applied')).toBe(20);
     expect(delta(before, after, 'hero_usage_files_applied')).toBe(4);
     expect(after.value('hero_usage_nodes')).toBe(2);
+    // Every file of the generated repository is a usage file.
+    expect(after.value('hero_usage_ignored_files')).toBe(0);
     const debited = [...gen.expected.values()].reduce((a, b) => a + b, 0);
     expect(delta(before, after, 'hero_balance_total_cents', { currency: 'EUR' })).toBe(-debited);
   });

@@ -358,11 +358,15 @@ export const COMMANDS: CommandSpec[] = [
     name: 'reconcile',
     summary: 'check every balance against its ledger now and print the drift',
     description:
-      "Compares every user's balance with the sum of the user's ledger (mutation reconcileBalancesNow)\n" +
-      'and prints usersChecked, usersDrifted, totalDriftCents, chainBreaks and one line per drifted\n' +
-      'user (<userId> balance <cents> ledger <cents> drift <cents>). Changes nothing. Exits 1 when any\n' +
-      'balance drifted or a ledger row is lost or doubled (chainBreaks), so scripts and monitoring can\n' +
-      'alert on it; 0 when every balance matches its ledger.',
+      "Compares every user's balance with the sum of the user's ledger, and the user's usage debits on\n" +
+      'the ledger with the sum of the consumed usage records (mutation reconcileBalancesNow), and prints\n' +
+      'usersChecked, usersDrifted, totalDriftCents, chainBreaks and one line per drifted user\n' +
+      '(<userId> balance <cents> ledger <cents> drift <cents>), then usageUsersChecked, usageUsersDrifted,\n' +
+      'usageTotalDriftCents and one line per user with usage drift (<userId> usage ledger <cents>\n' +
+      'consumed <cents> drift <cents>). Changes nothing. Exits 1 when any balance drifted, any usage\n' +
+      'debits drifted from their records or a ledger row is lost or doubled (chainBreaks), so scripts\n' +
+      "and monitoring can alert on it; 0 when every balance matches its ledger and every user's usage\n" +
+      'debits the sum of their consumed records.',
     options: {},
     build: () => ({ name: 'reconcile' }),
   },
@@ -428,7 +432,7 @@ environment:
   FORGE_TOKEN (or FORGE_TOKEN_FILE), BILLING_REPO, BILLING_BRANCH (default main)
 
 exit codes: 0 done, 1 failed (API error, refused input, API unreachable, bad configuration), 2 usage error;
-  reconcile: 1 also when any balance drifted from its ledger
+  reconcile: 1 also when any balance drifted from its ledger, or usage debits from consumed records
 `;
 }
 

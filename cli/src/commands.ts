@@ -75,7 +75,7 @@ async function autoRelease({ client, json, io }: CommandContext): Promise<void> 
 export const AGGREGATE_NOW = `mutation AggregateNow {
   aggregateNow {
     nodesSeen nodesSkipped nodesFailed filesRead recordsSeen recordsApplied recordsDuplicate recordsRejected
-    centsDebited errors
+    centsDebited ignoredFiles ignoredFileList { path reason } errors
   }
 }`;
 
@@ -148,6 +148,11 @@ async function aggregate(ctx: CommandContext): Promise<void> {
     client.request<{ aggregateNow: AggregateSummary }>(AGGREGATE_NOW),
   );
   printRunSummary(io, json, summary);
+  if (json) return;
+  // What is under nodes/ but not read as usage: reported so it is not lost without a trace.
+  for (const f of summary.ignoredFileList) io.out(`  ignored ${printable(f.path)}: ${printable(f.reason)}\n`);
+  const unlisted = summary.ignoredFiles - summary.ignoredFileList.length;
+  if (unlisted > 0) io.out(`  (${unlisted} more ignored file${unlisted === 1 ? '' : 's'} not listed)\n`);
 }
 
 // --- pool -----------------------------------------------------------------------------------
@@ -610,6 +615,8 @@ export const RECONCILE_BALANCES_NOW = `mutation ReconcileBalancesNow {
   reconcileBalancesNow {
     usersChecked usersDrifted totalDriftCents chainBreaks
     drifted { userId balanceCents ledgerCents driftCents }
+    usageUsersChecked usageUsersDrifted usageTotalDriftCents
+    usageDrifted { userId ledgerUsageCents consumedCents driftCents }
   }
 }`;
 
@@ -620,6 +627,11 @@ interface ReconcileSummary {
   /** Ledger rows whose balance-after does not follow from the previous row (reported, not an exit 1). */
   chainBreaks: number;
   drifted: { userId: string; balanceCents: number; ledgerCents: number; driftCents: number }[];
+  /** Users whose usage debits on the ledger differ from the sum of their consumed records. */
+  usageUsersChecked: number;
+  usageUsersDrifted: number;
+  usageTotalDriftCents: number;
+  usageDrifted: { userId: string; ledgerUsageCents: number; consumedCents: number; driftCents: number }[];
 }
 
 /**
@@ -647,11 +659,31 @@ async function reconcile({ client, json, io }: CommandContext): Promise<void> {
     // the API lists the first few drifted users only; the counts cover all of them
     const unlisted = summary.usersDrifted - summary.drifted.length;
     if (unlisted > 0) io.out(`(${unlisted} more drifted user${unlisted === 1 ? '' : 's'} not listed)\n`);
+    io.out(
+      formatKeyValues([
+        ['usageUsersChecked', summary.usageUsersChecked],
+        ['usageUsersDrifted', summary.usageUsersDrifted],
+        ['usageTotalDriftCents', summary.usageTotalDriftCents],
+      ]),
+    );
+    for (const d of summary.usageDrifted)
+      io.out(
+        `${printable(d.userId)} usage ledger ${d.ledgerUsageCents} consumed ${d.consumedCents} drift ${d.driftCents}\n`,
+      );
+    const unlistedUsage = summary.usageUsersDrifted - summary.usageDrifted.length;
+    if (unlistedUsage > 0)
+      io.out(`(${unlistedUsage} more user${unlistedUsage === 1 ? '' : 's'} with usage drift not listed)\n`);
   }
   if (summary.usersDrifted > 0) {
     const users = `${summary.usersDrifted} user${summary.usersDrifted === 1 ? '' : 's'}`;
     throw new CliError(
       `${users} with a balance that differs from the ledger (total drift ${summary.totalDriftCents} cents)`,
+    );
+  }
+  if (summary.usageUsersDrifted > 0) {
+    const users = `${summary.usageUsersDrifted} user${summary.usageUsersDrifted === 1 ? '' : 's'}`;
+    throw new CliError(
+      `${users} whose usage debits on the ledger differ from their consumed usage records (total drift ${summary.usageTotalDriftCents} cents)`,
     );
   }
   if (summary.chainBreaks > 0) {

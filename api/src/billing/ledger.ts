@@ -138,6 +138,81 @@ export async function checkLedger(em: EntityManager, limit = 100): Promise<Ledge
   };
 }
 
+export interface UsageDrift {
+  userId: string;
+  /** What the user's USAGE ledger rows debited (a positive amount). */
+  ledgerUsageCents: number;
+  /** The sum of the user's consumed usage records' cost. */
+  consumedCents: number;
+  /** ledger usage − consumed. */
+  driftCents: number;
+}
+
+export interface UsageLedgerCheck {
+  /** Users with usage on the ledger or consumed records. */
+  usageUsersChecked: number;
+  /** Users whose usage debits on the ledger differ from the sum of their consumed records. */
+  usageUsersDrifted: number;
+  /** Sum of |drift| over all users. */
+  usageTotalDriftCents: number;
+  /** The first `limit` of them, largest drift first. */
+  usageDrifted: UsageDrift[];
+}
+
+/**
+ * Compares, per user, what the aggregator debited on the ledger (USAGE rows) with the cost of
+ * the usage records it consumed: every consumed record is debited exactly once, so the two
+ * must be equal to the cent. Sums in SQL numeric (exact at any size); changes nothing.
+ */
+export async function checkUsageLedger(em: EntityManager, limit = 100): Promise<UsageLedgerCheck> {
+  const rows = await em.execute<
+    {
+      users: number;
+      drifted: number;
+      total_drift: string;
+      user_id: string | null;
+      ledger: string | null;
+      consumed: string | null;
+      drift: string | null;
+    }[]
+  >(
+    `with ledger as (
+       select user_id, -sum(amount_cents) as cents from ledger_entry where kind = 'USAGE' group by user_id
+     ), consumed as (
+       select user_id, sum(cost_cents) as cents from consumed_record group by user_id
+     ), diff as (
+       select coalesce(l.user_id, c.user_id) as user_id, coalesce(l.cents, 0) as ledger,
+              coalesce(c.cents, 0) as consumed, coalesce(l.cents, 0) - coalesce(c.cents, 0) as drift
+         from ledger l full join consumed c on c.user_id = l.user_id
+     ), totals as (
+       select count(*)::int as users, (count(*) filter (where drift <> 0))::int as drifted,
+              coalesce(sum(abs(drift)), 0)::text as total_drift
+         from diff
+     ), listed as (
+       select user_id::text, ledger::text, consumed::text, drift::text, abs(drift) as size
+         from diff where drift <> 0 order by abs(drift) desc, user_id limit ?
+     )
+     select t.users, t.drifted, t.total_drift, l.user_id, l.ledger, l.consumed, l.drift
+       from totals t left join listed l on true
+      order by l.size desc nulls last, l.user_id`,
+    [limit],
+  );
+  const [first] = rows;
+  return {
+    usageUsersChecked: first?.users ?? 0,
+    usageUsersDrifted: first?.drifted ?? 0,
+    usageTotalDriftCents: Number(first?.total_drift ?? 0),
+    usageDrifted: rows
+      .filter((r) => r.user_id !== null)
+      .map((r) => ({
+        userId: r.user_id as string,
+        ledgerUsageCents: Number(r.ledger),
+        consumedCents: Number(r.consumed),
+        driftCents: Number(r.drift),
+      })),
+  };
+}
+
 /** The largest manual adjustment accepted, either way: 10^12 cents. */
 const MAX_ADJUSTMENT_CENTS = 1_000_000_000_000;
 

@@ -2,21 +2,30 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import { JobAlreadyRunningError, JobFailedError } from '../errors.ts';
 import { runWithJobLock } from '../jobs/run-with-job-lock.ts';
 import type { Logger } from '../lib/logger.ts';
-import { checkLedger, type LedgerCheck } from './ledger.ts';
+import { checkLedger, checkUsageLedger, type LedgerCheck, type UsageLedgerCheck } from './ledger.ts';
 
 export const RECONCILE_JOB = 'reconcile';
 /** Drifted users listed in a run's summary (the counts cover all of them). */
 export const RECONCILE_LISTED = 20;
 
-export type ReconcileSummary = LedgerCheck;
+export type ReconcileSummary = LedgerCheck & UsageLedgerCheck;
 
 /**
- * The reconciliation run: recomputes every balance from the ledger and reports the drift in its
- * summary (and at warn level), without changing anything: a drift is for an operator to look
- * into, not for a job to paper over.
+ * The reconciliation run: recomputes every balance from the ledger, and every user's usage
+ * debits from their consumed records, and reports the drift in its summary (and at warn level),
+ * without changing anything: a drift is for an operator to look into, not for a job to paper over.
  */
 export async function reconcileBalances(em: EntityManager, log?: Logger): Promise<ReconcileSummary> {
-  const check = await checkLedger(em, RECONCILE_LISTED);
+  const check = {
+    ...(await checkLedger(em, RECONCILE_LISTED)),
+    ...(await checkUsageLedger(em, RECONCILE_LISTED)),
+  };
+  if (check.usageUsersDrifted > 0) {
+    log?.warn(
+      { usageUsersDrifted: check.usageUsersDrifted, usageTotalDriftCents: check.usageTotalDriftCents },
+      'usage drift: usage debited on the ledger differs from the sum of consumed records',
+    );
+  }
   if (check.usersDrifted > 0 || check.chainBreaks > 0) {
     log?.warn(
       {

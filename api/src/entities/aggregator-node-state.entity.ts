@@ -1,5 +1,6 @@
 import { defineEntity, p } from '@mikro-orm/core';
 import { AggregatorNodeStateRepository } from '../repositories/usage.repository.ts';
+import type { IgnoredFile } from '../usage/usage-format.ts';
 
 /** The aggregator's position in one node's usage files (`nodes/<nodeName>/` in the billing repository). */
 export const AggregatorNodeStateSchema = defineEntity({
@@ -19,6 +20,10 @@ export const AggregatorNodeStateSchema = defineEntity({
     filesTotal: p.integer().default(0),
     /** Why the last tick failed on this node; null once a tick applies it. */
     lastError: p.text().nullable(),
+    /** Files in the node's directory that are not usage files, when it was last read. */
+    ignoredFiles: p.integer().default(0),
+    /** The first of them (MAX_IGNORED_LISTED), with the reason. */
+    ignoredFileList: p.json<IgnoredFile[]>().default([]),
   },
 });
 

@@ -9,6 +9,7 @@ import {
 import { type LedgerHealth, loadLedgerHealth } from '../admin/overview.ts';
 import type { JobRunStatus } from '../entities/job-run.entity.ts';
 import { ALLOCATION_EXPIRING_TOPIC, VM_RELEASE_TOPIC } from '../outbox/enqueue.ts';
+import { AGGREGATE_JOB } from '../usage/aggregate-usage.ts';
 import { JobRunCounter, type JobRunTotals } from './job-run-counts.ts';
 
 /** `hero_pool_vms{status}`: every pool VM in exactly one of these. */
@@ -22,7 +23,14 @@ export interface DbSnapshot {
   allocationsActive: number;
   /** currency → { sum of balances, billing accounts }. */
   balances: Map<string, { cents: number; accounts: number }>;
-  usage: { recordsApplied: number; filesApplied: number; nodes: number; nodesFailing: number };
+  usage: {
+    recordsApplied: number;
+    filesApplied: number;
+    nodes: number;
+    nodesFailing: number;
+    /** ignoredFiles of the last SUCCEEDED aggregation run (-1: none yet). */
+    ignoredFiles: number;
+  };
   /** topic → { PENDING, FAILED }. */
   outbox: Map<string, { pending: number; failed: number }>;
   /** Age of the oldest PENDING event (0: none). */
@@ -45,7 +53,8 @@ interface SnapshotRow {
  * `outbox_pending_index`. Records applied is the aggregator's own running total
  * (`aggregator_node_state.records_consumed_total`, kept in the apply transaction), not a count
  * of `consumed_record`; FAILED outbox events from the partial `outbox_failed_index`. The
- * billing sum reads one row per user (it grows with users, not with usage or ticks).
+ * billing sum reads one row per user (it grows with users, not with usage or ticks). Ignored
+ * files come from the last aggregation run's summary (the job_run (job, started_at) index).
  */
 const SNAPSHOT_SQL = `
 select 'pool' as m,
@@ -67,6 +76,10 @@ union all
 select 'nodes', '', count(*)::float8, (count(*) filter (where last_error is not null))::float8
   from aggregator_node_state
 union all
+select 'ignored', '', coalesce((select (summary->>'ignoredFiles')::float8 from job_run
+                                 where job = '${AGGREGATE_JOB}' and status = 'SUCCEEDED' and summary->>'ignoredFiles' is not null
+                                 order by started_at desc, id desc limit 1), -1), null
+union all
 select 'outbox_pending', topic, count(*)::float8,
        extract(epoch from (now() - min(created_at)))::float8
   from outbox where status = 'PENDING' group by topic
@@ -82,7 +95,7 @@ export async function loadDbSnapshot(em: EntityManager, jobRuns: JobRunCounter):
     pool: new Map(POOL_STATES.map((s) => [s, 0])),
     allocationsActive: 0,
     balances: new Map(),
-    usage: { recordsApplied: 0, filesApplied: 0, nodes: 0, nodesFailing: 0 },
+    usage: { recordsApplied: 0, filesApplied: 0, nodes: 0, nodesFailing: 0, ignoredFiles: -1 },
     outbox: new Map(KNOWN_TOPICS.map((t) => [t, { pending: 0, failed: 0 }])),
     outboxOldestPendingSeconds: 0,
     jobs,
@@ -116,6 +129,9 @@ export async function loadDbSnapshot(em: EntityManager, jobRuns: JobRunCounter):
       case 'nodes':
         snapshot.usage.nodes = v;
         snapshot.usage.nodesFailing = w;
+        break;
+      case 'ignored':
+        snapshot.usage.ignoredFiles = v;
         break;
       case 'outbox_pending':
         topic(row.k).pending = v;
@@ -251,6 +267,12 @@ export function registerDbMetrics(
     'Nodes whose last aggregation failed (halted until a run applies them).',
     [],
     (s) => one(s.usage.nodesFailing),
+  );
+  gauge(
+    'hero_usage_ignored_files',
+    'Files and folders under nodes/ in the billing repository that are not read as usage (misnamed, misplaced, a badly named node directory), at the last successful aggregation (-1: none yet).',
+    [],
+    (s) => one(s.usage.ignoredFiles),
   );
   gauge('hero_outbox_backlog', 'Outbox events waiting for delivery (PENDING), by type.', ['type'], (s) =>
     [...s.outbox].map(([type, o]) => ({ labels: { type }, value: o.pending })),

@@ -18,7 +18,16 @@ import { DEFAULT_AGGREGATE_BATCH_SIZE } from './batch-size.ts';
 import { encodeBinaryCopy } from './copy-binary.ts';
 import { ParsePool } from './parse-pool.ts';
 import type { UsageFileRef, UsageSource } from './sources/usage-source.ts';
-import { type ParsedUsageFile, type UsageRecord, usageFileNode } from './usage-format.ts';
+import {
+  IGNORED_NODE_DIRECTORY,
+  IGNORED_OUTSIDE_NODE,
+  type IgnoredFile,
+  ignoredReason,
+  NODE_NAME,
+  type ParsedUsageFile,
+  storableText,
+  type UsageRecord,
+} from './usage-format.ts';
 
 export { DEFAULT_AGGREGATE_BATCH_SIZE };
 
@@ -38,7 +47,16 @@ export interface AggregateSummary {
   recordsDuplicate: number;
   /** Records that cannot be applied (kept in rejected_usage_record with the reason). */
   recordsRejected: number;
+  /** Summed exactly (BigInt); below 2^53 by the run bound (AGGREGATE_BOUNDS.runCents). */
   centsDebited: number;
+  /**
+   * Files and folders under `nodes/` at the branch head that are not read as usage (misnamed, in
+   * a sub-directory, outside a node directory, a node directory breaking the naming rule): never
+   * debited. Nodes skipped by this run count with what was found when they were last read.
+   */
+  ignoredFiles: number;
+  /** The first MAX_IGNORED_LISTED of them, with the reason. */
+  ignoredFileList: IgnoredFile[];
   /** One line per failed node (capped), e.g. `node-b: HTTP 500 …`. */
   errors: string[];
 }
@@ -61,7 +79,46 @@ export interface AggregateOptions {
   signal?: AbortSignal;
   log?: Logger;
   onProgress?: (progress: AggregateProgress) => void;
+  /** AGGREGATE_BOUNDS unless given (tests reach them with small numbers). */
+  bounds?: Partial<AggregateBounds>;
 }
+
+/**
+ * How much a batch, a balance and a run may move, so that every sum stays exact and every amount
+ * fits where it goes: ledger rows and balances are read as JavaScript numbers and served as
+ * GraphQL SafeInt (|n| < 2^53 ≈ 9.007e15), the database holds bigint (2^63).
+ */
+export interface AggregateBounds {
+  /**
+   * A batch is cut before its records' costs would sum past this (the records simply go in the
+   * next batch): a batch's debits, per user and in all, stay far below 2^53.
+   */
+  batchCents: bigint;
+  /**
+   * No usage debit takes a balance below this: a record that would is rejected with the reason
+   * (the others are applied), so a balance stays a safe integer however much usage arrives.
+   */
+  balanceFloorCents: bigint;
+  /**
+   * A run applies no further batch once it has debited this much; the nodes it did not finish
+   * are not advanced and the next run goes on from there. Keeps `centsDebited` below 2^53.
+   */
+  runCents: bigint;
+}
+
+/**
+ * 10^14 cents per batch (a thousand records at the record bound of 10^11); −10^12 cents as the
+ * floor (ten billion in the billing currency, the size of the largest manual adjustment, which
+ * can always bring such a balance back); 10^15 cents per run.
+ */
+export const AGGREGATE_BOUNDS: AggregateBounds = {
+  batchCents: 10n ** 14n,
+  balanceFloorCents: -(10n ** 12n),
+  runCents: 10n ** 15n,
+};
+
+/** Ignored files listed in a summary and per node (the counts cover all of them). */
+export const MAX_IGNORED_LISTED = 100;
 
 export const AGGREGATE_JOB = 'aggregate';
 export const DEFAULT_APPLY_CONNECTIONS = 1;
@@ -83,6 +140,8 @@ export function emptyAggregateSummary(): AggregateSummary {
     recordsDuplicate: 0,
     recordsRejected: 0,
     centsDebited: 0,
+    ignoredFiles: 0,
+    ignoredFileList: [],
     errors: [],
   };
 }
@@ -90,6 +149,38 @@ export function emptyAggregateSummary(): AggregateSummary {
 interface NodeStateRow {
   node_name: string;
   last_commit_sha: string | null;
+  ignored_files: number;
+  ignored_file_list: IgnoredFile[];
+}
+
+/** Ignored files: all counted, the first `max` kept (paths made storable and short). */
+class IgnoredFiles {
+  count = 0;
+  readonly list: IgnoredFile[] = [];
+  constructor(private readonly max = MAX_IGNORED_LISTED) {}
+
+  add(path: string, reason: string): void {
+    this.count++;
+    if (this.list.length < this.max) this.list.push({ path: storableText(path, 500), reason });
+  }
+
+  /** Another list's count and entries (a node's, into the run's). */
+  merge(count: number, list: IgnoredFile[]): void {
+    this.count += count;
+    for (const entry of list) {
+      if (this.list.length >= this.max) break;
+      this.list.push(entry);
+    }
+  }
+}
+
+/** What a run may still debit (AggregateBounds.runCents), shared by its batches. */
+export class RunBudget {
+  spent = 0n;
+  constructor(readonly limit: bigint) {}
+  get exhausted(): boolean {
+    return this.spent >= this.limit;
+  }
 }
 
 /**
@@ -103,6 +194,10 @@ interface NodeStateRow {
  * applies it and however often (see applyBatchOnce). Batches are applied while the next files
  * are read. A file's blob sha is recorded with its last batch; the node's commit only after
  * the whole node. A failing node is halted for the tick with `lastError`; the others go on.
+ *
+ * Anything under `nodes/` that is not a usage file of a well-named node is counted and listed
+ * (summary, node state), never read. Amounts are bounded per record (usage-format.ts) and per
+ * batch, balance and run (AggregateBounds), and summed exactly (BigInt or SQL).
  */
 export async function aggregateUsage(
   em: EntityManager,
@@ -113,17 +208,30 @@ export async function aggregateUsage(
   const batchSize = options.batchSize ?? DEFAULT_AGGREGATE_BATCH_SIZE;
   const summary = emptyAggregateSummary();
   const errorLines: string[] = [];
+  const bounds = { ...AGGREGATE_BOUNDS, ...options.bounds };
+  const budget = new RunBudget(bounds.runCents);
+  let centsDebited = 0n;
+  const ignored = new IgnoredFiles();
 
   const head = await source.head(signal);
   if (!head) {
     log?.info({ source: source.description }, 'billing repository is empty: nothing to aggregate');
     return summary;
   }
-  const nodes = (await source.listNodes(head, signal)).sort((a, b) => a.name.localeCompare(b.name));
+  const listing = await source.listNodes(head, signal);
+  // Nothing is read from a folder whose name breaks the rule, nor from files beside the folders.
+  for (const path of [...listing.others].sort()) ignored.add(path, IGNORED_OUTSIDE_NODE);
+  const nodes = listing.nodes
+    .filter((n) => {
+      if (!NODE_NAME.test(n.name)) ignored.add(`nodes/${n.name}/`, IGNORED_NODE_DIRECTORY);
+      return NODE_NAME.test(n.name);
+    })
+    .sort((a, b) => a.name.localeCompare(b.name));
   const names = nodes.map((n) => n.name);
   const states = new Map(
     (
-      await sql<NodeStateRow>`select node_name, last_commit_sha from aggregator_node_state
+      await sql<NodeStateRow>`select node_name, last_commit_sha, ignored_files, ignored_file_list
+                                from aggregator_node_state
                                where node_name = any(${names}::text[])`.execute(em.getKysely())
     ).rows.map((r) => [r.node_name, r]),
   );
@@ -142,7 +250,9 @@ export async function aggregateUsage(
   // always one after the other, in file order).
   const lane = new ApplyLanes(options.applyConnections ?? DEFAULT_APPLY_CONNECTIONS);
   const parser = new ParsePool();
-  const recordFailure = async (node: string, message: string) => {
+  const recordFailure = async (node: string, failure: string) => {
+    // Whatever the input put in the message, it must not be what makes the write fail.
+    const message = storableText(failure, 2000);
     summary.nodesFailed++;
     errorLines.push(`${node}: ${message}`);
     log?.warn({ node, err: message }, 'node failed for this tick');
@@ -155,33 +265,54 @@ export async function aggregateUsage(
   };
 
   for (const node of nodes) {
-    if (signal?.aborted) break;
+    if (signal?.aborted || budget.exhausted) break;
     summary.nodesSeen++;
     const nodeLog = log?.child({ node: node.name });
-    /** `failed`: set by the first failing batch (the node's later batches are skipped). */
-    const outcome: { failed: string | null } = { failed: null };
+    /**
+     * `failed`: set by the first failing batch (the node's later batches are skipped);
+     * `deferred`: the run's budget ran out before a batch (the node is finished by a later run).
+     */
+    const outcome: BatchOutcome = { failed: null, deferred: false };
+    /** The node's ignored files as listed by this run; null: not listed (kept as last recorded). */
+    let nodeIgnored: IgnoredFiles | null = null;
     /** A read or parse failure: the batches already queued still apply (whole files with their blob shas). */
     let readError: string | null = null;
     let commit: string | null = null;
     let interrupted = false;
+    const stored = states.get(node.name);
     try {
       commit = await source.nodeCommit(node, head, signal);
-      if (states.get(node.name)?.last_commit_sha === commit) {
+      if (stored?.last_commit_sha === commit) {
         await em.execute(
           'update aggregator_node_state set last_run_at = now(), last_error = null where node_name = ?',
           [node.name],
         );
+        ignored.merge(stored.ignored_files, stored.ignored_file_list);
         summary.nodesSkipped++;
         progress();
         continue;
       }
-      await em.execute(
-        'insert into aggregator_node_state (node_name) values (?) on conflict (node_name) do nothing',
-        [node.name],
-      );
+      const listedIgnored = new IgnoredFiles();
       const listed = (await source.listFiles(node, head, signal))
-        .filter((f) => usageFileNode(f.path) === node.name)
+        .filter((f) => {
+          const reason = ignoredReason(f.path, node.name);
+          if (reason !== null) listedIgnored.add(f.path, reason);
+          return reason === null;
+        })
         .sort((a, b) => a.path.localeCompare(b.path));
+      nodeIgnored = listedIgnored;
+      await em.execute(
+        `insert into aggregator_node_state (node_name, ignored_files, ignored_file_list) values (?, ?, ?::jsonb)
+         on conflict (node_name) do update
+           set ignored_files = excluded.ignored_files, ignored_file_list = excluded.ignored_file_list`,
+        [node.name, listedIgnored.count, JSON.stringify(listedIgnored.list)],
+      );
+      if (listedIgnored.count > 0) {
+        nodeLog?.warn(
+          { ignoredFiles: listedIgnored.count, first: listedIgnored.list.slice(0, 5) },
+          'files under the node directory that are not usage files were not read',
+        );
+      }
       const applied = new Map(
         (
           await em.execute<{ path: string; blob_sha: string }[]>(
@@ -200,11 +331,13 @@ export async function aggregateUsage(
         knownUsers,
         lane,
         outcome,
+        bounds,
+        budget,
         onBatch: (r) => {
           summary.recordsApplied += r.applied;
           summary.recordsDuplicate += r.duplicate;
           summary.recordsRejected += r.rejected;
-          summary.centsDebited += r.cents;
+          centsDebited += r.cents;
           progress();
         },
       });
@@ -222,18 +355,18 @@ export async function aggregateUsage(
       };
       try {
         for await (const { file, content } of source.readFiles(changed, head, signal)) {
-          if (signal?.aborted || outcome.failed) break;
+          if (signal?.aborted || outcome.failed || outcome.deferred) break;
           const parsed = parser.parse(content, { node: node.name, path: file.path });
           parsed.catch(() => {}); // awaited in order by takeOne
           ahead.push({ file, parsed });
           if (ahead.length > PARSE_AHEAD) await takeOne();
         }
-        while (ahead.length > 0 && !signal?.aborted && !outcome.failed) await takeOne();
+        while (ahead.length > 0 && !signal?.aborted && !outcome.failed && !outcome.deferred) await takeOne();
       } finally {
         ahead.length = 0;
       }
       interrupted = Boolean(signal?.aborted);
-      if (!interrupted && !outcome.failed) await batcher.flush();
+      if (!interrupted && !outcome.failed && !outcome.deferred) await batcher.flush();
     } catch (err) {
       if (signal?.aborted && (err as Error).name === 'AbortError') {
         interrupted = true;
@@ -241,13 +374,15 @@ export async function aggregateUsage(
         readError = (err as Error).message ?? String(err);
       }
     }
+    if (nodeIgnored) ignored.merge(nodeIgnored.count, nodeIgnored.list);
+    else if (stored) ignored.merge(stored.ignored_files, stored.ignored_file_list);
     const nodeCommit = commit;
     const nodeReadError = readError;
     // After the node's last batch: advance its position, or record why it failed.
     await lane.enqueue(node.name, async () => {
       const failure = outcome.failed ?? nodeReadError;
       if (failure) return recordFailure(node.name, failure);
-      if (interrupted || nodeCommit === null) {
+      if (interrupted || outcome.deferred || nodeCommit === null) {
         nodeLog?.info('stopped before the node was applied whole; the next tick goes on from here');
         return;
       }
@@ -268,6 +403,26 @@ export async function aggregateUsage(
   } finally {
     await parser.close();
   }
+  // Nodes a stopped run did not reach: their ignored files as last recorded.
+  for (const node of nodes.slice(summary.nodesSeen)) {
+    const stored = states.get(node.name);
+    if (stored) ignored.merge(stored.ignored_files, stored.ignored_file_list);
+  }
+  summary.centsDebited = Number(centsDebited);
+  summary.ignoredFiles = ignored.count;
+  summary.ignoredFileList = ignored.list;
+  if (ignored.count > 0) {
+    log?.warn(
+      { ignoredFiles: ignored.count, first: ignored.list.slice(0, 5) },
+      'files or folders under nodes/ are not usage files and were not read',
+    );
+  }
+  if (budget.exhausted) {
+    errorLines.push(
+      `run stopped after debiting ${centsDebited} cents (at most ${bounds.runCents} per run): the next run goes on from there`,
+    );
+    log?.warn({ centsDebited: String(centsDebited) }, 'run debit bound reached: the next run goes on');
+  }
   summary.errors =
     errorLines.length > MAX_ERROR_LINES
       ? [...errorLines.slice(0, MAX_ERROR_LINES), `…and ${errorLines.length - MAX_ERROR_LINES} more`]
@@ -279,7 +434,13 @@ interface BatchResult {
   applied: number;
   duplicate: number;
   rejected: number;
-  cents: number;
+  cents: bigint;
+}
+
+/** A node's batches so far: the first failure, or the run's budget running out. */
+export interface BatchOutcome {
+  failed: string | null;
+  deferred?: boolean;
 }
 
 interface PendingFile {
@@ -365,6 +526,8 @@ export class ApplyLanes {
  */
 export class NodeBatcher {
   private pending = emptyBatch();
+  /** The cost of the pending batch's records. */
+  private pendingCents = 0n;
 
   constructor(
     private readonly em: EntityManager,
@@ -374,10 +537,23 @@ export class NodeBatcher {
       batchSize: number;
       knownUsers: Set<string>;
       lane: ApplyLanes;
-      outcome: { failed: string | null };
+      outcome: BatchOutcome;
+      /** AGGREGATE_BOUNDS unless given. */
+      bounds?: AggregateBounds;
+      /** The run's; none: no run bound. */
+      budget?: RunBudget;
       onBatch(result: BatchResult): void;
     },
   ) {}
+
+  /** Whether `r` still goes in the pending batch (a batch always takes its first record). */
+  private fits(r: UsageRecord): boolean {
+    const count = this.pending.records.length;
+    if (count === 0) return true;
+    if (count >= this.opts.batchSize) return false;
+    const limit = (this.opts.bounds ?? AGGREGATE_BOUNDS).batchCents;
+    return this.pendingCents + BigInt(r.costCents) <= limit;
+  }
 
   /** `fresh`: the file was never applied before (no recorded blob sha for its path). */
   async add(
@@ -388,21 +564,23 @@ export class NodeBatcher {
   ): Promise<void> {
     const { records, rejected } = parsed;
     const signal = options.signal;
-    if (options.fresh === false) this.pending.fresh = false;
-    const size = this.opts.batchSize;
-    for (let at = 0; at < records.length || at === 0; at += size) {
-      const part = records.slice(at, at + size);
-      const last = at + size >= records.length;
-      for (const r of part) {
+    let at = 0;
+    for (;;) {
+      if (options.fresh === false) this.pending.fresh = false;
+      // Records go in while the batch has room in count and in cents.
+      while (at < records.length && this.fits(records[at])) {
+        const r = records[at++];
         this.pending.records.push(r);
         this.pending.paths.push(path);
+        this.pendingCents += BigInt(r.costCents);
       }
+      const last = at >= records.length;
       if (last) {
         for (const r of rejected) this.pending.rejected.push({ ...r, path });
         this.pending.files.push({ path, blobSha, records: records.length + rejected.length });
       }
-      if (this.pending.records.length >= size) await this.flush();
-      if (!last && signal?.aborted) return;
+      if (!last || this.pending.records.length >= this.opts.batchSize) await this.flush();
+      if (last || signal?.aborted) return;
     }
   }
 
@@ -411,11 +589,19 @@ export class NodeBatcher {
     const batch = this.pending;
     if (batch.records.length === 0 && batch.rejected.length === 0 && batch.files.length === 0) return;
     this.pending = emptyBatch();
-    const { outcome } = this.opts;
+    this.pendingCents = 0n;
+    const { outcome, budget } = this.opts;
+    const floor = (this.opts.bounds ?? AGGREGATE_BOUNDS).balanceFloorCents;
     await this.opts.lane.enqueue(this.opts.node, async () => {
-      if (outcome.failed) return;
+      if (outcome.failed || outcome.deferred) return;
+      if (budget?.exhausted) {
+        outcome.deferred = true;
+        return;
+      }
       try {
-        this.opts.onBatch(await applyBatch(this.em, { ...this.opts, batch }));
+        const result = await applyBatch(this.em, { ...this.opts, floor, batch });
+        if (budget) budget.spent += result.cents;
+        this.opts.onBatch(result);
       } catch (err) {
         outcome.failed = (err as Error).message ?? String(err);
       }
@@ -428,15 +614,31 @@ interface ApplyBatchInput {
   commit: string;
   knownUsers: Set<string>;
   batch: Batch;
+  /** AggregateBounds.balanceFloorCents. */
+  floor: bigint;
 }
+
+/** A batch would take a balance below the floor: it is applied again, record by record for those users. */
+class BalanceFloorReached extends Error {}
 
 async function applyBatch(em: EntityManager, input: ApplyBatchInput): Promise<BatchResult> {
   // The bulk path runs on the ORM's own pg pool (a connection of DB_POOL_MAX): binary COPY needs
   // the driver's client, which a MikroORM/Kysely transaction does not expose.
+  let checkFloor = false;
   for (let attempt = 1; ; attempt++) {
     try {
-      return await withNativeTransaction(em, (client) => applyBatchOnce(client, input), ensureStage);
+      return await withNativeTransaction(
+        em,
+        (client) => applyBatchOnce(client, input, checkFloor),
+        ensureStage,
+      );
     } catch (err) {
+      // Rare (a balance near the floor): the set-based debit refused; again, checking each record.
+      if (err instanceof BalanceFloorReached && !checkFloor) {
+        checkFloor = true;
+        attempt--;
+        continue;
+      }
       const code = (err as { code?: string }).code;
       if (code && RETRYABLE_SQLSTATES.has(code) && attempt < MAX_BATCH_ATTEMPTS) continue;
       throw err;
@@ -507,13 +709,15 @@ async function copyInto(client: PoolClient, table: string, payload: Buffer): Pro
 /**
  * Debits each user by `cents` (parallel arrays), locking the balances in user order first, so
  * batches applied side by side wait for each other and never deadlock. Throws when a user has
- * no billing row (a debit would be lost).
+ * no billing row (a debit would be lost), and BalanceFloorReached when a debit would take a
+ * balance below `floor` (nothing is debited then: the caller rolls back).
  */
 async function debitBalances(
   client: PoolClient,
   node: string,
   users: string[],
-  cents: number[],
+  cents: bigint[],
+  floor: bigint,
 ): Promise<void> {
   // One USAGE ledger row per user and batch, with the balance after it (see api/src/billing/ledger.ts).
   const res = await client.query<{ users: number; debited: number }>(
@@ -527,13 +731,15 @@ async function debitBalances(
        update billing b set credit_balance_cents = b.credit_balance_cents - sums.cents, updated_at = now()
          -- count(*): every lock is taken (in order) before the first row is updated
          from sums where b.user_id = sums.user_id and (select count(*) from locked) >= 0
+          and b.credit_balance_cents - sums.cents >= $4::bigint
        returning b.user_id, b.credit_balance_cents, b.currency, sums.cents
      ), ledger as (
        insert into ledger_entry (user_id, kind, amount_cents, balance_after_cents, currency, reference)
        select user_id, 'USAGE', -cents, credit_balance_cents, currency, $3 from debited
      )
      select (select count(*) from sums)::int as users, (select count(*) from debited)::int as debited`,
-    [users, cents, `usage:${node}`],
+    // Decimal strings: exact however large (a JS number would round past 2^53).
+    [users, cents.map(String), `usage:${node}`, String(floor)],
   );
   if (res.rows[0].debited !== res.rows[0].users) {
     const missing = await client.query<{ id: string }>(
@@ -541,6 +747,7 @@ async function debitBalances(
         where not exists (select 1 from billing b where b.user_id = u) limit 5`,
       [users],
     );
+    if (missing.rows.length === 0) throw new BalanceFloorReached();
     throw new Error(
       `no billing row for user ${missing.rows.map((r) => r.id).join(', ')}: the batch was not applied`,
     );
@@ -558,7 +765,11 @@ async function debitBalances(
  * may lose the last batches whole (keys, debits and file states together) and the next run
  * applies them again; exactly-once holds because each batch is one transaction.
  */
-async function applyBatchOnce(client: PoolClient, input: ApplyBatchInput): Promise<BatchResult> {
+async function applyBatchOnce(
+  client: PoolClient,
+  input: ApplyBatchInput,
+  checkFloor: boolean,
+): Promise<BatchResult> {
   const { batch, node } = input;
   await client.query('set local synchronous_commit = off');
   // Unknown users: looked up once per run (a user is not deleted while their records are applied).
@@ -571,7 +782,7 @@ async function applyBatchOnce(client: PoolClient, input: ApplyBatchInput): Promi
     for (const row of found.rows) input.knownUsers.add(row.id);
   }
   const rejected = [...batch.rejected];
-  const order: number[] = [];
+  let order: number[] = [];
   for (let i = 0; i < batch.records.length; i++) {
     const r = batch.records[i];
     if (input.knownUsers.has(r.userId)) order.push(i);
@@ -586,8 +797,10 @@ async function applyBatchOnce(client: PoolClient, input: ApplyBatchInput): Promi
     }
   }
 
+  if (checkFloor && order.length > 0) order = await keepAboveFloor(client, input, order, rejected);
+
   let applied = 0;
-  let cents = 0;
+  let cents = 0n;
   if (order.length > 0) {
     const payload = encodeRecords(node, batch, order);
     let direct = false;
@@ -607,14 +820,15 @@ async function applyBatchOnce(client: PoolClient, input: ApplyBatchInput): Promi
       }
     }
     if (direct) {
-      const byUser = new Map<string, number>();
+      const byUser = new Map<string, bigint>();
       for (const i of order) {
         const r = batch.records[i];
-        byUser.set(r.userId, (byUser.get(r.userId) ?? 0) + r.costCents);
-        cents += r.costCents;
+        const cost = BigInt(r.costCents);
+        byUser.set(r.userId, (byUser.get(r.userId) ?? 0n) + cost);
+        cents += cost;
       }
       applied = order.length;
-      await debitBalances(client, node, [...byUser.keys()], [...byUser.values()]);
+      await debitBalances(client, node, [...byUser.keys()], [...byUser.values()], input.floor);
     } else {
       await copyInto(client, 'usage_stage', payload);
       // Only the keys this statement inserts are debited (ON CONFLICT DO NOTHING RETURNING).
@@ -629,14 +843,15 @@ async function applyBatchOnce(client: PoolClient, input: ApplyBatchInput): Promi
       );
       for (const row of result.rows) {
         applied += row.n;
-        cents += Number(row.cents);
+        cents += BigInt(row.cents);
       }
       if (result.rows.length > 0) {
         await debitBalances(
           client,
           node,
           result.rows.map((r) => r.user_id),
-          result.rows.map((r) => Number(r.cents)),
+          result.rows.map((r) => BigInt(r.cents)),
+          input.floor,
         );
       }
     }
@@ -682,6 +897,62 @@ async function applyBatchOnce(client: PoolClient, input: ApplyBatchInput): Promi
     );
   }
   return { applied, duplicate: order.length - applied, rejected: rejected.length, cents };
+}
+
+/**
+ * The records of `order` that keep every balance at or above the floor, in file order; the others
+ * go to `rejected` with the reason. Locks the balances (in user order, as debitBalances does).
+ * Records whose key is already consumed are kept: they are not debited anyway.
+ */
+async function keepAboveFloor(
+  client: PoolClient,
+  input: ApplyBatchInput,
+  order: number[],
+  rejected: Batch['rejected'],
+): Promise<number[]> {
+  const { batch, floor } = input;
+  const users = [...new Set(order.map((i) => batch.records[i].userId))];
+  const balances = new Map(
+    (
+      await client.query<{ user_id: string; cents: string }>(
+        `select user_id::text, credit_balance_cents::text as cents from billing
+          where user_id = any($1::uuid[]) order by user_id for no key update`,
+        [users],
+      )
+    ).rows.map((r) => [r.user_id, BigInt(r.cents)]),
+  );
+  const consumed = new Set(
+    (
+      await client.query<{ key: string }>(
+        'select idempotency_key as key from consumed_record where idempotency_key = any($1::text[])',
+        [order.map((i) => batch.records[i].idempotencyKey)],
+      )
+    ).rows.map((r) => r.key),
+  );
+  const kept: number[] = [];
+  for (const i of order) {
+    const r = batch.records[i];
+    const balance = balances.get(r.userId);
+    if (consumed.has(r.idempotencyKey) || balance === undefined) {
+      kept.push(i);
+      continue;
+    }
+    const after = balance - BigInt(r.costCents);
+    if (after < floor) {
+      rejected.push({
+        idempotencyKey: r.idempotencyKey,
+        userId: r.userId,
+        reason: `debiting ${r.costCents} cents would take the balance of user ${r.userId} below ${floor} cents, the lowest usage may take it to`,
+        record: recordForRejection(r),
+        path: batch.paths[i],
+      });
+      continue;
+    }
+    balances.set(r.userId, after);
+    consumed.add(r.idempotencyKey);
+    kept.push(i);
+  }
+  return kept;
 }
 
 /**

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { parse } from 'smol-toml';
 import { describe, expect, it } from 'vitest';
 import { parseSimpleUsageToml } from './fast-toml.ts';
-import { formatUsageBatch } from './usage-format.ts';
+import { formatUsageBatch, MAX_COST_CENTS, parseUsageFile } from './usage-format.ts';
 
 /** smol-toml's answer as plain data (its objects have a null prototype), or 'error'. */
 function reference(text: string): unknown {
@@ -133,5 +133,74 @@ describe('fast TOML path for usage batches', () => {
     }
     // Many mutations stay inside the simple layout (a changed digit or letter): the fast path takes them.
     expect(fast).toBeGreaterThan(500);
+  });
+
+  it('the whole file reads the same with and without the fast paths, on thousands of mutations', () => {
+    // Tokens that hit the record rules: spaces around a key, NUL and surrogate escapes, numbers
+    // beyond the bounds and beyond 2^53, a local time.
+    const tokens = [
+      ' ',
+      '\t',
+      '\\u0000',
+      '\\uD800',
+      '\\u00A0',
+      '9007199254740993',
+      '100000000001',
+      '-1',
+      '1e400',
+      '.5',
+      'Z',
+      '"',
+      '\n',
+      '#',
+    ];
+    let seed = 4242;
+    const random = () => {
+      seed = (seed * 1_103_515_245 + 12_345) % 2_147_483_648;
+      return seed / 2_147_483_648;
+    };
+    const outcome = (text: string, fastPaths: boolean) => {
+      try {
+        return parseUsageFile(
+          text,
+          { node: 'node-7', path: 'nodes/node-7/usage_2026-11-23-11.otoml' },
+          { fastPaths },
+        );
+      } catch (err) {
+        return { error: (err as Error).message };
+      }
+    };
+    let withRecords = 0;
+    for (let n = 0; n < 2000; n++) {
+      let text = EXAMPLE;
+      const edits = 1 + Math.floor(random() * 2);
+      for (let e = 0; e < edits; e++) {
+        // Half the edits go at the edge of a string (where a key gains surrounding spaces).
+        const quotes = [...text.matchAll(/"/g)].map((m) => m.index);
+        const at =
+          random() < 0.5 && quotes.length > 0
+            ? quotes[Math.floor(random() * quotes.length)] + (random() < 0.5 ? 1 : 0)
+            : Math.floor(random() * text.length);
+        const token = tokens[Math.floor(random() * tokens.length)];
+        text =
+          random() < 0.6
+            ? text.slice(0, at) + token + text.slice(at)
+            : text.slice(0, at) + token + text.slice(at + 1);
+      }
+      const fast = outcome(text, true);
+      expect(normalize(fast), JSON.stringify(text)).toEqual(normalize(outcome(text, false)));
+      if (!('records' in fast)) continue;
+      if (fast.records.length > 0) withRecords++;
+      // What is applied keeps the documented rules, whichever path read it.
+      for (const r of fast.records) {
+        // A plain key is applied exactly as written (never trimmed).
+        if (/^[ -!#-[\]-~]*$/.test(r.idempotencyKey))
+          expect(text, r.idempotencyKey).toContain(`"${r.idempotencyKey}"`);
+        expect(r.idempotencyKey.trim()).toBe(r.idempotencyKey);
+        expect(r.idempotencyKey + r.resource + r.nodeName).not.toContain('\u0000');
+        expect(r.costCents).toBeLessThanOrEqual(MAX_COST_CENTS);
+      }
+    }
+    expect(withRecords).toBeGreaterThan(500);
   });
 });

@@ -1,6 +1,6 @@
 import { resolveOffsetConnection } from '@pothos/plugin-relay';
 import { loadOverview, type Overview } from '../../admin/overview.ts';
-import { adjustBalance, type BalanceDrift } from '../../billing/ledger.ts';
+import { adjustBalance, type BalanceDrift, type UsageDrift } from '../../billing/ledger.ts';
 import { type PaymentResult, recordPayment, refundPayment } from '../../billing/payments.ts';
 import { RECONCILE_LISTED, type ReconcileSummary, reconcileBalancesNow } from '../../billing/reconcile.ts';
 import { Billing } from '../../entities/billing.entity.ts';
@@ -245,6 +245,22 @@ const BalanceDriftType = builder.objectRef<BalanceDrift>('BalanceDrift').impleme
   }),
 });
 
+const UsageDriftType = builder.objectRef<UsageDrift>('UsageDrift').implement({
+  description: "A user whose usage debits on the ledger differ from the sum of the user's consumed records.",
+  fields: (t) => ({
+    userId: t.exposeID('userId'),
+    ledgerUsageCents: t.expose('ledgerUsageCents', {
+      type: 'SafeInt',
+      description: "What the user's USAGE ledger rows debited (a positive amount).",
+    }),
+    consumedCents: t.expose('consumedCents', {
+      type: 'SafeInt',
+      description: "Sum of the cost of the user's consumed usage records.",
+    }),
+    driftCents: t.expose('driftCents', { type: 'SafeInt', description: 'ledger usage − consumed.' }),
+  }),
+});
+
 const ReconcileSummaryType = builder.objectRef<ReconcileSummary>('ReconcileSummary').implement({
   description: 'What a reconciliation run found (it changes nothing).',
   fields: (t) => ({
@@ -261,6 +277,21 @@ const ReconcileSummaryType = builder.objectRef<ReconcileSummary>('ReconcileSumma
       description: `The largest drifts (first ${RECONCILE_LISTED}).`,
       resolve: (s) => s.drifted,
     }),
+    usageUsersChecked: t.exposeInt('usageUsersChecked', {
+      description: 'Users with usage debits on the ledger or consumed usage records.',
+    }),
+    usageUsersDrifted: t.exposeInt('usageUsersDrifted', {
+      description: 'Users whose usage debits on the ledger differ from the sum of their consumed records.',
+    }),
+    usageTotalDriftCents: t.expose('usageTotalDriftCents', {
+      type: 'SafeInt',
+      description: 'Sum of |ledger usage − consumed| over all users.',
+    }),
+    usageDrifted: t.field({
+      type: [UsageDriftType],
+      description: `The largest usage drifts (first ${RECONCILE_LISTED}).`,
+      resolve: (s) => s.usageDrifted,
+    }),
   }),
 });
 
@@ -268,7 +299,7 @@ builder.mutationField('reconcileBalancesNow', (t) =>
   t.field({
     type: ReconcileSummaryType,
     description:
-      'Admin: recompute every balance from the ledger now and report drift (recorded as a MANUAL `reconcile` job run; changes nothing). ALREADY_RUNNING (409) while another run holds the lock.',
+      "Admin: recompute every balance from the ledger, and every user's usage debits from their consumed records, now and report drift (recorded as a MANUAL `reconcile` job run; changes nothing). ALREADY_RUNNING (409) while another run holds the lock.",
     authScopes: { admin: true },
     resolve: (_root, _args, ctx) => reconcileBalancesNow(ctx.em, ctx.log.child({ job: 'reconcile' })),
   }),

@@ -3,8 +3,20 @@ import { AggregatorNodeState } from '../../entities/aggregator-node-state.entity
 import { ConsumedRecord } from '../../entities/consumed-record.entity.ts';
 import { RejectedUsageRecord } from '../../entities/rejected-usage-record.entity.ts';
 import { isUuid } from '../../lib/ids.ts';
-import { type AggregateSummary, aggregateNow } from '../../usage/aggregate-usage.ts';
+import { type AggregateSummary, aggregateNow, MAX_IGNORED_LISTED } from '../../usage/aggregate-usage.ts';
+import type { IgnoredFile } from '../../usage/usage-format.ts';
 import { builder } from '../builder.ts';
+
+const IgnoredFileType = builder.objectRef<IgnoredFile>('IgnoredFile').implement({
+  description:
+    'A file or folder under nodes/ in the billing repository that the aggregator does not read as usage (never debited).',
+  fields: (t) => ({
+    path: t.exposeString('path', { description: 'A folder ends with /.' }),
+    reason: t.exposeString('reason', {
+      description: 'Why it is not read, e.g. not named usage_<YYYY-MM-DD-HH>.otoml.',
+    }),
+  }),
+});
 
 export const AggregateSummaryType = builder.objectRef<AggregateSummary>('AggregateSummary').implement({
   description: 'What one aggregation run did.',
@@ -26,6 +38,15 @@ export const AggregateSummaryType = builder.objectRef<AggregateSummary>('Aggrega
       description: 'Records that cannot be applied; see rejectedRecords for the reasons.',
     }),
     centsDebited: t.expose('centsDebited', { type: 'SafeInt' }),
+    ignoredFiles: t.exposeInt('ignoredFiles', {
+      description:
+        'Files and folders under nodes/ at the branch head that are not read as usage (misnamed, in a sub-directory, outside a node directory, a node directory breaking the naming rule). Nodes this run skipped count as last read.',
+    }),
+    ignoredFileList: t.field({
+      type: [IgnoredFileType],
+      description: `The first ${MAX_IGNORED_LISTED} ignored files, with the reason.`,
+      resolve: (s) => s.ignoredFileList,
+    }),
     errors: t.exposeStringList('errors', {
       description: 'One line per failed node (the first 100, then a count).',
     }),
@@ -48,6 +69,15 @@ const AggregatorNodeStateType = builder.objectType(AggregatorNodeState, {
     lastError: t.exposeString('lastError', {
       nullable: true,
       description: 'Why the last run failed on this node; null once a run applies it.',
+    }),
+    ignoredFiles: t.exposeInt('ignoredFiles', {
+      description:
+        "Files in the node's directory that are not usage files (not read), when it was last read.",
+    }),
+    ignoredFileList: t.field({
+      type: [IgnoredFileType],
+      description: `The first ${MAX_IGNORED_LISTED} of them, with the reason.`,
+      resolve: (n) => n.ignoredFileList ?? [],
     }),
   }),
 });

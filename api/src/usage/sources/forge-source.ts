@@ -1,6 +1,13 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type Dispatcher, request } from 'undici';
-import type { PushResult, UsageFileContent, UsageFileRef, UsageNode, UsageSource } from './usage-source.ts';
+import type {
+  NodeListing,
+  PushResult,
+  UsageFileContent,
+  UsageFileRef,
+  UsageNode,
+  UsageSource,
+} from './usage-source.ts';
 import { redactUrl, UsageSourceError } from './usage-source.ts';
 
 export interface ForgeSourceOptions {
@@ -243,13 +250,15 @@ export class ForgeSource implements UsageSource {
     }
   }
 
-  async listNodes(commit: string, signal?: AbortSignal): Promise<UsageNode[]> {
+  async listNodes(commit: string, signal?: AbortSignal): Promise<NodeListing> {
     const root = await this.tree(commit, false, signal);
     const nodesDir = root.find((e) => e.path === 'nodes' && e.type === 'tree');
-    if (!nodesDir) return [];
-    return (await this.tree(nodesDir.sha, false, signal))
-      .filter((e) => e.type === 'tree')
-      .map((e) => ({ name: e.path, treeSha: e.sha }));
+    if (!nodesDir) return { nodes: [], others: [] };
+    const entries = await this.tree(nodesDir.sha, false, signal);
+    return {
+      nodes: entries.filter((e) => e.type === 'tree').map((e) => ({ name: e.path, treeSha: e.sha })),
+      others: entries.filter((e) => e.type !== 'tree').map((e) => `nodes/${e.path}`),
+    };
   }
 
   async nodeCommit(node: UsageNode, commit: string, signal?: AbortSignal): Promise<string> {

@@ -3,7 +3,14 @@ import { createHash } from 'node:crypto';
 import { mkdir, mkdtemp, rename, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import type { PushResult, UsageFileContent, UsageFileRef, UsageNode, UsageSource } from './usage-source.ts';
+import type {
+  NodeListing,
+  PushResult,
+  UsageFileContent,
+  UsageFileRef,
+  UsageNode,
+  UsageSource,
+} from './usage-source.ts';
 import { redactUrl, UsageSourceError } from './usage-source.ts';
 
 export interface GitSourceOptions {
@@ -154,17 +161,19 @@ export class GitSource implements UsageSource {
     return res.code === 0 ? res.stdout.trim() : null;
   }
 
-  async listNodes(commit: string): Promise<UsageNode[]> {
+  async listNodes(commit: string): Promise<NodeListing> {
     const dir = await this.repo();
     const { stdout } = await this.git(['--git-dir', dir, 'ls-tree', '-z', commit, 'nodes/']);
     const nodes: UsageNode[] = [];
+    const others: string[] = [];
     for (const entry of stdout.split('\0')) {
       if (!entry) continue;
       const [meta, entryPath] = splitOnce(entry, '\t');
       const [, type, sha] = meta.split(' ');
       if (type === 'tree') nodes.push({ name: entryPath.slice('nodes/'.length), treeSha: sha });
+      else others.push(entryPath);
     }
-    return nodes;
+    return { nodes, others };
   }
 
   async nodeCommit(node: UsageNode, commit: string): Promise<string> {

@@ -11,6 +11,14 @@ export interface UsageNode {
   treeSha: string;
 }
 
+/** What is directly under `nodes/` at a commit. */
+export interface NodeListing {
+  /** The directories. */
+  nodes: UsageNode[];
+  /** Paths of everything else there (files, submodules): nothing is read from them. */
+  others: string[];
+}
+
 export interface UsageFileRef {
   /** Repository path, `nodes/<node>/usage_<YYYY-MM-DD-HH>.otoml`. */
   path: string;
@@ -34,8 +42,8 @@ export interface UsageSource {
   readonly description: string;
   /** The branch head, or null when the repository or branch is empty. */
   head(signal?: AbortSignal): Promise<string | null>;
-  /** The directories under `nodes/` at `commit`. */
-  listNodes(commit: string, signal?: AbortSignal): Promise<UsageNode[]>;
+  /** The directories under `nodes/` at `commit`, and what else is there. */
+  listNodes(commit: string, signal?: AbortSignal): Promise<NodeListing>;
   /** The latest commit at or before `commit` that touched `nodes/<node>`. */
   nodeCommit(node: UsageNode, commit: string, signal?: AbortSignal): Promise<string>;
   /** Every file under `nodes/<node>/` at `commit` (any name; the caller filters). */

@@ -14,6 +14,7 @@ const STATE = /* GraphQL */ `
       recordsConsumedTotal
       filesTotal
       lastError
+      ignoredFiles
     }
     jobRuns(job: "aggregate", first: 20) {
       edges {
@@ -62,6 +63,11 @@ const AGGREGATE_NOW = /* GraphQL */ `
       recordsDuplicate
       recordsRejected
       centsDebited
+      ignoredFiles
+      ignoredFileList {
+        path
+        reason
+      }
       errors
     }
   }
@@ -75,6 +81,23 @@ interface NodeState {
   recordsConsumedTotal: number;
   filesTotal: number;
   lastError: string | null;
+  ignoredFiles: number;
+}
+
+interface IgnoredFile {
+  path: string;
+  reason: string;
+}
+
+/** What the newest run that says it found under nodes/ but did not read (runs before it did not say). */
+function lastIgnored(runs: RunRow[]): { count: number; list: IgnoredFile[]; at: string } | null {
+  for (const run of runs) {
+    const s = run.summary as { ignoredFiles?: unknown; ignoredFileList?: unknown } | null;
+    if (run.status !== 'SUCCEEDED' || typeof s?.ignoredFiles !== 'number') continue;
+    const list = Array.isArray(s.ignoredFileList) ? (s.ignoredFileList as IgnoredFile[]) : [];
+    return { count: s.ignoredFiles, list, at: run.finishedAt ?? run.startedAt };
+  }
+  return null;
 }
 
 interface RunRow {
@@ -115,8 +138,9 @@ export const load: PageServerLoad = async (event) => {
       ...connectionArgs(event.url),
     }),
   ]);
+  const recent = nodes(state.data?.jobRuns);
   // Oldest first, for the chart.
-  const runs = nodes(state.data?.jobRuns)
+  const runs = recent
     .map((run) => ({ ...run, recordsApplied: recordsApplied(run.summary) }))
     .filter((r): r is RunRow & { recordsApplied: number } => r.recordsApplied !== null)
     .reverse()
@@ -125,6 +149,7 @@ export const load: PageServerLoad = async (event) => {
     filters: { node: nodeName ?? '' },
     nodes: state.data?.aggregatorState ?? [],
     runs,
+    ignored: lastIgnored(recent),
     error: state.error,
     rejected: nodes(rejected.data?.rejectedRecords),
     rejectedPageInfo: rejected.data?.rejectedRecords.pageInfo ?? null,
@@ -142,6 +167,8 @@ interface AggregateSummary {
   recordsDuplicate: number;
   recordsRejected: number;
   centsDebited: number;
+  ignoredFiles: number;
+  ignoredFileList: IgnoredFile[];
   errors: string[];
 }
 
@@ -157,7 +184,8 @@ export const actions: Actions = {
           message:
             `Aggregation finished: ${plural(s.recordsApplied, 'record')} applied, ${s.recordsDuplicate} duplicate, ` +
             `${s.recordsRejected} rejected, from ${plural(s.filesRead, 'file')} ` +
-            `(${plural(s.nodesSeen, 'node')}: ${s.nodesSkipped} unchanged, ${s.nodesFailed} failed).`,
+            `(${plural(s.nodesSeen, 'node')}: ${s.nodesSkipped} unchanged, ${s.nodesFailed} failed)` +
+            (s.ignoredFiles > 0 ? `; ${s.ignoredFiles} ignored under nodes/ (not usage files).` : '.'),
           summary: s,
         } satisfies Done<{ summary: AggregateSummary }>,
       };
