@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import { backoffMs } from '../lib/backoff.ts';
 import type { Logger } from '../lib/logger.ts';
 import { createOrm, type MikroORM, type OrmOptions } from './orm.ts';
 
@@ -48,12 +49,6 @@ export class DatabaseUnavailableError extends Error {
 
 const messageOf = (err: unknown) => (err instanceof Error ? err.message : String(err));
 
-/** Pause before attempt `attempt + 1`: exponential, capped, with ±20% jitter so replicas spread out. */
-export function backoffDelay(attempt: number, initialDelayMs: number, maxDelayMs: number): number {
-  const base = Math.min(maxDelayMs, initialDelayMs * 2 ** Math.max(0, attempt - 1));
-  return Math.round(base * (0.8 + Math.random() * 0.4));
-}
-
 /**
  * Opens the ORM and waits until the database answers `select 1`, retrying with exponential
  * backoff (a database still starting, a network not yet up) instead of failing the process.
@@ -74,7 +69,8 @@ export async function connectOrm(options: ConnectOptions): Promise<MikroORM> {
         return orm;
       } catch (err) {
         const elapsed = Date.now() - started;
-        const delay = backoffDelay(attempt, initialDelayMs, maxDelayMs);
+        // ±20% jitter: replicas starting together spread out.
+        const delay = backoffMs(attempt, { baseMs: initialDelayMs, maxMs: maxDelayMs, jitter: 0.2 });
         if (timeoutMs > 0 && elapsed + delay > timeoutMs) {
           throw new DatabaseUnavailableError(attempt, elapsed, err);
         }

@@ -1,4 +1,5 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
+import { backoffMs } from '../lib/backoff.ts';
 import type { Logger } from '../lib/logger.ts';
 
 export interface OutboxRow {
@@ -27,10 +28,6 @@ export interface DeliverOutboxSummary {
   retried: number;
   failed: number;
   errors: string[];
-}
-
-export function backoffMs(attempt: number, base: number, max: number): number {
-  return Math.min(max, base * 2 ** Math.max(0, attempt - 1));
 }
 
 /**
@@ -78,7 +75,7 @@ export async function deliverOutbox(
           summary.errors.push(`outbox ${id} (${row.topic}) failed after ${attempts} attempts: ${message}`);
           log.error({ attempts, err: message }, 'outbox event failed for good');
         } else {
-          const delay = backoffMs(attempts, options.baseBackoffMs, maxBackoff);
+          const delay = backoffMs(attempts, { baseMs: options.baseBackoffMs, maxMs: maxBackoff });
           await tx.execute(
             `update outbox set attempts = ?, last_error = ?, next_attempt_at = now() + (? * interval '1 millisecond')
               where id = ?`,

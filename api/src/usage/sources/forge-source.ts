@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type Dispatcher, request } from 'undici';
+import { backoffMs } from '../../lib/backoff.ts';
 import type {
   NodeListing,
   PushResult,
@@ -88,8 +89,7 @@ export class ForgeSource implements UsageSource {
     let lastProblem = '';
     for (let attempt = 0; attempt <= retries; attempt++) {
       if (attempt > 0) {
-        const backoff = base * 2 ** (attempt - 1);
-        await sleep(backoff / 2 + Math.random() * backoff, undefined, { signal: opts.signal });
+        await sleep(backoffMs(attempt, { baseMs: base, jitter: 0.5 }), undefined, { signal: opts.signal });
       }
       opts.signal?.throwIfAborted();
       let res: ForgeResponse;
