@@ -1,6 +1,5 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { JobAlreadyRunningError, JobFailedError } from '../errors.ts';
-import { runWithJobLock } from '../jobs/run-with-job-lock.ts';
+import { runJobNow } from '../jobs/run-with-job-lock.ts';
 import type { Logger } from '../lib/logger.ts';
 import { ALLOCATION_EXPIRING_TOPIC } from '../outbox/enqueue.ts';
 import type { Provisioner } from '../provisioners/provisioner.ts';
@@ -148,21 +147,10 @@ export async function enqueueExpiryWarnings(em: EntityManager, now: Date, hours:
   return rows.length;
 }
 
-/**
- * An admin's "run now": one auto-release run under the job's run lock, recorded as a MANUAL
- * job run. A scheduled tick or another manual run holding the lock answers
- * JobAlreadyRunningError (never a second run at once); a failed run answers JobFailedError.
- */
-export async function autoReleaseNow(
+/** An admin's "run now" of auto-release (runJobNow: ALREADY_RUNNING, JOB_FAILED). */
+export function autoReleaseNow(
   em: EntityManager,
   options: Omit<AutoReleaseOptions, 'now' | 'signal'>,
 ): Promise<AutoReleaseSummary> {
-  const outcome = await runWithJobLock(
-    em,
-    { job: AUTO_RELEASE_JOB, trigger: 'MANUAL', log: options.log },
-    (runEm) => autoRelease(runEm, options),
-  );
-  if (outcome.status === 'SKIPPED') throw new JobAlreadyRunningError(AUTO_RELEASE_JOB);
-  if (outcome.status === 'FAILED') throw new JobFailedError(AUTO_RELEASE_JOB, outcome.runId, outcome.error);
-  return outcome.summary;
+  return runJobNow(em, AUTO_RELEASE_JOB, options.log, (runEm) => autoRelease(runEm, options));
 }

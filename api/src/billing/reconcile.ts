@@ -1,6 +1,5 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { JobAlreadyRunningError, JobFailedError } from '../errors.ts';
-import { runWithJobLock } from '../jobs/run-with-job-lock.ts';
+import { runJobNow } from '../jobs/run-with-job-lock.ts';
 import type { Logger } from '../lib/logger.ts';
 import { checkLedger, checkUsageLedger, type LedgerCheck, type UsageLedgerCheck } from './ledger.ts';
 
@@ -39,12 +38,7 @@ export async function reconcileBalances(em: EntityManager, log?: Logger): Promis
   return check;
 }
 
-/** Admin "run now": one reconciliation under the job's run lock, recorded as a MANUAL run. */
-export async function reconcileBalancesNow(em: EntityManager, log?: Logger): Promise<ReconcileSummary> {
-  const outcome = await runWithJobLock(em, { job: RECONCILE_JOB, trigger: 'MANUAL', log }, (runEm) =>
-    reconcileBalances(runEm, log),
-  );
-  if (outcome.status === 'SKIPPED') throw new JobAlreadyRunningError(RECONCILE_JOB);
-  if (outcome.status === 'FAILED') throw new JobFailedError(RECONCILE_JOB, outcome.runId, outcome.error);
-  return outcome.summary;
+/** Admin "run now" of the reconciliation (runJobNow: ALREADY_RUNNING, JOB_FAILED). */
+export function reconcileBalancesNow(em: EntityManager, log?: Logger): Promise<ReconcileSummary> {
+  return runJobNow(em, RECONCILE_JOB, log, (runEm) => reconcileBalances(runEm, log));
 }

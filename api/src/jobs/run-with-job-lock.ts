@@ -1,6 +1,7 @@
 import { hostname } from 'node:os';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { JobRun, type JobTrigger } from '../entities/job-run.entity.ts';
+import { JobAlreadyRunningError, JobFailedError } from '../errors.ts';
 import type { Logger } from '../lib/logger.ts';
 
 /**
@@ -145,6 +146,23 @@ export async function runWithJobLock<S extends object>(
       ? { ...outcomeBase(row), status: 'SUCCEEDED', summary: outcome.summary, error: null }
       : { ...outcomeBase(row), status: 'FAILED', summary: null, error: outcome.error };
   });
+}
+
+/**
+ * An admin's "run now" of a job: one run under the job's lock, recorded as a MANUAL job run.
+ * A scheduled tick or another manual run holding the lock answers JobAlreadyRunningError (never
+ * a second run at once); a failed run answers JobFailedError (the job-run row keeps the error).
+ */
+export async function runJobNow<S extends object>(
+  em: EntityManager,
+  job: string,
+  log: Logger | undefined,
+  run: (em: EntityManager, run: RunHandle) => Promise<S>,
+): Promise<S> {
+  const outcome = await runWithJobLock(em, { job, trigger: 'MANUAL', log }, run);
+  if (outcome.status === 'SKIPPED') throw new JobAlreadyRunningError(job);
+  if (outcome.status === 'FAILED') throw new JobFailedError(job, outcome.runId, outcome.error);
+  return outcome.summary;
 }
 
 /** What a running job gets besides its EntityManager. */

@@ -11,8 +11,8 @@ import {
   PG_UNIQUE_VIOLATION,
   withNativeTransaction,
 } from '../db/native-pool.ts';
-import { JobAlreadyRunningError, JobFailedError, UsageSourceUnavailableError } from '../errors.ts';
-import { type RunHandle, runWithJobLock } from '../jobs/run-with-job-lock.ts';
+import { UsageSourceUnavailableError } from '../errors.ts';
+import { type RunHandle, runJobNow } from '../jobs/run-with-job-lock.ts';
 import type { Logger } from '../lib/logger.ts';
 import { DEFAULT_AGGREGATE_BATCH_SIZE } from './batch-size.ts';
 import { encodeBinaryCopy } from './copy-binary.ts';
@@ -965,13 +965,7 @@ export async function aggregateNow(
 ): Promise<AggregateSummary> {
   const source = options.source;
   if (!source) throw new UsageSourceUnavailableError();
-  const outcome = await runWithJobLock(
-    em,
-    { job: AGGREGATE_JOB, trigger: 'MANUAL', log: options.log },
-    (runEm: EntityManager, run: RunHandle) =>
-      aggregateUsage(runEm, { ...options, source, onProgress: (p) => run.progress({ ...p }) }),
+  return runJobNow(em, AGGREGATE_JOB, options.log, (runEm: EntityManager, run: RunHandle) =>
+    aggregateUsage(runEm, { ...options, source, onProgress: (p) => run.progress({ ...p }) }),
   );
-  if (outcome.status === 'SKIPPED') throw new JobAlreadyRunningError(AGGREGATE_JOB);
-  if (outcome.status === 'FAILED') throw new JobFailedError(AGGREGATE_JOB, outcome.runId, outcome.error);
-  return outcome.summary;
 }
