@@ -33,29 +33,53 @@ const databaseUrl = z.url({
 
 export const startConfigSchema = z
   .object({
-    /** An existing PostgreSQL server; without it an embedded one is started under DATA_DIR/pg. */
-    DATABASE_URL: databaseUrl.optional(),
-    /** Admin secret for the api; without it (and ADMIN_SECRET_FILE) DATA_DIR/admin-secret is used or created. */
-    ADMIN_SECRET: z.string().min(16, 'must be at least 16 characters').optional(),
-    API_PORT: port(4000),
-    /** Port of the web UI (web/server/main.ts). */
-    WEB_PORT: port(3000),
-    VM_POOL_JSON: z.string().optional(),
-    VM_POOL_FILE: z.string().optional(),
-    /**
-     * `1` with no pool configured: the demo provisioner. Otherwise, with neither VM_POOL_JSON nor
-     * VM_POOL_FILE, the pool provisioner with examples/pool.json loaded on the first start.
-     */
-    PROVISIONER_DEMO: bool.optional(),
-    DEPLOYER_URL: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).optional(),
-    LOG_LEVEL: z.enum(LOG_LEVELS).default('info'),
-    /** Where the embedded PostgreSQL, its password and the generated admin secret are kept. */
+    DATABASE_URL: databaseUrl
+      .optional()
+      .describe(
+        'an existing PostgreSQL database to use; unset: an embedded PostgreSQL in `DATA_DIR/pg` on 127.0.0.1:`PG_PORT`, database `hero`',
+      ),
+    ADMIN_SECRET: z
+      .string()
+      .min(16, 'must be at least 16 characters')
+      .optional()
+      .describe(
+        "the api's admin secret (at least 16 characters); unset: read `DATA_DIR/admin-secret`, or create it (mode 0600) and show it in that first banner only; later banners give its path and the `hero-admin` line (`ADMIN_SECRET_FILE=…`)",
+      ),
+    API_PORT: port(4000).describe('api port'),
+    WEB_PORT: port(3000).describe(
+      'web UI port (must differ from `API_PORT` and `PG_PORT`; checked to be free at start-up)',
+    ),
+    VM_POOL_JSON: z
+      .string()
+      .optional()
+      .describe(
+        'pool manifest for the api; neither it nor `VM_POOL_FILE` set (and no `PROVISIONER_DEMO=1`): the pool provisioner with `VM_POOL_JSON=[]`, and `examples/pool.json` loaded into the pool when it has never held a VM (first start)',
+      ),
+    VM_POOL_FILE: z
+      .string()
+      .optional()
+      .describe('a file holding the pool manifest for the api (instead of `VM_POOL_JSON`)'),
+    PROVISIONER_DEMO: bool
+      .optional()
+      .describe('`1` with no pool set: the demo provisioner (fabricated VMs; the pool cannot be refreshed)'),
+    DEPLOYER_URL: z
+      .url({ protocol: /^https?$/, error: 'must be an http(s) URL' })
+      .optional()
+      .describe('for the outbox worker'),
+    LOG_LEVEL: z
+      .enum(LOG_LEVELS)
+      .default('info')
+      .describe('for every process (at `debug`, embedded PostgreSQL logs too)'),
     DATA_DIR: z
       .string()
       .default('.data')
-      .transform((dir) => path.resolve(REPO_ROOT, dir)),
-    /** Port of the embedded PostgreSQL (not 5432, so it never collides with a system server). */
-    PG_PORT: port(5433),
+      .transform((dir) => path.resolve(REPO_ROOT, dir))
+      .describe(
+        'embedded database, its password, the admin secret and the billing repository (relative to the repository root)',
+      ),
+    PG_PORT: port(5433).describe(
+      'embedded PostgreSQL port (must differ from `API_PORT`; not 5432, so it never collides with a system server)',
+    ),
   })
   .superRefine(checkPoolSource)
   .refine((c) => c.DATABASE_URL !== undefined || c.PG_PORT !== c.API_PORT, {
@@ -76,9 +100,12 @@ export type StartConfig = z.infer<typeof startConfigSchema> & {
   adminSecretSource?: 'ADMIN_SECRET' | 'ADMIN_SECRET_FILE';
 };
 
+/** The variables that may also be given as `NAME_FILE`. */
+export const START_SECRETS = ['ADMIN_SECRET', 'DATABASE_URL'] as const;
+
 /** Parses the start script's environment; throws a ConfigError listing every problem. */
 export function loadStartConfig(env: Env = childBaseEnv()): StartConfig {
-  const config: StartConfig = parseEnv(startConfigSchema, env, ['ADMIN_SECRET', 'DATABASE_URL']);
+  const config: StartConfig = parseEnv(startConfigSchema, env, START_SECRETS);
   if (config.ADMIN_SECRET !== undefined) {
     config.adminSecretSource = env.ADMIN_SECRET_FILE ? 'ADMIN_SECRET_FILE' : 'ADMIN_SECRET';
   }
@@ -86,16 +113,18 @@ export function loadStartConfig(env: Env = childBaseEnv()): StartConfig {
 }
 
 export const migrateConfigSchema = z.object({
-  DATABASE_URL: databaseUrl,
-  /** How long to wait for the database (retrying with backoff) before exit 1; 0: for ever. */
+  DATABASE_URL: databaseUrl.describe('`postgres://` URL of the database to migrate'),
   DB_CONNECT_TIMEOUT_MS: dbConnectTimeoutEnv,
 });
+
+/** The variables that may also be given as `NAME_FILE`. */
+export const MIGRATE_SECRETS = ['DATABASE_URL'] as const;
 
 export type MigrateConfig = z.infer<typeof migrateConfigSchema>;
 
 /** Parses `npm run migrate`'s environment: DATABASE_URL (or DATABASE_URL_FILE) is required. */
 export function loadMigrateConfig(env: Env = childBaseEnv()): MigrateConfig {
-  return parseEnv(migrateConfigSchema, env, ['DATABASE_URL']);
+  return parseEnv(migrateConfigSchema, env, MIGRATE_SECRETS);
 }
 
 /** The URL with its password replaced, for printing. */

@@ -11,8 +11,9 @@ import {
   LOG_LEVELS,
   parseEnv,
 } from './lib/env.ts';
+import { describedUsageSourceEnv } from './lib/usage-source-env.ts';
 import { aggregateBatchSizeEnv } from './usage/batch-size.ts';
-import { checkUsageSource, USAGE_SOURCE_SECRETS, usageSourceEnv } from './usage/sources/source-config.ts';
+import { checkUsageSource, USAGE_SOURCE_SECRETS } from './usage/sources/source-config.ts';
 
 const trustedProxiesEnv = z
   .string()
@@ -52,67 +53,180 @@ const corsOriginsEnv = z
 
 export const apiConfigSchema = z
   .object({
-    NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
-    DATABASE_URL: z.url({ protocol: /^postgres(ql)?$/, error: 'must be a postgres:// URL' }),
-    API_HOST: z.string().default('0.0.0.0'),
-    API_PORT: z.coerce.number().int().min(0).max(65535).default(4000),
-    ADMIN_SECRET: z.string().min(16, 'must be at least 16 characters'),
-    VM_POOL_JSON: z.string().optional(),
-    VM_POOL_FILE: z.string().optional(),
-    PROVISIONER_DEMO: bool.default(false),
-    DEFAULT_ALLOCATION_TTL_HOURS: z.coerce.number().positive().default(720),
-    /** `expiringSoon` and autoReleaseNow's warnings: this close to expiresAt; 0: never. */
-    EXPIRY_WARNING_HOURS: z.coerce.number().min(0).default(72),
-    LOG_LEVEL: z.enum(LOG_LEVELS).default('info'),
-    DB_POOL_MAX: z.coerce.number().int().min(1).default(10),
-    /** How long a request waits for a pool connection before it answers DATABASE_BUSY (503). */
-    DB_POOL_TIMEOUT_MS: z.coerce.number().int().min(100).default(DEFAULT_POOL_TIMEOUT_MS),
-    /** Unready (its pool cannot reach the database) this long: exit 1, so a supervisor restarts it; 0: never. */
-    API_UNREADY_EXIT_MS: z.coerce.number().int().min(0).default(60_000),
-    MIGRATE_ON_START: bool.default(true),
-    /** How long start-up waits for the database (retrying with backoff) before exit 1; 0: for ever. */
+    NODE_ENV: z
+      .enum(['development', 'production', 'test'])
+      .default('development')
+      .describe(
+        '`development`, `production` or `test`; `production` makes `GRAPHQL_INTROSPECTION` default to `admin`',
+      ),
+    DATABASE_URL: z
+      .url({ protocol: /^postgres(ql)?$/, error: 'must be a postgres:// URL' })
+      .describe('`postgres://` URL'),
+    API_HOST: z.string().default('0.0.0.0').describe('listen address'),
+    API_PORT: z.coerce
+      .number()
+      .int()
+      .min(0)
+      .max(65535)
+      .default(4000)
+      .describe('listen port (`0`: any free port, logged)'),
+    ADMIN_SECRET: z
+      .string()
+      .min(16, 'must be at least 16 characters')
+      .describe('admin secret, at least 16 characters; compared in constant time, never logged'),
+    VM_POOL_JSON: z
+      .string()
+      .optional()
+      .describe('the pool manifest (JSON array or `{ "pool": [...] }`); registers the pool provisioner'),
+    VM_POOL_FILE: z
+      .string()
+      .optional()
+      .describe('a file holding the pool manifest (instead of `VM_POOL_JSON`)'),
+    PROVISIONER_DEMO: bool
+      .default(false)
+      .describe('`1`: the demo provisioner (fabricated VMs `demo-vm-01`…) when no pool is configured'),
+    DEFAULT_ALLOCATION_TTL_HOURS: z.coerce
+      .number()
+      .positive()
+      .default(720)
+      .describe('allocation lifetime for users without a quota period end'),
+    EXPIRY_WARNING_HOURS: z.coerce
+      .number()
+      .min(0)
+      .default(72)
+      .describe('`VmAllocation.expiringSoon` window, and the warning window of `autoReleaseNow`; `0`: never'),
+    LOG_LEVEL: z.enum(LOG_LEVELS).default('info').describe('pino level (`fatal` … `trace`, `silent`)'),
+    DB_POOL_MAX: z.coerce.number().int().min(1).default(10).describe('database connections'),
+    DB_POOL_TIMEOUT_MS: z.coerce
+      .number()
+      .int()
+      .min(100)
+      .default(DEFAULT_POOL_TIMEOUT_MS)
+      .describe(
+        'how long a request waits for a free pool connection; then it answers `DATABASE_BUSY` (503) instead of waiting for ever',
+      ),
+    API_UNREADY_EXIT_MS: z.coerce
+      .number()
+      .int()
+      .min(0)
+      .default(60_000)
+      .describe(
+        'an api whose pool has not reached the database for this long (checked every 5 s, as `/readyz` does) exits 1, so that its supervisor restarts it (compose restarts a container that exits, not one that is only unhealthy); `0`: never',
+      ),
+    MIGRATE_ON_START: bool
+      .default(true)
+      .describe('`0`: do not migrate at start-up (compose runs the `migrate` service instead)'),
     DB_CONNECT_TIMEOUT_MS: dbConnectTimeoutEnv,
-    /** SIGTERM: how long requests in flight may take before their connections are cut (exit 1). */
-    API_SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().positive().default(8_000),
-    /** The billing repository aggregateNow reads (the aggregator worker has the same settings). */
-    ...usageSourceEnv,
-    /** Usage records per apply transaction (aggregateNow). */
-    AGGREGATE_BATCH_SIZE: aggregateBatchSizeEnv,
-    /** The currency of new users' balances; payments in another currency are refused. */
+    API_SHUTDOWN_TIMEOUT_MS: z.coerce
+      .number()
+      .int()
+      .positive()
+      .default(8_000)
+      .describe(
+        'on SIGTERM, how long requests in flight may take before their connections are cut (then exit 1; a clean stop exits 0)',
+      ),
+    // The billing repository aggregateNow reads (the aggregator worker has the same settings).
+    ...describedUsageSourceEnv,
+    AGGREGATE_BATCH_SIZE: aggregateBatchSizeEnv.describe(
+      'usage records per apply transaction in `aggregateNow` (1 … 100000)',
+    ),
     DEFAULT_CURRENCY: z
       .string()
       .regex(/^[A-Za-z]{3}$/, 'must be a three-letter ISO 4217 code, e.g. EUR')
       .transform((c) => c.toUpperCase())
-      .default('EUR'),
-    /** The plan catalog (see api/src/billing/plans.ts); none: no plans to buy. */
-    PLANS_JSON: z.string().optional(),
-    PLANS_FILE: z.string().optional(),
-    /** The Stripe webhook endpoint's signing secret (`whsec_…`); secret-capable. Unset: POST /webhooks/stripe answers 503. */
-    STRIPE_WEBHOOK_SECRET: z.string().optional(),
-    /** Oldest accepted signature timestamp, in seconds (Stripe's default 300). */
-    STRIPE_WEBHOOK_TOLERANCE_SECONDS: z.coerce.number().int().positive().max(3600).default(300),
-    /** Lifetime of a sign-in session (user or admin), from sign-in; not extended by use. */
-    SESSION_TTL_HOURS: z.coerce.number().positive().max(8760).default(168),
-    /** Peers whose X-Forwarded-For is believed (comma-separated addresses or CIDR networks; `none`: nobody). */
-    TRUSTED_PROXIES: trustedProxiesEnv,
-    /** Browser origins allowed to call /graphql cross-origin (comma-separated, e.g. `https://admin.example.org`); unset: none, no CORS headers. */
-    API_CORS_ORIGINS: corsOriginsEnv,
-    /** Sign-in/sign-up attempts per email per 15-minute window. */
-    AUTH_RATE_LIMIT_EMAIL: z.coerce.number().int().min(1).default(10),
-    /** Sign-in/sign-up/admin sign-in attempts and wrong x-admin-secret headers per client IP per 15-minute window. */
-    AUTH_RATE_LIMIT_IP: z.coerce.number().int().min(1).default(30),
-    /** GraphQL limits, checked before anything runs (see api/src/http/query-limits.ts). */
-    GRAPHQL_MAX_DEPTH: z.coerce.number().int().min(1).default(DEFAULT_QUERY_LIMITS.maxDepth),
-    GRAPHQL_MAX_ALIASES: z.coerce.number().int().min(0).default(DEFAULT_QUERY_LIMITS.maxAliases),
-    GRAPHQL_MAX_COST: z.coerce.number().int().min(1).default(DEFAULT_QUERY_LIMITS.maxCost),
-    /** The largest POST /graphql body in bytes (default 1 MiB); larger ones answer 413. */
+      .default('EUR')
+      .describe(
+        "currency of new users' balances (ISO 4217); a payment or plan in another currency is refused (`CURRENCY_MISMATCH`), never converted",
+      ),
+    // The plan catalog is parsed by api/src/billing/plans.ts.
+    PLANS_JSON: z
+      .string()
+      .optional()
+      .describe(
+        'the plan catalog: a JSON array of plans, or `{ "plans": [...], "discounts": [...] }`; unset (and no `PLANS_FILE`): no plans on offer',
+      ),
+    PLANS_FILE: z
+      .string()
+      .optional()
+      .describe('a file holding the plan catalog (instead of `PLANS_JSON`), e.g. `examples/plans.json`'),
+    STRIPE_WEBHOOK_SECRET: z
+      .string()
+      .optional()
+      .describe(
+        "the Stripe endpoint's signing secret (`whsec_…`); unset: `POST /webhooks/stripe` answers 503",
+      ),
+    STRIPE_WEBHOOK_TOLERANCE_SECONDS: z.coerce
+      .number()
+      .int()
+      .positive()
+      .max(3600)
+      .default(300)
+      .describe(
+        "oldest accepted `Stripe-Signature` timestamp, in seconds (replay protection; 1 … 3600; 300 is Stripe's default)",
+      ),
+    SESSION_TTL_HOURS: z.coerce
+      .number()
+      .positive()
+      .max(8760)
+      .default(168)
+      .describe(
+        'lifetime of a sign-in session (`signUp`, `signIn`, `adminSignIn`), counted from sign-in and not extended by use (7 days)',
+      ),
+    TRUSTED_PROXIES: trustedProxiesEnv.describe(
+      'comma-separated IP addresses or CIDR networks (`172.16.0.0/12`, `fd00::/8`) of proxies (e.g. the web server) whose `X-Forwarded-For` is believed; the client is then the right-most address of that header that is not itself listed. `none`: believe nobody (the direct peer is the client)',
+    ),
+    API_CORS_ORIGINS: corsOriginsEnv.describe(
+      'browser origins allowed to call `/graphql` cross-origin, comma-separated (`https://admin.example.org,http://localhost:5173`), scheme://host[:port] only (`*`, `null` or a path are refused at start-up). Unset: no CORS headers (the web UI calls the api from its server). An allowed origin gets exactly itself back, never with credentials; other routes never send CORS headers',
+    ),
+    AUTH_RATE_LIMIT_EMAIL: z.coerce
+      .number()
+      .int()
+      .min(1)
+      .default(10)
+      .describe('`signIn` / `signUp` attempts per email per 15-minute window; more answer `RATE_LIMITED`'),
+    AUTH_RATE_LIMIT_IP: z.coerce
+      .number()
+      .int()
+      .min(1)
+      .default(30)
+      .describe(
+        '`signIn` / `signUp` / `adminSignIn` attempts and wrong admin secrets (`x-admin-secret`, or HTTP Basic on GraphiQL in production) per client address per 15-minute window; over it, any admin secret from that address answers 429 with `Retry-After` until the window ends (admin session tokens keep working)',
+      ),
+    // GraphQL limits, checked before anything runs (see api/src/http/query-limits.ts).
+    GRAPHQL_MAX_DEPTH: z.coerce
+      .number()
+      .int()
+      .min(1)
+      .default(DEFAULT_QUERY_LIMITS.maxDepth)
+      .describe('deepest operation (nested field levels); deeper: `QUERY_TOO_DEEP` (400)'),
+    GRAPHQL_MAX_ALIASES: z.coerce
+      .number()
+      .int()
+      .min(0)
+      .default(DEFAULT_QUERY_LIMITS.maxAliases)
+      .describe('most aliased fields in an operation; more: `TOO_MANY_ALIASES` (400)'),
+    GRAPHQL_MAX_COST: z.coerce
+      .number()
+      .int()
+      .min(1)
+      .default(DEFAULT_QUERY_LIMITS.maxCost)
+      .describe(
+        'highest operation cost (every field 1, what is under a list ×10); more: `QUERY_TOO_COSTLY` (400)',
+      ),
     GRAPHQL_MAX_BODY_BYTES: z.coerce
       .number()
       .int()
       .min(1024)
-      .default(1 << 20),
-    /** Introspection and GraphiQL: `on`, `admin` (admin credentials only) or `off`; unset: `admin` in production, else `on`. */
-    GRAPHQL_INTROSPECTION: z.enum(['on', 'admin', 'off']).optional(),
+      .default(1 << 20)
+      .describe(
+        'largest `POST /graphql` body (1 MiB, at least 1024); larger: `REQUEST_ENTITY_TOO_LARGE` (413)',
+      ),
+    GRAPHQL_INTROSPECTION: z
+      .enum(['on', 'admin', 'off'])
+      .optional()
+      .describe(
+        '`on`: introspection and GraphiQL for everyone; `admin`: only with admin credentials (GraphiQL through HTTP Basic); `off`: for nobody. Unset: `admin` when `NODE_ENV` is `production`, else `on`',
+      ),
   })
   .superRefine((config, ctx) => {
     checkPoolSource(config, ctx);
@@ -131,11 +245,14 @@ export const apiConfigSchema = z
 
 export type ApiConfig = z.infer<typeof apiConfigSchema>;
 
+/** The variables that may also be given as `NAME_FILE`. */
+export const API_SECRETS = [
+  'ADMIN_SECRET',
+  'DATABASE_URL',
+  'STRIPE_WEBHOOK_SECRET',
+  ...USAGE_SOURCE_SECRETS,
+] as const;
+
 export function loadApiConfig(env: Env = process.env): ApiConfig {
-  return parseEnv(apiConfigSchema, env, [
-    'ADMIN_SECRET',
-    'DATABASE_URL',
-    'STRIPE_WEBHOOK_SECRET',
-    ...USAGE_SOURCE_SECRETS,
-  ]);
+  return parseEnv(apiConfigSchema, env, API_SECRETS);
 }

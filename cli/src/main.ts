@@ -1,7 +1,7 @@
 import { run } from './run.ts';
 
 /**
- * `hero-admin <command> [options]`: the admin CLI (see `--help` and the README). Talks to the
+ * `hero-admin <command> [options]`: the admin CLI (see `--help` and docs/cli.md). Talks to the
  * API over HTTP with the admin secret. Exit codes: 0 done, 1 failed, 2 usage error.
  */
 

@@ -1,11 +1,8 @@
 import { z } from 'zod';
 import { dbConnectTimeoutEnv, type Env, LOG_LEVELS, parseEnv } from '../../api/src/lib/env.ts';
+import { describedUsageSourceEnv } from '../../api/src/lib/usage-source-env.ts';
 import { aggregateBatchSizeEnv } from '../../api/src/usage/batch-size.ts';
-import {
-  checkUsageSource,
-  USAGE_SOURCE_SECRETS,
-  usageSourceEnv,
-} from '../../api/src/usage/sources/source-config.ts';
+import { checkUsageSource, USAGE_SOURCE_SECRETS } from '../../api/src/usage/sources/source-config.ts';
 
 /**
  * Environment of the worker processes (`workers/src/main.ts <job>`), parsed once at start-up.
@@ -16,55 +13,84 @@ const ms = (fallback: number) => z.coerce.number().int().positive().default(fall
 
 export const workerConfigSchema = z
   .object({
-    /** Secret-capable: DATABASE_URL_FILE. */
-    DATABASE_URL: z.url({ protocol: /^postgres(ql)?$/, error: 'must be a postgres:// URL' }),
-    LOG_LEVEL: z.enum(LOG_LEVELS).default('info'),
+    DATABASE_URL: z
+      .url({ protocol: /^postgres(ql)?$/, error: 'must be a postgres:// URL' })
+      .describe('`postgres://` URL'),
+    LOG_LEVEL: z.enum(LOG_LEVELS).default('info').describe('pino level'),
     DB_POOL_MAX: z.coerce
       .number()
       .int()
       .min(2, 'must be at least 2 (the run lock holds one connection)')
-      .default(5),
-    /** How long start-up waits for the database (retrying with backoff) before exit 1; 0: for ever. */
+      .default(5)
+      .describe("database connections, at least 2 (the job's run lock holds one)"),
     DB_CONNECT_TIMEOUT_MS: dbConnectTimeoutEnv,
-    /** Unset: no health server. 0: an ephemeral port (logged). */
-    WORKER_HEALTH_PORT: z.coerce.number().int().min(0).max(65535).optional(),
-    WORKER_HEALTH_HOST: z.string().default('0.0.0.0'),
+    WORKER_HEALTH_PORT: z.coerce
+      .number()
+      .int()
+      .min(0)
+      .max(65535)
+      .optional()
+      .describe(
+        'unset: no health server; `0`: any free port (logged). Serves `GET /healthz`, `GET /readyz` and `GET /metrics`',
+      ),
+    WORKER_HEALTH_HOST: z.string().default('0.0.0.0').describe('address of the health server'),
 
-    /** Where released VMs are reported (`POST <url>/admin/release-vm`); unset: a logging stub. */
-    DEPLOYER_URL: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).optional(),
-    /** Sent as `Authorization: Bearer <token>`; secret-capable: DEPLOYER_TOKEN_FILE. */
-    DEPLOYER_TOKEN: z.string().optional(),
-    DEPLOYER_TIMEOUT_MS: ms(10_000),
+    DEPLOYER_URL: z
+      .url({ protocol: /^https?$/, error: 'must be an http(s) URL' })
+      .optional()
+      .describe('http(s) base URL of the deployer (`POST <url>/admin/release-vm`); unset: the logging stub'),
+    DEPLOYER_TOKEN: z.string().optional().describe('sent to the deployer as `Authorization: Bearer`'),
+    DEPLOYER_TIMEOUT_MS: ms(10_000).describe('limit for one deployer call'),
 
-    OUTBOX_INTERVAL_MS: ms(5_000),
-    /** Events delivered per tick at most; the rest wait for the next tick. */
-    OUTBOX_BATCH_SIZE: z.coerce.number().int().positive().default(100),
-    OUTBOX_MAX_ATTEMPTS: z.coerce.number().int().positive().default(10),
-    OUTBOX_RETRY_BASE_MS: ms(2_000),
-    OUTBOX_RETRY_MAX_MS: ms(900_000),
+    OUTBOX_INTERVAL_MS: ms(5_000).describe('pause between the end of one outbox tick and the next'),
+    OUTBOX_BATCH_SIZE: z.coerce
+      .number()
+      .int()
+      .positive()
+      .default(100)
+      .describe('events delivered per tick at most; the rest wait for the next tick'),
+    OUTBOX_MAX_ATTEMPTS: z.coerce
+      .number()
+      .int()
+      .positive()
+      .default(10)
+      .describe('an event is marked `FAILED` after this many attempts'),
+    OUTBOX_RETRY_BASE_MS: ms(2_000).describe('retry n waits base × 2^(n-1) …'),
+    OUTBOX_RETRY_MAX_MS: ms(900_000).describe('… capped here (at least the base)'),
 
-    /** Where `allocation.expiring` events are POSTed as JSON; unset: they are logged. */
-    NOTIFY_WEBHOOK_URL: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).optional(),
-    /** Sent as `Authorization: Bearer <token>`; secret-capable: NOTIFY_WEBHOOK_TOKEN_FILE. */
-    NOTIFY_WEBHOOK_TOKEN: z.string().optional(),
-    NOTIFY_TIMEOUT_MS: ms(10_000),
+    NOTIFY_WEBHOOK_URL: z
+      .url({ protocol: /^https?$/, error: 'must be an http(s) URL' })
+      .optional()
+      .describe(
+        'http(s) URL that `allocation.expiring` events are POSTed to (JSON, `idempotency-key: outbox-<id>`); unset: logged',
+      ),
+    NOTIFY_WEBHOOK_TOKEN: z.string().optional().describe('sent to the webhook as `Authorization: Bearer`'),
+    NOTIFY_TIMEOUT_MS: ms(10_000).describe('limit for one webhook call'),
 
-    /** Pause between two auto-release ticks (default one hour). */
-    AUTO_RELEASE_INTERVAL_MS: ms(3_600_000),
-    /** Expired rows read per scan query. */
-    AUTO_RELEASE_BATCH_SIZE: z.coerce.number().int().positive().max(10_000).default(500),
-    /** An ACTIVE allocation this close to its end gets one `allocation.expiring` event; 0: none. */
-    EXPIRY_WARNING_HOURS: z.coerce.number().min(0).default(72),
+    AUTO_RELEASE_INTERVAL_MS: ms(3_600_000).describe(
+      'pause between the end of one auto-release tick and the next (one hour)',
+    ),
+    AUTO_RELEASE_BATCH_SIZE: z.coerce
+      .number()
+      .int()
+      .positive()
+      .max(10_000)
+      .default(500)
+      .describe('expired rows read per scan query (1 … 10000)'),
+    EXPIRY_WARNING_HOURS: z.coerce
+      .number()
+      .min(0)
+      .default(72)
+      .describe('an ACTIVE allocation this close to its end gets one `allocation.expiring` event; `0`: none'),
 
-    /** The billing repository the aggregator reads (see api/src/usage/sources/source-config.ts). */
-    ...usageSourceEnv,
-    /** Pause between two aggregation ticks (default five minutes). */
-    AGGREGATE_INTERVAL_MS: ms(300_000),
-    /** Usage records per apply transaction. */
-    AGGREGATE_BATCH_SIZE: aggregateBatchSizeEnv,
+    // The billing repository the aggregator reads.
+    ...describedUsageSourceEnv,
+    AGGREGATE_INTERVAL_MS: ms(300_000).describe(
+      'pause between the end of one aggregation tick and the next (five minutes)',
+    ),
+    AGGREGATE_BATCH_SIZE: aggregateBatchSizeEnv.describe('usage records per apply transaction (1 … 100000)'),
 
-    /** Pause between two ledger reconciliations (default one day). */
-    RECONCILE_INTERVAL_MS: ms(86_400_000),
+    RECONCILE_INTERVAL_MS: ms(86_400_000).describe('pause between two ledger reconciliations (one day)'),
   })
   .superRefine(checkUsageSource)
   .refine((c) => c.OUTBOX_RETRY_MAX_MS >= c.OUTBOX_RETRY_BASE_MS, {
@@ -74,6 +100,7 @@ export const workerConfigSchema = z
 
 export type WorkerConfig = z.infer<typeof workerConfigSchema>;
 
+/** The variables that may also be given as `NAME_FILE`. */
 export const WORKER_SECRETS = [
   'DATABASE_URL',
   'DEPLOYER_TOKEN',

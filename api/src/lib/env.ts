@@ -8,8 +8,15 @@ export const envBool = z
   .enum(['1', '0', 'true', 'false', 'yes', 'no'])
   .transform((v) => v === '1' || v === 'true' || v === 'yes');
 
-/** `DB_CONNECT_TIMEOUT_MS`: how long a process waits for the database at start-up (retrying with backoff); 0 = for ever. */
-export const dbConnectTimeoutEnv = z.coerce.number().int().min(0).default(120_000);
+/** `DB_CONNECT_TIMEOUT_MS`, the same in every process that opens the database. */
+export const dbConnectTimeoutEnv = z.coerce
+  .number()
+  .int()
+  .min(0)
+  .default(120_000)
+  .describe(
+    'start-up waits this long for the database, retrying with backoff (0.5 s doubling to 10 s, with jitter; each retry logged at warn), then exits 1 naming the last error; `0`: wait for ever',
+  );
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 

@@ -6,53 +6,63 @@ import { z } from 'zod';
  * SvelteKit server code reads the parsed result through `webConfig()`.
  */
 export const webConfigSchema = z.object({
-  /** The api's base URL; the web server posts to `<url>/graphql`. */
   HERO_API_URL: z
     .url({ protocol: /^https?$/, error: 'must be an http(s) URL' })
     .default('http://127.0.0.1:4000')
-    .transform((u) => u.replace(/\/+$/, '')),
-  /** Limit for one API call from the web server, connection included. */
+    .transform((u) => u.replace(/\/+$/, ''))
+    .describe("the api's base URL; the web server posts to `<url>/graphql`"),
   HERO_API_TIMEOUT_MS: z.coerce
     .number({ error: 'must be a number of milliseconds' })
     .int('must be a whole number of milliseconds')
     .positive('must be positive')
-    .default(15_000),
-  WEB_HOST: z.string().min(1).default('0.0.0.0'),
+    .default(15_000)
+    .describe('limit for one API call from the web server, connecting included'),
+  WEB_HOST: z.string().min(1).default('0.0.0.0').describe('address to listen on'),
   WEB_PORT: z.coerce
     .number({ error: 'must be a port number' })
     .int('must be a port number')
     .min(0, 'must be a port number')
     .max(65535, 'must be a port number')
-    .default(3000),
-  /**
-   * The public origin people reach the UI at, e.g. `https://hero.example.com` behind a TLS proxy.
-   * Unset: the request's Host header over plain http (local use). Form posts whose Origin
-   * differs are refused (CSRF), and cookies are Secure when this is https.
-   */
+    .default(3000)
+    .describe('port; `0`: any free port (logged in the `web listening on …` line)'),
   WEB_ORIGIN: z
     .url({ protocol: /^https?$/, error: 'must be an http(s) origin such as https://hero.example.com' })
     .optional()
     .refine((u) => u === undefined || new URL(u).pathname === '/', 'must be an origin, without a path')
-    .transform((u) => (u === undefined ? undefined : new URL(u).origin)),
-  /** How long SIGTERM waits for requests in flight before closing them (seconds). */
+    .transform((u) => (u === undefined ? undefined : new URL(u).origin))
+    .describe(
+      "the public origin behind a TLS proxy, e.g. `https://hero.example.com`: form posts whose Origin differs are refused (CSRF), and session cookies are `Secure` when it is https. Unset: the request's Host header over plain http (local use)",
+    ),
   WEB_SHUTDOWN_TIMEOUT: z.coerce
     .number({ error: 'must be a number of seconds' })
     .int('must be a whole number of seconds')
     .min(0, 'must not be negative')
     .max(600, 'must be at most 600')
-    .default(10),
-  /** Largest request body (form posts, a pasted or uploaded pool manifest), e.g. `512K`, `2M`. */
+    .default(10)
+    .describe('seconds SIGTERM waits for requests in flight before closing them (0 … 600)'),
   WEB_BODY_SIZE_LIMIT: z
     .string()
     .regex(/^\d+[KMG]?$/i, 'must be a number of bytes, optionally with K, M or G')
-    .default('2M'),
-  /**
-   * Behind a proxy: the header holding the client's address (e.g. `x-forwarded-for`), and with
-   * it WEB_XFF_DEPTH (how many trusted proxies append to it). Unset: the socket's peer.
-   */
-  WEB_ADDRESS_HEADER: z.string().optional(),
-  WEB_XFF_DEPTH: z.coerce.number().int().min(1).default(1),
-  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    .default('2M')
+    .describe(
+      'largest request body (form posts, a pasted or uploaded pool manifest): bytes, or with `K`, `M`, `G`, e.g. `512K`',
+    ),
+  WEB_ADDRESS_HEADER: z
+    .string()
+    .optional()
+    .describe(
+      "behind a proxy: the header holding the client's address (e.g. `x-forwarded-for`); unset: the socket's peer. The address is passed to the api (its sign-in rate limits count per client)",
+    ),
+  WEB_XFF_DEPTH: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .default(1)
+    .describe('with `WEB_ADDRESS_HEADER`: how many trusted proxies append to it'),
+  LOG_LEVEL: z
+    .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
+    .default('info')
+    .describe('pino level'),
 });
 
 export type WebConfig = z.infer<typeof webConfigSchema>;
