@@ -1,9 +1,10 @@
 import { error } from '@sveltejs/kit';
 import type { Handle } from '@sveltejs/kit/hooks';
+import { graphql } from '#lib/graphql/index.ts';
 import { ApiError, gql, requestIdFrom } from '#lib/server/api.ts';
 import { ADMIN_COOKIE, clearSessionCookie, USER_COOKIE } from '#lib/server/session.ts';
 
-const ME = /* GraphQL */ `
+const ME = graphql(`
   query WebSessionUser {
     me {
       id
@@ -11,7 +12,7 @@ const ME = /* GraphQL */ `
       displayName
     }
   }
-`;
+`);
 
 export const handle: Handle = async ({ event, resolve }) => {
   const requestId = requestIdFrom(event.request.headers.get('x-request-id'));
@@ -20,8 +21,8 @@ export const handle: Handle = async ({ event, resolve }) => {
   event.locals.adminToken = event.cookies.get(ADMIN_COOKIE) || undefined;
   if (event.locals.sessionToken && !event.url.pathname.startsWith('/admin')) {
     try {
-      const { me } = await gql<{ me: App.Locals['user'] }>(event, ME);
-      event.locals.user = me;
+      const { me } = await gql(event, ME);
+      event.locals.user = me ?? undefined;
     } catch (err) {
       if (err instanceof ApiError && err.code === 'UNAUTHENTICATED') {
         // Revoked or expired: forget it.

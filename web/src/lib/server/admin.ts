@@ -7,7 +7,9 @@
 import { isRedirect, type RequestEvent, redirect } from '@sveltejs/kit';
 import type { Failed, Problem } from '#lib/components/admin/types.ts';
 import { cursorParams } from '#lib/components/common/pagination.ts';
-import { ApiError, describeApiError, gql } from './api.ts';
+import { type FragmentOf, type ResultOf, readFragment } from '#lib/graphql/index.ts';
+import { type ErrorFields, type PageInfo, PageInfoFields } from './admin-fragments.ts';
+import { ApiError, describeApiError, type Operation, send, sourceOf, type VariablesArg } from './api.ts';
 import { ADMIN_COOKIE, clearSessionCookie } from './session.ts';
 
 export type AdminEvent = Pick<RequestEvent, 'locals' | 'getClientAddress' | 'cookies' | 'url'>;
@@ -51,17 +53,33 @@ export function requireAdmin(event: AdminEvent): void {
 }
 
 /**
- * An admin GraphQL call. UNAUTHENTICATED / FORBIDDEN (expired or revoked session, changed admin
- * secret) clear the cookie and redirect to the login page; other errors are thrown as ApiError.
+ * An admin GraphQL call, typed by the document. UNAUTHENTICATED / FORBIDDEN (expired or revoked
+ * session, changed admin secret) clear the cookie and redirect to the login page; other errors
+ * are thrown as ApiError.
  */
-export async function adminGql<T>(
+export function adminGql<Document extends Operation>(
+  event: AdminEvent,
+  document: Document,
+  ...variables: VariablesArg<Document>
+): Promise<ResultOf<Document>>;
+/** The same with a query as text and a hand-written result type: the aggregator page's, for now. */
+export function adminGql<T>(
   event: AdminEvent,
   query: string,
-  variables: Record<string, unknown> = {},
-): Promise<T> {
+  variables?: Record<string, unknown>,
+): Promise<T>;
+export function adminGql(
+  event: AdminEvent,
+  query: Operation | string,
+  variables: unknown = {},
+): Promise<unknown> {
+  return adminSend(event, query, variables);
+}
+
+async function adminSend(event: AdminEvent, query: Operation | string, variables: unknown): Promise<unknown> {
   requireAdmin(event);
   try {
-    return await gql<T>(event, query, variables, 'admin');
+    return await send(event, typeof query === 'string' ? query : sourceOf(query), variables, 'admin');
   } catch (err) {
     if (err instanceof ApiError && (err.code === 'UNAUTHENTICATED' || err.code === 'FORBIDDEN')) {
       clearSessionCookie(event.cookies, event.url, ADMIN_COOKIE);
@@ -75,13 +93,24 @@ export async function adminGql<T>(
 export type Loaded<T> = { data: T; error: null } | { data: null; error: string };
 
 /** For loads: the data, or the error in words for the page's error state (redirects still fly). */
-export async function adminQuery<T>(
+export function adminQuery<Document extends Operation>(
+  event: AdminEvent,
+  document: Document,
+  ...variables: VariablesArg<Document>
+): Promise<Loaded<ResultOf<Document>>>;
+/** The same with a query as text and a hand-written result type: the aggregator page's, for now. */
+export function adminQuery<T>(
   event: AdminEvent,
   query: string,
-  variables: Record<string, unknown> = {},
-): Promise<Loaded<T>> {
+  variables?: Record<string, unknown>,
+): Promise<Loaded<T>>;
+export async function adminQuery(
+  event: AdminEvent,
+  query: Operation | string,
+  variables: unknown = {},
+): Promise<Loaded<unknown>> {
   try {
-    return { data: await adminGql<T>(event, query, variables), error: null };
+    return { data: await adminSend(event, query, variables), error: null };
   } catch (err) {
     if (isRedirect(err)) throw err;
     return { data: null, error: describeApiError(err).message };
@@ -101,37 +130,15 @@ export function badInput(message: string, problems: Problem[] = []): Failed {
   return { ok: false, code: 'BAD_USER_INPUT', message, problems };
 }
 
-/** A result union's error member (`... on Error { code message }`, ValidationError problems). */
-export interface UnionError {
-  __typename: string;
-  code?: string;
-  message?: string;
-  problems?: Problem[];
-}
-
-export function failedFromUnion(result: UnionError): Failed {
+/** A result union's error member, read from its ErrorFields (ValidationError: with problems). */
+export function failedFromUnion(error: ResultOf<typeof ErrorFields>): Failed {
   return {
     ok: false,
-    code: result.code ?? 'INTERNAL_SERVER_ERROR',
-    message: result.message ?? 'The request was refused.',
-    problems: result.problems ?? [],
+    code: error.code,
+    message: error.message,
+    problems: 'problems' in error ? error.problems : [],
   };
 }
-
-/** A GraphQL fragment for the error members of a result union. */
-export const ERROR_FIELDS = /* GraphQL */ `
-  __typename
-  ... on Error {
-    code
-    message
-  }
-  ... on ValidationError {
-    problems {
-      path
-      message
-    }
-  }
-`;
 
 /**
  * Connection arguments from the URL: `after` pages on with `first`, `before` pages back with
@@ -154,8 +161,15 @@ export function connectionArgs(
 }
 
 /** A connection's rows (none when it did not load). */
-export function nodes<T>(connection: { edges: { node: T }[] } | null | undefined): T[] {
+export function nodes<T>(connection: { edges: readonly { node: T }[] } | null | undefined): T[] {
   return connection?.edges.map((e) => e.node) ?? [];
+}
+
+/** A connection's pageInfo, selected with `pageInfo { ...PageInfoFields }` (null when it did not load). */
+export function pageInfoOf(
+  connection: { pageInfo: FragmentOf<typeof PageInfoFields> } | null | undefined,
+): PageInfo | null {
+  return connection ? readFragment(PageInfoFields, connection.pageInfo) : null;
 }
 
 /** A trimmed text field of a form post ('' when absent or a file). */

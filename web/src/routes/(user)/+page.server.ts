@@ -1,4 +1,5 @@
 import { error, fail, type RequestEvent, redirect } from '@sveltejs/kit';
+import { graphql, type ResultOf, readFragment } from '#lib/graphql/index.ts';
 import { ApiError, describeApiError, gql } from '#lib/server/api.ts';
 import { clearSessionCookie, USER_COOKIE } from '#lib/server/session.ts';
 import { safeHttpUrl } from '#lib/url.ts';
@@ -8,90 +9,71 @@ import { type LedgerRow, ledgerChart, windowStart } from './ledger-chart.ts';
 const LEDGER_PAGE = 100; // the API's largest page
 const LEDGER_MAX_ROWS = 500; // enough for 30 days of a busy user; the chart stops there
 
-const LEDGER_FIELDS = /* GraphQL */ `
-  edges {
-    node {
-      createdAt
-      kind
-      amountCents
-      balanceAfterCents
+/** A page of the user's ledger, newest first: what the chart reads. */
+const DashboardLedgerPage = graphql(`
+  fragment DashboardLedgerPage on UserLedgerConnection {
+    edges {
+      node {
+        createdAt
+        kind
+        amountCents
+        balanceAfterCents
+      }
+    }
+    pageInfo {
+      hasNextPage
+      endCursor
     }
   }
-  pageInfo {
-    hasNextPage
-    endCursor
-  }
-`;
+`);
 
-const DASHBOARD = /* GraphQL */ `
-  query UserDashboard($first: Int!) {
-    me {
-      id
-      email
-      displayName
-      vmQuota
-      vmQuotaPeriodEnd
-      billing {
-        creditBalanceCents
-        currency
-      }
-      allocations(status: ACTIVE) {
+const DASHBOARD = graphql(
+  `
+    query UserDashboard($first: Int!) {
+      me {
         id
-        status
-        allocatedAt
-        expiresAt
-        expiringSoon
-        cockpitUrl
-        poolVm {
+        email
+        displayName
+        vmQuota
+        vmQuotaPeriodEnd
+        billing {
+          creditBalanceCents
+          currency
+        }
+        allocations(status: ACTIVE) {
           id
-          name
-          host
+          status
+          allocatedAt
+          expiresAt
+          expiringSoon
+          cockpitUrl
+          poolVm {
+            id
+            name
+            host
+          }
+        }
+        ledger(first: $first) {
+          ...DashboardLedgerPage
         }
       }
-      ledger(first: $first) {
-        ${LEDGER_FIELDS}
+    }
+  `,
+  [DashboardLedgerPage],
+);
+
+const MORE_LEDGER = graphql(
+  `
+    query UserLedgerPage($first: Int!, $after: String!) {
+      me {
+        ledger(first: $first, after: $after) {
+          ...DashboardLedgerPage
+        }
       }
     }
-  }
-`;
-
-const MORE_LEDGER = /* GraphQL */ `
-  query UserLedgerPage($first: Int!, $after: String!) {
-    me {
-      ledger(first: $first, after: $after) {
-        ${LEDGER_FIELDS}
-      }
-    }
-  }
-`;
-
-interface LedgerPage {
-  edges: { node: LedgerRow }[];
-  pageInfo: { hasNextPage: boolean; endCursor: string | null };
-}
-
-export interface Allocation {
-  id: string;
-  status: 'ACTIVE' | 'RELEASED';
-  allocatedAt: string;
-  expiresAt: string;
-  expiringSoon: boolean;
-  cockpitUrl: string | null;
-  poolVm: { id: string; name: string; host: string | null };
-}
-
-interface Dashboard {
-  me: {
-    id: string;
-    email: string;
-    displayName: string;
-    vmQuota: number;
-    vmQuotaPeriodEnd: string | null;
-    billing: { creditBalanceCents: number; currency: string };
-    allocations: Allocation[];
-    ledger: LedgerPage;
-  };
-}
+  `,
+  [DashboardLedgerPage],
+);
 
 /**
  * An error from the API: a session that ended while the page was open goes back to sign in
@@ -119,11 +101,11 @@ function apiFailure(event: Pick<RequestEvent, 'cookies' | 'url'>, err: unknown):
 export const load: PageServerLoad = async (event) => {
   const now = new Date();
   const since = windowStart(now).getTime();
-  let me: Dashboard['me'];
+  let me: ResultOf<typeof DASHBOARD>['me'];
   const rows: LedgerRow[] = [];
   try {
-    ({ me } = await gql<Dashboard>(event, DASHBOARD, { first: LEDGER_PAGE }));
-    let page = me.ledger;
+    ({ me } = await gql(event, DASHBOARD, { first: LEDGER_PAGE }));
+    let page = readFragment(DashboardLedgerPage, me.ledger);
     rows.push(...page.edges.map((e) => e.node));
     // Newest first: read on until a row older than the window, the end, or the cap.
     while (
@@ -133,12 +115,8 @@ export const load: PageServerLoad = async (event) => {
       rows.length > 0 &&
       new Date(rows[rows.length - 1].createdAt).getTime() >= since
     ) {
-      ({
-        me: { ledger: page },
-      } = await gql<{ me: { ledger: LedgerPage } }>(event, MORE_LEDGER, {
-        first: LEDGER_PAGE,
-        after: page.pageInfo.endCursor,
-      }));
+      const more = await gql(event, MORE_LEDGER, { first: LEDGER_PAGE, after: page.pageInfo.endCursor });
+      page = readFragment(DashboardLedgerPage, more.me.ledger);
       rows.push(...page.edges.map((e) => e.node));
     }
   } catch (err) {
@@ -162,7 +140,7 @@ export const load: PageServerLoad = async (event) => {
   };
 };
 
-const ALLOCATE = /* GraphQL */ `
+const ALLOCATE = graphql(`
   mutation UserAllocateVm {
     allocateVm {
       __typename
@@ -186,23 +164,9 @@ const ALLOCATE = /* GraphQL */ `
       }
     }
   }
-`;
+`);
 
-type AllocateResult =
-  | {
-      __typename: 'AllocateVmSuccess';
-      allocation: { id: string; expiresAt: string; poolVm: { id: string; name: string } };
-    }
-  | { __typename: 'PoolExhaustedError'; code: string; message: string }
-  | {
-      __typename: 'QuotaExceededError';
-      code: string;
-      message: string;
-      vmQuota: number;
-      activeAllocations: number;
-    };
-
-const RELEASE = /* GraphQL */ `
+const RELEASE = graphql(`
   mutation UserReleaseAllocation($id: ID!) {
     releaseMyAllocation(id: $id) {
       __typename
@@ -221,14 +185,7 @@ const RELEASE = /* GraphQL */ `
       }
     }
   }
-`;
-
-type ReleaseResult =
-  | {
-      __typename: 'ReleaseMyAllocationSuccess';
-      allocation: { id: string; poolVm: { id: string; name: string } };
-    }
-  | { __typename: 'NotFoundError'; code: string; message: string };
+`);
 
 /** What an action tells the page: a success (role="status") or an error (role="alert"). */
 export interface ActionMessage {
@@ -259,9 +216,9 @@ function actionFailure(
 
 export const actions: Actions = {
   allocate: async (event) => {
-    let result: AllocateResult;
+    let result: ResultOf<typeof ALLOCATE>['allocateVm'];
     try {
-      ({ allocateVm: result } = await gql<{ allocateVm: AllocateResult }>(event, ALLOCATE));
+      ({ allocateVm: result } = await gql(event, ALLOCATE));
     } catch (err) {
       return actionFailure(event, 'allocate', err);
     }
@@ -294,11 +251,9 @@ export const actions: Actions = {
     // Releasing deletes the VM's data: only from the confirmation (dialog or panel).
     if (data.get('confirmed') !== '1') redirect(303, `/?release=${encodeURIComponent(id)}`);
 
-    let result: ReleaseResult;
+    let result: ResultOf<typeof RELEASE>['releaseMyAllocation'];
     try {
-      ({ releaseMyAllocation: result } = await gql<{ releaseMyAllocation: ReleaseResult }>(event, RELEASE, {
-        id,
-      }));
+      ({ releaseMyAllocation: result } = await gql(event, RELEASE, { id }));
     } catch (err) {
       return actionFailure(event, 'release', err);
     }

@@ -1,32 +1,28 @@
 import { fail, redirect } from '@sveltejs/kit';
-import {
-  type AuthErrorResult,
-  type FieldErrors,
-  rateLimitMessage,
-  SIGN_IN_ERROR_FIELDS,
-} from '#lib/components/dashboard/auth-form.ts';
+import { type FieldErrors, rateLimitMessage } from '#lib/components/dashboard/auth-form.ts';
+import { graphql, type ResultOf, readFragment } from '#lib/graphql/index.ts';
 import { describeApiError, gql } from '#lib/server/api.ts';
+import { SignInErrorFields } from '#lib/server/auth-fragments.ts';
 import { setSessionCookie, USER_COOKIE } from '#lib/server/session.ts';
 import type { Actions, PageServerLoad } from './$types';
 
-const SIGN_IN = /* GraphQL */ `
-  mutation WebSignIn($input: SignInInput!) {
-    signIn(input: $input) {
-      __typename
-      ... on SignInSuccess {
-        session {
-          token
-          expiresAt
+const SIGN_IN = graphql(
+  `
+    mutation WebSignIn($input: SignInInput!) {
+      signIn(input: $input) {
+        __typename
+        ... on SignInSuccess {
+          session {
+            token
+            expiresAt
+          }
         }
+        ...SignInErrorFields
       }
-      ${SIGN_IN_ERROR_FIELDS}
     }
-  }
-`;
-
-type SignInResult =
-  | { __typename: 'SignInSuccess'; session: { token: string; expiresAt: string } }
-  | AuthErrorResult;
+  `,
+  [SignInErrorFields],
+);
 
 type Field = 'email' | 'password';
 
@@ -54,30 +50,25 @@ export const actions: Actions = {
     if (!password) errors.password = ['Enter your password.'];
     if (errors.email || errors.password) return fail<SignInFailure>(400, { values, errors });
 
-    let result: SignInResult;
+    let result: ResultOf<typeof SIGN_IN>['signIn'];
     try {
-      ({ signIn: result } = await gql<{ signIn: SignInResult }>(
-        event,
-        SIGN_IN,
-        { input: { email, password } },
-        'none',
-      ));
+      ({ signIn: result } = await gql(event, SIGN_IN, { input: { email, password } }, 'none'));
     } catch (err) {
       const { message } = describeApiError(err);
       return fail<SignInFailure>(503, { values, errors: {}, message });
     }
 
-    if (result.__typename === 'SignInSuccess' && 'session' in result) {
+    if (result.__typename === 'SignInSuccess') {
       setSessionCookie(event.cookies, event.url, USER_COOKIE, result.session.token, result.session.expiresAt);
       redirect(303, '/');
     }
-    const failure = result as AuthErrorResult;
+    const failure = readFragment(SignInErrorFields, result);
     switch (failure.code) {
       case 'RATE_LIMITED':
         return fail<SignInFailure>(429, {
           values,
           errors: {},
-          message: rateLimitMessage(failure.retryAfterSeconds),
+          message: rateLimitMessage('retryAfterSeconds' in failure ? failure.retryAfterSeconds : undefined),
         });
       case 'INVALID_CREDENTIALS':
         return fail<SignInFailure>(400, {

@@ -1,13 +1,14 @@
 import { redirect } from '@sveltejs/kit';
+import { graphql } from '#lib/graphql/index.ts';
 import { gql } from '#lib/server/api.ts';
 import { clearSessionCookie, USER_COOKIE } from '#lib/server/session.ts';
 import type { Actions, PageServerLoad } from './$types';
 
-const SIGN_OUT = /* GraphQL */ `
+const SIGN_OUT = graphql(`
   mutation WebSignOut {
     signOut
   }
-`;
+`);
 
 /** Signing out is a POST (the header's "Sign out" form); a plain visit changes nothing. */
 export const load: PageServerLoad = () => {
@@ -18,7 +19,7 @@ export const actions: Actions = {
   default: async (event) => {
     if (event.locals.sessionToken) {
       try {
-        await gql<{ signOut: boolean }>(event, SIGN_OUT);
+        await gql(event, SIGN_OUT);
       } catch {
         // The session ends here either way: the cookie goes below, and an unreachable API's
         // session runs out on its own.

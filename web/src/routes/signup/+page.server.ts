@@ -1,37 +1,36 @@
 import { fail, redirect } from '@sveltejs/kit';
 import {
-  type AuthErrorResult,
   type FieldErrors,
   PASSWORD_MAX_LENGTH,
   PASSWORD_MIN_LENGTH,
   PASSWORD_RULES_TEXT,
   problemsByField,
   rateLimitMessage,
-  SIGN_UP_ERROR_FIELDS,
   sentence,
 } from '#lib/components/dashboard/auth-form.ts';
+import { graphql, type ResultOf, readFragment } from '#lib/graphql/index.ts';
 import { describeApiError, gql } from '#lib/server/api.ts';
+import { SignUpErrorFields } from '#lib/server/auth-fragments.ts';
 import { setSessionCookie, USER_COOKIE } from '#lib/server/session.ts';
 import type { Actions, PageServerLoad } from './$types';
 
-const SIGN_UP = /* GraphQL */ `
-  mutation WebSignUp($input: SignUpInput!) {
-    signUp(input: $input) {
-      __typename
-      ... on SignUpSuccess {
-        session {
-          token
-          expiresAt
+const SIGN_UP = graphql(
+  `
+    mutation WebSignUp($input: SignUpInput!) {
+      signUp(input: $input) {
+        __typename
+        ... on SignUpSuccess {
+          session {
+            token
+            expiresAt
+          }
         }
+        ...SignUpErrorFields
       }
-      ${SIGN_UP_ERROR_FIELDS}
     }
-  }
-`;
-
-type SignUpResult =
-  | { __typename: 'SignUpSuccess'; session: { token: string; expiresAt: string } }
-  | AuthErrorResult;
+  `,
+  [SignUpErrorFields],
+);
 
 type Field = 'email' | 'displayName' | 'password';
 const FIELDS: readonly Field[] = ['email', 'displayName', 'password'];
@@ -44,7 +43,7 @@ export interface SignUpFailure {
   details?: string[];
 }
 
-const PASSWORD_RULES = /* GraphQL */ `
+const PASSWORD_RULES = graphql(`
   query WebPasswordRules {
     passwordRules {
       minLength
@@ -52,23 +51,14 @@ const PASSWORD_RULES = /* GraphQL */ `
       summary
     }
   }
-`;
+`);
 
-interface PasswordRules {
-  minLength: number;
-  maxLength: number;
-  summary: string;
-}
+type PasswordRules = ResultOf<typeof PASSWORD_RULES>['passwordRules'];
 
 /** The API's rules when it can say them (it applies them), else the same rules as known here. */
 async function passwordRules(event: Parameters<PageServerLoad>[0]): Promise<PasswordRules> {
   try {
-    const { passwordRules: rules } = await gql<{ passwordRules: PasswordRules }>(
-      event,
-      PASSWORD_RULES,
-      {},
-      'none',
-    );
+    const { passwordRules: rules } = await gql(event, PASSWORD_RULES, {}, 'none');
     return { ...rules, summary: sentence(rules.summary) };
   } catch {
     return { minLength: PASSWORD_MIN_LENGTH, maxLength: PASSWORD_MAX_LENGTH, summary: PASSWORD_RULES_TEXT };
@@ -89,30 +79,25 @@ export const actions: Actions = {
     // The password is never sent back to the page.
     const values = { email, displayName };
 
-    let result: SignUpResult;
+    let result: ResultOf<typeof SIGN_UP>['signUp'];
     try {
-      ({ signUp: result } = await gql<{ signUp: SignUpResult }>(
-        event,
-        SIGN_UP,
-        { input: { email, displayName, password } },
-        'none',
-      ));
+      ({ signUp: result } = await gql(event, SIGN_UP, { input: { email, displayName, password } }, 'none'));
     } catch (err) {
       const { message } = describeApiError(err);
       return fail<SignUpFailure>(503, { values, errors: {}, message });
     }
 
-    if (result.__typename === 'SignUpSuccess' && 'session' in result) {
+    if (result.__typename === 'SignUpSuccess') {
       setSessionCookie(event.cookies, event.url, USER_COOKIE, result.session.token, result.session.expiresAt);
       redirect(303, '/');
     }
-    const failure = result as AuthErrorResult;
+    const failure = readFragment(SignUpErrorFields, result);
     switch (failure.code) {
       case 'RATE_LIMITED':
         return fail<SignUpFailure>(429, {
           values,
           errors: {},
-          message: rateLimitMessage(failure.retryAfterSeconds),
+          message: rateLimitMessage('retryAfterSeconds' in failure ? failure.retryAfterSeconds : undefined),
         });
       case 'EMAIL_TAKEN':
         return fail<SignUpFailure>(409, {
@@ -120,7 +105,7 @@ export const actions: Actions = {
           errors: { email: ['An account with this email exists already. Sign in instead.'] },
         });
       case 'BAD_USER_INPUT': {
-        const sorted = problemsByField(failure.problems ?? [], FIELDS);
+        const sorted = problemsByField('problems' in failure ? failure.problems : [], FIELDS);
         return fail<SignUpFailure>(400, {
           values,
           errors: sorted.fields,

@@ -9,36 +9,6 @@ export const PASSWORD_MIN_LENGTH = 12;
 export const PASSWORD_MAX_LENGTH = 256;
 export const PASSWORD_RULES_TEXT = `${PASSWORD_MIN_LENGTH} to ${PASSWORD_MAX_LENGTH} characters, and not the same as your email.`;
 
-/** The GraphQL selection of the errors a sign-in result can carry. */
-export const SIGN_IN_ERROR_FIELDS = /* GraphQL */ `
-  ... on Error {
-    code
-    message
-  }
-  ... on RateLimitedError {
-    retryAfterSeconds
-  }
-`;
-
-/** The GraphQL selection of the errors a sign-up result can carry (validation problems too). */
-export const SIGN_UP_ERROR_FIELDS = /* GraphQL */ `
-  ${SIGN_IN_ERROR_FIELDS}
-  ... on ValidationError {
-    problems {
-      path
-      message
-    }
-  }
-`;
-
-export interface AuthErrorResult {
-  __typename: string;
-  code: string;
-  message: string;
-  problems?: { path: string; message: string }[];
-  retryAfterSeconds?: number;
-}
-
 /** Field name → the problems with it, in words. */
 export type FieldErrors<F extends string> = Partial<Record<F, string[]>>;
 

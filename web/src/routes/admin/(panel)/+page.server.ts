@@ -1,7 +1,8 @@
+import { graphql } from '#lib/graphql/index.ts';
 import { adminQuery } from '#lib/server/admin.ts';
 import type { PageServerLoad } from './$types';
 
-const OVERVIEW = /* GraphQL */ `
+const OVERVIEW = graphql(`
   query AdminOverview {
     overview {
       totalUsers
@@ -40,10 +41,10 @@ const OVERVIEW = /* GraphQL */ `
       }
     }
   }
-`;
+`);
 
 /** Separate: `pool` answers PROVISIONER_UNAVAILABLE without a provisioner. */
-const POOL_STATES = /* GraphQL */ `
+const POOL_STATES = graphql(`
   query AdminOverviewPool {
     maintenance: pool(status: MAINTENANCE) {
       id
@@ -52,35 +53,10 @@ const POOL_STATES = /* GraphQL */ `
       id
     }
   }
-`;
-
-interface Overview {
-  totalUsers: number;
-  totalBalanceCents: number;
-  consumedRecords: number;
-  rejectedRecords: number;
-  activeAllocations: number;
-  pool: { total: number; free: number; allocated: number };
-  aggregator: {
-    lastRunAt: string | null;
-    lastRunStatus: string | null;
-    lastSuccessAt: string | null;
-    failingNodes: { nodeName: string; lastError: string; lastRunAt: string | null }[];
-  };
-  ledger: {
-    lastCheckedAt: string | null;
-    lastRunStatus: string | null;
-    usersDrifted: number | null;
-    totalDriftCents: number | null;
-    chainBreaks: number | null;
-  };
-}
+`);
 
 export const load: PageServerLoad = async (event) => {
-  const [main, pool] = await Promise.all([
-    adminQuery<{ overview: Overview; billing: { edges: { node: { currency: string } }[] } }>(event, OVERVIEW),
-    adminQuery<{ maintenance: { id: string }[]; retired: { id: string }[] }>(event, POOL_STATES),
-  ]);
+  const [main, pool] = await Promise.all([adminQuery(event, OVERVIEW), adminQuery(event, POOL_STATES)]);
   return {
     overview: main.data?.overview ?? null,
     currency: main.data?.billing.edges[0]?.node.currency ?? null,

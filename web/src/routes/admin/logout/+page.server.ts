@@ -1,13 +1,14 @@
 import { redirect } from '@sveltejs/kit';
+import { graphql } from '#lib/graphql/index.ts';
 import { gql } from '#lib/server/api.ts';
 import { ADMIN_COOKIE, clearSessionCookie } from '#lib/server/session.ts';
 import type { Actions, PageServerLoad } from './$types';
 
-const SIGN_OUT = /* GraphQL */ `
+const SIGN_OUT = graphql(`
   mutation AdminSignOut {
     signOut
   }
-`;
+`);
 
 export const load: PageServerLoad = ({ locals }) => ({ signedIn: Boolean(locals.adminToken) });
 
@@ -15,7 +16,7 @@ export const actions: Actions = {
   default: async (event) => {
     if (event.locals.adminToken) {
       try {
-        await gql<{ signOut: boolean }>(event, SIGN_OUT, {}, 'admin');
+        await gql(event, SIGN_OUT, {}, 'admin');
       } catch {
         // Expired or revoked already, or the API is away: the cookie goes either way.
       }

@@ -1,89 +1,97 @@
 import { fail } from '@sveltejs/kit';
-import type {
-  Connection,
-  Done,
-  FailedWith,
-  LedgerRow,
-  Problem,
-  UserRef,
-} from '#lib/components/admin/types.ts';
+import type { Done, FailedWith, Problem } from '#lib/components/admin/types.ts';
 import { money, signedMoney } from '#lib/components/admin/util.ts';
+import { graphql, type ResultOf, readFragment } from '#lib/graphql/index.ts';
 import {
   adminGql,
   adminQuery,
   badInput,
   connectionArgs,
-  ERROR_FIELDS,
   enumParam,
   failedFrom,
   failedFromUnion,
   field,
   nodes,
+  pageInfoOf,
   param,
   parseAmountCents,
-  type UnionError,
 } from '#lib/server/admin.ts';
-import {
-  LEDGER_ROW_FIELDS,
-  PAGE_ARGUMENTS,
-  PAGE_INFO,
-  PAGE_VARIABLES,
-  USER_REF_FIELDS,
-} from '#lib/server/admin-fragments.ts';
+import { ErrorFields, LedgerRowFields, PageInfoFields, UserRefFields } from '#lib/server/admin-fragments.ts';
 import type { Actions, PageServerLoad } from './$types';
 
 const BILLING_ORDERS = ['BALANCE_ASC', 'BALANCE_DESC', 'UPDATED_DESC'] as const;
 const LEDGER_KINDS = ['ADJUSTMENT', 'PAYMENT', 'PLAN_PURCHASE', 'REFUND', 'USAGE'] as const;
 
-const BALANCES = /* GraphQL */ `
-  query AdminBalances($userId: ID, $orderBy: BillingOrder, ${PAGE_VARIABLES}) {
-    billing(userId: $userId, orderBy: $orderBy, ${PAGE_ARGUMENTS}) {
-      edges {
-        node {
-          creditBalanceCents
-          currency
-          updatedAt
-          user {
-            ${USER_REF_FIELDS}
+const BALANCES = graphql(
+  `
+    query AdminBalances(
+      $userId: ID
+      $orderBy: BillingOrder
+      $first: Int
+      $after: String
+      $last: Int
+      $before: String
+    ) {
+      billing(userId: $userId, orderBy: $orderBy, first: $first, after: $after, last: $last, before: $before) {
+        edges {
+          node {
+            creditBalanceCents
+            currency
+            updatedAt
+            user {
+              ...UserRefFields
+            }
+          }
+        }
+        pageInfo {
+          ...PageInfoFields
+        }
+      }
+    }
+  `,
+  [UserRefFields, PageInfoFields],
+);
+
+const LEDGER = graphql(
+  `
+    query AdminLedger($userId: ID, $kind: LedgerKind, $first: Int, $after: String, $last: Int, $before: String) {
+      ledger(userId: $userId, kind: $kind, first: $first, after: $after, last: $last, before: $before) {
+        edges {
+          node {
+            ...LedgerRowFields
+          }
+        }
+        pageInfo {
+          ...PageInfoFields
+        }
+      }
+    }
+  `,
+  [LedgerRowFields, PageInfoFields],
+);
+
+const ADJUST_BALANCE = graphql(
+  `
+    mutation AdminAdjustBalance($input: AdjustBalanceInput!) {
+      adjustBalance(input: $input) {
+        __typename
+        ...ErrorFields
+        ... on AdjustBalanceSuccess {
+          entry {
+            id
+            amountCents
+            balanceAfterCents
+            currency
+            userId
           }
         }
       }
-      ${PAGE_INFO}
     }
-  }
-`;
+  `,
+  [ErrorFields],
+);
 
-const LEDGER = /* GraphQL */ `
-  query AdminLedger($userId: ID, $kind: LedgerKind, ${PAGE_VARIABLES}) {
-    ledger(userId: $userId, kind: $kind, ${PAGE_ARGUMENTS}) {
-      edges {
-        node {
-          ${LEDGER_ROW_FIELDS}
-        }
-      }
-      ${PAGE_INFO}
-    }
-  }
-`;
-
-const ADJUST_BALANCE = /* GraphQL */ `
-  mutation AdminAdjustBalance($input: AdjustBalanceInput!) {
-    adjustBalance(input: $input) {
-      ${ERROR_FIELDS}
-      ... on AdjustBalanceSuccess {
-        entry {
-          id
-          amountCents
-          balanceAfterCents
-          currency
-          userId
-        }
-      }
-    }
-  }
-`;
-
-const RECONCILE = /* GraphQL */ `
+const RECONCILE = graphql(`
   mutation AdminReconcileBalancesNow {
     reconcileBalancesNow {
       usersChecked
@@ -98,14 +106,9 @@ const RECONCILE = /* GraphQL */ `
       }
     }
   }
-`;
+`);
 
-interface BalanceRow {
-  creditBalanceCents: number;
-  currency: string;
-  updatedAt: string;
-  user: UserRef;
-}
+type ReconcileSummary = ResultOf<typeof RECONCILE>['reconcileBalancesNow'];
 
 export const load: PageServerLoad = async (event) => {
   const { url } = event;
@@ -113,42 +116,22 @@ export const load: PageServerLoad = async (event) => {
   const orderBy = enumParam(url, 'orderBy', BILLING_ORDERS) ?? 'BALANCE_ASC';
   const kind = enumParam(url, 'kind', LEDGER_KINDS);
   const [balances, ledger] = await Promise.all([
-    adminQuery<{ billing: Connection<BalanceRow> }>(event, BALANCES, {
-      userId,
-      orderBy,
-      ...connectionArgs(url),
-    }),
-    adminQuery<{ ledger: Connection<LedgerRow> }>(event, LEDGER, {
-      userId,
-      kind,
-      ...connectionArgs(url, 'ledger'),
-    }),
+    adminQuery(event, BALANCES, { userId, orderBy, ...connectionArgs(url) }),
+    adminQuery(event, LEDGER, { userId, kind, ...connectionArgs(url, 'ledger') }),
   ]);
   return {
     filters: { userId: userId ?? '', orderBy, kind: kind ?? '' },
-    balances: nodes(balances.data?.billing),
-    pageInfo: balances.data?.billing.pageInfo ?? null,
+    balances: nodes(balances.data?.billing).map((row) => ({
+      ...row,
+      user: readFragment(UserRefFields, row.user),
+    })),
+    pageInfo: pageInfoOf(balances.data?.billing),
     error: balances.error,
-    ledger: nodes(ledger.data?.ledger),
-    ledgerPageInfo: ledger.data?.ledger.pageInfo ?? null,
+    ledger: readFragment(LedgerRowFields, nodes(ledger.data?.ledger)),
+    ledgerPageInfo: pageInfoOf(ledger.data?.ledger),
     ledgerError: ledger.error,
   };
 };
-
-type AdjustResult =
-  | {
-      __typename: 'AdjustBalanceSuccess';
-      entry: { id: string; amountCents: number; balanceAfterCents: number; currency: string; userId: string };
-    }
-  | UnionError;
-
-interface ReconcileSummary {
-  usersChecked: number;
-  usersDrifted: number;
-  totalDriftCents: number;
-  chainBreaks: number;
-  drifted: { userId: string; balanceCents: number; ledgerCents: number; driftCents: number }[];
-}
 
 export const actions: Actions = {
   adjustBalance: async (event) => {
@@ -167,7 +150,7 @@ export const actions: Actions = {
         message: 'a signed amount other than 0, such as 5.00 (credit) or -5.00 (debit).',
       });
     if (!values.note) problems.push({ path: 'note', message: 'say why (it is kept on the ledger row).' });
-    if (problems.length)
+    if (problems.length || amountCents === null)
       return fail(400, {
         adjustBalance: {
           ...badInput('Please correct the adjustment.', problems),
@@ -175,15 +158,15 @@ export const actions: Actions = {
         } satisfies FailedWith<typeof values>,
       });
 
-    let result: AdjustResult;
+    let result: ResultOf<typeof ADJUST_BALANCE>['adjustBalance'];
     try {
-      ({ adjustBalance: result } = await adminGql<{ adjustBalance: AdjustResult }>(event, ADJUST_BALANCE, {
+      ({ adjustBalance: result } = await adminGql(event, ADJUST_BALANCE, {
         input: { userId: values.userId, amountCents, note: values.note },
       }));
     } catch (err) {
       return fail(503, { adjustBalance: { ...failedFrom(err), values } satisfies FailedWith<typeof values> });
     }
-    if ('entry' in result) {
+    if (result.__typename === 'AdjustBalanceSuccess') {
       const { entry } = result;
       return {
         adjustBalance: {
@@ -194,16 +177,16 @@ export const actions: Actions = {
       };
     }
     return fail(400, {
-      adjustBalance: { ...failedFromUnion(result), values } satisfies FailedWith<typeof values>,
+      adjustBalance: {
+        ...failedFromUnion(readFragment(ErrorFields, result)),
+        values,
+      } satisfies FailedWith<typeof values>,
     });
   },
 
   reconcile: async (event) => {
     try {
-      const { reconcileBalancesNow: s } = await adminGql<{ reconcileBalancesNow: ReconcileSummary }>(
-        event,
-        RECONCILE,
-      );
+      const { reconcileBalancesNow: s } = await adminGql(event, RECONCILE);
       const clean = s.usersDrifted === 0 && s.chainBreaks === 0;
       return {
         reconcile: {

@@ -1,36 +1,50 @@
 import { fail } from '@sveltejs/kit';
-import type { Connection, Done } from '#lib/components/admin/types.ts';
-import { adminGql, adminQuery, connectionArgs, failedFrom, nodes, param } from '#lib/server/admin.ts';
-import { PAGE_ARGUMENTS, PAGE_INFO, PAGE_VARIABLES } from '#lib/server/admin-fragments.ts';
+import type { Done } from '#lib/components/admin/types.ts';
+import { graphql, type ResultOf } from '#lib/graphql/index.ts';
+import {
+  adminGql,
+  adminQuery,
+  connectionArgs,
+  failedFrom,
+  nodes,
+  pageInfoOf,
+  param,
+} from '#lib/server/admin.ts';
+import { PageInfoFields } from '#lib/server/admin-fragments.ts';
 import type { Actions, PageServerLoad } from './$types';
 
 /** The jobs the workers run (the filter also takes any other name from the URL). */
 const KNOWN_JOBS = ['aggregate', 'auto-release', 'outbox', 'reconcile'];
 
-const JOB_RUNS = /* GraphQL */ `
-  query AdminJobRuns($job: String, ${PAGE_VARIABLES}) {
-    jobRuns(job: $job, ${PAGE_ARGUMENTS}) {
-      edges {
-        node {
-          id
-          job
-          trigger
-          status
-          startedAt
-          finishedAt
-          host
-          pid
-          summary
-          progress
-          error
+const JOB_RUNS = graphql(
+  `
+    query AdminJobRuns($job: String, $first: Int, $after: String, $last: Int, $before: String) {
+      jobRuns(job: $job, first: $first, after: $after, last: $last, before: $before) {
+        edges {
+          node {
+            id
+            job
+            trigger
+            status
+            startedAt
+            finishedAt
+            host
+            pid
+            summary
+            progress
+            error
+          }
+        }
+        pageInfo {
+          ...PageInfoFields
         }
       }
-      ${PAGE_INFO}
     }
-  }
-`;
+  `,
+  [PageInfoFields],
+);
 
-const AUTO_RELEASE_NOW = /* GraphQL */ `
+const AUTO_RELEASE_NOW = graphql(`
   mutation AdminAutoReleaseNow {
     autoReleaseNow {
       rowsExamined
@@ -41,53 +55,26 @@ const AUTO_RELEASE_NOW = /* GraphQL */ `
       errors
     }
   }
-`;
+`);
 
-interface JobRunRow {
-  id: string;
-  job: string;
-  trigger: string;
-  status: string;
-  startedAt: string;
-  finishedAt: string | null;
-  host: string;
-  pid: number;
-  summary: unknown;
-  progress: unknown;
-  error: string | null;
-}
+type AutoReleaseSummary = ResultOf<typeof AUTO_RELEASE_NOW>['autoReleaseNow'];
 
 export const load: PageServerLoad = async (event) => {
   const job = param(event.url, 'job');
-  const result = await adminQuery<{ jobRuns: Connection<JobRunRow> }>(event, JOB_RUNS, {
-    job,
-    ...connectionArgs(event.url),
-  });
+  const result = await adminQuery(event, JOB_RUNS, { job, ...connectionArgs(event.url) });
   return {
     filters: { job: job ?? '' },
     jobs: job && !KNOWN_JOBS.includes(job) ? [...KNOWN_JOBS, job] : KNOWN_JOBS,
     runs: nodes(result.data?.jobRuns),
-    pageInfo: result.data?.jobRuns.pageInfo ?? null,
+    pageInfo: pageInfoOf(result.data?.jobRuns),
     error: result.error,
   };
 };
 
-interface AutoReleaseSummary {
-  rowsExamined: number;
-  rowsExpired: number;
-  rowsReleased: number;
-  rowsAlreadyReleased: number;
-  expiryWarnings: number;
-  errors: string[];
-}
-
 export const actions: Actions = {
   autoRelease: async (event) => {
     try {
-      const { autoReleaseNow: s } = await adminGql<{ autoReleaseNow: AutoReleaseSummary }>(
-        event,
-        AUTO_RELEASE_NOW,
-      );
+      const { autoReleaseNow: s } = await adminGql(event, AUTO_RELEASE_NOW);
       return {
         autoRelease: {
           ok: true,

@@ -1,84 +1,88 @@
 import { fail } from '@sveltejs/kit';
-import type {
-  Connection,
-  Done,
-  FailedWith,
-  PaymentRow,
-  Problem,
-  UserRef,
-} from '#lib/components/admin/types.ts';
+import type { Done, FailedWith, Problem } from '#lib/components/admin/types.ts';
 import { money } from '#lib/components/admin/util.ts';
+import { graphql, type ResultOf, readFragment } from '#lib/graphql/index.ts';
 import {
   adminGql,
   adminQuery,
   badInput,
   connectionArgs,
-  ERROR_FIELDS,
   enumParam,
   failedFrom,
   failedFromUnion,
   field,
   nodes,
+  pageInfoOf,
   param,
   parseAmountCents,
-  type UnionError,
 } from '#lib/server/admin.ts';
-import {
-  PAGE_ARGUMENTS,
-  PAGE_INFO,
-  PAGE_VARIABLES,
-  PAYMENT_ROW_FIELDS,
-  USER_REF_FIELDS,
-} from '#lib/server/admin-fragments.ts';
+import { ErrorFields, PageInfoFields, PaymentRowFields, UserRefFields } from '#lib/server/admin-fragments.ts';
 import type { Actions, PageServerLoad } from './$types';
 
 const EVENT_STATUSES = ['APPLIED', 'IGNORED', 'REFUSED'] as const;
 
-const PAYMENTS = /* GraphQL */ `
-  query AdminPayments($userId: ID, ${PAGE_VARIABLES}) {
-    payments(userId: $userId, ${PAGE_ARGUMENTS}) {
-      edges {
-        node {
-          ${PAYMENT_ROW_FIELDS}
-          user {
-            ${USER_REF_FIELDS}
+const PAYMENTS = graphql(
+  `
+    query AdminPayments($userId: ID, $first: Int, $after: String, $last: Int, $before: String) {
+      payments(userId: $userId, first: $first, after: $after, last: $last, before: $before) {
+        edges {
+          node {
+            ...PaymentRowFields
+            user {
+              ...UserRefFields
+            }
+          }
+        }
+        pageInfo {
+          ...PageInfoFields
+        }
+      }
+      billing(userId: $userId, first: 1) {
+        edges {
+          node {
+            currency
           }
         }
       }
-      ${PAGE_INFO}
     }
-    billing(userId: $userId, first: 1) {
-      edges {
-        node {
-          currency
+  `,
+  [PaymentRowFields, UserRefFields, PageInfoFields],
+);
+
+const WEBHOOK_EVENTS = graphql(
+  `
+    query AdminWebhookEvents(
+      $status: WebhookEventStatus
+      $first: Int
+      $after: String
+      $last: Int
+      $before: String
+    ) {
+      webhookEvents(status: $status, first: $first, after: $after, last: $last, before: $before) {
+        edges {
+          node {
+            id
+            provider
+            eventId
+            type
+            status
+            detail
+            userId
+            receivedAt
+          }
+        }
+        pageInfo {
+          ...PageInfoFields
         }
       }
     }
-  }
-`;
+  `,
+  [PageInfoFields],
+);
 
-const WEBHOOK_EVENTS = /* GraphQL */ `
-  query AdminWebhookEvents($status: WebhookEventStatus, ${PAGE_VARIABLES}) {
-    webhookEvents(status: $status, ${PAGE_ARGUMENTS}) {
-      edges {
-        node {
-          id
-          provider
-          eventId
-          type
-          status
-          detail
-          userId
-          receivedAt
-        }
-      }
-      ${PAGE_INFO}
-    }
-  }
-`;
-
-const PAYMENT_RESULT = /* GraphQL */ `
-  result {
+/** What recording or refunding a payment answers: the payment, and the balance now. */
+const PaymentResultFields = graphql(`
+  fragment PaymentResultFields on PaymentResult {
     payment {
       id
       amountCents
@@ -92,79 +96,67 @@ const PAYMENT_RESULT = /* GraphQL */ `
       currency
     }
   }
-`;
+`);
 
-const RECORD_PAYMENT = /* GraphQL */ `
-  mutation AdminRecordPayment($input: RecordPaymentInput!) {
-    recordPayment(input: $input) {
-      ${ERROR_FIELDS}
-      ... on RecordPaymentSuccess {
-        ${PAYMENT_RESULT}
+const RECORD_PAYMENT = graphql(
+  `
+    mutation AdminRecordPayment($input: RecordPaymentInput!) {
+      recordPayment(input: $input) {
+        __typename
+        ...ErrorFields
+        ... on RecordPaymentSuccess {
+          result {
+            ...PaymentResultFields
+          }
+        }
       }
     }
-  }
-`;
+  `,
+  [ErrorFields, PaymentResultFields],
+);
 
-const REFUND_PAYMENT = /* GraphQL */ `
-  mutation AdminRefundPayment($input: RefundPaymentInput!) {
-    refundPayment(input: $input) {
-      ${ERROR_FIELDS}
-      ... on RefundExceedsPaymentError {
-        refundableCents
-      }
-      ... on RefundPaymentSuccess {
-        ${PAYMENT_RESULT}
+const REFUND_PAYMENT = graphql(
+  `
+    mutation AdminRefundPayment($input: RefundPaymentInput!) {
+      refundPayment(input: $input) {
+        __typename
+        ...ErrorFields
+        ... on RefundExceedsPaymentError {
+          refundableCents
+        }
+        ... on RefundPaymentSuccess {
+          result {
+            ...PaymentResultFields
+          }
+        }
       }
     }
-  }
-`;
-
-interface WebhookEventRow {
-  id: string;
-  provider: string;
-  eventId: string;
-  type: string;
-  status: string;
-  detail: string | null;
-  userId: string | null;
-  receivedAt: string;
-}
+  `,
+  [ErrorFields, PaymentResultFields],
+);
 
 export const load: PageServerLoad = async (event) => {
   const { url } = event;
   const userId = param(url, 'userId');
   const eventStatus = enumParam(url, 'eventStatus', EVENT_STATUSES);
   const [payments, events] = await Promise.all([
-    adminQuery<{
-      payments: Connection<PaymentRow & { user: UserRef }>;
-      billing: { edges: { node: { currency: string } }[] };
-    }>(event, PAYMENTS, { userId, ...connectionArgs(url) }),
-    adminQuery<{ webhookEvents: Connection<WebhookEventRow> }>(event, WEBHOOK_EVENTS, {
-      status: eventStatus,
-      ...connectionArgs(url, 'events'),
-    }),
+    adminQuery(event, PAYMENTS, { userId, ...connectionArgs(url) }),
+    adminQuery(event, WEBHOOK_EVENTS, { status: eventStatus, ...connectionArgs(url, 'events') }),
   ]);
   return {
     filters: { userId: userId ?? '', eventStatus: eventStatus ?? '' },
-    payments: nodes(payments.data?.payments),
-    pageInfo: payments.data?.payments.pageInfo ?? null,
+    payments: nodes(payments.data?.payments).map((row) => ({
+      ...readFragment(PaymentRowFields, row),
+      user: readFragment(UserRefFields, row.user),
+    })),
+    pageInfo: pageInfoOf(payments.data?.payments),
     currency: payments.data?.billing.edges[0]?.node.currency ?? 'EUR',
     error: payments.error,
     events: nodes(events.data?.webhookEvents),
-    eventsPageInfo: events.data?.webhookEvents.pageInfo ?? null,
+    eventsPageInfo: pageInfoOf(events.data?.webhookEvents),
     eventsError: events.error,
   };
 };
-
-type PaymentResult =
-  | {
-      __typename: 'RecordPaymentSuccess' | 'RefundPaymentSuccess';
-      result: {
-        payment: { id: string; amountCents: number; currency: string; user: { email: string } };
-        billing: { creditBalanceCents: number; currency: string };
-      };
-    }
-  | (UnionError & { refundableCents?: number });
 
 export const actions: Actions = {
   recordPayment: async (event) => {
@@ -183,7 +175,7 @@ export const actions: Actions = {
       problems.push({ path: 'amount', message: 'enter an amount above 0, such as 12.50.' });
     if (!/^[A-Z]{3}$/.test(values.currency))
       problems.push({ path: 'currency', message: 'a three-letter code such as EUR.' });
-    if (problems.length)
+    if (problems.length || amountCents === null)
       return fail(400, {
         recordPayment: {
           ...badInput('Please correct the payment form.', problems),
@@ -191,9 +183,9 @@ export const actions: Actions = {
         } satisfies FailedWith<typeof values>,
       });
 
-    let result: PaymentResult;
+    let result: ResultOf<typeof RECORD_PAYMENT>['recordPayment'];
     try {
-      ({ recordPayment: result } = await adminGql<{ recordPayment: PaymentResult }>(event, RECORD_PAYMENT, {
+      ({ recordPayment: result } = await adminGql(event, RECORD_PAYMENT, {
         input: {
           userId: values.userId,
           amountCents,
@@ -205,8 +197,8 @@ export const actions: Actions = {
     } catch (err) {
       return fail(503, { recordPayment: { ...failedFrom(err), values } satisfies FailedWith<typeof values> });
     }
-    if ('result' in result) {
-      const { payment, billing } = result.result;
+    if (result.__typename === 'RecordPaymentSuccess') {
+      const { payment, billing } = readFragment(PaymentResultFields, result.result);
       return {
         recordPayment: {
           ok: true,
@@ -216,7 +208,10 @@ export const actions: Actions = {
       };
     }
     return fail(400, {
-      recordPayment: { ...failedFromUnion(result), values } satisfies FailedWith<typeof values>,
+      recordPayment: {
+        ...failedFromUnion(readFragment(ErrorFields, result)),
+        values,
+      } satisfies FailedWith<typeof values>,
     });
   },
 
@@ -239,16 +234,16 @@ export const actions: Actions = {
         },
       });
 
-    let result: PaymentResult;
+    let result: ResultOf<typeof REFUND_PAYMENT>['refundPayment'];
     try {
-      ({ refundPayment: result } = await adminGql<{ refundPayment: PaymentResult }>(event, REFUND_PAYMENT, {
+      ({ refundPayment: result } = await adminGql(event, REFUND_PAYMENT, {
         input: { paymentId, amountCents: amountCents ?? null, note: values.note || null },
       }));
     } catch (err) {
       return fail(503, { refundPayment: { ...failedFrom(err), paymentId, values } });
     }
-    if ('result' in result) {
-      const { payment, billing } = result.result;
+    if (result.__typename === 'RefundPaymentSuccess') {
+      const { payment, billing } = readFragment(PaymentResultFields, result.result);
       return {
         refundPayment: {
           ok: true,
@@ -257,6 +252,8 @@ export const actions: Actions = {
         } satisfies Done<{ paymentId: string }>,
       };
     }
-    return fail(400, { refundPayment: { ...failedFromUnion(result), paymentId, values } });
+    return fail(400, {
+      refundPayment: { ...failedFromUnion(readFragment(ErrorFields, result)), paymentId, values },
+    });
   },
 };

@@ -1,20 +1,13 @@
 import { fail } from '@sveltejs/kit';
 import type { Done, FailedWith } from '#lib/components/admin/types.ts';
-import {
-  adminGql,
-  adminQuery,
-  badInput,
-  ERROR_FIELDS,
-  enumParam,
-  failedFrom,
-  failedFromUnion,
-  type UnionError,
-} from '#lib/server/admin.ts';
+import { graphql, type ResultOf, readFragment } from '#lib/graphql/index.ts';
+import { adminGql, adminQuery, badInput, enumParam, failedFrom, failedFromUnion } from '#lib/server/admin.ts';
+import { ErrorFields } from '#lib/server/admin-fragments.ts';
 import type { Actions, PageServerLoad } from './$types';
 
 const POOL_STATUSES = ['AVAILABLE', 'MAINTENANCE', 'RETIRED'] as const;
 
-const POOL = /* GraphQL */ `
+const POOL = graphql(`
   query AdminPool($status: PoolVmStatus) {
     pool(status: $status) {
       id
@@ -27,51 +20,39 @@ const POOL = /* GraphQL */ `
       updatedAt
     }
   }
-`;
+`);
 
-const REFRESH_POOL = /* GraphQL */ `
-  mutation AdminRefreshPool($input: RefreshPoolInput!) {
-    refreshPool(input: $input) {
-      ${ERROR_FIELDS}
-      ... on RefreshPoolSuccess {
-        result {
-          prevPoolSize
-          poolSize
-          added
-          updated
-          retired
+const REFRESH_POOL = graphql(
+  `
+    mutation AdminRefreshPool($input: RefreshPoolInput!) {
+      refreshPool(input: $input) {
+        __typename
+        ...ErrorFields
+        ... on RefreshPoolSuccess {
+          result {
+            prevPoolSize
+            poolSize
+            added
+            updated
+            retired
+          }
         }
       }
     }
-  }
-`;
+  `,
+  [ErrorFields],
+);
 
-interface PoolVmRow {
-  id: string;
-  name: string;
-  host: string | null;
-  region: string | null;
-  status: string;
-  allocated: boolean;
-  cockpitUrl: string | null;
-  updatedAt: string;
-}
+type RefreshPayload = Extract<
+  ResultOf<typeof REFRESH_POOL>['refreshPool'],
+  { __typename: 'RefreshPoolSuccess' }
+>['result'];
 
 export const load: PageServerLoad = async (event) => {
   const status = enumParam(event.url, 'status', POOL_STATUSES);
-  const result = await adminQuery<{ pool: PoolVmRow[] }>(event, POOL, { status });
+  const result = await adminQuery(event, POOL, { status });
   return { filters: { status: status ?? '' }, pool: result.data?.pool ?? [], error: result.error };
 };
-
-interface RefreshPayload {
-  prevPoolSize: number;
-  poolSize: number;
-  added: string[];
-  updated: string[];
-  retired: string[];
-}
-
-type RefreshResult = { __typename: 'RefreshPoolSuccess'; result: RefreshPayload } | UnionError;
 
 /** An uploaded file, when one was chosen (browsers send an empty, nameless part otherwise). */
 function uploaded(value: FormDataEntryValue | null): File | null {
@@ -101,15 +82,13 @@ export const actions: Actions = {
       return refused(`${source[0].toUpperCase()}${source.slice(1)} is not valid JSON: ${why}`);
     }
 
-    let result: RefreshResult;
+    let result: ResultOf<typeof REFRESH_POOL>['refreshPool'];
     try {
-      ({ refreshPool: result } = await adminGql<{ refreshPool: RefreshResult }>(event, REFRESH_POOL, {
-        input: { manifest },
-      }));
+      ({ refreshPool: result } = await adminGql(event, REFRESH_POOL, { input: { manifest } }));
     } catch (err) {
       return fail(503, { refresh: { ...failedFrom(err), values } satisfies FailedWith<typeof values> });
     }
-    if ('result' in result) {
+    if (result.__typename === 'RefreshPoolSuccess') {
       const r = result.result;
       return {
         refresh: {
@@ -119,10 +98,12 @@ export const actions: Actions = {
         } satisfies Done<{ result: RefreshPayload }>,
       };
     }
+    const failure = failedFromUnion(readFragment(ErrorFields, result));
+    const n = failure.problems.length;
     return fail(400, {
       refresh: {
-        ...failedFromUnion(result),
-        message: `The manifest was refused; the pool is unchanged. ${result.problems?.length ?? 0} problem${result.problems?.length === 1 ? '' : 's'}:`,
+        ...failure,
+        message: `The manifest was refused; the pool is unchanged. ${n} problem${n === 1 ? '' : 's'}:`,
         values,
       } satisfies FailedWith<typeof values>,
     });

@@ -1,119 +1,104 @@
 import { error, fail } from '@sveltejs/kit';
-import type { Connection, Done, FailedWith, LedgerRow, PaymentRow } from '#lib/components/admin/types.ts';
+import type { Done, FailedWith } from '#lib/components/admin/types.ts';
+import { graphql, type ResultOf, readFragment } from '#lib/graphql/index.ts';
 import {
   adminGql,
   adminQuery,
   badInput,
   connectionArgs,
-  ERROR_FIELDS,
   failedFrom,
   failedFromUnion,
   field,
   nodes,
+  pageInfoOf,
   parseUtcDateTime,
-  type UnionError,
 } from '#lib/server/admin.ts';
 import {
-  LEDGER_ROW_FIELDS,
-  PAGE_ARGUMENTS,
-  PAGE_INFO,
-  PAGE_VARIABLES,
-  PAYMENT_ROW_FIELDS,
+  ErrorFields,
+  LedgerRowFields,
+  PageInfoFields,
+  PaymentRowFields,
 } from '#lib/server/admin-fragments.ts';
 import type { Actions, PageServerLoad } from './$types';
 
-const USER = /* GraphQL */ `
-  query AdminUser($id: ID!, ${PAGE_VARIABLES}) {
-    user(id: $id) {
-      billing {
-        creditBalanceCents
-        currency
-        updatedAt
-      }
-      id
-      email
-      displayName
-      forgeId
-      vmQuota
-      vmQuotaPeriodEnd
-      createdAt
-      activeSessions
-      allocations(status: ACTIVE) {
-        id
-        expiresAt
-        poolVm {
-          id
-          name
+const USER = graphql(
+  `
+    query AdminUser($id: ID!, $first: Int, $after: String, $last: Int, $before: String) {
+      user(id: $id) {
+        billing {
+          creditBalanceCents
+          currency
+          updatedAt
         }
-      }
-      ledger(${PAGE_ARGUMENTS}) {
-        edges {
-          node {
-            ${LEDGER_ROW_FIELDS}
+        id
+        email
+        displayName
+        forgeId
+        vmQuota
+        vmQuotaPeriodEnd
+        createdAt
+        activeSessions
+        allocations(status: ACTIVE) {
+          id
+          expiresAt
+          poolVm {
+            id
+            name
           }
         }
-        ${PAGE_INFO}
-      }
-    }
-    payments(userId: $id, first: 10) {
-      edges {
-        node {
-          ${PAYMENT_ROW_FIELDS}
+        ledger(first: $first, after: $after, last: $last, before: $before) {
+          edges {
+            node {
+              ...LedgerRowFields
+            }
+          }
+          pageInfo {
+            ...PageInfoFields
+          }
         }
       }
-      pageInfo {
-        hasNextPage
-      }
-    }
-  }
-`;
-
-const SET_QUOTA = /* GraphQL */ `
-  mutation AdminSetUserQuota($userId: ID!, $vmQuota: Int!, $periodEnd: DateTime) {
-    setUserQuota(userId: $userId, vmQuota: $vmQuota, periodEnd: $periodEnd) {
-      ${ERROR_FIELDS}
-      ... on SetUserQuotaSuccess {
-        user {
-          id
-          vmQuota
-          vmQuotaPeriodEnd
+      payments(userId: $id, first: 10) {
+        edges {
+          node {
+            ...PaymentRowFields
+          }
+        }
+        pageInfo {
+          hasNextPage
         }
       }
     }
-  }
-`;
+  `,
+  [LedgerRowFields, PageInfoFields, PaymentRowFields],
+);
 
-const REVOKE_SESSIONS = /* GraphQL */ `
+const SET_QUOTA = graphql(
+  `
+    mutation AdminSetUserQuota($userId: ID!, $vmQuota: Int!, $periodEnd: DateTime) {
+      setUserQuota(userId: $userId, vmQuota: $vmQuota, periodEnd: $periodEnd) {
+        __typename
+        ...ErrorFields
+        ... on SetUserQuotaSuccess {
+          user {
+            id
+            vmQuota
+            vmQuotaPeriodEnd
+          }
+        }
+      }
+    }
+  `,
+  [ErrorFields],
+);
+
+const REVOKE_SESSIONS = graphql(`
   mutation AdminRevokeUserSessions($userId: ID!) {
     revokeUserSessions(userId: $userId)
   }
-`;
-
-interface UserDetail {
-  id: string;
-  email: string;
-  displayName: string;
-  forgeId: string | null;
-  vmQuota: number;
-  vmQuotaPeriodEnd: string | null;
-  createdAt: string;
-  activeSessions: number;
-  allocations: { id: string; expiresAt: string; poolVm: { id: string; name: string } }[];
-  ledger: Connection<LedgerRow>;
-}
-
-interface UserData {
-  user:
-    | (UserDetail & { billing: { creditBalanceCents: number; currency: string; updatedAt: string } })
-    | null;
-  payments: { edges: { node: PaymentRow }[]; pageInfo: { hasNextPage: boolean } };
-}
+`);
 
 export const load: PageServerLoad = async (event) => {
-  const result = await adminQuery<UserData>(event, USER, {
-    id: event.params.id,
-    ...connectionArgs(event.url),
-  });
+  const result = await adminQuery(event, USER, { id: event.params.id, ...connectionArgs(event.url) });
   if (result.error !== null)
     return {
       error: result.error,
@@ -131,19 +116,12 @@ export const load: PageServerLoad = async (event) => {
     error: null,
     user,
     billing,
-    ledger: nodes(ledger),
-    ledgerPageInfo: ledger.pageInfo,
-    payments: nodes(result.data.payments),
+    ledger: readFragment(LedgerRowFields, nodes(ledger)),
+    ledgerPageInfo: pageInfoOf(ledger),
+    payments: readFragment(PaymentRowFields, nodes(result.data.payments)),
     morePayments: result.data.payments.pageInfo.hasNextPage,
   };
 };
-
-type SetQuotaResult =
-  | {
-      __typename: 'SetUserQuotaSuccess';
-      user: { id: string; vmQuota: number; vmQuotaPeriodEnd: string | null };
-    }
-  | UnionError;
 
 export const actions: Actions = {
   setQuota: async (event) => {
@@ -167,9 +145,9 @@ export const actions: Actions = {
         } satisfies FailedWith<typeof values>,
       });
 
-    let result: SetQuotaResult;
+    let result: ResultOf<typeof SET_QUOTA>['setUserQuota'];
     try {
-      ({ setUserQuota: result } = await adminGql<{ setUserQuota: SetQuotaResult }>(event, SET_QUOTA, {
+      ({ setUserQuota: result } = await adminGql(event, SET_QUOTA, {
         userId: event.params.id,
         vmQuota,
         periodEnd: periodEnd ? periodEnd.toISOString() : null,
@@ -177,7 +155,7 @@ export const actions: Actions = {
     } catch (err) {
       return fail(503, { setQuota: { ...failedFrom(err), values } satisfies FailedWith<typeof values> });
     }
-    if ('user' in result) {
+    if (result.__typename === 'SetUserQuotaSuccess') {
       const { vmQuota: quota, vmQuotaPeriodEnd } = result.user;
       return {
         setQuota: {
@@ -188,19 +166,16 @@ export const actions: Actions = {
       };
     }
     return fail(400, {
-      setQuota: { ...failedFromUnion(result), values } satisfies FailedWith<typeof values>,
+      setQuota: {
+        ...failedFromUnion(readFragment(ErrorFields, result)),
+        values,
+      } satisfies FailedWith<typeof values>,
     });
   },
 
   revokeSessions: async (event) => {
     try {
-      const { revokeUserSessions: n } = await adminGql<{ revokeUserSessions: number }>(
-        event,
-        REVOKE_SESSIONS,
-        {
-          userId: event.params.id,
-        },
-      );
+      const { revokeUserSessions: n } = await adminGql(event, REVOKE_SESSIONS, { userId: event.params.id });
       return {
         revokeSessions: {
           ok: true,
