@@ -8,7 +8,7 @@ import { aggregateUsage } from '../api/src/usage/aggregate-usage.ts';
 import { GitSource } from '../api/src/usage/sources/git-source.ts';
 import { formatUsageBatch } from '../api/src/usage/usage-format.ts';
 import { ApiClient } from '../cli/src/client.ts';
-import { runCommand } from '../cli/src/commands.ts';
+import { runCommand } from '../cli/src/run.ts';
 import { type ApiProcess, startApi } from './support/api.ts';
 import { runCli } from './support/cli.ts';
 import { createTestDatabase, type TestDatabase } from './support/db.ts';

@@ -1,8 +1,7 @@
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ApiClient, graphqlEndpoint } from './client.ts';
-import { collectPages } from './commands.ts';
+import { ApiClient, collectPages, graphqlEndpoint } from './client.ts';
 import { CliError } from './errors.ts';
 
 /** A local HTTP server standing in for the API: each test sets the next answer. */

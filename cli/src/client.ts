@@ -1,4 +1,5 @@
 import { Agent, request } from 'undici';
+import type { Problem } from '../../api/src/errors.ts';
 import {
   CliError,
   errorFromGraphQL,
@@ -76,6 +77,14 @@ export class ApiClient {
   }
 }
 
+/** The ValidationError member of a mutation's result union, as the CLI selects it. */
+export interface ValidationErrorResult {
+  __typename: 'ValidationError';
+  code: string;
+  message: string;
+  problems: Problem[];
+}
+
 /** A result union member that is a ValidationError (problems listed), as a CliError. */
 export function validationFailure(
   what: string,
@@ -85,4 +94,29 @@ export function validationFailure(
   const lines = problems.map((p) => printable(`  ${p.path ? `${p.path}: ` : ''}${p.message}`));
   const count = `${problems.length} problem${problems.length === 1 ? '' : 's'}`;
   return new CliError(`${what} (${count}):`, lines);
+}
+
+/** A Relay connection as the list queries select it. */
+export interface Connection<T> {
+  edges: { node: T }[];
+  pageInfo: { hasNextPage: boolean; endCursor: string | null };
+}
+
+/** The API answers at most 100 per page. */
+const PAGE_SIZE = 100;
+
+/** Follows a Relay connection forwards until `limit` nodes or the last page. */
+export async function collectPages<T>(
+  limit: number,
+  fetchPage: (first: number, after: string | null) => Promise<Connection<T>>,
+): Promise<T[]> {
+  const nodes: T[] = [];
+  let after: string | null = null;
+  while (nodes.length < limit) {
+    const page = await fetchPage(Math.min(PAGE_SIZE, limit - nodes.length), after);
+    nodes.push(...page.edges.map((e) => e.node));
+    if (!page.pageInfo.hasNextPage || !page.pageInfo.endCursor || page.edges.length === 0) break;
+    after = page.pageInfo.endCursor;
+  }
+  return nodes.slice(0, limit);
 }

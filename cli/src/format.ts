@@ -45,6 +45,24 @@ export function formatKeyValues(pairs: [string, Cell | Cell[]][]): string {
     .join('');
 }
 
+/** What --json prints: the value as indented JSON, one trailing newline. */
+export function formatJson(value: unknown): string {
+  return `${JSON.stringify(value, null, 2)}\n`;
+}
+
+/**
+ * A job run's summary: its counters one per line (in the summary's own order), `errors` as a
+ * count, then one line per error (what the run could not do; the run itself succeeded).
+ */
+export function formatRunSummary(summary: { errors: string[] }): string {
+  const entries: [string, unknown][] = Object.entries(summary);
+  const counters = entries.filter((e): e is [string, number] => typeof e[1] === 'number');
+  return (
+    formatKeyValues([...counters, ['errors', summary.errors.length]]) +
+    summary.errors.map((line) => `  ${printable(line)}\n`).join('')
+  );
+}
+
 /** An API DateTime (ISO 8601) as `2025-01-31 12:00:00Z`; null stays null. */
 export function formatTime(iso: string | null | undefined): string | null {
   if (!iso) return null;

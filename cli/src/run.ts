@@ -2,10 +2,10 @@ import { readFileSync } from 'node:fs';
 import { ConfigError, type Env } from '../../api/src/lib/env.ts';
 import { parseCommandLine } from './args.ts';
 import { ApiClient } from './client.ts';
-import { type Output, runCommand } from './commands.ts';
+import type { ApiContext, CommandDefinition, Output } from './command.ts';
+import { COMMANDS, type Command } from './commands/index.ts';
 import { loadCliConfig, loadPushConfig } from './config.ts';
 import { CliError, printable } from './errors.ts';
-import { usagePush } from './usage-push.ts';
 
 function version(): string {
   const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {
@@ -30,10 +30,24 @@ function report(io: Output, err: unknown): number {
   return 1;
 }
 
+function definitionOf(command: Command): CommandDefinition {
+  const def: CommandDefinition | undefined = COMMANDS.find((c) => c.name === command.name);
+  if (!def) throw new Error(`no command named ${command.name}`);
+  return def;
+}
+
+/** Runs a parsed command that talks to the API with the given client (tests pass their own). */
+export async function runCommand(command: Command, ctx: ApiContext): Promise<void> {
+  const def = definitionOf(command);
+  if (def.uses !== 'api') throw new Error(`${def.name} does not use the API`);
+  await def.run(ctx, command);
+}
+
 /**
  * Runs `hero-admin` with the given arguments (without node and the script) and answers the exit
  * code: 0 done, 1 failed (API error, refused input, unreachable API, bad configuration), 2 usage.
- * `env` defaults to the process environment (read in config.ts only).
+ * `env` defaults to the process environment (read in config.ts only). Configuration is loaded
+ * after parsing, so --help and usage errors need none.
  */
 export async function run(argv: string[], io: Output, env?: Env): Promise<number> {
   let invocation: ReturnType<typeof parseCommandLine>;
@@ -51,9 +65,11 @@ export async function run(argv: string[], io: Output, env?: Env): Promise<number
     return 0;
   }
 
-  if (invocation.command.name === 'usage push') {
+  const { command, json } = invocation;
+  const def = definitionOf(command);
+  if (def.uses === 'billing repository') {
     try {
-      await usagePush(invocation.command, loadPushConfig(env), io, invocation.json);
+      await def.run({ config: loadPushConfig(env), json, io }, command);
       return 0;
     } catch (err) {
       return report(io, err);
@@ -66,14 +82,13 @@ export async function run(argv: string[], io: Output, env?: Env): Promise<number
   } catch (err) {
     return report(io, err);
   }
-
   const client = new ApiClient({
     url: config.HERO_API_URL,
     adminSecret: config.ADMIN_SECRET,
     timeoutMs: config.HERO_API_TIMEOUT_MS,
   });
   try {
-    await runCommand(invocation.command, { client, json: invocation.json, io });
+    await def.run({ client, json, io }, command);
     return 0;
   } catch (err) {
     return report(io, err);

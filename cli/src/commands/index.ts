@@ -1,0 +1,35 @@
+import type { CommandLineOf } from '../command.ts';
+import { aggregate } from './aggregate.ts';
+import { allocationsList } from './allocations.ts';
+import { autoRelease } from './auto-release.ts';
+import { jobsList } from './jobs.ts';
+import { paymentsList, paymentsRecord, paymentsRefund } from './payments.ts';
+import { plansList } from './plans.ts';
+import { poolList, poolRefresh } from './pool.ts';
+import { reconcile } from './reconcile.ts';
+import { usagePush } from './usage-push.ts';
+import { usersCreate } from './users.ts';
+
+/**
+ * Every `hero-admin` command, in the order `hero-admin --help` lists them: the one place a new
+ * command is added (its definition lives in its own file beside this one). Parsing, help and
+ * dispatch read this list; a group (`pool`) is the first word the commands share.
+ */
+export const COMMANDS = [
+  autoRelease,
+  aggregate,
+  usagePush,
+  poolRefresh,
+  poolList,
+  allocationsList,
+  usersCreate,
+  jobsList,
+  paymentsRecord,
+  paymentsRefund,
+  paymentsList,
+  plansList,
+  reconcile,
+] as const;
+
+/** A parsed command line: the command's name and its arguments. */
+export type Command = CommandLineOf<(typeof COMMANDS)[number]>;

@@ -1,0 +1,58 @@
+import { expect } from 'vitest';
+import { parseCommandLine } from './args.ts';
+import type { ApiClient } from './client.ts';
+import { CliError, UsageError } from './errors.ts';
+import { runCommand } from './run.ts';
+
+/** Helpers for the CLI's unit tests (imported by *.test.ts only). */
+
+/** The message of the usage error (exit 2) that `argv` must be refused with. */
+export function usageError(argv: string[]): string {
+  try {
+    parseCommandLine(argv);
+  } catch (err) {
+    expect(err).toBeInstanceOf(UsageError);
+    expect((err as UsageError).exitCode).toBe(2);
+    return (err as UsageError).message;
+  }
+  throw new Error(`expected a usage error for ${argv.join(' ')}`);
+}
+
+interface Sent {
+  query: string;
+  variables: Record<string, unknown>;
+}
+
+/**
+ * Parses and runs `argv` against a stub client that answers every request with `answer`: what
+ * was sent, what was printed, and the CliError it failed with.
+ */
+export async function runWith(argv: string[], answer: unknown) {
+  const invocation = parseCommandLine(argv);
+  if (invocation.kind !== 'run') throw new Error('expected a command');
+  const sent: Sent[] = [];
+  const client = {
+    request: async (query: string, variables: Record<string, unknown> = {}) => {
+      sent.push({ query, variables });
+      return answer;
+    },
+  } as unknown as ApiClient;
+  let out = '';
+  let err = '';
+  const io = {
+    out: (t: string) => {
+      out += t;
+    },
+    err: (t: string) => {
+      err += t;
+    },
+  };
+  let error: CliError | undefined;
+  try {
+    await runCommand(invocation.command, { client, json: invocation.json, io });
+  } catch (e) {
+    if (!(e instanceof CliError)) throw e;
+    error = e;
+  }
+  return { sent, out, err, error };
+}
