@@ -20,6 +20,7 @@ COPY api/package.json api/
 COPY workers/package.json workers/
 COPY web/package.json web/
 COPY cli/package.json cli/
+COPY core/package.json core/
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.base.json ./
 COPY web/ web/
@@ -33,6 +34,7 @@ COPY api/package.json api/
 COPY workers/package.json workers/
 COPY web/package.json web/
 COPY cli/package.json cli/
+COPY core/package.json core/
 RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
 
 # --- runtime ----------------------------------------------------------------------------------
@@ -43,6 +45,8 @@ WORKDIR /app
 # processes read them and never write there.
 COPY --from=prod-deps /app/ ./
 COPY tsconfig.base.json ./
+# The process lifecycle the api, the workers and the web share (@hero/core).
+COPY core/ core/
 COPY api/tsconfig.json api/
 COPY api/src/ api/src/
 COPY workers/tsconfig.json workers/

@@ -1,4 +1,5 @@
 import type { AddressInfo } from 'node:net';
+import { createLifecycle, httpServerStop } from '@hero/core/lifecycle';
 import { loadPlanCatalog, type PlanCatalog } from './billing/plans.ts';
 import { loadApiConfig } from './config.ts';
 import { connectOrm, DatabaseUnavailableError, logRetries } from './db/connect.ts';
@@ -27,21 +28,9 @@ async function main(): Promise<void> {
   }
   const log = createLogger({ name: 'api', level: config.LOG_LEVEL });
 
-  // A stop signal while waiting for the database ends the wait: nothing was served yet. One
-  // that comes later in start-up (migrations, the boot pool) stops the server once it listens.
-  const startup = new AbortController();
-  let stop: ((signal: string) => void) | null = null;
-  let pendingSignal: string | null = null;
-  const onSignal = (signal: string) => {
-    if (stop) stop(signal);
-    else {
-      log.info({ signal }, 'stop requested during start-up');
-      pendingSignal = signal;
-      startup.abort();
-    }
-  };
-  process.on('SIGTERM', () => onSignal('SIGTERM'));
-  process.on('SIGINT', () => onSignal('SIGINT'));
+  // SIGTERM / SIGINT from here on: core/src/lifecycle.ts. One during start-up ends the wait for
+  // the database, or lets migrations and the boot pool finish and stops before listening.
+  const lifecycle = createLifecycle({ log, graceMs: config.API_SHUTDOWN_TIMEOUT_MS });
 
   let orm: MikroORM;
   try {
@@ -51,14 +40,10 @@ async function main(): Promise<void> {
       poolTimeoutMs: config.DB_POOL_TIMEOUT_MS,
       timeoutMs: config.DB_CONNECT_TIMEOUT_MS,
       onRetry: logRetries(log),
-      signal: startup.signal,
+      signal: lifecycle.signal,
     });
   } catch (err) {
-    if (startup.signal.aborted) {
-      log.info('stopped before the database answered');
-      log.flush();
-      process.exit(0);
-    }
+    if (lifecycle.stopping) return lifecycle.proceed();
     if (err instanceof DatabaseUnavailableError) {
       log.fatal({ attempts: err.attempts, err: err.lastError }, err.message);
       log.flush();
@@ -67,6 +52,7 @@ async function main(): Promise<void> {
     }
     throw err;
   }
+  lifecycle.onStop({ stop: () => orm.close() });
   if (config.MIGRATE_ON_START) {
     const applied = await migrate(orm);
     if (applied.length) log.info({ migrations: applied }, 'migrations applied');
@@ -86,11 +72,12 @@ async function main(): Promise<void> {
     );
   }
 
+  await lifecycle.proceed();
+
   const usageSource = createUsageSource(config);
   if (!usageSource)
     log.warn('no usage source configured: aggregateNow answers USAGE_SOURCE_UNAVAILABLE (503)');
 
-  const lifecycle = { stopping: false };
   const server = createApiServer({
     orm,
     lifecycle,
@@ -130,7 +117,7 @@ async function main(): Promise<void> {
       },
       `api listening on http://localhost:${port}/graphql`,
     );
-    if (pendingSignal) stop?.(pendingSignal);
+    lifecycle.started();
   });
 
   // An api whose pool stays unable to reach the database ends itself, so that its supervisor
@@ -153,49 +140,10 @@ async function main(): Promise<void> {
         })
       : null;
 
-  // SIGTERM / SIGINT: /readyz turns 503, the listener closes (no new connections), requests in
-  // flight finish (their connections close after the answer), then the database pool closes.
-  // Past API_SHUTDOWN_TIMEOUT_MS the remaining connections are cut and the exit code is 1.
-  stop = (signal: string) => {
-    if (lifecycle.stopping) {
-      log.warn({ signal }, 'second stop signal: exiting now');
-      log.flush();
-      process.exit(1);
-    }
-    lifecycle.stopping = true;
-    readiness?.stop();
-    const started = Date.now();
-    log.info({ signal, timeoutMs: config.API_SHUTDOWN_TIMEOUT_MS }, 'shutting down');
-    const idleSweep = setInterval(() => server.closeIdleConnections(), 50);
-    const deadline = setTimeout(() => {
-      log.error(
-        { timeoutMs: config.API_SHUTDOWN_TIMEOUT_MS },
-        'requests still open at the deadline: cutting them',
-      );
-      server.closeAllConnections();
-      orm.close().finally(() => {
-        log.flush();
-        process.exit(1);
-      });
-    }, config.API_SHUTDOWN_TIMEOUT_MS);
-    server.close(() => {
-      clearInterval(idleSweep);
-      clearTimeout(deadline);
-      orm.close().then(
-        () => {
-          log.info({ ms: Date.now() - started }, 'stopped');
-          log.flush();
-          process.exit(0);
-        },
-        (err: unknown) => {
-          log.error({ err }, 'closing the database pool failed');
-          log.flush();
-          process.exit(1);
-        },
-      );
-    });
-    server.closeIdleConnections();
-  };
+  // A stop runs the steps last-registered first: the readiness watch ends, the server drains,
+  // then the pool (registered at connect) closes.
+  lifecycle.onStop(httpServerStop(server));
+  if (readiness) lifecycle.onStop({ stop: async () => readiness.stop() });
 }
 
 main().catch((err) => {

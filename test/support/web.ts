@@ -109,7 +109,7 @@ export async function startWeb(apiUrl: string, env: Record<string, string> = {})
     WEB_HOST: '127.0.0.1',
     LOG_LEVEL: 'info',
     NODE_ENV: 'production',
-    WEB_SHUTDOWN_TIMEOUT: '2',
+    WEB_SHUTDOWN_TIMEOUT_MS: '2000',
     ...env,
   });
   const line = await proc.waitForLine(/web listening on/, 60_000);

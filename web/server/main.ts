@@ -2,15 +2,17 @@
  * The web process: SvelteKit's adapter-node handler behind a small http server that owns the
  * configuration (parsed once, every problem printed, exit 1), GET /healthz, /readyz and
  * /metrics, the request origin (WEB_ORIGIN or the Host header, never a client's forwarded
- * headers), one JSON access log line per request (pino) and a graceful shutdown on SIGTERM /
- * SIGINT.
+ * headers), one JSON access log line per request (pino) and the stop on SIGTERM / SIGINT the
+ * api and the workers share (core/src/lifecycle.ts).
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { createLifecycle, createProbeHandler, httpServerStop } from '@hero/core/lifecycle';
 import pino, { type Logger } from 'pino';
 import {
   applyAdapterEnv,
+  deprecationsOf,
   ORIGIN_HOST_HEADER,
   ORIGIN_PROTO_HEADER,
   type WebConfig,
@@ -34,19 +36,16 @@ function createLogger(level: string): Logger {
   });
 }
 
-function sendJson(res: ServerResponse, status: number, body: unknown): void {
-  res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store' });
-  res.end(JSON.stringify(body));
-}
-
-async function apiReady(config: WebConfig): Promise<string | null> {
+/** The web is ready when the api is. */
+async function apiReady(config: WebConfig, signal: AbortSignal): Promise<void> {
+  let res: Response;
   try {
-    const res = await fetch(`${config.HERO_API_URL}/readyz`, { signal: AbortSignal.timeout(2000) });
-    await res.body?.cancel();
-    return res.ok ? null : `api answered ${res.status}`;
+    res = await fetch(`${config.HERO_API_URL}/readyz`, { signal });
   } catch (err) {
-    return `api unreachable: ${err instanceof Error ? err.message : String(err)}`;
+    throw new Error(`api unreachable: ${err instanceof Error ? err.message : String(err)}`);
   }
+  await res.body?.cancel();
+  if (!res.ok) throw new Error(`api answered ${res.status}`);
 }
 
 async function main(): Promise<void> {
@@ -61,6 +60,8 @@ async function main(): Promise<void> {
     throw err;
   }
   const log = createLogger(config.LOG_LEVEL);
+  const lifecycle = createLifecycle({ log, graceMs: config.WEB_SHUTDOWN_TIMEOUT_MS });
+  for (const warning of deprecationsOf(config)) log.warn({}, warning);
   applyAdapterEnv(config);
   let handler: Handler;
   try {
@@ -74,9 +75,16 @@ async function main(): Promise<void> {
     process.exit(1);
   }
   const origin = config.WEB_ORIGIN ? new URL(config.WEB_ORIGIN) : null;
-  let stopping = false;
   const metrics = createWebMetrics(await loadRouteOf(BUILD_DIR));
   const accessLog = log.child({ module: 'http' });
+  const probe = createProbeHandler({
+    lifecycle,
+    checks: [{ name: 'api', check: (signal) => apiReady(config, signal) }],
+    checkTimeoutMs: 2_000,
+    metrics: (res) => metrics.send(res),
+  });
+  // A stop requested while the handler loaded: nothing to serve, exit 0.
+  await lifecycle.proceed();
 
   const server = createServer((req, res) => {
     const url = req.url ?? '/';
@@ -95,24 +103,7 @@ async function main(): Promise<void> {
         'request',
       );
     });
-    if (url === '/healthz') {
-      sendJson(res, stopping ? 503 : 200, { status: stopping ? 'stopping' : 'ok' });
-      return;
-    }
-    if (url === '/readyz') {
-      if (stopping) {
-        sendJson(res, 503, { status: 'stopping' });
-        return;
-      }
-      void apiReady(config).then((problem) =>
-        sendJson(res, problem ? 503 : 200, problem ? { status: 'unavailable', problem } : { status: 'ok' }),
-      );
-      return;
-    }
-    if (req.method === 'GET' && pathname === '/metrics') {
-      metrics.send(res);
-      return;
-    }
+    if (probe(req, res)) return;
     // The origin SvelteKit sees (CSRF check, Secure cookies) is ours to say, not the client's.
     req.headers[ORIGIN_PROTO_HEADER] = origin ? origin.protocol.slice(0, -1) : 'http';
     req.headers[ORIGIN_HOST_HEADER] = origin ? origin.host : (req.headers.host ?? 'localhost');
@@ -120,31 +111,6 @@ async function main(): Promise<void> {
       res.writeHead(404, { 'content-type': 'text/plain' }).end('Not found');
     });
   });
-
-  const shutdown = (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    log.info({ signal }, 'stopping');
-    // Keep-alive connections are closed as soon as their request in flight is answered.
-    setInterval(() => server.closeIdleConnections(), 50).unref();
-    server.close(() => {
-      log.info('stopped');
-      log.flush();
-      process.exit(0);
-    });
-    server.closeIdleConnections();
-    setTimeout(() => {
-      log.warn(
-        { timeoutSeconds: config.WEB_SHUTDOWN_TIMEOUT },
-        'requests still open after the shutdown timeout: closing them',
-      );
-      server.closeAllConnections();
-      log.flush();
-      process.exit(0);
-    }, config.WEB_SHUTDOWN_TIMEOUT * 1000).unref();
-  };
-  process.on('SIGTERM', () => shutdown('SIGTERM'));
-  process.on('SIGINT', () => shutdown('SIGINT'));
 
   server.on('error', (err) => {
     process.stderr.write(`web: cannot listen on ${config.WEB_HOST}:${config.WEB_PORT}: ${err.message}\n`);
@@ -155,7 +121,9 @@ async function main(): Promise<void> {
     const port = typeof address === 'object' && address ? address.port : config.WEB_PORT;
     const shown = origin?.origin ?? `http://localhost:${port}`;
     log.info({ port, api: config.HERO_API_URL }, `web listening on ${shown}`);
+    lifecycle.started();
   });
+  lifecycle.onStop(httpServerStop(server));
 }
 
 await main();

@@ -25,6 +25,7 @@ describe('worker config', () => {
       DB_POOL_MAX: 5,
       DB_CONNECT_TIMEOUT_MS: 120_000,
       WORKER_HEALTH_HOST: '0.0.0.0',
+      WORKER_SHUTDOWN_TIMEOUT_MS: 30_000,
       DEPLOYER_TIMEOUT_MS: 10_000,
       OUTBOX_INTERVAL_MS: 5_000,
       OUTBOX_BATCH_SIZE: 100,

@@ -34,6 +34,9 @@ export const workerConfigSchema = z
         'unset: no health server; `0`: any free port (logged). Serves `GET /healthz`, `GET /readyz` and `GET /metrics`',
       ),
     WORKER_HEALTH_HOST: z.string().default('0.0.0.0').describe('address of the health server'),
+    WORKER_SHUTDOWN_TIMEOUT_MS: ms(30_000).describe(
+      'on SIGTERM, how long the tick in hand may take to finish before it is cut (then exit 1; a clean stop exits 0)',
+    ),
 
     DEPLOYER_URL: z
       .url({ protocol: /^https?$/, error: 'must be an http(s) URL' })

@@ -1,4 +1,5 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createProbeHandler } from '@hero/core/lifecycle';
 import type { MikroORM } from '@mikro-orm/postgresql';
 import { GraphQLError } from 'graphql';
 import { createYoga, type YogaServerInstance } from 'graphql-yoga';
@@ -25,7 +26,7 @@ import {
   graphqlHardeningPlugin,
 } from './graphql-hardening.ts';
 import { type ApiMetrics, createApiMetrics } from './metrics.ts';
-import { checkDatabase } from './readiness.ts';
+import { checkDatabase, READY_CHECK_TIMEOUT_MS } from './readiness.ts';
 import { currentRequestId, REQUEST_ID_HEADER, requestIdFrom, withRequestId } from './request-id.ts';
 
 export interface AppDeps {
@@ -42,8 +43,8 @@ export interface AppDeps {
   graphql?: Partial<GraphQLHardening>;
   /** GET /metrics and the request metrics; createApiServer makes one when not given. */
   metrics?: ApiMetrics;
-  /** Set `stopping` on shutdown: /readyz answers 503 and answers close their connection. */
-  lifecycle?: { stopping: boolean };
+  /** The process lifecycle: once `stopping`, /readyz answers 503. */
+  lifecycle?: { readonly stopping: boolean };
   /** POST /webhooks/stripe; default: no secret (the endpoint answers 503). */
   stripe?: { secret: string | null; toleranceSeconds?: number };
   /** Browser origins allowed to call /graphql (API_CORS_ORIGINS, normalized); default none: no CORS headers. */
@@ -220,19 +221,20 @@ export function createApiServer(deps: AppDeps): Server {
   const metrics = deps.metrics ?? createApiMetrics(deps.orm, deps.log);
   const yoga = createGraphQLHandler({ ...deps, metrics });
   const webhookLog = deps.log.child({ module: 'webhooks' });
+  const probe = createProbeHandler({
+    lifecycle: deps.lifecycle ?? { stopping: false },
+    checks: [{ name: 'database', check: () => checkDatabase(deps.orm) }],
+    // checkDatabase gives up first, with its own reason.
+    checkTimeoutMs: READY_CHECK_TIMEOUT_MS + 1_000,
+    metrics: (res) => metrics.send(res),
+  });
   return createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     // Every answer names its request (the caller's id when safe, else a new one); logs carry it.
     const requestId = requestIdFrom(req.headers[REQUEST_ID_HEADER]);
     res.setHeader(REQUEST_ID_HEADER, requestId);
     metrics.http.observe(req, res);
-    const stopping = deps.lifecycle?.stopping ?? false;
-    // While stopping, no connection is kept alive for another request.
-    if (stopping) res.setHeader('connection', 'close');
-    if (req.method === 'GET' && path === '/metrics') {
-      metrics.send(res);
-      return;
-    }
+    if (probe(req, res)) return;
     if (path === '/webhooks/stripe') {
       if (req.method !== 'POST') {
         res.setHeader('allow', 'POST');
@@ -264,21 +266,6 @@ export function createApiServer(deps: AppDeps): Server {
             sendJson(res, 500, { error: 'internal error; the event was not applied' });
           },
         );
-      return;
-    }
-    if (req.method === 'GET' && path === '/healthz') {
-      sendJson(res, 200, { status: 'ok' });
-      return;
-    }
-    if (req.method === 'GET' && path === '/readyz') {
-      if (stopping) {
-        sendJson(res, 503, { status: 'stopping' });
-        return;
-      }
-      checkDatabase(deps.orm).then(
-        () => sendJson(res, 200, { status: 'ready', database: 'ok' }),
-        (err: Error) => sendJson(res, 503, { status: 'unavailable', database: err.message }),
-      );
       return;
     }
     // Downstream (context, plugins) reads the id from the header, now always a safe one.

@@ -33,13 +33,24 @@ export const webConfigSchema = z.object({
     .describe(
       "the public origin behind a TLS proxy, e.g. `https://hero.example.com`: form posts whose Origin differs are refused (CSRF), and session cookies are `Secure` when it is https. Unset: the request's Host header over plain http (local use)",
     ),
+  WEB_SHUTDOWN_TIMEOUT_MS: z.coerce
+    .number({ error: 'must be a number of milliseconds' })
+    .int('must be a whole number of milliseconds')
+    .min(0, 'must not be negative')
+    .max(600_000, 'must be at most 600000')
+    .default(10_000)
+    .describe(
+      'on SIGTERM, how long requests in flight may take before their connections are cut (then exit 1; a clean stop exits 0); 0 … 600000',
+    ),
   WEB_SHUTDOWN_TIMEOUT: z.coerce
     .number({ error: 'must be a number of seconds' })
     .int('must be a whole number of seconds')
     .min(0, 'must not be negative')
     .max(600, 'must be at most 600')
-    .default(10)
-    .describe('seconds SIGTERM waits for requests in flight before closing them (0 … 600)'),
+    .optional()
+    .describe(
+      'deprecated: `WEB_SHUTDOWN_TIMEOUT_MS` in seconds (0 … 600), still read, with a warning at start-up; setting both is an error',
+    ),
   WEB_BODY_SIZE_LIMIT: z
     .string()
     .regex(/^\d+[KMG]?$/i, 'must be a number of bytes, optionally with K, M or G')
@@ -81,11 +92,36 @@ function present(env: Record<string, string | undefined>): Record<string, string
 }
 
 export function parseWebConfig(env: Record<string, string | undefined>): WebConfig {
-  const parsed = webConfigSchema.safeParse(present(env));
-  if (parsed.success) return parsed.data;
-  throw new WebConfigError(
-    parsed.error.issues.map((i) => `${i.path.join('.') || '(environment)'}: ${i.message}`),
-  );
+  const given = present(env);
+  const parsed = webConfigSchema.safeParse(given);
+  // Checked on the environment: after parsing, WEB_SHUTDOWN_TIMEOUT_MS always has a value.
+  const both =
+    given.WEB_SHUTDOWN_TIMEOUT !== undefined && given.WEB_SHUTDOWN_TIMEOUT_MS !== undefined
+      ? [
+          'WEB_SHUTDOWN_TIMEOUT: deprecated, and WEB_SHUTDOWN_TIMEOUT_MS is set too: use WEB_SHUTDOWN_TIMEOUT_MS only',
+        ]
+      : [];
+  if (parsed.success && both.length === 0) {
+    const config = parsed.data;
+    if (config.WEB_SHUTDOWN_TIMEOUT !== undefined)
+      config.WEB_SHUTDOWN_TIMEOUT_MS = config.WEB_SHUTDOWN_TIMEOUT * 1000;
+    return config;
+  }
+  throw new WebConfigError([
+    ...(parsed.success
+      ? []
+      : parsed.error.issues.map((i) => `${i.path.join('.') || '(environment)'}: ${i.message}`)),
+    ...both,
+  ]);
+}
+
+/** Deprecated variables the configuration was given, one warning each (server/main.ts logs them). */
+export function deprecationsOf(config: WebConfig): string[] {
+  return config.WEB_SHUTDOWN_TIMEOUT === undefined
+    ? []
+    : [
+        `WEB_SHUTDOWN_TIMEOUT is deprecated: set WEB_SHUTDOWN_TIMEOUT_MS=${config.WEB_SHUTDOWN_TIMEOUT_MS} instead`,
+      ];
 }
 
 /** Request headers server/main.ts sets on every request (client values overwritten). */
