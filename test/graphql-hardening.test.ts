@@ -1,5 +1,5 @@
 /**
- * GraphQL hardening (issue #7) on real api processes: query limits, introspection and GraphiQL
+ * GraphQL hardening on real api processes: query limits, introspection and GraphiQL
  * by environment (NODE_ENV test: open; production: admin credentials), field suggestions, the
  * request body limit and request ids.
  */

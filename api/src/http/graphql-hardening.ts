@@ -10,7 +10,7 @@ import { REQUEST_ID_HEADER } from './request-id.ts';
 export { DEFAULT_QUERY_LIMITS } from './query-limits.ts';
 
 /**
- * GraphQL hardening (issue #7): query limits, introspection and GraphiQL by environment, the
+ * GraphQL hardening: query limits, introspection and GraphiQL by environment, the
  * request body limit's answer, field suggestions hidden from who may not introspect, and the
  * request id on masked errors. One yoga plugin; the options come from the api's configuration.
  */
