@@ -77,22 +77,3 @@ export const ErrorFields = graphql(`
     }
   }
 `);
-
-// The aggregator page's operations are still plain strings (being changed elsewhere): these pieces
-// are theirs until they move to graphql() and the fragments above.
-
-/** A paged query's variables: `query X($userId: ID, ${PAGE_VARIABLES})`. */
-export const PAGE_VARIABLES = '$first: Int, $after: String, $last: Int, $before: String';
-
-/** Passes them to the connection: `users(email: $email, ${PAGE_ARGUMENTS})`. */
-export const PAGE_ARGUMENTS = 'first: $first, after: $after, last: $last, before: $before';
-
-/** A connection's pageInfo (PageInfo). */
-export const PAGE_INFO = /* GraphQL */ `
-  pageInfo {
-    hasNextPage
-    hasPreviousPage
-    startCursor
-    endCursor
-  }
-`;

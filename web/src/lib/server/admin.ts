@@ -62,24 +62,14 @@ export function adminGql<Document extends Operation>(
   document: Document,
   ...variables: VariablesArg<Document>
 ): Promise<ResultOf<Document>>;
-/** The same with a query as text and a hand-written result type: the aggregator page's, for now. */
-export function adminGql<T>(
-  event: AdminEvent,
-  query: string,
-  variables?: Record<string, unknown>,
-): Promise<T>;
-export function adminGql(
-  event: AdminEvent,
-  query: Operation | string,
-  variables: unknown = {},
-): Promise<unknown> {
-  return adminSend(event, query, variables);
+export function adminGql(event: AdminEvent, document: Operation, variables: unknown = {}): Promise<unknown> {
+  return adminSend(event, document, variables);
 }
 
-async function adminSend(event: AdminEvent, query: Operation | string, variables: unknown): Promise<unknown> {
+async function adminSend(event: AdminEvent, document: Operation, variables: unknown): Promise<unknown> {
   requireAdmin(event);
   try {
-    return await send(event, typeof query === 'string' ? query : sourceOf(query), variables, 'admin');
+    return await send(event, sourceOf(document), variables, 'admin');
   } catch (err) {
     if (err instanceof ApiError && (err.code === 'UNAUTHENTICATED' || err.code === 'FORBIDDEN')) {
       clearSessionCookie(event.cookies, event.url, ADMIN_COOKIE);
@@ -98,19 +88,13 @@ export function adminQuery<Document extends Operation>(
   document: Document,
   ...variables: VariablesArg<Document>
 ): Promise<Loaded<ResultOf<Document>>>;
-/** The same with a query as text and a hand-written result type: the aggregator page's, for now. */
-export function adminQuery<T>(
-  event: AdminEvent,
-  query: string,
-  variables?: Record<string, unknown>,
-): Promise<Loaded<T>>;
 export async function adminQuery(
   event: AdminEvent,
-  query: Operation | string,
+  document: Operation,
   variables: unknown = {},
 ): Promise<Loaded<unknown>> {
   try {
-    return { data: await adminSend(event, query, variables), error: null };
+    return { data: await adminSend(event, document, variables), error: null };
   } catch (err) {
     if (isRedirect(err)) throw err;
     return { data: null, error: describeApiError(err).message };

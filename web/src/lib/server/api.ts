@@ -70,8 +70,7 @@ export function gql(
 
 /**
  * The HTTP call under gql() and adminGql(): the query as text, the result as the caller says.
- * Call gql() instead, which types both by the document; adminGql() sends plain strings through
- * here only for the aggregator page, whose operations are not yet written with graphql().
+ * Call those instead, which type both by the document.
  */
 export async function send<T>(
   event: Pick<RequestEvent, 'locals' | 'getClientAddress'>,

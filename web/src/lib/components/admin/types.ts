@@ -26,17 +26,3 @@ export type Outcome = { ok: true; message: string } | Failed;
 
 /** Returned when a form is sent back to be corrected: what was typed (never secrets). */
 export type FailedWith<V extends Record<string, string>> = Failed & { values: V };
-
-/**
- * A connection as a hand-typed query selects it. Only the aggregator page's operations, not yet
- * written with graphql(), still need it: every other result is typed by its document.
- */
-export interface Connection<T> {
-  edges: { node: T }[];
-  pageInfo: {
-    hasNextPage: boolean;
-    hasPreviousPage: boolean;
-    startCursor: string | null;
-    endCursor: string | null;
-  };
-}

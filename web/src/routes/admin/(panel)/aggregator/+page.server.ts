@@ -1,10 +1,19 @@
 import { fail } from '@sveltejs/kit';
-import type { Connection, Done } from '#lib/components/admin/types.ts';
-import { adminGql, adminQuery, connectionArgs, failedFrom, nodes, param } from '#lib/server/admin.ts';
-import { PAGE_ARGUMENTS, PAGE_INFO, PAGE_VARIABLES } from '#lib/server/admin-fragments.ts';
+import type { Done } from '#lib/components/admin/types.ts';
+import { graphql, type ResultOf } from '#lib/graphql/index.ts';
+import {
+  adminGql,
+  adminQuery,
+  connectionArgs,
+  failedFrom,
+  nodes,
+  pageInfoOf,
+  param,
+} from '#lib/server/admin.ts';
+import { PageInfoFields } from '#lib/server/admin-fragments.ts';
 import type { Actions, PageServerLoad } from './$types';
 
-const STATE = /* GraphQL */ `
+const STATE = graphql(`
   query AdminAggregatorState {
     aggregatorState {
       nodeName
@@ -29,29 +38,34 @@ const STATE = /* GraphQL */ `
       }
     }
   }
-`;
+`);
 
-const REJECTED = /* GraphQL */ `
-  query AdminRejectedRecords($nodeName: String, ${PAGE_VARIABLES}) {
-    rejectedRecords(nodeName: $nodeName, ${PAGE_ARGUMENTS}) {
-      edges {
-        node {
-          id
-          createdAt
-          nodeName
-          filePath
-          idempotencyKey
-          userId
-          reason
-          record
+const REJECTED = graphql(
+  `
+    query AdminRejectedRecords($nodeName: String, $first: Int, $after: String, $last: Int, $before: String) {
+      rejectedRecords(nodeName: $nodeName, first: $first, after: $after, last: $last, before: $before) {
+        edges {
+          node {
+            id
+            createdAt
+            nodeName
+            filePath
+            idempotencyKey
+            userId
+            reason
+            record
+          }
+        }
+        pageInfo {
+          ...PageInfoFields
         }
       }
-      ${PAGE_INFO}
     }
-  }
-`;
+  `,
+  [PageInfoFields],
+);
 
-const AGGREGATE_NOW = /* GraphQL */ `
+const AGGREGATE_NOW = graphql(`
   mutation AdminAggregateNow {
     aggregateNow {
       nodesSeen
@@ -71,23 +85,12 @@ const AGGREGATE_NOW = /* GraphQL */ `
       errors
     }
   }
-`;
+`);
 
-interface NodeState {
-  nodeName: string;
-  lastCommitSha: string | null;
-  lastRunAt: string | null;
-  lastSuccessAt: string | null;
-  recordsConsumedTotal: number;
-  filesTotal: number;
-  lastError: string | null;
-  ignoredFiles: number;
-}
-
-interface IgnoredFile {
-  path: string;
-  reason: string;
-}
+type RunRow = ResultOf<typeof STATE>['jobRuns']['edges'][number]['node'];
+type AggregateSummary = ResultOf<typeof AGGREGATE_NOW>['aggregateNow'];
+// A run's JSON summary lists the ignored files as aggregateNow answers them.
+type IgnoredFile = AggregateSummary['ignoredFileList'][number];
 
 /** What the newest run that says it found under nodes/ but did not read (runs before it did not say). */
 function lastIgnored(runs: RunRow[]): { count: number; list: IgnoredFile[]; at: string } | null {
@@ -98,26 +101,6 @@ function lastIgnored(runs: RunRow[]): { count: number; list: IgnoredFile[]; at: 
     return { count: s.ignoredFiles, list, at: run.finishedAt ?? run.startedAt };
   }
   return null;
-}
-
-interface RunRow {
-  id: string;
-  status: string;
-  trigger: string;
-  startedAt: string;
-  finishedAt: string | null;
-  summary: unknown;
-}
-
-interface RejectedRow {
-  id: string;
-  createdAt: string;
-  nodeName: string;
-  filePath: string;
-  idempotencyKey: string | null;
-  userId: string | null;
-  reason: string;
-  record: unknown;
 }
 
 /** recordsApplied of a finished run's summary (SKIPPED runs only say `{ skipped }`). */
@@ -132,11 +115,8 @@ function recordsApplied(summary: unknown): number | null {
 export const load: PageServerLoad = async (event) => {
   const nodeName = param(event.url, 'node');
   const [state, rejected] = await Promise.all([
-    adminQuery<{ aggregatorState: NodeState[]; jobRuns: { edges: { node: RunRow }[] } }>(event, STATE),
-    adminQuery<{ rejectedRecords: Connection<RejectedRow> }>(event, REJECTED, {
-      nodeName,
-      ...connectionArgs(event.url),
-    }),
+    adminQuery(event, STATE),
+    adminQuery(event, REJECTED, { nodeName, ...connectionArgs(event.url) }),
   ]);
   const recent = nodes(state.data?.jobRuns);
   // Oldest first, for the chart.
@@ -152,32 +132,17 @@ export const load: PageServerLoad = async (event) => {
     ignored: lastIgnored(recent),
     error: state.error,
     rejected: nodes(rejected.data?.rejectedRecords),
-    rejectedPageInfo: rejected.data?.rejectedRecords.pageInfo ?? null,
+    rejectedPageInfo: pageInfoOf(rejected.data?.rejectedRecords),
     rejectedError: rejected.error,
   };
 };
-
-interface AggregateSummary {
-  nodesSeen: number;
-  nodesSkipped: number;
-  nodesFailed: number;
-  filesRead: number;
-  recordsSeen: number;
-  recordsApplied: number;
-  recordsDuplicate: number;
-  recordsRejected: number;
-  centsDebited: number;
-  ignoredFiles: number;
-  ignoredFileList: IgnoredFile[];
-  errors: string[];
-}
 
 const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
 
 export const actions: Actions = {
   aggregate: async (event) => {
     try {
-      const { aggregateNow: s } = await adminGql<{ aggregateNow: AggregateSummary }>(event, AGGREGATE_NOW);
+      const { aggregateNow: s } = await adminGql(event, AGGREGATE_NOW);
       return {
         aggregate: {
           ok: true,
