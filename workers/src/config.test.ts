@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../../api/src/lib/env.ts';
-import { loadWorkerConfig } from './config.ts';
+import { cronProblem, loadWorkerConfig, tickTiming } from './config.ts';
 
 const DATABASE_URL = 'postgres://u:p@127.0.0.1:5432/hero';
 
@@ -109,6 +109,59 @@ describe('worker config', () => {
       expect.stringMatching(/^AUTO_RELEASE_INTERVAL_MS: /),
       expect.stringMatching(/^AUTO_RELEASE_BATCH_SIZE: /),
       expect.stringMatching(/^EXPIRY_WARNING_HOURS: /),
+    ]);
+  });
+
+  it('times each worker by its interval by default, or by a cron schedule instead', () => {
+    const defaults = loadWorkerConfig({ DATABASE_URL });
+    expect(tickTiming(defaults, ['AUTO_RELEASE_INTERVAL_MS', 'AUTO_RELEASE_SCHEDULE'])).toEqual({
+      intervalMs: 3_600_000,
+    });
+    const scheduled = loadWorkerConfig({
+      DATABASE_URL,
+      AUTO_RELEASE_SCHEDULE: '5 * * * *',
+      OUTBOX_SCHEDULE: '*/1 * * * * *',
+      AGGREGATE_INTERVAL_MS: '1000',
+      // Empty counts as unset, as everywhere.
+      RECONCILE_INTERVAL_MS: '',
+      RECONCILE_SCHEDULE: '30 3 * * *',
+    });
+    expect(tickTiming(scheduled, ['AUTO_RELEASE_INTERVAL_MS', 'AUTO_RELEASE_SCHEDULE'])).toEqual({
+      schedule: '5 * * * *',
+    });
+    expect(tickTiming(scheduled, ['OUTBOX_INTERVAL_MS', 'OUTBOX_SCHEDULE'])).toEqual({
+      schedule: '*/1 * * * * *',
+    });
+    expect(tickTiming(scheduled, ['AGGREGATE_INTERVAL_MS', 'AGGREGATE_SCHEDULE'])).toEqual({
+      intervalMs: 1000,
+    });
+    expect(tickTiming(scheduled, ['RECONCILE_INTERVAL_MS', 'RECONCILE_SCHEDULE'])).toEqual({
+      schedule: '30 3 * * *',
+    });
+  });
+
+  it('refuses a bad cron expression, naming the variable, and an interval and a schedule for one worker', () => {
+    expect(cronProblem('5 * * * *')).toBeNull();
+    expect(cronProblem('*/1 * * * * *')).toBeNull();
+    expect(cronProblem('* *')).toBe('needs 5 fields, or 6 with seconds first (got 2)');
+    expect(cronProblem('61 * * * *')).toMatch(/61/);
+    expect(
+      problemsOf({
+        DATABASE_URL,
+        AUTO_RELEASE_SCHEDULE: 'hourly',
+        AGGREGATE_SCHEDULE: '0 25 * * *',
+        OUTBOX_INTERVAL_MS: '1000',
+        OUTBOX_SCHEDULE: '* * * * *',
+      }),
+    ).toEqual([
+      expect.stringMatching(/^AUTO_RELEASE_SCHEDULE: not a valid cron expression "hourly": needs 5 fields/),
+      expect.stringMatching(/^AGGREGATE_SCHEDULE: not a valid cron expression "0 25 \* \* \*": .*25/),
+      'OUTBOX_SCHEDULE: OUTBOX_INTERVAL_MS is also set: use one of them',
+    ]);
+    // Both set is refused even when both are valid, and alongside other problems.
+    expect(problemsOf({ RECONCILE_INTERVAL_MS: '1000', RECONCILE_SCHEDULE: '30 3 * * *' })).toEqual([
+      expect.stringMatching(/^DATABASE_URL: /),
+      'RECONCILE_SCHEDULE: RECONCILE_INTERVAL_MS is also set: use one of them',
     ]);
   });
 

@@ -1,5 +1,6 @@
+import { createRequire } from 'node:module';
 import { z } from 'zod';
-import { dbConnectTimeoutEnv, type Env, LOG_LEVELS, parseEnv } from '../../api/src/lib/env.ts';
+import { ConfigError, dbConnectTimeoutEnv, type Env, LOG_LEVELS, parseEnv } from '../../api/src/lib/env.ts';
 import { describedUsageSourceEnv } from '../../api/src/lib/usage-source-env.ts';
 import { aggregateBatchSizeEnv } from '../../api/src/usage/batch-size.ts';
 import { checkUsageSource, USAGE_SOURCE_SECRETS } from '../../api/src/usage/sources/source-config.ts';
@@ -10,6 +11,39 @@ import { checkUsageSource, USAGE_SOURCE_SECRETS } from '../../api/src/usage/sour
  */
 
 const ms = (fallback: number) => z.coerce.number().int().positive().default(fallback);
+
+// node-schedule's own cron parser, so that what passes here is what scheduleJob runs (it is
+// node-schedule's dependency, not ours: resolved from there).
+const cronParser = createRequire(createRequire(import.meta.url).resolve('node-schedule'))('cron-parser') as {
+  parseExpression(expression: string): { next(): unknown };
+};
+
+/** Why `expression` is not a cron expression node-schedule can run, or null when it is. */
+export function cronProblem(expression: string): string | null {
+  const fields = expression.trim().split(/\s+/).length;
+  // cron-parser fills in missing fields ("* *" would pass): ask for a whole expression.
+  if (fields !== 5 && fields !== 6) return `needs 5 fields, or 6 with seconds first (got ${fields})`;
+  try {
+    cronParser.parseExpression(expression).next();
+    return null;
+  } catch (err) {
+    return err instanceof Error ? err.message : String(err);
+  }
+}
+
+/** A `*_SCHEDULE` variable: a cron expression, the alternative to the worker's `*_INTERVAL_MS`. */
+const cron = (interval: string, example: string) =>
+  z
+    .string()
+    .superRefine((value, ctx) => {
+      const problem = cronProblem(value);
+      if (problem)
+        ctx.addIssue({ code: 'custom', message: `not a valid cron expression "${value}": ${problem}` });
+    })
+    .optional()
+    .describe(
+      `cron expression (node-schedule: 5 fields, or 6 with seconds first; process time zone), e.g. \`${example}\`: ticks at those times instead of \`${interval}\` pauses (not both; a tick still running when the next time comes is skipped)`,
+    );
 
 export const workerConfigSchema = z
   .object({
@@ -46,6 +80,7 @@ export const workerConfigSchema = z
     DEPLOYER_TIMEOUT_MS: ms(10_000).describe('limit for one deployer call'),
 
     OUTBOX_INTERVAL_MS: ms(5_000).describe('pause between the end of one outbox tick and the next'),
+    OUTBOX_SCHEDULE: cron('OUTBOX_INTERVAL_MS', '*/10 * * * * *'),
     OUTBOX_BATCH_SIZE: z.coerce
       .number()
       .int()
@@ -73,6 +108,7 @@ export const workerConfigSchema = z
     AUTO_RELEASE_INTERVAL_MS: ms(3_600_000).describe(
       'pause between the end of one auto-release tick and the next (one hour)',
     ),
+    AUTO_RELEASE_SCHEDULE: cron('AUTO_RELEASE_INTERVAL_MS', '5 * * * *'),
     AUTO_RELEASE_BATCH_SIZE: z.coerce
       .number()
       .int()
@@ -91,9 +127,11 @@ export const workerConfigSchema = z
     AGGREGATE_INTERVAL_MS: ms(300_000).describe(
       'pause between the end of one aggregation tick and the next (five minutes)',
     ),
+    AGGREGATE_SCHEDULE: cron('AGGREGATE_INTERVAL_MS', '*/5 * * * *'),
     AGGREGATE_BATCH_SIZE: aggregateBatchSizeEnv.describe('usage records per apply transaction (1 … 100000)'),
 
     RECONCILE_INTERVAL_MS: ms(86_400_000).describe('pause between two ledger reconciliations (one day)'),
+    RECONCILE_SCHEDULE: cron('RECONCILE_INTERVAL_MS', '30 3 * * *'),
   })
   .superRefine(checkUsageSource)
   .refine((c) => c.OUTBOX_RETRY_MAX_MS >= c.OUTBOX_RETRY_BASE_MS, {
@@ -111,6 +149,38 @@ export const WORKER_SECRETS = [
   ...USAGE_SOURCE_SECRETS,
 ] as const;
 
+/** Each worker's two ways of timing its ticks: at most one of them may be set. */
+export const TICK_TIMING_VARIABLES = [
+  ['OUTBOX_INTERVAL_MS', 'OUTBOX_SCHEDULE'],
+  ['AUTO_RELEASE_INTERVAL_MS', 'AUTO_RELEASE_SCHEDULE'],
+  ['AGGREGATE_INTERVAL_MS', 'AGGREGATE_SCHEDULE'],
+  ['RECONCILE_INTERVAL_MS', 'RECONCILE_SCHEDULE'],
+] as const;
+
+/** When a worker's ticks come: a pause after each one, or the times of a cron expression. */
+export type TickTiming = { intervalMs: number } | { schedule: string };
+
+export function tickTiming(
+  config: WorkerConfig,
+  [interval, schedule]: (typeof TICK_TIMING_VARIABLES)[number],
+): TickTiming {
+  const expression = config[schedule];
+  return expression === undefined ? { intervalMs: config[interval] } : { schedule: expression };
+}
+
 export function loadWorkerConfig(env: Env = process.env): WorkerConfig {
-  return parseEnv(workerConfigSchema, env, WORKER_SECRETS);
+  // Read from the raw environment: once parsed, an interval's default looks the same as a value set.
+  const isSet = (name: string) => env[name] !== undefined && env[name] !== '';
+  const both = TICK_TIMING_VARIABLES.filter(([interval, schedule]) => isSet(interval) && isSet(schedule)).map(
+    ([interval, schedule]) => `${schedule}: ${interval} is also set: use one of them`,
+  );
+  let config: WorkerConfig;
+  try {
+    config = parseEnv(workerConfigSchema, env, WORKER_SECRETS);
+  } catch (err) {
+    if (err instanceof ConfigError && both.length > 0) throw new ConfigError([...err.problems, ...both]);
+    throw err;
+  }
+  if (both.length > 0) throw new ConfigError(both);
+  return config;
 }

@@ -5,7 +5,7 @@ import {
 } from '../../../api/src/usage/aggregate-usage.ts';
 import { createUsageSource, usageSourceKind } from '../../../api/src/usage/sources/source-config.ts';
 import type { UsageSource } from '../../../api/src/usage/sources/usage-source.ts';
-import type { WorkerConfig } from '../config.ts';
+import { tickTiming, type WorkerConfig } from '../config.ts';
 import type { Job } from '../runtime/job.ts';
 
 let source: UsageSource | null = null;
@@ -25,7 +25,7 @@ function sourceFor(config: WorkerConfig): UsageSource {
  */
 export const aggregateJob: Job<AggregateSummary> = {
   name: AGGREGATE_JOB,
-  intervalMs: (config) => config.AGGREGATE_INTERVAL_MS,
+  timing: (config) => tickTiming(config, ['AGGREGATE_INTERVAL_MS', 'AGGREGATE_SCHEDULE']),
   checkConfig: (config) =>
     usageSourceKind(config)
       ? []

@@ -4,6 +4,7 @@ import {
   autoRelease,
 } from '../../../api/src/allocation/auto-release.ts';
 import { provisionerNamed } from '../../../api/src/provisioners/registry.ts';
+import { tickTiming } from '../config.ts';
 import type { Job } from '../runtime/job.ts';
 
 /**
@@ -14,7 +15,7 @@ import type { Job } from '../runtime/job.ts';
  */
 export const autoReleaseJob: Job<AutoReleaseSummary> = {
   name: AUTO_RELEASE_JOB,
-  intervalMs: (config) => config.AUTO_RELEASE_INTERVAL_MS,
+  timing: (config) => tickTiming(config, ['AUTO_RELEASE_INTERVAL_MS', 'AUTO_RELEASE_SCHEDULE']),
   describeConfig: (config) => ({
     batchSize: config.AUTO_RELEASE_BATCH_SIZE,
     expiryWarningHours: config.EXPIRY_WARNING_HOURS,

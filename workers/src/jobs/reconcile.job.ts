@@ -3,6 +3,7 @@ import {
   type ReconcileSummary,
   reconcileBalances,
 } from '../../../api/src/billing/reconcile.ts';
+import { tickTiming } from '../config.ts';
 import type { Job } from '../runtime/job.ts';
 
 /**
@@ -12,6 +13,6 @@ import type { Job } from '../runtime/job.ts';
  */
 export const reconcileJob: Job<ReconcileSummary> = {
   name: RECONCILE_JOB,
-  intervalMs: (config) => config.RECONCILE_INTERVAL_MS,
+  timing: (config) => tickTiming(config, ['RECONCILE_INTERVAL_MS', 'RECONCILE_SCHEDULE']),
   run: ({ em, log }) => reconcileBalances(em, log),
 };

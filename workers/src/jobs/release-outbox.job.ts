@@ -10,7 +10,7 @@ import {
   VM_RELEASE_TOPIC,
   type VmReleasePayload,
 } from '../../../api/src/outbox/enqueue.ts';
-import type { WorkerConfig } from '../config.ts';
+import { tickTiming, type WorkerConfig } from '../config.ts';
 import { createDeployerClient, type DeployerClient } from '../deployer/deployer-client.ts';
 import { allocationExpiringHandler } from '../notify/expiring-handler.ts';
 import type { Job } from '../runtime/job.ts';
@@ -81,7 +81,7 @@ function deployerOf(config: WorkerConfig): DeployerClient | null {
  */
 export const releaseOutboxJob: Job<DeliverOutboxSummary> = {
   name: 'outbox',
-  intervalMs: (config) => config.OUTBOX_INTERVAL_MS,
+  timing: (config) => tickTiming(config, ['OUTBOX_INTERVAL_MS', 'OUTBOX_SCHEDULE']),
   describeConfig: (config) => ({
     deployer: config.DEPLOYER_URL ? describeUrl(config.DEPLOYER_URL) : 'stub',
     notifyWebhook: config.NOTIFY_WEBHOOK_URL ? describeUrl(config.NOTIFY_WEBHOOK_URL) : 'log',

@@ -10,6 +10,7 @@ import { registerDbMetrics } from '../../../api/src/metrics/db-metrics.ts';
 import { createMetricsRegistry, sendMetrics } from '../../../api/src/metrics/registry.ts';
 import { createWorkerMetrics, type WorkerMetrics } from '../../../api/src/metrics/worker-metrics.ts';
 import { loadWorkerConfig, type WorkerConfig } from '../config.ts';
+import { scheduleCronTicks } from './cron-ticks.ts';
 import type { Job } from './job.ts';
 import { runJobOnce } from './run-job.ts';
 
@@ -76,8 +77,11 @@ function exit(log: Logger, code: number): never {
  * error }` is printed on stdout as one JSON line; exit 0 when the run succeeded or was skipped
  * (another run holds the lock), 1 when it failed.
  *
- * Otherwise a daemon: one tick at start, then one `intervalMs` after the previous tick ended
- * (node-schedule; ticks never overlap in a process, and the run lock keeps replicas apart).
+ * Otherwise a daemon, timed by the job (`*_INTERVAL_MS` or `*_SCHEDULE`): with an interval, one
+ * tick at start, then one `intervalMs` after the previous tick ended; with a cron schedule, a tick
+ * at each of its times only, a time that comes while a tick is still running skipped (logged at
+ * info). Both through node-schedule; ticks never overlap in a process, and the run lock keeps
+ * replicas apart.
  * With WORKER_HEALTH_PORT, GET /healthz (process up, last run), GET /readyz (the database and
  * the job's own checks answer) and GET /metrics. SIGTERM / SIGINT (core/src/lifecycle.ts): no new
  * tick, the job's signal is aborted, the tick in hand may finish, the ORM is closed, exit 0; the
@@ -151,7 +155,8 @@ export async function runDaemon<S extends object>(job: Job<S>, argv: readonly st
     exit(log, outcome.status === 'FAILED' ? 1 : 0);
   }
 
-  const intervalMs = job.intervalMs(config);
+  const timing = job.timing(config);
+  const intervalMs = 'intervalMs' in timing ? timing.intervalMs : null;
   const state = {
     startedAt: new Date().toISOString(),
     ticks: 0,
@@ -161,13 +166,15 @@ export async function runDaemon<S extends object>(job: Job<S>, argv: readonly st
     lastTickError: null as string | null,
   };
   let nextTick: schedule.Job | null = null;
+  let cronTicks: schedule.Job | null = null;
   let fallbackTimer: NodeJS.Timeout | null = null;
   let inFlight: Promise<void> | null = null;
   const metrics = createMetricsRegistry();
   const workerMetrics: WorkerMetrics = createWorkerMetrics(metrics, job.name);
 
+  // Interval timing only: a cron schedule's job fires by itself.
   const scheduleNext = () => {
-    if (lifecycle.stopping) return;
+    if (lifecycle.stopping || intervalMs === null) return;
     nextTick = schedule.scheduleJob(new Date(Date.now() + intervalMs), () => {
       nextTick = null;
       void tick();
@@ -214,7 +221,7 @@ export async function runDaemon<S extends object>(job: Job<S>, argv: readonly st
     });
     const server = createProbeServer({
       lifecycle,
-      health: () => ({ job: job.name, intervalMs, ...state }),
+      health: () => ({ job: job.name, ...timing, ...state }),
       // The database, and the job's own dependencies (e.g. the aggregator's forge).
       checks: [
         { name: 'database', check: () => orm.em.fork().execute('select 1') },
@@ -245,6 +252,7 @@ export async function runDaemon<S extends object>(job: Job<S>, argv: readonly st
     stop: async () => {
       controller.abort();
       nextTick?.cancel();
+      cronTicks?.cancel();
       if (fallbackTimer) clearTimeout(fallbackTimer);
       if (inFlight) {
         log.info(`${job.name} worker: waiting for the tick in progress`);
@@ -252,7 +260,14 @@ export async function runDaemon<S extends object>(job: Job<S>, argv: readonly st
       }
     },
   });
-  log.info({ job: job.name, intervalMs, ...job.describeConfig?.(config) }, `${job.name} worker started`);
+  log.info({ job: job.name, ...timing, ...job.describeConfig?.(config) }, `${job.name} worker started`);
   lifecycle.started();
-  void tick();
+  if ('schedule' in timing) {
+    cronTicks = scheduleCronTicks(timing.schedule, tick, (scheduledAt) =>
+      log.info(
+        { scheduledAt: scheduledAt.toISOString(), schedule: timing.schedule },
+        `${job.name} tick skipped: the previous tick is still running`,
+      ),
+    );
+  } else void tick();
 }

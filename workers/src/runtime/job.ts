@@ -1,7 +1,7 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { JobTrigger } from '../../../api/src/entities/job-run.entity.ts';
 import type { Logger } from '../../../api/src/lib/logger.ts';
-import type { WorkerConfig } from '../config.ts';
+import type { TickTiming, WorkerConfig } from '../config.ts';
 
 export interface JobContext {
   /** A fork of its own for this run; never the global EntityManager. */
@@ -28,8 +28,8 @@ export interface ReadinessCheck {
 export interface Job<S extends object = Record<string, unknown>> {
   /** The CLI name, the run-lock key and `job_run.job`. */
   readonly name: string;
-  /** Pause between the end of one tick and the start of the next. */
-  intervalMs(config: WorkerConfig): number;
+  /** When the daemon ticks: a pause after each tick, or the times of a cron expression. */
+  timing(config: WorkerConfig): TickTiming;
   /** Settings this job needs beyond the shared schema; each problem is one line (exit 1 at start). */
   checkConfig?(config: WorkerConfig): string[];
   /** Settings worth logging in the "worker started" line (never a secret). */
