@@ -6,6 +6,7 @@ export default defineConfig({
   ssr: { resolve: { conditions: ['module', 'node', 'production'] } },
   test: {
     include: [
+      'core/src/**/*.test.ts',
       'api/src/**/*.test.ts',
       'workers/src/**/*.test.ts',
       'cli/src/**/*.test.ts',

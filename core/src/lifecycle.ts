@@ -13,6 +13,7 @@
  * start-up phase, the ordered stop steps, and the HTTP pieces.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import closeWithGrace from 'close-with-grace';
 
 /** What the lifecycle logs through (a pino logger fits). */
@@ -151,13 +152,43 @@ export function createLifecycle(options: LifecycleOptions): Lifecycle {
   };
 }
 
+/** How long a connection accepted but still silent when the stop began has to send its request. */
+const FIRST_REQUEST_GRACE_MS = 2_000;
+/** The listener closes once no connection has been accepted for this long since the stop... */
+const ACCEPT_QUIET_MS = 50;
+/** ...or this long after the stop at the latest. */
+const ACCEPT_DRAIN_MAX_MS = 1_000;
+
 /**
  * The stop step of an HTTP server: it stops listening, a request still arriving on an open
  * connection is answered with `connection: close`, keep-alive connections are closed as they
  * become idle, and the step is done when the last connection is gone. Cut: every connection is
- * closed.
+ * closed. Call it before `listen`: it follows the connections from their accept on.
+ *
+ * A connection accepted but silent when the stop begins gets a short grace to deliver its
+ * request (Node's `closeIdleConnections` would leave it open until its headers timeout).
  */
 export function httpServerStop(server: Server): StopStep {
+  const connections = new Map<Socket, { active: number; served: boolean }>();
+  let stopping = false;
+  let lastAcceptAt = 0;
+  server.on('connection', (socket: Socket) => {
+    lastAcceptAt = Date.now();
+    connections.set(socket, { active: 0, served: false });
+    socket.once('close', () => connections.delete(socket));
+  });
+  // Before the server's own handler, so the header is set before any answer starts.
+  server.prependListener('request', (req: IncomingMessage, res: ServerResponse) => {
+    const conn = connections.get(req.socket);
+    if (conn) {
+      conn.active++;
+      conn.served = true;
+      res.once('close', () => conn.active--);
+    }
+    // A client on a kept-alive connection is told to leave.
+    if (stopping) res.setHeader('connection', 'close');
+  });
+
   return {
     stop: () =>
       new Promise<void>((resolve, reject) => {
@@ -165,18 +196,35 @@ export function httpServerStop(server: Server): StopStep {
           resolve();
           return;
         }
-        // Before the server's own handler: a client on a kept-alive connection is told to leave.
-        server.prependListener('request', (_req: IncomingMessage, res: ServerResponse) => {
-          res.setHeader('connection', 'close');
-        });
-        // A keep-alive connection is idle again once its answer is out: close it then.
-        const sweep = setInterval(() => server.closeIdleConnections(), 50);
-        server.close((err) => {
-          clearInterval(sweep);
-          if (err) reject(err);
-          else resolve();
-        });
-        server.closeIdleConnections();
+        stopping = true;
+        lastAcceptAt = Date.now();
+        const silentUntil = Date.now() + FIRST_REQUEST_GRACE_MS;
+        const closeIdle = () => {
+          const silentExpired = Date.now() >= silentUntil;
+          for (const [socket, conn] of connections) {
+            if (conn.active === 0 && (conn.served || silentExpired)) socket.destroy();
+          }
+        };
+        const sweep = setInterval(closeIdle, 50);
+        // Closing the listener resets the connections the kernel has completed but the event
+        // loop has not accepted yet, though their clients may have sent a request already. The
+        // listener stays until no connection has come for a quiet moment (or for at most a
+        // second): each accepted one is then answered as above.
+        const closeListener = () =>
+          server.close((err) => {
+            clearInterval(sweep);
+            if (err) reject(err);
+            else resolve();
+          });
+        const drainUntil = Date.now() + ACCEPT_DRAIN_MAX_MS;
+        const drain = setInterval(() => {
+          const now = Date.now();
+          if (now - lastAcceptAt >= ACCEPT_QUIET_MS || now >= drainUntil) {
+            clearInterval(drain);
+            closeListener();
+          }
+        }, 10);
+        closeIdle();
       }),
     cut: () => server.closeAllConnections(),
   };

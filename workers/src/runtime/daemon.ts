@@ -232,6 +232,8 @@ export async function runDaemon<S extends object>(job: Job<S>, argv: readonly st
       metrics: (res) =>
         sendMetrics(metrics, res, (err) => log.error({ err: errorMessage(err) }, 'metrics: scrape failed')),
     });
+    // Closed after the tick in hand is done: until then /readyz answers 503 `stopping`.
+    lifecycle.onStop(httpServerStop(server));
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(config.WORKER_HEALTH_PORT, config.WORKER_HEALTH_HOST, () => resolve());
@@ -239,8 +241,6 @@ export async function runDaemon<S extends object>(job: Job<S>, argv: readonly st
       process.stderr.write(`worker ${job.name}: health server cannot listen: ${errorMessage(err)}\n`);
       process.exit(1);
     });
-    // Closed after the tick in hand is done: until then /readyz answers 503 `stopping`.
-    lifecycle.onStop(httpServerStop(server));
     const { port } = server.address() as AddressInfo;
     log.info(
       { port },
