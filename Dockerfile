@@ -45,7 +45,7 @@ WORKDIR /app
 # processes read them and never write there.
 COPY --from=prod-deps /app/ ./
 COPY tsconfig.base.json ./
-# The process lifecycle the api, the workers and the web share (@hero/core).
+# The shared core (@hero/core): domain modules, entities, migrations, the process lifecycle.
 COPY core/ core/
 COPY api/tsconfig.json api/
 COPY api/src/ api/src/

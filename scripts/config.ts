@@ -7,7 +7,7 @@ import {
   type Env,
   LOG_LEVELS,
   parseEnv,
-} from '@hero/api/lib/env.ts';
+} from '@hero/core/lib/env';
 import { z } from 'zod';
 
 /**

@@ -3,8 +3,8 @@
  * prints their names. Safe to run while other replicas start: migrations run under an
  * advisory lock.
  */
-import { migrateDatabase } from '@hero/api/db/migrate.ts';
-import { exitOnConfigError } from '@hero/api/lib/env.ts';
+import { migrateDatabase } from '@hero/core/db/migrate';
+import { exitOnConfigError } from '@hero/core/lib/env';
 import { describeDatabaseError, loadMigrateConfig, type MigrateConfig, redactDatabaseUrl } from './config.ts';
 
 async function main(): Promise<void> {

@@ -2,13 +2,13 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { API_SECRETS, apiConfigSchema } from '@hero/api/config';
+import { CLI_SECRETS, cliConfigSchema, pushConfigSchema } from '@hero/cli/config';
+import { USAGE_SOURCE_SECRETS } from '@hero/core/usage/sources/source-config';
+import { webConfigSchema } from '@hero/web/config';
+import { WORKER_SECRETS, workerConfigSchema } from '@hero/workers/config';
 import { afterAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { API_SECRETS, apiConfigSchema } from '../api/src/config.ts';
-import { USAGE_SOURCE_SECRETS } from '../api/src/usage/sources/source-config.ts';
-import { CLI_SECRETS, cliConfigSchema, pushConfigSchema } from '../cli/src/config.ts';
-import { webConfigSchema } from '../web/src/lib/server/config.ts';
-import { WORKER_SECRETS, workerConfigSchema } from '../workers/src/config.ts';
 import { MIGRATE_SECRETS, migrateConfigSchema, START_SECRETS, startConfigSchema } from './config.ts';
 import { CONFIG_SECTIONS, OUTPUT_FILE, renderConfigDocs, renderSection } from './lib/config-docs.ts';
 

@@ -4,7 +4,7 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { printedSchema } from '../api/src/schema/index.ts';
+import { printedSchema } from '@hero/api/schema';
 
 const file = path.resolve(import.meta.dirname, '..', 'schema.graphql');
 const sdl = printedSchema();

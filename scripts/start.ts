@@ -28,7 +28,7 @@
  */
 
 import path from 'node:path';
-import { exitOnConfigError } from '@hero/api/lib/env.ts';
+import { exitOnConfigError } from '@hero/core/lib/env';
 import { loadStartConfig, redactDatabaseUrl, type StartConfig } from './config.ts';
 import { printReadyBanner } from './lib/start/banner.ts';
 import {

@@ -1,10 +1,9 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createOrm, type MikroORM } from '../api/src/db/orm.ts';
-import { type AggregateBounds, aggregateUsage } from '../api/src/usage/aggregate-usage.ts';
-import { GitSource } from '../api/src/usage/sources/git-source.ts';
+import { createOrm, type MikroORM } from '@hero/core/db/orm';
+import { type AggregateBounds, aggregateUsage } from '@hero/core/usage/aggregate-usage';
+import { GitSource } from '@hero/core/usage/sources/git-source';
 import {
   formatUsageBatch,
   IGNORED_FILE_NAME,
@@ -12,7 +11,8 @@ import {
   IGNORED_OUTSIDE_NODE,
   IGNORED_SUBDIRECTORY,
   MAX_COST_CENTS,
-} from '../api/src/usage/usage-format.ts';
+} from '@hero/core/usage/usage-format';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from './support/cli.ts';
 import { scrape } from './support/metrics.ts';
 import {

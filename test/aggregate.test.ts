@@ -1,16 +1,16 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createOrm, type MikroORM } from '../api/src/db/orm.ts';
-import { type AggregateSummary, aggregateUsage } from '../api/src/usage/aggregate-usage.ts';
-import { ForgeSource } from '../api/src/usage/sources/forge-source.ts';
-import { GitSource } from '../api/src/usage/sources/git-source.ts';
-import type { UsageSource } from '../api/src/usage/sources/usage-source.ts';
+import { createOrm, type MikroORM } from '@hero/core/db/orm';
+import { type AggregateSummary, aggregateUsage } from '@hero/core/usage/aggregate-usage';
+import { ForgeSource } from '@hero/core/usage/sources/forge-source';
+import { GitSource } from '@hero/core/usage/sources/git-source';
+import type { UsageSource } from '@hero/core/usage/sources/usage-source';
 import {
   formatUsageBatch,
   IGNORED_FILE_NAME,
   IGNORED_NODE_DIRECTORY,
   IGNORED_OUTSIDE_NODE,
   IGNORED_SUBDIRECTORY,
-} from '../api/src/usage/usage-format.ts';
+} from '@hero/core/usage/usage-format';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from './support/db.ts';
 import { type FakeForge, startFakeForge } from './support/forge/fake-forge.ts';
 import {

@@ -12,14 +12,14 @@ import { isBuiltin } from 'node:module';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { apiConfigSchema, loadApiConfig } from '@hero/api/config';
+import type { Env } from '@hero/core/lib/env';
+import { USAGE_SOURCE_SECRETS } from '@hero/core/usage/sources/source-config';
+import { parseWebConfig, webConfigSchema } from '@hero/web/config';
+import { loadWorkerConfig, WORKER_SECRETS, workerConfigSchema } from '@hero/workers/config';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { apiConfigSchema, loadApiConfig } from '../api/src/config.ts';
-import type { Env } from '../api/src/lib/env.ts';
-import { USAGE_SOURCE_SECRETS } from '../api/src/usage/sources/source-config.ts';
 import { loadMigrateConfig, migrateConfigSchema } from '../scripts/config.ts';
-import { parseWebConfig, webConfigSchema } from '../web/src/lib/server/config.ts';
-import { loadWorkerConfig, WORKER_SECRETS, workerConfigSchema } from '../workers/src/config.ts';
 
 const ROOT = path.resolve(fileURLToPath(new URL('..', import.meta.url)));
 

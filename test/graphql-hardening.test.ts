@@ -6,10 +6,10 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
+import { DEFAULT_QUERY_LIMITS, measureOperation } from '@hero/api/http/query-limits';
+import { schema } from '@hero/api/schema';
 import { getIntrospectionQuery, Kind, type OperationDefinitionNode, parse, validate } from 'graphql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEFAULT_QUERY_LIMITS, measureOperation } from '../api/src/http/query-limits.ts';
-import { schema } from '../api/src/schema/index.ts';
 import { type ApiProcess, startApi } from './support/api.ts';
 import { createTestDatabase, type TestDatabase } from './support/db.ts';
 import { ADMIN_SIGN_IN, SIGN_UP, signUpUser } from './support/factories.ts';

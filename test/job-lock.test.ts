@@ -1,6 +1,6 @@
+import { createOrm, type MikroORM } from '@hero/core/db/orm';
+import { JOB_LOCK_NAMESPACE, runWithJobLock } from '@hero/core/jobs/run-with-job-lock';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createOrm, type MikroORM } from '../api/src/db/orm.ts';
-import { JOB_LOCK_NAMESPACE, runWithJobLock } from '../api/src/jobs/run-with-job-lock.ts';
 import { createTestDatabase, type TestDatabase } from './support/db.ts';
 
 let db: TestDatabase;

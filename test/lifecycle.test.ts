@@ -12,9 +12,9 @@
 import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { connect, type Socket } from 'node:net';
+import { VM_RELEASE_TOPIC } from '@hero/core/outbox/enqueue';
+import { deprecationsOf, parseWebConfig, WebConfigError } from '@hero/web/config';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { VM_RELEASE_TOPIC } from '../api/src/outbox/enqueue.ts';
-import { deprecationsOf, parseWebConfig, WebConfigError } from '../web/src/lib/server/config.ts';
 import { startApi } from './support/api.ts';
 import { createTestDatabase, type TestDatabase } from './support/db.ts';
 import { waitFor } from './support/fake-deployer.ts';

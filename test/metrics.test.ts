@@ -1,6 +1,6 @@
+import { createOrm, type MikroORM } from '@hero/core/db/orm';
+import { JobRunCounter } from '@hero/core/metrics/job-run-counts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createOrm, type MikroORM } from '../api/src/db/orm.ts';
-import { JobRunCounter } from '../api/src/metrics/job-run-counts.ts';
 import { type ApiProcess, startApi } from './support/api.ts';
 import { createTestDatabase, type TestDatabase } from './support/db.ts';
 import { allocate, type PoolVmFixture, recordPayment, signUpUser } from './support/factories.ts';

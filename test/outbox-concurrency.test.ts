@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
+import { createOrm, type MikroORM } from '@hero/core/db/orm';
+import { createLogger } from '@hero/core/lib/logger';
+import { deliverOutbox, type OutboxRow } from '@hero/core/outbox/deliver-outbox';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createOrm, type MikroORM } from '../api/src/db/orm.ts';
-import { createLogger } from '../api/src/lib/logger.ts';
-import { deliverOutbox, type OutboxRow } from '../api/src/outbox/deliver-outbox.ts';
 import { createTestDatabase, type TestDatabase } from './support/db.ts';
 import { startFakeDeployer, waitFor } from './support/fake-deployer.ts';
 import { spawnTs } from './support/process.ts';

@@ -1,9 +1,9 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { JOB_LOCK_NAMESPACE } from '@hero/core/jobs/run-with-job-lock';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { JOB_LOCK_NAMESPACE } from '../api/src/jobs/run-with-job-lock.ts';
 import { type ApiProcess, startApi } from './support/api.ts';
 import { createTestDatabase, type TestDatabase } from './support/db.ts';
 import { allocate, createUser, poolOf, type TestUser } from './support/factories.ts';

@@ -85,7 +85,7 @@ describe('the repository is self-contained', () => {
     // Inside the repository: fine.
     expect(
       outsideReferences(
-        'api/src/pool/manifest.test.ts',
+        'core/src/pool/manifest.test.ts',
         "path.resolve(import.meta.dirname, '../../../examples/pool.json')",
       ),
     ).toEqual([]);

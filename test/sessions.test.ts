@@ -1,9 +1,9 @@
 import { createHash, randomBytes } from 'node:crypto';
+import { createGraphQLHandler } from '@hero/api/http/server';
+import { ormConfig } from '@hero/core/db/orm';
+import { createLogger } from '@hero/core/lib/logger';
 import { MikroORM } from '@mikro-orm/postgresql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ormConfig } from '../api/src/db/orm.ts';
-import { createGraphQLHandler } from '../api/src/http/server.ts';
-import { createLogger } from '../api/src/lib/logger.ts';
 import { type ApiProcess, startApi } from './support/api.ts';
 import { createTestDatabase, type TestDatabase } from './support/db.ts';
 import {

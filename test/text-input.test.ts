@@ -7,6 +7,8 @@
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import { LONGER_INPUT_STRINGS } from '@hero/api/schema/text-input-plugin';
+import { MAX_INPUT_STRING_LENGTH } from '@hero/core/lib/text-input';
 import {
   buildSchema,
   type GraphQLArgument,
@@ -24,8 +26,6 @@ import {
   isUnionType,
 } from 'graphql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MAX_INPUT_STRING_LENGTH } from '../api/src/lib/text-input.ts';
-import { LONGER_INPUT_STRINGS } from '../api/src/schema/text-input-plugin.ts';
 import { type ApiProcess, type GraphQLResponse, startApi } from './support/api.ts';
 import { createTestDatabase, type TestDatabase } from './support/db.ts';
 import { signUpUser } from './support/factories.ts';

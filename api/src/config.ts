@@ -1,8 +1,4 @@
-import { z } from 'zod';
-import { DEFAULT_POOL_TIMEOUT_MS } from './db/orm.ts';
-import { normalizeProxyEntry } from './http/client-ip.ts';
-import { normalizeOrigin } from './http/cors.ts';
-import { DEFAULT_QUERY_LIMITS } from './http/query-limits.ts';
+import { DEFAULT_POOL_TIMEOUT_MS } from '@hero/core/db/orm';
 import {
   envBool as bool,
   checkPoolSource,
@@ -10,10 +6,14 @@ import {
   type Env,
   LOG_LEVELS,
   parseEnv,
-} from './lib/env.ts';
-import { describedUsageSourceEnv } from './lib/usage-source-env.ts';
-import { aggregateBatchSizeEnv } from './usage/batch-size.ts';
-import { checkUsageSource, USAGE_SOURCE_SECRETS } from './usage/sources/source-config.ts';
+} from '@hero/core/lib/env';
+import { describedUsageSourceEnv } from '@hero/core/lib/usage-source-env';
+import { aggregateBatchSizeEnv } from '@hero/core/usage/batch-size';
+import { checkUsageSource, USAGE_SOURCE_SECRETS } from '@hero/core/usage/sources/source-config';
+import { z } from 'zod';
+import { normalizeProxyEntry } from './http/client-ip.ts';
+import { normalizeOrigin } from './http/cors.ts';
+import { DEFAULT_QUERY_LIMITS } from './http/query-limits.ts';
 
 const trustedProxiesEnv = z
   .string()
@@ -138,7 +138,7 @@ export const apiConfigSchema = z
       .describe(
         "currency of new users' balances (ISO 4217); a payment or plan in another currency is refused (`CURRENCY_MISMATCH`), never converted",
       ),
-    // The plan catalog is parsed by api/src/billing/plans.ts.
+    // The plan catalog is parsed by core/src/billing/plans.ts.
     PLANS_JSON: z
       .string()
       .optional()

@@ -1,19 +1,19 @@
 import type { AddressInfo } from 'node:net';
+import { loadPlanCatalog, type PlanCatalog } from '@hero/core/billing/plans';
+import { connectOrm, DatabaseUnavailableError, logRetries } from '@hero/core/db/connect';
+import { migrate } from '@hero/core/db/migrate';
+import type { MikroORM } from '@hero/core/db/orm';
+import { exitOnConfigError } from '@hero/core/lib/env';
+import { createLogger } from '@hero/core/lib/logger';
 import { createLifecycle, httpServerStop } from '@hero/core/lifecycle';
-import { loadPlanCatalog, type PlanCatalog } from './billing/plans.ts';
+import { DemoProvisioner } from '@hero/core/provisioners/demo-provisioner';
+import { PoolProvisioner } from '@hero/core/provisioners/pool-provisioner';
+import { type ProvisionerSetup, setupProvisioner } from '@hero/core/provisioners/registry';
+import { createUsageSource } from '@hero/core/usage/sources/source-config';
 import { loadApiConfig } from './config.ts';
-import { connectOrm, DatabaseUnavailableError, logRetries } from './db/connect.ts';
-import { migrate } from './db/migrate.ts';
-import type { MikroORM } from './db/orm.ts';
 import { graphqlHardening } from './http/graphql-hardening.ts';
 import { watchReadiness } from './http/readiness.ts';
 import { createApiServer } from './http/server.ts';
-import { exitOnConfigError } from './lib/env.ts';
-import { createLogger } from './lib/logger.ts';
-import { DemoProvisioner } from './provisioners/demo-provisioner.ts';
-import { PoolProvisioner } from './provisioners/pool-provisioner.ts';
-import { type ProvisionerSetup, setupProvisioner } from './provisioners/registry.ts';
-import { createUsageSource } from './usage/sources/source-config.ts';
 
 async function main(): Promise<void> {
   let config: ReturnType<typeof loadApiConfig>;

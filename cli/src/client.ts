@@ -1,5 +1,5 @@
+import type { Problem } from '@hero/core/errors';
 import { Agent, request } from 'undici';
-import type { Problem } from '../../api/src/errors.ts';
 import {
   CliError,
   errorFromGraphQL,

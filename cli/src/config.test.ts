@@ -1,8 +1,8 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { ConfigError } from '@hero/core/lib/env';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ConfigError } from '../../api/src/lib/env.ts';
 import { loadCliConfig } from './config.ts';
 
 let dir: string;

@@ -1,7 +1,7 @@
+import { type Env, parseEnv } from '@hero/core/lib/env';
+import { describedUsageSourceEnv } from '@hero/core/lib/usage-source-env';
+import { checkUsageSource, USAGE_SOURCE_SECRETS } from '@hero/core/usage/sources/source-config';
 import { z } from 'zod';
-import { type Env, parseEnv } from '../../api/src/lib/env.ts';
-import { describedUsageSourceEnv } from '../../api/src/lib/usage-source-env.ts';
-import { checkUsageSource, USAGE_SOURCE_SECRETS } from '../../api/src/usage/sources/source-config.ts';
 
 /**
  * Environment of the `hero-admin` CLI, parsed once before a command runs (not for `--help`).

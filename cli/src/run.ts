@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { ConfigError, type Env } from '../../api/src/lib/env.ts';
+import { ConfigError, type Env } from '@hero/core/lib/env';
 import { parseCommandLine } from './args.ts';
 import { ApiClient } from './client.ts';
 import type { ApiContext, CommandDefinition, Output } from './command.ts';

@@ -30,17 +30,17 @@ import { performance } from 'node:perf_hooks';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { promisify } from 'node:util';
-import { migrate } from '@hero/api/db/migrate.ts';
-import { createOrm, type MikroORM } from '@hero/api/db/orm.ts';
+import { migrate } from '@hero/core/db/migrate';
+import { createOrm, type MikroORM } from '@hero/core/db/orm';
 import {
   ApplyLanes,
   aggregateUsage,
   DEFAULT_APPLY_CONNECTIONS,
   NodeBatcher,
-} from '@hero/api/usage/aggregate-usage.ts';
-import { DEFAULT_AGGREGATE_BATCH_SIZE } from '@hero/api/usage/batch-size.ts';
-import { GitSource } from '@hero/api/usage/sources/git-source.ts';
-import { type ParsedUsageFile, parseUsageFile, type UsageRecord } from '@hero/api/usage/usage-format.ts';
+} from '@hero/core/usage/aggregate-usage';
+import { DEFAULT_AGGREGATE_BATCH_SIZE } from '@hero/core/usage/batch-size';
+import { GitSource } from '@hero/core/usage/sources/git-source';
+import { type ParsedUsageFile, parseUsageFile, type UsageRecord } from '@hero/core/usage/usage-format';
 import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import { adminQuery, dropDatabase, quoteIdent, withDatabase } from '../lib/postgres.ts';
@@ -139,7 +139,7 @@ async function naiveApply(sql: pg.Pool, node: string, path: string, records: Usa
             r.allocationId,
           ],
         );
-        // The debit and its ledger row, as api/src/billing/ledger.ts posts one.
+        // The debit and its ledger row, as core/src/billing/ledger.ts posts one.
         await client.query(
           `with moved as (
              update billing set credit_balance_cents = credit_balance_cents - $1, updated_at = now()

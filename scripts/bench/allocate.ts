@@ -23,13 +23,13 @@ import { readFileSync } from 'node:fs';
 import { rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { COUNT_ACTIVE, LOCK_USER, PICK_AND_ALLOCATE } from '@hero/api/allocation/allocate-vm.ts';
-import { generateToken, hashToken } from '@hero/api/auth/tokens.ts';
-import { migrate } from '@hero/api/db/migrate.ts';
-import { PG_UNIQUE_VIOLATION } from '@hero/api/db/native-pool.ts';
-import { createOrm, type MikroORM } from '@hero/api/db/orm.ts';
-import { type PoolVmManifestEntry, parseManifest } from '@hero/api/pool/manifest.ts';
-import { PoolProvisioner } from '@hero/api/provisioners/pool-provisioner.ts';
+import { COUNT_ACTIVE, LOCK_USER, PICK_AND_ALLOCATE } from '@hero/core/allocation/allocate-vm';
+import { generateToken, hashToken } from '@hero/core/auth/tokens';
+import { migrate } from '@hero/core/db/migrate';
+import { PG_UNIQUE_VIOLATION } from '@hero/core/db/native-pool';
+import { createOrm, type MikroORM } from '@hero/core/db/orm';
+import { type PoolVmManifestEntry, parseManifest } from '@hero/core/pool/manifest';
+import { PoolProvisioner } from '@hero/core/provisioners/pool-provisioner';
 import pg from 'pg';
 import { Agent, request } from 'undici';
 import {
@@ -346,7 +346,7 @@ const MAX_ATTEMPTS = 3;
 /**
  * What one allocateVm request does, statement for statement, with `pg` directly: the bearer
  * token lookup (api/src/http/context.ts), then the allocateVm transaction
- * (api/src/allocation/allocate-vm.ts), the same statements: lock the user, count their ACTIVE
+ * (core/src/allocation/allocate-vm.ts), the same statements: lock the user, count their ACTIVE
  * allocations, then one statement that locks a free VM (SKIP LOCKED), inserts the allocation and
  * points the VM at it. Retries on the one-active-per-VM index like the api does.
  */

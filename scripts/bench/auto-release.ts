@@ -4,13 +4,13 @@ import {
   type AutoReleaseSummary,
   autoRelease,
   DEFAULT_AUTO_RELEASE_BATCH_SIZE,
-} from '@hero/api/allocation/auto-release.ts';
-import { DEFAULT_EXPIRY_WARNING_HOURS } from '@hero/api/allocation/expiry.ts';
-import { migrate } from '@hero/api/db/migrate.ts';
-import { createOrm, type MikroORM } from '@hero/api/db/orm.ts';
-import { type JobOutcome, runWithJobLock } from '@hero/api/jobs/run-with-job-lock.ts';
-import { VM_RELEASE_TOPIC } from '@hero/api/outbox/enqueue.ts';
-import { provisionerNamed } from '@hero/api/provisioners/registry.ts';
+} from '@hero/core/allocation/auto-release';
+import { DEFAULT_EXPIRY_WARNING_HOURS } from '@hero/core/allocation/expiry';
+import { migrate } from '@hero/core/db/migrate';
+import { createOrm, type MikroORM } from '@hero/core/db/orm';
+import { type JobOutcome, runWithJobLock } from '@hero/core/jobs/run-with-job-lock';
+import { VM_RELEASE_TOPIC } from '@hero/core/outbox/enqueue';
+import { provisionerNamed } from '@hero/core/provisioners/registry';
 import pg from 'pg';
 import { adminQuery, dropDatabase, quoteIdent, withDatabase } from '../lib/postgres.ts';
 import { type BenchCleanup, intEnv, resolvePgServer, runBench } from './common.ts';

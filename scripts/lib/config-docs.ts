@@ -3,11 +3,11 @@
  * default (read from the schema) and its meaning (the schema's `.describe()` text). The prose
  * around the tables lives here; the variables live only in the schemas.
  */
-import { API_SECRETS, apiConfigSchema } from '../../api/src/config.ts';
-import { USAGE_SOURCE_SECRETS } from '../../api/src/usage/sources/source-config.ts';
-import { CLI_SECRETS, cliConfigSchema, pushConfigSchema } from '../../cli/src/config.ts';
-import { webConfigSchema } from '../../web/src/lib/server/config.ts';
-import { WORKER_SECRETS, workerConfigSchema } from '../../workers/src/config.ts';
+import { API_SECRETS, apiConfigSchema } from '@hero/api/config';
+import { CLI_SECRETS, cliConfigSchema, pushConfigSchema } from '@hero/cli/config';
+import { USAGE_SOURCE_SECRETS } from '@hero/core/usage/sources/source-config';
+import { webConfigSchema } from '@hero/web/config';
+import { WORKER_SECRETS, workerConfigSchema } from '@hero/workers/config';
 import { MIGRATE_SECRETS, migrateConfigSchema, START_SECRETS, startConfigSchema } from '../config.ts';
 
 /** What the renderer needs of a zod 4 schema: its internals and its registered description. */
@@ -88,8 +88,8 @@ export const CONFIG_SECTIONS: ConfigSection[] = [
   },
   {
     title: 'billing repository',
-    source: `\`usageSourceEnv\` in \`api/src/usage/sources/source-config.ts\` (described in
-      \`api/src/lib/usage-source-env.ts\`), spread into the api, workers and cli schemas.`,
+    source: `\`usageSourceEnv\` in \`core/src/usage/sources/source-config.ts\` (described in
+      \`core/src/lib/usage-source-env.ts\`), spread into the api, workers and cli schemas.`,
     intro: `Where the usage batch files are: read by the api (\`aggregateNow\`) and the \`aggregate\` worker,
       written by \`hero-admin usage push\`; the same names and defaults in all three. A half-configured
       source (e.g. \`USAGE_SOURCE=forge\` without \`FORGE_TOKEN\`) is refused at start-up by every process

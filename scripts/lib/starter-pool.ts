@@ -6,9 +6,9 @@
  */
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { createOrm } from '@hero/api/db/orm.ts';
-import { parseManifest } from '@hero/api/pool/manifest.ts';
-import { seedEmptyPool } from '@hero/api/pool/refresh-pool.ts';
+import { createOrm } from '@hero/core/db/orm';
+import { parseManifest } from '@hero/core/pool/manifest';
+import { seedEmptyPool } from '@hero/core/pool/refresh-pool';
 import { REPO_ROOT } from './postgres.ts';
 
 export const STARTER_POOL_FILE = path.join(REPO_ROOT, 'examples', 'pool.json');

@@ -1,6 +1,6 @@
 import { execFile, spawn } from 'node:child_process';
 import { promisify } from 'node:util';
-import { formatUsageBatch, type UsageRecordInput } from '../../api/src/usage/usage-format.ts';
+import { formatUsageBatch, type UsageRecordInput } from '@hero/core/usage/usage-format';
 
 const run = promisify(execFile);
 

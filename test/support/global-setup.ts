@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { rmSync } from 'node:fs';
+import { migrateDatabase } from '@hero/core/db/migrate';
 import type { TestProject } from 'vitest/node';
-import { migrateDatabase } from '../../api/src/db/migrate.ts';
 import { testEnv } from './env.ts';
 import {
   adminQuery,

@@ -4,7 +4,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { formatUsageBatch, type UsageRecordInput } from '../../api/src/usage/usage-format.ts';
+import { formatUsageBatch, type UsageRecordInput } from '@hero/core/usage/usage-format';
 import { commitWithFastImport, type GeneratedUsage, generateUsage } from '../../scripts/lib/usage-fixture.ts';
 
 const run = promisify(execFile);

@@ -1,8 +1,8 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { ConfigError } from '@hero/core/lib/env';
 import { describe, expect, it } from 'vitest';
-import { ConfigError } from '../../api/src/lib/env.ts';
 import { cronProblem, loadWorkerConfig, tickTiming } from './config.ts';
 
 const DATABASE_URL = 'postgres://u:p@127.0.0.1:5432/hero';

@@ -1,9 +1,9 @@
 import { createRequire } from 'node:module';
+import { ConfigError, dbConnectTimeoutEnv, type Env, LOG_LEVELS, parseEnv } from '@hero/core/lib/env';
+import { describedUsageSourceEnv } from '@hero/core/lib/usage-source-env';
+import { aggregateBatchSizeEnv } from '@hero/core/usage/batch-size';
+import { checkUsageSource, USAGE_SOURCE_SECRETS } from '@hero/core/usage/sources/source-config';
 import { z } from 'zod';
-import { ConfigError, dbConnectTimeoutEnv, type Env, LOG_LEVELS, parseEnv } from '../../api/src/lib/env.ts';
-import { describedUsageSourceEnv } from '../../api/src/lib/usage-source-env.ts';
-import { aggregateBatchSizeEnv } from '../../api/src/usage/batch-size.ts';
-import { checkUsageSource, USAGE_SOURCE_SECRETS } from '../../api/src/usage/sources/source-config.ts';
 
 /**
  * Environment of the worker processes (`workers/src/main.ts <job>`), parsed once at start-up.

@@ -1,9 +1,14 @@
+import {
+  countAttempt,
+  ipBucket,
+  type RateLimitBucket,
+  retryAfterWhenLimited,
+} from '@hero/core/auth/rate-limit';
+import { secretsEqual } from '@hero/core/auth/tokens';
+import { RateLimitedError } from '@hero/core/errors';
+import type { Logger } from '@hero/core/lib/logger';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Plugin } from 'graphql-yoga';
-import { countAttempt, ipBucket, type RateLimitBucket, retryAfterWhenLimited } from '../auth/rate-limit.ts';
-import { secretsEqual } from '../auth/tokens.ts';
-import { RateLimitedError } from '../errors.ts';
-import type { Logger } from '../lib/logger.ts';
 import { clientIpOf, type ProxyMatcher } from './client-ip.ts';
 import type { ServerContext } from './context.ts';
 import { basicAuthPassword } from './graphql-hardening.ts';

@@ -1,6 +1,6 @@
+import { parseEnv } from '@hero/core/lib/env';
 import { describe, expect, it } from 'vitest';
 import { apiConfigSchema } from '../config.ts';
-import { parseEnv } from '../lib/env.ts';
 import { corsOption, normalizeOrigin } from './cors.ts';
 
 describe('normalizeOrigin', () => {

@@ -1,9 +1,9 @@
+import { findLiveSession } from '@hero/core/auth/sessions';
+import { secretsEqual, tokenKind } from '@hero/core/auth/tokens';
+import type { Logger } from '@hero/core/lib/logger';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { type ASTVisitor, GraphQLError, type ValidationContext } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
-import { findLiveSession } from '../auth/sessions.ts';
-import { secretsEqual, tokenKind } from '../auth/tokens.ts';
-import type { Logger } from '../lib/logger.ts';
 import { type QueryLimits, queryLimitsRule } from './query-limits.ts';
 import { REQUEST_ID_HEADER } from './request-id.ts';
 

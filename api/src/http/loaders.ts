@@ -1,8 +1,8 @@
+import { countLiveSessions } from '@hero/core/auth/sessions';
+import { User } from '@hero/core/entities/user.entity';
+import { isUuid } from '@hero/core/lib/ids';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import DataLoader from 'dataloader';
-import { countLiveSessions } from '../auth/sessions.ts';
-import { User } from '../entities/user.entity.ts';
-import { isUuid } from '../lib/ids.ts';
 
 /** Per-request batch loaders: a page of rows that each name a user costs one query, not one per row. */
 export interface Loaders {

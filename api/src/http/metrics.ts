@@ -1,12 +1,12 @@
 import type { ServerResponse } from 'node:http';
+import type { Logger } from '@hero/core/lib/logger';
+import { registerDbMetrics } from '@hero/core/metrics/db-metrics';
+import { createMetricsRegistry, sendMetrics } from '@hero/core/metrics/registry';
 import type { MikroORM } from '@mikro-orm/postgresql';
 import type { Plugin } from 'graphql-yoga';
 import type { Registry } from 'prom-client';
-import type { Logger } from '../lib/logger.ts';
-import { registerDbMetrics } from '../metrics/db-metrics.ts';
 import { createGraphQLMetrics } from '../metrics/graphql-metrics.ts';
 import { createHttpMetrics, type HttpMetrics } from '../metrics/http-metrics.ts';
-import { createMetricsRegistry, sendMetrics } from '../metrics/registry.ts';
 
 /** The api's routes counted by `hero_http_requests_total` (anything else is `other`). */
 export const API_ROUTES = ['/graphql', '/webhooks/stripe', '/healthz', '/readyz', '/metrics'] as const;

@@ -1,5 +1,5 @@
-import type { MikroORM } from '../db/orm.ts';
-import type { Logger } from '../lib/logger.ts';
+import type { MikroORM } from '@hero/core/db/orm';
+import type { Logger } from '@hero/core/lib/logger';
 
 /** /readyz answers within this: a pool that cannot give a connection is as unready as no database. */
 export const READY_CHECK_TIMEOUT_MS = 2_000;

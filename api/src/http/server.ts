@@ -1,18 +1,23 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { DEFAULT_EXPIRY_WARNING_HOURS } from '@hero/core/allocation/expiry';
+import { DEFAULT_AUTH_SETTINGS } from '@hero/core/auth/sessions';
+import { handleStripeWebhook } from '@hero/core/billing/stripe-webhook';
+import { databaseFailure } from '@hero/core/db/failures';
+import {
+  DatabaseBusyError,
+  DatabaseConnectionLostError,
+  DomainError,
+  ValidationError,
+} from '@hero/core/errors';
+import type { Logger } from '@hero/core/lib/logger';
 import { createProbeHandler } from '@hero/core/lifecycle';
+import type { Provisioner } from '@hero/core/provisioners/provisioner';
+import { DEFAULT_AGGREGATE_BATCH_SIZE } from '@hero/core/usage/aggregate-usage';
+import type { UsageSource } from '@hero/core/usage/sources/usage-source';
 import type { MikroORM } from '@mikro-orm/postgresql';
 import { GraphQLError } from 'graphql';
 import { createYoga, type YogaServerInstance } from 'graphql-yoga';
-import { DEFAULT_EXPIRY_WARNING_HOURS } from '../allocation/expiry.ts';
-import { DEFAULT_AUTH_SETTINGS } from '../auth/sessions.ts';
-import { handleStripeWebhook } from '../billing/stripe-webhook.ts';
-import { databaseFailure } from '../db/failures.ts';
-import { DatabaseBusyError, DatabaseConnectionLostError, DomainError, ValidationError } from '../errors.ts';
-import type { Logger } from '../lib/logger.ts';
-import type { Provisioner } from '../provisioners/provisioner.ts';
 import { schema } from '../schema/index.ts';
-import { DEFAULT_AGGREGATE_BATCH_SIZE } from '../usage/aggregate-usage.ts';
-import type { UsageSource } from '../usage/sources/usage-source.ts';
 import { adminSecretLimiter } from './admin-secret-limit.ts';
 import { normalizeProxyEntry, proxyMatcher } from './client-ip.ts';
 import { type ApiSettings, type Context, createContext, type ServerContext } from './context.ts';

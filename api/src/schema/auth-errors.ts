@@ -1,5 +1,5 @@
+import { ForbiddenError, UnauthenticatedError } from '@hero/core/errors';
 import { type AuthFailure, AuthScopeFailureType } from '@pothos/plugin-scope-auth';
-import { ForbiddenError, UnauthenticatedError } from '../errors.ts';
 import type { Context } from '../http/context.ts';
 
 function scopesOf(failure: AuthFailure): string[] {

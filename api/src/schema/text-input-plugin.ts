@@ -1,7 +1,7 @@
+import { ValidationError } from '@hero/core/errors';
+import { MAX_INPUT_STRING_LENGTH, textInputProblems } from '@hero/core/lib/text-input';
 import SchemaBuilder, { BasePlugin, type PothosOutputFieldConfig, type SchemaTypes } from '@pothos/core';
 import type { GraphQLFieldResolver } from 'graphql';
-import { ValidationError } from '../errors.ts';
-import { MAX_INPUT_STRING_LENGTH, textInputProblems } from '../lib/text-input.ts';
 
 /**
  * Longer strings than MAX_INPUT_STRING_LENGTH, where a field needs them: by field coordinate,

@@ -1,4 +1,4 @@
-import type { AggregateSummary } from '../../../api/src/usage/aggregate-usage.ts';
+import type { AggregateSummary } from '@hero/core/usage/aggregate-usage';
 import { type ApiContext, defineCommand } from '../command.ts';
 import { printable, UsageError } from '../errors.ts';
 import { formatJson, formatRunSummary } from '../format.ts';

@@ -1,4 +1,4 @@
-import type { AutoReleaseSummary } from '../../../api/src/allocation/auto-release.ts';
+import type { AutoReleaseSummary } from '@hero/core/allocation/auto-release';
 import { defineCommand } from '../command.ts';
 import { UsageError } from '../errors.ts';
 import { formatJson, formatRunSummary } from '../format.ts';

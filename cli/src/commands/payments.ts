@@ -1,4 +1,4 @@
-import type { Problem } from '../../../api/src/errors.ts';
+import type { Problem } from '@hero/core/errors';
 import { type Connection, collectPages, validationFailure } from '../client.ts';
 import { defineCommand } from '../command.ts';
 import { CliError, printable, UsageError } from '../errors.ts';

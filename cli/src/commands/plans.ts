@@ -1,4 +1,4 @@
-import type { Plan } from '../../../api/src/billing/plans.ts';
+import type { Plan } from '@hero/core/billing/plans';
 import { defineCommand } from '../command.ts';
 import { formatDiscounts, formatJson, formatMoney, formatTable } from '../format.ts';
 

@@ -1,12 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { createUsageSource } from '../../../api/src/usage/sources/source-config.ts';
-import {
-  NODE_NAME,
-  parseUsageFile,
-  USAGE_FILE_NAME,
-  UsageFileError,
-} from '../../../api/src/usage/usage-format.ts';
+import { createUsageSource } from '@hero/core/usage/sources/source-config';
+import { NODE_NAME, parseUsageFile, USAGE_FILE_NAME, UsageFileError } from '@hero/core/usage/usage-format';
 import { defineCommand } from '../command.ts';
 import { CliError, UsageError } from '../errors.ts';
 import { formatJson, formatKeyValues } from '../format.ts';

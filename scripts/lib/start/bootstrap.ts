@@ -6,8 +6,8 @@ import { existsSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
-import { migrateDatabase } from '@hero/api/db/migrate.ts';
-import { redactUrl } from '@hero/api/usage/sources/usage-source.ts';
+import { migrateDatabase } from '@hero/core/db/migrate';
+import { redactUrl } from '@hero/core/usage/sources/usage-source';
 import {
   childBaseEnv,
   describeDatabaseError,

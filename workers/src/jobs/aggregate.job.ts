@@ -1,10 +1,6 @@
-import {
-  AGGREGATE_JOB,
-  type AggregateSummary,
-  aggregateUsage,
-} from '../../../api/src/usage/aggregate-usage.ts';
-import { createUsageSource, usageSourceKind } from '../../../api/src/usage/sources/source-config.ts';
-import type { UsageSource } from '../../../api/src/usage/sources/usage-source.ts';
+import { AGGREGATE_JOB, type AggregateSummary, aggregateUsage } from '@hero/core/usage/aggregate-usage';
+import { createUsageSource, usageSourceKind } from '@hero/core/usage/sources/source-config';
+import type { UsageSource } from '@hero/core/usage/sources/usage-source';
 import { tickTiming, type WorkerConfig } from '../config.ts';
 import type { Job } from '../runtime/job.ts';
 

@@ -1,9 +1,5 @@
-import {
-  AUTO_RELEASE_JOB,
-  type AutoReleaseSummary,
-  autoRelease,
-} from '../../../api/src/allocation/auto-release.ts';
-import { provisionerNamed } from '../../../api/src/provisioners/registry.ts';
+import { AUTO_RELEASE_JOB, type AutoReleaseSummary, autoRelease } from '@hero/core/allocation/auto-release';
+import { provisionerNamed } from '@hero/core/provisioners/registry';
 import { tickTiming } from '../config.ts';
 import type { Job } from '../runtime/job.ts';
 

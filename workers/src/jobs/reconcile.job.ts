@@ -1,8 +1,4 @@
-import {
-  RECONCILE_JOB,
-  type ReconcileSummary,
-  reconcileBalances,
-} from '../../../api/src/billing/reconcile.ts';
+import { RECONCILE_JOB, type ReconcileSummary, reconcileBalances } from '@hero/core/billing/reconcile';
 import { tickTiming } from '../config.ts';
 import type { Job } from '../runtime/job.ts';
 

@@ -1,15 +1,15 @@
-import { z } from 'zod';
-import type { Logger } from '../../../api/src/lib/logger.ts';
+import type { Logger } from '@hero/core/lib/logger';
 import {
   type DeliverOutboxSummary,
   deliverOutbox,
   type OutboxHandler,
-} from '../../../api/src/outbox/deliver-outbox.ts';
+} from '@hero/core/outbox/deliver-outbox';
 import {
   ALLOCATION_EXPIRING_TOPIC,
   VM_RELEASE_TOPIC,
   type VmReleasePayload,
-} from '../../../api/src/outbox/enqueue.ts';
+} from '@hero/core/outbox/enqueue';
+import { z } from 'zod';
 import { tickTiming, type WorkerConfig } from '../config.ts';
 import { createDeployerClient, type DeployerClient } from '../deployer/deployer-client.ts';
 import { allocationExpiringHandler } from '../notify/expiring-handler.ts';

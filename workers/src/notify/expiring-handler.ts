@@ -1,10 +1,7 @@
+import type { Logger } from '@hero/core/lib/logger';
+import type { OutboxHandler } from '@hero/core/outbox/deliver-outbox';
+import { ALLOCATION_EXPIRING_TOPIC, type AllocationExpiringPayload } from '@hero/core/outbox/enqueue';
 import { z } from 'zod';
-import type { Logger } from '../../../api/src/lib/logger.ts';
-import type { OutboxHandler } from '../../../api/src/outbox/deliver-outbox.ts';
-import {
-  ALLOCATION_EXPIRING_TOPIC,
-  type AllocationExpiringPayload,
-} from '../../../api/src/outbox/enqueue.ts';
 import type { WorkerConfig } from '../config.ts';
 import { postJson } from '../http/post-json.ts';
 

@@ -1,6 +1,6 @@
+import type { JobTrigger } from '@hero/core/entities/job-run.entity';
+import type { Logger } from '@hero/core/lib/logger';
 import type { EntityManager } from '@mikro-orm/postgresql';
-import type { JobTrigger } from '../../../api/src/entities/job-run.entity.ts';
-import type { Logger } from '../../../api/src/lib/logger.ts';
 import type { TickTiming, WorkerConfig } from '../config.ts';
 
 export interface JobContext {

@@ -1,7 +1,7 @@
+import type { JobTrigger } from '@hero/core/entities/job-run.entity';
+import { type JobOutcome, runWithJobLock } from '@hero/core/jobs/run-with-job-lock';
+import type { Logger } from '@hero/core/lib/logger';
 import type { MikroORM } from '@mikro-orm/postgresql';
-import type { JobTrigger } from '../../../api/src/entities/job-run.entity.ts';
-import { type JobOutcome, runWithJobLock } from '../../../api/src/jobs/run-with-job-lock.ts';
-import type { Logger } from '../../../api/src/lib/logger.ts';
 import type { WorkerConfig } from '../config.ts';
 import type { Job } from './job.ts';
 

@@ -1,5 +1,5 @@
-import { type AutoReleaseSummary, autoReleaseNow } from '../../allocation/auto-release.ts';
-import { provisionerNamed } from '../../provisioners/registry.ts';
+import { type AutoReleaseSummary, autoReleaseNow } from '@hero/core/allocation/auto-release';
+import { provisionerNamed } from '@hero/core/provisioners/registry';
 import { builder } from '../builder.ts';
 import { requireProvisioner } from './provisioner.ts';
 

@@ -1,21 +1,21 @@
-import { resolveOffsetConnection } from '@pothos/plugin-relay';
-import { loadOverview, type Overview } from '../../admin/overview.ts';
-import { adjustBalance, type BalanceDrift, type UsageDrift } from '../../billing/ledger.ts';
-import { type PaymentResult, recordPayment, refundPayment } from '../../billing/payments.ts';
-import { RECONCILE_LISTED, type ReconcileSummary, reconcileBalancesNow } from '../../billing/reconcile.ts';
-import { Billing } from '../../entities/billing.entity.ts';
-import { LEDGER_KINDS, LedgerEntry } from '../../entities/ledger-entry.entity.ts';
-import { PaymentEvent } from '../../entities/payment-event.entity.ts';
-import { User } from '../../entities/user.entity.ts';
+import { loadOverview, type Overview } from '@hero/core/admin/overview';
+import { adjustBalance, type BalanceDrift, type UsageDrift } from '@hero/core/billing/ledger';
+import { type PaymentResult, recordPayment, refundPayment } from '@hero/core/billing/payments';
+import { RECONCILE_LISTED, type ReconcileSummary, reconcileBalancesNow } from '@hero/core/billing/reconcile';
+import { Billing } from '@hero/core/entities/billing.entity';
+import { LEDGER_KINDS, LedgerEntry } from '@hero/core/entities/ledger-entry.entity';
+import { PaymentEvent } from '@hero/core/entities/payment-event.entity';
+import { User } from '@hero/core/entities/user.entity';
 import {
   CurrencyMismatchError,
   DuplicatePaymentError,
   NotFoundError,
   RefundExceedsPaymentError,
   ValidationError,
-} from '../../errors.ts';
-import { isUuid } from '../../lib/ids.ts';
-import { BILLING_ORDERS } from '../../repositories/billing.repository.ts';
+} from '@hero/core/errors';
+import { isUuid } from '@hero/core/lib/ids';
+import { BILLING_ORDERS } from '@hero/core/repositories/billing.repository';
+import { resolveOffsetConnection } from '@pothos/plugin-relay';
 import { builder } from '../builder.ts';
 import { BillingType, UserType } from './user.ts';
 

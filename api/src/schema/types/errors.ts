@@ -13,7 +13,7 @@ import {
   RateLimitedError,
   RefundExceedsPaymentError,
   ValidationError,
-} from '../../errors.ts';
+} from '@hero/core/errors';
 import { builder } from '../builder.ts';
 
 export const ErrorCodeEnum = builder.enumType('ErrorCode', { values: ERROR_CODES });

@@ -1,4 +1,4 @@
-import type { ProvisionerStatus } from '../../provisioners/provisioner.ts';
+import type { ProvisionerStatus } from '@hero/core/provisioners/provisioner';
 import { builder } from '../builder.ts';
 import { requireProvisioner } from './provisioner.ts';
 

@@ -1,5 +1,5 @@
+import { JOB_RUN_STATUSES, JOB_TRIGGERS, JobRun } from '@hero/core/entities/job-run.entity';
 import { resolveOffsetConnection } from '@pothos/plugin-relay';
-import { JOB_RUN_STATUSES, JOB_TRIGGERS, JobRun } from '../../entities/job-run.entity.ts';
 import { builder } from '../builder.ts';
 
 export const JobTriggerEnum = builder.enumType('JobTrigger', {

@@ -4,16 +4,16 @@ import {
   type PlanQuote,
   purchasePlan,
   quotePlan,
-} from '../../billing/plans.ts';
-import { Billing } from '../../entities/billing.entity.ts';
-import { PlanPurchase } from '../../entities/plan-purchase.entity.ts';
-import { User } from '../../entities/user.entity.ts';
+} from '@hero/core/billing/plans';
+import { Billing } from '@hero/core/entities/billing.entity';
+import { PlanPurchase } from '@hero/core/entities/plan-purchase.entity';
+import { User } from '@hero/core/entities/user.entity';
 import {
   CurrencyMismatchError,
   InsufficientCreditError,
   NotFoundError,
   ValidationError,
-} from '../../errors.ts';
+} from '@hero/core/errors';
 import { builder } from '../builder.ts';
 import { BillingType, UserType } from './user.ts';
 

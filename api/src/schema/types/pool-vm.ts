@@ -1,7 +1,7 @@
-import { POOL_VM_STATUSES, PoolVm } from '../../entities/pool-vm.entity.ts';
-import { ValidationError } from '../../errors.ts';
-import { parseManifest } from '../../pool/manifest.ts';
-import type { RefreshPoolResult } from '../../pool/refresh-pool.ts';
+import { POOL_VM_STATUSES, PoolVm } from '@hero/core/entities/pool-vm.entity';
+import { ValidationError } from '@hero/core/errors';
+import { parseManifest } from '@hero/core/pool/manifest';
+import type { RefreshPoolResult } from '@hero/core/pool/refresh-pool';
 import { builder } from '../builder.ts';
 import { requirePoolProvisioner, requireProvisioner } from './provisioner.ts';
 

@@ -1,7 +1,7 @@
-import { ProvisionerUnavailableError } from '../../errors.ts';
+import { ProvisionerUnavailableError } from '@hero/core/errors';
+import { PoolProvisioner } from '@hero/core/provisioners/pool-provisioner';
+import type { Provisioner } from '@hero/core/provisioners/provisioner';
 import type { Context } from '../../http/context.ts';
-import { PoolProvisioner } from '../../provisioners/pool-provisioner.ts';
-import type { Provisioner } from '../../provisioners/provisioner.ts';
 
 /** The configured provisioner, or PROVISIONER_UNAVAILABLE (HTTP 503). */
 export function requireProvisioner(ctx: Context): Provisioner {

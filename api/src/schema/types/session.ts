@@ -1,4 +1,4 @@
-import { PASSWORD_RULES, PASSWORD_RULES_TEXT } from '../../auth/password-rules.ts';
+import { PASSWORD_RULES, PASSWORD_RULES_TEXT } from '@hero/core/auth/password-rules';
 import {
   adminSignIn,
   type IssuedSession,
@@ -7,14 +7,14 @@ import {
   type SignedIn,
   signIn,
   signUp,
-} from '../../auth/sessions.ts';
+} from '@hero/core/auth/sessions';
 import {
   EmailTakenError,
   InvalidCredentialsError,
   RateLimitedError,
   UnauthenticatedError,
   ValidationError,
-} from '../../errors.ts';
+} from '@hero/core/errors';
 import { builder } from '../builder.ts';
 import { UserType } from './user.ts';
 

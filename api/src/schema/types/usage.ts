@@ -1,10 +1,10 @@
+import { AggregatorNodeState } from '@hero/core/entities/aggregator-node-state.entity';
+import { ConsumedRecord } from '@hero/core/entities/consumed-record.entity';
+import { RejectedUsageRecord } from '@hero/core/entities/rejected-usage-record.entity';
+import { isUuid } from '@hero/core/lib/ids';
+import { type AggregateSummary, aggregateNow, MAX_IGNORED_LISTED } from '@hero/core/usage/aggregate-usage';
+import type { IgnoredFile } from '@hero/core/usage/usage-format';
 import { resolveOffsetConnection } from '@pothos/plugin-relay';
-import { AggregatorNodeState } from '../../entities/aggregator-node-state.entity.ts';
-import { ConsumedRecord } from '../../entities/consumed-record.entity.ts';
-import { RejectedUsageRecord } from '../../entities/rejected-usage-record.entity.ts';
-import { isUuid } from '../../lib/ids.ts';
-import { type AggregateSummary, aggregateNow, MAX_IGNORED_LISTED } from '../../usage/aggregate-usage.ts';
-import type { IgnoredFile } from '../../usage/usage-format.ts';
 import { builder } from '../builder.ts';
 
 const IgnoredFileType = builder.objectRef<IgnoredFile>('IgnoredFile').implement({

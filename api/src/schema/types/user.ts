@@ -1,11 +1,11 @@
+import { Billing } from '@hero/core/entities/billing.entity';
+import { User } from '@hero/core/entities/user.entity';
+import { VmAllocation } from '@hero/core/entities/vm-allocation.entity';
+import { NotFoundError, ValidationError } from '@hero/core/errors';
+import { USER_ORDERS } from '@hero/core/repositories/user.repository';
+import { type CreateUserResult, createUser, normalizeEmail } from '@hero/core/users/create-user';
+import { setUserQuota } from '@hero/core/users/set-user-quota';
 import { resolveOffsetConnection } from '@pothos/plugin-relay';
-import { Billing } from '../../entities/billing.entity.ts';
-import { User } from '../../entities/user.entity.ts';
-import { VmAllocation } from '../../entities/vm-allocation.entity.ts';
-import { NotFoundError, ValidationError } from '../../errors.ts';
-import { USER_ORDERS } from '../../repositories/user.repository.ts';
-import { type CreateUserResult, createUser, normalizeEmail } from '../../users/create-user.ts';
-import { setUserQuota } from '../../users/set-user-quota.ts';
 import { builder } from '../builder.ts';
 import { AllocationStatusEnum, VmAllocationType } from './vm-allocation.ts';
 

@@ -1,15 +1,15 @@
-import { resolveOffsetConnection } from '@pothos/plugin-relay';
-import { isExpiringSoon } from '../../allocation/expiry.ts';
-import { PoolVm } from '../../entities/pool-vm.entity.ts';
+import { isExpiringSoon } from '@hero/core/allocation/expiry';
+import { PoolVm } from '@hero/core/entities/pool-vm.entity';
 import {
   ALLOCATION_STATUSES,
   type AllocationView,
   RELEASE_REASONS,
   VmAllocation,
-} from '../../entities/vm-allocation.entity.ts';
-import { NotFoundError, PoolExhaustedError, QuotaExceededError } from '../../errors.ts';
-import { isUuid } from '../../lib/ids.ts';
-import { ALLOCATION_ORDERS } from '../../repositories/vm-allocation.repository.ts';
+} from '@hero/core/entities/vm-allocation.entity';
+import { NotFoundError, PoolExhaustedError, QuotaExceededError } from '@hero/core/errors';
+import { isUuid } from '@hero/core/lib/ids';
+import { ALLOCATION_ORDERS } from '@hero/core/repositories/vm-allocation.repository';
+import { resolveOffsetConnection } from '@pothos/plugin-relay';
 import { builder } from '../builder.ts';
 import { PoolVmType } from './pool-vm.ts';
 import { requireProvisioner } from './provisioner.ts';

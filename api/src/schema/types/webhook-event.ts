@@ -1,5 +1,5 @@
+import { WEBHOOK_EVENT_STATUSES, WebhookEvent } from '@hero/core/entities/webhook-event.entity';
 import { resolveOffsetConnection } from '@pothos/plugin-relay';
-import { WEBHOOK_EVENT_STATUSES, WebhookEvent } from '../../entities/webhook-event.entity.ts';
 import { builder } from '../builder.ts';
 import { UserType } from './user.ts';
 

@@ -4,7 +4,7 @@
  * No server-only imports: the pages' components may read the rules too.
  */
 
-/** The API's password rules (api/src/auth/password-rules.ts), as the sign-up form states them. */
+/** The API's password rules (core/src/auth/password-rules.ts), as the sign-up form states them. */
 export const PASSWORD_MIN_LENGTH = 12;
 export const PASSWORD_MAX_LENGTH = 256;
 export const PASSWORD_RULES_TEXT = `${PASSWORD_MIN_LENGTH} to ${PASSWORD_MAX_LENGTH} characters, and not the same as your email.`;

@@ -1,9 +1,9 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { ConfigError, parseEnv } from '@hero/core/lib/env';
 import { describe, expect, it } from 'vitest';
-import { apiConfigSchema, loadApiConfig } from '../config.ts';
-import { ConfigError, parseEnv } from './env.ts';
+import { apiConfigSchema, loadApiConfig } from './config.ts';
 
 const base = { DATABASE_URL: 'postgres://u@localhost/db', ADMIN_SECRET: 'x'.repeat(20) };
 

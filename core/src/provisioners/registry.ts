@@ -1,5 +1,4 @@
 import { readFileSync } from 'node:fs';
-import type { ApiConfig } from '../config.ts';
 import { ValidationError } from '../errors.ts';
 import { ConfigError } from '../lib/env.ts';
 import { type PoolVmManifestEntry, parseManifest } from '../pool/manifest.ts';
@@ -18,10 +17,13 @@ export interface ProvisionerSetup {
   bootManifest: PoolVmManifestEntry[] | null;
 }
 
-type PoolSettings = Pick<
-  ApiConfig,
-  'VM_POOL_JSON' | 'VM_POOL_FILE' | 'PROVISIONER_DEMO' | 'DEFAULT_ALLOCATION_TTL_HOURS'
->;
+/** The api's pool settings (its configuration's variables of the same names). */
+interface PoolSettings {
+  VM_POOL_JSON?: string;
+  VM_POOL_FILE?: string;
+  PROVISIONER_DEMO: boolean;
+  DEFAULT_ALLOCATION_TTL_HOURS: number;
+}
 
 /**
  * The pool provisioner when a pool is configured (VM_POOL_JSON or VM_POOL_FILE; `[]` selects it

@@ -719,7 +719,7 @@ async function debitBalances(
   cents: bigint[],
   floor: bigint,
 ): Promise<void> {
-  // One USAGE ledger row per user and batch, with the balance after it (see api/src/billing/ledger.ts).
+  // One USAGE ledger row per user and batch, with the balance after it (see core/src/billing/ledger.ts).
   const res = await client.query<{ users: number; debited: number }>(
     `with sums as (
        select user_id, sum(cents)::bigint as cents from unnest($1::uuid[], $2::bigint[]) as t(user_id, cents)

@@ -8,7 +8,7 @@ import { isUuid } from '../lib/ids.ts';
  * ledger row with the balance after it is appended, in one statement of the caller's
  * transaction. The update takes the billing row's lock, so the rows of one user are appended in
  * the order their changes happened and each `balanceAfterCents` follows from the one before.
- * (The aggregator does the same set-based for a whole batch: api/src/usage/aggregate-usage.ts.)
+ * (The aggregator does the same set-based for a whole batch: core/src/usage/aggregate-usage.ts.)
  */
 export interface LedgerPosting {
   userId: string;

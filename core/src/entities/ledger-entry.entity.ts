@@ -7,7 +7,7 @@ export type LedgerKind = (typeof LEDGER_KINDS)[number];
 /**
  * One change to a balance, append-only (a database trigger refuses UPDATE and DELETE): the
  * signed amount (credit > 0, debit < 0) and the balance right after it. A user's balance is the
- * sum of their rows. Written only by api/src/billing/ledger.ts (and, set-based, the aggregator).
+ * sum of their rows. Written only by core/src/billing/ledger.ts (and, set-based, the aggregator).
  */
 export const LedgerEntrySchema = defineEntity({
   name: 'LedgerEntry',
