@@ -91,19 +91,24 @@ describe('npm start (scripts/start.ts)', () => {
   let webPort: number;
   const started: SpawnedProcess[] = [];
 
-  const start = (extra: Record<string, string> = {}) => {
-    const proc = spawnTs('scripts/start.ts', [], {
-      DATA_DIR: dataDir,
-      API_PORT: String(apiPort),
-      PG_PORT: String(pgPort),
-      WEB_PORT: String(webPort),
-      LOG_LEVEL: 'info',
-      // Empty counts as unset: the local billing repository, whatever this shell has configured.
-      USAGE_SOURCE: '',
-      BILLING_GIT_URL: '',
-      FORGE_URL: '',
-      ...extra,
-    });
+  const start = (extra: Record<string, string> = {}, options: { ownGroup?: boolean } = {}) => {
+    const proc = spawnTs(
+      'scripts/start.ts',
+      [],
+      {
+        DATA_DIR: dataDir,
+        API_PORT: String(apiPort),
+        PG_PORT: String(pgPort),
+        WEB_PORT: String(webPort),
+        LOG_LEVEL: 'info',
+        // Empty counts as unset: the local billing repository, whatever this shell has configured.
+        USAGE_SOURCE: '',
+        BILLING_GIT_URL: '',
+        FORGE_URL: '',
+        ...extra,
+      },
+      options,
+    );
     started.push(proc);
     return proc;
   };
@@ -227,9 +232,10 @@ describe('npm start (scripts/start.ts)', () => {
     );
   }, 150_000);
 
-  it('the pool is refreshed with hero-admin and from the admin UI, as the banner says', async () => {
+  it('the pool is refreshed with hero-admin and from the admin UI, as the banner says; Ctrl-C drains every child, exit 0', async () => {
     const secret = readFileSync(path.join(dataDir, 'admin-secret'), 'utf8').trim();
-    const proc = start();
+    // In a process group of its own, as a terminal runs it, so Ctrl-C can be sent as a terminal does.
+    const proc = start({}, { ownGroup: true });
     await waitForBanner(proc);
     // Warm: the secret is not shown again, the banner says where it is and how the CLI gets it.
     expect(proc.lines.filter((l) => l.includes(secret))).toEqual([]);
@@ -304,7 +310,25 @@ describe('npm start (scripts/start.ts)', () => {
     expect(after.body.data.pool.map((vm: { id: string }) => vm.id)).toEqual(
       [...EXAMPLE_POOL_IDS, 'vm-new-1'].sort(),
     );
-    expect(await proc.stop(STOP_WITHIN_MS)).toBe(0);
+
+    // Ctrl-C: the terminal sends SIGINT to the whole foreground process group. Each child gets
+    // one stop signal (from the supervisor) and drains; none sees a second one.
+    const pid = proc.child.pid;
+    if (pid === undefined) throw new Error('no pid');
+    process.kill(-pid, 'SIGINT');
+    const code = await Promise.race([
+      proc.exited,
+      new Promise((r) => setTimeout(() => r('timeout'), STOP_WITHIN_MS)),
+    ]);
+    expect(code).toBe(0);
+    expect(proc.lines.filter((l) => l.includes('second stop signal'))).toEqual([]);
+    for (const child of ['api', 'outbox', 'auto-release', 'aggregate', 'reconcile', 'web']) {
+      // The workers' last line names their job ("outbox worker stopped").
+      const stopped = proc.lines.some(
+        (l) => l.startsWith(`[${child}]`) && /"msg":"(\S+ worker )?stopped"/.test(l),
+      );
+      expect({ child, stopped }).toEqual({ child, stopped: true });
+    }
   }, 150_000);
 
   it('starts warm on the same data dir (same secret, same data); a child that dies stops everything, exit 1', async () => {

@@ -21,11 +21,15 @@ export function spawnTs(
   entry: string,
   args: string[],
   env: Record<string, string | undefined>,
+  options: {
+    /** In a process group of its own, as a terminal runs a command: signal it with `-pid`. */ ownGroup?: boolean;
+  } = {},
 ): SpawnedProcess {
   const child = spawn(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, entry), ...args], {
     cwd: REPO_ROOT,
     env: childEnv(env),
     stdio: ['ignore', 'pipe', 'pipe'],
+    detached: options.ownGroup ?? false,
   });
   const lines: string[] = [];
   const waiters = new Set<{ pattern: RegExp; resolve: (line: string) => void }>();

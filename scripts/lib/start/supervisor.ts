@@ -119,6 +119,10 @@ function spawnChild(spec: ChildSpec, env: ChildEnv): void {
     cwd: REPO_ROOT,
     env,
     stdio: ['ignore', 'pipe', 'pipe'],
+    // Its own process group: a Ctrl-C in the terminal signals only the supervisor, which stops
+    // each child once with SIGTERM. In the terminal's group a child would get the SIGINT and
+    // then that SIGTERM, a second signal: exit 1 at once, nothing drained.
+    detached: true,
   });
   if (proc.stdout) relayLines(proc.stdout, spec.name, spec.colour, process.stdout);
   if (proc.stderr) relayLines(proc.stderr, spec.name, spec.colour, process.stderr);
@@ -126,8 +130,8 @@ function spawnChild(spec: ChildSpec, env: ChildEnv): void {
   const closed = new Promise<void>((resolve) => proc.once('close', () => resolve()));
   proc.once('exit', (code, signal) => {
     if (isStopping()) return;
-    // A Ctrl-C in the terminal reaches the children too: let the supervisor's own signal
-    // handler run first before calling this exit unexpected.
+    // A signal to the whole group (e.g. a terminal hang-up) may reach a child first: let the
+    // supervisor's own signal handler run before calling this exit unexpected.
     setTimeout(() => {
       if (!isStopping()) exitedUnexpectedly(spec.name, signal ? `signal ${signal}` : `code ${code}`);
     }, 300);
