@@ -29,4 +29,5 @@ export async function lockUser(tx: EntityManager, userId: string): Promise<Locke
 }
 
 /** The statement `lockUser` runs, for the allocation hot path on a native connection ($1: the user id). */
-export const LOCK_USER_SQL = 'select vm_quota, vm_quota_period_end from users where id = $1 for no key update';
+export const LOCK_USER_SQL =
+  'select vm_quota, vm_quota_period_end from users where id = $1 for no key update';
