@@ -26,3 +26,24 @@ export function linear(domain: [number, number], range: [number, number]): (v: n
 
 export const shortDate = (d: Date): string =>
   new Intl.DateTimeFormat('en', { month: 'short', day: 'numeric', timeZone: 'UTC' }).format(d);
+
+/**
+ * An SVG path through `points` (data units, oldest first), placed by `x` and `y`. With `step`,
+ * each value holds until the next point and then jumps: the truthful shape of a balance, which
+ * changes at an instant instead of drifting there.
+ */
+export function linePath(
+  points: readonly { x: number; y: number }[],
+  x: (v: number) => number,
+  y: (v: number) => number,
+  step = false,
+): string {
+  const at = (v: number) => v.toFixed(1);
+  return points
+    .map((p, i) => {
+      if (i === 0) return `M${at(x(p.x))},${at(y(p.y))}`;
+      if (!step) return `L${at(x(p.x))},${at(y(p.y))}`;
+      return `H${at(x(p.x))} V${at(y(p.y))}`;
+    })
+    .join(' ');
+}
