@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { releaseAllocation } from '../allocation/release-allocation.ts';
 import { CurrencyMismatchError, InsufficientCreditError, NotFoundError, ValidationError } from '../errors.ts';
 import { ConfigError } from '../lib/env.ts';
 import { useTestDatabase } from '../testing/database.ts';
@@ -238,20 +239,23 @@ describe('purchasePlan', () => {
     expect(lapsed.purchase.periodEnd).toEqual(new Date(late.getTime() + 60 * DAY_MS));
   });
 
-  it("re-dates every ACTIVE allocation of the user to the new end, and no one else's", async () => {
-    await addPoolVms(t.em(), 3);
-    const user = await createTestUser(t.em(), { vmQuota: 2 });
+  it("re-dates the user's ACTIVE allocations only: not released ones, not other users'", async () => {
+    await addPoolVms(t.em(), 4);
+    const user = await createTestUser(t.em(), { vmQuota: 3 });
     const other = await createTestUser(t.em());
     await creditUser(t.em(), user.id, 10_000);
+    const released = await allocateTestVm(t.em(), user.id);
+    await releaseAllocation(t.em(), { allocationId: released.id, reason: 'USER' });
     const mine = [await allocateTestVm(t.em(), user.id), await allocateTestVm(t.em(), user.id)];
     const theirs = await allocateTestVm(t.em(), other.id);
     const result = await purchasePlan(t.em(), catalog, { userId: user.id, planCode: 'team', periods: 1 });
     expect(result.allocationsRedated).toBe(2);
     const rows = await t.query('select id, expires_at from vm_allocation where id = any($1::uuid[])', [
-      [...mine.map((a) => a.id), theirs.id],
+      [...mine.map((a) => a.id), theirs.id, released.id],
     ]);
     for (const row of rows) {
       if (row.id === theirs.id) expect(row.expires_at).toEqual(theirs.expiresAt);
+      else if (row.id === released.id) expect(row.expires_at).toEqual(released.expiresAt);
       else expect(row.expires_at).toEqual(result.purchase.periodEnd);
     }
   });

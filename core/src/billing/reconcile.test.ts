@@ -84,6 +84,19 @@ describe('checkLedger and checkUsageLedger', () => {
     });
   });
 
+  it('count a first ledger row that does not start from zero as a chain break', async () => {
+    const user = await createTestUser(t.em());
+    const before = await checkLedger(t.em());
+    await t.query('update billing set credit_balance_cents = 5 where user_id = $1', [user.id]);
+    await creditUser(t.em(), user.id, 100);
+    const after = await checkLedger(t.em());
+    expect(after.chainBreaks).toBe(before.chainBreaks + 1);
+    expect(after.drifted.find((d) => d.userId === user.id)).toMatchObject({
+      balanceCents: 105,
+      driftCents: 5,
+    });
+  });
+
   it('report usage debited differently from the consumed records', async () => {
     const user = await createTestUser(t.em());
     await creditUser(t.em(), user.id, 10_000);
@@ -102,7 +115,7 @@ describe('reconcileBalances', () => {
       'select count(*)::int as n, sum(credit_balance_cents)::text as s from billing',
     );
     const summary = await reconcileBalances(t.em());
-    expect(summary).toMatchObject({ usersDrifted: 3, usageUsersDrifted: 1 });
+    expect(summary).toMatchObject({ usersDrifted: 4, usageUsersDrifted: 1 });
     expect(
       await t.query('select count(*)::int as n, sum(credit_balance_cents)::text as s from billing'),
     ).toEqual([before]);
