@@ -18,7 +18,10 @@ afterAll(async () => {
 const lockHolders = async () =>
   (
     await db.query<{ pid: number }>(
-      "select pid from pg_locks where locktype = 'advisory' and classid = $1 and objsubid = 2 and granted",
+      // Other test files run jobs of the same names in their own databases at the same time.
+      `select pid from pg_locks
+        where locktype = 'advisory' and classid = $1 and objsubid = 2 and granted
+          and database = (select oid from pg_database where datname = current_database())`,
       [JOB_LOCK_NAMESPACE],
     )
   ).map((r) => r.pid);

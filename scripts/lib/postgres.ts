@@ -2,29 +2,20 @@ import { chmodSync, mkdirSync, statSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import path from 'node:path';
-import pg from 'pg';
 import { killOnExit, loadEmbeddedPostgres } from './embedded-postgres.ts';
 
+// One implementation of database administration, shared with the test tiers.
+export {
+  adminQuery,
+  canConnect,
+  createDatabaseFromTemplate,
+  dropDatabase,
+  quoteIdent,
+  waitForNoConnections,
+  withDatabase,
+} from '@hero/core/testing/postgres-admin';
+
 export const REPO_ROOT = path.resolve(import.meta.dirname, '../..');
-
-export function withDatabase(url: string, database: string): string {
-  const u = new URL(url);
-  u.pathname = `/${database}`;
-  return u.toString();
-}
-
-export async function canConnect(url: string, timeoutMs = 2000): Promise<boolean> {
-  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: timeoutMs });
-  try {
-    await client.connect();
-    await client.query('select 1');
-    return true;
-  } catch {
-    return false;
-  } finally {
-    await client.end().catch(() => {});
-  }
-}
 
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -117,42 +108,4 @@ export async function startEmbeddedPostgres(name: string): Promise<RunningPostgr
       await rm(databaseDir, { recursive: true, force: true });
     },
   };
-}
-
-export async function adminQuery<T extends pg.QueryResultRow = pg.QueryResultRow>(
-  adminUrl: string,
-  sql: string,
-  params: unknown[] = [],
-): Promise<T[]> {
-  const client = new pg.Client({ connectionString: adminUrl });
-  await client.connect();
-  try {
-    return (await client.query<T>(sql, params)).rows;
-  } finally {
-    await client.end();
-  }
-}
-
-export const quoteIdent = (name: string) => `"${name.replace(/"/g, '""')}"`;
-
-export async function createDatabaseFromTemplate(
-  adminUrl: string,
-  name: string,
-  template: string,
-): Promise<void> {
-  // Two clones of one template at the same instant can collide ("source database is being
-  // accessed by other users"); retry a few times.
-  for (let attempt = 1; ; attempt++) {
-    try {
-      await adminQuery(adminUrl, `create database ${quoteIdent(name)} template ${quoteIdent(template)}`);
-      return;
-    } catch (err) {
-      if (attempt >= 10 || !/being accessed by other users/.test(String(err))) throw err;
-      await new Promise((r) => setTimeout(r, 100 * attempt));
-    }
-  }
-}
-
-export async function dropDatabase(adminUrl: string, name: string): Promise<void> {
-  await adminQuery(adminUrl, `drop database if exists ${quoteIdent(name)} with (force)`);
 }

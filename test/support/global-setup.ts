@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import { migrateDatabase } from '@hero/core/db/migrate';
+import type { TestDatabaseContext } from '@hero/core/testing/database';
 import type { TestProject } from 'vitest/node';
 import { testEnv } from './env.ts';
 import {
@@ -12,15 +13,6 @@ import {
   withDatabase,
 } from './postgres.ts';
 import { webSnapshotDir } from './web-snapshot.ts';
-
-declare module 'vitest' {
-  export interface ProvidedContext {
-    pgAdminUrl: string;
-    pgTemplate: string;
-    pgRunId: string;
-    pgEmbedded: boolean;
-  }
-}
 
 const DAY_SECONDS = 24 * 3600;
 const LOCAL_SERVER = 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -59,10 +51,16 @@ export default async function setup(project: TestProject) {
     `test databases: ${server.embedded ? 'embedded PostgreSQL' : new URL(server.adminUrl).host}, template ${template}`,
   );
 
-  project.provide('pgAdminUrl', server.adminUrl);
-  project.provide('pgTemplate', template);
-  project.provide('pgRunId', runId);
-  project.provide('pgEmbedded', server.embedded);
+  const provided: TestDatabaseContext = {
+    pgAdminUrl: server.adminUrl,
+    pgTemplate: template,
+    pgRunId: runId,
+    pgEmbedded: server.embedded,
+  };
+  project.provide('pgAdminUrl', provided.pgAdminUrl);
+  project.provide('pgTemplate', provided.pgTemplate);
+  project.provide('pgRunId', provided.pgRunId);
+  project.provide('pgEmbedded', provided.pgEmbedded);
 
   return async () => {
     const rows = await adminQuery<{ datname: string }>(
