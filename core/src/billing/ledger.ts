@@ -1,4 +1,5 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
+import type { PoolClient } from 'pg';
 import { LedgerEntry, type LedgerKind } from '../entities/ledger-entry.entity.ts';
 import { NotFoundError, type Problem, ValidationError } from '../errors.ts';
 import { isUuid } from '../lib/ids.ts';
@@ -8,7 +9,8 @@ import { isUuid } from '../lib/ids.ts';
  * ledger row with the balance after it is appended, in one statement of the caller's
  * transaction. The update takes the billing row's lock, so the rows of one user are appended in
  * the order their changes happened and each `balanceAfterCents` follows from the one before.
- * (The aggregator does the same set-based for a whole batch: core/src/usage/aggregate-usage.ts.)
+ * `postUsageDebits` does the same set-based for a whole usage batch. This module is the only
+ * writer of `billing` balances and of `ledger_entry`.
  */
 export interface LedgerPosting {
   userId: string;
@@ -68,6 +70,75 @@ export async function lockBilling(
   );
   const row = rows[0];
   return row ? { balanceCents: Number(row.credit_balance_cents), currency: row.currency } : null;
+}
+
+/** One usage batch's debits: parallel arrays, one entry per user (a user may repeat). */
+export interface UsageDebits {
+  /** The node the batch came from: the ledger rows' reference is `usage:<node>`. */
+  node: string;
+  users: string[];
+  cents: bigint[];
+  /** No debit may take a balance below this. */
+  floorCents: bigint;
+}
+
+/**
+ * Debits each user of a usage batch, with one USAGE ledger row per user and the balance after
+ * it, on the aggregator batch's own native connection (its transaction: the consumed keys and
+ * the debits commit together, and the batch stays one fast round of statements). Balances are
+ * locked in user order first, so batches applied side by side wait for each other and never
+ * deadlock. Throws when a user has no billing row (a debit would be lost); `BELOW_FLOOR` when
+ * a debit would take a balance below the floor: nothing is debited then, and the caller rolls
+ * back.
+ */
+export async function postUsageDebits(
+  client: PoolClient,
+  debits: UsageDebits,
+): Promise<'DEBITED' | 'BELOW_FLOOR'> {
+  const res = await client.query<{ users: number; debited: number }>(
+    `with sums as (
+       select user_id, sum(cents)::bigint as cents from unnest($1::uuid[], $2::bigint[]) as t(user_id, cents)
+        group by user_id
+     ), locked as (
+       select b.user_id from billing b where b.user_id in (select user_id from sums)
+        order by b.user_id for no key update
+     ), debited as (
+       update billing b set credit_balance_cents = b.credit_balance_cents - sums.cents, updated_at = now()
+         -- count(*): every lock is taken (in order) before the first row is updated
+         from sums where b.user_id = sums.user_id and (select count(*) from locked) >= 0
+          and b.credit_balance_cents - sums.cents >= $4::bigint
+       returning b.user_id, b.credit_balance_cents, b.currency, sums.cents
+     ), ledger as (
+       insert into ledger_entry (user_id, kind, amount_cents, balance_after_cents, currency, reference)
+       select user_id, 'USAGE', -cents, credit_balance_cents, currency, $3 from debited
+     )
+     select (select count(*) from sums)::int as users, (select count(*) from debited)::int as debited`,
+    // Decimal strings: exact however large (a JS number would round past 2^53).
+    [debits.users, debits.cents.map(String), `usage:${debits.node}`, String(debits.floorCents)],
+  );
+  if (res.rows[0].debited === res.rows[0].users) return 'DEBITED';
+  const missing = await client.query<{ id: string }>(
+    `select u::text as id from unnest($1::uuid[]) as u
+      where not exists (select 1 from billing b where b.user_id = u) limit 5`,
+    [debits.users],
+  );
+  if (missing.rows.length === 0) return 'BELOW_FLOOR';
+  throw new Error(
+    `no billing row for user ${missing.rows.map((r) => r.id).join(', ')}: the batch was not applied`,
+  );
+}
+
+/**
+ * The balances of `users`, locked (in user order, as postUsageDebits takes them) for the rest of
+ * the native transaction; users without a billing row are absent.
+ */
+export async function lockBalances(client: PoolClient, users: string[]): Promise<Map<string, bigint>> {
+  const res = await client.query<{ user_id: string; cents: string }>(
+    `select user_id::text, credit_balance_cents::text as cents from billing
+      where user_id = any($1::uuid[]) order by user_id for no key update`,
+    [users],
+  );
+  return new Map(res.rows.map((r) => [r.user_id, BigInt(r.cents)]));
 }
 
 export interface BalanceDrift {

@@ -5,6 +5,7 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import { sql } from 'kysely';
 import type { PoolClient } from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
+import { lockBalances, postUsageDebits } from '../billing/ledger.ts';
 import {
   PG_DEADLOCK_DETECTED,
   PG_SERIALIZATION_FAILURE,
@@ -706,51 +707,10 @@ async function copyInto(client: PoolClient, table: string, payload: Buffer): Pro
   await pipeline(Readable.from([payload]), stream);
 }
 
-/**
- * Debits each user by `cents` (parallel arrays), locking the balances in user order first, so
- * batches applied side by side wait for each other and never deadlock. Throws when a user has
- * no billing row (a debit would be lost), and BalanceFloorReached when a debit would take a
- * balance below `floor` (nothing is debited then: the caller rolls back).
- */
-async function debitBalances(
-  client: PoolClient,
-  node: string,
-  users: string[],
-  cents: bigint[],
-  floor: bigint,
-): Promise<void> {
-  // One USAGE ledger row per user and batch, with the balance after it (see core/src/billing/ledger.ts).
-  const res = await client.query<{ users: number; debited: number }>(
-    `with sums as (
-       select user_id, sum(cents)::bigint as cents from unnest($1::uuid[], $2::bigint[]) as t(user_id, cents)
-        group by user_id
-     ), locked as (
-       select b.user_id from billing b where b.user_id in (select user_id from sums)
-        order by b.user_id for no key update
-     ), debited as (
-       update billing b set credit_balance_cents = b.credit_balance_cents - sums.cents, updated_at = now()
-         -- count(*): every lock is taken (in order) before the first row is updated
-         from sums where b.user_id = sums.user_id and (select count(*) from locked) >= 0
-          and b.credit_balance_cents - sums.cents >= $4::bigint
-       returning b.user_id, b.credit_balance_cents, b.currency, sums.cents
-     ), ledger as (
-       insert into ledger_entry (user_id, kind, amount_cents, balance_after_cents, currency, reference)
-       select user_id, 'USAGE', -cents, credit_balance_cents, currency, $3 from debited
-     )
-     select (select count(*) from sums)::int as users, (select count(*) from debited)::int as debited`,
-    // Decimal strings: exact however large (a JS number would round past 2^53).
-    [users, cents.map(String), `usage:${node}`, String(floor)],
-  );
-  if (res.rows[0].debited !== res.rows[0].users) {
-    const missing = await client.query<{ id: string }>(
-      `select u::text as id from unnest($1::uuid[]) as u
-        where not exists (select 1 from billing b where b.user_id = u) limit 5`,
-      [users],
-    );
-    if (missing.rows.length === 0) throw new BalanceFloorReached();
-    throw new Error(
-      `no billing row for user ${missing.rows.map((r) => r.id).join(', ')}: the batch was not applied`,
-    );
+/** The batch's debits, through the ledger's one writer; a refused floor retries the batch checked. */
+async function debit(client: PoolClient, node: string, users: string[], cents: bigint[], floorCents: bigint) {
+  if ((await postUsageDebits(client, { node, users, cents, floorCents })) === 'BELOW_FLOOR') {
+    throw new BalanceFloorReached();
   }
 }
 
@@ -828,7 +788,7 @@ async function applyBatchOnce(
         cents += cost;
       }
       applied = order.length;
-      await debitBalances(client, node, [...byUser.keys()], [...byUser.values()], input.floor);
+      await debit(client, node, [...byUser.keys()], [...byUser.values()], input.floor);
     } else {
       await copyInto(client, 'usage_stage', payload);
       // Only the keys this statement inserts are debited (ON CONFLICT DO NOTHING RETURNING).
@@ -846,7 +806,7 @@ async function applyBatchOnce(
         cents += BigInt(row.cents);
       }
       if (result.rows.length > 0) {
-        await debitBalances(
+        await debit(
           client,
           node,
           result.rows.map((r) => r.user_id),
@@ -901,7 +861,7 @@ async function applyBatchOnce(
 
 /**
  * The records of `order` that keep every balance at or above the floor, in file order; the others
- * go to `rejected` with the reason. Locks the balances (in user order, as debitBalances does).
+ * go to `rejected` with the reason. Locks the balances (billing's lockBalances).
  * Records whose key is already consumed are kept: they are not debited anyway.
  */
 async function keepAboveFloor(
@@ -912,15 +872,7 @@ async function keepAboveFloor(
 ): Promise<number[]> {
   const { batch, floor } = input;
   const users = [...new Set(order.map((i) => batch.records[i].userId))];
-  const balances = new Map(
-    (
-      await client.query<{ user_id: string; cents: string }>(
-        `select user_id::text, credit_balance_cents::text as cents from billing
-          where user_id = any($1::uuid[]) order by user_id for no key update`,
-        [users],
-      )
-    ).rows.map((r) => [r.user_id, BigInt(r.cents)]),
-  );
+  const balances = await lockBalances(client, users);
   const consumed = new Set(
     (
       await client.query<{ key: string }>(
