@@ -1,6 +1,9 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { PoolClient } from 'pg';
+import { firstRow, rows, sql } from '../db/sql.ts';
+import { Billing } from '../entities/billing.entity.ts';
 import { LedgerEntry, type LedgerKind } from '../entities/ledger-entry.entity.ts';
+import type { User } from '../entities/user.entity.ts';
 import { NotFoundError, type Problem, ValidationError } from '../errors.ts';
 import { isUuid } from '../lib/ids.ts';
 
@@ -28,6 +31,14 @@ export interface PostedEntry {
   currency: string;
 }
 
+/**
+ * Opens a new user's billing account, balance 0, in the caller's unit of work (it is inserted
+ * with the user on the next flush).
+ */
+export function openBillingAccount(tx: EntityManager, user: User, currency: string): Billing {
+  return tx.create(Billing, { user, creditBalanceCents: 0, currency });
+}
+
 /** Posts within the caller's transaction; null when the user has no billing row. */
 export async function postLedgerEntry(
   tx: EntityManager,
@@ -36,25 +47,20 @@ export async function postLedgerEntry(
   if (!Number.isSafeInteger(posting.amountCents)) {
     throw new Error(`ledger amount must be a whole number of cents, got ${posting.amountCents}`);
   }
-  const rows = await tx.execute<{ id: string; balance_after_cents: string; currency: string }[]>(
-    `with moved as (
-       update billing set credit_balance_cents = credit_balance_cents + ?, updated_at = now()
-        where user_id = ?
-       returning user_id, credit_balance_cents, currency
-     )
-     insert into ledger_entry (user_id, kind, amount_cents, balance_after_cents, currency, reference, note)
-     select user_id, ?, ?, credit_balance_cents, currency, ?, ? from moved
-     returning id, balance_after_cents, currency`,
-    [
-      posting.amountCents,
-      posting.userId,
-      posting.kind,
-      posting.amountCents,
-      posting.reference ?? null,
-      posting.note ?? null,
-    ],
+  const row = await firstRow(
+    tx,
+    sql<{ id: string; balance_after_cents: string; currency: string }>`
+      with moved as (
+        update billing set credit_balance_cents = credit_balance_cents + ${posting.amountCents}, updated_at = now()
+         where user_id = ${posting.userId}
+        returning user_id, credit_balance_cents, currency
+      )
+      insert into ledger_entry (user_id, kind, amount_cents, balance_after_cents, currency, reference, note)
+      select user_id, ${posting.kind}, ${posting.amountCents}, credit_balance_cents, currency,
+             ${posting.reference ?? null}, ${posting.note ?? null}
+        from moved
+      returning id, balance_after_cents, currency`,
   );
-  const row = rows[0];
   if (!row) return null;
   return { id: Number(row.id), balanceAfterCents: Number(row.balance_after_cents), currency: row.currency };
 }
@@ -64,11 +70,11 @@ export async function lockBilling(
   tx: EntityManager,
   userId: string,
 ): Promise<{ balanceCents: number; currency: string } | null> {
-  const rows = await tx.execute<{ credit_balance_cents: string; currency: string }[]>(
-    'select credit_balance_cents, currency from billing where user_id = ? for no key update',
-    [userId],
+  const row = await firstRow(
+    tx,
+    sql<{ credit_balance_cents: string; currency: string }>`
+      select credit_balance_cents, currency from billing where user_id = ${userId} for no key update`,
   );
-  const row = rows[0];
   return row ? { balanceCents: Number(row.credit_balance_cents), currency: row.currency } : null;
 }
 
@@ -166,10 +172,9 @@ export interface LedgerCheck {
  * from the row before (a lost or doubled row shows as both).
  */
 export async function checkLedger(em: EntityManager, limit = 100): Promise<LedgerCheck> {
-  const [totals] = await em.execute<
-    { users: number; drifted: number; total_drift: string; chain_breaks: number }[]
-  >(
-    `with sums as (
+  const totals = await firstRow(
+    em,
+    sql<{ users: number; drifted: number; total_drift: string; chain_breaks: number }>`with sums as (
        select user_id, sum(amount_cents) as cents from ledger_entry group by user_id
      ), diff as (
        select b.user_id, b.credit_balance_cents - coalesce(s.cents, 0) as drift
@@ -184,16 +189,22 @@ export async function checkLedger(em: EntityManager, limit = 100): Promise<Ledge
             (select coalesce(sum(abs(drift)), 0)::text from diff) as total_drift,
             (select count(*)::int from chain where broken) as chain_breaks`,
   );
-  const drifted = await em.execute<{ user_id: string; balance: string; ledger: string; drift: string }[]>(
-    `select b.user_id, b.credit_balance_cents::text as balance, coalesce(s.cents, 0)::text as ledger,
+  if (!totals) throw new Error('the ledger check returned no row');
+  const drifted = await rows(
+    em,
+    sql<{
+      user_id: string;
+      balance: string;
+      ledger: string;
+      drift: string;
+    }>`select b.user_id, b.credit_balance_cents::text as balance, coalesce(s.cents, 0)::text as ledger,
             (b.credit_balance_cents - coalesce(s.cents, 0))::text as drift
        from billing b
        left join (select user_id, sum(amount_cents) as cents from ledger_entry group by user_id) s
          on s.user_id = b.user_id
       where b.credit_balance_cents <> coalesce(s.cents, 0)
       order by abs(b.credit_balance_cents - coalesce(s.cents, 0)) desc, b.user_id
-      limit ?`,
-    [limit],
+      limit ${limit}`,
   );
   return {
     usersChecked: totals.users,
@@ -236,8 +247,9 @@ export interface UsageLedgerCheck {
  * must be equal to the cent. Sums in SQL numeric (exact at any size); changes nothing.
  */
 export async function checkUsageLedger(em: EntityManager, limit = 100): Promise<UsageLedgerCheck> {
-  const rows = await em.execute<
-    {
+  const found = await rows(
+    em,
+    sql<{
       users: number;
       drifted: number;
       total_drift: string;
@@ -245,9 +257,7 @@ export async function checkUsageLedger(em: EntityManager, limit = 100): Promise<
       ledger: string | null;
       consumed: string | null;
       drift: string | null;
-    }[]
-  >(
-    `with ledger as (
+    }>`with ledger as (
        select user_id, -sum(amount_cents) as cents from ledger_entry where kind = 'USAGE' group by user_id
      ), consumed as (
        select user_id, sum(cost_cents) as cents from consumed_record group by user_id
@@ -261,19 +271,18 @@ export async function checkUsageLedger(em: EntityManager, limit = 100): Promise<
          from diff
      ), listed as (
        select user_id::text, ledger::text, consumed::text, drift::text, abs(drift) as size
-         from diff where drift <> 0 order by abs(drift) desc, user_id limit ?
+         from diff where drift <> 0 order by abs(drift) desc, user_id limit ${limit}
      )
      select t.users, t.drifted, t.total_drift, l.user_id, l.ledger, l.consumed, l.drift
        from totals t left join listed l on true
       order by l.size desc nulls last, l.user_id`,
-    [limit],
   );
-  const [first] = rows;
+  const [first] = found;
   return {
     usageUsersChecked: first?.users ?? 0,
     usageUsersDrifted: first?.drifted ?? 0,
     usageTotalDriftCents: Number(first?.total_drift ?? 0),
-    usageDrifted: rows
+    usageDrifted: found
       .filter((r) => r.user_id !== null)
       .map((r) => ({
         userId: r.user_id as string,

@@ -1,6 +1,6 @@
 import { loadOverview, type Overview } from '@hero/core/admin/overview';
 import { adjustBalance, type BalanceDrift, type UsageDrift } from '@hero/core/billing/ledger';
-import { type PaymentResult, recordPayment, refundPayment } from '@hero/core/billing/payments';
+import { type PaymentResult, recordPayment, refundedSoFar, refundPayment } from '@hero/core/billing/payments';
 import { RECONCILE_LISTED, type ReconcileSummary, reconcileBalancesNow } from '@hero/core/billing/reconcile';
 import { Billing } from '@hero/core/entities/billing.entity';
 import { LEDGER_KINDS, LedgerEntry } from '@hero/core/entities/ledger-entry.entity';
@@ -50,11 +50,7 @@ const PaymentEventType = builder.objectType(PaymentEvent, {
       description: 'For a CREDIT: how much of it has been refunded so far (0 for a REFUND).',
       resolve: async (p, _args, ctx) => {
         if (p.kind !== 'CREDIT') return 0;
-        const [row] = await ctx.em.execute<{ cents: string }[]>(
-          'select coalesce(sum(amount_cents), 0)::text as cents from payment_event where refund_of = ?',
-          [p.id],
-        );
-        return Number(row.cents);
+        return (await refundedSoFar(ctx.em, p.id)).cents;
       },
     }),
     note: t.exposeString('note', { nullable: true }),
