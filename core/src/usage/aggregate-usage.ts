@@ -2,7 +2,6 @@ import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { sql } from 'kysely';
 import type { PoolClient } from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import { lockBalances, postUsageDebits } from '../billing/ledger.ts';
@@ -12,6 +11,7 @@ import {
   PG_UNIQUE_VIOLATION,
   withNativeTransaction,
 } from '../db/native-pool.ts';
+import { execute, rows, sql } from '../db/sql.ts';
 import { UsageSourceUnavailableError } from '../errors.ts';
 import { type RunHandle, runJobNow } from '../jobs/run-with-job-lock.ts';
 import type { Logger } from '../lib/logger.ts';
@@ -231,10 +231,13 @@ export async function aggregateUsage(
   const names = nodes.map((n) => n.name);
   const states = new Map(
     (
-      await sql<NodeStateRow>`select node_name, last_commit_sha, ignored_files, ignored_file_list
-                                from aggregator_node_state
-                               where node_name = any(${names}::text[])`.execute(em.getKysely())
-    ).rows.map((r) => [r.node_name, r]),
+      await rows(
+        em,
+        sql<NodeStateRow>`select node_name, last_commit_sha, ignored_files, ignored_file_list
+                            from aggregator_node_state
+                           where node_name = any(${names}::text[])`,
+      )
+    ).map((r) => [r.node_name, r]),
   );
   const progress = () =>
     options.onProgress?.({
@@ -257,10 +260,10 @@ export async function aggregateUsage(
     summary.nodesFailed++;
     errorLines.push(`${node}: ${message}`);
     log?.warn({ node, err: message }, 'node failed for this tick');
-    await em.execute(
-      `insert into aggregator_node_state (node_name, last_run_at, last_error) values (?, now(), ?)
-       on conflict (node_name) do update set last_run_at = now(), last_error = excluded.last_error`,
-      [node, message],
+    await execute(
+      em,
+      sql`insert into aggregator_node_state (node_name, last_run_at, last_error) values (${node}, now(), ${message})
+          on conflict (node_name) do update set last_run_at = now(), last_error = excluded.last_error`,
     );
     progress();
   };
@@ -284,9 +287,9 @@ export async function aggregateUsage(
     try {
       commit = await source.nodeCommit(node, head, signal);
       if (stored?.last_commit_sha === commit) {
-        await em.execute(
-          'update aggregator_node_state set last_run_at = now(), last_error = null where node_name = ?',
-          [node.name],
+        await execute(
+          em,
+          sql`update aggregator_node_state set last_run_at = now(), last_error = null where node_name = ${node.name}`,
         );
         ignored.merge(stored.ignored_files, stored.ignored_file_list);
         summary.nodesSkipped++;
@@ -302,11 +305,12 @@ export async function aggregateUsage(
         })
         .sort((a, b) => a.path.localeCompare(b.path));
       nodeIgnored = listedIgnored;
-      await em.execute(
-        `insert into aggregator_node_state (node_name, ignored_files, ignored_file_list) values (?, ?, ?::jsonb)
-         on conflict (node_name) do update
-           set ignored_files = excluded.ignored_files, ignored_file_list = excluded.ignored_file_list`,
-        [node.name, listedIgnored.count, JSON.stringify(listedIgnored.list)],
+      await execute(
+        em,
+        sql`insert into aggregator_node_state (node_name, ignored_files, ignored_file_list)
+            values (${node.name}, ${listedIgnored.count}, ${JSON.stringify(listedIgnored.list)}::jsonb)
+            on conflict (node_name) do update
+              set ignored_files = excluded.ignored_files, ignored_file_list = excluded.ignored_file_list`,
       );
       if (listedIgnored.count > 0) {
         nodeLog?.warn(
@@ -316,9 +320,10 @@ export async function aggregateUsage(
       }
       const applied = new Map(
         (
-          await em.execute<{ path: string; blob_sha: string }[]>(
-            'select path, blob_sha from usage_file_state where node_name = ?',
-            [node.name],
+          await rows(
+            em,
+            sql<{ path: string; blob_sha: string }>`select path, blob_sha from usage_file_state
+                                                     where node_name = ${node.name}`,
           )
         ).map((r) => [r.path, r.blob_sha]),
       );
@@ -387,12 +392,12 @@ export async function aggregateUsage(
         nodeLog?.info('stopped before the node was applied whole; the next tick goes on from here');
         return;
       }
-      await em.execute(
-        `update aggregator_node_state
-            set last_commit_sha = ?, last_run_at = now(), last_success_at = now(), last_error = null,
-                files_total = (select count(*) from usage_file_state where node_name = ?)
-          where node_name = ?`,
-        [nodeCommit, node.name, node.name],
+      await execute(
+        em,
+        sql`update aggregator_node_state
+               set last_commit_sha = ${nodeCommit}, last_run_at = now(), last_success_at = now(), last_error = null,
+                   files_total = (select count(*) from usage_file_state where node_name = ${node.name})
+             where node_name = ${node.name}`,
       );
       nodesApplied++;
       progress();
