@@ -1,5 +1,11 @@
 import { loadOverview, type Overview } from '@hero/core/admin/overview';
 import { adjustBalance, type BalanceDrift, type UsageDrift } from '@hero/core/billing/ledger';
+import {
+  BILLING_ORDERS,
+  pageBilling,
+  pageLedgerEntries,
+  pagePaymentEvents,
+} from '@hero/core/billing/list-billing';
 import { type PaymentResult, recordPayment, refundedSoFar, refundPayment } from '@hero/core/billing/payments';
 import { RECONCILE_LISTED, type ReconcileSummary, reconcileBalancesNow } from '@hero/core/billing/reconcile';
 import { Billing } from '@hero/core/entities/billing.entity';
@@ -14,7 +20,6 @@ import {
   ValidationError,
 } from '@hero/core/errors';
 import { isUuid } from '@hero/core/lib/ids';
-import { BILLING_ORDERS } from '@hero/core/repositories/billing.repository';
 import { resolveOffsetConnection } from '@pothos/plugin-relay';
 import { builder } from '../builder.ts';
 import { BillingType, UserType } from './user.ts';
@@ -183,7 +188,7 @@ builder.queryField('ledger', (t) =>
       const userId = args.userId ? String(args.userId) : undefined;
       if (userId && !isUuid(userId)) return resolveOffsetConnection({ args }, () => []);
       return resolveOffsetConnection({ args, defaultSize: 20, maxSize: 100 }, ({ limit, offset }) =>
-        ctx.em.getRepository(LedgerEntry).page({ userId, kind: args.kind ?? undefined }, limit, offset),
+        pageLedgerEntries(ctx.em, { userId, kind: args.kind ?? undefined }, limit, offset),
       );
     },
   }),
@@ -195,7 +200,7 @@ builder.objectField(UserType, 'ledger', (t) =>
     description: "The user's ledger, newest first: every payment, refund, plan purchase and usage debit.",
     resolve: (user, args, ctx) =>
       resolveOffsetConnection({ args, defaultSize: 20, maxSize: 100 }, ({ limit, offset }) =>
-        ctx.em.getRepository(LedgerEntry).page({ userId: user.id }, limit, offset),
+        pageLedgerEntries(ctx.em, { userId: user.id }, limit, offset),
       ),
   }),
 );
@@ -314,7 +319,7 @@ builder.queryField('billing', (t) =>
       const userId = args.userId ? String(args.userId) : undefined;
       if (userId && !isUuid(userId)) return resolveOffsetConnection({ args }, () => []);
       return resolveOffsetConnection({ args, defaultSize: 20, maxSize: 100 }, ({ limit, offset }) =>
-        ctx.em.getRepository(Billing).page({ userId, order: args.orderBy ?? 'BALANCE_ASC' }, limit, offset),
+        pageBilling(ctx.em, { userId, order: args.orderBy ?? 'BALANCE_ASC' }, limit, offset),
       );
     },
   }),
@@ -330,7 +335,7 @@ builder.queryField('payments', (t) =>
       const userId = args.userId ? String(args.userId) : undefined;
       if (userId && !isUuid(userId)) return resolveOffsetConnection({ args }, () => []);
       return resolveOffsetConnection({ args, defaultSize: 20, maxSize: 100 }, ({ limit, offset }) =>
-        ctx.em.getRepository(PaymentEvent).page({ userId }, limit, offset),
+        pagePaymentEvents(ctx.em, { userId }, limit, offset),
       );
     },
   }),
