@@ -78,7 +78,7 @@ select 'nodes', '', count(*)::float8, (count(*) filter (where last_error is not 
   from aggregator_node_state
 union all
 select 'ignored', '', coalesce((select (summary->>'ignoredFiles')::float8 from job_run
-                                 where job = '${AGGREGATE_JOB}' and status = 'SUCCEEDED' and summary->>'ignoredFiles' is not null
+                                 where job = ${AGGREGATE_JOB} and status = 'SUCCEEDED' and summary->>'ignoredFiles' is not null
                                  order by started_at desc, id desc limit 1), -1), null
 union all
 select 'outbox_pending', topic, count(*)::float8,
