@@ -3,10 +3,10 @@ import type { AuthSettings, ClientInfo } from '@hero/core/auth/sessions';
 import { findLiveSession } from '@hero/core/auth/sessions';
 import { hashToken, secretsEqual, tokenKind } from '@hero/core/auth/tokens';
 import type { PlanCatalog } from '@hero/core/billing/plans';
-import { User } from '@hero/core/entities/user.entity';
 import type { Logger } from '@hero/core/lib/logger';
 import type { Provisioner } from '@hero/core/provisioners/provisioner';
 import type { UsageSource } from '@hero/core/usage/sources/usage-source';
+import { userIdForTokenHash } from '@hero/core/users/user-for-token';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { clientIpOf, type ProxyMatcher } from './client-ip.ts';
 import { createLoaders, type Loaders } from './loaders.ts';
@@ -120,7 +120,7 @@ export async function createContext(
         adminVia = 'session';
       }
     } else {
-      user = token ? await em.getRepository(User).idForTokenHash(hashToken(token)) : null;
+      user = token ? await userIdForTokenHash(em, hashToken(token)) : null;
       userCredential = user ? 'valid' : 'invalid';
     }
   }

@@ -1,5 +1,6 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { RECONCILE_JOB } from '../billing/reconcile.ts';
+import { firstRow, rows, sql } from '../db/sql.ts';
 import { AGGREGATE_JOB } from '../usage/aggregate-usage.ts';
 
 export interface FailingNode {
@@ -37,12 +38,11 @@ export interface LedgerHealth {
 
 /** The last finished `reconcile` run (also read by the api's /metrics). */
 export async function loadLedgerHealth(em: EntityManager): Promise<LedgerHealth> {
-  const [run] = await em.execute<
-    { finished_at: Date | string | null; status: string; summary: Record<string, unknown> | null }[]
-  >(
-    `select finished_at, status, summary from job_run
-      where job = ? and status in ('SUCCEEDED', 'FAILED') order by started_at desc, id desc limit 1`,
-    [RECONCILE_JOB],
+  const run = await firstRow(
+    em,
+    sql<{ finished_at: Date | string | null; status: string; summary: Record<string, unknown> | null }>`
+      select finished_at, status, summary from job_run
+       where job = ${RECONCILE_JOB} and status in ('SUCCEEDED', 'FAILED') order by started_at desc, id desc limit 1`,
   );
   const count = (key: string) =>
     typeof run?.summary?.[key] === 'number' ? (run.summary[key] as number) : null;
@@ -76,8 +76,9 @@ const toDate = (v: Date | string | null) => (v === null ? null : new Date(v));
  * key index): fine at millions of rows; revisit with an estimate beyond that.
  */
 export async function loadOverview(em: EntityManager): Promise<Overview> {
-  const [row] = await em.execute<OverviewRow[]>(
-    `select (select count(*) from users) as total_users,
+  const row = await firstRow(
+    em,
+    sql<OverviewRow>`select (select count(*) from users) as total_users,
             (select coalesce(sum(credit_balance_cents), 0) from billing) as total_balance,
             (select count(*) from consumed_record) as consumed,
             (select count(*) from rejected_usage_record) as rejected,
@@ -86,18 +87,18 @@ export async function loadOverview(em: EntityManager): Promise<Overview> {
             (select count(*) from pool_vm where status = 'AVAILABLE' and active_allocation_id is null) as pool_free,
             (select count(*) from pool_vm where active_allocation_id is not null) as pool_allocated,
             r.finished_at as last_run_at, r.status as last_run_status,
-            (select max(finished_at) from job_run where job = ? and status = 'SUCCEEDED') as last_success_at
+            (select max(finished_at) from job_run where job = ${AGGREGATE_JOB} and status = 'SUCCEEDED') as last_success_at
        from (select 1) one
        left join lateral (select finished_at, status from job_run
-                           where job = ? and status in ('SUCCEEDED', 'FAILED')
+                           where job = ${AGGREGATE_JOB} and status in ('SUCCEEDED', 'FAILED')
                            order by started_at desc, id desc limit 1) r on true`,
-    [AGGREGATE_JOB, AGGREGATE_JOB],
   );
-  const failing = await em.execute<
-    { node_name: string; last_error: string; last_run_at: Date | string | null }[]
-  >(
-    `select node_name, last_error, last_run_at from aggregator_node_state
-      where last_error is not null order by node_name limit 100`,
+  if (!row) throw new Error('the overview query returned no row');
+  const failing = await rows(
+    em,
+    sql<{ node_name: string; last_error: string; last_run_at: Date | string | null }>`
+      select node_name, last_error, last_run_at from aggregator_node_state
+       where last_error is not null order by node_name limit 100`,
   );
   return {
     totalUsers: Number(row.total_users),

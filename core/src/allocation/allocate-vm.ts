@@ -3,6 +3,7 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import { PG_UNIQUE_VIOLATION, withNativeTransaction } from '../db/native-pool.ts';
 import type { AllocationStatus, AllocationView, ReleaseReason } from '../entities/vm-allocation.entity.ts';
 import { NotFoundError, PoolExhaustedError, QuotaExceededError } from '../errors.ts';
+import { LOCK_USER_SQL, lockedUser } from '../users/lock-user.ts';
 
 export interface AllocateVmInput {
   userId: string;
@@ -14,9 +15,11 @@ export interface AllocateVmInput {
 const HOUR_MS = 3_600_000;
 const MAX_ATTEMPTS = 3;
 
-/** The statements of the allocation transaction (shared with the allocate benchmark's raw baseline). */
-/** NO KEY UPDATE: serializes a user's allocations without blocking foreign-key checks (ledger inserts). */
-export const LOCK_USER = 'select vm_quota, vm_quota_period_end from users where id = $1 for no key update';
+/**
+ * The statements of the allocation transaction (shared with the allocate benchmark's raw
+ * baseline). The user lock is the users module's `lockUser`, as native text.
+ */
+export const LOCK_USER = LOCK_USER_SQL;
 export const COUNT_ACTIVE = `select count(*)::int as n from vm_allocation where user_id = $1 and status = 'ACTIVE'`;
 /**
  * Picks and locks a free VM, inserts the allocation ($1 id, $2 user, $3 provisioner,
@@ -100,9 +103,7 @@ async function allocateOnce(client: Client, input: AllocateVmInput): Promise<All
   );
   const found = users.rows[0];
   if (!found) throw new NotFoundError('User', input.userId);
-  // The ORM's pool may hand timestamps back as text.
-  const end = found.vm_quota_period_end;
-  const user = { vm_quota: found.vm_quota, vm_quota_period_end: end === null ? null : toDate(end) };
+  const user = lockedUser(found);
   const now = new Date();
   // A fresh statement snapshot, taken after the user row is locked.
   const counted = await client.query<{ n: number }>(COUNT_ACTIVE, [input.userId]);

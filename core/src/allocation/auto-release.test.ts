@@ -7,6 +7,10 @@ import type { Provisioner } from '../provisioners/provisioner.ts';
 import { useTestDatabase } from '../testing/database.ts';
 import { addPoolVms, allocateTestVm, createTestUser } from '../testing/factories.ts';
 import { AUTO_RELEASE_JOB, autoRelease, autoReleaseNow, enqueueExpiryWarnings } from './auto-release.ts';
+import { type ExpiryWarningWindow, expiryWarningWindow } from './expiry.ts';
+
+/** The 24 h expiry-warning window from `now`. */
+const warningWindow = (now: Date) => expiryWarningWindow(24, now) as ExpiryWarningWindow;
 
 const t = useTestDatabase({ poolMax: 8 });
 const HOUR_MS = 3_600_000;
@@ -102,20 +106,20 @@ describe('autoRelease', () => {
     );
     expect(events).toHaveLength(1);
     expect(events[0].payload.allocationId).toBe(soon);
-    expect(await enqueueExpiryWarnings(t.em(), now, 24)).toBe(0);
+    expect(await enqueueExpiryWarnings(t.em(), warningWindow(now))).toBe(0);
   });
 
   it('warns again when the allocation is re-dated to a new end', async () => {
     const now = new Date(Date.now() + 700 * HOUR_MS);
     await autoRelease(t.em(), { provisionerFor, now });
     const [id] = await allocationsExpiringAt(new Date(now.getTime() + HOUR_MS));
-    expect(await enqueueExpiryWarnings(t.em(), now, 24)).toBe(1);
+    expect(await enqueueExpiryWarnings(t.em(), warningWindow(now))).toBe(1);
     await t.query('update vm_allocation set expires_at = $1 where id = $2', [
       new Date(now.getTime() + 2 * HOUR_MS),
       id,
     ]);
-    expect(await enqueueExpiryWarnings(t.em(), now, 24)).toBe(1);
-    expect(await enqueueExpiryWarnings(t.em(), now, 24)).toBe(0);
+    expect(await enqueueExpiryWarnings(t.em(), warningWindow(now))).toBe(1);
+    expect(await enqueueExpiryWarnings(t.em(), warningWindow(now))).toBe(0);
   });
 });
 

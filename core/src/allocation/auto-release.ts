@@ -1,8 +1,10 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
+import { rows as query, sql } from '../db/sql.ts';
 import { runJobNow } from '../jobs/run-with-job-lock.ts';
 import type { Logger } from '../lib/logger.ts';
-import { ALLOCATION_EXPIRING_TOPIC } from '../outbox/enqueue.ts';
+import { ALLOCATION_EXPIRING_TOPIC, enqueueSelected } from '../outbox/enqueue.ts';
 import type { Provisioner } from '../provisioners/provisioner.ts';
+import { type ExpiryWarningWindow, expiryWarningWindow } from './expiry.ts';
 
 export interface AutoReleaseSummary {
   /** Rows the scan read: ACTIVE with `expiresAt < now` when read. */
@@ -36,7 +38,6 @@ export interface AutoReleaseOptions {
 export const DEFAULT_AUTO_RELEASE_BATCH_SIZE = 500;
 /** The job's name: its run-lock key and `job_run.job`, for the worker and for autoReleaseNow. */
 export const AUTO_RELEASE_JOB = 'auto-release';
-const HOUR_MS = 3_600_000;
 /** The summary (stored on the job-run row) lists this many failed rows at most, then a count. */
 const MAX_ERROR_LINES = 100;
 
@@ -81,14 +82,14 @@ export async function autoRelease(
   };
   let after: { expiresAt: string; id: string } | null = null;
   scan: while (!options.signal?.aborted) {
-    const rows: ExpiredRow[] = await em.execute<ExpiredRow[]>(
+    const rows: ExpiredRow[] = await query(
+      em,
       // Ordered by the timestamp column itself (not a text alias), so the partial index
       // returns the rows in order and the limit stops the scan early.
-      `select id, provisioner, expires_at::text as expires_at_text from vm_allocation
-        where status = 'ACTIVE' and expires_at < ?
-          ${after ? 'and (expires_at, id) > (?::timestamptz, ?::uuid)' : ''}
-        order by vm_allocation.expires_at, vm_allocation.id limit ?`,
-      after ? [now, after.expiresAt, after.id, batchSize] : [now, batchSize],
+      sql<ExpiredRow>`select id, provisioner, expires_at::text as expires_at_text from vm_allocation
+        where status = 'ACTIVE' and expires_at < ${now}
+          ${after ? sql`and (expires_at, id) > (${after.expiresAt}::timestamptz, ${after.id}::uuid)` : sql``}
+        order by vm_allocation.expires_at, vm_allocation.id limit ${batchSize}`,
     );
     for (const row of rows) {
       if (options.signal?.aborted) break scan;
@@ -116,35 +117,31 @@ export async function autoRelease(
     if (rows.length < batchSize) break;
   }
   if (unlisted > 0) summary.errors.push(`…and ${unlisted} more allocations that could not be released`);
-  if (!options.signal?.aborted && (options.expiryWarningHours ?? 0) > 0) {
-    summary.expiryWarnings = await enqueueExpiryWarnings(em, now, options.expiryWarningHours ?? 0);
-  }
+  const window = expiryWarningWindow(options.expiryWarningHours ?? 0, now);
+  if (!options.signal?.aborted && window) summary.expiryWarnings = await enqueueExpiryWarnings(em, window);
   options.log?.info(summary, 'auto-release done');
   return summary;
 }
 
 /**
- * One `allocation.expiring` outbox event per ACTIVE allocation with `now <= expires_at <
- * now + hours` that has none yet for its current end (dedupe key
- * `allocation.expiring:<id>:<expiresAt epoch ms>`, so an allocation re-dated by a plan renewal
- * is warned again before its new end). Returns how many were written.
+ * One `allocation.expiring` outbox event per ACTIVE allocation ending in `window` that has none
+ * yet for its current end (dedupe key `allocation.expiring:<id>:<expiresAt epoch ms>`, so an
+ * allocation re-dated by a plan renewal is warned again before its new end). Returns how many
+ * were written.
  */
-export async function enqueueExpiryWarnings(em: EntityManager, now: Date, hours: number): Promise<number> {
-  const until = new Date(now.getTime() + hours * HOUR_MS);
-  const rows = await em.execute<{ id: string }[]>(
-    `insert into outbox (topic, payload, dedupe_key, status, attempts, next_attempt_at, created_at)
-     select ?, jsonb_build_object(
-              'allocationId', a.id, 'userId', a.user_id, 'email', u.email, 'poolVmId', a.pool_vm_id,
-              'cockpitUrl', a.cockpit_url, 'expiresAt', a.expires_at),
-            ? || a.id || ':' || floor(extract(epoch from a.expires_at) * 1000)::bigint,
-            'PENDING', 0, now(), now()
-       from vm_allocation a join users u on u.id = a.user_id
-      where a.status = 'ACTIVE' and a.expires_at >= ? and a.expires_at < ?
-     on conflict (dedupe_key) do nothing
-     returning id`,
-    [ALLOCATION_EXPIRING_TOPIC, `${ALLOCATION_EXPIRING_TOPIC}:`, now, until],
+export async function enqueueExpiryWarnings(em: EntityManager, window: ExpiryWarningWindow): Promise<number> {
+  return enqueueSelected(
+    em,
+    ALLOCATION_EXPIRING_TOPIC,
+    sql<{ payload: unknown; dedupe_key: string }>`
+      select jsonb_build_object(
+               'allocationId', a.id, 'userId', a.user_id, 'email', u.email, 'poolVmId', a.pool_vm_id,
+               'cockpitUrl', a.cockpit_url, 'expiresAt', a.expires_at) as payload,
+             ${`${ALLOCATION_EXPIRING_TOPIC}:`} || a.id || ':' || floor(extract(epoch from a.expires_at) * 1000)::bigint
+               as dedupe_key
+        from vm_allocation a join users u on u.id = a.user_id
+       where a.status = 'ACTIVE' and a.expires_at >= ${window.from} and a.expires_at < ${window.until}`,
   );
-  return rows.length;
 }
 
 /** An admin's "run now" of auto-release (runJobNow: ALREADY_RUNNING, JOB_FAILED). */

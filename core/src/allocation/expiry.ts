@@ -3,16 +3,33 @@ import type { VmAllocation } from '../entities/vm-allocation.entity.ts';
 export const DEFAULT_EXPIRY_WARNING_HOURS = 72;
 const HOUR_MS = 3_600_000;
 
+/** Allocations ending in `from <= expiresAt < until` are expiring soon. */
+export interface ExpiryWarningWindow {
+  from: Date;
+  until: Date;
+}
+
 /**
- * An ACTIVE allocation whose end is within `warningHours` (and not past): the window in which
- * auto-release writes its one `allocation.expiring` event. Never true with `warningHours` 0.
+ * The one definition of the expiry-warning window: from now (an allocation already past its
+ * end is auto-release's, not a warning's) to `warningHours` ahead; none with `warningHours` 0.
+ * The API's `expiringSoon` and auto-release's `allocation.expiring` events both use it.
  */
+export function expiryWarningWindow(
+  warningHours: number,
+  now: Date = new Date(),
+): ExpiryWarningWindow | null {
+  if (warningHours <= 0) return null;
+  return { from: now, until: new Date(now.getTime() + warningHours * HOUR_MS) };
+}
+
+/** An ACTIVE allocation whose end is in the expiry-warning window. */
 export function isExpiringSoon(
   allocation: Pick<VmAllocation, 'status' | 'expiresAt'>,
   warningHours: number,
   now: Date = new Date(),
 ): boolean {
-  if (allocation.status !== 'ACTIVE' || warningHours <= 0) return false;
-  const left = allocation.expiresAt.getTime() - now.getTime();
-  return left >= 0 && left < warningHours * HOUR_MS;
+  const window = expiryWarningWindow(warningHours, now);
+  if (allocation.status !== 'ACTIVE' || !window) return false;
+  const end = allocation.expiresAt.getTime();
+  return end >= window.from.getTime() && end < window.until.getTime();
 }

@@ -1,8 +1,9 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { PoolVm } from '../entities/pool-vm.entity.ts';
+import { rows, sql } from '../db/sql.ts';
 import { type ReleaseReason, VmAllocation } from '../entities/vm-allocation.entity.ts';
 import { NotFoundError } from '../errors.ts';
 import { isUuid } from '../lib/ids.ts';
+import { freeVm } from '../pool/pool-vms.ts';
 
 export interface ReleaseAllocationInput {
   allocationId: string;
@@ -37,20 +38,15 @@ export async function releaseAllocation(
 ): Promise<ReleaseAllocationResult> {
   if (!isUuid(input.allocationId)) throw new NotFoundError('Allocation', input.allocationId);
   return em.transactional(async (tx) => {
-    const ownerClause = input.userId ? ' and user_id = ?' : '';
-    const expiryClause = input.expiredBefore ? ' and expires_at < ?' : '';
-    const params: unknown[] = [
-      input.reason,
-      input.allocationId,
-      ...(input.userId ? [input.userId] : []),
-      ...(input.expiredBefore ? [input.expiredBefore] : []),
-    ];
-    const rows = await tx.execute<Record<string, unknown>[]>(
-      `update vm_allocation set status = 'RELEASED', released_at = now(), release_reason = ?
-        where id = ? and status = 'ACTIVE'${ownerClause}${expiryClause} returning *`,
-      params,
+    const ownerClause = input.userId ? sql` and user_id = ${input.userId}` : sql``;
+    const expiryClause = input.expiredBefore ? sql` and expires_at < ${input.expiredBefore}` : sql``;
+    const released = await rows(
+      tx,
+      sql<Record<string, unknown>>`update vm_allocation
+          set status = 'RELEASED', released_at = now(), release_reason = ${input.reason}
+        where id = ${input.allocationId} and status = 'ACTIVE'${ownerClause}${expiryClause} returning *`,
     );
-    if (rows.length === 0) {
+    if (released.length === 0) {
       // Nothing changed: say why (not found / not this user's, already released, not expired).
       const existing = await tx.findOne(
         VmAllocation,
@@ -61,8 +57,8 @@ export async function releaseAllocation(
       const alreadyReleased = existing.status === 'RELEASED';
       return { allocation: existing, alreadyReleased, notExpired: !alreadyReleased };
     }
-    const allocation = tx.map(VmAllocation, rows[0]);
-    await tx.getRepository(PoolVm).markFreed(allocation.poolVm.id, allocation.id);
+    const allocation = tx.map(VmAllocation, released[0]);
+    await freeVm(tx, allocation.poolVm.id, allocation.id);
     await input.onReleased?.(tx, allocation);
     return { allocation, alreadyReleased: false, notExpired: false };
   });

@@ -1,5 +1,6 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { nativePool } from '../db/native-pool.ts';
+import { firstRow, sql } from '../db/sql.ts';
 import { RateLimitedError } from '../errors.ts';
 
 /** Fixed windows: attempts are counted per bucket and 15-minute window (aligned to the epoch). */
@@ -60,14 +61,14 @@ export async function countAttempt(em: EntityManager, buckets: RateLimitBucket[]
  * (the attempt is not counted): for a request that must be refused while its address is limited.
  */
 export async function retryAfterWhenLimited(em: EntityManager, bucket: RateLimitBucket): Promise<number> {
-  const pool = await nativePool(em);
-  const { rows } = await pool.query<{ attempts: number; retry_after: number }>(
-    `select attempts,
-       ceil(extract(epoch from window_start + make_interval(secs => $1::int) - now()))::int as retry_after
+  const secs = RATE_LIMIT_WINDOW_SECONDS;
+  const row = await firstRow(
+    em,
+    sql<{ attempts: number; retry_after: number }>`select attempts,
+       ceil(extract(epoch from window_start + make_interval(secs => ${secs}::int) - now()))::int as retry_after
        from auth_rate_limit
-      where bucket = $2 and window_start = to_timestamp(floor(extract(epoch from now()) / $1::int) * $1::int)`,
-    [RATE_LIMIT_WINDOW_SECONDS, bucket.bucket],
+      where bucket = ${bucket.bucket}
+        and window_start = to_timestamp(floor(extract(epoch from now()) / ${secs}::int) * ${secs}::int)`,
   );
-  const row = rows[0];
   return row && row.attempts > bucket.limit ? Math.max(row.retry_after, 1) : 0;
 }

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { nativePool } from '../db/native-pool.ts';
+import { execute, rows, sql } from '../db/sql.ts';
 import { AuthSession, type SessionKind } from '../entities/auth-session.entity.ts';
 import { User } from '../entities/user.entity.ts';
 import { InvalidCredentialsError, type Problem, parseInput, ValidationError } from '../errors.ts';
@@ -84,7 +85,10 @@ function openSession(
 
 /** Forgets sessions that ended long ago (an index range on expires_at; usually empty). */
 async function pruneEndedSessions(em: EntityManager): Promise<void> {
-  await em.execute(`delete from auth_session where expires_at < now() - interval '${KEEP_ENDED_SESSIONS}'`);
+  await execute(
+    em,
+    sql`delete from auth_session where expires_at < now() - ${KEEP_ENDED_SESSIONS}::interval`,
+  );
 }
 
 export interface SignUpInput {
@@ -192,23 +196,22 @@ export async function adminSignIn(
 
 /** Ends one session now; true when it was live. */
 export async function revokeSession(em: EntityManager, sessionId: string): Promise<boolean> {
-  const pool = await nativePool(em);
-  const res = await pool.query(
-    'update auth_session set revoked_at = now() where id = $1 and revoked_at is null and expires_at > now()',
-    [sessionId],
+  const revoked = await execute(
+    em,
+    sql`update auth_session set revoked_at = now()
+         where id = ${sessionId} and revoked_at is null and expires_at > now()`,
   );
-  return (res.rowCount ?? 0) > 0;
+  return revoked > 0;
 }
 
 /** Ends every live session of a user now (e.g. after a password leak); how many there were. */
 export async function revokeUserSessions(em: EntityManager, userId: string): Promise<number> {
   if (!isUuid(userId)) return 0;
-  const pool = await nativePool(em);
-  const res = await pool.query(
-    'update auth_session set revoked_at = now() where user_id = $1 and revoked_at is null and expires_at > now()',
-    [userId],
+  return execute(
+    em,
+    sql`update auth_session set revoked_at = now()
+         where user_id = ${userId} and revoked_at is null and expires_at > now()`,
   );
-  return res.rowCount ?? 0;
 }
 
 export type LiveSession = { id: string; kind: 'USER'; userId: string } | { id: string; kind: 'ADMIN' };
@@ -258,13 +261,12 @@ export async function findLiveSession(
 
 /** How many live sessions each user has (users without any: 0). */
 export async function countLiveSessions(em: EntityManager, userIds: readonly string[]): Promise<number[]> {
-  const pool = await nativePool(em);
-  const { rows } = await pool.query<{ user_id: string; n: number }>(
-    `select user_id, count(*)::int as n from auth_session
-      where user_id = any($1::uuid[]) and revoked_at is null and expires_at > now()
+  const counted = await rows(
+    em,
+    sql<{ user_id: string; n: number }>`select user_id, count(*)::int as n from auth_session
+      where user_id = any(${userIds.filter(isUuid)}::uuid[]) and revoked_at is null and expires_at > now()
       group by user_id`,
-    [userIds.filter(isUuid)],
   );
-  const byUser = new Map(rows.map((r) => [r.user_id, r.n]));
+  const byUser = new Map(counted.map((r) => [r.user_id, r.n]));
   return userIds.map((id) => byUser.get(id) ?? 0);
 }

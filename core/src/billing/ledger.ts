@@ -1,5 +1,9 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
+import type { PoolClient } from 'pg';
+import { firstRow, rows, sql } from '../db/sql.ts';
+import { Billing } from '../entities/billing.entity.ts';
 import { LedgerEntry, type LedgerKind } from '../entities/ledger-entry.entity.ts';
+import type { User } from '../entities/user.entity.ts';
 import { NotFoundError, type Problem, ValidationError } from '../errors.ts';
 import { isUuid } from '../lib/ids.ts';
 
@@ -8,7 +12,8 @@ import { isUuid } from '../lib/ids.ts';
  * ledger row with the balance after it is appended, in one statement of the caller's
  * transaction. The update takes the billing row's lock, so the rows of one user are appended in
  * the order their changes happened and each `balanceAfterCents` follows from the one before.
- * (The aggregator does the same set-based for a whole batch: core/src/usage/aggregate-usage.ts.)
+ * `postUsageDebits` does the same set-based for a whole usage batch. This module is the only
+ * writer of `billing` balances and of `ledger_entry`.
  */
 export interface LedgerPosting {
   userId: string;
@@ -26,6 +31,14 @@ export interface PostedEntry {
   currency: string;
 }
 
+/**
+ * Opens a new user's billing account, balance 0, in the caller's unit of work (it is inserted
+ * with the user on the next flush).
+ */
+export function openBillingAccount(tx: EntityManager, user: User, currency: string): Billing {
+  return tx.create(Billing, { user, creditBalanceCents: 0, currency });
+}
+
 /** Posts within the caller's transaction; null when the user has no billing row. */
 export async function postLedgerEntry(
   tx: EntityManager,
@@ -34,25 +47,20 @@ export async function postLedgerEntry(
   if (!Number.isSafeInteger(posting.amountCents)) {
     throw new Error(`ledger amount must be a whole number of cents, got ${posting.amountCents}`);
   }
-  const rows = await tx.execute<{ id: string; balance_after_cents: string; currency: string }[]>(
-    `with moved as (
-       update billing set credit_balance_cents = credit_balance_cents + ?, updated_at = now()
-        where user_id = ?
-       returning user_id, credit_balance_cents, currency
-     )
-     insert into ledger_entry (user_id, kind, amount_cents, balance_after_cents, currency, reference, note)
-     select user_id, ?, ?, credit_balance_cents, currency, ?, ? from moved
-     returning id, balance_after_cents, currency`,
-    [
-      posting.amountCents,
-      posting.userId,
-      posting.kind,
-      posting.amountCents,
-      posting.reference ?? null,
-      posting.note ?? null,
-    ],
+  const row = await firstRow(
+    tx,
+    sql<{ id: string; balance_after_cents: string; currency: string }>`
+      with moved as (
+        update billing set credit_balance_cents = credit_balance_cents + ${posting.amountCents}, updated_at = now()
+         where user_id = ${posting.userId}
+        returning user_id, credit_balance_cents, currency
+      )
+      insert into ledger_entry (user_id, kind, amount_cents, balance_after_cents, currency, reference, note)
+      select user_id, ${posting.kind}, ${posting.amountCents}, credit_balance_cents, currency,
+             ${posting.reference ?? null}, ${posting.note ?? null}
+        from moved
+      returning id, balance_after_cents, currency`,
   );
-  const row = rows[0];
   if (!row) return null;
   return { id: Number(row.id), balanceAfterCents: Number(row.balance_after_cents), currency: row.currency };
 }
@@ -62,12 +70,81 @@ export async function lockBilling(
   tx: EntityManager,
   userId: string,
 ): Promise<{ balanceCents: number; currency: string } | null> {
-  const rows = await tx.execute<{ credit_balance_cents: string; currency: string }[]>(
-    'select credit_balance_cents, currency from billing where user_id = ? for no key update',
-    [userId],
+  const row = await firstRow(
+    tx,
+    sql<{ credit_balance_cents: string; currency: string }>`
+      select credit_balance_cents, currency from billing where user_id = ${userId} for no key update`,
   );
-  const row = rows[0];
   return row ? { balanceCents: Number(row.credit_balance_cents), currency: row.currency } : null;
+}
+
+/** One usage batch's debits: parallel arrays, one entry per user (a user may repeat). */
+export interface UsageDebits {
+  /** The node the batch came from: the ledger rows' reference is `usage:<node>`. */
+  node: string;
+  users: string[];
+  cents: bigint[];
+  /** No debit may take a balance below this. */
+  floorCents: bigint;
+}
+
+/**
+ * Debits each user of a usage batch, with one USAGE ledger row per user and the balance after
+ * it, on the aggregator batch's own native connection (its transaction: the consumed keys and
+ * the debits commit together, and the batch stays one fast round of statements). Balances are
+ * locked in user order first, so batches applied side by side wait for each other and never
+ * deadlock. Throws when a user has no billing row (a debit would be lost); `BELOW_FLOOR` when
+ * a debit would take a balance below the floor: nothing is debited then, and the caller rolls
+ * back.
+ */
+export async function postUsageDebits(
+  client: PoolClient,
+  debits: UsageDebits,
+): Promise<'DEBITED' | 'BELOW_FLOOR'> {
+  const res = await client.query<{ users: number; debited: number }>(
+    `with sums as (
+       select user_id, sum(cents)::bigint as cents from unnest($1::uuid[], $2::bigint[]) as t(user_id, cents)
+        group by user_id
+     ), locked as (
+       select b.user_id from billing b where b.user_id in (select user_id from sums)
+        order by b.user_id for no key update
+     ), debited as (
+       update billing b set credit_balance_cents = b.credit_balance_cents - sums.cents, updated_at = now()
+         -- count(*): every lock is taken (in order) before the first row is updated
+         from sums where b.user_id = sums.user_id and (select count(*) from locked) >= 0
+          and b.credit_balance_cents - sums.cents >= $4::bigint
+       returning b.user_id, b.credit_balance_cents, b.currency, sums.cents
+     ), ledger as (
+       insert into ledger_entry (user_id, kind, amount_cents, balance_after_cents, currency, reference)
+       select user_id, 'USAGE', -cents, credit_balance_cents, currency, $3 from debited
+     )
+     select (select count(*) from sums)::int as users, (select count(*) from debited)::int as debited`,
+    // Decimal strings: exact however large (a JS number would round past 2^53).
+    [debits.users, debits.cents.map(String), `usage:${debits.node}`, String(debits.floorCents)],
+  );
+  if (res.rows[0].debited === res.rows[0].users) return 'DEBITED';
+  const missing = await client.query<{ id: string }>(
+    `select u::text as id from unnest($1::uuid[]) as u
+      where not exists (select 1 from billing b where b.user_id = u) limit 5`,
+    [debits.users],
+  );
+  if (missing.rows.length === 0) return 'BELOW_FLOOR';
+  throw new Error(
+    `no billing row for user ${missing.rows.map((r) => r.id).join(', ')}: the batch was not applied`,
+  );
+}
+
+/**
+ * The balances of `users`, locked (in user order, as postUsageDebits takes them) for the rest of
+ * the native transaction; users without a billing row are absent.
+ */
+export async function lockBalances(client: PoolClient, users: string[]): Promise<Map<string, bigint>> {
+  const res = await client.query<{ user_id: string; cents: string }>(
+    `select user_id::text, credit_balance_cents::text as cents from billing
+      where user_id = any($1::uuid[]) order by user_id for no key update`,
+    [users],
+  );
+  return new Map(res.rows.map((r) => [r.user_id, BigInt(r.cents)]));
 }
 
 export interface BalanceDrift {
@@ -95,10 +172,9 @@ export interface LedgerCheck {
  * from the row before (a lost or doubled row shows as both).
  */
 export async function checkLedger(em: EntityManager, limit = 100): Promise<LedgerCheck> {
-  const [totals] = await em.execute<
-    { users: number; drifted: number; total_drift: string; chain_breaks: number }[]
-  >(
-    `with sums as (
+  const totals = await firstRow(
+    em,
+    sql<{ users: number; drifted: number; total_drift: string; chain_breaks: number }>`with sums as (
        select user_id, sum(amount_cents) as cents from ledger_entry group by user_id
      ), diff as (
        select b.user_id, b.credit_balance_cents - coalesce(s.cents, 0) as drift
@@ -113,16 +189,22 @@ export async function checkLedger(em: EntityManager, limit = 100): Promise<Ledge
             (select coalesce(sum(abs(drift)), 0)::text from diff) as total_drift,
             (select count(*)::int from chain where broken) as chain_breaks`,
   );
-  const drifted = await em.execute<{ user_id: string; balance: string; ledger: string; drift: string }[]>(
-    `select b.user_id, b.credit_balance_cents::text as balance, coalesce(s.cents, 0)::text as ledger,
+  if (!totals) throw new Error('the ledger check returned no row');
+  const drifted = await rows(
+    em,
+    sql<{
+      user_id: string;
+      balance: string;
+      ledger: string;
+      drift: string;
+    }>`select b.user_id, b.credit_balance_cents::text as balance, coalesce(s.cents, 0)::text as ledger,
             (b.credit_balance_cents - coalesce(s.cents, 0))::text as drift
        from billing b
        left join (select user_id, sum(amount_cents) as cents from ledger_entry group by user_id) s
          on s.user_id = b.user_id
       where b.credit_balance_cents <> coalesce(s.cents, 0)
       order by abs(b.credit_balance_cents - coalesce(s.cents, 0)) desc, b.user_id
-      limit ?`,
-    [limit],
+      limit ${limit}`,
   );
   return {
     usersChecked: totals.users,
@@ -165,8 +247,9 @@ export interface UsageLedgerCheck {
  * must be equal to the cent. Sums in SQL numeric (exact at any size); changes nothing.
  */
 export async function checkUsageLedger(em: EntityManager, limit = 100): Promise<UsageLedgerCheck> {
-  const rows = await em.execute<
-    {
+  const found = await rows(
+    em,
+    sql<{
       users: number;
       drifted: number;
       total_drift: string;
@@ -174,9 +257,7 @@ export async function checkUsageLedger(em: EntityManager, limit = 100): Promise<
       ledger: string | null;
       consumed: string | null;
       drift: string | null;
-    }[]
-  >(
-    `with ledger as (
+    }>`with ledger as (
        select user_id, -sum(amount_cents) as cents from ledger_entry where kind = 'USAGE' group by user_id
      ), consumed as (
        select user_id, sum(cost_cents) as cents from consumed_record group by user_id
@@ -190,19 +271,18 @@ export async function checkUsageLedger(em: EntityManager, limit = 100): Promise<
          from diff
      ), listed as (
        select user_id::text, ledger::text, consumed::text, drift::text, abs(drift) as size
-         from diff where drift <> 0 order by abs(drift) desc, user_id limit ?
+         from diff where drift <> 0 order by abs(drift) desc, user_id limit ${limit}
      )
      select t.users, t.drifted, t.total_drift, l.user_id, l.ledger, l.consumed, l.drift
        from totals t left join listed l on true
       order by l.size desc nulls last, l.user_id`,
-    [limit],
   );
-  const [first] = rows;
+  const [first] = found;
   return {
     usageUsersChecked: first?.users ?? 0,
     usageUsersDrifted: first?.drifted ?? 0,
     usageTotalDriftCents: Number(first?.total_drift ?? 0),
-    usageDrifted: rows
+    usageDrifted: found
       .filter((r) => r.user_id !== null)
       .map((r) => ({
         userId: r.user_id as string,

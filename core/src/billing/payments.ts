@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { z } from 'zod';
+import { execute, firstRow, sql } from '../db/sql.ts';
 import { PaymentEvent } from '../entities/payment-event.entity.ts';
 import {
   CurrencyMismatchError,
@@ -102,19 +103,13 @@ export async function creditInTransaction(tx: EntityManager, credit: Credit): Pr
   if (!billing) throw new NotFoundError('User', credit.userId);
   if (billing.currency !== credit.currency)
     throw new CurrencyMismatchError(billing.currency, credit.currency);
-  const [inserted] = await tx.execute<{ id: string }[]>(
-    `insert into payment_event (id, user_id, amount_cents, currency, provider, provider_ref, kind, note, created_at)
-     values (?, ?, ?, ?, ?, ?, 'CREDIT', ?, now())
-     on conflict (provider, provider_ref) do nothing returning id`,
-    [
-      randomUUID(),
-      credit.userId,
-      credit.amountCents,
-      credit.currency,
-      credit.provider,
-      credit.providerRef,
-      credit.note,
-    ],
+  const inserted = await firstRow(
+    tx,
+    sql<{ id: string }>`
+      insert into payment_event (id, user_id, amount_cents, currency, provider, provider_ref, kind, note, created_at)
+      values (${randomUUID()}, ${credit.userId}, ${credit.amountCents}, ${credit.currency}, ${credit.provider},
+              ${credit.providerRef}, 'CREDIT', ${credit.note}, now())
+      on conflict (provider, provider_ref) do nothing returning id`,
   );
   if (!inserted) {
     const existing = await tx.findOneOrFail(PaymentEvent, {
@@ -172,19 +167,27 @@ export async function lockRefundable(
   refundableCents: number;
   refunds: number;
 } | null> {
-  const [locked] = await tx.execute<{ id: string }[]>(
-    `select id from payment_event where id = ? and kind = 'CREDIT' for update`,
-    [paymentId],
+  const locked = await firstRow(
+    tx,
+    sql<{ id: string }>`select id from payment_event where id = ${paymentId} and kind = 'CREDIT' for update`,
   );
   if (!locked) return null;
   const payment = await tx.findOneOrFail(PaymentEvent, paymentId, { refresh: true });
-  const [sum] = await tx.execute<{ cents: string; n: number }[]>(
-    `select coalesce(sum(amount_cents), 0)::text as cents, count(*)::int as n
-       from payment_event where refund_of = ?`,
-    [paymentId],
+  const { cents: refundedCents, refunds } = await refundedSoFar(tx, paymentId);
+  return { payment, refundedCents, refundableCents: payment.amountCents - refundedCents, refunds };
+}
+
+/** What the refunds of a payment add up to, and how many there are (0 for none). */
+export async function refundedSoFar(
+  em: EntityManager,
+  paymentId: string,
+): Promise<{ cents: number; refunds: number }> {
+  const sum = await firstRow(
+    em,
+    sql<{ cents: string; n: number }>`select coalesce(sum(amount_cents), 0)::text as cents, count(*)::int as n
+                                        from payment_event where refund_of = ${paymentId}`,
   );
-  const refundedCents = Number(sum.cents);
-  return { payment, refundedCents, refundableCents: payment.amountCents - refundedCents, refunds: sum.n };
+  return { cents: Number(sum?.cents ?? 0), refunds: sum?.n ?? 0 };
 }
 
 export async function refundInTransaction(tx: EntityManager, refund: Refund): Promise<PaymentResult> {
@@ -197,19 +200,12 @@ export async function refundInTransaction(tx: EntityManager, refund: Refund): Pr
   }
   const refundId = randomUUID();
   const providerRef = refund.providerRef ?? `${payment.providerRef}:refund:${state.refunds + 1}`;
-  await tx.execute(
-    `insert into payment_event (id, user_id, amount_cents, currency, provider, provider_ref, kind, refund_of, note, created_at)
-     values (?, ?, ?, ?, ?, ?, 'REFUND', ?, ?, now())`,
-    [
-      refundId,
-      payment.user.id,
-      amountCents,
-      payment.currency,
-      payment.provider,
-      providerRef,
-      payment.id,
-      refund.note,
-    ],
+  await execute(
+    tx,
+    sql`insert into payment_event
+          (id, user_id, amount_cents, currency, provider, provider_ref, kind, refund_of, note, created_at)
+        values (${refundId}, ${payment.user.id}, ${amountCents}, ${payment.currency}, ${payment.provider},
+                ${providerRef}, 'REFUND', ${payment.id}, ${refund.note}, now())`,
   );
   const posted = await postLedgerEntry(tx, {
     userId: payment.user.id,

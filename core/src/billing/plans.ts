@@ -2,9 +2,12 @@ import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { z } from 'zod';
+import { redateForPeriod } from '../allocation/redate-for-period.ts';
 import { PlanPurchase } from '../entities/plan-purchase.entity.ts';
 import { CurrencyMismatchError, InsufficientCreditError, NotFoundError, ValidationError } from '../errors.ts';
 import { ConfigError, formatZodIssues } from '../lib/env.ts';
+import { lockUser } from '../users/lock-user.ts';
+import { writeUserQuota } from '../users/set-user-quota.ts';
 import { lockBilling, postLedgerEntry } from './ledger.ts';
 
 const DAY_MS = 86_400_000;
@@ -242,13 +245,7 @@ export async function purchasePlan(
   const quote = quotePlan(catalog, input.planCode, input.periods);
   const now = input.now ?? new Date();
   return em.transactional(async (tx) => {
-    const [user] = await tx.execute<{ vm_quota_period_end: Date | string | null }[]>(
-      // NO KEY UPDATE, not UPDATE: it still queues purchases (and allocations) of one user, but
-      // lets the foreign-key checks of concurrent ledger inserts for the user (KEY SHARE) through,
-      // which would otherwise deadlock with a payment or usage batch holding the billing row.
-      'select vm_quota_period_end from users where id = ? for no key update',
-      [input.userId],
-    );
+    const user = await lockUser(tx, input.userId);
     if (!user) throw new NotFoundError('User', input.userId);
     const billing = await lockBilling(tx, input.userId);
     if (!billing) throw new NotFoundError('User', input.userId);
@@ -257,7 +254,7 @@ export async function purchasePlan(
     if (billing.balanceCents < quote.priceCents) {
       throw new InsufficientCreditError(billing.balanceCents, quote.priceCents, billing.currency);
     }
-    const currentEnd = user.vm_quota_period_end === null ? null : new Date(user.vm_quota_period_end);
+    const currentEnd = user.vm_quota_period_end;
     const periodStart = currentEnd && currentEnd.getTime() > now.getTime() ? currentEnd : now;
     const periodEnd = new Date(periodStart.getTime() + quote.periods * quote.plan.periodDays * DAY_MS);
     const purchaseId = randomUUID();
@@ -270,15 +267,8 @@ export async function purchasePlan(
     });
     // Locked since lockBilling: the balance checked above is the one debited.
     if (!posted) throw new NotFoundError('User', input.userId);
-    await tx.execute('update users set vm_quota = ?, vm_quota_period_end = ? where id = ?', [
-      quote.plan.vmQuota,
-      periodEnd,
-      input.userId,
-    ]);
-    const redated = await tx.execute<{ id: string }[]>(
-      `update vm_allocation set expires_at = ? where user_id = ? and status = 'ACTIVE' returning id`,
-      [periodEnd, input.userId],
-    );
+    await writeUserQuota(tx, input.userId, { vmQuota: quote.plan.vmQuota, periodEnd });
+    const redated = await redateForPeriod(tx, input.userId, periodEnd);
     const purchase = tx.create(PlanPurchase, {
       id: purchaseId,
       userId: input.userId,
@@ -296,6 +286,6 @@ export async function purchasePlan(
       createdAt: now,
     });
     await tx.flush();
-    return { purchase, quote, balanceCents: posted.balanceAfterCents, allocationsRedated: redated.length };
+    return { purchase, quote, balanceCents: posted.balanceAfterCents, allocationsRedated: redated };
   });
 }

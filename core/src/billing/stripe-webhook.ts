@@ -1,6 +1,7 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import Stripe from 'stripe';
 import type { z } from 'zod';
+import { execute, firstRow, rows, sql } from '../db/sql.ts';
 import type { WebhookEventStatus } from '../entities/webhook-event.entity.ts';
 import { CurrencyMismatchError, DomainError, DuplicatePaymentError, NotFoundError } from '../errors.ts';
 import { isUuid } from '../lib/ids.ts';
@@ -117,17 +118,19 @@ export async function handleStripeWebhook(
 /** Stores the event (once by id) and applies it, in one transaction; null when it was stored already. */
 function claimAndApply(em: EntityManager, event: SignedEvent): Promise<Outcome | null> {
   return em.fork().transactional(async (tx) => {
-    const [claimed] = await tx.execute<{ event_id: string }[]>(
-      `insert into webhook_event (provider, event_id, type, status, received_at)
-       values (?, ?, ?, 'IGNORED', now()) on conflict (provider, event_id) do nothing returning event_id`,
-      [STRIPE_PROVIDER, event.id, event.type],
+    const claimed = await firstRow(
+      tx,
+      sql<{ event_id: string }>`insert into webhook_event (provider, event_id, type, status, received_at)
+        values (${STRIPE_PROVIDER}, ${event.id}, ${event.type}, 'IGNORED', now())
+        on conflict (provider, event_id) do nothing returning event_id`,
     );
     if (!claimed) return null;
     const applied = await applyEvent(tx, event);
     const outcome = { ...applied, detail: safeText(applied.detail) };
-    await tx.execute(
-      'update webhook_event set status = ?, detail = ?, user_id = ? where provider = ? and event_id = ?',
-      [outcome.status, outcome.detail, outcome.userId ?? null, STRIPE_PROVIDER, event.id],
+    await execute(
+      tx,
+      sql`update webhook_event set status = ${outcome.status}, detail = ${outcome.detail}, user_id = ${outcome.userId ?? null}
+           where provider = ${STRIPE_PROVIDER} and event_id = ${event.id}`,
     );
     return outcome;
   });
@@ -138,7 +141,7 @@ class RetryLaterError extends Error {}
 
 async function applyEvent(tx: EntityManager, event: SignedEvent): Promise<Outcome> {
   // A refusal after some writes (none is expected, but) must not leave half an event behind.
-  await tx.execute('savepoint apply_event');
+  await execute(tx, sql`savepoint apply_event`);
   try {
     switch (event.type) {
       case 'checkout.session.completed':
@@ -151,7 +154,7 @@ async function applyEvent(tx: EntityManager, event: SignedEvent): Promise<Outcom
     }
   } catch (err) {
     if (!(err instanceof DomainError)) throw err;
-    await tx.execute('rollback to savepoint apply_event');
+    await execute(tx, sql`rollback to savepoint apply_event`);
     if (err instanceof DuplicatePaymentError) {
       return {
         status: 'IGNORED',
@@ -202,13 +205,10 @@ async function applyRefund(tx: EntityManager, data: unknown): Promise<Outcome> {
   if (!parsed.ok) return { status: 'REFUSED', detail: `malformed charge: ${parsed.problems}` };
   const charge = parsed.value.object;
   const refs = [charge.payment_intent, charge.id].filter((r): r is string => r !== null);
-  // MikroORM inlines an array parameter as a comma-separated list of literals (no array
-  // binding): `any(?::text[])` became `any('pi_…', 'ch_…'::text[])`, a syntax error. `in (?)`
-  // is what that expansion is for (refs is never empty: the charge id is always there).
-  const matches = await tx.execute<{ id: string; currency: string }[]>(
-    `select id, currency from payment_event
-      where provider = ? and kind = 'CREDIT' and provider_ref in (?) limit 2`,
-    [STRIPE_PROVIDER, refs],
+  const matches = await rows(
+    tx,
+    sql<{ id: string; currency: string }>`select id, currency from payment_event
+      where provider = ${STRIPE_PROVIDER} and kind = 'CREDIT' and provider_ref = any(${refs}::text[]) limit 2`,
   );
   const [payment] = matches;
   if (!payment) {
@@ -237,9 +237,10 @@ async function applyRefund(tx: EntityManager, data: unknown): Promise<Outcome> {
   const providerRef = `${charge.id}:refunded:${charge.amount_refunded}`;
   // (provider, provider_ref) is unique: a charge that named another payment in an earlier event
   // has its refund there already, and inserting it again would fail the whole event.
-  const [recorded] = await tx.execute<{ refund_of: string | null }[]>(
-    'select refund_of from payment_event where provider = ? and provider_ref = ?',
-    [STRIPE_PROVIDER, providerRef],
+  const recorded = await firstRow(
+    tx,
+    sql<{ refund_of: string | null }>`select refund_of from payment_event
+      where provider = ${STRIPE_PROVIDER} and provider_ref = ${providerRef}`,
   );
   if (recorded) {
     return {

@@ -1,5 +1,6 @@
 import type { MikroORM } from '@mikro-orm/postgresql';
 import { connectOrm, type RetryInfo } from './connect.ts';
+import { execute, sql } from './sql.ts';
 
 /** Arbitrary, fixed key: every process migrating the same database waits for the same lock. */
 const MIGRATION_LOCK_KEY = 727_001;
@@ -11,7 +12,7 @@ const MIGRATION_LOCK_KEY = 727_001;
 export async function migrate(orm: MikroORM): Promise<string[]> {
   const em = orm.em.fork();
   return em.transactional(async (tx) => {
-    await tx.execute('select pg_advisory_xact_lock(?)', [MIGRATION_LOCK_KEY]);
+    await execute(tx, sql`select pg_advisory_xact_lock(${MIGRATION_LOCK_KEY})`);
     const applied = await orm.migrator.up();
     return applied.map((m) => m.name);
   });

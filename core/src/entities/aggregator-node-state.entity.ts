@@ -1,12 +1,10 @@
 import { defineEntity, p } from '@mikro-orm/core';
-import { AggregatorNodeStateRepository } from '../repositories/usage.repository.ts';
 import type { IgnoredFile } from '../usage/usage-format.ts';
 
 /** The aggregator's position in one node's usage files (`nodes/<nodeName>/` in the billing repository). */
 export const AggregatorNodeStateSchema = defineEntity({
   name: 'AggregatorNodeState',
   tableName: 'aggregator_node_state',
-  repository: () => AggregatorNodeStateRepository,
   properties: {
     nodeName: p.text().primary(),
     /** The latest commit touching the node's directory that was applied whole. */

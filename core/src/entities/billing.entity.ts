@@ -1,11 +1,9 @@
 import { defineEntity, p } from '@mikro-orm/core';
-import { BillingRepository } from '../repositories/billing.repository.ts';
 import { User } from './user.entity.ts';
 
 export const BillingSchema = defineEntity({
   name: 'Billing',
   tableName: 'billing',
-  repository: () => BillingRepository,
   properties: {
     user: () => p.oneToOne(User).primary().deleteRule('cascade'),
     /** 64-bit in the database; read as a JS number (exact up to 2^53 cents). */

@@ -1,11 +1,9 @@
 import { defineEntity, p } from '@mikro-orm/core';
-import { ConsumedRecordRepository } from '../repositories/usage.repository.ts';
 
 /** A usage record that was debited: its idempotency key is never applied again. */
 export const ConsumedRecordSchema = defineEntity({
   name: 'ConsumedRecord',
   tableName: 'consumed_record',
-  repository: () => ConsumedRecordRepository,
   properties: {
     idempotencyKey: p.text().primary(),
     userId: p.uuid().index('consumed_record_user_id_index'),

@@ -1,5 +1,4 @@
 import { defineEntity, p } from '@mikro-orm/core';
-import { JobRunRepository } from '../repositories/job-run.repository.ts';
 
 export const JOB_TRIGGERS = ['SCHEDULE', 'MANUAL'] as const;
 export type JobTrigger = (typeof JOB_TRIGGERS)[number];
@@ -9,7 +8,6 @@ export type JobRunStatus = (typeof JOB_RUN_STATUSES)[number];
 export const JobRunSchema = defineEntity({
   name: 'JobRun',
   tableName: 'job_run',
-  repository: () => JobRunRepository,
   indexes: [{ name: 'job_run_job_started_at_index', properties: ['job', 'startedAt'] }],
   properties: {
     id: p.bigint('number').primary().autoincrement(),

@@ -1,5 +1,4 @@
 import { defineEntity, p } from '@mikro-orm/core';
-import { LedgerEntryRepository } from '../repositories/ledger.repository.ts';
 
 export const LEDGER_KINDS = ['PAYMENT', 'REFUND', 'PLAN_PURCHASE', 'USAGE', 'ADJUSTMENT'] as const;
 export type LedgerKind = (typeof LEDGER_KINDS)[number];
@@ -12,7 +11,6 @@ export type LedgerKind = (typeof LEDGER_KINDS)[number];
 export const LedgerEntrySchema = defineEntity({
   name: 'LedgerEntry',
   tableName: 'ledger_entry',
-  repository: () => LedgerEntryRepository,
   properties: {
     id: p.bigint('number').primary().autoincrement(),
     userId: p.uuid(),

@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto';
 import { defineEntity, p } from '@mikro-orm/core';
-import { PaymentEventRepository } from '../repositories/billing.repository.ts';
 import { User } from './user.entity.ts';
 
 export const PAYMENT_KINDS = ['CREDIT', 'REFUND'] as const;
@@ -9,7 +8,6 @@ export type PaymentKind = (typeof PAYMENT_KINDS)[number];
 export const PaymentEventSchema = defineEntity({
   name: 'PaymentEvent',
   tableName: 'payment_event',
-  repository: () => PaymentEventRepository,
   uniques: [{ name: 'payment_event_provider_ref_unique', properties: ['provider', 'providerRef'] }],
   properties: {
     id: p

@@ -1,5 +1,4 @@
 import { defineEntity, p } from '@mikro-orm/core';
-import { PoolVmRepository } from '../repositories/pool-vm.repository.ts';
 
 export const POOL_VM_STATUSES = ['AVAILABLE', 'MAINTENANCE', 'RETIRED'] as const;
 export type PoolVmStatus = (typeof POOL_VM_STATUSES)[number];
@@ -7,7 +6,6 @@ export type PoolVmStatus = (typeof POOL_VM_STATUSES)[number];
 export const PoolVmSchema = defineEntity({
   name: 'PoolVm',
   tableName: 'pool_vm',
-  repository: () => PoolVmRepository,
   properties: {
     /** The operator's id for the VM (from the manifest). */
     id: p.text().primary(),

@@ -1,11 +1,9 @@
 import { defineEntity, p } from '@mikro-orm/core';
-import { RejectedUsageRecordRepository } from '../repositories/usage.repository.ts';
 
 /** A usage record that could not be applied, kept with the reason (never silently dropped). */
 export const RejectedUsageRecordSchema = defineEntity({
   name: 'RejectedUsageRecord',
   tableName: 'rejected_usage_record',
-  repository: () => RejectedUsageRecordRepository,
   indexes: [{ name: 'rejected_usage_record_created_at_index', properties: ['createdAt', 'id'] }],
   properties: {
     id: p.bigint('number').primary().autoincrement(),

@@ -1,11 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { defineEntity, p } from '@mikro-orm/core';
-import { UserRepository } from '../repositories/user.repository.ts';
 
 export const UserSchema = defineEntity({
   name: 'User',
   tableName: 'users',
-  repository: () => UserRepository,
   properties: {
     id: p
       .uuid()

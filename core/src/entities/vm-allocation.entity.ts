@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto';
 import { defineEntity, p } from '@mikro-orm/core';
-import { VmAllocationRepository } from '../repositories/vm-allocation.repository.ts';
 import { PoolVm } from './pool-vm.entity.ts';
 import { User } from './user.entity.ts';
 
@@ -12,7 +11,6 @@ export type ReleaseReason = (typeof RELEASE_REASONS)[number];
 export const VmAllocationSchema = defineEntity({
   name: 'VmAllocation',
   tableName: 'vm_allocation',
-  repository: () => VmAllocationRepository,
   properties: {
     id: p
       .uuid()

@@ -1,5 +1,4 @@
 import { defineEntity, p } from '@mikro-orm/core';
-import { WebhookEventRepository } from '../repositories/webhook-event.repository.ts';
 
 export const WEBHOOK_EVENT_STATUSES = ['APPLIED', 'IGNORED', 'REFUSED'] as const;
 export type WebhookEventStatus = (typeof WEBHOOK_EVENT_STATUSES)[number];
@@ -11,7 +10,6 @@ export type WebhookEventStatus = (typeof WEBHOOK_EVENT_STATUSES)[number];
 export const WebhookEventSchema = defineEntity({
   name: 'WebhookEvent',
   tableName: 'webhook_event',
-  repository: () => WebhookEventRepository,
   properties: {
     provider: p.text().primary(),
     eventId: p.text().primary(),

@@ -1,5 +1,6 @@
 import { hostname } from 'node:os';
 import type { EntityManager } from '@mikro-orm/postgresql';
+import { execute, firstRow, rows, sql } from '../db/sql.ts';
 import { JobRun, type JobTrigger } from '../entities/job-run.entity.ts';
 import { JobAlreadyRunningError, JobFailedError } from '../errors.ts';
 import type { Logger } from '../lib/logger.ts';
@@ -74,9 +75,11 @@ export async function runWithJobLock<S extends object>(
   const runs = em.fork();
 
   return em.fork().transactional(async (lockTx): Promise<JobOutcome<S>> => {
-    const [lock] = await lockTx.execute<{ locked: boolean }[]>(
-      'select pg_try_advisory_xact_lock(?, hashtext(?)) as locked',
-      [JOB_LOCK_NAMESPACE, options.job],
+    const lock = await firstRow(
+      lockTx,
+      sql<{
+        locked: boolean;
+      }>`select pg_try_advisory_xact_lock(${JOB_LOCK_NAMESPACE}, hashtext(${options.job})) as locked`,
     );
     if (!lock?.locked) {
       // On the lock's own connection: a caller that holds one pool connection and waits for a
@@ -98,11 +101,11 @@ export async function runWithJobLock<S extends object>(
       return { ...outcomeBase(row), status: 'SKIPPED', summary: SKIPPED_SUMMARY, error: null };
     }
 
-    const abandoned = await runs.execute<{ id: string }[]>(
-      `update job_run set status = 'FAILED', finished_at = now(),
+    const abandoned = await rows(
+      runs,
+      sql<{ id: string }>`update job_run set status = 'FAILED', finished_at = now(),
               error = 'abandoned: the process running it stopped before it finished'
-        where job = ? and status = 'RUNNING' returning id`,
-      [options.job],
+        where job = ${options.job} and status = 'RUNNING' returning id`,
     );
     if (abandoned.length > 0) {
       log?.warn(
@@ -189,7 +192,7 @@ function progressWriter(em: EntityManager, runId: number, log?: Logger) {
     if (!value) return;
     writing = writing
       .then(() =>
-        writer.execute('update job_run set progress = ? where id = ?', [JSON.stringify(value), runId]),
+        execute(writer, sql`update job_run set progress = ${JSON.stringify(value)} where id = ${runId}`),
       )
       .then(
         () => undefined,

@@ -7,6 +7,7 @@ import {
   type Registry,
 } from 'prom-client';
 import { type LedgerHealth, loadLedgerHealth } from '../admin/overview.ts';
+import { rows as query, sql } from '../db/sql.ts';
 import type { JobRunStatus } from '../entities/job-run.entity.ts';
 import { ALLOCATION_EXPIRING_TOPIC, VM_RELEASE_TOPIC } from '../outbox/enqueue.ts';
 import { AGGREGATE_JOB } from '../usage/aggregate-usage.ts';
@@ -56,7 +57,7 @@ interface SnapshotRow {
  * billing sum reads one row per user (it grows with users, not with usage or ticks). Ignored
  * files come from the last aggregation run's summary (the job_run (job, started_at) index).
  */
-const SNAPSHOT_SQL = `
+const SNAPSHOT_SQL = sql<SnapshotRow>`
 select 'pool' as m,
        case when active_allocation_id is not null then 'allocated'
             when status = 'AVAILABLE' then 'free'
@@ -77,7 +78,7 @@ select 'nodes', '', count(*)::float8, (count(*) filter (where last_error is not 
   from aggregator_node_state
 union all
 select 'ignored', '', coalesce((select (summary->>'ignoredFiles')::float8 from job_run
-                                 where job = '${AGGREGATE_JOB}' and status = 'SUCCEEDED' and summary->>'ignoredFiles' is not null
+                                 where job = ${AGGREGATE_JOB} and status = 'SUCCEEDED' and summary->>'ignoredFiles' is not null
                                  order by started_at desc, id desc limit 1), -1), null
 union all
 select 'outbox_pending', topic, count(*)::float8,
@@ -88,7 +89,7 @@ select 'outbox_failed', topic, count(*)::float8, null from outbox where status =
 
 /** Reads the snapshot: three statements, one after the other (one connection at a time). */
 export async function loadDbSnapshot(em: EntityManager, jobRuns: JobRunCounter): Promise<DbSnapshot> {
-  const rows = await em.execute<SnapshotRow[]>(SNAPSHOT_SQL);
+  const rows = await query(em, SNAPSHOT_SQL);
   const jobs = await jobRuns.read(em);
   const ledger = await loadLedgerHealth(em);
   const snapshot: DbSnapshot = {

@@ -1,4 +1,5 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
+import { rows as query, sql } from '../db/sql.ts';
 import { JOB_RUN_STATUSES, type JobRunStatus } from '../entities/job-run.entity.ts';
 
 /** Job runs by job and status, and each job's last success, as of one read. */
@@ -50,20 +51,21 @@ export class JobRunCounter {
 
   async read(em: EntityManager): Promise<JobRunTotals> {
     const settleTo = this.seenTo;
-    const rows = await em.execute<Row[]>(
-      `select 'settled' as part, job, status::text as status, count(*)::int as n,
+    const open = [...this.open.keys()];
+    const rows = await query(
+      em,
+      sql<Row>`select 'settled' as part, job, status::text as status, count(*)::int as n,
               max(finished_at) filter (where status = 'SUCCEEDED') as last_success, null::text as id
-         from job_run where id > ? and id <= ? and status <> 'RUNNING' group by job, status
+         from job_run where id > ${this.settledTo} and id <= ${settleTo} and status <> 'RUNNING' group by job, status
        union all
        select 'open', job, status::text, 1, case when status = 'SUCCEEDED' then finished_at end, id::text
-         from job_run where (id > ? and id <= ? and status = 'RUNNING') or id = any(?::bigint[])
+         from job_run where (id > ${this.settledTo} and id <= ${settleTo} and status = 'RUNNING') or id = any(${open}::bigint[])
        union all
        select 'fresh', job, status::text, count(*)::int,
               max(finished_at) filter (where status = 'SUCCEEDED'), null
-         from job_run where id > ? group by job, status
+         from job_run where id > ${settleTo} group by job, status
        union all
        select 'max', '', 'RUNNING', 0, null, (select max(id) from job_run)::text`,
-      [this.settledTo, settleTo, this.settledTo, settleTo, `{${[...this.open.keys()].join(',')}}`, settleTo],
     );
     const maxId = Number(rows.find((r) => r.part === 'max')?.id ?? 0);
     if (maxId < settleTo) {

@@ -1,4 +1,5 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
+import { execute, firstRow, sql } from '../db/sql.ts';
 import { backoffMs } from '../lib/backoff.ts';
 import type { Logger } from '../lib/logger.ts';
 
@@ -44,8 +45,9 @@ export async function deliverOutbox(
   const maxBackoff = options.maxBackoffMs ?? 15 * 60_000;
   for (let i = 0; i < limit; i++) {
     const handled = await em.fork().transactional(async (tx) => {
-      const [row] = await tx.execute<OutboxRow[]>(
-        `select id, topic, payload, attempts from outbox
+      const row = await firstRow(
+        tx,
+        sql<OutboxRow>`select id, topic, payload, attempts from outbox
           where status = 'PENDING' and next_attempt_at <= now()
           order by next_attempt_at, id limit 1 for update skip locked`,
       );
@@ -56,9 +58,10 @@ export async function deliverOutbox(
       try {
         if (!handler) throw new Error(`no handler for topic ${row.topic}`);
         await handler({ ...row, id });
-        await tx.execute(
-          "update outbox set status = 'DONE', attempts = attempts + 1, done_at = now(), last_error = null where id = ?",
-          [id],
+        await execute(
+          tx,
+          sql`update outbox set status = 'DONE', attempts = attempts + 1, done_at = now(), last_error = null
+               where id = ${id}`,
         );
         summary.delivered++;
         log.info({ attempts: row.attempts + 1 }, 'outbox event delivered');
@@ -66,20 +69,20 @@ export async function deliverOutbox(
         const attempts = row.attempts + 1;
         const message = err instanceof Error ? err.message : String(err);
         if (attempts >= options.maxAttempts) {
-          await tx.execute("update outbox set status = 'FAILED', attempts = ?, last_error = ? where id = ?", [
-            attempts,
-            message,
-            id,
-          ]);
+          await execute(
+            tx,
+            sql`update outbox set status = 'FAILED', attempts = ${attempts}, last_error = ${message} where id = ${id}`,
+          );
           summary.failed++;
           summary.errors.push(`outbox ${id} (${row.topic}) failed after ${attempts} attempts: ${message}`);
           log.error({ attempts, err: message }, 'outbox event failed for good');
         } else {
           const delay = backoffMs(attempts, { baseMs: options.baseBackoffMs, maxMs: maxBackoff });
-          await tx.execute(
-            `update outbox set attempts = ?, last_error = ?, next_attempt_at = now() + (? * interval '1 millisecond')
-              where id = ?`,
-            [attempts, message, delay, id],
+          await execute(
+            tx,
+            sql`update outbox set attempts = ${attempts}, last_error = ${message},
+                       next_attempt_at = now() + (${delay} * interval '1 millisecond')
+                 where id = ${id}`,
           );
           summary.retried++;
           log.warn({ attempts, retryInMs: delay, err: message }, 'outbox event delivery failed, will retry');

@@ -1,4 +1,6 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
+import type { RawBuilder } from 'kysely';
+import { rows, sql } from '../db/sql.ts';
 import { OutboxEvent } from '../entities/outbox-event.entity.ts';
 import type { VmAllocation } from '../entities/vm-allocation.entity.ts';
 
@@ -42,4 +44,26 @@ export async function enqueueVmRelease(tx: EntityManager, allocation: VmAllocati
     createdAt: new Date(),
   });
   await tx.flush();
+}
+
+/**
+ * Writes one PENDING event of `topic` per row `events` selects (a `payload` jsonb and a
+ * `dedupe_key`), in one statement of the caller's transaction; a key already in the outbox is
+ * skipped. For events a domain derives from its own rows set-based (e.g. the expiry warnings).
+ * Returns how many were written.
+ */
+export async function enqueueSelected(
+  em: EntityManager,
+  topic: string,
+  events: RawBuilder<{ payload: unknown; dedupe_key: string }>,
+): Promise<number> {
+  const written = await rows(
+    em,
+    sql<{ id: string }>`
+      insert into outbox (topic, payload, dedupe_key, status, attempts, next_attempt_at, created_at)
+      select ${topic}, e.payload, e.dedupe_key, 'PENDING', 0, now(), now() from (${events}) as e
+      on conflict (dedupe_key) do nothing
+      returning id`,
+  );
+  return written.length;
 }

@@ -1,8 +1,8 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { allocateVm } from '../allocation/allocate-vm.ts';
 import { releaseAllocation } from '../allocation/release-allocation.ts';
-import { PoolVm } from '../entities/pool-vm.entity.ts';
 import type { AllocationView, ReleaseReason, VmAllocation } from '../entities/vm-allocation.entity.ts';
+import { countPoolVms } from '../pool/pool-vms.ts';
 import type { Provisioner, ProvisionerStatus, ReleaseOptions } from './provisioner.ts';
 
 export interface PoolBackedOptions {
@@ -39,7 +39,7 @@ export abstract class PoolBackedProvisioner implements Provisioner {
   }
 
   async status(em: EntityManager): Promise<ProvisionerStatus> {
-    const counts = await em.getRepository(PoolVm).countByState();
+    const counts = await countPoolVms(em);
     return {
       name: this.name,
       isDemo: this.isDemo,

@@ -2,15 +2,16 @@ import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { sql } from 'kysely';
 import type { PoolClient } from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
+import { lockBalances, postUsageDebits } from '../billing/ledger.ts';
 import {
   PG_DEADLOCK_DETECTED,
   PG_SERIALIZATION_FAILURE,
   PG_UNIQUE_VIOLATION,
   withNativeTransaction,
 } from '../db/native-pool.ts';
+import { execute, rows, sql } from '../db/sql.ts';
 import { UsageSourceUnavailableError } from '../errors.ts';
 import { type RunHandle, runJobNow } from '../jobs/run-with-job-lock.ts';
 import type { Logger } from '../lib/logger.ts';
@@ -230,10 +231,13 @@ export async function aggregateUsage(
   const names = nodes.map((n) => n.name);
   const states = new Map(
     (
-      await sql<NodeStateRow>`select node_name, last_commit_sha, ignored_files, ignored_file_list
-                                from aggregator_node_state
-                               where node_name = any(${names}::text[])`.execute(em.getKysely())
-    ).rows.map((r) => [r.node_name, r]),
+      await rows(
+        em,
+        sql<NodeStateRow>`select node_name, last_commit_sha, ignored_files, ignored_file_list
+                            from aggregator_node_state
+                           where node_name = any(${names}::text[])`,
+      )
+    ).map((r) => [r.node_name, r]),
   );
   const progress = () =>
     options.onProgress?.({
@@ -256,10 +260,10 @@ export async function aggregateUsage(
     summary.nodesFailed++;
     errorLines.push(`${node}: ${message}`);
     log?.warn({ node, err: message }, 'node failed for this tick');
-    await em.execute(
-      `insert into aggregator_node_state (node_name, last_run_at, last_error) values (?, now(), ?)
-       on conflict (node_name) do update set last_run_at = now(), last_error = excluded.last_error`,
-      [node, message],
+    await execute(
+      em,
+      sql`insert into aggregator_node_state (node_name, last_run_at, last_error) values (${node}, now(), ${message})
+          on conflict (node_name) do update set last_run_at = now(), last_error = excluded.last_error`,
     );
     progress();
   };
@@ -283,9 +287,9 @@ export async function aggregateUsage(
     try {
       commit = await source.nodeCommit(node, head, signal);
       if (stored?.last_commit_sha === commit) {
-        await em.execute(
-          'update aggregator_node_state set last_run_at = now(), last_error = null where node_name = ?',
-          [node.name],
+        await execute(
+          em,
+          sql`update aggregator_node_state set last_run_at = now(), last_error = null where node_name = ${node.name}`,
         );
         ignored.merge(stored.ignored_files, stored.ignored_file_list);
         summary.nodesSkipped++;
@@ -301,11 +305,12 @@ export async function aggregateUsage(
         })
         .sort((a, b) => a.path.localeCompare(b.path));
       nodeIgnored = listedIgnored;
-      await em.execute(
-        `insert into aggregator_node_state (node_name, ignored_files, ignored_file_list) values (?, ?, ?::jsonb)
-         on conflict (node_name) do update
-           set ignored_files = excluded.ignored_files, ignored_file_list = excluded.ignored_file_list`,
-        [node.name, listedIgnored.count, JSON.stringify(listedIgnored.list)],
+      await execute(
+        em,
+        sql`insert into aggregator_node_state (node_name, ignored_files, ignored_file_list)
+            values (${node.name}, ${listedIgnored.count}, ${JSON.stringify(listedIgnored.list)}::jsonb)
+            on conflict (node_name) do update
+              set ignored_files = excluded.ignored_files, ignored_file_list = excluded.ignored_file_list`,
       );
       if (listedIgnored.count > 0) {
         nodeLog?.warn(
@@ -315,9 +320,10 @@ export async function aggregateUsage(
       }
       const applied = new Map(
         (
-          await em.execute<{ path: string; blob_sha: string }[]>(
-            'select path, blob_sha from usage_file_state where node_name = ?',
-            [node.name],
+          await rows(
+            em,
+            sql<{ path: string; blob_sha: string }>`select path, blob_sha from usage_file_state
+                                                     where node_name = ${node.name}`,
           )
         ).map((r) => [r.path, r.blob_sha]),
       );
@@ -386,12 +392,12 @@ export async function aggregateUsage(
         nodeLog?.info('stopped before the node was applied whole; the next tick goes on from here');
         return;
       }
-      await em.execute(
-        `update aggregator_node_state
-            set last_commit_sha = ?, last_run_at = now(), last_success_at = now(), last_error = null,
-                files_total = (select count(*) from usage_file_state where node_name = ?)
-          where node_name = ?`,
-        [nodeCommit, node.name, node.name],
+      await execute(
+        em,
+        sql`update aggregator_node_state
+               set last_commit_sha = ${nodeCommit}, last_run_at = now(), last_success_at = now(), last_error = null,
+                   files_total = (select count(*) from usage_file_state where node_name = ${node.name})
+             where node_name = ${node.name}`,
       );
       nodesApplied++;
       progress();
@@ -706,51 +712,10 @@ async function copyInto(client: PoolClient, table: string, payload: Buffer): Pro
   await pipeline(Readable.from([payload]), stream);
 }
 
-/**
- * Debits each user by `cents` (parallel arrays), locking the balances in user order first, so
- * batches applied side by side wait for each other and never deadlock. Throws when a user has
- * no billing row (a debit would be lost), and BalanceFloorReached when a debit would take a
- * balance below `floor` (nothing is debited then: the caller rolls back).
- */
-async function debitBalances(
-  client: PoolClient,
-  node: string,
-  users: string[],
-  cents: bigint[],
-  floor: bigint,
-): Promise<void> {
-  // One USAGE ledger row per user and batch, with the balance after it (see core/src/billing/ledger.ts).
-  const res = await client.query<{ users: number; debited: number }>(
-    `with sums as (
-       select user_id, sum(cents)::bigint as cents from unnest($1::uuid[], $2::bigint[]) as t(user_id, cents)
-        group by user_id
-     ), locked as (
-       select b.user_id from billing b where b.user_id in (select user_id from sums)
-        order by b.user_id for no key update
-     ), debited as (
-       update billing b set credit_balance_cents = b.credit_balance_cents - sums.cents, updated_at = now()
-         -- count(*): every lock is taken (in order) before the first row is updated
-         from sums where b.user_id = sums.user_id and (select count(*) from locked) >= 0
-          and b.credit_balance_cents - sums.cents >= $4::bigint
-       returning b.user_id, b.credit_balance_cents, b.currency, sums.cents
-     ), ledger as (
-       insert into ledger_entry (user_id, kind, amount_cents, balance_after_cents, currency, reference)
-       select user_id, 'USAGE', -cents, credit_balance_cents, currency, $3 from debited
-     )
-     select (select count(*) from sums)::int as users, (select count(*) from debited)::int as debited`,
-    // Decimal strings: exact however large (a JS number would round past 2^53).
-    [users, cents.map(String), `usage:${node}`, String(floor)],
-  );
-  if (res.rows[0].debited !== res.rows[0].users) {
-    const missing = await client.query<{ id: string }>(
-      `select u::text as id from unnest($1::uuid[]) as u
-        where not exists (select 1 from billing b where b.user_id = u) limit 5`,
-      [users],
-    );
-    if (missing.rows.length === 0) throw new BalanceFloorReached();
-    throw new Error(
-      `no billing row for user ${missing.rows.map((r) => r.id).join(', ')}: the batch was not applied`,
-    );
+/** The batch's debits, through the ledger's one writer; a refused floor retries the batch checked. */
+async function debit(client: PoolClient, node: string, users: string[], cents: bigint[], floorCents: bigint) {
+  if ((await postUsageDebits(client, { node, users, cents, floorCents })) === 'BELOW_FLOOR') {
+    throw new BalanceFloorReached();
   }
 }
 
@@ -828,7 +793,7 @@ async function applyBatchOnce(
         cents += cost;
       }
       applied = order.length;
-      await debitBalances(client, node, [...byUser.keys()], [...byUser.values()], input.floor);
+      await debit(client, node, [...byUser.keys()], [...byUser.values()], input.floor);
     } else {
       await copyInto(client, 'usage_stage', payload);
       // Only the keys this statement inserts are debited (ON CONFLICT DO NOTHING RETURNING).
@@ -846,7 +811,7 @@ async function applyBatchOnce(
         cents += BigInt(row.cents);
       }
       if (result.rows.length > 0) {
-        await debitBalances(
+        await debit(
           client,
           node,
           result.rows.map((r) => r.user_id),
@@ -901,7 +866,7 @@ async function applyBatchOnce(
 
 /**
  * The records of `order` that keep every balance at or above the floor, in file order; the others
- * go to `rejected` with the reason. Locks the balances (in user order, as debitBalances does).
+ * go to `rejected` with the reason. Locks the balances (billing's lockBalances).
  * Records whose key is already consumed are kept: they are not debited anyway.
  */
 async function keepAboveFloor(
@@ -912,15 +877,7 @@ async function keepAboveFloor(
 ): Promise<number[]> {
   const { batch, floor } = input;
   const users = [...new Set(order.map((i) => batch.records[i].userId))];
-  const balances = new Map(
-    (
-      await client.query<{ user_id: string; cents: string }>(
-        `select user_id::text, credit_balance_cents::text as cents from billing
-          where user_id = any($1::uuid[]) order by user_id for no key update`,
-        [users],
-      )
-    ).rows.map((r) => [r.user_id, BigInt(r.cents)]),
-  );
+  const balances = await lockBalances(client, users);
   const consumed = new Set(
     (
       await client.query<{ key: string }>(

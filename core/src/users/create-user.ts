@@ -2,7 +2,7 @@ import { UniqueConstraintViolationException } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { z } from 'zod';
 import { generateToken, hashToken } from '../auth/tokens.ts';
-import { Billing } from '../entities/billing.entity.ts';
+import { openBillingAccount } from '../billing/ledger.ts';
 import { User } from '../entities/user.entity.ts';
 import { EmailTakenError, parseInput, ValidationError } from '../errors.ts';
 
@@ -60,7 +60,7 @@ export async function insertUser(em: EntityManager, data: NewUser): Promise<User
         vmQuota: 1,
         createdAt: new Date(),
       });
-      tx.create(Billing, { user: created, creditBalanceCents: 0, currency: data.currency ?? 'EUR' });
+      openBillingAccount(tx, created, data.currency ?? 'EUR');
       return created;
     });
   } catch (err) {

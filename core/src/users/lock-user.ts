@@ -1,5 +1,5 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { firstRow, sql } from '../db/sql.ts';
+import { firstRow, nativeText, sql } from '../db/sql.ts';
 
 /** What a holder of the user lock reads of the user row. */
 export interface LockedUser {
@@ -7,27 +7,31 @@ export interface LockedUser {
   vm_quota_period_end: Date | null;
 }
 
+type LockedRow = { vm_quota: number; vm_quota_period_end: Date | string | null };
+
 /**
- * The user-row lock every change to a user's allocations, quota or plan period takes first, so
- * a user's concurrent requests queue instead of overrunning the quota. Call it inside a
- * transaction; undefined when there is no such user.
- *
  * NO KEY UPDATE, not UPDATE: it still queues those changes, but lets the foreign-key checks of
  * concurrent ledger inserts for the user (KEY SHARE) through, which would otherwise deadlock
  * with a payment or usage batch holding the billing row.
  */
+const lockUserQuery = (userId: string) =>
+  sql<LockedRow>`select vm_quota, vm_quota_period_end from users where id = ${userId} for no key update`;
+
+/**
+ * The user-row lock every change to a user's allocations, quota or plan period takes first, so
+ * a user's concurrent requests queue instead of overrunning the quota. Call it inside a
+ * transaction; undefined when there is no such user.
+ */
 export async function lockUser(tx: EntityManager, userId: string): Promise<LockedUser | undefined> {
-  const row = await firstRow(
-    tx,
-    sql<{ vm_quota: number; vm_quota_period_end: Date | string | null }>`
-      select vm_quota, vm_quota_period_end from users where id = ${userId} for no key update`,
-  );
-  if (!row) return undefined;
+  const row = await firstRow(tx, lockUserQuery(userId));
+  return row ? lockedUser(row) : undefined;
+}
+
+/** A locked row as read: the pool may hand timestamps back as text. */
+export function lockedUser(row: LockedRow): LockedUser {
   const end = row.vm_quota_period_end;
-  // The pool may hand timestamps back as text.
   return { vm_quota: row.vm_quota, vm_quota_period_end: end === null ? null : new Date(end) };
 }
 
 /** The statement `lockUser` runs, for the allocation hot path on a native connection ($1: the user id). */
-export const LOCK_USER_SQL =
-  'select vm_quota, vm_quota_period_end from users where id = $1 for no key update';
+export const LOCK_USER_SQL = nativeText(lockUserQuery(''));

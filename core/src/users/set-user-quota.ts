@@ -1,14 +1,30 @@
-import { LockMode } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
+import { execute, sql } from '../db/sql.ts';
 import { User } from '../entities/user.entity.ts';
 import { NotFoundError, type Problem, ValidationError } from '../errors.ts';
 import { isUuid } from '../lib/ids.ts';
+import { lockUser } from './lock-user.ts';
 
 export interface SetUserQuotaInput {
   userId: string;
   vmQuota: number;
   /** The plan period end: new allocations expire then. `null` clears it. */
   periodEnd: Date | null;
+}
+
+/**
+ * The one writer of a user's quota and plan period end (an operator's setUserQuota, a plan
+ * purchase). Call it inside a transaction, holding `lockUser`.
+ */
+export async function writeUserQuota(
+  tx: EntityManager,
+  userId: string,
+  quota: { vmQuota: number; periodEnd: Date | null },
+): Promise<void> {
+  await execute(
+    tx,
+    sql`update users set vm_quota = ${quota.vmQuota}, vm_quota_period_end = ${quota.periodEnd} where id = ${userId}`,
+  );
 }
 
 export async function setUserQuota(em: EntityManager, input: SetUserQuotaInput): Promise<User> {
@@ -22,10 +38,8 @@ export async function setUserQuota(em: EntityManager, input: SetUserQuotaInput):
   if (problems.length > 0) throw new ValidationError(problems, 'Invalid quota');
   if (!isUuid(input.userId)) throw new NotFoundError('User', input.userId);
   return em.transactional(async (tx) => {
-    const user = await tx.findOne(User, { id: input.userId }, { lockMode: LockMode.PESSIMISTIC_WRITE });
-    if (!user) throw new NotFoundError('User', input.userId);
-    user.vmQuota = input.vmQuota;
-    user.vmQuotaPeriodEnd = input.periodEnd;
-    return user;
+    if (!(await lockUser(tx, input.userId))) throw new NotFoundError('User', input.userId);
+    await writeUserQuota(tx, input.userId, { vmQuota: input.vmQuota, periodEnd: input.periodEnd });
+    return tx.findOneOrFail(User, { id: input.userId }, { refresh: true });
   });
 }

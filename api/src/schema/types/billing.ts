@@ -1,6 +1,12 @@
 import { loadOverview, type Overview } from '@hero/core/admin/overview';
 import { adjustBalance, type BalanceDrift, type UsageDrift } from '@hero/core/billing/ledger';
-import { type PaymentResult, recordPayment, refundPayment } from '@hero/core/billing/payments';
+import {
+  BILLING_ORDERS,
+  pageBilling,
+  pageLedgerEntries,
+  pagePaymentEvents,
+} from '@hero/core/billing/list-billing';
+import { type PaymentResult, recordPayment, refundedSoFar, refundPayment } from '@hero/core/billing/payments';
 import { RECONCILE_LISTED, type ReconcileSummary, reconcileBalancesNow } from '@hero/core/billing/reconcile';
 import { Billing } from '@hero/core/entities/billing.entity';
 import { LEDGER_KINDS, LedgerEntry } from '@hero/core/entities/ledger-entry.entity';
@@ -14,7 +20,6 @@ import {
   ValidationError,
 } from '@hero/core/errors';
 import { isUuid } from '@hero/core/lib/ids';
-import { BILLING_ORDERS } from '@hero/core/repositories/billing.repository';
 import { resolveOffsetConnection } from '@pothos/plugin-relay';
 import { builder } from '../builder.ts';
 import { BillingType, UserType } from './user.ts';
@@ -50,11 +55,7 @@ const PaymentEventType = builder.objectType(PaymentEvent, {
       description: 'For a CREDIT: how much of it has been refunded so far (0 for a REFUND).',
       resolve: async (p, _args, ctx) => {
         if (p.kind !== 'CREDIT') return 0;
-        const [row] = await ctx.em.execute<{ cents: string }[]>(
-          'select coalesce(sum(amount_cents), 0)::text as cents from payment_event where refund_of = ?',
-          [p.id],
-        );
-        return Number(row.cents);
+        return (await refundedSoFar(ctx.em, p.id)).cents;
       },
     }),
     note: t.exposeString('note', { nullable: true }),
@@ -187,7 +188,7 @@ builder.queryField('ledger', (t) =>
       const userId = args.userId ? String(args.userId) : undefined;
       if (userId && !isUuid(userId)) return resolveOffsetConnection({ args }, () => []);
       return resolveOffsetConnection({ args, defaultSize: 20, maxSize: 100 }, ({ limit, offset }) =>
-        ctx.em.getRepository(LedgerEntry).page({ userId, kind: args.kind ?? undefined }, limit, offset),
+        pageLedgerEntries(ctx.em, { userId, kind: args.kind ?? undefined }, limit, offset),
       );
     },
   }),
@@ -199,7 +200,7 @@ builder.objectField(UserType, 'ledger', (t) =>
     description: "The user's ledger, newest first: every payment, refund, plan purchase and usage debit.",
     resolve: (user, args, ctx) =>
       resolveOffsetConnection({ args, defaultSize: 20, maxSize: 100 }, ({ limit, offset }) =>
-        ctx.em.getRepository(LedgerEntry).page({ userId: user.id }, limit, offset),
+        pageLedgerEntries(ctx.em, { userId: user.id }, limit, offset),
       ),
   }),
 );
@@ -318,7 +319,7 @@ builder.queryField('billing', (t) =>
       const userId = args.userId ? String(args.userId) : undefined;
       if (userId && !isUuid(userId)) return resolveOffsetConnection({ args }, () => []);
       return resolveOffsetConnection({ args, defaultSize: 20, maxSize: 100 }, ({ limit, offset }) =>
-        ctx.em.getRepository(Billing).page({ userId, order: args.orderBy ?? 'BALANCE_ASC' }, limit, offset),
+        pageBilling(ctx.em, { userId, order: args.orderBy ?? 'BALANCE_ASC' }, limit, offset),
       );
     },
   }),
@@ -334,7 +335,7 @@ builder.queryField('payments', (t) =>
       const userId = args.userId ? String(args.userId) : undefined;
       if (userId && !isUuid(userId)) return resolveOffsetConnection({ args }, () => []);
       return resolveOffsetConnection({ args, defaultSize: 20, maxSize: 100 }, ({ limit, offset }) =>
-        ctx.em.getRepository(PaymentEvent).page({ userId }, limit, offset),
+        pagePaymentEvents(ctx.em, { userId }, limit, offset),
       );
     },
   }),

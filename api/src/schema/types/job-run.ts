@@ -1,4 +1,5 @@
 import { JOB_RUN_STATUSES, JOB_TRIGGERS, JobRun } from '@hero/core/entities/job-run.entity';
+import { pageJobRuns } from '@hero/core/jobs/list-job-runs';
 import { resolveOffsetConnection } from '@pothos/plugin-relay';
 import { builder } from '../builder.ts';
 
@@ -48,7 +49,7 @@ builder.queryField('jobRuns', (t) =>
     args: { job: t.arg.string({ required: false }) },
     resolve: (_root, args, ctx) =>
       resolveOffsetConnection({ args, defaultSize: 20, maxSize: 100 }, ({ limit, offset }) =>
-        ctx.em.getRepository(JobRun).page({ job: args.job ?? undefined }, limit, offset),
+        pageJobRuns(ctx.em, { job: args.job ?? undefined }, limit, offset),
       ),
   }),
 );

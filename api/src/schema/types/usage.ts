@@ -3,6 +3,7 @@ import { ConsumedRecord } from '@hero/core/entities/consumed-record.entity';
 import { RejectedUsageRecord } from '@hero/core/entities/rejected-usage-record.entity';
 import { isUuid } from '@hero/core/lib/ids';
 import { type AggregateSummary, aggregateNow, MAX_IGNORED_LISTED } from '@hero/core/usage/aggregate-usage';
+import { listNodeStates, pageConsumedRecords, pageRejectedRecords } from '@hero/core/usage/list-usage';
 import type { IgnoredFile } from '@hero/core/usage/usage-format';
 import { resolveOffsetConnection } from '@pothos/plugin-relay';
 import { builder } from '../builder.ts';
@@ -138,7 +139,7 @@ builder.queryField('aggregatorState', (t) =>
     type: [AggregatorNodeStateType],
     description: "Admin: the aggregator's state per node, by node name.",
     authScopes: { admin: true },
-    resolve: (_root, _args, ctx) => ctx.em.getRepository(AggregatorNodeState).all(),
+    resolve: (_root, _args, ctx) => listNodeStates(ctx.em),
   }),
 );
 
@@ -156,9 +157,7 @@ builder.queryField('consumedRecords', (t) =>
       // Not a uuid: no record can match (as for allocations).
       if (userId && !isUuid(userId)) return resolveOffsetConnection({ args }, () => []);
       return resolveOffsetConnection({ args, defaultSize: 20, maxSize: 100 }, ({ limit, offset }) =>
-        ctx.em
-          .getRepository(ConsumedRecord)
-          .page({ userId, nodeName: args.nodeName ?? undefined }, limit, offset),
+        pageConsumedRecords(ctx.em, { userId, nodeName: args.nodeName ?? undefined }, limit, offset),
       );
     },
   }),
@@ -175,9 +174,12 @@ builder.queryField('rejectedRecords', (t) =>
     },
     resolve: (_root, args, ctx) =>
       resolveOffsetConnection({ args, defaultSize: 20, maxSize: 100 }, ({ limit, offset }) =>
-        ctx.em
-          .getRepository(RejectedUsageRecord)
-          .page({ userId: args.userId ?? undefined, nodeName: args.nodeName ?? undefined }, limit, offset),
+        pageRejectedRecords(
+          ctx.em,
+          { userId: args.userId ?? undefined, nodeName: args.nodeName ?? undefined },
+          limit,
+          offset,
+        ),
       ),
   }),
 );

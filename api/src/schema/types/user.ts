@@ -2,8 +2,8 @@ import { Billing } from '@hero/core/entities/billing.entity';
 import { User } from '@hero/core/entities/user.entity';
 import { VmAllocation } from '@hero/core/entities/vm-allocation.entity';
 import { NotFoundError, ValidationError } from '@hero/core/errors';
-import { USER_ORDERS } from '@hero/core/repositories/user.repository';
 import { type CreateUserResult, createUser, normalizeEmail } from '@hero/core/users/create-user';
+import { pageUsers, USER_ORDERS } from '@hero/core/users/list-users';
 import { setUserQuota } from '@hero/core/users/set-user-quota';
 import { resolveOffsetConnection } from '@pothos/plugin-relay';
 import { builder } from '../builder.ts';
@@ -108,14 +108,13 @@ builder.queryField('users', (t) =>
     },
     resolve: (_root, args, ctx) =>
       resolveOffsetConnection({ args, defaultSize: 20, maxSize: 100 }, ({ limit, offset }) =>
-        ctx.em
-          .getRepository(User)
-          .page(
-            { email: args.email ? normalizeEmail(args.email) : undefined },
-            args.orderBy ?? 'CREATED_DESC',
-            limit,
-            offset,
-          ),
+        pageUsers(
+          ctx.em,
+          { email: args.email ? normalizeEmail(args.email) : undefined },
+          args.orderBy ?? 'CREATED_DESC',
+          limit,
+          offset,
+        ),
       ),
   }),
 );

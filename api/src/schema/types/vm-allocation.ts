@@ -1,14 +1,13 @@
 import { isExpiringSoon } from '@hero/core/allocation/expiry';
+import { ALLOCATION_ORDERS, pageAllocations } from '@hero/core/allocation/list-allocations';
 import { PoolVm } from '@hero/core/entities/pool-vm.entity';
 import {
   ALLOCATION_STATUSES,
   type AllocationView,
   RELEASE_REASONS,
-  VmAllocation,
 } from '@hero/core/entities/vm-allocation.entity';
 import { NotFoundError, PoolExhaustedError, QuotaExceededError } from '@hero/core/errors';
 import { isUuid } from '@hero/core/lib/ids';
-import { ALLOCATION_ORDERS } from '@hero/core/repositories/vm-allocation.repository';
 import { resolveOffsetConnection } from '@pothos/plugin-relay';
 import { builder } from '../builder.ts';
 import { PoolVmType } from './pool-vm.ts';
@@ -65,14 +64,13 @@ builder.queryField('allocations', (t) =>
       const userId = args.userId ? String(args.userId) : undefined;
       if (userId && !isUuid(userId)) return resolveOffsetConnection({ args }, () => []);
       return resolveOffsetConnection({ args, defaultSize: 20, maxSize: 100 }, ({ limit, offset }) =>
-        ctx.em
-          .getRepository(VmAllocation)
-          .page(
-            { status: args.status ?? undefined, userId },
-            limit,
-            offset,
-            args.orderBy ?? 'ALLOCATED_DESC',
-          ),
+        pageAllocations(
+          ctx.em,
+          { status: args.status ?? undefined, userId },
+          limit,
+          offset,
+          args.orderBy ?? 'ALLOCATED_DESC',
+        ),
       );
     },
   }),

@@ -1,3 +1,4 @@
+import { pageWebhookEvents } from '@hero/core/billing/list-billing';
 import { WEBHOOK_EVENT_STATUSES, WebhookEvent } from '@hero/core/entities/webhook-event.entity';
 import { resolveOffsetConnection } from '@pothos/plugin-relay';
 import { builder } from '../builder.ts';
@@ -51,9 +52,12 @@ builder.queryField('webhookEvents', (t) =>
     },
     resolve: (_root, args, ctx) =>
       resolveOffsetConnection({ args, defaultSize: 20, maxSize: 100 }, ({ limit, offset }) =>
-        ctx.em
-          .getRepository(WebhookEvent)
-          .page({ status: args.status ?? undefined, provider: args.provider ?? undefined }, limit, offset),
+        pageWebhookEvents(
+          ctx.em,
+          { status: args.status ?? undefined, provider: args.provider ?? undefined },
+          limit,
+          offset,
+        ),
       ),
   }),
 );

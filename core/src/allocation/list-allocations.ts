@@ -1,5 +1,5 @@
-import { EntityRepository } from '@mikro-orm/postgresql';
-import type { AllocationStatus, VmAllocation } from '../entities/vm-allocation.entity.ts';
+import type { EntityManager } from '@mikro-orm/postgresql';
+import { type AllocationStatus, VmAllocation } from '../entities/vm-allocation.entity.ts';
 
 export const ALLOCATION_ORDERS = ['ALLOCATED_DESC', 'ALLOCATED_ASC', 'EXPIRES_ASC', 'EXPIRES_DESC'] as const;
 export type AllocationOrder = (typeof ALLOCATION_ORDERS)[number];
@@ -17,19 +17,19 @@ export interface AllocationFilter {
   userId?: string;
 }
 
-export class VmAllocationRepository extends EntityRepository<VmAllocation> {
-  async page(
-    filter: AllocationFilter,
-    limit: number,
-    offset: number,
-    order: AllocationOrder = 'ALLOCATED_DESC',
-  ): Promise<VmAllocation[]> {
-    return this.find(
-      {
-        ...(filter.status ? { status: filter.status } : {}),
-        ...(filter.userId ? { user: filter.userId } : {}),
-      },
-      { orderBy: [...ALLOCATION_ORDER_BY[order]], limit, offset, populate: ['poolVm'] },
-    );
-  }
+export function pageAllocations(
+  em: EntityManager,
+  filter: AllocationFilter,
+  limit: number,
+  offset: number,
+  order: AllocationOrder = 'ALLOCATED_DESC',
+): Promise<VmAllocation[]> {
+  return em.find(
+    VmAllocation,
+    {
+      ...(filter.status ? { status: filter.status } : {}),
+      ...(filter.userId ? { user: filter.userId } : {}),
+    },
+    { orderBy: [...ALLOCATION_ORDER_BY[order]], limit, offset, populate: ['poolVm'] },
+  );
 }
