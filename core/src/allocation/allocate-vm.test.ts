@@ -145,5 +145,9 @@ describe('allocateVm', () => {
     expect(await errorCodeOf(call)).toBe('NOT_FOUND');
   });
 
-  it.todo('answers NOT_FOUND, not a raw 22P02 error, for a user id that is not a UUID');
+  it('answers NOT_FOUND, not a raw 22P02 error, for a user id that is not a UUID', async () => {
+    await poolOf(1);
+    const call = allocateVm(t.em(), { userId: 'nope', provisioner: 'pool', defaultTtlHours: 1 });
+    expect(await errorCodeOf(call)).toBe('NOT_FOUND');
+  });
 });

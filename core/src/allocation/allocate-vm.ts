@@ -3,6 +3,7 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import { PG_UNIQUE_VIOLATION, withNativeTransaction } from '../db/native-pool.ts';
 import type { AllocationStatus, AllocationView, ReleaseReason } from '../entities/vm-allocation.entity.ts';
 import { NotFoundError, PoolExhaustedError, QuotaExceededError } from '../errors.ts';
+import { isUuid } from '../lib/ids.ts';
 import { LOCK_USER_SQL, lockedUser } from '../users/lock-user.ts';
 
 export interface AllocateVmInput {
@@ -53,6 +54,7 @@ export const PICK_AND_ALLOCATE = `with vm as (
  * answered with the committed row as a plain view (no unit of work involved).
  */
 export async function allocateVm(em: EntityManager, input: AllocateVmInput): Promise<AllocationView> {
+  if (!isUuid(input.userId)) throw new NotFoundError('User', input.userId);
   for (let attempt = 1; ; attempt++) {
     try {
       return toView(await withNativeTransaction(em, (client) => allocateOnce(client, input)));

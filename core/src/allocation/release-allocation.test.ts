@@ -138,5 +138,13 @@ describe('releaseAllocation', () => {
     });
   });
 
-  it.todo('answers NOT_FOUND, not a raw 22P02 error, for a userId that is not a UUID');
+  it('answers NOT_FOUND, not a raw 22P02 error, for a userId that is not a UUID, and releases nothing', async () => {
+    const { allocation } = await held();
+    for (const userId of ['nope', ''])
+      await expect(
+        releaseAllocation(t.em(), { allocationId: allocation.id, reason: 'USER', userId }),
+      ).rejects.toBeInstanceOf(NotFoundError);
+    const [row] = await t.query('select status from vm_allocation where id = $1', [allocation.id]);
+    expect(row.status).toBe('ACTIVE');
+  });
 });

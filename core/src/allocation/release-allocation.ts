@@ -36,7 +36,9 @@ export async function releaseAllocation(
   em: EntityManager,
   input: ReleaseAllocationInput,
 ): Promise<ReleaseAllocationResult> {
-  if (!isUuid(input.allocationId)) throw new NotFoundError('Allocation', input.allocationId);
+  // Not UUIDs: no such allocation (or not this user's), answered before PostgreSQL refuses them.
+  if (!isUuid(input.allocationId) || (input.userId !== undefined && !isUuid(input.userId)))
+    throw new NotFoundError('Allocation', input.allocationId);
   return em.transactional(async (tx) => {
     const ownerClause = input.userId ? sql` and user_id = ${input.userId}` : sql``;
     const expiryClause = input.expiredBefore ? sql` and expires_at < ${input.expiredBefore}` : sql``;

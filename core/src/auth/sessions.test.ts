@@ -195,5 +195,7 @@ describe('sessions', () => {
     ).rejects.toBeInstanceOf(RateLimitedError);
   });
 
-  it.todo('revokeSession answers false, not a raw 22P02 error, for an id that is not a UUID');
+  it('revokeSession answers false, not a raw 22P02 error, for an id that is not a UUID', async () => {
+    expect(await revokeSession(t.em(), 'nope')).toBe(false);
+  });
 });

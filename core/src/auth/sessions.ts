@@ -196,6 +196,7 @@ export async function adminSignIn(
 
 /** Ends one session now; true when it was live. */
 export async function revokeSession(em: EntityManager, sessionId: string): Promise<boolean> {
+  if (!isUuid(sessionId)) return false;
   const revoked = await execute(
     em,
     sql`update auth_session set revoked_at = now()

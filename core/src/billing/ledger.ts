@@ -1,10 +1,11 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { PoolClient } from 'pg';
+import { z } from 'zod';
 import { firstRow, rows, sql } from '../db/sql.ts';
 import { Billing } from '../entities/billing.entity.ts';
 import { LedgerEntry, type LedgerKind } from '../entities/ledger-entry.entity.ts';
 import type { User } from '../entities/user.entity.ts';
-import { NotFoundError, type Problem, ValidationError } from '../errors.ts';
+import { NotFoundError, type Problem, parseInput, ValidationError } from '../errors.ts';
 import { isUuid } from '../lib/ids.ts';
 
 /**
@@ -31,12 +32,20 @@ export interface PostedEntry {
   currency: string;
 }
 
+/** A balance's currency: an ISO 4217 code, stored upper-case (any case accepted). */
+export const currencyCode = z
+  .string()
+  .trim()
+  .regex(/^[A-Za-z]{3}$/, 'must be a three-letter ISO 4217 code, e.g. EUR')
+  .transform((c) => c.toUpperCase());
+
 /**
  * Opens a new user's billing account, balance 0, in the caller's unit of work (it is inserted
  * with the user on the next flush).
  */
 export function openBillingAccount(tx: EntityManager, user: User, currency: string): Billing {
-  return tx.create(Billing, { user, creditBalanceCents: 0, currency });
+  const parsed = parseInput(z.object({ currency: currencyCode }), { currency }, 'Invalid currency');
+  return tx.create(Billing, { user, creditBalanceCents: 0, currency: parsed.currency });
 }
 
 /** Posts within the caller's transaction; null when the user has no billing row. */

@@ -235,5 +235,18 @@ describe('refundPayment', () => {
       await expect(refundPayment(t.em(), { paymentId })).rejects.toBeInstanceOf(NotFoundError);
   });
 
-  it.todo('answers DUPLICATE_PAYMENT, not a raw 23505 error, for a refund providerRef used before');
+  it('answers DUPLICATE_PAYMENT, not a raw 23505 error, for a refund providerRef used before', async () => {
+    const user = await createTestUser(t.em());
+    const ref = `re_${uniqueTag()}`;
+    const paid = await recordPayment(t.em(), { userId: user.id, amountCents: 500, currency: 'EUR' });
+    const first = await refundPayment(t.em(), {
+      paymentId: paid.payment.id,
+      amountCents: 100,
+      providerRef: ref,
+    });
+    const again = refundPayment(t.em(), { paymentId: paid.payment.id, amountCents: 100, providerRef: ref });
+    await expect(again).rejects.toBeInstanceOf(DuplicatePaymentError);
+    await expect(again).rejects.toMatchObject({ code: 'DUPLICATE_PAYMENT', paymentId: first.payment.id });
+    expect(await balanceOf(user.id)).toBe(400);
+  });
 });

@@ -11,7 +11,7 @@ import {
   RefundExceedsPaymentError,
 } from '../errors.ts';
 import { isUuid } from '../lib/ids.ts';
-import { lockBilling, postLedgerEntry } from './ledger.ts';
+import { currencyCode, lockBilling, postLedgerEntry } from './ledger.ts';
 
 /** The largest single payment or refund accepted: 10^12 cents. */
 export const MAX_AMOUNT_CENTS = 1_000_000_000_000;
@@ -22,11 +22,7 @@ export const paymentAmountCents = z
   .int('must be a whole number of cents')
   .positive('must be more than 0')
   .max(MAX_AMOUNT_CENTS, `must be at most ${MAX_AMOUNT_CENTS} cents`);
-export const paymentCurrency = z
-  .string()
-  .trim()
-  .regex(/^[A-Za-z]{3}$/, 'must be a three-letter ISO 4217 code, e.g. EUR')
-  .transform((c) => c.toUpperCase());
+export const paymentCurrency = currencyCode;
 const note = z.string().trim().max(1000, 'must be at most 1000 characters').optional();
 
 const recordSchema = z.object({
@@ -200,13 +196,18 @@ export async function refundInTransaction(tx: EntityManager, refund: Refund): Pr
   }
   const refundId = randomUUID();
   const providerRef = refund.providerRef ?? `${payment.providerRef}:refund:${state.refunds + 1}`;
-  await execute(
+  const inserted = await execute(
     tx,
     sql`insert into payment_event
           (id, user_id, amount_cents, currency, provider, provider_ref, kind, refund_of, note, created_at)
         values (${refundId}, ${payment.user.id}, ${amountCents}, ${payment.currency}, ${payment.provider},
-                ${providerRef}, 'REFUND', ${payment.id}, ${refund.note}, now())`,
+                ${providerRef}, 'REFUND', ${payment.id}, ${refund.note}, now())
+        on conflict (provider, provider_ref) do nothing`,
   );
+  if (inserted === 0) {
+    const existing = await tx.findOneOrFail(PaymentEvent, { provider: payment.provider, providerRef });
+    throw new DuplicatePaymentError(payment.provider, providerRef, existing.id);
+  }
   const posted = await postLedgerEntry(tx, {
     userId: payment.user.id,
     kind: 'REFUND',

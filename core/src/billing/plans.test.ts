@@ -296,5 +296,9 @@ describe('purchasePlan', () => {
     expect(await balanceOf(user.id)).toBe(5_000);
   });
 
-  it.todo('answers NOT_FOUND, not a raw 22P02 error, for a user id that is not a UUID');
+  it('answers NOT_FOUND, not a raw 22P02 error, for a user id that is not a UUID', async () => {
+    await expect(
+      purchasePlan(t.em(), catalog, { userId: 'nope', planCode: 'basic', periods: 1 }),
+    ).rejects.toBeInstanceOf(NotFoundError);
+  });
 });

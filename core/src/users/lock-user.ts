@@ -1,5 +1,6 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { firstRow, nativeText, sql } from '../db/sql.ts';
+import { isUuid } from '../lib/ids.ts';
 
 /** What a holder of the user lock reads of the user row. */
 export interface LockedUser {
@@ -23,6 +24,7 @@ const lockUserQuery = (userId: string) =>
  * transaction; undefined when there is no such user.
  */
 export async function lockUser(tx: EntityManager, userId: string): Promise<LockedUser | undefined> {
+  if (!isUuid(userId)) return undefined;
   const row = await firstRow(tx, lockUserQuery(userId));
   return row ? lockedUser(row) : undefined;
 }

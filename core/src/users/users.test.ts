@@ -86,6 +86,24 @@ describe('createUser', () => {
     expect(long).toEqual([{ path: 'displayName', message: 'must be at most 200 characters' }]);
     expect(await t.query('select count(*)::int as n from users')).toEqual(before);
   });
+
+  it('refuses a currency that is not a three-letter code, and stores any case upper-cased', async () => {
+    const before = await t.query<{ n: number }>('select count(*)::int as n from users');
+    for (const currency of ['EURO', 'E1', ''])
+      expect(
+        await problemsOf(
+          createUser(t.em(), { email: `c-${uniqueTag()}@example.org`, displayName: 'C', currency }),
+        ),
+      ).toEqual([{ path: 'currency', message: 'must be a three-letter ISO 4217 code, e.g. EUR' }]);
+    expect(await t.query('select count(*)::int as n from users')).toEqual(before);
+    const { user } = await createUser(t.em(), {
+      email: `c-${uniqueTag()}@example.org`,
+      displayName: 'C',
+      currency: 'chf',
+    });
+    const billing = await t.em().fork().findOneOrFail(Billing, { user: user.id });
+    expect(billing.currency).toBe('CHF');
+  });
 });
 
 describe('setUserQuota', () => {
@@ -162,5 +180,7 @@ describe('lockUser', () => {
     expect(order).toEqual(['first done', 'second locked']);
   });
 
-  it.todo('answers undefined, not a raw 22P02 error, for an id that is not a UUID');
+  it('answers undefined, not a raw 22P02 error, for an id that is not a UUID', async () => {
+    expect(await t.em().transactional((tx) => lockUser(tx, 'nope'))).toBeUndefined();
+  });
 });
