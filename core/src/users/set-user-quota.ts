@@ -1,4 +1,5 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
+import { redateForPeriod } from '../allocation/redate-for-period.ts';
 import { execute, sql } from '../db/sql.ts';
 import { User } from '../entities/user.entity.ts';
 import { NotFoundError, type Problem, ValidationError } from '../errors.ts';
@@ -8,7 +9,10 @@ import { lockUser } from './lock-user.ts';
 export interface SetUserQuotaInput {
   userId: string;
   vmQuota: number;
-  /** The plan period end: new allocations expire then. `null` clears it. */
+  /**
+   * The plan period end: the user's ACTIVE allocations are re-dated to it, and new ones expire
+   * then. `null` clears it (running allocations keep their end).
+   */
   periodEnd: Date | null;
 }
 
@@ -40,6 +44,8 @@ export async function setUserQuota(em: EntityManager, input: SetUserQuotaInput):
   return em.transactional(async (tx) => {
     if (!(await lockUser(tx, input.userId))) throw new NotFoundError('User', input.userId);
     await writeUserQuota(tx, input.userId, { vmQuota: input.vmQuota, periodEnd: input.periodEnd });
+    // All of a plan's VMs end with its period, whichever way the period changed (as purchasePlan).
+    if (input.periodEnd) await redateForPeriod(tx, input.userId, input.periodEnd);
     return tx.findOneOrFail(User, { id: input.userId }, { refresh: true });
   });
 }

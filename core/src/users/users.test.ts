@@ -1,9 +1,10 @@
 import { describe, expect, it } from 'vitest';
+import { releaseAllocation } from '../allocation/release-allocation.ts';
 import { Billing } from '../entities/billing.entity.ts';
 import { User } from '../entities/user.entity.ts';
 import { NotFoundError, ValidationError } from '../errors.ts';
 import { useTestDatabase } from '../testing/database.ts';
-import { createTestUser, uniqueTag } from '../testing/factories.ts';
+import { addPoolVms, allocateTestVm, createTestUser, uniqueTag } from '../testing/factories.ts';
 import { createUser } from './create-user.ts';
 import { lockUser } from './lock-user.ts';
 import { setUserQuota } from './set-user-quota.ts';
@@ -115,6 +116,27 @@ describe('setUserQuota', () => {
     await setUserQuota(t.em(), { userId: user.id, vmQuota: 0, periodEnd: null });
     const stored = await t.em().findOneOrFail(User, user.id);
     expect(stored).toMatchObject({ vmQuota: 0, vmQuotaPeriodEnd: null });
+  });
+
+  it("re-dates the user's ACTIVE allocations to a new period end, not released ones or others'", async () => {
+    await addPoolVms(t.em(), 3);
+    const user = await createTestUser(t.em(), { vmQuota: 2, periodEnd: new Date(Date.now() + 3_600_000) });
+    const other = await createTestUser(t.em(), { vmQuota: 1, periodEnd: new Date(Date.now() + 3_600_000) });
+    const kept = await allocateTestVm(t.em(), user.id);
+    const released = await allocateTestVm(t.em(), user.id);
+    const others = await allocateTestVm(t.em(), other.id);
+    await releaseAllocation(t.em(), { allocationId: released.id, reason: 'USER' });
+    const end = new Date('2031-03-01T00:00:00Z');
+    await setUserQuota(t.em(), { userId: user.id, vmQuota: 2, periodEnd: end });
+    const ends = async (id: string) =>
+      (await t.query<{ expires_at: Date }>('select expires_at from vm_allocation where id = $1', [id]))[0]
+        .expires_at;
+    expect(await ends(kept.id)).toEqual(end);
+    expect(await ends(released.id)).toEqual(released.expiresAt);
+    expect(await ends(others.id)).toEqual(others.expiresAt);
+    // Clearing the period end leaves running allocations on the end they have.
+    await setUserQuota(t.em(), { userId: user.id, vmQuota: 2, periodEnd: null });
+    expect(await ends(kept.id)).toEqual(end);
   });
 
   it('accepts the bounds 0 and 10000 and refuses anything else with the field named', async () => {

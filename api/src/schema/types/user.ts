@@ -140,7 +140,7 @@ builder.mutationField('setUserQuota', (t) =>
   t.field({
     type: UserType,
     description:
-      "Admin: set a user's VM quota and plan period end (null clears it). New allocations expire at the period end.",
+      "Admin: set a user's VM quota and plan period end. The user's ACTIVE allocations are re-dated to the period end and new ones expire then; null clears it (running allocations keep their end).",
     authScopes: { admin: true },
     args: {
       userId: t.arg.id(),
