@@ -25,6 +25,7 @@ export const ERROR_CODES = [
   'RATE_LIMITED',
   'DATABASE_BUSY',
   'DATABASE_UNAVAILABLE',
+  'ALLOCATION_NOT_ACTIVE',
 ] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];
 
@@ -59,6 +60,14 @@ export class NotFoundError extends DomainError {
     readonly id: string,
   ) {
     super(`${entity} ${id} was not found`);
+  }
+}
+
+/** The allocation was released: its end can no longer change. */
+export class AllocationNotActiveError extends DomainError {
+  readonly code = 'ALLOCATION_NOT_ACTIVE';
+  constructor(readonly allocationId: string) {
+    super(`Allocation ${allocationId} was released: only an ACTIVE allocation can be extended`);
   }
 }
 

@@ -4,6 +4,7 @@ import { Migration20261123200000_ledger } from './Migration20261123200000_ledger
 import { Migration20261123300000_sessions } from './Migration20261123300000_sessions.ts';
 import { Migration20261123400000_outbox_failed } from './Migration20261123400000_outbox_failed.ts';
 import { Migration20261123500000_usage_ignored } from './Migration20261123500000_usage_ignored.ts';
+import { Migration20261203000000_allocation_extension } from './Migration20261203000000_allocation_extension.ts';
 
 /** Every migration, in order. New migrations are appended here (no file discovery at run time). */
 export const migrationsList = [
@@ -13,4 +14,8 @@ export const migrationsList = [
   { name: Migration20261123300000_sessions.name, class: Migration20261123300000_sessions },
   { name: Migration20261123400000_outbox_failed.name, class: Migration20261123400000_outbox_failed },
   { name: Migration20261123500000_usage_ignored.name, class: Migration20261123500000_usage_ignored },
+  {
+    name: Migration20261203000000_allocation_extension.name,
+    class: Migration20261203000000_allocation_extension,
+  },
 ];
