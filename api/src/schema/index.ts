@@ -4,6 +4,7 @@ import './types/scalars.ts';
 import './types/errors.ts';
 import './types/pool-vm.ts';
 import './types/vm-allocation.ts';
+import './types/allocation-extension.ts';
 import './types/user.ts';
 import './types/session.ts';
 import './types/webhook-event.ts';

@@ -1,4 +1,5 @@
 import {
+  AllocationNotActiveError,
   CurrencyMismatchError,
   type DomainError,
   DuplicatePaymentError,
@@ -125,4 +126,12 @@ builder.objectType(RateLimitedError, {
   fields: (t) => ({
     retryAfterSeconds: t.exposeInt('retryAfterSeconds', { description: 'When the window ends.' }),
   }),
+});
+
+builder.objectType(AllocationNotActiveError, {
+  name: 'AllocationNotActiveError',
+  description: 'ALLOCATION_NOT_ACTIVE: the allocation was released; nothing was changed.',
+  interfaces: [ErrorInterface],
+  isTypeOf: (e) => e instanceof AllocationNotActiveError,
+  fields: (t) => ({ allocationId: t.exposeID('allocationId') }),
 });
