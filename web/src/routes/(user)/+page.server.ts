@@ -1,5 +1,5 @@
+import { graphql, type ResultOf, readFragment } from '@hero/graphql';
 import { error, fail, type RequestEvent, redirect } from '@sveltejs/kit';
-import { graphql, type ResultOf, readFragment } from '#lib/graphql/index.ts';
 import { ApiError, describeApiError, gql } from '#lib/server/api.ts';
 import { clearSessionCookie, USER_COOKIE } from '#lib/server/session.ts';
 import { safeHttpUrl } from '#lib/url.ts';
