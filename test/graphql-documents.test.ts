@@ -161,8 +161,9 @@ describe('the clients’ GraphQL documents', () => {
       { where: 'x.ts:2', definitions: parse('fragment F on User { id }').definitions },
       { where: 'x.ts:3', definitions: parse('query { pool(nope: 1) { id } me { ...F } }').definitions },
     ];
+    // (graphql-js may add a "Did you mean …?" naming a field of the schema.)
     expect(validateAll(parsed)).toEqual([
-      'x.ts:1: Cannot query field "displayNameGone" on type "User". Did you mean "displayName"?',
+      expect.stringMatching(/^x\.ts:1: Cannot query field "displayNameGone" on type "User"\./),
       'x.ts:3: Unknown argument "nope" on field "Query.pool".',
     ]);
   });
