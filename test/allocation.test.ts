@@ -10,7 +10,7 @@ import {
   refreshPool,
   type TestUser,
 } from './support/factories.ts';
-import { graphql } from './support/graphql.ts';
+import { graphql, member } from './support/graphql.ts';
 
 const SET_QUOTA = graphql(`mutation($id: ID!, $q: Int!, $end: DateTime) {
   setUserQuota(userId: $id, vmQuota: $q, periodEnd: $end) { __typename ... on Error { code message } } }`);
@@ -61,12 +61,12 @@ describe('allocation', () => {
     periodEnd.setMilliseconds(0);
     const q = await api.admin(SET_QUOTA, { id: planned.id, q: 1, end: periodEnd.toISOString() });
     expect(q.data.setUserQuota.__typename).toBe('SetUserQuotaSuccess');
-    const a = (await allocate(api, planned.token)) as any;
+    const a = member(await allocate(api, planned.token), 'AllocateVmSuccess');
     expect(new Date(a.allocation.expiresAt).toISOString()).toBe(periodEnd.toISOString());
 
     const casual = await createUser(api);
     const before = Date.now();
-    const b = (await allocate(api, casual.token)) as any;
+    const b = member(await allocate(api, casual.token), 'AllocateVmSuccess');
     const ttl = new Date(b.allocation.expiresAt).getTime() - before;
     expect(ttl).toBeGreaterThanOrEqual(2 * 3600_000 - 1000);
     expect(ttl).toBeLessThanOrEqual(2 * 3600_000 + 5000);

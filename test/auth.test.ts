@@ -22,7 +22,7 @@ beforeAll(async () => {
   bob = await createUser(api);
   const a = await allocate(api, alice.token);
   if (a.__typename !== 'AllocateVmSuccess') throw new Error('setup allocation failed');
-  aliceAllocationId = (a as any).allocation.id;
+  aliceAllocationId = a.allocation.id;
 });
 afterAll(async () => {
   await api?.stop();

@@ -239,7 +239,7 @@ describe('autoReleaseNow (api)', () => {
 
     // Both manual runs are in the history, newest first.
     const runs = await api.admin(JOB_RUNS, { job: 'auto-release', first: 2 });
-    expect(runs.data.jobRuns.edges.map((e: any) => e.node)).toMatchObject([
+    expect(runs.data.jobRuns.edges.map((e) => e.node)).toMatchObject([
       {
         job: 'auto-release',
         trigger: 'MANUAL',
@@ -444,7 +444,7 @@ describe('auto-release worker processes', () => {
       graphql('{ allocations(status: ACTIVE, first: 100) { edges { node { id expiringSoon } } } }'),
     );
     const flags = Object.fromEntries(
-      list.data.allocations.edges.map((e: any) => [e.node.id, e.node.expiringSoon]),
+      list.data.allocations.edges.map((e) => [e.node.id, e.node.expiringSoon]),
     );
     expect(flags[soonId]).toBe(true);
     expect(flags[laterId]).toBe(false);
@@ -488,12 +488,12 @@ describe('auto-release worker processes', () => {
       first: 2,
       after: first.data.jobRuns.pageInfo.endCursor,
     });
-    const ids = [...first.data.jobRuns.edges, ...next.data.jobRuns.edges].map((e: any) => Number(e.node.id));
+    const ids = [...first.data.jobRuns.edges, ...next.data.jobRuns.edges].map((e) => Number(e.node.id));
     expect(new Set(ids).size).toBe(4);
     // The two pages follow the list's own order (newest start first): two workers ticking at
     // once can start runs in another order than their ids were taken.
     const whole = await api.admin(JOB_RUNS, { job: 'auto-release', first: 4 });
-    expect(whole.data.jobRuns.edges.map((e: any) => Number(e.node.id))).toEqual(ids);
+    expect(whole.data.jobRuns.edges.map((e) => Number(e.node.id))).toEqual(ids);
     const none = await api.admin(JOB_RUNS, { job: 'no-such-job' });
     expect(none.data.jobRuns.edges).toEqual([]);
   });

@@ -112,14 +112,14 @@ describe('refreshPool', () => {
     const listed = await api.admin(
       graphql('{ allocations(status: ACTIVE) { edges { node { poolVm { id } } } } }'),
     );
-    expect(listed.data.allocations.edges.map((e: any) => e.node.poolVm.id)).toEqual(['r-1']);
+    expect(listed.data.allocations.edges.map((e) => e.node.poolVm.id)).toEqual(['r-1']);
 
     const other = await createUser(api);
     const second = await allocate(api, other.token);
     expect(second).toMatchObject({ __typename: 'PoolExhaustedError', code: 'POOL_EXHAUSTED' });
 
     // Released: the retired VM still never comes back.
-    const id = (first as any).allocation.id;
+    const id = member(first, 'AllocateVmSuccess').allocation.id;
     const rel = await api.asUser(
       user.token,
       graphql('mutation($id: ID!) { releaseMyAllocation(id: $id) { __typename } }'),

@@ -570,8 +570,7 @@ describe('admin lists for the UI', () => {
   it('VmAllocation.user: the allocation of a signed-up user shows who holds it', async () => {
     const user = await signUpUser(api, { displayName: 'Holder' }, from());
     const result = await allocate(api, user.token);
-    expect(result.__typename).toBe('AllocateVmSuccess');
-    const allocationId = (result as any).allocation.id;
+    const allocationId = member(result, 'AllocateVmSuccess').allocation.id;
     const res = await api.admin(
       graphql(
         `query($u: ID) { allocations(userId: $u) { edges { node { id userId user { id email displayName } } } } }`,
@@ -602,7 +601,7 @@ describe('admin lists for the UI', () => {
       graphql(`query($status: WebhookEventStatus, $first: Int) { webhookEvents(status: $status, first: $first) {
       edges { node { id provider eventId type status detail userId user { email } receivedAt } } pageInfo { hasNextPage } } }`);
     const all = await api.admin(QUERY, {});
-    expect(all.data.webhookEvents.edges.map((e: any) => e.node.eventId)).toEqual([
+    expect(all.data.webhookEvents.edges.map((e) => e.node.eventId)).toEqual([
       'evt_new',
       'evt_mid',
       'evt_old',
@@ -622,7 +621,7 @@ describe('admin lists for the UI', () => {
       user: null,
     });
     const refused = await api.admin(QUERY, { status: 'REFUSED' });
-    expect(refused.data.webhookEvents.edges.map((e: any) => e.node.eventId)).toEqual(['evt_new']);
+    expect(refused.data.webhookEvents.edges.map((e) => e.node.eventId)).toEqual(['evt_new']);
     const firstTwo = await api.admin(QUERY, { first: 2 });
     expect(firstTwo.data.webhookEvents.pageInfo.hasNextPage).toBe(true);
     // Admin only.

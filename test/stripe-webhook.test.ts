@@ -748,7 +748,7 @@ describe('signed events the product cannot apply', () => {
   async function shownToAdmin(eventId: string) {
     const res = await api.admin(WEBHOOK_EVENTS, { status: 'REFUSED' });
     expect(res.errors).toBeUndefined();
-    return res.data.webhookEvents.edges.map((e: any) => e.node).find((n: any) => n.eventId === eventId);
+    return res.data.webhookEvents.edges.map((e) => e.node).find((n) => n.eventId === eventId);
   }
 
   it.each<[string, Make, RegExp]>([
