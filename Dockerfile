@@ -21,8 +21,10 @@ COPY workers/package.json workers/
 COPY web/package.json web/
 COPY cli/package.json cli/
 COPY core/package.json core/
+COPY graphql/package.json graphql/
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.base.json ./
+COPY graphql/ graphql/
 COPY web/ web/
 RUN npm run build -w web
 
@@ -35,6 +37,7 @@ COPY workers/package.json workers/
 COPY web/package.json web/
 COPY cli/package.json cli/
 COPY core/package.json core/
+COPY graphql/package.json graphql/
 RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
 
 # --- runtime ----------------------------------------------------------------------------------
@@ -47,6 +50,8 @@ COPY --from=prod-deps /app/ ./
 COPY tsconfig.base.json ./
 # The shared core (@hero/core): domain modules, entities, migrations, the process lifecycle.
 COPY core/ core/
+# The typed GraphQL operations (@hero/graphql) the web and hero-admin send.
+COPY graphql/ graphql/
 COPY api/tsconfig.json api/
 COPY api/src/ api/src/
 COPY workers/tsconfig.json workers/

@@ -14,6 +14,7 @@ import {
 } from '@hero/core/usage/usage-format';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from './support/cli.ts';
+import { graphql } from './support/graphql.ts';
 import { scrape } from './support/metrics.ts';
 import {
   type BareRepo,
@@ -62,9 +63,11 @@ const write = async (files: [string, string][]) => {
 
 /** aggregateNow through the api: no GraphQL error, the summary. */
 async function aggregateNow() {
-  const res = await stack.api.admin(`mutation { aggregateNow {
+  const res = await stack.api.admin(
+    graphql(`mutation { aggregateNow {
     nodesSeen nodesSkipped nodesFailed filesRead recordsSeen recordsApplied recordsDuplicate recordsRejected
-    centsDebited ignoredFiles ignoredFileList { path reason } errors } }`);
+    centsDebited ignoredFiles ignoredFileList { path reason } errors } }`),
+  );
   expect(res.errors).toBeUndefined();
   return res.data.aggregateNow;
 }
@@ -173,7 +176,9 @@ describe('the aggregator is neither stopped nor fooled by bad input', () => {
 
     // The node is applied (not halted); the bad folders are not nodes.
     const state = await stack.api.admin(
-      '{ aggregatorState { nodeName lastCommitSha lastError recordsConsumedTotal ignoredFiles ignoredFileList { path reason } } }',
+      graphql(
+        '{ aggregatorState { nodeName lastCommitSha lastError recordsConsumedTotal ignoredFiles ignoredFileList { path reason } } }',
+      ),
     );
     expect(state.errors).toBeUndefined();
     expect(state.data.aggregatorState).toEqual([
@@ -188,15 +193,17 @@ describe('the aggregator is neither stopped nor fooled by bad input', () => {
     ]);
 
     // The admin views answer (no INTERNAL_SERVER_ERROR from an amount out of range).
-    const views = await stack.api.admin(`{
-      overview { totalBalanceCents consumedRecords rejectedRecords }
-      billing(first: 10) { edges { node { creditBalanceCents user { id } } } }
-      rejectedRecords(nodeName: "${NODE}", first: 10) { edges { node { reason record } } }
-    }`);
+    const views = await stack.api.admin(
+      graphql(`query AdminViews($node: String!) {
+        overview { totalBalanceCents consumedRecords rejectedRecords }
+        billing(first: 10) { edges { node { creditBalanceCents user { id } } } }
+        rejectedRecords(nodeName: $node, first: 10) { edges { node { reason record } } }
+      }`),
+      { node: NODE },
+    );
     expect(views.errors).toBeUndefined();
     expect(views.data.overview).toMatchObject({ consumedRecords: 5, rejectedRecords: 4 });
-    const nulRecord = views.data.rejectedRecords.edges.find((e: any) => /NUL/.test(e.node.reason)).node
-      .record;
+    const nulRecord = views.data.rejectedRecords.edges.find((e) => /NUL/.test(e.node.reason))?.node.record;
     expect(nulRecord).toMatchObject({ idempotency_key: 'n-nul\\u0000', cost_cents: 5 });
 
     // Reported where operators look: the metric and the admin aggregator page.
@@ -241,8 +248,10 @@ describe('the aggregator is neither stopped nor fooled by bad input', () => {
     expect((await balancesOf(stack.db, [a])).get(a.id)).toBe(10_000 - 24 - 7);
 
     // Reconcile compares the ledger's usage debits with the consumed records: no drift.
-    const reconcile = await stack.api.admin(`mutation { reconcileBalancesNow {
-      usersDrifted chainBreaks usageUsersChecked usageUsersDrifted usageTotalDriftCents usageDrifted { userId } } }`);
+    const reconcile = await stack.api.admin(
+      graphql(`mutation { reconcileBalancesNow {
+      usersDrifted chainBreaks usageUsersChecked usageUsersDrifted usageTotalDriftCents usageDrifted { userId } } }`),
+    );
     expect(reconcile.errors).toBeUndefined();
     expect(reconcile.data.reconcileBalancesNow).toEqual({
       usersDrifted: 0,
@@ -296,8 +305,10 @@ describe('the aggregator is neither stopped nor fooled by bad input', () => {
        values ('drift-node/lost', $1, $2, 'nodes/drift-node/usage_2026-11-23-10.otoml', 8)`,
       [user.id, node],
     );
-    const res = await stack.api.admin(`mutation { reconcileBalancesNow {
-      usersDrifted usageUsersDrifted usageTotalDriftCents usageDrifted { userId ledgerUsageCents consumedCents driftCents } } }`);
+    const res = await stack.api.admin(
+      graphql(`mutation { reconcileBalancesNow {
+      usersDrifted usageUsersDrifted usageTotalDriftCents usageDrifted { userId ledgerUsageCents consumedCents driftCents } } }`),
+    );
     expect(res.errors).toBeUndefined();
     expect(res.data.reconcileBalancesNow).toEqual({
       usersDrifted: 0,

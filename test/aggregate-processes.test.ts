@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ApiProcess, startApi } from './support/api.ts';
 import { runCli } from './support/cli.ts';
 import { createTestDatabase, type TestDatabase } from './support/db.ts';
+import { graphql } from './support/graphql.ts';
 import { outcomeLine, spawnTs } from './support/process.ts';
 import {
   balancesOf,
@@ -113,13 +114,16 @@ describe('aggregator worker, aggregateNow and the CLI on a git billing repositor
       recordsApplied: 0,
     });
 
-    const feeds = await api.admin(`{
+    const feeds = await api.admin(
+      graphql(`query AggregatorFeeds($userId: ID!) {
       aggregatorState { nodeName lastCommitSha lastRunAt lastSuccessAt recordsConsumedTotal filesTotal lastError }
       consumedRecords(nodeName: "w-01", first: 2) { edges { node { idempotencyKey userId nodeName filePath costCents resource quantity periodStart } } }
-      billing(first: 3, userId: "${users[0].id}") { edges { node { creditBalanceCents currency user { id email } } } }
+      billing(first: 3, userId: $userId) { edges { node { creditBalanceCents currency user { id email } } } }
       overview { totalUsers consumedRecords rejectedRecords aggregator { lastRunAt lastRunStatus failingNodes { nodeName } } }
       jobRuns(job: "aggregate", first: 1) { edges { node { status summary progress } } }
-    }`);
+    }`),
+      { userId: users[0].id },
+    );
     expect(feeds.errors).toBeUndefined();
     expect(feeds.data.aggregatorState).toEqual(
       ['w-01', 'w-02', 'w-03'].map((nodeName) => ({
@@ -132,7 +136,7 @@ describe('aggregator worker, aggregateNow and the CLI on a git billing repositor
         lastError: null,
       })),
     );
-    const consumed = feeds.data.consumedRecords.edges.map((e: any) => e.node);
+    const consumed = feeds.data.consumedRecords.edges.map((e) => e.node);
     expect(consumed).toHaveLength(2);
     expect(consumed[0]).toMatchObject({
       nodeName: 'w-01',
@@ -233,7 +237,7 @@ describe('aggregator worker, aggregateNow and the CLI on a git billing repositor
     const before = await balancesOf(db, users);
     const a = worker(repo.dir, ['--once']);
     const b = worker(repo.dir, ['--once']);
-    const now = api.admin('mutation { aggregateNow { recordsApplied } }');
+    const now = api.admin(graphql('mutation { aggregateNow { recordsApplied } }'));
     const [codeA, codeB, answer] = await Promise.all([a.exited, b.exited, now]);
     expect([codeA, codeB]).toEqual([0, 0]);
     const applied =

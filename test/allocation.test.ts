@@ -10,9 +10,10 @@ import {
   refreshPool,
   type TestUser,
 } from './support/factories.ts';
+import { graphql, member } from './support/graphql.ts';
 
-const SET_QUOTA = `mutation($id: ID!, $q: Int!, $end: DateTime) {
-  setUserQuota(userId: $id, vmQuota: $q, periodEnd: $end) { __typename ... on Error { code message } } }`;
+const SET_QUOTA = graphql(`mutation($id: ID!, $q: Int!, $end: DateTime) {
+  setUserQuota(userId: $id, vmQuota: $q, periodEnd: $end) { __typename ... on Error { code message } } }`);
 
 describe('allocation', () => {
   let db: TestDatabase;
@@ -39,11 +40,11 @@ describe('allocation', () => {
       allocation: { cockpitUrl: 'https://cockpit.test/c-1', poolVm: { id: 'c-1' } },
     });
     await refreshPool(api, [{ id: 'c-1', name: 'C 1', cockpitUrl: 'https://elsewhere.test/new' }]);
-    const pool = await api.admin('{ pool { id cockpitUrl allocated } }');
+    const pool = await api.admin(graphql('{ pool { id cockpitUrl allocated } }'));
     expect(pool.data.pool).toEqual([
       { id: 'c-1', cockpitUrl: 'https://elsewhere.test/new', allocated: true },
     ]);
-    const me = await api.asUser(user.token, '{ me { allocations { cockpitUrl } } }');
+    const me = await api.asUser(user.token, graphql('{ me { allocations { cockpitUrl } } }'));
     expect(me.data.me.allocations).toEqual([{ cockpitUrl: 'https://cockpit.test/c-1' }]);
   });
 
@@ -60,12 +61,12 @@ describe('allocation', () => {
     periodEnd.setMilliseconds(0);
     const q = await api.admin(SET_QUOTA, { id: planned.id, q: 1, end: periodEnd.toISOString() });
     expect(q.data.setUserQuota.__typename).toBe('SetUserQuotaSuccess');
-    const a = (await allocate(api, planned.token)) as any;
+    const a = member(await allocate(api, planned.token), 'AllocateVmSuccess');
     expect(new Date(a.allocation.expiresAt).toISOString()).toBe(periodEnd.toISOString());
 
     const casual = await createUser(api);
     const before = Date.now();
-    const b = (await allocate(api, casual.token)) as any;
+    const b = member(await allocate(api, casual.token), 'AllocateVmSuccess');
     const ttl = new Date(b.allocation.expiresAt).getTime() - before;
     expect(ttl).toBeGreaterThanOrEqual(2 * 3600_000 - 1000);
     expect(ttl).toBeLessThanOrEqual(2 * 3600_000 + 5000);
@@ -150,8 +151,8 @@ describe('allocation race across two API processes', () => {
     expect(count('PoolExhaustedError')).toBe(150);
 
     const vmIds = results
-      .filter((r) => r.data.allocateVm.__typename === 'AllocateVmSuccess')
-      .map((r) => r.data.allocateVm.allocation.poolVm.id);
+      .flatMap((r) => (r.data.allocateVm.__typename === 'AllocateVmSuccess' ? [r.data.allocateVm] : []))
+      .map((a) => a.allocation.poolVm.id);
     expect(new Set(vmIds).size).toBe(50);
     expect(
       await db.query(
@@ -187,9 +188,9 @@ describe('provisioners', () => {
     try {
       const user = await createUser(api);
       for (const [query, asUser] of [
-        ['{ pool { id } }', false],
-        ['mutation { refreshPool(input: { manifest: [] }) { __typename } }', false],
-        ['mutation { allocateVm { __typename } }', true],
+        [graphql('{ pool { id } }'), false],
+        [graphql('mutation { refreshPool(input: { manifest: [] }) { __typename } }'), false],
+        [graphql('mutation { allocateVm { __typename } }'), true],
       ] as const) {
         const res = asUser ? await api.asUser(user.token, query) : await api.admin(query);
         expect(res.status).toBe(503);
@@ -212,9 +213,9 @@ describe('provisioners', () => {
   it('PROVISIONER_DEMO=1 serves a fabricated pool; refresh is for the pool provisioner only', async () => {
     const api = await startApi({ databaseUrl: db.url, env: { PROVISIONER_DEMO: '1' } });
     try {
-      const pool = await api.admin('{ pool { id } } ');
+      const pool = await api.admin(graphql('{ pool { id } } '));
       expect(pool.data.pool.map((v: { id: string }) => v.id)).toContain('demo-vm-01');
-      const status = await api.admin('{ provisioner { name isDemo } }');
+      const status = await api.admin(graphql('{ provisioner { name isDemo } }'));
       expect(status.data.provisioner).toEqual({ name: 'demo', isDemo: true });
       const user = await createUser(api);
       expect(await allocate(api, user.token)).toMatchObject({
@@ -236,9 +237,9 @@ describe('provisioners', () => {
         __typename: 'ValidationError',
         problems: [{ path: '[0].cockpitUrl', message: 'must be an http:// or https:// URL' }],
       });
-      expect((await api.admin('{ pool { id } }')).data.pool.map((v: { id: string }) => v.id)).not.toContain(
-        'vm-1',
-      );
+      expect(
+        (await api.admin(graphql('{ pool { id } }'))).data.pool.map((v: { id: string }) => v.id),
+      ).not.toContain('vm-1');
     } finally {
       await api.stop();
     }

@@ -1,7 +1,9 @@
+import { type Operation, sourceOf } from '@hero/graphql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ApiProcess, startApi } from './support/api.ts';
 import { createTestDatabase, type TestDatabase } from './support/db.ts';
 import { ADMIN_SIGN_IN, allocate, createUser, poolOf, type TestUser } from './support/factories.ts';
+import { graphql, member } from './support/graphql.ts';
 
 let db: TestDatabase;
 let api: ApiProcess;
@@ -20,7 +22,7 @@ beforeAll(async () => {
   bob = await createUser(api);
   const a = await allocate(api, alice.token);
   if (a.__typename !== 'AllocateVmSuccess') throw new Error('setup allocation failed');
-  aliceAllocationId = (a as any).allocation.id;
+  aliceAllocationId = a.allocation.id;
 });
 afterAll(async () => {
   await api?.stop();
@@ -28,51 +30,57 @@ afterAll(async () => {
 });
 
 /** Every admin operation of the schema, with arguments that would work. */
-const ADMIN_OPERATIONS: [string, string, () => Record<string, unknown>][] = [
-  ['pool', '{ pool { id } }', () => ({})],
-  ['users', '{ users { edges { node { id email } } } }', () => ({})],
-  ['allocations', '{ allocations { edges { node { id } } } }', () => ({})],
-  ['provisioner', '{ provisioner { name } }', () => ({})],
+const ADMIN_OPERATIONS: [string, Operation, () => Record<string, unknown>][] = [
+  ['pool', graphql('{ pool { id } }'), () => ({})],
+  ['users', graphql('{ users { edges { node { id email } } } }'), () => ({})],
+  ['allocations', graphql('{ allocations { edges { node { id } } } }'), () => ({})],
+  ['provisioner', graphql('{ provisioner { name } }'), () => ({})],
   [
     'refreshPool',
-    'mutation($m: JSON) { refreshPool(input: { manifest: $m }) { __typename } }',
+    graphql('mutation($m: JSON) { refreshPool(input: { manifest: $m }) { __typename } }'),
     () => ({ m: poolOf(4) }),
   ],
   [
     'createUser',
-    'mutation($e: String!) { createUser(input: { email: $e, displayName: "X" }) { __typename } }',
+    graphql('mutation($e: String!) { createUser(input: { email: $e, displayName: "X" }) { __typename } }'),
     () => ({ e: `gate-${Math.random().toString(36).slice(2)}@example.org` }),
   ],
   [
     'setUserQuota',
-    'mutation($id: ID!) { setUserQuota(userId: $id, vmQuota: 1) { __typename } }',
+    graphql('mutation($id: ID!) { setUserQuota(userId: $id, vmQuota: 1) { __typename } }'),
     () => ({ id: bob.id }),
   ],
   [
     'releaseAllocation',
-    'mutation($id: ID!) { releaseAllocation(id: $id, reason: ADMIN) { __typename } }',
+    graphql('mutation($id: ID!) { releaseAllocation(id: $id, reason: ADMIN) { __typename } }'),
     () => ({ id: '00000000-0000-4000-8000-000000000000' }),
   ],
-  ['billing', '{ billing { edges { node { creditBalanceCents } } } }', () => ({})],
-  ['payments', '{ payments { edges { node { id } } } }', () => ({})],
-  ['ledger', '{ ledger { edges { node { id } } } }', () => ({})],
-  ['overview', '{ overview { totalUsers ledger { usersDrifted } } }', () => ({})],
+  ['billing', graphql('{ billing { edges { node { creditBalanceCents } } } }'), () => ({})],
+  ['payments', graphql('{ payments { edges { node { id } } } }'), () => ({})],
+  ['ledger', graphql('{ ledger { edges { node { id } } } }'), () => ({})],
+  ['overview', graphql('{ overview { totalUsers ledger { usersDrifted } } }'), () => ({})],
   [
     'recordPayment',
-    'mutation($id: ID!) { recordPayment(input: { userId: $id, amountCents: 100, currency: "EUR" }) { __typename } }',
+    graphql(
+      'mutation($id: ID!) { recordPayment(input: { userId: $id, amountCents: 100, currency: "EUR" }) { __typename } }',
+    ),
     () => ({ id: bob.id }),
   ],
   [
     'refundPayment',
-    'mutation { refundPayment(input: { paymentId: "00000000-0000-4000-8000-000000000000" }) { __typename } }',
+    graphql(
+      'mutation { refundPayment(input: { paymentId: "00000000-0000-4000-8000-000000000000" }) { __typename } }',
+    ),
     () => ({}),
   ],
   [
     'adjustBalance',
-    'mutation($id: ID!) { adjustBalance(input: { userId: $id, amountCents: 1, note: "gate" }) { __typename } }',
+    graphql(
+      'mutation($id: ID!) { adjustBalance(input: { userId: $id, amountCents: 1, note: "gate" }) { __typename } }',
+    ),
     () => ({ id: bob.id }),
   ],
-  ['reconcileBalancesNow', 'mutation { reconcileBalancesNow { usersChecked } }', () => ({})],
+  ['reconcileBalancesNow', graphql('mutation { reconcileBalancesNow { usersChecked } }'), () => ({})],
 ];
 
 describe('admin gating', () => {
@@ -104,7 +112,9 @@ describe('admin gating', () => {
   it('a wrong secret changes nothing', async () => {
     const before = await db.query('select count(*)::int as n from users');
     await api.gql(
-      'mutation { createUser(input: { email: "sneaky@example.org", displayName: "S" }) { __typename } }',
+      graphql(
+        'mutation { createUser(input: { email: "sneaky@example.org", displayName: "S" }) { __typename } }',
+      ),
       {},
       { 'x-admin-secret': 'not-the-secret-at-all' },
     );
@@ -114,7 +124,7 @@ describe('admin gating', () => {
 
 describe('user access', () => {
   it('user operations need a valid bearer token', async () => {
-    for (const query of ['{ me { id } }', 'mutation { allocateVm { __typename } }']) {
+    for (const query of [graphql('{ me { id } }'), graphql('mutation { allocateVm { __typename } }')]) {
       const none = await api.gql(query);
       expect(none.status).toBe(401);
       expect(none.errors?.[0].extensions?.code).toBe('UNAUTHENTICATED');
@@ -125,12 +135,12 @@ describe('user access', () => {
   });
 
   it("a user sees only their own allocations and cannot release another user's", async () => {
-    const bobsView = await api.asUser(bob.token, '{ me { id allocations { id } } }');
+    const bobsView = await api.asUser(bob.token, graphql('{ me { id allocations { id } } }'));
     expect(bobsView.data.me).toEqual({ id: bob.id, allocations: [] });
 
     const res = await api.asUser(
       bob.token,
-      'mutation($id: ID!) { releaseMyAllocation(id: $id) { __typename ... on Error { code } } }',
+      graphql('mutation($id: ID!) { releaseMyAllocation(id: $id) { __typename ... on Error { code } } }'),
       { id: aliceAllocationId },
     );
     expect(res.data.releaseMyAllocation).toEqual({ __typename: 'NotFoundError', code: 'NOT_FOUND' });
@@ -140,28 +150,30 @@ describe('user access', () => {
     expect(row).toEqual({ status: 'ACTIVE', released_at: null });
     expect(await db.query('select count(*)::int as n from outbox')).toEqual([{ n: 0 }]);
 
-    const alicesView = await api.asUser(alice.token, '{ me { allocations { id status } } }');
+    const alicesView = await api.asUser(alice.token, graphql('{ me { allocations { id status } } }'));
     expect(alicesView.data.me.allocations).toEqual([{ id: aliceAllocationId, status: 'ACTIVE' }]);
   });
 
   it('a garbage allocation id reads as not found', async () => {
     const res = await api.asUser(
       alice.token,
-      'mutation { releaseMyAllocation(id: "not-a-uuid") { __typename ... on Error { code message } } }',
+      graphql(
+        'mutation { releaseMyAllocation(id: "not-a-uuid") { __typename ... on Error { code message } } }',
+      ),
     );
-    expect(res.data.releaseMyAllocation.code).toBe('NOT_FOUND');
+    expect(member(res.data.releaseMyAllocation, 'NotFoundError').code).toBe('NOT_FOUND');
   });
 });
 
 describe('wrong admin secrets are rate-limited per client address', () => {
-  const USERS = '{ users { edges { cursor } } }';
+  const USERS = graphql('{ users { edges { cursor } } }');
 
   /** POST /graphql from `ip` (X-Forwarded-For via the trusted 127.0.0.1); status, headers, body. */
-  async function from(ip: string, headers: Record<string, string>, query = USERS, variables = {}) {
+  async function from(ip: string, headers: Record<string, string>, query: Operation = USERS, variables = {}) {
     const res = await fetch(`${api.url}/graphql`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', 'x-forwarded-for': ip, ...headers },
-      body: JSON.stringify({ query, variables }),
+      body: JSON.stringify({ query: sourceOf(query), variables }),
     });
     return {
       status: res.status,
@@ -218,7 +230,7 @@ describe('wrong admin secrets are rate-limited per client address', () => {
     ).toEqual({ attempts: 301 });
 
     // No secret at all, or an admin session opened elsewhere: the limited address is not shut out.
-    expect((await from(attacker, {}, '{ passwordRules { minLength } }')).status).toBe(200);
+    expect((await from(attacker, {}, graphql('{ passwordRules { minLength } }'))).status).toBe(200);
     const session = (await from(elsewhere, {}, ADMIN_SIGN_IN, { secret: api.adminSecret })).body.data
       .adminSignIn.session.token as string;
     const viaSession = await from(attacker, { authorization: `Bearer ${session}` });

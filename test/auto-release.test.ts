@@ -9,6 +9,7 @@ import { type ApiProcess, startApi } from './support/api.ts';
 import { createTestDatabase, type TestDatabase } from './support/db.ts';
 import { allocate, createUser, poolOf, seedAllocations } from './support/factories.ts';
 import { startFakeDeployer, waitFor } from './support/fake-deployer.ts';
+import { graphql } from './support/graphql.ts';
 import { outcomeLine, spawnTs } from './support/process.ts';
 
 let db: TestDatabase;
@@ -26,11 +27,12 @@ afterAll(async () => {
   await db?.drop();
 });
 
-const AUTO_RELEASE_NOW = `mutation { autoReleaseNow {
-  rowsExamined rowsExpired rowsReleased rowsAlreadyReleased expiryWarnings errors } }`;
-const JOB_RUNS = `query($job: String, $first: Int, $after: String) { jobRuns(job: $job, first: $first, after: $after) {
+const AUTO_RELEASE_NOW = graphql(`mutation { autoReleaseNow {
+  rowsExamined rowsExpired rowsReleased rowsAlreadyReleased expiryWarnings errors } }`);
+const JOB_RUNS =
+  graphql(`query($job: String, $first: Int, $after: String) { jobRuns(job: $job, first: $first, after: $after) {
   edges { cursor node { id job trigger status host pid startedAt finishedAt summary error } }
-  pageInfo { hasNextPage endCursor } } }`;
+  pageInfo { hasNextPage endCursor } } }`);
 
 const byName = (name: string) => provisionerNamed(name);
 
@@ -186,8 +188,8 @@ describe('autoReleaseNow (api)', () => {
     const user = await createUser(api);
     const periodEnd = new Date(Date.now() + 2_500);
     const quota = await api.admin(
-      `mutation($userId: ID!, $periodEnd: DateTime) { setUserQuota(userId: $userId, vmQuota: 1, periodEnd: $periodEnd) {
-        __typename ... on Error { message } } }`,
+      graphql(`mutation($userId: ID!, $periodEnd: DateTime) { setUserQuota(userId: $userId, vmQuota: 1, periodEnd: $periodEnd) {
+        __typename ... on Error { message } } }`),
       { userId: user.id, periodEnd: periodEnd.toISOString() },
     );
     expect(quota.data.setUserQuota.__typename).toBe('SetUserQuotaSuccess');
@@ -229,7 +231,7 @@ describe('autoReleaseNow (api)', () => {
     // The user sees it released; the VM is free again.
     const me = await api.asUser(
       user.token,
-      '{ me { allocations { id status releaseReason expiringSoon } } }',
+      graphql('{ me { allocations { id status releaseReason expiringSoon } } }'),
     );
     expect(me.data.me.allocations).toEqual([
       { id: allocationId, status: 'RELEASED', releaseReason: 'EXPIRED', expiringSoon: false },
@@ -237,7 +239,7 @@ describe('autoReleaseNow (api)', () => {
 
     // Both manual runs are in the history, newest first.
     const runs = await api.admin(JOB_RUNS, { job: 'auto-release', first: 2 });
-    expect(runs.data.jobRuns.edges.map((e: any) => e.node)).toMatchObject([
+    expect(runs.data.jobRuns.edges.map((e) => e.node)).toMatchObject([
       {
         job: 'auto-release',
         trigger: 'MANUAL',
@@ -439,10 +441,10 @@ describe('auto-release worker processes', () => {
 
     // expiringSoon on the admin allocations list.
     const list = await api.admin(
-      '{ allocations(status: ACTIVE, first: 100) { edges { node { id expiringSoon } } } }',
+      graphql('{ allocations(status: ACTIVE, first: 100) { edges { node { id expiringSoon } } } }'),
     );
     const flags = Object.fromEntries(
-      list.data.allocations.edges.map((e: any) => [e.node.id, e.node.expiringSoon]),
+      list.data.allocations.edges.map((e) => [e.node.id, e.node.expiringSoon]),
     );
     expect(flags[soonId]).toBe(true);
     expect(flags[laterId]).toBe(false);
@@ -486,12 +488,12 @@ describe('auto-release worker processes', () => {
       first: 2,
       after: first.data.jobRuns.pageInfo.endCursor,
     });
-    const ids = [...first.data.jobRuns.edges, ...next.data.jobRuns.edges].map((e: any) => Number(e.node.id));
+    const ids = [...first.data.jobRuns.edges, ...next.data.jobRuns.edges].map((e) => Number(e.node.id));
     expect(new Set(ids).size).toBe(4);
     // The two pages follow the list's own order (newest start first): two workers ticking at
     // once can start runs in another order than their ids were taken.
     const whole = await api.admin(JOB_RUNS, { job: 'auto-release', first: 4 });
-    expect(whole.data.jobRuns.edges.map((e: any) => Number(e.node.id))).toEqual(ids);
+    expect(whole.data.jobRuns.edges.map((e) => Number(e.node.id))).toEqual(ids);
     const none = await api.admin(JOB_RUNS, { job: 'no-such-job' });
     expect(none.data.jobRuns.edges).toEqual([]);
   });

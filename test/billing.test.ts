@@ -11,6 +11,7 @@ import {
   recordPayment,
   type TestUser,
 } from './support/factories.ts';
+import { codeOf, graphql, member } from './support/graphql.ts';
 import { balanceOf as balanceOfUser, ledgerSumOf } from './support/money.ts';
 import { outcomeLine, spawnTs } from './support/process.ts';
 
@@ -55,10 +56,10 @@ afterAll(async () => {
   await db?.drop();
 });
 
-const REFUND = `mutation($input: RefundPaymentInput!) { refundPayment(input: $input) { __typename
+const REFUND = graphql(`mutation($input: RefundPaymentInput!) { refundPayment(input: $input) { __typename
   ... on RefundPaymentSuccess { result { payment { id kind amountCents refundOfId providerRef } billing { creditBalanceCents } } }
   ... on RefundExceedsPaymentError { refundableCents }
-  ... on Error { code message } } }`;
+  ... on Error { code message } } }`);
 
 const balanceOf = (userId: string) => balanceOfUser(db, userId);
 const ledgerOf = (userId: string) =>
@@ -89,8 +90,7 @@ describe('payments', () => {
     const res = await api.admin(RECORD_PAYMENT, {
       input: { userId: user.id, amountCents: 2_500, currency: 'eur', providerRef: 'bank-0001', note: 'wire' },
     });
-    const result = res.data.recordPayment;
-    expect(result.__typename).toBe('RecordPaymentSuccess');
+    const result = member(res.data.recordPayment, 'RecordPaymentSuccess');
     expect(result.result.payment).toMatchObject({
       amountCents: 2_500,
       currency: 'EUR',
@@ -109,7 +109,9 @@ describe('payments', () => {
       },
     ]);
     const listed = await api.admin(
-      `query($u: ID) { payments(userId: $u) { edges { node { id user { id } amountCents note } } } }`,
+      graphql(
+        `query($u: ID) { payments(userId: $u) { edges { node { id user { id } amountCents note } } } }`,
+      ),
       { u: user.id },
     );
     expect(listed.data.payments.edges.map((e: { node: unknown }) => e.node)).toEqual([
@@ -123,7 +125,7 @@ describe('payments', () => {
       await api.admin(RECORD_PAYMENT, { input: { userId: user.id, amountCents: 100, currency: 'USD' } })
     ).data.recordPayment;
     expect(usd).toMatchObject({ __typename: 'CurrencyMismatchError', code: 'CURRENCY_MISMATCH' });
-    expect(usd.message).toMatch(/kept in EUR.*USD is refused/);
+    expect(member(usd, 'CurrencyMismatchError').message).toMatch(/kept in EUR.*USD is refused/);
 
     const dup = (
       await api.admin(RECORD_PAYMENT, {
@@ -137,27 +139,28 @@ describe('payments', () => {
         input: { userId: user.id, amountCents: 0, currency: 'EURO', provider: 'Not Valid!' },
       })
     ).data.recordPayment;
-    expect(bad.__typename).toBe('ValidationError');
-    expect(bad.problems.map((p: { path: string }) => p.path).sort()).toEqual([
-      'amountCents',
-      'currency',
-      'provider',
-    ]);
+    expect(
+      member(bad, 'ValidationError')
+        .problems.map((p) => p.path)
+        .sort(),
+    ).toEqual(['amountCents', 'currency', 'provider']);
 
     const unknown = (
       await api.admin(RECORD_PAYMENT, {
         input: { userId: '00000000-0000-4000-8000-000000000000', amountCents: 100, currency: 'EUR' },
       })
     ).data.recordPayment;
-    expect(unknown.code).toBe('NOT_FOUND');
+    expect(codeOf(unknown)).toBe('NOT_FOUND');
     expect(await snapshot(user.id)).toEqual(before);
   });
 
   it('refunds never add up to more than the payment, and a full refund cannot be repeated', async () => {
     const payer = await createUser(api);
     const { paymentId } = await recordPayment(api, payer.id, 1_000);
-    const partial = (await api.admin(REFUND, { input: { paymentId, amountCents: 300 } })).data.refundPayment;
-    expect(partial.__typename).toBe('RefundPaymentSuccess');
+    const partial = member(
+      (await api.admin(REFUND, { input: { paymentId, amountCents: 300 } })).data.refundPayment,
+      'RefundPaymentSuccess',
+    );
     expect(partial.result.payment).toMatchObject({ kind: 'REFUND', amountCents: 300, refundOfId: paymentId });
     expect(partial.result.billing.creditBalanceCents).toBe(700);
 
@@ -166,22 +169,23 @@ describe('payments', () => {
     expect(tooMuch).toMatchObject({ __typename: 'RefundExceedsPaymentError', refundableCents: 700 });
     expect(await snapshot(payer.id)).toEqual(before);
 
-    const rest = (await api.admin(REFUND, { input: { paymentId } })).data.refundPayment;
+    const rest = member(
+      (await api.admin(REFUND, { input: { paymentId } })).data.refundPayment,
+      'RefundPaymentSuccess',
+    );
     expect(rest.result.payment.amountCents).toBe(700);
     expect(rest.result.billing.creditBalanceCents).toBe(0);
     const again = (await api.admin(REFUND, { input: { paymentId } })).data.refundPayment;
     expect(again).toMatchObject({ code: 'REFUND_EXCEEDS_PAYMENT', refundableCents: 0 });
-    expect(again.message).toMatch(/refunded in full already/);
+    expect(member(again, 'RefundExceedsPaymentError').message).toMatch(/refunded in full already/);
 
     const listed = await api.admin(
-      `query($u: ID) { payments(userId: $u) { edges { node { kind refundedCents } } } }`,
+      graphql(`query($u: ID) { payments(userId: $u) { edges { node { kind refundedCents } } } }`),
       {
         u: payer.id,
       },
     );
-    expect(listed.data.payments.edges.find((e: any) => e.node.kind === 'CREDIT').node.refundedCents).toBe(
-      1_000,
-    );
+    expect(listed.data.payments.edges.find((e) => e.node.kind === 'CREDIT')?.node.refundedCents).toBe(1_000);
     expect(
       (await ledgerOf(payer.id)).map((r) => [r.kind, Number(r.amount_cents), Number(r.balance_after_cents)]),
     ).toEqual([
@@ -206,22 +210,22 @@ describe('payments', () => {
 
   it('adjustBalance writes an ADJUSTMENT row with its reason; a ledger row can be neither changed nor deleted', async () => {
     const res = await api.admin(
-      `mutation($id: ID!) { adjustBalance(input: { userId: $id, amountCents: -250, note: "goodwill reversal" }) {
-         __typename ... on AdjustBalanceSuccess { entry { kind amountCents balanceAfterCents note } } } }`,
+      graphql(`mutation($id: ID!) { adjustBalance(input: { userId: $id, amountCents: -250, note: "goodwill reversal" }) {
+         __typename ... on AdjustBalanceSuccess { entry { kind amountCents balanceAfterCents note } } } }`),
       { id: user.id },
     );
-    expect(res.data.adjustBalance.entry).toEqual({
+    expect(member(res.data.adjustBalance, 'AdjustBalanceSuccess').entry).toEqual({
       kind: 'ADJUSTMENT',
       amountCents: -250,
       balanceAfterCents: 2_250,
       note: 'goodwill reversal',
     });
     const noReason = await api.admin(
-      `mutation($id: ID!) { adjustBalance(input: { userId: $id, amountCents: 0, note: " " }) {
-         __typename ... on ValidationError { problems { path } } } }`,
+      graphql(`mutation($id: ID!) { adjustBalance(input: { userId: $id, amountCents: 0, note: " " }) {
+         __typename ... on ValidationError { problems { path } } } }`),
       { id: user.id },
     );
-    expect(noReason.data.adjustBalance.problems.map((p: { path: string }) => p.path)).toEqual([
+    expect(member(noReason.data.adjustBalance, 'ValidationError').problems.map((p) => p.path)).toEqual([
       'amountCents',
       'note',
     ]);
@@ -239,7 +243,7 @@ describe('plans', () => {
   it('lists the catalog with its ladders', async () => {
     const res = await api.asUser(
       (await createUser(api)).token,
-      '{ plans { code vmQuota periodDays priceCents currency discounts { periods percent } } }',
+      graphql('{ plans { code vmQuota periodDays priceCents currency discounts { periods percent } } }'),
     );
     expect(res.data.plans).toEqual([
       {
@@ -284,11 +288,11 @@ describe('plans', () => {
     'quotePlan(%s, %i): subtotal %i, percent %s, discount %i, price %i',
     async (code, periods, subtotal, percent, discount, price) => {
       const res = await api.admin(
-        `query($c: String!, $p: Int!) { quotePlan(planCode: $c, periods: $p) { __typename
-         ... on QuotePlanSuccess { quote { periods unitPriceCents subtotalCents discountPercent discountCents priceCents currency } } } }`,
+        graphql(`query($c: String!, $p: Int!) { quotePlan(planCode: $c, periods: $p) { __typename
+         ... on QuotePlanSuccess { quote { periods unitPriceCents subtotalCents discountPercent discountCents priceCents currency } } } }`),
         { c: code, p: periods },
       );
-      expect(res.data.quotePlan.quote).toMatchObject({
+      expect(member(res.data.quotePlan, 'QuotePlanSuccess').quote).toMatchObject({
         periods,
         subtotalCents: subtotal,
         discountPercent: percent,
@@ -300,10 +304,12 @@ describe('plans', () => {
   );
 
   it('quotePlan refuses an unknown plan and a period count out of range', async () => {
-    const q = `query($c: String!, $p: Int!) { quotePlan(planCode: $c, periods: $p) { __typename ... on Error { code message } } }`;
-    expect((await api.admin(q, { c: 'gold', p: 1 })).data.quotePlan.code).toBe('NOT_FOUND');
-    expect((await api.admin(q, { c: 'basic', p: 0 })).data.quotePlan.code).toBe('BAD_USER_INPUT');
-    expect((await api.admin(q, { c: 'basic', p: 121 })).data.quotePlan.code).toBe('BAD_USER_INPUT');
+    const q = graphql(
+      `query($c: String!, $p: Int!) { quotePlan(planCode: $c, periods: $p) { __typename ... on Error { code message } } }`,
+    );
+    expect(codeOf((await api.admin(q, { c: 'gold', p: 1 })).data.quotePlan)).toBe('NOT_FOUND');
+    expect(codeOf((await api.admin(q, { c: 'basic', p: 0 })).data.quotePlan)).toBe('BAD_USER_INPUT');
+    expect(codeOf((await api.admin(q, { c: 'basic', p: 121 })).data.quotePlan)).toBe('BAD_USER_INPUT');
   });
 
   it('a short balance gets INSUFFICIENT_CREDIT and nothing changes', async () => {
@@ -324,8 +330,7 @@ describe('plans', () => {
     const buyer = await createUser(api);
     await recordPayment(api, buyer.id, 40_000);
     const started = Date.now();
-    const first = await purchasePlan(api, buyer.token, 'team', 3);
-    expect(first.__typename).toBe('PurchasePlanSuccess');
+    const first = member(await purchasePlan(api, buyer.token, 'team', 3), 'PurchasePlanSuccess');
     const end1 = new Date(first.result.purchase.periodEnd).getTime();
     expect(end1 - new Date(first.result.purchase.periodStart).getTime()).toBe(90 * DAY_MS);
     expect(end1).toBeGreaterThanOrEqual(started + 90 * DAY_MS - 1_000);
@@ -342,15 +347,14 @@ describe('plans', () => {
     expect((await allocate(api, buyer.token)).__typename).toBe('QuotaExceededError');
 
     // Renewing early: the new period starts at the current end, and every ACTIVE VM follows it.
-    const second = await purchasePlan(api, buyer.token, 'team', 12);
-    expect(second.__typename).toBe('PurchasePlanSuccess');
+    const second = member(await purchasePlan(api, buyer.token, 'team', 12), 'PurchasePlanSuccess');
     expect(new Date(second.result.purchase.periodStart).getTime()).toBe(end1);
     const end2 = new Date(second.result.purchase.periodEnd).getTime();
     expect(end2 - end1).toBe(360 * DAY_MS);
     expect(second.result.allocationsRedated).toBe(3);
     const mine = await api.asUser(
       buyer.token,
-      '{ me { allocations(status: ACTIVE) { expiresAt } billing { creditBalanceCents } } }',
+      graphql('{ me { allocations(status: ACTIVE) { expiresAt } billing { creditBalanceCents } } }'),
     );
     expect(
       mine.data.me.allocations.map((a: { expiresAt: string }) => new Date(a.expiresAt).getTime()),
@@ -372,7 +376,7 @@ describe('plans', () => {
       buyer.id,
     ]);
     const before = Date.now();
-    const result = await purchasePlan(api, buyer.token, 'basic', 1);
+    const result = member(await purchasePlan(api, buyer.token, 'basic', 1), 'PurchasePlanSuccess');
     expect(new Date(result.result.purchase.periodStart).getTime()).toBeGreaterThanOrEqual(before - 1_000);
     expect(result.result.billing.creditBalanceCents).toBe(0);
   });
@@ -402,8 +406,9 @@ describe('plans', () => {
 
 describe('reconciliation', () => {
   it('finds no drift when every change went through the ledger, and reports a tampered balance without fixing it', async () => {
-    const RECONCILE = `mutation { reconcileBalancesNow { usersChecked usersDrifted totalDriftCents chainBreaks
-      drifted { userId balanceCents ledgerCents driftCents } } }`;
+    const RECONCILE =
+      graphql(`mutation { reconcileBalancesNow { usersChecked usersDrifted totalDriftCents chainBreaks
+      drifted { userId balanceCents ledgerCents driftCents } } }`);
     const clean = (await api.admin(RECONCILE)).data.reconcileBalancesNow;
     expect(clean.usersChecked).toBeGreaterThan(5);
     expect(clean).toMatchObject({ usersDrifted: 0, totalDriftCents: 0, chainBreaks: 0, drifted: [] });
@@ -423,7 +428,7 @@ describe('reconciliation', () => {
     expect(await balanceOf(victim.id)).toBe(577);
 
     const overview = await api.admin(
-      '{ overview { ledger { lastCheckedAt lastRunStatus usersDrifted totalDriftCents } } }',
+      graphql('{ overview { ledger { lastCheckedAt lastRunStatus usersDrifted totalDriftCents } } }'),
     );
     expect(overview.data.overview.ledger).toMatchObject({
       lastRunStatus: 'SUCCEEDED',

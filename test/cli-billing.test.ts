@@ -4,6 +4,7 @@ import { type ApiProcess, startApi } from './support/api.ts';
 import { runCli } from './support/cli.ts';
 import { createTestDatabase, type TestDatabase } from './support/db.ts';
 import { createUser, type TestUser } from './support/factories.ts';
+import { graphql } from './support/graphql.ts';
 
 /**
  * The `hero-admin` billing commands (payments, plans, reconcile) as a person runs them: a child
@@ -56,8 +57,10 @@ const tableRows = (text: string) =>
 const field = (text: string, key: string) => new RegExp(`^${key} {2,}(.*)$`, 'm').exec(text)?.[1];
 
 async function balanceOf(userId: string): Promise<number> {
-  const res = await api.admin<{ billing: { edges: { node: { creditBalanceCents: number } }[] } }>(
-    'query($userId: ID) { billing(userId: $userId, first: 1) { edges { node { creditBalanceCents } } } }',
+  const res = await api.admin(
+    graphql(
+      'query($userId: ID) { billing(userId: $userId, first: 1) { edges { node { creditBalanceCents } } } }',
+    ),
     { userId },
   );
   const node = res.data?.billing.edges[0]?.node;

@@ -11,6 +11,7 @@ import { runCli, runCliAsShown } from './support/cli.ts';
 import { createTestDatabase, type TestDatabase } from './support/db.ts';
 import { childEnv } from './support/env.ts';
 import { allocate, createUser, poolOf } from './support/factories.ts';
+import { graphql } from './support/graphql.ts';
 import { REPO_ROOT } from './support/postgres.ts';
 import { freePort } from './support/process.ts';
 
@@ -188,7 +189,7 @@ describe('hero-admin users create', () => {
     expect(res.stdout).toMatch(/shown only once/);
     expect(id).toBeTruthy();
     expect(token).toBeTruthy();
-    const me = await api.asUser(token!, '{ me { id email displayName } }');
+    const me = await api.asUser(token!, graphql('{ me { id email displayName } }'));
     expect(me.data.me).toEqual({ id, email: 'grace@example.org', displayName: 'grace' });
 
     const json = await cli([
@@ -203,7 +204,7 @@ describe('hero-admin users create', () => {
     expect(json.code).toBe(0);
     const created = JSON.parse(json.stdout);
     expect(created.user).toMatchObject({ email: 'ada@example.org', displayName: 'Ada Lovelace' });
-    expect((await api.asUser(created.token, '{ me { id } }')).data.me.id).toBe(created.user.id);
+    expect((await api.asUser(created.token, graphql('{ me { id } }'))).data.me.id).toBe(created.user.id);
   });
 
   it('an email the API refuses exits 1 with its problems', async () => {
@@ -220,9 +221,12 @@ describe('hero-admin allocations list', () => {
     const leaver = await createUser(api);
     const held = await allocated(holder.token);
     const left = await allocated(leaver.token);
-    const released = await api.admin('mutation($id: ID!) { releaseAllocation(id: $id) { __typename } }', {
-      id: left.id,
-    });
+    const released = await api.admin(
+      graphql('mutation($id: ID!) { releaseAllocation(id: $id) { __typename } }'),
+      {
+        id: left.id,
+      },
+    );
     expect(released.data.releaseAllocation.__typename).toBe('ReleaseAllocationSuccess');
 
     const res = await cli(['allocations', 'list', '--status', 'ACTIVE']);

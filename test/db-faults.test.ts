@@ -23,11 +23,12 @@ import {
   recordPayment,
   type TestUser,
 } from './support/factories.ts';
+import { graphql } from './support/graphql.ts';
 import { freePort } from './support/process.ts';
 import { createBareRepo } from './support/usage.ts';
 
 const PLANS = { plans: [{ code: 'unit', name: 'Unit', vmQuota: 1, periodDays: 30, priceCents: 100 }] };
-const RELEASE = `mutation($id: ID!) { releaseAllocation(id: $id) { __typename } }`;
+const RELEASE = graphql(`mutation($id: ID!) { releaseAllocation(id: $id) { __typename } }`);
 const LOOPS_PER_OPERATION = 20;
 const TERMINATIONS = 5;
 const RECOVERY_WITHIN_MS = 10_000;
@@ -111,7 +112,8 @@ describe('database connections terminated under load', () => {
       while (running) {
         try {
           const res = await api.asUser(user.token, ALLOCATE_VM);
-          const id = res.data?.allocateVm?.allocation?.id;
+          const allocated = res.data?.allocateVm;
+          const id = allocated?.__typename === 'AllocateVmSuccess' ? allocated.allocation.id : undefined;
           if (id) await api.asUser(user.token, RELEASE, { id });
           if (res.status === 200) answers.ok++;
           else failed(res);
@@ -211,18 +213,19 @@ describe('150 concurrent "run now" calls on a pool of 10', () => {
     });
     try {
       const user = await createUser(storm, { email: 'storm@test.dev' });
-      const calls = [
-        'reconcileBalancesNow { usersChecked }',
-        'autoReleaseNow { rowsExamined }',
-        'aggregateNow { nodesSeen }',
-      ];
+      const documents = {
+        reconcileBalancesNow: graphql('mutation { reconcileBalancesNow { usersChecked } }'),
+        autoReleaseNow: graphql('mutation { autoReleaseNow { rowsExamined } }'),
+        aggregateNow: graphql('mutation { aggregateNow { nodesSeen } }'),
+      };
+      const calls = Object.keys(documents) as (keyof typeof documents)[];
       const started = performance.now();
       const answers = await Promise.all(
         calls.flatMap((call) =>
           Array.from({ length: 50 }, async () => {
-            const res = await storm.admin(`mutation { ${call} }`);
+            const res = await storm.admin(documents[call]);
             return {
-              call: call.split(' ')[0],
+              call,
               status: res.status,
               code: res.errors?.[0]?.extensions?.code ?? 'OK',
             };
@@ -231,7 +234,7 @@ describe('150 concurrent "run now" calls on a pool of 10', () => {
       );
       const elapsedMs = performance.now() - started;
       expect(elapsedMs).toBeLessThan(30_000);
-      for (const call of calls.map((c) => c.split(' ')[0])) {
+      for (const call of calls) {
         const mine = answers.filter((a) => a.call === call);
         const codes = new Set(mine.map((a) => a.code));
         // Nothing else: no internal error, no hang.
@@ -247,7 +250,7 @@ describe('150 concurrent "run now" calls on a pool of 10', () => {
         expect(runs[i].started_at.getTime()).toBeGreaterThanOrEqual(runs[i - 1].finished_at.getTime());
       }
       // A user's request right after is served.
-      const me = await storm.asUser(user.token, '{ me { id } }');
+      const me = await storm.asUser(user.token, graphql('{ me { id } }'));
       expect(me.status).toBe(200);
       expect(me.data.me.id).toBe(user.id);
       expect((await fetch(`${storm.url}/readyz`)).status).toBe(200);
@@ -344,7 +347,7 @@ describe('a pool with no connection free', () => {
         }),
       );
       await sleep(300);
-      const res = await busy.admin('{ pool { id } }');
+      const res = await busy.admin(graphql('{ pool { id } }'));
       expect(res.status).toBe(503);
       expect(res.errors?.[0]?.extensions?.code).toBe('DATABASE_BUSY');
       expect(res.errors?.[0]?.message).toMatch(/no connection came free in time/);
@@ -352,7 +355,7 @@ describe('a pool with no connection free', () => {
       // Once the lock goes, the waiting payments complete and the api serves again.
       for (const answer of await Promise.all(stuck))
         expect(answer.data.recordPayment.__typename).toBe('RecordPaymentSuccess');
-      expect((await busy.admin('{ pool { id } }')).status).toBe(200);
+      expect((await busy.admin(graphql('{ pool { id } }'))).status).toBe(200);
       expect(busy.process.lines.some((l) => l.includes('"level":50'))).toBe(false);
     } finally {
       holder.release();

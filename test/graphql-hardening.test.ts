@@ -8,11 +8,13 @@ import http from 'node:http';
 import path from 'node:path';
 import { DEFAULT_QUERY_LIMITS, measureOperation } from '@hero/api/http/query-limits';
 import { schema } from '@hero/api/schema';
-import { getIntrospectionQuery, Kind, type OperationDefinitionNode, parse, validate } from 'graphql';
+import { sourceOf } from '@hero/graphql';
+import { getIntrospectionQuery, Kind, type OperationDefinitionNode, parse } from 'graphql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ApiProcess, startApi } from './support/api.ts';
 import { createTestDatabase, type TestDatabase } from './support/db.ts';
 import { ADMIN_SIGN_IN, SIGN_UP, signUpUser } from './support/factories.ts';
+import { graphql, member } from './support/graphql.ts';
 import { REPO_ROOT } from './support/postgres.ts';
 
 const ADMIN_ORIGIN = 'https://admin.example.org';
@@ -124,7 +126,8 @@ function productOperations(): ProductOperation[] {
       }
     };
     visit(s);
-    return [s, ...[...spread].map((name) => fragments.get(name))].join('\n');
+    // gql.tada's own directive (an unmasked fragment) is not sent: it takes it out of the document.
+    return [s, ...[...spread].map((name) => fragments.get(name))].join('\n').replace(/@_unmask\b/g, '');
   };
   const operations: ProductOperation[] = [];
   for (const [file, text] of texts) {
@@ -228,14 +231,6 @@ describe('query limits', () => {
     }
   });
 
-  it('every operation the web UI and the CLI send is valid against the schema', () => {
-    // The web's type check fails on a field a page reads; this catches one it only selects.
-    for (const op of productOperations()) {
-      const errors = validate(schema, parse(op.source)).map((e) => e.message);
-      expect(errors, `${op.file} ${op.name}`).toEqual([]);
-    }
-  });
-
   it('the biggest real queries (admin user page, admin allocations page, dashboard) run in production', async () => {
     const user = await signUpUser(prod);
     const admin = { 'x-admin-secret': prod.adminSecret };
@@ -300,7 +295,7 @@ describe('introspection and GraphiQL', () => {
 
   it('in production, introspection works with x-admin-secret, HTTP Basic (any user name) or an admin session', async () => {
     const signIn = await prod.gql(ADMIN_SIGN_IN, { secret: prod.adminSecret });
-    const adminToken = signIn.data.adminSignIn.session.token as string;
+    const adminToken = member(signIn.data.adminSignIn, 'AdminSignInSuccess').session.token;
     for (const headers of [
       { 'x-admin-secret': prod.adminSecret } as Record<string, string>,
       { authorization: basic(prod.adminSecret) },
@@ -362,17 +357,18 @@ describe('introspection and GraphiQL', () => {
 describe('request body limit', () => {
   const signUpBody = (email: string, padding: number) =>
     JSON.stringify({
-      query: SIGN_UP,
+      query: sourceOf(SIGN_UP),
       variables: {
         input: { email, displayName: 'Big Body', password: 'a-long-enough-password' },
         pad: 'x'.repeat(padding),
       },
     });
   const signedUp = async (api: ApiProcess, email: string) => {
-    const res = await api.admin('query($email: String) { users(email: $email) { edges { cursor } } }', {
-      email,
-    });
-    return res.data.users.edges.length as number;
+    const res = await api.admin(
+      graphql('query($email: String) { users(email: $email) { edges { cursor } } }'),
+      { email },
+    );
+    return res.data.users.edges.length;
   };
 
   it('a body over GRAPHQL_MAX_BODY_BYTES answers 413 and does nothing; one under it works', async () => {

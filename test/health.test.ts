@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ApiProcess, startApi } from './support/api.ts';
 import { createTestDatabase, type TestDatabase } from './support/db.ts';
+import { graphql } from './support/graphql.ts';
 
 let db: TestDatabase;
 let api: ApiProcess;
@@ -25,17 +26,18 @@ describe('health endpoints', () => {
   });
 
   it('never logs the admin secret or a user token', async () => {
-    await api.admin('{ pool { id } }');
-    await api.gql('{ me { id } }', {}, { authorization: 'Bearer hero_some-token-to-hide' });
+    await api.admin(graphql('{ pool { id } }'));
+    await api.gql(graphql('{ me { id } }'), {}, { authorization: 'Bearer hero_some-token-to-hide' });
     const out = api.process.lines.join('\n');
     expect(out).not.toContain(api.adminSecret);
     expect(out).not.toContain('hero_some-token-to-hide');
   });
 
   it('an unexpected error is masked in the response', async () => {
-    const res = await api.gql('{ __typename }');
+    const res = await api.gql(graphql('{ __typename }'));
     expect(res.data).toEqual({ __typename: 'Query' });
-    const syntax = await api.gql('{ pool { ');
+    // Malformed on purpose: sent as text.
+    const syntax = await api.raw('{ pool { ');
     expect(syntax.errors?.[0].message).toMatch(/Syntax Error/);
   });
 
@@ -46,7 +48,7 @@ describe('health endpoints', () => {
     expect(((await ready.json()) as { status: string }).status).toBe('unavailable');
     expect((await fetch(`${api.url}/healthz`)).status).toBe(200);
     // A GraphQL call now fails without leaking internals.
-    const res = await api.admin('{ pool { id } }');
+    const res = await api.admin(graphql('{ pool { id } }'));
     expect(res.errors?.[0].message).toBe('Unexpected error.');
     expect(res.errors?.[0].extensions?.code).toBe('INTERNAL_SERVER_ERROR');
   });

@@ -6,6 +6,7 @@ import { createTestDatabase, type TestDatabase } from './support/db.ts';
 import { allocate, type PoolVmFixture, recordPayment, signUpUser } from './support/factories.ts';
 import { waitFor } from './support/fake-deployer.ts';
 import { type FakeForge, startFakeForge } from './support/forge/fake-forge.ts';
+import { graphql } from './support/graphql.ts';
 import { parseMetrics, type Scrape, scrape } from './support/metrics.ts';
 import { type SpawnedProcess, spawnTs } from './support/process.ts';
 import {
@@ -129,7 +130,7 @@ describe('api GET /metrics', () => {
 
     const released = await api.asUser(
       user.token,
-      'mutation($id: ID!) { releaseMyAllocation(id: $id) { __typename } }',
+      graphql('mutation($id: ID!) { releaseMyAllocation(id: $id) { __typename } }'),
       { id: allocated.allocation.id },
     );
     expect(released.data.releaseMyAllocation.__typename).toBe('ReleaseMyAllocationSuccess');
@@ -145,10 +146,11 @@ describe('api GET /metrics', () => {
 
   it('labels operations by root field, never by a client-chosen name; refusals and errors are counted', async () => {
     const before = await scrape(api.url);
-    await api.gql('query ClientChosenName_8f3a { __typename }');
-    await api.gql('{ pool { ');
-    await api.gql('{ noSuchField }');
-    const denied = await api.gql('{ pool { id } }');
+    await api.gql(graphql('query ClientChosenName_8f3a { __typename }'));
+    // Malformed and invalid on purpose: sent as text.
+    await api.raw('{ pool { ');
+    await api.raw('{ noSuchField }');
+    const denied = await api.gql(graphql('{ pool { id } }'));
     expect(denied.errors?.[0].extensions?.code).toBe('UNAUTHENTICATED');
     const after = await scrape(api.url);
     expect(after.text).not.toContain('ClientChosenName');
@@ -179,7 +181,7 @@ describe('api GET /metrics', () => {
 
   it('a job run and an aggregation move the job-run, last-success and records-applied series', async () => {
     const before = await scrape(api.url);
-    const autoRelease = await api.admin('mutation { autoReleaseNow { rowsExamined } }');
+    const autoRelease = await api.admin(graphql('mutation { autoReleaseNow { rowsExamined } }'));
     expect(autoRelease.errors).toBeUndefined();
     const gen = await seedUsage(repo.dir, usageUsers, {
       nodes: 2,
@@ -187,7 +189,7 @@ describe('api GET /metrics', () => {
       recordsPerFile: 5,
       nodePrefix: 'm',
     });
-    const aggregated = await api.admin('mutation { aggregateNow { recordsApplied } }');
+    const aggregated = await api.admin(graphql('mutation { aggregateNow { recordsApplied } }'));
     expect(aggregated.data.aggregateNow.recordsApplied).toBe(20);
     const after = await scrape(api.url);
 

@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ApiProcess, startApi } from './support/api.ts';
 import { createTestDatabase, type TestDatabase } from './support/db.ts';
 import { allocate, createUser, REFRESH_POOL, refreshPool } from './support/factories.ts';
+import { graphql, member } from './support/graphql.ts';
 
 let db: TestDatabase;
 let api: ApiProcess;
@@ -18,7 +19,7 @@ afterAll(async () => {
 });
 
 const poolIds = async () =>
-  (await api.admin('{ pool { id status } }')).data.pool as { id: string; status: string }[];
+  (await api.admin(graphql('{ pool { id status } }'))).data.pool as { id: string; status: string }[];
 
 describe('refreshPool', () => {
   it('accepts a bare array and reports sizes and changes', async () => {
@@ -53,8 +54,7 @@ describe('refreshPool', () => {
         ],
       },
     });
-    expect(res.data.refreshPool.__typename).toBe('RefreshPoolSuccess');
-    expect(res.data.refreshPool.result).toMatchObject({
+    expect(member(res.data.refreshPool, 'RefreshPoolSuccess').result).toMatchObject({
       poolSize: 2,
       added: [],
       updated: ['a-1'],
@@ -75,10 +75,9 @@ describe('refreshPool', () => {
         ],
       },
     });
-    const result = res.data.refreshPool;
-    expect(result.__typename).toBe('ValidationError');
+    const result = member(res.data.refreshPool, 'ValidationError');
     expect(result.code).toBe('BAD_USER_INPUT');
-    const paths = result.problems.map((p: { path: string }) => p.path);
+    const paths = result.problems.map((p) => p.path);
     expect(paths).toEqual(['[1].id', '[2].cockpitUrl', '[3].status', '[4].colour']);
     expect(result.problems[0].message).toMatch(/duplicate id "b-1"/);
     expect(result.problems[1].message).toMatch(/http/);
@@ -89,8 +88,9 @@ describe('refreshPool', () => {
 
   it('refuses a manifest that is neither an array nor { pool }', async () => {
     const res = await api.admin(REFRESH_POOL, { input: { manifest: { vms: [] } } });
-    expect(res.data.refreshPool.__typename).toBe('ValidationError');
-    expect(res.data.refreshPool.problems[0].message).toMatch(/unknown field\(s\): vms/);
+    expect(member(res.data.refreshPool, 'ValidationError').problems[0].message).toMatch(
+      /unknown field\(s\): vms/,
+    );
   });
 
   it('a RETIRED VM is never allocated again; its active allocation stays visible until released', async () => {
@@ -102,22 +102,27 @@ describe('refreshPool', () => {
     const result = await refreshPool(api, [{ id: 'r-2', name: 'R 2', status: 'MAINTENANCE' }]);
     expect(result.retired).toContain('r-1');
 
-    const mine = await api.asUser(user.token, '{ me { allocations { status poolVm { id status } } } }');
+    const mine = await api.asUser(
+      user.token,
+      graphql('{ me { allocations { status poolVm { id status } } } }'),
+    );
     expect(mine.data.me.allocations).toEqual([
       { status: 'ACTIVE', poolVm: { id: 'r-1', status: 'RETIRED' } },
     ]);
-    const listed = await api.admin('{ allocations(status: ACTIVE) { edges { node { poolVm { id } } } } }');
-    expect(listed.data.allocations.edges.map((e: any) => e.node.poolVm.id)).toEqual(['r-1']);
+    const listed = await api.admin(
+      graphql('{ allocations(status: ACTIVE) { edges { node { poolVm { id } } } } }'),
+    );
+    expect(listed.data.allocations.edges.map((e) => e.node.poolVm.id)).toEqual(['r-1']);
 
     const other = await createUser(api);
     const second = await allocate(api, other.token);
     expect(second).toMatchObject({ __typename: 'PoolExhaustedError', code: 'POOL_EXHAUSTED' });
 
     // Released: the retired VM still never comes back.
-    const id = (first as any).allocation.id;
+    const id = member(first, 'AllocateVmSuccess').allocation.id;
     const rel = await api.asUser(
       user.token,
-      'mutation($id: ID!) { releaseMyAllocation(id: $id) { __typename } }',
+      graphql('mutation($id: ID!) { releaseMyAllocation(id: $id) { __typename } }'),
       { id },
     );
     expect(rel.data.releaseMyAllocation.__typename).toBe('ReleaseMyAllocationSuccess');
@@ -127,7 +132,7 @@ describe('refreshPool', () => {
 
 describe('pool provisioner status', () => {
   it('reports the provisioner and pool occupancy', async () => {
-    const res = await api.admin('{ provisioner { name isDemo poolSize free allocated } }');
+    const res = await api.admin(graphql('{ provisioner { name isDemo poolSize free allocated } }'));
     expect(res.data.provisioner).toEqual({ name: 'pool', isDemo: false, poolSize: 1, free: 0, allocated: 0 });
   });
 });
@@ -143,7 +148,7 @@ describe('boot manifest', () => {
     }
     const second = await startApi({ databaseUrl: own.url, env: { VM_POOL_JSON: '[]' } });
     try {
-      const pool = (await second.admin('{ pool { id status } }')).data.pool;
+      const pool = (await second.admin(graphql('{ pool { id status } }'))).data.pool;
       expect(pool).toEqual([
         { id: 'kept-1', status: 'AVAILABLE' },
         { id: 'kept-2', status: 'AVAILABLE' },
@@ -154,7 +159,7 @@ describe('boot manifest', () => {
         databaseUrl: own.url,
         env: { VM_POOL_JSON: JSON.stringify([{ id: 'kept-2' }]) },
       });
-      const after = (await third.admin('{ pool { id status } }')).data.pool;
+      const after = (await third.admin(graphql('{ pool { id status } }'))).data.pool;
       await third.stop();
       expect(after).toEqual([
         { id: 'kept-1', status: 'RETIRED' },
@@ -171,7 +176,7 @@ describe("the original system's manifest shape", () => {
   const file = (name: string) => path.resolve(import.meta.dirname, '..', name);
   const SEED_SHAPED = file('test/fixtures/pool-seed-shape.json');
   const CAMEL_CASE = file('examples/pool.json');
-  const POOL = '{ pool { id name host region status cockpitUrl } }';
+  const POOL = graphql('{ pool { id name host region status cockpitUrl } }');
 
   it('snake_case fields and statuses in any case load through refreshPool as their camelCase twin', async () => {
     const results = [];

@@ -8,6 +8,7 @@ import { type ApiProcess, startApi } from './support/api.ts';
 import { createTestDatabase, type TestDatabase } from './support/db.ts';
 import { allocate, createUser, poolOf, type TestUser } from './support/factories.ts';
 import { startFakeDeployer, waitFor } from './support/fake-deployer.ts';
+import { graphql, member } from './support/graphql.ts';
 import { outcomeLine, spawnTs } from './support/process.ts';
 
 let db: TestDatabase;
@@ -26,13 +27,20 @@ afterAll(async () => {
   await db?.drop();
 });
 
-const ALLOCATION_FIELDS = 'id status releasedAt releaseReason poolVm { id }';
-const RELEASE_MINE = `mutation($id: ID!) { releaseMyAllocation(id: $id) { __typename
-  ... on ReleaseMyAllocationSuccess { allocation { ${ALLOCATION_FIELDS} } }
-  ... on Error { code message } } }`;
-const RELEASE_ADMIN = `mutation($id: ID!, $reason: ReleaseReason) { releaseAllocation(id: $id, reason: $reason) { __typename
-  ... on ReleaseAllocationSuccess { allocation { ${ALLOCATION_FIELDS} } }
-  ... on Error { code message } } }`;
+const ReleasedFields = graphql(`fragment ReleasedFields on VmAllocation @_unmask {
+  id status releasedAt releaseReason poolVm { id } }`);
+const RELEASE_MINE = graphql(
+  `mutation($id: ID!) { releaseMyAllocation(id: $id) { __typename
+  ... on ReleaseMyAllocationSuccess { allocation { ...ReleasedFields } }
+  ... on Error { code message } } }`,
+  [ReleasedFields],
+);
+const RELEASE_ADMIN = graphql(
+  `mutation($id: ID!, $reason: ReleaseReason) { releaseAllocation(id: $id, reason: $reason) { __typename
+  ... on ReleaseAllocationSuccess { allocation { ...ReleasedFields } }
+  ... on Error { code message } } }`,
+  [ReleasedFields],
+);
 
 async function allocateFor(user: TestUser): Promise<{ id: string; poolVmId: string }> {
   const result = await allocate(api, user.token);
@@ -44,7 +52,7 @@ async function allocateFor(user: TestUser): Promise<{ id: string; poolVmId: stri
 
 const releaseMine = async (user: TestUser, id: string) =>
   (await api.asUser(user.token, RELEASE_MINE, { id })).data.releaseMyAllocation;
-const releaseAsAdmin = async (id: string, reason?: string) =>
+const releaseAsAdmin = async (id: string, reason?: 'ADMIN' | 'EXPIRED' | 'USER') =>
   (await api.admin(RELEASE_ADMIN, { id, reason })).data.releaseAllocation;
 
 interface OutboxRow {
@@ -72,15 +80,14 @@ describe('release', () => {
   it('releaseMyAllocation sets RELEASED, releasedAt and USER, frees the VM, and writes one vm.release row in the same transaction', async () => {
     const a = await allocateFor(alice);
     const before = Date.now();
-    const res = await releaseMine(alice, a.id);
-    expect(res.__typename).toBe('ReleaseMyAllocationSuccess');
+    const res = member(await releaseMine(alice, a.id), 'ReleaseMyAllocationSuccess');
     expect(res.allocation).toMatchObject({
       id: a.id,
       status: 'RELEASED',
       releaseReason: 'USER',
       poolVm: { id: a.poolVmId },
     });
-    expect(Date.parse(res.allocation.releasedAt)).toBeGreaterThanOrEqual(before - 5000);
+    expect(Date.parse(res.allocation.releasedAt ?? '')).toBeGreaterThanOrEqual(before - 5000);
 
     const row = await allocationRow(a.id);
     expect(row).toMatchObject({ status: 'RELEASED', release_reason: 'USER', pool_vm_id: a.poolVmId });
@@ -104,8 +111,7 @@ describe('release', () => {
 
   it('admin releaseAllocation(id, reason) sets RELEASED + ADMIN and writes one vm.release row', async () => {
     const a = await allocateFor(bob);
-    const res = await releaseAsAdmin(a.id, 'ADMIN');
-    expect(res.__typename).toBe('ReleaseAllocationSuccess');
+    const res = member(await releaseAsAdmin(a.id, 'ADMIN'), 'ReleaseAllocationSuccess');
     expect(res.allocation).toMatchObject({ status: 'RELEASED', releaseReason: 'ADMIN' });
     const row = await allocationRow(a.id);
     expect(row).toMatchObject({ status: 'RELEASED', release_reason: 'ADMIN' });
@@ -116,19 +122,19 @@ describe('release', () => {
 
     // The reason defaults to ADMIN.
     const b = await allocateFor(bob);
-    expect((await releaseAsAdmin(b.id)).allocation.releaseReason).toBe('ADMIN');
+    expect(member(await releaseAsAdmin(b.id), 'ReleaseAllocationSuccess').allocation.releaseReason).toBe(
+      'ADMIN',
+    );
     expect(await outboxFor(b.id)).toHaveLength(1);
   });
 
   it('releasing twice changes nothing and writes no second row', async () => {
     const a = await allocateFor(alice);
-    const first = await releaseMine(alice, a.id);
+    const first = member(await releaseMine(alice, a.id), 'ReleaseMyAllocationSuccess');
     const rowBefore = await allocationRow(a.id);
-    const again = await releaseMine(alice, a.id);
-    expect(again.__typename).toBe('ReleaseMyAllocationSuccess');
+    const again = member(await releaseMine(alice, a.id), 'ReleaseMyAllocationSuccess');
     expect(again.allocation).toEqual(first.allocation);
-    const byAdmin = await releaseAsAdmin(a.id, 'EXPIRED');
-    expect(byAdmin.__typename).toBe('ReleaseAllocationSuccess');
+    const byAdmin = member(await releaseAsAdmin(a.id, 'EXPIRED'), 'ReleaseAllocationSuccess');
     expect(byAdmin.allocation).toEqual(first.allocation);
     expect(await allocationRow(a.id)).toEqual(rowBefore);
     expect(await outboxFor(a.id)).toHaveLength(1);
@@ -147,7 +153,9 @@ describe('release', () => {
       code: 'NOT_FOUND',
     });
     // The owner still can.
-    expect((await releaseMine(alice, a.id)).allocation.status).toBe('RELEASED');
+    expect(member(await releaseMine(alice, a.id), 'ReleaseMyAllocationSuccess').allocation.status).toBe(
+      'RELEASED',
+    );
   });
 });
 

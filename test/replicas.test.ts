@@ -3,6 +3,7 @@ import { type ApiProcess, startApi } from './support/api.ts';
 import { createTestDatabase, type TestDatabase } from './support/db.ts';
 import { allocate, createUser, poolOf, type TestUser } from './support/factories.ts';
 import { type FakeDeployer, startFakeDeployer, waitFor } from './support/fake-deployer.ts';
+import { graphql } from './support/graphql.ts';
 import { type SpawnedProcess, spawnTs } from './support/process.ts';
 import { balancesOf, createBareRepo, createUsageUsers, seedUsage } from './support/usage.ts';
 
@@ -81,7 +82,7 @@ describe('two api replicas and every worker on one database', () => {
     users = await Promise.all(Array.from({ length: 30 }, (_, i) => createUser(api(i))));
     // A token issued through one replica is good on the other.
     for (const [i, user] of users.slice(0, 4).entries()) {
-      const me = await api(i + 1).asUser(user.token, '{ me { id email } }');
+      const me = await api(i + 1).asUser(user.token, graphql('{ me { id email } }'));
       expect(me.data.me).toEqual({ id: user.id, email: user.email });
     }
   });
@@ -121,7 +122,7 @@ describe('two api replicas and every worker on one database', () => {
     // Operators pressing "Auto-release now" on both replicas while the worker ticks.
     const manual = await Promise.all(
       [A, B, A, B].map((i) =>
-        api(i).admin('mutation { autoReleaseNow { rowsReleased rowsAlreadyReleased errors } }'),
+        api(i).admin(graphql('mutation { autoReleaseNow { rowsReleased rowsAlreadyReleased errors } }')),
       ),
     );
     for (const res of manual) {
@@ -174,7 +175,9 @@ describe('two api replicas and every worker on one database', () => {
       nodePrefix: 'rep',
     });
     const manual = await Promise.all(
-      [A, B, A, B].map((i) => api(i).admin('mutation { aggregateNow { recordsApplied nodesFailed } }')),
+      [A, B, A, B].map((i) =>
+        api(i).admin(graphql('mutation { aggregateNow { recordsApplied nodesFailed } }')),
+      ),
     );
     for (const res of manual) {
       if (res.errors) expect(res.errors[0].extensions?.code).toBe('ALREADY_RUNNING');

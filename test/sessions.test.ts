@@ -16,6 +16,7 @@ import {
   seedAllocations,
   signUpUser,
 } from './support/factories.ts';
+import { codeOf, graphql, member, type VariablesOf } from './support/graphql.ts';
 
 let db: TestDatabase;
 let api: ApiProcess;
@@ -66,8 +67,7 @@ describe('signUp', () => {
       { ...from(ip), 'user-agent': 'TestBrowser/1.0' },
     );
     expect(res.status).toBe(200);
-    const result = res.data.signUp;
-    expect(result.__typename).toBe('SignUpSuccess');
+    const result = member(res.data.signUp, 'SignUpSuccess');
     expect(result.user).toMatchObject({ email: email.toLowerCase(), displayName: 'Ada' });
     const { token, expiresAt } = result.session;
     expect(token).toMatch(/^hs_[A-Za-z0-9_-]{43}$/);
@@ -76,7 +76,10 @@ describe('signUp', () => {
     expect(ttl).toBeGreaterThan(168 * 3600_000 - 60_000);
     expect(ttl).toBeLessThanOrEqual(168 * 3600_000);
 
-    const me = await api.asUser(token, '{ me { id email billing { creditBalanceCents currency } } }');
+    const me = await api.asUser(
+      token,
+      graphql('{ me { id email billing { creditBalanceCents currency } } }'),
+    );
     expect(me.status).toBe(200);
     expect(me.data.me).toEqual({
       id: result.user.id,
@@ -109,7 +112,7 @@ describe('signUp', () => {
 
   it('lists every problem and creates nothing', async () => {
     const before = await db.query('select count(*)::int as n from users');
-    const cases: [Record<string, string>, string[]][] = [
+    const cases: [{ email: string; displayName: string; password: string }, string[]][] = [
       [{ email: newEmail(), displayName: 'Short', password: 'elevenchars' }, ['password']],
       [{ email: 'Same.As@Example.org', displayName: 'Same', password: 'same.as@example.ORG' }, ['password']],
       [{ email: 'not-an-email', displayName: 'Bad', password: 'a perfectly fine password' }, ['email']],
@@ -119,13 +122,19 @@ describe('signUp', () => {
     for (const [input, paths] of cases) {
       const res = await api.gql(SIGN_UP, { input }, from());
       expect(res.data.signUp.__typename, JSON.stringify(input)).toBe('ValidationError');
-      expect(res.data.signUp.code).toBe('BAD_USER_INPUT');
-      const problems: { path: string; message: string }[] = res.data.signUp.problems;
+      const { code, problems } = member(res.data.signUp, 'ValidationError');
+      expect(code).toBe('BAD_USER_INPUT');
       expect([...new Set(problems.map((p) => p.path))].sort()).toEqual(paths);
     }
-    const [short] = (await api.gql(SIGN_UP, { input: cases[0][0] }, from())).data.signUp.problems;
+    const [short] = member(
+      (await api.gql(SIGN_UP, { input: cases[0][0] }, from())).data.signUp,
+      'ValidationError',
+    ).problems;
     expect(short.message).toBe('must be at least 12 characters');
-    const [same] = (await api.gql(SIGN_UP, { input: cases[1][0] }, from())).data.signUp.problems;
+    const [same] = member(
+      (await api.gql(SIGN_UP, { input: cases[1][0] }, from())).data.signUp,
+      'ValidationError',
+    ).problems;
     expect(same.message).toBe('must not be your email address');
     expect(await db.query('select count(*)::int as n from users')).toEqual(before);
     expect(await db.query("select count(*)::int as n from users where email like 'same.as%'")).toEqual([
@@ -150,11 +159,11 @@ describe('signUp', () => {
       { input: { email: adminMade.email, displayName: 'Mine', password: 'a long enough password' } },
       from(),
     );
-    expect(taken.data.signUp.code).toBe('EMAIL_TAKEN');
+    expect(codeOf(taken.data.signUp)).toBe('EMAIL_TAKEN');
     // createUser still answers its own ValidationError for a taken email.
     const dup = await api.admin(
-      `mutation($e: String!) { createUser(input: { email: $e, displayName: "X" }) { __typename
-        ... on ValidationError { problems { path message } } } }`,
+      graphql(`mutation($e: String!) { createUser(input: { email: $e, displayName: "X" }) { __typename
+        ... on ValidationError { problems { path message } } } }`),
       { e: first.email },
     );
     expect(dup.data.createUser).toEqual({
@@ -201,47 +210,47 @@ describe('signIn and signOut', () => {
     expect(noPassword).toEqual(wrong);
 
     // Email as typed: case and spaces do not matter. A stale bearer token does not get in the way.
-    const ok = await signIn(` ${user.email.toUpperCase()} `, user.password, {
+    const signedIn = await signIn(` ${user.email.toUpperCase()} `, user.password, {
       ...from(),
       authorization: 'Bearer hs_stale-token',
     });
-    expect(ok.__typename).toBe('SignInSuccess');
+    const ok = member(signedIn, 'SignInSuccess');
     expect(ok.user).toEqual({ id: user.id, email: user.email });
     expect(ok.session.token).toMatch(/^hs_/);
     expect(ok.session.token).not.toBe(user.token);
-    const me = await api.asUser(ok.session.token, '{ me { id activeSessions } }');
+    const me = await api.asUser(ok.session.token, graphql('{ me { id activeSessions } }'));
     expect(me.data.me).toEqual({ id: user.id, activeSessions: 2 });
   });
 
   it('signOut revokes the session of the bearer token only', async () => {
     const user = await signUpUser(api, {}, from());
-    const second = await signIn(user.email, user.password);
-    const out = await api.gql('mutation { signOut }', {}, bearer(user.token));
+    const second = member(await signIn(user.email, user.password), 'SignInSuccess');
+    const out = await api.gql(graphql('mutation { signOut }'), {}, bearer(user.token));
     expect(out).toMatchObject({ status: 200, data: { signOut: true } });
     const [row] = await db.query('select revoked_at from auth_session where token_hash = $1', [
       sha256(user.token),
     ]);
     expect(row.revoked_at).toBeInstanceOf(Date);
 
-    for (const query of ['{ me { id } }', 'mutation { signOut }']) {
+    for (const query of [graphql('{ me { id } }'), graphql('mutation { signOut }')]) {
       const res = await api.gql(query, {}, bearer(user.token));
       expect(res.status).toBe(401);
       expect(res.errors?.[0].extensions?.code).toBe('UNAUTHENTICATED');
     }
     // The other session of the same user still works.
-    const me = await api.asUser(second.session.token, '{ me { id } }');
+    const me = await api.asUser(second.session.token, graphql('{ me { id } }'));
     expect(me.data.me).toEqual({ id: user.id });
   });
 
   it('signOut needs a session token', async () => {
-    const none = await api.gql('mutation { signOut }');
+    const none = await api.gql(graphql('mutation { signOut }'));
     expect(none.status).toBe(401);
     expect(none.errors?.[0].extensions?.code).toBe('UNAUTHENTICATED');
     const apiToken = await createUser(api);
-    const withApiToken = await api.gql('mutation { signOut }', {}, bearer(apiToken.token));
+    const withApiToken = await api.gql(graphql('mutation { signOut }'), {}, bearer(apiToken.token));
     expect(withApiToken.status).toBe(401);
     // …and API tokens keep working for user operations.
-    expect((await api.asUser(apiToken.token, '{ me { id } }')).data.me).toEqual({ id: apiToken.id });
+    expect((await api.asUser(apiToken.token, graphql('{ me { id } }'))).data.me).toEqual({ id: apiToken.id });
   });
 
   it('an expired session is refused; last_seen_at moves at most once a minute', async () => {
@@ -253,7 +262,7 @@ describe('signIn and signOut', () => {
     const [before] = await db.query('select last_seen_at from auth_session where token_hash = $1', [
       sha256(user.token),
     ]);
-    expect((await api.asUser(user.token, '{ me { id } }')).data.me).toEqual({ id: user.id });
+    expect((await api.asUser(user.token, graphql('{ me { id } }'))).data.me).toEqual({ id: user.id });
     const [unchanged] = await db.query('select last_seen_at from auth_session where token_hash = $1', [
       sha256(user.token),
     ]);
@@ -263,7 +272,7 @@ describe('signIn and signOut', () => {
       "update auth_session set last_seen_at = now() - interval '2 minutes' where token_hash = $1",
       [sha256(user.token)],
     );
-    await api.asUser(user.token, '{ me { id } }');
+    await api.asUser(user.token, graphql('{ me { id } }'));
     const [seen] = await db.query<{ age: number }>(
       'select extract(epoch from now() - last_seen_at)::float as age from auth_session where token_hash = $1',
       [sha256(user.token)],
@@ -273,7 +282,7 @@ describe('signIn and signOut', () => {
     await db.query("update auth_session set expires_at = now() - interval '1 second' where token_hash = $1", [
       sha256(user.token),
     ]);
-    const expired = await api.asUser(user.token, '{ me { id } }');
+    const expired = await api.asUser(user.token, graphql('{ me { id } }'));
     expect(expired.status).toBe(401);
     expect(expired.errors?.[0].extensions?.code).toBe('UNAUTHENTICATED');
     expect(expired.errors?.[0].message).toMatch(/invalid or revoked, or its session has expired/);
@@ -281,27 +290,29 @@ describe('signIn and signOut', () => {
 
   it('revokeUserSessions (admin) ends every live session of the user', async () => {
     const user = await signUpUser(api, {}, from());
-    const second = await signIn(user.email, user.password);
+    const second = member(await signIn(user.email, user.password), 'SignInSuccess');
     const bystander = await signUpUser(api, {}, from());
     const count = await api.admin(
-      'query($e: String!) { users(email: $e) { edges { node { activeSessions } } } }',
+      graphql('query($e: String!) { users(email: $e) { edges { node { activeSessions } } } }'),
       {
         e: user.email,
       },
     );
     expect(count.data.users.edges).toEqual([{ node: { activeSessions: 2 } }]);
 
-    const REVOKE = 'mutation($id: ID!) { revokeUserSessions(userId: $id) }';
+    const REVOKE = graphql('mutation($id: ID!) { revokeUserSessions(userId: $id) }');
     expect((await api.asUser(user.token, REVOKE, { id: user.id })).status).toBe(401);
     expect((await api.admin(REVOKE, { id: user.id })).data.revokeUserSessions).toBe(2);
     expect((await api.admin(REVOKE, { id: user.id })).data.revokeUserSessions).toBe(0);
     expect((await api.admin(REVOKE, { id: 'not-a-uuid' })).data.revokeUserSessions).toBe(0);
     for (const token of [user.token, second.session.token]) {
-      expect((await api.asUser(token, '{ me { id } }')).status).toBe(401);
+      expect((await api.asUser(token, graphql('{ me { id } }'))).status).toBe(401);
     }
-    expect((await api.asUser(bystander.token, '{ me { id } }')).data.me).toEqual({ id: bystander.id });
+    expect((await api.asUser(bystander.token, graphql('{ me { id } }'))).data.me).toEqual({
+      id: bystander.id,
+    });
     const after = await api.admin(
-      'query($e: String!) { users(email: $e) { edges { node { activeSessions } } } }',
+      graphql('query($e: String!) { users(email: $e) { edges { node { activeSessions } } } }'),
       {
         e: user.email,
       },
@@ -313,7 +324,7 @@ describe('signIn and signOut', () => {
 });
 
 describe('admin sessions', () => {
-  const USERS = '{ users(first: 1) { edges { node { id } } } }';
+  const USERS = graphql('{ users(first: 1) { edges { node { id } } } }');
 
   it('adminSignIn: a wrong secret is refused; a session token works for admin operations until signed out', async () => {
     const wrong = await api.gql(ADMIN_SIGN_IN, { secret: `${api.adminSecret}-nope` }, from());
@@ -322,8 +333,7 @@ describe('admin sessions', () => {
       code: 'INVALID_CREDENTIALS',
     });
     const ok = await api.gql(ADMIN_SIGN_IN, { secret: api.adminSecret }, from());
-    expect(ok.data.adminSignIn.__typename).toBe('AdminSignInSuccess');
-    const { token } = ok.data.adminSignIn.session;
+    const { token } = member(ok.data.adminSignIn, 'AdminSignInSuccess').session;
     expect(token).toMatch(/^ha_[A-Za-z0-9_-]{43}$/);
 
     const [row] = await db.query('select * from auth_session where token_hash = $1', [sha256(token)]);
@@ -338,9 +348,11 @@ describe('admin sessions', () => {
     // x-admin-secret works as before.
     expect((await api.admin(USERS)).errors).toBeUndefined();
     // An admin session is no user.
-    expect((await api.gql('{ me { id } }', {}, bearer(token))).status).toBe(401);
+    expect((await api.gql(graphql('{ me { id } }'), {}, bearer(token))).status).toBe(401);
 
-    expect((await api.gql('mutation { signOut }', {}, bearer(token))).data).toEqual({ signOut: true });
+    expect((await api.gql(graphql('mutation { signOut }'), {}, bearer(token))).data).toEqual({
+      signOut: true,
+    });
     const afterOut = await api.gql(USERS, {}, bearer(token));
     expect(afterOut.status).toBe(403);
     expect(afterOut.errors?.[0].extensions?.code).toBe('FORBIDDEN');
@@ -354,7 +366,7 @@ describe('admin sessions', () => {
 
   it('a session opened with one admin secret is refused by an api running with another', async () => {
     const opened = (await api.gql(ADMIN_SIGN_IN, { secret: api.adminSecret }, from())).data.adminSignIn;
-    const token: string = opened.session.token;
+    const token = member(opened, 'AdminSignInSuccess').session.token;
     expect((await api.gql(USERS, {}, bearer(token))).status).toBe(200);
     const elsewhere = await other.gql(USERS, {}, bearer(token));
     expect(elsewhere.status).toBe(403);
@@ -362,8 +374,12 @@ describe('admin sessions', () => {
     expect(elsewhere.errors?.[0].message).toMatch(/admin secret has changed/);
     // And the other way round.
     const theirs = (await other.gql(ADMIN_SIGN_IN, { secret: other.adminSecret })).data.adminSignIn;
-    expect((await other.gql(USERS, {}, bearer(theirs.session.token))).status).toBe(200);
-    expect((await api.gql(USERS, {}, bearer(theirs.session.token))).status).toBe(403);
+    expect(
+      (await other.gql(USERS, {}, bearer(member(theirs, 'AdminSignInSuccess').session.token))).status,
+    ).toBe(200);
+    expect(
+      (await api.gql(USERS, {}, bearer(member(theirs, 'AdminSignInSuccess').session.token))).status,
+    ).toBe(403);
   });
 });
 
@@ -371,16 +387,17 @@ describe('rate limits', () => {
   it('the 11th attempt for one email in the window is refused, and then even the right password is', async () => {
     const user = await signUpUser(api, {}, from()); // sign-up counts for the email too: 1
     for (let i = 0; i < 8; i++) {
-      expect((await signIn(user.email, `wrong password ${i}`)).code).toBe('INVALID_CREDENTIALS');
+      expect(codeOf(await signIn(user.email, `wrong password ${i}`))).toBe('INVALID_CREDENTIALS');
     }
     const tenth = await signIn(user.email, user.password);
     expect(tenth.__typename).toBe('SignInSuccess');
     const eleventh = await signIn(user.email, user.password);
     expect(eleventh).toMatchObject({ __typename: 'RateLimitedError', code: 'RATE_LIMITED' });
-    expect(eleventh.retryAfterSeconds).toBeGreaterThan(0);
-    expect(eleventh.retryAfterSeconds).toBeLessThanOrEqual(900);
+    const { retryAfterSeconds } = member(eleventh, 'RateLimitedError');
+    expect(retryAfterSeconds).toBeGreaterThan(0);
+    expect(retryAfterSeconds).toBeLessThanOrEqual(900);
     // Same email in another case or with spaces is the same bucket.
-    expect((await signIn(` ${user.email.toUpperCase()}`, user.password)).code).toBe('RATE_LIMITED');
+    expect(codeOf(await signIn(` ${user.email.toUpperCase()}`, user.password))).toBe('RATE_LIMITED');
     const [row] = await db.query<{ attempts: number }>(
       `select attempts from auth_rate_limit where bucket = $1 order by window_start desc limit 1`,
       [`email:${user.email}`],
@@ -395,21 +412,21 @@ describe('rate limits', () => {
     const ip = freshIp();
     const user = await signUpUser(api, {}, from()); // signed up from elsewhere
     for (let i = 0; i < 29; i++) {
-      expect((await signIn(newEmail('spray'), 'some password here', from(ip))).code).toBe(
+      expect(codeOf(await signIn(newEmail('spray'), 'some password here', from(ip)))).toBe(
         'INVALID_CREDENTIALS',
       );
     }
     expect((await signIn(user.email, user.password, from(ip))).__typename).toBe('SignInSuccess'); // the 30th
     const refused = await signIn(user.email, user.password, from(ip));
-    expect(refused.code).toBe('RATE_LIMITED');
+    expect(codeOf(refused)).toBe('RATE_LIMITED');
     const admin = await api.gql(ADMIN_SIGN_IN, { secret: api.adminSecret }, from(ip));
-    expect(admin.data.adminSignIn.code).toBe('RATE_LIMITED');
+    expect(codeOf(admin.data.adminSignIn)).toBe('RATE_LIMITED');
     const signUp = await api.gql(
       SIGN_UP,
       { input: { email: newEmail(), displayName: 'Late', password: 'long enough password' } },
       from(ip),
     );
-    expect(signUp.data.signUp.code).toBe('RATE_LIMITED');
+    expect(codeOf(signUp.data.signUp)).toBe('RATE_LIMITED');
     // Another address is fine.
     expect((await signIn(user.email, user.password, from())).__typename).toBe('SignInSuccess');
   });
@@ -461,7 +478,9 @@ describe('rate limits', () => {
 
 describe('public operations', () => {
   it('passwordRules needs no credential', async () => {
-    const res = await api.gql('{ passwordRules { minLength maxLength mustDifferFromEmail summary } }');
+    const res = await api.gql(
+      graphql('{ passwordRules { minLength maxLength mustDifferFromEmail summary } }'),
+    );
     expect(res.data.passwordRules).toEqual({
       minLength: 12,
       maxLength: 256,
@@ -471,12 +490,18 @@ describe('public operations', () => {
   });
 });
 
-describe('admin lists for the UI', () => {
-  const ALLOCATIONS = `query($first: Int, $after: String, $order: AllocationOrder) {
-    allocations(first: $first, after: $after, orderBy: $order) {
-      edges { node { id } } pageInfo { hasNextPage endCursor } } }`;
+const USERS_PAGE = graphql(`query($after: String, $first: Int, $order: UserOrder) {
+  users(first: $first, after: $after, orderBy: $order) { edges { node { id } } pageInfo { hasNextPage endCursor } } }`);
 
-  async function allPages(order: string | undefined, pageSize: number): Promise<string[]> {
+describe('admin lists for the UI', () => {
+  const ALLOCATIONS = graphql(`query($first: Int, $after: String, $order: AllocationOrder) {
+    allocations(first: $first, after: $after, orderBy: $order) {
+      edges { node { id } } pageInfo { hasNextPage endCursor } } }`);
+
+  async function allPages(
+    order: VariablesOf<typeof ALLOCATIONS>['order'],
+    pageSize: number,
+  ): Promise<string[]> {
     const ids: string[] = [];
     let after: string | null = null;
     for (let page = 0; page < 100; page++) {
@@ -499,13 +524,13 @@ describe('admin lists for the UI', () => {
         [id, 10 + i, expiresHours[i]],
       );
     }
-    const expected: Record<string, string> = {
+    const expected: Record<NonNullable<VariablesOf<typeof ALLOCATIONS>['order']>, string> = {
       ALLOCATED_DESC: 'allocated_at desc, id desc',
       ALLOCATED_ASC: 'allocated_at asc, id asc',
       EXPIRES_ASC: 'expires_at asc, id asc',
       EXPIRES_DESC: 'expires_at desc, id desc',
     };
-    for (const [order, sql] of Object.entries(expected)) {
+    for (const [order, sql] of Object.entries(expected) as [keyof typeof expected, string][]) {
       const want = (await db.query<{ id: string }>(`select id from vm_allocation order by ${sql}`)).map(
         (r) => r.id,
       );
@@ -523,15 +548,11 @@ describe('admin lists for the UI', () => {
   it('users: orderBy CREATED_DESC (default), CREATED_ASC, EMAIL_ASC, paged', async () => {
     await signUpUser(api, { email: newEmail('aaa-zz') }, from());
     await signUpUser(api, { email: newEmail('000-first') }, from());
-    const page = async (order: string | null, size: number) => {
+    const page = async (order: VariablesOf<typeof USERS_PAGE>['order'], size: number) => {
       const ids: string[] = [];
       let after: string | null = null;
       for (;;) {
-        const res: any = await api.admin(
-          `query($after: String, $first: Int, $order: UserOrder) { users(first: $first, after: $after, orderBy: $order) {
-            edges { node { id } } pageInfo { hasNextPage endCursor } } }`,
-          { after, first: size, ...(order ? { order } : {}) },
-        );
+        const res: any = await api.admin(USERS_PAGE, { after, first: size, ...(order ? { order } : {}) });
         ids.push(...res.data.users.edges.map((e: any) => e.node.id));
         if (!res.data.users.pageInfo.hasNextPage) return ids;
         after = res.data.users.pageInfo.endCursor;
@@ -549,10 +570,11 @@ describe('admin lists for the UI', () => {
   it('VmAllocation.user: the allocation of a signed-up user shows who holds it', async () => {
     const user = await signUpUser(api, { displayName: 'Holder' }, from());
     const result = await allocate(api, user.token);
-    expect(result.__typename).toBe('AllocateVmSuccess');
-    const allocationId = (result as any).allocation.id;
+    const allocationId = member(result, 'AllocateVmSuccess').allocation.id;
     const res = await api.admin(
-      `query($u: ID) { allocations(userId: $u) { edges { node { id userId user { id email displayName } } } } }`,
+      graphql(
+        `query($u: ID) { allocations(userId: $u) { edges { node { id userId user { id email displayName } } } } }`,
+      ),
       { u: user.id },
     );
     expect(res.data.allocations.edges).toEqual([
@@ -575,10 +597,11 @@ describe('admin lists for the UI', () => {
         ('stripe', 'evt_mid', 'customer.created', 'IGNORED', 'event type customer.created is not handled', null, now() - interval '90 minutes')`,
       [user.id],
     );
-    const QUERY = `query($status: WebhookEventStatus, $first: Int) { webhookEvents(status: $status, first: $first) {
-      edges { node { id provider eventId type status detail userId user { email } receivedAt } } pageInfo { hasNextPage } } }`;
+    const QUERY =
+      graphql(`query($status: WebhookEventStatus, $first: Int) { webhookEvents(status: $status, first: $first) {
+      edges { node { id provider eventId type status detail userId user { email } receivedAt } } pageInfo { hasNextPage } } }`);
     const all = await api.admin(QUERY, {});
-    expect(all.data.webhookEvents.edges.map((e: any) => e.node.eventId)).toEqual([
+    expect(all.data.webhookEvents.edges.map((e) => e.node.eventId)).toEqual([
       'evt_new',
       'evt_mid',
       'evt_old',
@@ -598,7 +621,7 @@ describe('admin lists for the UI', () => {
       user: null,
     });
     const refused = await api.admin(QUERY, { status: 'REFUSED' });
-    expect(refused.data.webhookEvents.edges.map((e: any) => e.node.eventId)).toEqual(['evt_new']);
+    expect(refused.data.webhookEvents.edges.map((e) => e.node.eventId)).toEqual(['evt_new']);
     const firstTwo = await api.admin(QUERY, { first: 2 });
     expect(firstTwo.data.webhookEvents.pageInfo.hasNextPage).toBe(true);
     // Admin only.

@@ -1,3 +1,4 @@
+import { sourceOf } from '@hero/graphql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ApiProcess, startApi } from './support/api.ts';
 import { createTestDatabase, type TestDatabase } from './support/db.ts';
@@ -47,7 +48,7 @@ describe('graceful shutdown under load', () => {
           method: 'POST',
           headers: { 'content-type': 'application/json' },
           body: JSON.stringify({
-            query: SIGN_UP,
+            query: sourceOf(SIGN_UP),
             variables: {
               input: { email, password: 'correct horse battery staple', displayName: `Load ${i}` },
             },

@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ApiProcess, startApi } from './support/api.ts';
 import { createTestDatabase, type TestDatabase } from './support/db.ts';
 import { createUser, type TestUser } from './support/factories.ts';
+import { graphql } from './support/graphql.ts';
 import { balanceOf as balanceOfUser, ledgerSumOf } from './support/money.ts';
 
 /**
@@ -741,13 +742,13 @@ describe('signed events the product cannot apply', () => {
     (type: string, data: unknown): Make =>
     () => ({ ...event(type, {}), data });
 
-  const WEBHOOK_EVENTS = `query($status: WebhookEventStatus) {
+  const WEBHOOK_EVENTS = graphql(`query($status: WebhookEventStatus) {
     webhookEvents(provider: "stripe", status: $status, first: 100) {
-      edges { node { eventId type status detail userId } } } }`;
+      edges { node { eventId type status detail userId } } } }`);
   async function shownToAdmin(eventId: string) {
     const res = await api.admin(WEBHOOK_EVENTS, { status: 'REFUSED' });
     expect(res.errors).toBeUndefined();
-    return res.data.webhookEvents.edges.map((e: any) => e.node).find((n: any) => n.eventId === eventId);
+    return res.data.webhookEvents.edges.map((e) => e.node).find((n) => n.eventId === eventId);
   }
 
   it.each<[string, Make, RegExp]>([

@@ -1,5 +1,6 @@
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { graphql, sourceOf } from '@hero/graphql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApiClient, collectPages, graphqlEndpoint } from './client.ts';
 import { CliError } from './errors.ts';
@@ -9,6 +10,9 @@ let server: Server;
 let baseUrl: string;
 let answer: { status: number; body: string; delayMs?: number } = { status: 200, body: '{}' };
 const seen: { headers: IncomingHttpHeaders; url: string; body: any }[] = [];
+
+const POOL_IDS = graphql(`query PoolIds { pool { id } }`);
+const POOL_BY_STATUS = graphql(`query PoolByStatus($status: PoolVmStatus) { pool(status: $status) { id } }`);
 
 beforeAll(async () => {
   server = createServer((req, res) => {
@@ -38,7 +42,7 @@ async function failure(status: number, body: unknown, timeoutMs = 5_000): Promis
   answer = { status, body: typeof body === 'string' ? body : JSON.stringify(body) };
   const client = new ApiClient({ url: baseUrl, adminSecret: 'secret-for-tests', timeoutMs });
   try {
-    await client.request('{ pool { id } }');
+    await client.request(POOL_IDS);
   } catch (err) {
     expect(err).toBeInstanceOf(CliError);
     return err as CliError;
@@ -54,14 +58,15 @@ describe('ApiClient', () => {
   it('posts the operation to <url>/graphql with the admin secret and answers data', async () => {
     answer = { status: 200, body: JSON.stringify({ data: { pool: [{ id: 'a' }] } }) };
     const client = new ApiClient({ url: `${baseUrl}/`, adminSecret: 'secret-for-tests', timeoutMs: 5_000 });
-    expect(await client.request('query($s: String) { pool { id } }', { s: 'x' })).toEqual({
+    expect(await client.request(POOL_BY_STATUS, { status: 'AVAILABLE' })).toEqual({
       pool: [{ id: 'a' }],
     });
     await client.close();
     const last = seen.at(-1)!;
     expect(last.url).toBe('/graphql');
     expect(last.headers['x-admin-secret']).toBe('secret-for-tests');
-    expect(last.body).toEqual({ query: 'query($s: String) { pool { id } }', variables: { s: 'x' } });
+    expect(last.body).toEqual({ query: sourceOf(POOL_BY_STATUS), variables: { status: 'AVAILABLE' } });
+    expect(last.body.query).toMatch(/^query PoolByStatus\(\$status: PoolVmStatus\) \{/);
   });
 
   it('maps the admin-secret refusals', async () => {
@@ -112,7 +117,7 @@ describe('ApiClient', () => {
     answer = { status: 200, body: '{"data":{}}', delayMs: 3_000 };
     const client = new ApiClient({ url: baseUrl, adminSecret: 's', timeoutMs: 300 });
     const started = Date.now();
-    await expect(client.request('{ pool { id } }')).rejects.toThrow(
+    await expect(client.request(POOL_IDS)).rejects.toThrow(
       `cannot reach the API at ${baseUrl}: no answer within 300 ms (HERO_API_TIMEOUT_MS)`,
     );
     expect(Date.now() - started).toBeLessThan(2_500);
@@ -125,7 +130,7 @@ describe('ApiClient', () => {
     const port = (probe.address() as AddressInfo).port;
     await new Promise((resolve) => probe.close(resolve));
     const client = new ApiClient({ url: `http://127.0.0.1:${port}`, adminSecret: 's', timeoutMs: 5_000 });
-    await expect(client.request('{ pool { id } }')).rejects.toThrow(
+    await expect(client.request(POOL_IDS)).rejects.toThrow(
       `cannot reach the API at http://127.0.0.1:${port}: connection refused`,
     );
     await client.close();

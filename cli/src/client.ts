@@ -1,4 +1,4 @@
-import type { Problem } from '@hero/core/errors';
+import { type Operation, type ResultOf, sourceOf, type VariablesArg } from '@hero/graphql';
 import { Agent, request } from 'undici';
 import {
   CliError,
@@ -36,8 +36,16 @@ export class ApiClient {
     this.agent = new Agent({ connect: { timeout: ms }, headersTimeout: ms, bodyTimeout: ms });
   }
 
-  /** Runs one operation; answers `data`, or throws a CliError (transport, HTTP or GraphQL errors). */
-  async request<T>(query: string, variables: Record<string, unknown> = {}): Promise<T> {
+  /**
+   * Runs one operation (a `graphql()` document of @hero/graphql, which types the variables and the
+   * answer); answers `data`, or throws a CliError (transport, HTTP or GraphQL errors).
+   */
+  request<Document extends Operation>(
+    document: Document,
+    ...variables: VariablesArg<Document>
+  ): Promise<ResultOf<Document>>;
+  async request(document: Operation, variables: Record<string, unknown> = {}): Promise<unknown> {
+    const query = sourceOf(document);
     const { timeoutMs } = this.options;
     let status: number;
     let text: string;
@@ -69,20 +77,12 @@ export class ApiClient {
     if (Array.isArray(body.errors) && body.errors.length > 0) throw errorFromGraphQL(status, body.errors);
     if (status >= 400 || body.data === undefined || body.data === null)
       throw unexpectedAnswer(this.endpoint, status, text);
-    return body.data as T;
+    return body.data;
   }
 
   async close(): Promise<void> {
     await this.agent.close();
   }
-}
-
-/** The ValidationError member of a mutation's result union, as the CLI selects it. */
-export interface ValidationErrorResult {
-  __typename: 'ValidationError';
-  code: string;
-  message: string;
-  problems: Problem[];
 }
 
 /** A result union member that is a ValidationError (problems listed), as a CliError. */

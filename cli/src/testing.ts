@@ -1,3 +1,4 @@
+import { type Operation, sourceOf } from '@hero/graphql';
 import { expect } from 'vitest';
 import { parseCommandLine } from './args.ts';
 import type { ApiClient } from './client.ts';
@@ -19,7 +20,9 @@ export function usageError(argv: string[]): string {
 }
 
 interface Sent {
+  /** The operation as sent over HTTP (printed). */
   query: string;
+  document: Operation;
   variables: Record<string, unknown>;
 }
 
@@ -32,8 +35,8 @@ export async function runWith(argv: string[], answer: unknown) {
   if (invocation.kind !== 'run') throw new Error('expected a command');
   const sent: Sent[] = [];
   const client = {
-    request: async (query: string, variables: Record<string, unknown> = {}) => {
-      sent.push({ query, variables });
+    request: async (document: Operation, variables: Record<string, unknown> = {}) => {
+      sent.push({ query: sourceOf(document), document, variables });
       return answer;
     },
   } as unknown as ApiClient;

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { type Operation, type ResultOf, sourceOf, type VariablesOf } from '@hero/graphql';
 import { type SpawnedProcess, spawnTs } from './process.ts';
 
 export interface GraphQLResponse<T = any> {
@@ -11,20 +12,32 @@ export interface ApiProcess {
   url: string;
   adminSecret: string;
   process: SpawnedProcess;
-  /** POST /graphql with the given headers. */
-  gql<T = any>(
+  /**
+   * POST /graphql with the given headers: a `graphql()` document of @hero/graphql, which types
+   * the variables and `data` from schema.graphql.
+   */
+  gql<D extends Operation>(
+    document: D,
+    variables?: VariablesOf<D>,
+    headers?: Record<string, string>,
+  ): Promise<GraphQLResponse<ResultOf<D>>>;
+  /** As admin (x-admin-secret). */
+  admin<D extends Operation>(document: D, variables?: VariablesOf<D>): Promise<GraphQLResponse<ResultOf<D>>>;
+  /** As a user (Authorization: Bearer). */
+  asUser<D extends Operation>(
+    token: string,
+    document: D,
+    variables?: VariablesOf<D>,
+  ): Promise<GraphQLResponse<ResultOf<D>>>;
+  /**
+   * POST /graphql with a query as text, untyped: only for what no `graphql()` document can be (a
+   * query invalid, malformed or hostile on purpose, or its exact text under test).
+   */
+  raw(
     query: string,
     variables?: Record<string, unknown>,
     headers?: Record<string, string>,
-  ): Promise<GraphQLResponse<T>>;
-  /** As admin (x-admin-secret). */
-  admin<T = any>(query: string, variables?: Record<string, unknown>): Promise<GraphQLResponse<T>>;
-  /** As a user (Authorization: Bearer). */
-  asUser<T = any>(
-    token: string,
-    query: string,
-    variables?: Record<string, unknown>,
-  ): Promise<GraphQLResponse<T>>;
+  ): Promise<GraphQLResponse>;
   stop(): Promise<number | null>;
 }
 
@@ -49,11 +62,11 @@ export async function startApi(options: StartApiOptions): Promise<ApiProcess> {
   const line = await proc.waitForLine(/api listening/, 60_000);
   const port = (JSON.parse(line) as { port: number }).port;
   const url = `http://127.0.0.1:${port}`;
-  const gql = async (
+  const raw = async (
     query: string,
     variables: Record<string, unknown> = {},
     headers: Record<string, string> = {},
-  ) => {
+  ): Promise<GraphQLResponse> => {
     const res = await fetch(`${url}/graphql`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', ...headers },
@@ -62,11 +75,14 @@ export async function startApi(options: StartApiOptions): Promise<ApiProcess> {
     const body = (await res.json()) as Omit<GraphQLResponse, 'status'>;
     return { status: res.status, ...body } as GraphQLResponse;
   };
+  const gql = (document: Operation, variables: object = {}, headers: Record<string, string> = {}) =>
+    raw(sourceOf(document), variables as Record<string, unknown>, headers);
   return {
     url,
     adminSecret,
     process: proc,
     gql,
+    raw,
     admin: (query, variables) => gql(query, variables, { 'x-admin-secret': adminSecret }),
     asUser: (token, query, variables) => gql(query, variables, { authorization: `Bearer ${token}` }),
     stop: () => proc.stop(),

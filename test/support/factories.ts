@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { ApiProcess } from './api.ts';
+import { graphql, member } from './graphql.ts';
 
 export interface TestUser {
   id: string;
@@ -7,15 +8,17 @@ export interface TestUser {
   token: string;
 }
 
+export const CREATE_USER =
+  graphql(`mutation CreateUser($input: CreateUserInput!) { createUser(input: $input) {
+  __typename ... on CreateUserSuccess { payload { token user { id email } } }
+  ... on ValidationError { problems { path message } } } }`);
+
 /** Creates a user through the admin API. */
 export async function createUser(api: ApiProcess, overrides: { email?: string; displayName?: string } = {}) {
   const email = overrides.email ?? `user-${randomBytes(5).toString('hex')}@example.org`;
-  const res = await api.admin(
-    `mutation($input: CreateUserInput!) { createUser(input: $input) {
-      __typename ... on CreateUserSuccess { payload { token user { id email } } }
-      ... on ValidationError { problems { path message } } } }`,
-    { input: { email, displayName: overrides.displayName ?? 'Test User' } },
-  );
+  const res = await api.admin(CREATE_USER, {
+    input: { email, displayName: overrides.displayName ?? 'Test User' },
+  });
   const result = res.data?.createUser;
   if (result?.__typename !== 'CreateUserSuccess')
     throw new Error(`createUser failed: ${JSON.stringify(res)}`);
@@ -26,21 +29,22 @@ export async function createUser(api: ApiProcess, overrides: { email?: string; d
   } as TestUser;
 }
 
-export const SIGN_UP = `mutation($input: SignUpInput!) { signUp(input: $input) { __typename
+export const SIGN_UP = graphql(`mutation SignUp($input: SignUpInput!) { signUp(input: $input) { __typename
   ... on SignUpSuccess { user { id email displayName } session { token expiresAt } }
   ... on ValidationError { problems { path message } }
   ... on RateLimitedError { retryAfterSeconds }
-  ... on Error { code message } } }`;
+  ... on Error { code message } } }`);
 
-export const SIGN_IN = `mutation($input: SignInInput!) { signIn(input: $input) { __typename
+export const SIGN_IN = graphql(`mutation SignIn($input: SignInInput!) { signIn(input: $input) { __typename
   ... on SignInSuccess { user { id email } session { token expiresAt } }
   ... on RateLimitedError { retryAfterSeconds }
-  ... on Error { code message } } }`;
+  ... on Error { code message } } }`);
 
-export const ADMIN_SIGN_IN = `mutation($secret: String!) { adminSignIn(secret: $secret) { __typename
+export const ADMIN_SIGN_IN = graphql(`mutation AdminSignIn($secret: String!) { adminSignIn(secret: $secret) {
+  __typename
   ... on AdminSignInSuccess { session { token expiresAt } }
   ... on RateLimitedError { retryAfterSeconds }
-  ... on Error { code message } } }`;
+  ... on Error { code message } } }`);
 
 export interface SignedUpUser extends TestUser {
   password: string;
@@ -76,10 +80,11 @@ export interface PoolVmFixture {
   cockpitUrl?: string | null;
 }
 
-export const REFRESH_POOL = `mutation($input: RefreshPoolInput!) { refreshPool(input: $input) {
+export const REFRESH_POOL =
+  graphql(`mutation RefreshPool($input: RefreshPoolInput!) { refreshPool(input: $input) {
   __typename
   ... on RefreshPoolSuccess { result { prevPoolSize poolSize added updated retired } }
-  ... on ValidationError { code message problems { path message } } } }`;
+  ... on ValidationError { code message problems { path message } } } }`);
 
 /** Replaces the pool through the admin API; throws if the manifest is refused. */
 export async function refreshPool(api: ApiProcess, manifest: unknown) {
@@ -87,13 +92,7 @@ export async function refreshPool(api: ApiProcess, manifest: unknown) {
   const result = res.data?.refreshPool;
   if (result?.__typename !== 'RefreshPoolSuccess')
     throw new Error(`refreshPool failed: ${JSON.stringify(res)}`);
-  return result.result as {
-    prevPoolSize: number;
-    poolSize: number;
-    added: string[];
-    updated: string[];
-    retired: string[];
-  };
+  return result.result;
 }
 
 export function poolOf(count: number, prefix = 'vm'): PoolVmFixture[] {
@@ -107,20 +106,16 @@ export function poolOf(count: number, prefix = 'vm'): PoolVmFixture[] {
   }));
 }
 
-export const ALLOCATE_VM = `mutation { allocateVm {
+export const ALLOCATE_VM = graphql(`mutation AllocateVm { allocateVm {
   __typename
   ... on AllocateVmSuccess { allocation { id status cockpitUrl expiresAt allocatedAt poolVm { id } } }
-  ... on Error { code message } } }`;
+  ... on Error { code message } } }`);
 
+/** allocateVm as the user: the result union member. */
 export async function allocate(api: ApiProcess, token: string) {
   const res = await api.asUser(token, ALLOCATE_VM);
   if (!res.data?.allocateVm) throw new Error(`allocateVm failed: ${JSON.stringify(res)}`);
-  return res.data.allocateVm as
-    | {
-        __typename: 'AllocateVmSuccess';
-        allocation: { id: string; cockpitUrl: string | null; expiresAt: string; poolVm: { id: string } };
-      }
-    | { __typename: string; code: string; message: string };
+  return res.data.allocateVm;
 }
 
 export interface SeedAllocationsOptions {
@@ -169,11 +164,12 @@ export async function seedAllocations(
   return rows.map((r) => r.id);
 }
 
-export const RECORD_PAYMENT = `mutation($input: RecordPaymentInput!) { recordPayment(input: $input) { __typename
+export const RECORD_PAYMENT = graphql(`mutation RecordPayment($input: RecordPaymentInput!) {
+  recordPayment(input: $input) { __typename
   ... on RecordPaymentSuccess { result { payment { id amountCents currency provider providerRef kind refundedCents }
     billing { creditBalanceCents currency } } }
   ... on Error { code message }
-  ... on ValidationError { problems { path message } } } }`;
+  ... on ValidationError { problems { path message } } } }`);
 
 /** Credits a user through the admin API (recordPayment); throws unless it succeeded. */
 export async function recordPayment(
@@ -191,19 +187,18 @@ export async function recordPayment(
       note: extra.note,
     },
   });
-  const result = res.data?.recordPayment;
-  if (result?.__typename !== 'RecordPaymentSuccess')
-    throw new Error(`recordPayment failed: ${JSON.stringify(res)}`);
+  const result = member(res.data?.recordPayment, 'RecordPaymentSuccess');
   return { paymentId: result.result.payment.id, balanceCents: result.result.billing.creditBalanceCents };
 }
 
-export const PURCHASE_PLAN = `mutation($code: String!, $periods: Int!) { purchasePlan(planCode: $code, periods: $periods) {
+export const PURCHASE_PLAN = graphql(`mutation PurchasePlan($code: String!, $periods: Int!) {
+  purchasePlan(planCode: $code, periods: $periods) {
   __typename
   ... on PurchasePlanSuccess { result { allocationsRedated
     purchase { id planCode periods priceCents discountPercent periodStart periodEnd }
     user { vmQuota vmQuotaPeriodEnd } billing { creditBalanceCents } } }
   ... on InsufficientCreditError { balanceCents priceCents }
-  ... on Error { code message } } }`;
+  ... on Error { code message } } }`);
 
 /** purchasePlan as the user: the result union member. */
 export async function purchasePlan(api: ApiProcess, token: string, planCode: string, periods: number) {

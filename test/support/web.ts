@@ -11,6 +11,7 @@ import { type ApiProcess, startApi } from './api.ts';
 import { createTestDatabase, type TestDatabase } from './db.ts';
 import { childEnv } from './env.ts';
 import { ADMIN_SIGN_IN, allocate, type PoolVmFixture, type SignedUpUser, signUpUser } from './factories.ts';
+import { graphql, type ResultOf } from './graphql.ts';
 import { REPO_ROOT } from './postgres.ts';
 import { type SpawnedProcess, spawnTs } from './process.ts';
 import { WEB_SNAPSHOTS_DIR, webSnapshotDir } from './web-snapshot.ts';
@@ -97,6 +98,16 @@ export interface WebProcess {
   stop(): Promise<number | null>;
 }
 
+const POOL_SNAPSHOT = graphql(
+  `query PoolSnapshot { pool { id name host region status cockpitUrl allocated } }`,
+);
+
+const ALLOCATIONS_OF = graphql(`query AllocationsOf($userId: ID!) { allocations(userId: $userId, first: 100) {
+  edges { node { id status cockpitUrl poolVm { id } } } } }`);
+
+const SET_QUOTA = graphql(`mutation SetQuota($userId: ID!, $vmQuota: Int!) {
+  setUserQuota(userId: $userId, vmQuota: $vmQuota) { __typename ... on Error { code message } } }`);
+
 /**
  * Starts web/server/main.ts (the run's snapshot of it and of web/build/: ensureWebBuilt) on a
  * free port (WEB_PORT=0) in front of the api at `apiUrl`.
@@ -131,11 +142,11 @@ export interface Stack {
   /** An admin session token (adminSignIn with the stack's secret). */
   adminToken(): Promise<string>;
   /** The pool as the admin API lists it (every field), by id. */
-  poolSnapshot(): Promise<unknown[]>;
+  poolSnapshot(): Promise<ResultOf<typeof POOL_SNAPSHOT>['pool']>;
   /** A user's allocations as the admin API lists them. */
   allocationsOf(
     userId: string,
-  ): Promise<{ id: string; status: string; poolVm: { id: string }; cockpitUrl: string | null }[]>;
+  ): Promise<ResultOf<typeof ALLOCATIONS_OF>['allocations']['edges'][number]['node'][]>;
   /** Sets a user's VM quota through the admin API. */
   setQuota(userId: string, vmQuota: number): Promise<void>;
   /**
@@ -204,28 +215,20 @@ export async function startStack(options: StartStackOptions = {}): Promise<Stack
       const result = res.data?.adminSignIn;
       if (result?.__typename !== 'AdminSignInSuccess')
         throw new Error(`adminSignIn failed: ${JSON.stringify(res)}`);
-      return result.session.token as string;
+      return result.session.token;
     },
     async poolSnapshot() {
-      const res = await theApi.admin('{ pool { id name host region status cockpitUrl allocated } }');
+      const res = await theApi.admin(POOL_SNAPSHOT);
       if (!res.data?.pool) throw new Error(`pool query failed: ${JSON.stringify(res)}`);
       return res.data.pool;
     },
     async allocationsOf(userId) {
-      const res = await theApi.admin(
-        `query($userId: ID!) { allocations(userId: $userId, first: 100) {
-          edges { node { id status cockpitUrl poolVm { id } } } } }`,
-        { userId },
-      );
+      const res = await theApi.admin(ALLOCATIONS_OF, { userId });
       if (!res.data?.allocations) throw new Error(`allocations query failed: ${JSON.stringify(res)}`);
-      return res.data.allocations.edges.map((e: { node: unknown }) => e.node);
+      return res.data.allocations.edges.map((e) => e.node);
     },
     async setQuota(userId, vmQuota) {
-      const res = await theApi.admin(
-        `mutation($userId: ID!, $vmQuota: Int!) { setUserQuota(userId: $userId, vmQuota: $vmQuota) {
-          __typename ... on Error { code message } } }`,
-        { userId, vmQuota },
-      );
+      const res = await theApi.admin(SET_QUOTA, { userId, vmQuota });
       const typename = res.data?.setUserQuota?.__typename;
       if (!typename || /Error$/.test(typename))
         throw new Error(`setUserQuota failed: ${JSON.stringify(res)}`);

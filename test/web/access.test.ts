@@ -12,6 +12,7 @@ import {
   newContext,
 } from '../support/browser.ts';
 import type { SignedUpUser } from '../support/factories.ts';
+import { graphql } from '../support/graphql.ts';
 import {
   ADMIN_PAGES,
   cookieHeader,
@@ -37,7 +38,9 @@ let allocationB: string;
 /** Live sessions of a user, as the admin API counts them. */
 async function activeSessions(email: string): Promise<number> {
   const res = await stack.api.admin(
-    'query($email: String!) { users(email: $email, first: 1) { edges { node { activeSessions } } } }',
+    graphql(
+      'query($email: String!) { users(email: $email, first: 1) { edges { node { activeSessions } } } }',
+    ),
     { email },
   );
   const node = res.data?.users?.edges?.[0]?.node;

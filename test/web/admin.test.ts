@@ -15,6 +15,7 @@ import {
   settled,
 } from '../support/browser.ts';
 import { REFRESH_POOL, type SignedUpUser } from '../support/factories.ts';
+import { graphql } from '../support/graphql.ts';
 import { ADMIN_COOKIE, ADMIN_PAGES, type Stack, startStack } from '../support/web.ts';
 
 const ALLOCATION_COLUMNS = [
@@ -117,7 +118,11 @@ describe('admin UI in the browser', () => {
       expect(session?.httpOnly).toBe(true);
       expect(await page.content()).not.toContain(stack.api.adminSecret);
       // The admin session works against the API (what the panel uses) ...
-      const live = await stack.api.gql('{ pool { id } }', {}, { authorization: `Bearer ${session?.value}` });
+      const live = await stack.api.gql(
+        graphql('{ pool { id } }'),
+        {},
+        { authorization: `Bearer ${session?.value}` },
+      );
       expect(live.status).toBe(200);
 
       // ... until "Sign out": back to the login page, the session ended on the API too.
@@ -126,7 +131,11 @@ describe('admin UI in the browser', () => {
       expect((await context.cookies()).some((c) => c.name === ADMIN_COOKIE)).toBe(false);
       await page.goto('/admin/pool');
       expect(new URL(page.url()).pathname).toBe('/admin/login');
-      const ended = await stack.api.gql('{ pool { id } }', {}, { authorization: `Bearer ${session?.value}` });
+      const ended = await stack.api.gql(
+        graphql('{ pool { id } }'),
+        {},
+        { authorization: `Bearer ${session?.value}` },
+      );
       // An ended admin session reads as FORBIDDEN (api/src/schema/auth-errors.ts).
       expect(ended.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
       expect(pageErrors).toEqual([]);

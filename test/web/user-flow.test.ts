@@ -15,6 +15,7 @@ import {
   type Page,
   settled,
 } from '../support/browser.ts';
+import { graphql } from '../support/graphql.ts';
 import { STACK_POOL, type Stack, startStack, USER_COOKIE } from '../support/web.ts';
 
 let stack: Stack;
@@ -117,7 +118,7 @@ describe('user flow in the browser', () => {
       expect((await context.cookies()).some((c) => c.name === USER_COOKIE)).toBe(false);
       await page.goto('/');
       expect(new URL(page.url()).pathname).toBe('/signin');
-      const me = await stack.api.asUser(session?.value ?? '', '{ me { id } }');
+      const me = await stack.api.asUser(session?.value ?? '', graphql('{ me { id } }'));
       expect(me.errors?.[0]?.extensions?.code).toBe('UNAUTHENTICATED');
 
       expect(pageErrors).toEqual([]);

@@ -1,6 +1,6 @@
+import { graphql } from '@hero/graphql';
 import { error } from '@sveltejs/kit';
 import type { Handle } from '@sveltejs/kit/hooks';
-import { graphql } from '#lib/graphql/index.ts';
 import { ApiError, gql, requestIdFrom } from '#lib/server/api.ts';
 import { ADMIN_COOKIE, clearSessionCookie, USER_COOKIE } from '#lib/server/session.ts';
 

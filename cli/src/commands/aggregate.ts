@@ -1,19 +1,20 @@
-import type { AggregateSummary } from '@hero/core/usage/aggregate-usage';
+import { graphql } from '@hero/graphql';
 import { type ApiContext, defineCommand } from '../command.ts';
 import { printable, UsageError } from '../errors.ts';
 import { formatJson, formatRunSummary } from '../format.ts';
 
-export const AGGREGATE_NOW = `mutation AggregateNow {
+export const AGGREGATE_NOW = graphql(`mutation AggregateNow {
   aggregateNow {
     nodesSeen nodesSkipped nodesFailed filesRead recordsSeen recordsApplied recordsDuplicate recordsRejected
     centsDebited ignoredFiles ignoredFileList { path reason } errors
   }
-}`;
+}`);
 
-export const RUNNING_AGGREGATION = `query RunningAggregation {
+export const RUNNING_AGGREGATION = graphql(`query RunningAggregation {
   jobRuns(job: "aggregate", first: 1) { edges { node { id status progress } } }
-}`;
+}`);
 
+/** What the aggregator reports in `JobRun.progress` (JSON in the schema, so not typed by it). */
 interface AggregationProgress {
   nodesDone: number;
   nodesTotal: number;
@@ -43,11 +44,9 @@ async function withProgressBar<T>(ctx: ApiContext, work: Promise<T>): Promise<T>
       await new Promise((r) => setTimeout(r, 300));
       if (done) break;
       try {
-        const data = await ctx.client.request<{
-          jobRuns: { edges: { node: { status: string; progress: AggregationProgress | null } }[] };
-        }>(RUNNING_AGGREGATION);
+        const data = await ctx.client.request(RUNNING_AGGREGATION);
         const run = data.jobRuns.edges[0]?.node;
-        const p = run?.status === 'RUNNING' ? run.progress : null;
+        const p = run?.status === 'RUNNING' ? (run.progress as AggregationProgress | null) : null;
         if (!p || done) continue;
         const payload = { filesRead: p.filesRead, recordsApplied: p.recordsApplied };
         if (!started) {
@@ -90,10 +89,7 @@ export const aggregate = defineCommand({
   uses: 'api',
   async run(ctx) {
     const { client, json, io } = ctx;
-    const { aggregateNow: summary } = await withProgressBar(
-      ctx,
-      client.request<{ aggregateNow: AggregateSummary }>(AGGREGATE_NOW),
-    );
+    const { aggregateNow: summary } = await withProgressBar(ctx, client.request(AGGREGATE_NOW));
     if (json) return io.out(formatJson(summary));
     io.out(formatRunSummary(summary));
     // What is under nodes/ but not read as usage: reported so it is not lost without a trace.

@@ -1,31 +1,20 @@
-import { type Connection, collectPages } from '../client.ts';
+import { graphql } from '@hero/graphql';
+import { collectPages } from '../client.ts';
 import { defineCommand } from '../command.ts';
 import { formatJson, formatTable, formatTime } from '../format.ts';
 
 const ALLOCATION_STATUSES = ['ACTIVE', 'RELEASED'] as const;
 const DEFAULT_ALLOCATIONS_LIMIT = 100;
 
-export const ALLOCATIONS = `query Allocations($status: AllocationStatus, $userId: ID, $first: Int, $after: String) {
+export const ALLOCATIONS =
+  graphql(`query Allocations($status: AllocationStatus, $userId: ID, $first: Int, $after: String) {
   allocations(status: $status, userId: $userId, first: $first, after: $after) {
     edges { node {
       id userId poolVm { id } provisioner status allocatedAt expiresAt releasedAt releaseReason cockpitUrl
     } }
     pageInfo { hasNextPage endCursor }
   }
-}`;
-
-interface Allocation {
-  id: string;
-  userId: string;
-  poolVm: { id: string };
-  provisioner: string;
-  status: string;
-  allocatedAt: string;
-  expiresAt: string;
-  releasedAt: string | null;
-  releaseReason: string | null;
-  cockpitUrl: string | null;
-}
+}`);
 
 export const allocationsList = defineCommand({
   name: 'allocations list',
@@ -51,7 +40,7 @@ export const allocationsList = defineCommand({
   uses: 'api',
   async run({ client, json, io }, { status, userId, limit }) {
     const allocations = await collectPages(limit, async (first, after) => {
-      const data = await client.request<{ allocations: Connection<Allocation> }>(ALLOCATIONS, {
+      const data = await client.request(ALLOCATIONS, {
         status: status ?? null,
         userId: userId ?? null,
         first,

@@ -1,11 +1,11 @@
-import type { AutoReleaseSummary } from '@hero/core/allocation/auto-release';
+import { graphql } from '@hero/graphql';
 import { defineCommand } from '../command.ts';
 import { UsageError } from '../errors.ts';
 import { formatJson, formatRunSummary } from '../format.ts';
 
-export const AUTO_RELEASE_NOW = `mutation AutoReleaseNow {
+export const AUTO_RELEASE_NOW = graphql(`mutation AutoReleaseNow {
   autoReleaseNow { rowsExamined rowsExpired rowsReleased rowsAlreadyReleased expiryWarnings errors }
-}`;
+}`);
 
 export const autoRelease = defineCommand({
   name: 'auto-release',
@@ -23,9 +23,7 @@ export const autoRelease = defineCommand({
   },
   uses: 'api',
   async run({ client, json, io }) {
-    const { autoReleaseNow: summary } = await client.request<{ autoReleaseNow: AutoReleaseSummary }>(
-      AUTO_RELEASE_NOW,
-    );
+    const { autoReleaseNow: summary } = await client.request(AUTO_RELEASE_NOW);
     io.out(json ? formatJson(summary) : formatRunSummary(summary));
   },
 });

@@ -1,28 +1,18 @@
-import { type Connection, collectPages } from '../client.ts';
+import { graphql, type ResultOf } from '@hero/graphql';
+import { collectPages } from '../client.ts';
 import { defineCommand } from '../command.ts';
 import { formatDuration, formatJson, formatSummary, formatTable, formatTime, truncate } from '../format.ts';
 
 const DEFAULT_JOBS_LIMIT = 20;
 
-export const JOB_RUNS = `query JobRuns($job: String, $first: Int, $after: String) {
+export const JOB_RUNS = graphql(`query JobRuns($job: String, $first: Int, $after: String) {
   jobRuns(job: $job, first: $first, after: $after) {
     edges { node { id job trigger status host pid startedAt finishedAt summary error } }
     pageInfo { hasNextPage endCursor }
   }
-}`;
+}`);
 
-interface JobRun {
-  id: string;
-  job: string;
-  trigger: string;
-  status: string;
-  host: string;
-  pid: number;
-  startedAt: string;
-  finishedAt: string | null;
-  summary: unknown;
-  error: string | null;
-}
+type JobRun = ResultOf<typeof JOB_RUNS>['jobRuns']['edges'][number]['node'];
 
 function duration(run: JobRun): string {
   if (!run.finishedAt) return run.status === 'RUNNING' ? 'running' : '-';
@@ -47,7 +37,7 @@ export const jobsList = defineCommand({
   uses: 'api',
   async run({ client, json, io }, { job, limit }) {
     const runs = await collectPages(limit, async (first, after) => {
-      const data = await client.request<{ jobRuns: Connection<JobRun> }>(JOB_RUNS, {
+      const data = await client.request(JOB_RUNS, {
         job: job ?? null,
         first,
         after,

@@ -1,5 +1,5 @@
-import type { Problem } from '@hero/core/errors';
-import { type Connection, collectPages, validationFailure } from '../client.ts';
+import { graphql, type ResultOf } from '@hero/graphql';
+import { collectPages, validationFailure } from '../client.ts';
 import { defineCommand } from '../command.ts';
 import { CliError, printable, UsageError } from '../errors.ts';
 import { formatJson, formatKeyValues, formatMoney, formatTable, formatTime } from '../format.ts';
@@ -30,12 +30,12 @@ export function currencyCode(flag: string, value: string): string {
 }
 
 /** A result-union member that is an error (every one implements Error { code message }). */
-interface ErrorResult {
+type ErrorResult = {
   __typename: string;
   code: string;
   message: string;
-  problems?: Problem[];
-}
+  problems?: { path: string; message: string }[];
+};
 
 /**
  * A refused mutation as a CliError: `<what>: CODE: message`; a ValidationError lists its
@@ -47,38 +47,22 @@ function refused(what: string, result: ErrorResult): CliError {
   return new CliError(`${what}: ${result.code}: ${printable(result.message)}`);
 }
 
-const PAYMENT_FIELDS = `id kind amountCents currency provider providerRef refundOfId refundedCents note createdAt
-  user { id email }`;
+/** A payment as every payments command shows it (unmasked: read as part of the operation's result). */
+const PaymentFields = graphql(`fragment PaymentFields on PaymentEvent @_unmask {
+  id kind amountCents currency provider providerRef refundOfId refundedCents note createdAt
+  user { id email }
+}`);
 
-/** The union members every payment mutation may answer besides its success. */
-const ERROR_FIELDS = `... on Error { code message }
-    ... on ValidationError { problems { path message } }`;
+/** What recordPayment and refundPayment answer on success: the payment and the balance after it. */
+const PaymentResultFields = graphql(
+  `fragment PaymentResultFields on PaymentResult @_unmask {
+  payment { ...PaymentFields }
+  billing { creditBalanceCents currency }
+}`,
+  [PaymentFields],
+);
 
-interface Payment {
-  id: string;
-  /** CREDIT or REFUND */
-  kind: string;
-  amountCents: number;
-  currency: string;
-  provider: string;
-  providerRef: string;
-  refundOfId: string | null;
-  refundedCents: number;
-  note: string | null;
-  createdAt: string;
-  user: { id: string; email: string };
-}
-
-interface PaymentResult {
-  payment: Payment;
-  billing: { creditBalanceCents: number; currency: string };
-}
-
-type PaymentSuccess = { __typename: 'RecordPaymentSuccess' | 'RefundPaymentSuccess'; result: PaymentResult };
-
-type PaymentMutationResult = PaymentSuccess | ErrorResult;
-
-const isSuccess = (r: PaymentMutationResult): r is PaymentSuccess => 'result' in r;
+type PaymentResult = ResultOf<typeof PaymentResultFields>;
 
 /** A payment or refund and the balance after it, as `key  value` lines. */
 function formatPaymentResult({ payment: p, billing }: PaymentResult): string {
@@ -99,13 +83,17 @@ function formatPaymentResult({ payment: p, billing }: PaymentResult): string {
 
 // --- payments record ------------------------------------------------------------------------
 
-export const RECORD_PAYMENT = `mutation RecordPayment($input: RecordPaymentInput!) {
+export const RECORD_PAYMENT = graphql(
+  `mutation RecordPayment($input: RecordPaymentInput!) {
   recordPayment(input: $input) {
     __typename
-    ... on RecordPaymentSuccess { result { payment { ${PAYMENT_FIELDS} } billing { creditBalanceCents currency } } }
-    ${ERROR_FIELDS}
+    ... on RecordPaymentSuccess { result { ...PaymentResultFields } }
+    ... on Error { code message }
+    ... on ValidationError { problems { path message } }
   }
-}`;
+}`,
+  [PaymentResultFields],
+);
 
 export const paymentsRecord = defineCommand({
   name: 'payments record',
@@ -152,33 +140,34 @@ export const paymentsRecord = defineCommand({
   }),
   uses: 'api',
   async run({ client, json, io }, args) {
-    const { recordPayment: result } = await client.request<{ recordPayment: PaymentMutationResult }>(
-      RECORD_PAYMENT,
-      {
-        input: {
-          userId: args.userId,
-          amountCents: args.amountCents,
-          currency: args.currency,
-          provider: args.provider ?? null,
-          providerRef: args.providerRef ?? null,
-          note: args.note ?? null,
-        },
+    const { recordPayment: result } = await client.request(RECORD_PAYMENT, {
+      input: {
+        userId: args.userId,
+        amountCents: args.amountCents,
+        currency: args.currency,
+        provider: args.provider ?? null,
+        providerRef: args.providerRef ?? null,
+        note: args.note ?? null,
       },
-    );
-    if (!isSuccess(result)) throw refused('the payment was not recorded', result);
+    });
+    if (result.__typename !== 'RecordPaymentSuccess') throw refused('the payment was not recorded', result);
     io.out(json ? formatJson(result.result) : formatPaymentResult(result.result));
   },
 });
 
 // --- payments refund ------------------------------------------------------------------------
 
-export const REFUND_PAYMENT = `mutation RefundPayment($input: RefundPaymentInput!) {
+export const REFUND_PAYMENT = graphql(
+  `mutation RefundPayment($input: RefundPaymentInput!) {
   refundPayment(input: $input) {
     __typename
-    ... on RefundPaymentSuccess { result { payment { ${PAYMENT_FIELDS} } billing { creditBalanceCents currency } } }
-    ${ERROR_FIELDS}
+    ... on RefundPaymentSuccess { result { ...PaymentResultFields } }
+    ... on Error { code message }
+    ... on ValidationError { problems { path message } }
   }
-}`;
+}`,
+  [PaymentResultFields],
+);
 
 export const paymentsRefund = defineCommand({
   name: 'payments refund',
@@ -211,29 +200,29 @@ export const paymentsRefund = defineCommand({
   },
   uses: 'api',
   async run({ client, json, io }, args) {
-    const { refundPayment: result } = await client.request<{ refundPayment: PaymentMutationResult }>(
-      REFUND_PAYMENT,
-      {
-        input: {
-          paymentId: args.paymentId,
-          amountCents: args.amountCents ?? null,
-          note: args.note ?? null,
-        },
+    const { refundPayment: result } = await client.request(REFUND_PAYMENT, {
+      input: {
+        paymentId: args.paymentId,
+        amountCents: args.amountCents ?? null,
+        note: args.note ?? null,
       },
-    );
-    if (!isSuccess(result)) throw refused('the payment was not refunded', result);
+    });
+    if (result.__typename !== 'RefundPaymentSuccess') throw refused('the payment was not refunded', result);
     io.out(json ? formatJson(result.result) : formatPaymentResult(result.result));
   },
 });
 
 // --- payments list --------------------------------------------------------------------------
 
-export const PAYMENTS = `query Payments($userId: ID, $first: Int, $after: String) {
+export const PAYMENTS = graphql(
+  `query Payments($userId: ID, $first: Int, $after: String) {
   payments(userId: $userId, first: $first, after: $after) {
-    edges { node { ${PAYMENT_FIELDS} } }
+    edges { node { ...PaymentFields } }
     pageInfo { hasNextPage endCursor }
   }
-}`;
+}`,
+  [PaymentFields],
+);
 
 export const paymentsList = defineCommand({
   name: 'payments list',
@@ -253,7 +242,7 @@ export const paymentsList = defineCommand({
   uses: 'api',
   async run({ client, json, io }, { userId, limit }) {
     const payments = await collectPages(limit, async (first, after) => {
-      const data = await client.request<{ payments: Connection<Payment> }>(PAYMENTS, {
+      const data = await client.request(PAYMENTS, {
         userId: userId ?? null,
         first,
         after,

@@ -1,10 +1,10 @@
-import type { Plan } from '@hero/core/billing/plans';
+import { graphql } from '@hero/graphql';
 import { defineCommand } from '../command.ts';
 import { formatDiscounts, formatJson, formatMoney, formatTable } from '../format.ts';
 
-export const PLANS = `query Plans {
+export const PLANS = graphql(`query Plans {
   plans { code name vmQuota periodDays priceCents currency discounts { periods percent } }
-}`;
+}`);
 
 export const plansList = defineCommand({
   name: 'plans list',
@@ -16,7 +16,7 @@ export const plansList = defineCommand({
   parse: () => ({}),
   uses: 'api',
   async run({ client, json, io }) {
-    const { plans } = await client.request<{ plans: Plan[] }>(PLANS);
+    const { plans } = await client.request(PLANS);
     if (json) return io.out(formatJson(plans));
     if (plans.length === 0) return io.out('no plans (the API has no PLANS_JSON)\n');
     io.out(

@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
-import { type ValidationErrorResult, validationFailure } from '../client.ts';
+import { graphql } from '@hero/graphql';
+import { validationFailure } from '../client.ts';
 import { defineCommand } from '../command.ts';
 import { CliError } from '../errors.ts';
 import { formatJson, formatKeyValues, formatTable } from '../format.ts';
@@ -8,21 +9,13 @@ const POOL_VM_STATUSES = ['AVAILABLE', 'MAINTENANCE', 'RETIRED'] as const;
 
 // --- pool refresh ---------------------------------------------------------------------------
 
-export const REFRESH_POOL = `mutation RefreshPool($input: RefreshPoolInput!) {
+export const REFRESH_POOL = graphql(`mutation RefreshPool($input: RefreshPoolInput!) {
   refreshPool(input: $input) {
     __typename
     ... on RefreshPoolSuccess { result { prevPoolSize poolSize added updated retired } }
     ... on ValidationError { code message problems { path message } }
   }
-}`;
-
-interface RefreshPoolPayload {
-  prevPoolSize: number;
-  poolSize: number;
-  added: string[];
-  updated: string[];
-  retired: string[];
-}
+}`);
 
 async function readManifest(file: string): Promise<unknown> {
   let text: string;
@@ -53,9 +46,7 @@ export const poolRefresh = defineCommand({
   uses: 'api',
   async run({ client, json, io }, { file }) {
     const manifest = await readManifest(file);
-    const { refreshPool: result } = await client.request<{
-      refreshPool: { __typename: 'RefreshPoolSuccess'; result: RefreshPoolPayload } | ValidationErrorResult;
-    }>(REFRESH_POOL, { input: { manifest } });
+    const { refreshPool: result } = await client.request(REFRESH_POOL, { input: { manifest } });
     if (result.__typename === 'ValidationError')
       throw validationFailure(`the pool manifest ${file} was refused; the pool is unchanged`, result);
     const r = result.result;
@@ -74,20 +65,9 @@ export const poolRefresh = defineCommand({
 
 // --- pool list ------------------------------------------------------------------------------
 
-export const POOL = `query Pool($status: PoolVmStatus) {
+export const POOL = graphql(`query Pool($status: PoolVmStatus) {
   pool(status: $status) { id name status allocated host region cockpitUrl updatedAt }
-}`;
-
-interface PoolVm {
-  id: string;
-  name: string;
-  status: string;
-  allocated: boolean;
-  host: string | null;
-  region: string | null;
-  cockpitUrl: string | null;
-  updatedAt: string;
-}
+}`);
 
 export const poolList = defineCommand({
   name: 'pool list',
@@ -98,7 +78,7 @@ export const poolList = defineCommand({
   parse: (values) => ({ status: values.oneOf('status', POOL_VM_STATUSES) }),
   uses: 'api',
   async run({ client, json, io }, { status }) {
-    const { pool } = await client.request<{ pool: PoolVm[] }>(POOL, { status: status ?? null });
+    const { pool } = await client.request(POOL, { status: status ?? null });
     if (json) return io.out(formatJson(pool));
     if (pool.length === 0) return io.out(status ? `no pool VMs with status ${status}\n` : 'no pool VMs\n');
     io.out(

@@ -26,7 +26,9 @@ describe('reconcile', () => {
     expect(res.out).toBe(
       `usersChecked     3\nusersDrifted     0\ntotalDriftCents  0\nchainBreaks      0\n${USAGE_LINES}`,
     );
-    expect(res.sent[0].query).toMatch(/usageDrifted \{ userId ledgerUsageCents consumedCents driftCents \}/);
+    expect(res.sent[0].query).toMatch(
+      /usageDrifted \{\s+userId\s+ledgerUsageCents\s+consumedCents\s+driftCents\s+\}/,
+    );
   });
 
   it('usage drift: one line per user whose usage debits differ from their records, then exit 1', async () => {

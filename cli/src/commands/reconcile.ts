@@ -1,29 +1,18 @@
+import { graphql, type ResultOf } from '@hero/graphql';
 import { defineCommand } from '../command.ts';
 import { CliError, printable } from '../errors.ts';
 import { formatJson, formatKeyValues } from '../format.ts';
 
-export const RECONCILE_BALANCES_NOW = `mutation ReconcileBalancesNow {
+export const RECONCILE_BALANCES_NOW = graphql(`mutation ReconcileBalancesNow {
   reconcileBalancesNow {
     usersChecked usersDrifted totalDriftCents chainBreaks
     drifted { userId balanceCents ledgerCents driftCents }
     usageUsersChecked usageUsersDrifted usageTotalDriftCents
     usageDrifted { userId ledgerUsageCents consumedCents driftCents }
   }
-}`;
+}`);
 
-interface ReconcileSummary {
-  usersChecked: number;
-  usersDrifted: number;
-  totalDriftCents: number;
-  /** Ledger rows whose balance-after does not follow from the previous row: a lost or doubled row. */
-  chainBreaks: number;
-  drifted: { userId: string; balanceCents: number; ledgerCents: number; driftCents: number }[];
-  /** Users whose usage debits on the ledger differ from the sum of their consumed records. */
-  usageUsersChecked: number;
-  usageUsersDrifted: number;
-  usageTotalDriftCents: number;
-  usageDrifted: { userId: string; ledgerUsageCents: number; consumedCents: number; driftCents: number }[];
-}
+type ReconcileSummary = ResultOf<typeof RECONCILE_BALANCES_NOW>['reconcileBalancesNow'];
 
 function formatReconcileSummary(summary: ReconcileSummary): string {
   let text = formatKeyValues([
@@ -90,9 +79,7 @@ export const reconcile = defineCommand({
   uses: 'api',
   /** Prints the summary (amounts in cents: drift is per user and the summary has no currency), then fails on drift. */
   async run({ client, json, io }) {
-    const { reconcileBalancesNow: summary } = await client.request<{
-      reconcileBalancesNow: ReconcileSummary;
-    }>(RECONCILE_BALANCES_NOW);
+    const { reconcileBalancesNow: summary } = await client.request(RECONCILE_BALANCES_NOW);
     io.out(json ? formatJson(summary) : formatReconcileSummary(summary));
     const failure = drift(summary);
     if (failure) throw failure;

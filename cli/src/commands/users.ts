@@ -1,19 +1,15 @@
-import { type ValidationErrorResult, validationFailure } from '../client.ts';
+import { graphql } from '@hero/graphql';
+import { validationFailure } from '../client.ts';
 import { defineCommand } from '../command.ts';
 import { formatJson, formatKeyValues } from '../format.ts';
 
-export const CREATE_USER = `mutation CreateUser($input: CreateUserInput!) {
+export const CREATE_USER = graphql(`mutation CreateUser($input: CreateUserInput!) {
   createUser(input: $input) {
     __typename
     ... on CreateUserSuccess { payload { token user { id email displayName } } }
     ... on ValidationError { code message problems { path message } }
   }
-}`;
-
-interface CreateUserPayload {
-  token: string;
-  user: { id: string; email: string; displayName: string };
-}
+}`);
 
 /** The display name a new user gets without --name: the email's local part. */
 export function defaultDisplayName(email: string): string {
@@ -39,9 +35,7 @@ export const usersCreate = defineCommand({
   },
   uses: 'api',
   async run({ client, json, io }, { email, displayName }) {
-    const { createUser: result } = await client.request<{
-      createUser: { __typename: 'CreateUserSuccess'; payload: CreateUserPayload } | ValidationErrorResult;
-    }>(CREATE_USER, { input: { email, displayName } });
+    const { createUser: result } = await client.request(CREATE_USER, { input: { email, displayName } });
     if (result.__typename === 'ValidationError') throw validationFailure('the user was not created', result);
     const { user, token } = result.payload;
     if (json) return io.out(formatJson({ user, token }));

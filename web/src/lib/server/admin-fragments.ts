@@ -4,7 +4,7 @@
  * graphql(source, [LedgerRowFields]); its result then carries the fragment masked, and
  * readFragment(LedgerRowFields, data) reads the fields.
  */
-import { graphql, type ResultOf } from '#lib/graphql/index.ts';
+import { graphql, type ResultOf } from '@hero/graphql';
 
 /** A connection's page: what the pagination links need. */
 export const PageInfoFields = graphql(`

@@ -4,12 +4,20 @@
  * same way: the hero_admin cookie is cleared and the browser goes to /admin/login, back to where
  * it was once signed in. A user's own session never counts: only the hero_admin cookie is sent.
  */
+
+import {
+  type FragmentOf,
+  type Operation,
+  type ResultOf,
+  readFragment,
+  sourceOf,
+  type VariablesArg,
+} from '@hero/graphql';
 import { isRedirect, type RequestEvent, redirect } from '@sveltejs/kit';
 import type { Failed, Problem } from '#lib/components/admin/types.ts';
 import { cursorParams } from '#lib/components/common/pagination.ts';
-import { type FragmentOf, type ResultOf, readFragment } from '#lib/graphql/index.ts';
 import { type ErrorFields, type PageInfo, PageInfoFields } from './admin-fragments.ts';
-import { ApiError, describeApiError, type Operation, send, sourceOf, type VariablesArg } from './api.ts';
+import { ApiError, describeApiError, send } from './api.ts';
 import { ADMIN_COOKIE, clearSessionCookie } from './session.ts';
 
 export type AdminEvent = Pick<RequestEvent, 'locals' | 'getClientAddress' | 'cookies' | 'url'>;

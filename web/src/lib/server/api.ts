@@ -1,6 +1,5 @@
-import { type DocumentNode, print } from '@0no-co/graphql.web';
+import { type Operation, type ResultOf, sourceOf, type VariablesArg } from '@hero/graphql';
 import type { RequestEvent } from '@sveltejs/kit';
-import type { ResultOf, TadaDocumentNode, VariablesOf } from '#lib/graphql/index.ts';
 import { webConfig } from './config.ts';
 
 /** A request id as the API takes it: the caller's when safe (≤ 128 of `[A-Za-z0-9._:-]`), else a new UUID. */
@@ -26,26 +25,6 @@ export class ApiError extends Error {
 interface GraphQLResponse<T> {
   data?: T | null;
   errors?: { message: string; extensions?: { code?: string } }[];
-}
-
-/** A typed GraphQL document (a `graphql()` operation of #lib/graphql/index.ts). */
-export type Operation = TadaDocumentNode<any, any>;
-
-/** The variables argument: optional when the operation has no required variable. */
-export type VariablesArg<Document extends Operation> =
-  // biome-ignore lint/complexity/noBannedTypes: `{}` is what an operation without variables takes
-  {} extends VariablesOf<Document> ? [variables?: VariablesOf<Document>] : [variables: VariablesOf<Document>];
-
-const printed = new WeakMap<DocumentNode, string>();
-
-/** The document's text as sent over HTTP (printed once per document: its fragments included). */
-export function sourceOf(document: DocumentNode): string {
-  let source = printed.get(document);
-  if (source === undefined) {
-    source = print(document);
-    printed.set(document, source);
-  }
-  return source;
 }
 
 /**

@@ -1,5 +1,5 @@
 /** The error members of the sign-in and sign-up results, as the pages read them. */
-import { graphql } from '#lib/graphql/index.ts';
+import { graphql } from '@hero/graphql';
 
 /** What a sign-in can answer instead of a session: wrong credentials, or too many attempts. */
 export const SignInErrorFields = graphql(`

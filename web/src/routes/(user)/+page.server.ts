@@ -1,31 +1,13 @@
+import { graphql, type ResultOf, readFragment } from '@hero/graphql';
 import { error, fail, type RequestEvent, redirect } from '@sveltejs/kit';
-import { graphql, type ResultOf, readFragment } from '#lib/graphql/index.ts';
 import { ApiError, describeApiError, gql } from '#lib/server/api.ts';
 import { clearSessionCookie, USER_COOKIE } from '#lib/server/session.ts';
 import { safeHttpUrl } from '#lib/url.ts';
 import type { Actions, PageServerLoad } from './$types';
-import { type LedgerRow, ledgerChart, windowStart } from './ledger-chart.ts';
+import { DashboardLedgerPage, type LedgerRow, ledgerChart, windowStart } from './ledger-chart.ts';
 
 const LEDGER_PAGE = 100; // the API's largest page
 const LEDGER_MAX_ROWS = 500; // enough for 30 days of a busy user; the chart stops there
-
-/** A page of the user's ledger, newest first: what the chart reads. */
-const DashboardLedgerPage = graphql(`
-  fragment DashboardLedgerPage on UserLedgerConnection {
-    edges {
-      node {
-        createdAt
-        kind
-        amountCents
-        balanceAfterCents
-      }
-    }
-    pageInfo {
-      hasNextPage
-      endCursor
-    }
-  }
-`);
 
 const DASHBOARD = graphql(
   `

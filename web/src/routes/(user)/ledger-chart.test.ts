@@ -2,7 +2,12 @@ import { describe, expect, it } from 'vitest';
 import { type LedgerRow, ledgerChart, windowStart } from './ledger-chart.ts';
 
 const now = new Date('2026-11-23T15:00:00Z');
-const row = (createdAt: string, kind: string, amountCents: number, balanceAfterCents: number): LedgerRow => ({
+const row = (
+  createdAt: string,
+  kind: LedgerRow['kind'],
+  amountCents: number,
+  balanceAfterCents: number,
+): LedgerRow => ({
   createdAt,
   kind,
   amountCents,

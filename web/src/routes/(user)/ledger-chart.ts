@@ -4,15 +4,31 @@
  * today included.
  */
 
+import { graphql, type ResultOf } from '@hero/graphql';
+
 export const CHART_DAYS = 30;
 const DAY_MS = 24 * 3600 * 1000;
 
-export interface LedgerRow {
-  createdAt: string;
-  kind: string;
-  amountCents: number;
-  balanceAfterCents: number;
-}
+/** A page of the user's ledger, newest first: what the chart reads. */
+export const DashboardLedgerPage = graphql(`
+  fragment DashboardLedgerPage on UserLedgerConnection {
+    edges {
+      node {
+        createdAt
+        kind
+        amountCents
+        balanceAfterCents
+      }
+    }
+    pageInfo {
+      hasNextPage
+      endCursor
+    }
+  }
+`);
+
+/** One ledger row as the chart reads it. */
+export type LedgerRow = ResultOf<typeof DashboardLedgerPage>['edges'][number]['node'];
 
 export interface LedgerChart {
   /** The balance over time (cents), oldest first. Empty: no change in the window. */

@@ -1,6 +1,6 @@
+import { graphql, type ResultOf, readFragment } from '@hero/graphql';
 import { fail, redirect } from '@sveltejs/kit';
 import { type FieldErrors, rateLimitMessage } from '#lib/components/dashboard/auth-form.ts';
-import { graphql, type ResultOf, readFragment } from '#lib/graphql/index.ts';
 import { describeApiError, gql } from '#lib/server/api.ts';
 import { SignInErrorFields } from '#lib/server/auth-fragments.ts';
 import { setSessionCookie, USER_COOKIE } from '#lib/server/session.ts';

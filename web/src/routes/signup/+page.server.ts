@@ -1,3 +1,4 @@
+import { graphql, type ResultOf, readFragment } from '@hero/graphql';
 import { fail, redirect } from '@sveltejs/kit';
 import {
   type FieldErrors,
@@ -8,7 +9,6 @@ import {
   rateLimitMessage,
   sentence,
 } from '#lib/components/dashboard/auth-form.ts';
-import { graphql, type ResultOf, readFragment } from '#lib/graphql/index.ts';
 import { describeApiError, gql } from '#lib/server/api.ts';
 import { SignUpErrorFields } from '#lib/server/auth-fragments.ts';
 import { setSessionCookie, USER_COOKIE } from '#lib/server/session.ts';

@@ -1,14 +1,16 @@
 /**
  * Shapes shared by the admin routes (server) and their components (browser) that are not GraphQL
  * results: what an action answers a form. (The table rows are typed by their GraphQL fragments, in
- * #lib/server/admin-fragments.ts.)
+ * #lib/server/admin-fragments.ts, and so is a problem.)
  */
+import type { ResultOf } from '@hero/graphql';
+import type { ErrorFields } from '#lib/server/admin-fragments.ts';
 
-/** One problem with an input; `path` says where (e.g. `pool[2].cockpitUrl`). */
-export interface Problem {
-  path: string;
-  message: string;
-}
+/**
+ * One problem with an input, as the API's ValidationError lists it (the page's own checks answer
+ * the same); `path` says where (e.g. `pool[2].cockpitUrl`).
+ */
+export type Problem = Extract<ResultOf<typeof ErrorFields>, { problems: unknown }>['problems'][number];
 
 /** An action that did not do what was asked: the words for people, and every problem. */
 export interface Failed {

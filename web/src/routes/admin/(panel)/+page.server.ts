@@ -1,4 +1,4 @@
-import { graphql } from '#lib/graphql/index.ts';
+import { graphql } from '@hero/graphql';
 import { adminQuery } from '#lib/server/admin.ts';
 import type { PageServerLoad } from './$types';
 

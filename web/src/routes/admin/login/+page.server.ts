@@ -1,5 +1,5 @@
+import { graphql, type ResultOf } from '@hero/graphql';
 import { fail, redirect } from '@sveltejs/kit';
-import { graphql, type ResultOf } from '#lib/graphql/index.ts';
 import { safeAdminPath } from '#lib/server/admin.ts';
 import { describeApiError, gql } from '#lib/server/api.ts';
 import { ADMIN_COOKIE, setSessionCookie } from '#lib/server/session.ts';

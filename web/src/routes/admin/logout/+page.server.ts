@@ -1,5 +1,5 @@
+import { graphql } from '@hero/graphql';
 import { redirect } from '@sveltejs/kit';
-import { graphql } from '#lib/graphql/index.ts';
 import { gql } from '#lib/server/api.ts';
 import { ADMIN_COOKIE, clearSessionCookie } from '#lib/server/session.ts';
 import type { Actions, PageServerLoad } from './$types';

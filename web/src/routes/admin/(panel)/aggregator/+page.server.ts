@@ -1,6 +1,6 @@
+import { graphql, type ResultOf } from '@hero/graphql';
 import { fail } from '@sveltejs/kit';
 import type { Done } from '#lib/components/admin/types.ts';
-import { graphql, type ResultOf } from '#lib/graphql/index.ts';
 import {
   adminGql,
   adminQuery,

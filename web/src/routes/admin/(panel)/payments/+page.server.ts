@@ -1,7 +1,7 @@
+import { graphql, type ResultOf, readFragment } from '@hero/graphql';
 import { fail } from '@sveltejs/kit';
 import type { Done, FailedWith, Problem } from '#lib/components/admin/types.ts';
 import { money } from '#lib/components/admin/util.ts';
-import { graphql, type ResultOf, readFragment } from '#lib/graphql/index.ts';
 import {
   adminGql,
   adminQuery,

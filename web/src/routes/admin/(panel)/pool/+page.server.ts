@@ -1,6 +1,6 @@
+import { graphql, type ResultOf, readFragment } from '@hero/graphql';
 import { fail } from '@sveltejs/kit';
 import type { Done, FailedWith } from '#lib/components/admin/types.ts';
-import { graphql, type ResultOf, readFragment } from '#lib/graphql/index.ts';
 import { adminGql, adminQuery, badInput, enumParam, failedFrom, failedFromUnion } from '#lib/server/admin.ts';
 import { ErrorFields } from '#lib/server/admin-fragments.ts';
 import type { Actions, PageServerLoad } from './$types';

@@ -1,6 +1,6 @@
+import { graphql, type ResultOf, readFragment } from '@hero/graphql';
 import { error, fail } from '@sveltejs/kit';
 import type { Done, FailedWith } from '#lib/components/admin/types.ts';
-import { graphql, type ResultOf, readFragment } from '#lib/graphql/index.ts';
 import {
   adminGql,
   adminQuery,

@@ -1,6 +1,6 @@
 /* eslint-disable */
 /* prettier-ignore */
-/* Generated from ../schema.graphql by `npm run gql:generate -w web`: do not edit. */
+/* Generated from schema.graphql by `npm run gql:generate`: do not edit. */
 
 export type introspection_types = {
     'AdjustBalanceInput': { kind: 'INPUT_OBJECT'; name: 'AdjustBalanceInput'; isOneOf: false; inputFields: [{ name: 'amountCents'; type: { kind: 'NON_NULL'; name: never; ofType: { kind: 'SCALAR'; name: 'SafeInt'; ofType: null; }; }; defaultValue: null }, { name: 'note'; type: { kind: 'NON_NULL'; name: never; ofType: { kind: 'SCALAR'; name: 'String'; ofType: null; }; }; defaultValue: null }, { name: 'userId'; type: { kind: 'NON_NULL'; name: never; ofType: { kind: 'SCALAR'; name: 'ID'; ofType: null; }; }; defaultValue: null }]; };
