@@ -55,6 +55,18 @@ const ADMIN_OPERATIONS: [string, Operation, () => Record<string, unknown>][] = [
     graphql('mutation($id: ID!) { releaseAllocation(id: $id, reason: ADMIN) { __typename } }'),
     () => ({ id: '00000000-0000-4000-8000-000000000000' }),
   ],
+  [
+    'extendAllocation',
+    graphql(
+      'mutation($id: ID!, $at: DateTime!) { extendAllocation(id: $id, expiresAt: $at, reason: "gate") { __typename } }',
+    ),
+    () => ({ id: '00000000-0000-4000-8000-000000000000', at: '2030-01-01T00:00:00Z' }),
+  ],
+  [
+    'VmAllocation.extensions',
+    graphql('{ allocations(first: 1) { edges { node { extensions { reason } } } } }'),
+    () => ({}),
+  ],
   ['billing', graphql('{ billing { edges { node { creditBalanceCents } } } }'), () => ({})],
   ['payments', graphql('{ payments { edges { node { id } } } }'), () => ({})],
   ['ledger', graphql('{ ledger { edges { node { id } } } }'), () => ({})],

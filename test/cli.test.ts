@@ -265,6 +265,91 @@ describe('hero-admin allocations list', () => {
   });
 });
 
+describe('hero-admin allocations extend', () => {
+  it("moves an ACTIVE allocation's end, prints it with the reason, and keeps the history", async () => {
+    const holder = await createUser(api);
+    const held = await allocated(holder.token);
+    const until = new Date(new Date(held.expiresAt).getTime() + 2 * 24 * 3600 * 1000).toISOString();
+    const reason = 'support case: outage on our side';
+    const res = await cli([
+      'allocations',
+      'extend',
+      '--allocation',
+      held.id,
+      '--until',
+      until,
+      '--reason',
+      reason,
+    ]);
+    expect(res.stderr).toBe('');
+    expect(res.code).toBe(0);
+    expect(res.stdout).toMatch(new RegExp(`^expires at\\s+${until.slice(0, 19).replace('T', ' ')}Z$`, 'm'));
+    expect(res.stdout).toMatch(new RegExp(`^reason\\s+${reason}$`, 'm'));
+    const [row] = await db.query<{ expires_at: Date }>('select expires_at from vm_allocation where id = $1', [
+      held.id,
+    ]);
+    expect(row.expires_at.toISOString()).toBe(until);
+    const history = await api.admin(
+      graphql(
+        'query($id: ID!) { allocations(userId: $id) { edges { node { id extensions { reason expiresAt } } } } }',
+      ),
+      { id: holder.id },
+    );
+    expect(history.data.allocations.edges[0].node.extensions).toEqual([{ reason, expiresAt: until }]);
+  });
+
+  it('an end not later than the current one exits 1 with the problem; a released one is refused', async () => {
+    const holder = await createUser(api);
+    const held = await allocated(holder.token);
+    const earlier = await cli([
+      'allocations',
+      'extend',
+      '--allocation',
+      held.id,
+      '--until',
+      held.expiresAt,
+      '--reason',
+      'x',
+    ]);
+    expect(earlier.code).toBe(1);
+    expect(earlier.stdout).toBe('');
+    expect(earlier.stderr).toMatch(
+      /^hero-admin: the allocation was not extended: BAD_USER_INPUT \(1 problem\):\n {2}expiresAt: must be later than/,
+    );
+    await api.admin(graphql('mutation($id: ID!) { releaseAllocation(id: $id) { __typename } }'), {
+      id: held.id,
+    });
+    const later = new Date(new Date(held.expiresAt).getTime() + 3600_000).toISOString();
+    const released = await cli([
+      'allocations',
+      'extend',
+      '--allocation',
+      held.id,
+      '--until',
+      later,
+      '--reason',
+      'x',
+    ]);
+    expect(released.code).toBe(1);
+    expect(released.stderr).toMatch(/^hero-admin: the allocation was not extended: ALLOCATION_NOT_ACTIVE: /);
+  });
+
+  it('a date without its offset is a usage error (exit 2), nothing sent', async () => {
+    const res = await cli([
+      'allocations',
+      'extend',
+      '--allocation',
+      'a',
+      '--until',
+      '2026-12-24',
+      '--reason',
+      'x',
+    ]);
+    expect(res.code).toBe(2);
+    expect(res.stderr).toMatch(/--until must be an ISO 8601 date-time with its offset/);
+  });
+});
+
 describe('hero-admin auto-release --once', () => {
   const SUMMARY_KEYS = [
     'errors',

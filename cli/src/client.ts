@@ -96,6 +96,24 @@ export function validationFailure(
   return new CliError(`${what} (${count}):`, lines);
 }
 
+/** A result-union member that is an error (every one implements Error { code message }). */
+export type ErrorResult = {
+  __typename: string;
+  code: string;
+  message: string;
+  problems?: { path: string; message: string }[];
+};
+
+/**
+ * A refused mutation as a CliError: `<what>: CODE: message`; a ValidationError lists its
+ * problems, one a line, as the other commands do.
+ */
+export function refused(what: string, result: ErrorResult): CliError {
+  if (result.__typename === 'ValidationError' && result.problems)
+    return validationFailure(`${what}: ${result.code}`, result);
+  return new CliError(`${what}: ${result.code}: ${printable(result.message)}`);
+}
+
 /** A Relay connection as the list queries select it. */
 export interface Connection<T> {
   edges: { node: T }[];

@@ -1,7 +1,8 @@
 import { graphql } from '@hero/graphql';
-import { collectPages } from '../client.ts';
+import { collectPages, refused } from '../client.ts';
 import { defineCommand } from '../command.ts';
-import { formatJson, formatTable, formatTime } from '../format.ts';
+import { UsageError } from '../errors.ts';
+import { formatJson, formatKeyValues, formatTable, formatTime } from '../format.ts';
 
 const ALLOCATION_STATUSES = ['ACTIVE', 'RELEASED'] as const;
 const DEFAULT_ALLOCATIONS_LIMIT = 100;
@@ -64,6 +65,84 @@ export const allocationsList = defineCommand({
           a.releaseReason,
         ]),
       ),
+    );
+  },
+});
+
+// --- allocations extend -----------------------------------------------------------------------
+
+/** An ISO 8601 date-time with its offset (`2026-12-24T18:00:00Z`): a bare date or time is ambiguous. */
+export function dateTime(flag: string, value: string): string {
+  const text = value.trim();
+  if (
+    !/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/i.test(text) ||
+    Number.isNaN(Date.parse(text))
+  )
+    throw new UsageError(
+      `--${flag} must be an ISO 8601 date-time with its offset, e.g. 2026-12-24T18:00:00Z (got "${value}")`,
+    );
+  return new Date(text).toISOString();
+}
+
+export const EXTEND_ALLOCATION =
+  graphql(`mutation ExtendAllocation($id: ID!, $expiresAt: DateTime!, $reason: String!) {
+  extendAllocation(id: $id, expiresAt: $expiresAt, reason: $reason) {
+    __typename
+    ... on ExtendAllocationSuccess {
+      result {
+        allocation { id userId poolVm { id } status expiresAt }
+        extension { id previousExpiresAt expiresAt reason createdAt }
+      }
+    }
+    ... on Error { code message }
+    ... on ValidationError { problems { path message } }
+  }
+}`);
+
+export const allocationsExtend = defineCommand({
+  name: 'allocations extend',
+  summary: "move one ACTIVE allocation's end later, with a reason",
+  description:
+    "Moves one ACTIVE allocation's end later (mutation extendAllocation): a goodwill day, a support\n" +
+    "case. The reason is kept in the allocation's history. The new end must be later than the\n" +
+    'current one and at most 3660 days ahead; a released allocation is refused (ALLOCATION_NOT_ACTIVE).\n' +
+    "A later change of the user's plan period re-dates it with the plan's other VMs.",
+  options: {
+    allocation: { type: 'string', value: '<allocationId>', required: true, help: 'the allocation, required' },
+    until: {
+      type: 'string',
+      value: '<date-time>',
+      required: true,
+      help: 'the new end, ISO 8601 with offset (2026-12-24T18:00:00Z), required',
+    },
+    reason: { type: 'string', value: '<text>', required: true, help: 'why, 1 to 500 characters, required' },
+  },
+  parse: (values) => ({
+    id: values.required('allocation').trim(),
+    expiresAt: dateTime('until', values.required('until')),
+    reason: values.required('reason'),
+  }),
+  uses: 'api',
+  async run({ client, json, io }, args) {
+    const { extendAllocation: result } = await client.request(EXTEND_ALLOCATION, {
+      id: args.id,
+      expiresAt: args.expiresAt,
+      reason: args.reason,
+    });
+    if (result.__typename !== 'ExtendAllocationSuccess')
+      throw refused('the allocation was not extended', result);
+    if (json) return io.out(formatJson(result.result));
+    const { allocation: a, extension: e } = result.result;
+    io.out(
+      formatKeyValues([
+        ['id', a.id],
+        ['user', a.userId],
+        ['pool VM', a.poolVm.id],
+        ['status', a.status],
+        ['expires at', formatTime(e.expiresAt)],
+        ['was', formatTime(e.previousExpiresAt)],
+        ['reason', e.reason],
+      ]),
     );
   },
 });

@@ -1,6 +1,6 @@
 import type { CommandLineOf } from '../command.ts';
 import { aggregate } from './aggregate.ts';
-import { allocationsList } from './allocations.ts';
+import { allocationsExtend, allocationsList } from './allocations.ts';
 import { autoRelease } from './auto-release.ts';
 import { jobsList } from './jobs.ts';
 import { paymentsList, paymentsRecord, paymentsRefund } from './payments.ts';
@@ -22,6 +22,7 @@ export const COMMANDS = [
   poolRefresh,
   poolList,
   allocationsList,
+  allocationsExtend,
   usersCreate,
   jobsList,
   paymentsRecord,

@@ -1,7 +1,7 @@
 import { graphql, type ResultOf } from '@hero/graphql';
-import { collectPages, validationFailure } from '../client.ts';
+import { collectPages, refused } from '../client.ts';
 import { defineCommand } from '../command.ts';
-import { CliError, printable, UsageError } from '../errors.ts';
+import { UsageError } from '../errors.ts';
 import { formatJson, formatKeyValues, formatMoney, formatTable, formatTime } from '../format.ts';
 
 const DEFAULT_PAYMENTS_LIMIT = 50;
@@ -27,24 +27,6 @@ export function currencyCode(flag: string, value: string): string {
       `--${flag} must be a three-letter ISO 4217 currency code such as EUR (got "${value}")`,
     );
   return code.toUpperCase();
-}
-
-/** A result-union member that is an error (every one implements Error { code message }). */
-type ErrorResult = {
-  __typename: string;
-  code: string;
-  message: string;
-  problems?: { path: string; message: string }[];
-};
-
-/**
- * A refused mutation as a CliError: `<what>: CODE: message`; a ValidationError lists its
- * problems, one a line, as the other commands do.
- */
-function refused(what: string, result: ErrorResult): CliError {
-  if (result.__typename === 'ValidationError' && result.problems)
-    return validationFailure(`${what}: ${result.code}`, result);
-  return new CliError(`${what}: ${result.code}: ${printable(result.message)}`);
 }
 
 /** A payment as every payments command shows it (unmasked: read as part of the operation's result). */

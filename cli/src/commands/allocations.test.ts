@@ -1,0 +1,67 @@
+import { describe, expect, it } from 'vitest';
+import { UsageError } from '../errors.ts';
+import { runWith } from '../testing.ts';
+import { dateTime } from './allocations.ts';
+
+/** allocations extend against a stub client (end to end against a real api: test/cli.test.ts). */
+describe('allocations extend', () => {
+  const argv = ['allocations', 'extend', '--allocation', 'a-1', '--until', '2026-12-24T19:00:00+01:00'];
+
+  it('sends the end in UTC and the reason, and prints the new and previous end', async () => {
+    const res = await runWith([...argv, '--reason', 'goodwill'], {
+      extendAllocation: {
+        __typename: 'ExtendAllocationSuccess',
+        result: {
+          allocation: {
+            id: 'a-1',
+            userId: 'u-1',
+            poolVm: { id: 'vm-1' },
+            status: 'ACTIVE',
+            expiresAt: '2026-12-24T18:00:00.000Z',
+          },
+          extension: {
+            id: 'x-1',
+            previousExpiresAt: '2026-12-20T18:00:00.000Z',
+            expiresAt: '2026-12-24T18:00:00.000Z',
+            reason: 'goodwill',
+            createdAt: '2026-12-03T10:00:00.000Z',
+          },
+        },
+      },
+    });
+    expect(res.error).toBeUndefined();
+    expect(res.sent[0].variables).toEqual({
+      id: 'a-1',
+      expiresAt: '2026-12-24T18:00:00.000Z',
+      reason: 'goodwill',
+    });
+    expect(res.out).toMatch(/^expires at\s+2026-12-24 18:00:00Z$/m);
+    expect(res.out).toMatch(/^was\s+2026-12-20 18:00:00Z$/m);
+  });
+
+  it('a refused extension fails with the code and the message', async () => {
+    const res = await runWith([...argv, '--reason', 'late'], {
+      extendAllocation: {
+        __typename: 'AllocationNotActiveError',
+        code: 'ALLOCATION_NOT_ACTIVE',
+        message: 'Allocation a-1 was released',
+      },
+    });
+    expect(res.error?.exitCode).toBe(1);
+    expect(res.error?.message).toBe(
+      'the allocation was not extended: ALLOCATION_NOT_ACTIVE: Allocation a-1 was released',
+    );
+  });
+});
+
+describe('dateTime', () => {
+  it('takes an ISO 8601 date-time with its offset, answered in UTC', () => {
+    expect(dateTime('until', '2026-12-24T18:00Z')).toBe('2026-12-24T18:00:00.000Z');
+    expect(dateTime('until', ' 2026-12-24T19:00:00.5+01:00 ')).toBe('2026-12-24T18:00:00.500Z');
+  });
+
+  it('refuses a bare date, a missing offset and an impossible date', () => {
+    for (const bad of ['2026-12-24', '2026-12-24T18:00:00', 'tomorrow', '2026-13-40T00:00:00Z'])
+      expect(() => dateTime('until', bad)).toThrow(UsageError);
+  });
+});
