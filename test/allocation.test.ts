@@ -8,12 +8,16 @@ import {
   poolOf,
   REFRESH_POOL,
   refreshPool,
+  signUpUser,
   type TestUser,
 } from './support/factories.ts';
 import { graphql, member } from './support/graphql.ts';
 
 const SET_QUOTA = graphql(`mutation($id: ID!, $q: Int!, $end: DateTime) {
   setUserQuota(userId: $id, vmQuota: $q, periodEnd: $end) { __typename ... on Error { code message } } }`);
+
+const ADJUST = graphql(`mutation($input: AdjustBalanceInput!) {
+  adjustBalance(input: $input) { __typename ... on Error { code message } } }`);
 
 describe('allocation', () => {
   let db: TestDatabase;
@@ -23,7 +27,7 @@ describe('allocation', () => {
     db = await createTestDatabase();
     api = await startApi({
       databaseUrl: db.url,
-      env: { VM_POOL_JSON: '[]', DEFAULT_ALLOCATION_TTL_HOURS: '2' },
+      env: { VM_POOL_JSON: '[]' },
     });
   });
   afterAll(async () => {
@@ -54,7 +58,7 @@ describe('allocation', () => {
     expect(await allocate(api, user.token)).toMatchObject({ allocation: { cockpitUrl: null } });
   });
 
-  it('expires at the quota period end when set, else after DEFAULT_ALLOCATION_TTL_HOURS', async () => {
+  it('expires at the plan period end; without a plan, NO_ACTIVE_PLAN and nothing allocated', async () => {
     await refreshPool(api, poolOf(3, 'e'));
     const planned = await createUser(api);
     const periodEnd = new Date(Date.now() + 5 * 24 * 3600_000);
@@ -64,22 +68,61 @@ describe('allocation', () => {
     const a = member(await allocate(api, planned.token), 'AllocateVmSuccess');
     expect(new Date(a.allocation.expiresAt).toISOString()).toBe(periodEnd.toISOString());
 
-    const casual = await createUser(api);
-    const before = Date.now();
-    const b = member(await allocate(api, casual.token), 'AllocateVmSuccess');
-    const ttl = new Date(b.allocation.expiresAt).getTime() - before;
-    expect(ttl).toBeGreaterThanOrEqual(2 * 3600_000 - 1000);
-    expect(ttl).toBeLessThanOrEqual(2 * 3600_000 + 5000);
+    const casual = await createUser(api, { plan: false });
+    expect(await allocate(api, casual.token)).toMatchObject({
+      __typename: 'NoActivePlanError',
+      code: 'NO_ACTIVE_PLAN',
+      periodEnd: null,
+      message: 'You have no active plan: buy a plan (or ask an operator for a quota) to get a VM.',
+    });
+    expect(await db.query('select 1 from vm_allocation where user_id = $1', [casual.id])).toEqual([]);
   });
 
-  it('refuses a user whose plan period has ended', async () => {
+  it('refuses a user whose plan period has ended (NO_ACTIVE_PLAN, with the end)', async () => {
     await refreshPool(api, poolOf(3, 'p'));
     const user = await createUser(api);
-    await api.admin(SET_QUOTA, { id: user.id, q: 3, end: new Date(Date.now() - 1000).toISOString() });
+    const ended = new Date(Date.now() - 1000).toISOString();
+    await api.admin(SET_QUOTA, { id: user.id, q: 3, end: ended });
     expect(await allocate(api, user.token)).toMatchObject({
-      __typename: 'QuotaExceededError',
-      code: 'QUOTA_EXCEEDED',
+      __typename: 'NoActivePlanError',
+      code: 'NO_ACTIVE_PLAN',
+      periodEnd: ended,
     });
+  });
+
+  it('refuses a user whose balance is below zero (BALANCE_NEGATIVE) until credit brings it back', async () => {
+    await refreshPool(api, poolOf(3, 'b'));
+    const user = await createUser(api);
+    const adjust = async (amountCents: number) =>
+      api.admin(ADJUST, { input: { userId: user.id, amountCents, note: 'test usage beyond credit' } });
+    expect((await adjust(-7)).data.adjustBalance.__typename).toBe('AdjustBalanceSuccess');
+    expect(await allocate(api, user.token)).toMatchObject({
+      __typename: 'BalanceNegativeError',
+      code: 'BALANCE_NEGATIVE',
+      balanceCents: -7,
+      currency: 'EUR',
+    });
+    await adjust(7);
+    expect(await allocate(api, user.token)).toMatchObject({ __typename: 'AllocateVmSuccess' });
+  });
+
+  it('a sign-up gets the SIGNUP_TRIAL period, or no plan when the trial is off', async () => {
+    await refreshPool(api, poolOf(3, 't'));
+    const trial = await signUpUser(api);
+    const before = Date.now();
+    const got = member(await allocate(api, trial.token), 'AllocateVmSuccess');
+    // The test api offers 1 VM for 30 days (test/support/api.ts).
+    const lifetime = new Date(got.allocation.expiresAt).getTime() - before;
+    expect(lifetime).toBeGreaterThan(29 * 24 * 3600_000);
+    expect(lifetime).toBeLessThanOrEqual(30 * 24 * 3600_000);
+
+    const closed = await startApi({ databaseUrl: db.url, env: { VM_POOL_JSON: '[]', SIGNUP_TRIAL: 'off' } });
+    try {
+      const plain = await signUpUser(closed);
+      expect(await allocate(closed, plain.token)).toMatchObject({ __typename: 'NoActivePlanError' });
+    } finally {
+      await closed.stop();
+    }
   });
 
   it('setUserQuota validates its input and changes nothing on error', async () => {
@@ -94,7 +137,7 @@ describe('allocation', () => {
   it('one user firing 20 concurrent allocations with quota 2 gets exactly 2', async () => {
     await refreshPool(api, poolOf(30, 'q'));
     const user = await createUser(api);
-    await api.admin(SET_QUOTA, { id: user.id, q: 2 });
+    await api.admin(SET_QUOTA, { id: user.id, q: 2, end: new Date(Date.now() + 3600_000).toISOString() });
     const results = await Promise.all(Array.from({ length: 20 }, () => allocate(api, user.token)));
     const ok = results.filter((r) => r.__typename === 'AllocateVmSuccess');
     expect(ok).toHaveLength(2);

@@ -327,7 +327,7 @@ describe('plans', () => {
   });
 
   it('a purchase sets quota and period end; allocations under it expire at the period end; early renewal extends and re-dates them', async () => {
-    const buyer = await createUser(api);
+    const buyer = await createUser(api, { plan: false });
     await recordPayment(api, buyer.id, 40_000);
     const started = Date.now();
     const first = member(await purchasePlan(api, buyer.token, 'team', 3), 'PurchasePlanSuccess');

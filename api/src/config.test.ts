@@ -22,7 +22,7 @@ describe('api configuration', () => {
     const config = loadApiConfig(base);
     expect(config).toMatchObject({
       API_PORT: 4000,
-      DEFAULT_ALLOCATION_TTL_HOURS: 720,
+      SIGNUP_TRIAL: null,
       PROVISIONER_DEMO: false,
     });
   });
@@ -53,6 +53,17 @@ describe('api configuration', () => {
     expect(problems({ DATABASE_URL: base.DATABASE_URL, ADMIN_SECRET_FILE: `${dir}/missing` }).join()).toMatch(
       /ENOENT/,
     );
+  });
+
+  it('reads SIGNUP_TRIAL as people write it, and says the format when it cannot', () => {
+    expect(loadApiConfig({ ...base, SIGNUP_TRIAL: '2 VMs for 7d' }).SIGNUP_TRIAL).toEqual({
+      vmQuota: 2,
+      hours: 168,
+    });
+    expect(loadApiConfig({ ...base, SIGNUP_TRIAL: 'off' }).SIGNUP_TRIAL).toBeNull();
+    expect(problems({ ...base, SIGNUP_TRIAL: 'a week' })).toEqual([
+      expect.stringMatching(/^SIGNUP_TRIAL: must read "<n> VM for <hours>h"/),
+    ]);
   });
 
   it('treats empty strings as unset', () => {

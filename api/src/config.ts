@@ -10,6 +10,7 @@ import {
 import { describedUsageSourceEnv } from '@hero/core/lib/usage-source-env';
 import { aggregateBatchSizeEnv } from '@hero/core/usage/batch-size';
 import { checkUsageSource, USAGE_SOURCE_SECRETS } from '@hero/core/usage/sources/source-config';
+import { parseSignupTrial } from '@hero/core/users/signup-trial';
 import { z } from 'zod';
 import { normalizeProxyEntry } from './http/client-ip.ts';
 import { normalizeOrigin } from './http/cors.ts';
@@ -85,11 +86,20 @@ export const apiConfigSchema = z
     PROVISIONER_DEMO: bool
       .default(false)
       .describe('`1`: the demo provisioner (fabricated VMs `demo-vm-01`…) when no pool is configured'),
-    DEFAULT_ALLOCATION_TTL_HOURS: z.coerce
-      .number()
-      .positive()
-      .default(720)
-      .describe('allocation lifetime for users without a quota period end'),
+    SIGNUP_TRIAL: z
+      .string()
+      .default('off')
+      .transform((text, ctx) => {
+        try {
+          return parseSignupTrial(text);
+        } catch (err) {
+          ctx.addIssue({ code: 'custom', message: (err as Error).message });
+          return z.NEVER;
+        }
+      })
+      .describe(
+        "what a new sign-up starts with: `<n> VM for <hours>h` or `<n> VMs for <days>d` (e.g. `1 VM for 24h`), a plan period so the account can get a VM at once; `off`: none, the user needs a plan (or an operator's quota) first",
+      ),
     EXPIRY_WARNING_HOURS: z.coerce
       .number()
       .min(0)

@@ -89,6 +89,7 @@ async function main(): Promise<void> {
       expiryWarningHours: config.EXPIRY_WARNING_HOURS,
       aggregateBatchSize: config.AGGREGATE_BATCH_SIZE,
       defaultCurrency: config.DEFAULT_CURRENCY,
+      signupTrial: config.SIGNUP_TRIAL,
       plans,
       auth: {
         sessionTtlHours: config.SESSION_TTL_HOURS,

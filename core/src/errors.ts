@@ -26,6 +26,8 @@ export const ERROR_CODES = [
   'DATABASE_BUSY',
   'DATABASE_UNAVAILABLE',
   'ALLOCATION_NOT_ACTIVE',
+  'NO_ACTIVE_PLAN',
+  'BALANCE_NEGATIVE',
 ] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];
 
@@ -60,6 +62,31 @@ export class NotFoundError extends DomainError {
     readonly id: string,
   ) {
     super(`${entity} ${id} was not found`);
+  }
+}
+
+/** A VM needs an active plan period: none was ever set, or it has ended. */
+export class NoActivePlanError extends DomainError {
+  readonly code = 'NO_ACTIVE_PLAN';
+  constructor(readonly periodEnd: Date | null) {
+    super(
+      periodEnd
+        ? `Your plan period ended at ${periodEnd.toISOString()}: renew your plan (or buy one) to get a VM.`
+        : 'You have no active plan: buy a plan (or ask an operator for a quota) to get a VM.',
+    );
+  }
+}
+
+/** Usage took the balance below zero: no new VM until credit is added. */
+export class BalanceNegativeError extends DomainError {
+  readonly code = 'BALANCE_NEGATIVE';
+  constructor(
+    readonly balanceCents: number,
+    readonly currency: string,
+  ) {
+    super(
+      `Your balance is ${(balanceCents / 100).toFixed(2)} ${currency}: add credit to bring it back to zero or above before getting a new VM.`,
+    );
   }
 }
 

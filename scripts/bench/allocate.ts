@@ -43,8 +43,8 @@ import {
 import { type BenchCleanup, intEnv, resolvePgServer, runBench } from './common.ts';
 
 const TARGET_RATIO = 2;
-const DEFAULT_TTL_HOURS = 720;
-const HOUR_MS = 3_600_000;
+/** Every bench user holds a plan period this long, so each may hold one VM. */
+const PLAN_DAYS = 30;
 const PROVISIONER_NAME = 'pool';
 
 const ALLOCATE_MUTATION =
@@ -98,7 +98,7 @@ async function seed(
       cockpitUrl: `https://bench-vm-${n}.example.test:9090/`,
     };
   });
-  const provisioner = new PoolProvisioner({ defaultTtlHours: DEFAULT_TTL_HOURS });
+  const provisioner = new PoolProvisioner();
   const parsed = parseManifest(manifest);
   await provisioner.refreshPool(orm.em.fork(), parsed);
 
@@ -107,10 +107,11 @@ async function seed(
     token: generateToken(),
   }));
   await sql.query(
-    `insert into users (id, email, display_name, api_token_hash, vm_quota)
-     select u.id, 'bench-' || u.n || '@example.test', 'Bench user ' || u.n, u.hash, 1
+    `insert into users (id, email, display_name, api_token_hash, vm_quota, vm_quota_period_end)
+     select u.id, 'bench-' || u.n || '@example.test', 'Bench user ' || u.n, u.hash, 1,
+            now() + make_interval(days => $3)
        from unnest($1::uuid[], $2::text[]) with ordinality as u(id, hash, n)`,
-    [users.map((u) => u.id), users.map((u) => hashToken(u.token))],
+    [users.map((u) => u.id), users.map((u) => hashToken(u.token)), PLAN_DAYS],
   );
   await sql.query(
     `insert into billing (user_id, credit_balance_cents, currency) select id, 0, 'EUR' from users`,
@@ -366,14 +367,14 @@ async function rawAllocate(sql: pg.Pool, token: string): Promise<string> {
       const user = userRows.rows[0];
       if (!user) throw new Error(`user ${userId} not found`);
       const now = new Date();
-      const activeRows = await client.query<{ n: number }>(COUNT_ACTIVE, [userId]);
+      const activeRows = await client.query<{ n: number; balance_cents: string }>(COUNT_ACTIVE, [userId]);
       const active = activeRows.rows[0].n;
-      if (user.vm_quota_period_end && user.vm_quota_period_end.getTime() <= now.getTime()) {
-        throw new Error('QUOTA_EXCEEDED (period ended)');
-      }
+      const periodEnd = user.vm_quota_period_end;
+      if (!periodEnd || periodEnd.getTime() <= now.getTime()) throw new Error('NO_ACTIVE_PLAN');
+      if (Number(activeRows.rows[0].balance_cents) < 0) throw new Error('BALANCE_NEGATIVE');
       if (active >= user.vm_quota) throw new Error('QUOTA_EXCEEDED');
       const id = randomUUID();
-      const expiresAt = user.vm_quota_period_end ?? new Date(now.getTime() + DEFAULT_TTL_HOURS * HOUR_MS);
+      const expiresAt = periodEnd;
       const inserted = await client.query<{ id: string }>(PICK_AND_ALLOCATE, [
         id,
         userId,
@@ -485,7 +486,6 @@ async function main(cleanup: BenchCleanup): Promise<number> {
     ADMIN_SECRET: randomBytes(24).toString('hex'),
     VM_POOL_FILE: poolFile,
     DB_POOL_MAX: String(settings.poolMax),
-    DEFAULT_ALLOCATION_TTL_HOURS: String(DEFAULT_TTL_HOURS),
   });
   cleanup.defer(api.stop);
   const url = `${api.url}/graphql`;

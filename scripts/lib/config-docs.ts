@@ -101,14 +101,15 @@ export const CONFIG_SECTIONS: ConfigSection[] = [
     title: 'npm start',
     source: '`startConfigSchema` in `scripts/config.ts`, parsed by `scripts/start.ts`.',
     intro: `\`npm start\` passes every other variable (\`API_HOST\`, \`NODE_ENV\`, \`WORKER_HEALTH_PORT\`,
-      \`DEFAULT_ALLOCATION_TTL_HOURS\`, \`AGGREGATE_INTERVAL_MS\`, \`AUTO_RELEASE_INTERVAL_MS\`,
+      \`EXPIRY_WARNING_HOURS\`, \`AGGREGATE_INTERVAL_MS\`, \`AUTO_RELEASE_INTERVAL_MS\`,
       \`NOTIFY_WEBHOOK_URL\`, …) through to the processes it starts; they always get \`MIGRATE_ON_START=0\`
       because the supervisor migrates first. It runs the api, the \`outbox\`, \`auto-release\`, \`reconcile\`
       and \`aggregate\` workers (\`aggregate\` only when there is a usage source: see below the table) and
       the web UI (with \`HERO_API_URL=http://127.0.0.1:<API_PORT>\` and \`WEB_PORT\`, without the database
       URL and the admin secret; the other [web](#web) variables pass through). With neither
       \`PLANS_JSON\` nor \`PLANS_FILE\` set, the api gets \`PLANS_FILE=examples/plans.json\`, so that plans
-      can be tried out.`,
+      can be tried out; without \`SIGNUP_TRIAL\`, it gets \`SIGNUP_TRIAL="1 VM for 24h"\` (said in the
+      banner), so that a new user can get a VM at once.`,
     parts: [{ schema: startConfigSchema, secrets: START_SECRETS }],
     notes: `The usage source: with none of \`USAGE_SOURCE\`, \`BILLING_GIT_URL\` and \`FORGE_URL\` set, a bare
       repository \`DATA_DIR/billing.git\` is created on first start (initial branch \`BILLING_BRANCH\`,

@@ -47,7 +47,10 @@ export interface StartApiOptions {
   env?: Record<string, string | undefined>;
 }
 
-/** Starts a real api process (api/src/main.ts) on a free port against the given database. */
+/**
+ * Starts a real api process (api/src/main.ts) on a free port against the given database. New
+ * sign-ups get a 30-day trial of one VM unless `env` sets SIGNUP_TRIAL.
+ */
 export async function startApi(options: StartApiOptions): Promise<ApiProcess> {
   const adminSecret = options.adminSecret ?? `test-admin-${randomBytes(12).toString('hex')}`;
   const proc = spawnTs('api/src/main.ts', [], {
@@ -57,6 +60,8 @@ export async function startApi(options: StartApiOptions): Promise<ApiProcess> {
     API_HOST: '127.0.0.1',
     LOG_LEVEL: 'info',
     NODE_ENV: 'test',
+    // Signed-up test users may hold a VM at once, as before plans gated allocation.
+    SIGNUP_TRIAL: '1 VM for 30d',
     ...options.env,
   });
   const line = await proc.waitForLine(/api listening/, 60_000);

@@ -13,8 +13,21 @@ export const CREATE_USER =
   __typename ... on CreateUserSuccess { payload { token user { id email } } }
   ... on ValidationError { problems { path message } } } }`);
 
-/** Creates a user through the admin API. */
-export async function createUser(api: ApiProcess, overrides: { email?: string; displayName?: string } = {}) {
+export const SET_USER_QUOTA =
+  graphql(`mutation SetUserQuota($userId: ID!, $vmQuota: Int!, $periodEnd: DateTime) {
+  setUserQuota(userId: $userId, vmQuota: $vmQuota, periodEnd: $periodEnd) {
+    __typename ... on Error { code message } } }`);
+
+const PLAN_DAYS = 30;
+
+/**
+ * Creates a user through the admin API, with a plan period of one VM for 30 days (an operator's
+ * setUserQuota) so the user may allocate; `plan: false` leaves the account as created: no plan.
+ */
+export async function createUser(
+  api: ApiProcess,
+  overrides: { email?: string; displayName?: string; plan?: boolean } = {},
+) {
   const email = overrides.email ?? `user-${randomBytes(5).toString('hex')}@example.org`;
   const res = await api.admin(CREATE_USER, {
     input: { email, displayName: overrides.displayName ?? 'Test User' },
@@ -22,6 +35,12 @@ export async function createUser(api: ApiProcess, overrides: { email?: string; d
   const result = res.data?.createUser;
   if (result?.__typename !== 'CreateUserSuccess')
     throw new Error(`createUser failed: ${JSON.stringify(res)}`);
+  if (overrides.plan !== false) {
+    const periodEnd = new Date(Date.now() + PLAN_DAYS * 24 * 3_600_000).toISOString();
+    const quota = await api.admin(SET_USER_QUOTA, { userId: result.payload.user.id, vmQuota: 1, periodEnd });
+    if (quota.data?.setUserQuota.__typename !== 'SetUserQuotaSuccess')
+      throw new Error(`setUserQuota failed: ${JSON.stringify(quota)}`);
+  }
   return {
     id: result.payload.user.id,
     email: result.payload.user.email,
@@ -109,6 +128,8 @@ export function poolOf(count: number, prefix = 'vm'): PoolVmFixture[] {
 export const ALLOCATE_VM = graphql(`mutation AllocateVm { allocateVm {
   __typename
   ... on AllocateVmSuccess { allocation { id status cockpitUrl expiresAt allocatedAt poolVm { id } } }
+  ... on NoActivePlanError { periodEnd }
+  ... on BalanceNegativeError { balanceCents currency }
   ... on Error { code message } } }`);
 
 /** allocateVm as the user: the result union member. */

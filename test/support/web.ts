@@ -105,8 +105,8 @@ const POOL_SNAPSHOT = graphql(
 const ALLOCATIONS_OF = graphql(`query AllocationsOf($userId: ID!) { allocations(userId: $userId, first: 100) {
   edges { node { id status cockpitUrl poolVm { id } } } } }`);
 
-const SET_QUOTA = graphql(`mutation SetQuota($userId: ID!, $vmQuota: Int!) {
-  setUserQuota(userId: $userId, vmQuota: $vmQuota) { __typename ... on Error { code message } } }`);
+const SET_QUOTA = graphql(`mutation SetQuota($userId: ID!, $vmQuota: Int!, $periodEnd: DateTime) {
+  setUserQuota(userId: $userId, vmQuota: $vmQuota, periodEnd: $periodEnd) { __typename ... on Error { code message } } }`);
 
 /**
  * Starts web/server/main.ts (the run's snapshot of it and of web/build/: ensureWebBuilt) on a
@@ -147,7 +147,7 @@ export interface Stack {
   allocationsOf(
     userId: string,
   ): Promise<ResultOf<typeof ALLOCATIONS_OF>['allocations']['edges'][number]['node'][]>;
-  /** Sets a user's VM quota through the admin API. */
+  /** Sets a user's VM quota through the admin API, with a plan period of 30 days. */
   setQuota(userId: string, vmQuota: number): Promise<void>;
   /**
    * A form post as a browser sends it (urlencoded, Origin header), to the web UI; redirects
@@ -228,7 +228,9 @@ export async function startStack(options: StartStackOptions = {}): Promise<Stack
       return res.data.allocations.edges.map((e) => e.node);
     },
     async setQuota(userId, vmQuota) {
-      const res = await theApi.admin(SET_QUOTA, { userId, vmQuota });
+      // A plan period of 30 days with it: without one the user could not allocate at all.
+      const periodEnd = new Date(Date.now() + 30 * 24 * 3_600_000).toISOString();
+      const res = await theApi.admin(SET_QUOTA, { userId, vmQuota, periodEnd });
       const typename = res.data?.setUserQuota?.__typename;
       if (!typename || /Error$/.test(typename))
         throw new Error(`setUserQuota failed: ${JSON.stringify(res)}`);

@@ -6,6 +6,7 @@ import type { PlanCatalog } from '@hero/core/billing/plans';
 import type { Logger } from '@hero/core/lib/logger';
 import type { Provisioner } from '@hero/core/provisioners/provisioner';
 import type { UsageSource } from '@hero/core/usage/sources/usage-source';
+import type { SignupTrial } from '@hero/core/users/signup-trial';
 import { userIdForTokenHash } from '@hero/core/users/user-for-token';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { clientIpOf, type ProxyMatcher } from './client-ip.ts';
@@ -23,6 +24,8 @@ export interface ApiSettings {
   aggregateBatchSize: number;
   /** New users' billing currency (DEFAULT_CURRENCY). */
   defaultCurrency: string;
+  /** What a new sign-up starts with (SIGNUP_TRIAL); null: no plan. */
+  signupTrial: SignupTrial | null;
   /** The plans users can buy (PLANS_JSON / PLANS_FILE). */
   plans: PlanCatalog;
   /** Session lifetime and sign-in rate limits (SESSION_TTL_HOURS, AUTH_RATE_LIMIT_EMAIL / _IP). */

@@ -134,6 +134,7 @@ export function createGraphQLHandler(deps: AppDeps): YogaServerInstance<ServerCo
     auth: DEFAULT_AUTH_SETTINGS,
     trustedProxies: DEFAULT_TRUSTED_PROXIES,
     ...deps.settings,
+    signupTrial: deps.settings?.signupTrial ?? null,
   };
   const trustedProxies = proxyMatcher(settings.trustedProxies.map((e) => normalizeProxyEntry(e) ?? e));
   const hardening: GraphQLHardening = {

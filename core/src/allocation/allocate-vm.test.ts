@@ -1,8 +1,20 @@
 import { describe, expect, it } from 'vitest';
-import { PoolExhaustedError, QuotaExceededError } from '../errors.ts';
+import { adjustBalance } from '../billing/ledger.ts';
+import {
+  BalanceNegativeError,
+  NoActivePlanError,
+  PoolExhaustedError,
+  QuotaExceededError,
+} from '../errors.ts';
 import { refreshPool } from '../pool/refresh-pool.ts';
 import { useTestDatabase } from '../testing/database.ts';
-import { allocateTestVm, createTestUser, errorCodeOf, poolEntries } from '../testing/factories.ts';
+import {
+  allocateTestVm,
+  createTestUser,
+  creditUser,
+  errorCodeOf,
+  poolEntries,
+} from '../testing/factories.ts';
 import { allocateVm } from './allocate-vm.ts';
 
 // Several tests make the pool exactly their own VMs with refreshPool (which retires the rest),
@@ -45,31 +57,49 @@ describe('allocateVm', () => {
     expect(got).toEqual(vms);
   });
 
-  it('expires after the default lifetime without a plan period', async () => {
-    await poolOf(1);
-    const user = await createTestUser(t.em());
-    const before = Date.now();
-    const allocation = await allocateTestVm(t.em(), user.id, { defaultTtlHours: 5 });
-    const ttl = allocation.expiresAt.getTime() - allocation.allocatedAt.getTime();
-    expect(ttl).toBe(5 * HOUR_MS);
-    expect(allocation.allocatedAt.getTime()).toBeGreaterThanOrEqual(before - 1000);
-  });
-
-  it('expires at the plan period end when the user has one', async () => {
+  it('expires at the plan period end', async () => {
     await poolOf(1);
     const periodEnd = new Date(Date.now() + 10 * 24 * HOUR_MS);
     const user = await createTestUser(t.em(), { vmQuota: 1, periodEnd });
-    const allocation = await allocateTestVm(t.em(), user.id, { defaultTtlHours: 1 });
+    const before = Date.now();
+    const allocation = await allocateTestVm(t.em(), user.id);
     expect(allocation.expiresAt.getTime()).toBe(periodEnd.getTime());
+    expect(allocation.allocatedAt.getTime()).toBeGreaterThanOrEqual(before - 1000);
   });
 
-  it('refuses a new VM once the plan period has ended (QUOTA_EXCEEDED), writing nothing', async () => {
+  it('refuses a user without a plan period (NO_ACTIVE_PLAN, saying what to do), writing nothing', async () => {
     await poolOf(1);
-    const user = await createTestUser(t.em(), { vmQuota: 3, periodEnd: new Date(Date.now() - 1000) });
+    const user = await createTestUser(t.em(), { vmQuota: 3, periodEnd: null });
     const err = await allocateTestVm(t.em(), user.id).catch((e) => e);
-    expect(err).toBeInstanceOf(QuotaExceededError);
-    expect(err.message).toMatch(/plan period ended/);
+    expect(err).toBeInstanceOf(NoActivePlanError);
+    expect(err).toMatchObject({ code: 'NO_ACTIVE_PLAN', periodEnd: null });
+    expect(err.message).toMatch(/no active plan: buy a plan/);
     expect(await t.query('select 1 from vm_allocation where user_id = $1', [user.id])).toEqual([]);
+  });
+
+  it('refuses a new VM once the plan period has ended (NO_ACTIVE_PLAN), writing nothing', async () => {
+    await poolOf(1);
+    const ended = new Date(Date.now() - 1000);
+    const user = await createTestUser(t.em(), { vmQuota: 3, periodEnd: ended });
+    const err = await allocateTestVm(t.em(), user.id).catch((e) => e);
+    expect(err).toBeInstanceOf(NoActivePlanError);
+    expect(err.message).toBe(
+      `Your plan period ended at ${ended.toISOString()}: renew your plan (or buy one) to get a VM.`,
+    );
+    expect(await t.query('select 1 from vm_allocation where user_id = $1', [user.id])).toEqual([]);
+  });
+
+  it('refuses a user whose balance is below zero (BALANCE_NEGATIVE), and allocates again at zero', async () => {
+    await poolOf(1);
+    const user = await createTestUser(t.em());
+    await adjustBalance(t.em(), { userId: user.id, amountCents: -7, note: 'usage beyond credit' });
+    const err = await allocateTestVm(t.em(), user.id).catch((e) => e);
+    expect(err).toBeInstanceOf(BalanceNegativeError);
+    expect(err).toMatchObject({ code: 'BALANCE_NEGATIVE', balanceCents: -7, currency: 'EUR' });
+    expect(err.message).toMatch(/^Your balance is -0\.07 EUR: add credit/);
+    expect(await t.query('select 1 from vm_allocation where user_id = $1', [user.id])).toEqual([]);
+    await creditUser(t.em(), user.id, 7);
+    await expect(allocateTestVm(t.em(), user.id)).resolves.toMatchObject({ status: 'ACTIVE' });
   });
 
   it('holds each user to the quota (QUOTA_EXCEEDED with the counts)', async () => {
@@ -137,17 +167,13 @@ describe('allocateVm', () => {
 
   it('answers NOT_FOUND for an unknown user', async () => {
     await poolOf(1);
-    const call = allocateVm(t.em(), {
-      userId: '00000000-0000-4000-8000-000000000000',
-      provisioner: 'pool',
-      defaultTtlHours: 1,
-    });
+    const call = allocateVm(t.em(), { userId: '00000000-0000-4000-8000-000000000000', provisioner: 'pool' });
     expect(await errorCodeOf(call)).toBe('NOT_FOUND');
   });
 
   it('answers NOT_FOUND, not a raw 22P02 error, for a user id that is not a UUID', async () => {
     await poolOf(1);
-    const call = allocateVm(t.em(), { userId: 'nope', provisioner: 'pool', defaultTtlHours: 1 });
+    const call = allocateVm(t.em(), { userId: 'nope', provisioner: 'pool' });
     expect(await errorCodeOf(call)).toBe('NOT_FOUND');
   });
 });

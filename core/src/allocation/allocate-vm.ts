@@ -2,18 +2,21 @@ import { randomUUID } from 'node:crypto';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { PG_UNIQUE_VIOLATION, withNativeTransaction } from '../db/native-pool.ts';
 import type { AllocationStatus, AllocationView, ReleaseReason } from '../entities/vm-allocation.entity.ts';
-import { NotFoundError, PoolExhaustedError, QuotaExceededError } from '../errors.ts';
+import {
+  BalanceNegativeError,
+  NoActivePlanError,
+  NotFoundError,
+  PoolExhaustedError,
+  QuotaExceededError,
+} from '../errors.ts';
 import { isUuid } from '../lib/ids.ts';
 import { LOCK_USER_SQL, lockedUser } from '../users/lock-user.ts';
 
 export interface AllocateVmInput {
   userId: string;
   provisioner: string;
-  /** Used when the user has no quota period end. */
-  defaultTtlHours: number;
 }
 
-const HOUR_MS = 3_600_000;
 const MAX_ATTEMPTS = 3;
 
 /**
@@ -21,7 +24,10 @@ const MAX_ATTEMPTS = 3;
  * baseline). The user lock is the users module's `lockUser`, as native text.
  */
 export const LOCK_USER = LOCK_USER_SQL;
-export const COUNT_ACTIVE = `select count(*)::int as n from vm_allocation where user_id = $1 and status = 'ACTIVE'`;
+/** The user's ACTIVE allocations and balance, read after the user row is locked ($1: the user id). */
+export const COUNT_ACTIVE = `select (select count(*)::int from vm_allocation a where a.user_id = b.user_id and a.status = 'ACTIVE') as n,
+        b.credit_balance_cents::text as balance_cents, b.currency
+   from billing b where b.user_id = $1`;
 /**
  * Picks and locks a free VM, inserts the allocation ($1 id, $2 user, $3 provisioner,
  * $4 allocatedAt, $5 expiresAt) and points the VM at it; no row when the pool is exhausted.
@@ -44,7 +50,8 @@ export const PICK_AND_ALLOCATE = `with vm as (
  select * from allocation`;
 
 /**
- * Hands one free pool VM to a user, in one transaction:
+ * Hands one free pool VM to a user who may hold one (an active plan period, a balance not below
+ * zero, room in the quota), in one transaction:
  * the user row is locked (so a user's concurrent requests cannot overrun the quota), one free
  * VM is locked with FOR UPDATE SKIP LOCKED, and the allocation plus the VM's
  * `active_allocation_id` are written together. The partial unique index "one ACTIVE
@@ -108,15 +115,17 @@ async function allocateOnce(client: Client, input: AllocateVmInput): Promise<All
   const user = lockedUser(found);
   const now = new Date();
   // A fresh statement snapshot, taken after the user row is locked.
-  const counted = await client.query<{ n: number }>(COUNT_ACTIVE, [input.userId]);
-  const active = counted.rows[0].n;
-  if (user.vm_quota_period_end && user.vm_quota_period_end.getTime() <= now.getTime()) {
-    throw new QuotaExceededError(
-      `Your plan period ended at ${user.vm_quota_period_end.toISOString()}: no new VM can be allocated`,
-      user.vm_quota,
-      active,
-    );
-  }
+  const counted = await client.query<{ n: number; balance_cents: string; currency: string }>(COUNT_ACTIVE, [
+    input.userId,
+  ]);
+  const account = counted.rows[0];
+  if (!account) throw new NotFoundError('User', input.userId);
+  const active = account.n;
+  const periodEnd = user.vm_quota_period_end;
+  // A VM lives within a plan period (a plan, an operator's quota, a sign-up trial) and ends with it.
+  if (!periodEnd || periodEnd.getTime() <= now.getTime()) throw new NoActivePlanError(periodEnd);
+  const balanceCents = Number(account.balance_cents);
+  if (balanceCents < 0) throw new BalanceNegativeError(balanceCents, account.currency);
   if (active >= user.vm_quota) {
     throw new QuotaExceededError(
       `Your quota allows ${user.vm_quota} active VM${user.vm_quota === 1 ? '' : 's'} and you have ${active}`,
@@ -127,7 +136,7 @@ async function allocateOnce(client: Client, input: AllocateVmInput): Promise<All
   // One statement picks and locks a free VM, inserts the allocation and points the VM at it.
   // Rows locked by concurrent allocators are skipped; a row whose lock was waited for is
   // re-checked by Postgres against its new version, so a VM taken meanwhile is never picked.
-  const expiresAt = user.vm_quota_period_end ?? new Date(now.getTime() + input.defaultTtlHours * HOUR_MS);
+  const expiresAt = periodEnd;
   const inserted = await client.query<AllocationRow>(PICK_AND_ALLOCATE, [
     randomUUID(),
     input.userId,

@@ -14,7 +14,7 @@ const warningWindow = (now: Date) => expiryWarningWindow(24, now) as ExpiryWarni
 
 const t = useTestDatabase({ poolMax: 8 });
 const HOUR_MS = 3_600_000;
-const pool = new PoolProvisioner({ defaultTtlHours: 24 });
+const pool = new PoolProvisioner();
 const provisionerFor = (name: string): Provisioner | null => (name === 'pool' ? pool : null);
 
 /** `count` ACTIVE allocations expiring at `expiresAt`; their ids. */

@@ -121,7 +121,7 @@ describe('releaseAllocation', () => {
 
   it('releases once under concurrent releases; the pool provisioner writes one vm.release event', async () => {
     const { allocation } = await held();
-    const provisioner = new PoolProvisioner({ defaultTtlHours: 24 });
+    const provisioner = new PoolProvisioner();
     const results = await Promise.all(
       Array.from({ length: 5 }, () => provisioner.release(t.em(), allocation.id, 'ADMIN')),
     );

@@ -45,6 +45,27 @@ describe('signUp and signIn', () => {
     expect(row.api_token_hash).toBeNull();
   });
 
+  it('signUp starts without a plan, or with the sign-up trial when one is offered', async () => {
+    const plain = await signedUp();
+    const [none] = await t.query('select vm_quota, vm_quota_period_end from users where id = $1', [
+      plain.user.id,
+    ]);
+    expect(none).toEqual({ vm_quota: 0, vm_quota_period_end: null });
+    const before = Date.now();
+    const trial = await signUp(
+      t.em(),
+      { email: `trial-${uniqueTag()}@example.org`, displayName: 'Trial', password: PASSWORD },
+      { currency: 'EUR', settings, client: client(), trial: { vmQuota: 2, hours: 24 } },
+    );
+    const [row] = await t.query('select vm_quota, vm_quota_period_end from users where id = $1', [
+      trial.user.id,
+    ]);
+    expect(row.vm_quota).toBe(2);
+    const end = row.vm_quota_period_end.getTime();
+    expect(end).toBeGreaterThanOrEqual(before + 24 * 3_600_000);
+    expect(end).toBeLessThanOrEqual(Date.now() + 24 * 3_600_000);
+  });
+
   it('signUp lists every problem: email, display name and password', async () => {
     const err = await signUp(
       t.em(),

@@ -7,6 +7,7 @@ import { User } from '../entities/user.entity.ts';
 import { InvalidCredentialsError, type Problem, parseInput, ValidationError } from '../errors.ts';
 import { isUuid } from '../lib/ids.ts';
 import { createUserSchema, insertUser, normalizeEmail } from '../users/create-user.ts';
+import { type SignupTrial, trialPlan } from '../users/signup-trial.ts';
 import { dummyVerify, hashPassword, PASSWORD_RULES, passwordProblems, verifyPassword } from './passwords.ts';
 import { countAttempt, emailBucket, ipBucket, type RateLimitBucket } from './rate-limit.ts';
 import { generateToken, hashToken, secretFingerprint, secretsEqual } from './tokens.ts';
@@ -99,7 +100,7 @@ export interface SignUpInput {
 
 /**
  * Creates a user (empty balance in `currency`, as createUser does, but with a password and no
- * API token) and opens a USER session. Counts as an attempt for the email and the client's
+ * API token; with `trial`, the sign-up trial's plan period) and opens a USER session. Counts as an attempt for the email and the client's
  * address first (RateLimitedError when over). Every problem with the input is listed
  * (ValidationError: `email`, `displayName`, `password`); a registered email is EmailTakenError,
  * also when concurrent sign-ups race for it.
@@ -107,7 +108,7 @@ export interface SignUpInput {
 export async function signUp(
   em: EntityManager,
   input: SignUpInput,
-  options: { currency: string; settings: AuthSettings; client: ClientInfo },
+  options: { currency: string; settings: AuthSettings; client: ClientInfo; trial?: SignupTrial | null },
 ): Promise<SignedIn> {
   await countAttempt(em, attemptBuckets(options.settings, options.client, input.email));
 
@@ -129,7 +130,8 @@ export async function signUp(
 
   const passwordHash = await hashPassword(input.password);
   const signedIn = await em.transactional(async (tx) => {
-    const user = await insertUser(tx, { ...data, currency: options.currency, passwordHash });
+    const plan = options.trial ? trialPlan(options.trial) : null;
+    const user = await insertUser(tx, { ...data, currency: options.currency, passwordHash, plan });
     const session = openSession(tx, 'USER', options.settings, options.client, { userId: user.id });
     return { user, session };
   });

@@ -186,7 +186,7 @@ describe('purchasePlan', () => {
   });
 
   it('refuses a balance short by one cent (INSUFFICIENT_CREDIT) and changes nothing', async () => {
-    const user = await createTestUser(t.em());
+    const user = await createTestUser(t.em(), { periodEnd: null });
     await creditUser(t.em(), user.id, 998);
     const err = await purchasePlan(t.em(), catalog, { userId: user.id, planCode: 'basic', periods: 1 }).catch(
       (e) => e,

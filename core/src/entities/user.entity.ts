@@ -17,7 +17,7 @@ export const UserSchema = defineEntity({
     apiTokenHash: p.text().nullable().unique().hidden(),
     /** argon2id PHC string; null: no password (users made by createUser), no password sign-in. */
     passwordHash: p.text().nullable().hidden().lazy(),
-    vmQuota: p.integer().default(1),
+    vmQuota: p.integer().default(0),
     vmQuotaPeriodEnd: p.datetime().nullable(),
     createdAt: p.datetime().onCreate(() => new Date()),
   },

@@ -5,11 +5,6 @@ import type { AllocationView, ReleaseReason, VmAllocation } from '../entities/vm
 import { countPoolVms } from '../pool/pool-vms.ts';
 import type { Provisioner, ProvisionerStatus, ReleaseOptions } from './provisioner.ts';
 
-export interface PoolBackedOptions {
-  /** Allocation lifetime when the user has no quota period end. */
-  defaultTtlHours: number;
-}
-
 /**
  * Both provisioners hand out VMs from the `pool_vm` table, so both get the same allocation
  * guarantees; they differ in where the pool comes from and in the release hook.
@@ -18,13 +13,11 @@ export abstract class PoolBackedProvisioner implements Provisioner {
   abstract readonly name: string;
   abstract readonly isDemo: boolean;
 
-  constructor(protected readonly options: PoolBackedOptions) {}
-
   /** Runs in the release transaction when a release happened; none by default. */
   protected onReleased?(tx: EntityManager, allocation: VmAllocation): Promise<void>;
 
   allocate(em: EntityManager, userId: string): Promise<AllocationView> {
-    return allocateVm(em, { userId, provisioner: this.name, defaultTtlHours: this.options.defaultTtlHours });
+    return allocateVm(em, { userId, provisioner: this.name });
   }
 
   release(em: EntityManager, allocationId: string, reason: ReleaseReason, options: ReleaseOptions = {}) {

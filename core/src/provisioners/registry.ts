@@ -22,7 +22,6 @@ interface PoolSettings {
   VM_POOL_JSON?: string;
   VM_POOL_FILE?: string;
   PROVISIONER_DEMO: boolean;
-  DEFAULT_ALLOCATION_TTL_HOURS: number;
 }
 
 /**
@@ -31,7 +30,6 @@ interface PoolSettings {
  * else none. An invalid boot manifest is a configuration error listing every problem.
  */
 export function setupProvisioner(config: PoolSettings): ProvisionerSetup {
-  const options = { defaultTtlHours: config.DEFAULT_ALLOCATION_TTL_HOURS };
   const source =
     config.VM_POOL_JSON !== undefined
       ? 'VM_POOL_JSON'
@@ -54,7 +52,7 @@ export function setupProvisioner(config: PoolSettings): ProvisionerSetup {
     try {
       const manifest = parseManifest(text);
       return {
-        provisioner: new PoolProvisioner(options),
+        provisioner: new PoolProvisioner(),
         bootManifest: manifest.length > 0 ? manifest : null,
       };
     } catch (err) {
@@ -66,7 +64,7 @@ export function setupProvisioner(config: PoolSettings): ProvisionerSetup {
       throw err;
     }
   }
-  if (config.PROVISIONER_DEMO) return { provisioner: new DemoProvisioner(options), bootManifest: null };
+  if (config.PROVISIONER_DEMO) return { provisioner: new DemoProvisioner(), bootManifest: null };
   return { provisioner: null, bootManifest: null };
 }
 
@@ -74,11 +72,9 @@ export function setupProvisioner(config: PoolSettings): ProvisionerSetup {
  * The provisioner an allocation was made by (its `provisioner` column), to take it back the
  * same way: a `pool` allocation's release goes to the deployer through the outbox even when
  * the process at hand runs another provisioner, or none. Unknown names answer null.
- * (`defaultTtlHours` only matters to allocate, never to release.)
  */
-export function provisionerNamed(name: string, defaultTtlHours = 720): Provisioner | null {
-  const options = { defaultTtlHours };
-  if (name === 'pool') return new PoolProvisioner(options);
-  if (name === 'demo') return new DemoProvisioner(options);
+export function provisionerNamed(name: string): Provisioner | null {
+  if (name === 'pool') return new PoolProvisioner();
+  if (name === 'demo') return new DemoProvisioner();
   return null;
 }

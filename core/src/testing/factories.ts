@@ -24,7 +24,10 @@ export interface TestUser {
   token: string;
 }
 
-/** A user with an empty balance (createUser); `vmQuota` and `periodEnd` through setUserQuota. */
+/**
+ * A user with an empty balance (createUser) who may hold a VM: `vmQuota` (default 1) and
+ * `periodEnd` (default 24 hours from now; `null`: no plan) through setUserQuota.
+ */
 export async function createTestUser(
   em: EntityManager,
   options: { email?: string; currency?: string; vmQuota?: number; periodEnd?: Date | null } = {},
@@ -35,13 +38,11 @@ export async function createTestUser(
     displayName: 'Test User',
     currency: options.currency,
   });
-  if (options.vmQuota !== undefined || options.periodEnd !== undefined) {
-    await setUserQuota(em.fork(), {
-      userId: user.id,
-      vmQuota: options.vmQuota ?? 1,
-      periodEnd: options.periodEnd ?? null,
-    });
-  }
+  await setUserQuota(em.fork(), {
+    userId: user.id,
+    vmQuota: options.vmQuota ?? 1,
+    periodEnd: options.periodEnd === undefined ? new Date(Date.now() + 24 * 3_600_000) : options.periodEnd,
+  });
   return { id: user.id, email: user.email, token };
 }
 
@@ -83,17 +84,9 @@ export async function creditUser(
   return balanceCents;
 }
 
-/** allocateVm as the pool provisioner does it, with a 24-hour default lifetime. */
-export function allocateTestVm(
-  em: EntityManager,
-  userId: string,
-  options: { defaultTtlHours?: number } = {},
-): Promise<AllocationView> {
-  return allocateVm(em.fork(), {
-    userId,
-    provisioner: 'pool',
-    defaultTtlHours: options.defaultTtlHours ?? 24,
-  });
+/** allocateVm as the pool provisioner does it (the VM ends with the user's plan period). */
+export function allocateTestVm(em: EntityManager, userId: string): Promise<AllocationView> {
+  return allocateVm(em.fork(), { userId, provisioner: 'pool' });
 }
 
 /** A small catalog in EUR: `basic` (1 VM, 30 days, 999 per period) and `team` (5 VMs, 30 days, 4900). */

@@ -43,11 +43,15 @@ export interface NewUser {
   apiTokenHash?: string | null;
   /** argon2id hash (auth/passwords.ts); none: the user cannot sign in with a password. */
   passwordHash?: string | null;
+  /** The plan the account starts with (a sign-up trial); none: quota 0 and no plan period. */
+  plan?: { vmQuota: number; periodEnd: Date } | null;
 }
 
 /**
  * Inserts a user with an empty billing account, in one transaction (a savepoint when `em` is in
  * one already). An email registered already, even by a concurrent call: EmailTakenError.
+ * A new account holds no VM until it has a plan period (a purchase, an operator's quota, or the
+ * sign-up trial given here as `plan`).
  */
 export async function insertUser(em: EntityManager, data: NewUser): Promise<User> {
   try {
@@ -57,7 +61,8 @@ export async function insertUser(em: EntityManager, data: NewUser): Promise<User
         displayName: data.displayName,
         apiTokenHash: data.apiTokenHash ?? null,
         passwordHash: data.passwordHash ?? null,
-        vmQuota: 1,
+        vmQuota: data.plan?.vmQuota ?? 0,
+        vmQuotaPeriodEnd: data.plan?.periodEnd ?? null,
         createdAt: new Date(),
       });
       openBillingAccount(tx, created, data.currency ?? 'EUR');

@@ -22,7 +22,7 @@ const problemsOf = async (promise: Promise<unknown>) => {
 };
 
 describe('createUser', () => {
-  it('stores the email trimmed and lower-cased, quota 1, an empty balance in the currency', async () => {
+  it('stores the email trimmed and lower-cased, no plan (quota 0), an empty balance in the currency', async () => {
     const tag = uniqueTag();
     const { user, token } = await createUser(t.em(), {
       email: `  Mixed.Case-${tag}@Example.ORG `,
@@ -31,7 +31,7 @@ describe('createUser', () => {
     });
     expect(user.email).toBe(`mixed.case-${tag}@example.org`);
     expect(user.displayName).toBe('Ada');
-    expect(user.vmQuota).toBe(1);
+    expect(user).toMatchObject({ vmQuota: 0, vmQuotaPeriodEnd: null });
     expect(token.length).toBeGreaterThan(20);
     const billing = await t.em().findOneOrFail(Billing, { user: user.id });
     expect(billing).toMatchObject({ creditBalanceCents: 0, currency: 'CHF' });

@@ -2,7 +2,7 @@
 import path from 'node:path';
 import { REPO_ROOT, type StartConfig } from '../../config.ts';
 import type { AdminSecret, PoolSetup, UsageSetup } from './bootstrap.ts';
-import type { ChildEnv } from './environment.ts';
+import { type ChildEnv, START_SIGNUP_TRIAL } from './environment.ts';
 import { elapsed, say } from './output.ts';
 
 export interface ReadyState {
@@ -49,6 +49,9 @@ export function printReadyBanner(state: ReadyState): void {
       `  database  ${state.databaseNote}`,
       `  pool      ${state.pool.describe}`,
       `  plans     ${env.PLANS_JSON ? 'from PLANS_JSON' : `from PLANS_FILE=${path.relative(REPO_ROOT, env.PLANS_FILE ?? '') || env.PLANS_FILE}`}`,
+      `  sign-up   trial SIGNUP_TRIAL=${env.SIGNUP_TRIAL || 'off'}${
+        env.SIGNUP_TRIAL === START_SIGNUP_TRIAL ? ' (npm start default: new users can get a VM at once)' : ''
+      }`,
       `  workers   ${workers.length ? workers.join(', ') : 'none'}`,
       ...state.usage.describe,
       `  ${adminSecret.describe}`,

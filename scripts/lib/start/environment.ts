@@ -5,6 +5,9 @@ import type { AdminSecret, PoolSetup, UsageSetup } from './bootstrap.ts';
 
 export type ChildEnv = Record<string, string | undefined>;
 
+/** The sign-up trial `npm start` offers unless SIGNUP_TRIAL is set. */
+export const START_SIGNUP_TRIAL = '1 VM for 24h';
+
 /** The api's and the workers' environment. */
 export function childEnv(
   config: StartConfig,
@@ -25,6 +28,8 @@ export function childEnv(
   Object.assign(env, setup.usage.env, setup.pool.env);
   // No plan catalog configured: the example one, so that plans can be tried out.
   if (!env.PLANS_JSON && !env.PLANS_FILE) env.PLANS_FILE = path.join(REPO_ROOT, 'examples/plans.json');
+  // A first-time user signs up and gets a VM at once; a plan (bought with credit) goes beyond it.
+  if (env.SIGNUP_TRIAL === undefined) env.SIGNUP_TRIAL = START_SIGNUP_TRIAL;
   return env;
 }
 

@@ -1,5 +1,6 @@
 import {
   AllocationNotActiveError,
+  BalanceNegativeError,
   CurrencyMismatchError,
   type DomainError,
   DuplicatePaymentError,
@@ -7,6 +8,7 @@ import {
   ERROR_CODES,
   InsufficientCreditError,
   InvalidCredentialsError,
+  NoActivePlanError,
   NotFoundError,
   PoolExhaustedError,
   type Problem,
@@ -134,4 +136,24 @@ builder.objectType(AllocationNotActiveError, {
   interfaces: [ErrorInterface],
   isTypeOf: (e) => e instanceof AllocationNotActiveError,
   fields: (t) => ({ allocationId: t.exposeID('allocationId') }),
+});
+
+builder.objectType(NoActivePlanError, {
+  name: 'NoActivePlanError',
+  description:
+    'NO_ACTIVE_PLAN: a VM needs an active plan period; `periodEnd` is when the last one ended (null: never had one).',
+  interfaces: [ErrorInterface],
+  isTypeOf: (e) => e instanceof NoActivePlanError,
+  fields: (t) => ({ periodEnd: t.expose('periodEnd', { type: 'DateTime', nullable: true }) }),
+});
+
+builder.objectType(BalanceNegativeError, {
+  name: 'BalanceNegativeError',
+  description: 'BALANCE_NEGATIVE: usage took the balance below zero; add credit before getting a new VM.',
+  interfaces: [ErrorInterface],
+  isTypeOf: (e) => e instanceof BalanceNegativeError,
+  fields: (t) => ({
+    balanceCents: t.expose('balanceCents', { type: 'SafeInt' }),
+    currency: t.exposeString('currency'),
+  }),
 });

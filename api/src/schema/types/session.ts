@@ -84,7 +84,7 @@ builder.mutationField('signUp', (t) =>
   t.field({
     type: SignUpSuccess,
     description:
-      'Public: create an account (empty balance in DEFAULT_CURRENCY) with a password, and sign it in. Counts against the sign-in rate limits of the email and the client address.',
+      'Public: create an account (empty balance in DEFAULT_CURRENCY; no plan, or the SIGNUP_TRIAL plan period when one is offered) with a password, and sign it in. Counts against the sign-in rate limits of the email and the client address.',
     args: { input: t.arg({ type: SignUpInput }) },
     errors: {
       types: [ValidationError, EmailTakenError, RateLimitedError],
@@ -96,6 +96,7 @@ builder.mutationField('signUp', (t) =>
         currency: ctx.settings.defaultCurrency,
         settings: ctx.settings.auth,
         client: ctx.client,
+        trial: ctx.settings.signupTrial,
       }),
   }),
 );

@@ -38,7 +38,7 @@ export const UserType = builder.objectType(User, {
       type: 'DateTime',
       nullable: true,
       description:
-        'End of the plan period: allocations expire then. Null: DEFAULT_ALLOCATION_TTL_HOURS applies.',
+        'End of the plan period: allocations expire then, and no VM can be allocated after it. Null: no plan (NO_ACTIVE_PLAN).',
     }),
     createdAt: t.expose('createdAt', { type: 'DateTime' }),
     billing: t.field({

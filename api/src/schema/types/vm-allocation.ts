@@ -6,7 +6,13 @@ import {
   type AllocationView,
   RELEASE_REASONS,
 } from '@hero/core/entities/vm-allocation.entity';
-import { NotFoundError, PoolExhaustedError, QuotaExceededError } from '@hero/core/errors';
+import {
+  BalanceNegativeError,
+  NoActivePlanError,
+  NotFoundError,
+  PoolExhaustedError,
+  QuotaExceededError,
+} from '@hero/core/errors';
 import { isUuid } from '@hero/core/lib/ids';
 import { resolveOffsetConnection } from '@pothos/plugin-relay';
 import { builder } from '../builder.ts';
@@ -80,10 +86,10 @@ builder.mutationField('allocateVm', (t) =>
   t.field({
     type: VmAllocationType,
     description:
-      "User: take one free VM from the pool. It expires at the user's quota period end, or after DEFAULT_ALLOCATION_TTL_HOURS.",
+      "User: take one free VM from the pool; it expires at the end of the user's plan period. Needs an active plan period (NO_ACTIVE_PLAN otherwise), a balance not below zero (BALANCE_NEGATIVE) and room in the quota (QUOTA_EXCEEDED).",
     authScopes: { user: true },
     errors: {
-      types: [PoolExhaustedError, QuotaExceededError],
+      types: [PoolExhaustedError, QuotaExceededError, NoActivePlanError, BalanceNegativeError],
       union: { name: 'AllocateVmResult' },
       result: { name: 'AllocateVmSuccess' },
       dataField: { name: 'allocation' },

@@ -1,5 +1,6 @@
 import { graphql, type ResultOf, readFragment } from '@hero/graphql';
 import { error, fail, type RequestEvent, redirect } from '@sveltejs/kit';
+import { formatMoney } from '#lib/format.ts';
 import { ApiError, describeApiError, gql } from '#lib/server/api.ts';
 import { clearSessionCookie, USER_COOKIE } from '#lib/server/session.ts';
 import { safeHttpUrl } from '#lib/url.ts';
@@ -144,6 +145,13 @@ const ALLOCATE = graphql(`
         vmQuota
         activeAllocations
       }
+      ... on NoActivePlanError {
+        periodEnd
+      }
+      ... on BalanceNegativeError {
+        balanceCents
+        currency
+      }
     }
   }
 `);
@@ -216,6 +224,18 @@ export const actions: Actions = {
       case 'QuotaExceededError': {
         const full = result.activeAllocations > 0 && result.activeAllocations >= result.vmQuota;
         const error = `${withStop(result.message)}${full ? ' Release one to allocate another.' : ''}`;
+        return fail(409, { action: 'allocate', error } satisfies ActionMessage);
+      }
+      case 'NoActivePlanError': {
+        // Said without the raw timestamp: what matters is what to do next.
+        const error = result.periodEnd
+          ? 'Your plan period has ended. Renew your plan or buy one to get a VM.'
+          : 'You have no active plan yet. Buy a plan (or ask an operator for a quota) to get a VM.';
+        return fail(409, { action: 'allocate', error } satisfies ActionMessage);
+      }
+      case 'BalanceNegativeError': {
+        const balance = formatMoney(result.balanceCents, result.currency, 'en');
+        const error = `Your balance is below zero (${balance}). Add credit before getting a new VM.`;
         return fail(409, { action: 'allocate', error } satisfies ActionMessage);
       }
       default:
