@@ -122,7 +122,7 @@ async function seed(
 
 /** Back to "every VM free, no allocation", with no dead rows left over for the next path. */
 async function resetAllocations(sql: pg.Pool): Promise<void> {
-  await sql.query('truncate vm_allocation');
+  await sql.query('truncate vm_allocation, allocation_extension');
   await sql.query('update pool_vm set active_allocation_id = null where active_allocation_id is not null');
   await sql.query('vacuum analyze users, pool_vm, vm_allocation');
 }
