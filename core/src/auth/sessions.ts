@@ -100,8 +100,8 @@ export interface SignUpInput {
 
 /**
  * Creates a user (empty balance in `currency`, as createUser does, but with a password and no
- * API token; with `trial`, the sign-up trial's plan period) and opens a USER session. Counts as an attempt for the email and the client's
- * address first (RateLimitedError when over). Every problem with the input is listed
+ * API token; with `trial`, the sign-up trial's plan period) and opens a USER session. Counts as
+ * an attempt for the email and the client's address first (RateLimitedError when over). Every problem with the input is listed
  * (ValidationError: `email`, `displayName`, `password`); a registered email is EmailTakenError,
  * also when concurrent sign-ups race for it.
  */
