@@ -1,11 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { JobAlreadyRunningError } from '../errors.ts';
-import { runWithJobLock } from '../jobs/run-with-job-lock.ts';
 import { ALLOCATION_EXPIRING_TOPIC } from '../outbox/enqueue.ts';
 import { PoolProvisioner } from '../provisioners/pool-provisioner.ts';
 import type { Provisioner } from '../provisioners/provisioner.ts';
 import { useTestDatabase } from '../testing/database.ts';
-import { addPoolVms, allocateTestVm, createTestUser } from '../testing/factories.ts';
+import { addPoolVms, allocateTestVm, createTestUser, holdJobLock } from '../testing/factories.ts';
 import { AUTO_RELEASE_JOB, autoRelease, autoReleaseNow, enqueueExpiryWarnings } from './auto-release.ts';
 import { type ExpiryWarningWindow, expiryWarningWindow } from './expiry.ts';
 
@@ -136,22 +135,9 @@ describe('autoReleaseNow', () => {
   });
 
   it('answers ALREADY_RUNNING while a scheduled run holds the lock', async () => {
-    let release!: () => void;
-    const gate = new Promise<void>((r) => {
-      release = r;
-    });
-    let started!: () => void;
-    const running = new Promise<void>((r) => {
-      started = r;
-    });
-    const tick = runWithJobLock(t.em(), { job: AUTO_RELEASE_JOB, trigger: 'SCHEDULE' }, async () => {
-      started();
-      await gate;
-      return {};
-    });
-    await running;
+    const tick = await holdJobLock(t.em(), AUTO_RELEASE_JOB);
     await expect(autoReleaseNow(t.em(), { provisionerFor })).rejects.toBeInstanceOf(JobAlreadyRunningError);
-    release();
-    expect((await tick).status).toBe('SUCCEEDED');
+    tick.release();
+    expect((await tick.done).status).toBe('SUCCEEDED');
   });
 });

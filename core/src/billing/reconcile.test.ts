@@ -1,8 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { JobAlreadyRunningError } from '../errors.ts';
-import { runWithJobLock } from '../jobs/run-with-job-lock.ts';
 import { useTestDatabase } from '../testing/database.ts';
-import { createTestUser, creditUser, uniqueTag } from '../testing/factories.ts';
+import { createTestUser, creditUser, holdJobLock, uniqueTag } from '../testing/factories.ts';
 import { adjustBalance, checkLedger, checkUsageLedger, postLedgerEntry } from './ledger.ts';
 import { RECONCILE_JOB, reconcileBalances, reconcileBalancesNow } from './reconcile.ts';
 
@@ -129,22 +128,9 @@ describe('reconcileBalances', () => {
     expect(run.status).toBe('SUCCEEDED');
     expect(run.summary).toMatchObject({ usersDrifted: summary.usersDrifted });
 
-    let release!: () => void;
-    const gate = new Promise<void>((r) => {
-      release = r;
-    });
-    let started!: () => void;
-    const running = new Promise<void>((r) => {
-      started = r;
-    });
-    const tick = runWithJobLock(t.em(), { job: RECONCILE_JOB, trigger: 'SCHEDULE' }, async () => {
-      started();
-      await gate;
-      return {};
-    });
-    await running;
+    const tick = await holdJobLock(t.em(), RECONCILE_JOB);
     await expect(reconcileBalancesNow(t.em())).rejects.toBeInstanceOf(JobAlreadyRunningError);
-    release();
-    await tick;
+    tick.release();
+    await tick.done;
   });
 });

@@ -9,6 +9,7 @@ import { allocateVm } from '../allocation/allocate-vm.ts';
 import { recordPayment } from '../billing/payments.ts';
 import { parsePlanCatalog } from '../billing/plans.ts';
 import type { AllocationView } from '../entities/vm-allocation.entity.ts';
+import { type JobOutcome, runWithJobLock } from '../jobs/run-with-job-lock.ts';
 import type { PoolVmManifestEntry } from '../pool/manifest.ts';
 import { seedPool } from '../pool/refresh-pool.ts';
 import { createUser } from '../users/create-user.ts';
@@ -107,4 +108,29 @@ export async function errorCodeOf(promise: Promise<unknown>): Promise<string> {
     return String((err as { code?: unknown }).code ?? (err as Error).name);
   }
   throw new Error('expected the call to fail, it succeeded');
+}
+
+/**
+ * A scheduled run of `job` that holds its run lock until `release()` is called; resolves once the
+ * lock is held. `done` is the run's outcome.
+ */
+export async function holdJobLock(
+  em: EntityManager,
+  job: string,
+): Promise<{ release: () => void; done: Promise<JobOutcome<object>> }> {
+  let release!: () => void;
+  const gate = new Promise<void>((resolve) => {
+    release = resolve;
+  });
+  let started!: () => void;
+  const running = new Promise<void>((resolve) => {
+    started = resolve;
+  });
+  const done = runWithJobLock(em, { job, trigger: 'SCHEDULE' }, async () => {
+    started();
+    await gate;
+    return {};
+  });
+  await running;
+  return { release, done };
 }
