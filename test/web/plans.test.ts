@@ -1,0 +1,125 @@
+/**
+ * Plans in the user's web UI, in a real browser against a real api and database: a new account
+ * (no sign-up trial) cannot allocate; the plans page shows the catalog with the API's quotes to
+ * the cent; a purchase the balance cannot cover says by how much; after a payment the purchase
+ * goes through, the balance drops by exactly the quoted price, and the dashboard allocates.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  addSessionCookie,
+  type Browser,
+  collectPageErrors,
+  launchBrowser,
+  newContext,
+  settled,
+} from '../support/browser.ts';
+import { recordPayment } from '../support/factories.ts';
+import { graphql, member } from '../support/graphql.ts';
+import { type Stack, startStack, USER_COOKIE } from '../support/web.ts';
+
+const CATALOG = {
+  plans: [
+    { code: 'solo', name: 'Solo', vmQuota: 1, periodDays: 30, priceCents: 999 },
+    { code: 'crew', name: 'Crew', vmQuota: 3, periodDays: 30, priceCents: 2401 },
+  ],
+  discounts: [
+    { periods: 1, percent: 0 },
+    { periods: 3, percent: 5 },
+    { periods: 12, percent: 15 },
+  ],
+};
+
+const QUOTE =
+  graphql(`query Quote($code: String!, $periods: Int!) { quotePlan(planCode: $code, periods: $periods) {
+  __typename ... on QuotePlanSuccess { quote { priceCents discountCents } } } }`);
+const BALANCE = graphql('{ me { vmQuota vmQuotaPeriodEnd billing { creditBalanceCents } } }');
+
+let stack: Stack;
+let browser: Browser;
+
+beforeAll(async () => {
+  [stack, browser] = await Promise.all([
+    startStack({ apiEnv: { PLANS_JSON: JSON.stringify(CATALOG), SIGNUP_TRIAL: 'off' } }),
+    launchBrowser(),
+  ]);
+});
+afterAll(async () => {
+  await browser?.close();
+  await stack?.stop();
+});
+
+const euros = (cents: number) =>
+  new Intl.NumberFormat('en', { style: 'currency', currency: 'EUR' }).format(cents / 100);
+
+describe('plans in the browser', () => {
+  it('no plan: allocation refused; quotes to the cent; short balance said; bought plan allocates', async () => {
+    const user = await stack.signUp();
+    const context = await newContext(browser, { baseURL: stack.url });
+    await addSessionCookie(context, stack.url, USER_COOKIE, user.token);
+    const page = await context.newPage();
+    const pageErrors = collectPageErrors(page);
+    try {
+      // A new account without a trial holds no plan: the dashboard says so, and allocating is refused.
+      await page.goto('/');
+      await settled(page);
+      await page.getByRole('button', { name: 'Allocate a VM' }).click();
+      await expect
+        .poll(() => page.getByTestId('action-error').textContent(), { timeout: 10_000 })
+        .toBe('You have no active plan yet. Buy a plan (or ask an operator for a quota) to get a VM.');
+
+      await page.getByRole('link', { name: 'Plans' }).click();
+      await page.waitForURL((url) => url.pathname === '/plans');
+      await settled(page);
+      await expect.poll(() => page.getByTestId('current-plan').textContent()).toMatch(/no plan yet/);
+      for (const plan of CATALOG.plans)
+        for (const periods of [1, 3, 12]) {
+          const res = await stack.api.asUser(user.token, QUOTE, { code: plan.code, periods });
+          const { quote } = member(res.data.quotePlan, 'QuotePlanSuccess');
+          const row = page.getByTestId(`quote-${plan.code}-${periods}`);
+          expect(await row.locator('td.price').textContent(), `${plan.code} × ${periods}`).toBe(
+            euros(quote.priceCents),
+          );
+        }
+      // 3 periods of Crew: 7203 less 5% (360.15, floored to 360) = 6843 cents.
+      expect(await page.getByTestId('quote-crew-3').locator('td.price').textContent()).toBe(euros(6843));
+
+      // Nothing on the balance yet: the purchase is refused with the missing amount.
+      await page.getByRole('button', { name: `Buy 3 periods of Crew for ${euros(6843)}` }).click();
+      await expect
+        .poll(() => page.getByTestId('purchase-error').textContent(), { timeout: 10_000 })
+        .toBe(`Your balance is ${euros(6843)} short of the price. Add credit, then buy the plan.`);
+
+      await recordPayment(stack.api, user.id, 10_000);
+      await page.reload();
+      await settled(page);
+      await page.getByRole('button', { name: `Buy 3 periods of Crew for ${euros(6843)}` }).click();
+      await expect
+        .poll(() => page.getByTestId('purchase-success').textContent(), { timeout: 10_000 })
+        .toMatch(
+          new RegExp(
+            `^Bought 3 periods of Crew for ${euros(6843).replace('.', '\\.')}\\. Your balance is now ${euros(3157).replace('.', '\\.')}\\.`,
+          ),
+        );
+      const me = (await stack.api.asUser(user.token, BALANCE)).data.me;
+      expect(me.billing.creditBalanceCents).toBe(10_000 - 6843);
+      expect(me.vmQuota).toBe(3);
+      const days = (new Date(me.vmQuotaPeriodEnd as string).getTime() - Date.now()) / 86_400_000;
+      expect(days).toBeGreaterThan(89);
+      expect(days).toBeLessThanOrEqual(90);
+
+      // The dashboard allocates now, and the VM ends with the plan period.
+      await page.getByRole('link', { name: 'Dashboard' }).click();
+      await page.waitForURL((url) => url.pathname === '/');
+      await settled(page);
+      await page.getByRole('button', { name: 'Allocate a VM' }).click();
+      await expect
+        .poll(() => page.getByTestId('action-success').textContent(), { timeout: 10_000 })
+        .toMatch(/^Allocated /);
+      const [allocation] = await stack.allocationsOf(user.id);
+      expect(allocation.status).toBe('ACTIVE');
+      expect(pageErrors).toEqual([]);
+    } finally {
+      await context.close();
+    }
+  });
+});

@@ -1,0 +1,197 @@
+import { graphql, type ResultOf } from '@hero/graphql';
+import { error, fail, redirect } from '@sveltejs/kit';
+import { formatMoney } from '#lib/format.ts';
+import { ApiError, describeApiError, gql } from '#lib/server/api.ts';
+import { clearSessionCookie, USER_COOKIE } from '#lib/server/session.ts';
+import type { Actions, PageServerLoad } from './$types';
+
+const PLANS_PAGE = graphql(`
+  query UserPlans {
+    plans {
+      code
+      name
+      vmQuota
+      periodDays
+      priceCents
+      currency
+      discounts {
+        periods
+        percent
+      }
+    }
+    me {
+      vmQuota
+      vmQuotaPeriodEnd
+      billing {
+        creditBalanceCents
+        currency
+      }
+    }
+  }
+`);
+
+/** One quote as the page shows it (unmasked: read as part of the query's result). */
+const QuoteFields = graphql(`
+  fragment UserQuoteFields on QuotePlanResult @_unmask {
+    __typename
+    ... on QuotePlanSuccess {
+      quote {
+        periods
+        subtotalCents
+        discountPercent
+        discountCents
+        priceCents
+        currency
+      }
+    }
+    ... on Error {
+      code
+      message
+    }
+  }
+`);
+
+// The API computes every price (the discount rounds in whole cents): the page shows its figures
+// for one period, three and twelve.
+const PLAN_QUOTES = graphql(
+  `
+    query UserPlanQuotes($code: String!) {
+      q1: quotePlan(planCode: $code, periods: 1) {
+        ...UserQuoteFields
+      }
+      q3: quotePlan(planCode: $code, periods: 3) {
+        ...UserQuoteFields
+      }
+      q12: quotePlan(planCode: $code, periods: 12) {
+        ...UserQuoteFields
+      }
+    }
+  `,
+  [QuoteFields],
+);
+
+const PURCHASE = graphql(`
+  mutation UserPurchasePlan($planCode: String!, $periods: Int!) {
+    purchasePlan(planCode: $planCode, periods: $periods) {
+      __typename
+      ... on PurchasePlanSuccess {
+        result {
+          purchase {
+            planName
+            periods
+            priceCents
+            currency
+            periodEnd
+          }
+          billing {
+            creditBalanceCents
+            currency
+          }
+        }
+      }
+      ... on InsufficientCreditError {
+        balanceCents
+        priceCents
+        currency
+      }
+      ... on Error {
+        code
+        message
+      }
+    }
+  }
+`);
+
+export interface Quote {
+  periods: number;
+  subtotalCents: number;
+  discountPercent: number;
+  discountCents: number;
+  priceCents: number;
+  currency: string;
+}
+
+/** What the purchase form tells the page: a success (role="status") or an error (role="alert"). */
+export interface PurchaseMessage {
+  success?: string;
+  /** The new period end (shown in the viewer's time zone). */
+  periodEnd?: string;
+  error?: string;
+  /** With INSUFFICIENT_CREDIT: the credit missing for the purchase. */
+  missingCents?: number;
+}
+
+type QuoteResult = ResultOf<typeof PLAN_QUOTES>['q1'];
+
+function quoteOf(result: QuoteResult): Quote | null {
+  return result.__typename === 'QuotePlanSuccess' ? result.quote : null;
+}
+
+/** A session that ended while the page was open goes back to sign in. */
+function signInAgain(event: Parameters<PageServerLoad>[0] | Parameters<Actions[string]>[0], err: unknown) {
+  if (err instanceof ApiError && err.code === 'UNAUTHENTICATED') {
+    clearSessionCookie(event.cookies, event.url, USER_COOKIE);
+    redirect(303, '/signin');
+  }
+}
+
+export const load: PageServerLoad = async (event) => {
+  try {
+    const { plans, me } = await gql(event, PLANS_PAGE);
+    const quotes = await Promise.all(
+      plans.map(async (plan) => {
+        const q = await gql(event, PLAN_QUOTES, { code: plan.code });
+        return [q.q1, q.q3, q.q12].map(quoteOf).filter((x): x is Quote => x !== null);
+      }),
+    );
+    return {
+      plans: plans.map((plan, i) => ({ ...plan, quotes: quotes[i] })),
+      balanceCents: me.billing.creditBalanceCents,
+      currency: me.billing.currency,
+      vmQuota: me.vmQuota,
+      periodEnd: me.vmQuotaPeriodEnd,
+    };
+  } catch (err) {
+    signInAgain(event, err);
+    const { code, message } = describeApiError(err);
+    error(code === 'SERVICE_UNAVAILABLE' ? 503 : 500, message, { code });
+  }
+};
+
+export const actions: Actions = {
+  purchase: async (event) => {
+    const data = await event.request.formData();
+    const planCode = String(data.get('plan') ?? '').trim();
+    const periods = Number(data.get('periods'));
+    if (!planCode || !Number.isInteger(periods) || periods < 1)
+      return fail(400, { error: 'Choose a plan and a number of periods.' } satisfies PurchaseMessage);
+    let result: ResultOf<typeof PURCHASE>['purchasePlan'];
+    try {
+      ({ purchasePlan: result } = await gql(event, PURCHASE, { planCode, periods }));
+    } catch (err) {
+      signInAgain(event, err);
+      return fail(503, { error: describeApiError(err).message } satisfies PurchaseMessage);
+    }
+    switch (result.__typename) {
+      case 'PurchasePlanSuccess': {
+        const { purchase, billing } = result.result;
+        const price = formatMoney(purchase.priceCents, purchase.currency, 'en');
+        const balance = formatMoney(billing.creditBalanceCents, billing.currency, 'en');
+        return {
+          success: `Bought ${purchase.periods} period${purchase.periods === 1 ? '' : 's'} of ${purchase.planName} for ${price}. Your balance is now ${balance}.`,
+          periodEnd: purchase.periodEnd,
+        } satisfies PurchaseMessage;
+      }
+      case 'InsufficientCreditError': {
+        const missingCents = result.priceCents - result.balanceCents;
+        const missing = formatMoney(missingCents, result.currency, 'en');
+        return fail(409, {
+          error: `Your balance is ${missing} short of the price. Add credit, then buy the plan.`,
+          missingCents,
+        } satisfies PurchaseMessage);
+      }
+      default:
+        return fail(400, { error: result.message } satisfies PurchaseMessage);
+    }
+  },
+};
