@@ -1,8 +1,8 @@
 import { graphql, type ResultOf, readFragment } from '@hero/graphql';
 import { error, fail, type RequestEvent, redirect } from '@sveltejs/kit';
 import { formatMoney } from '#lib/format.ts';
-import { ApiError, describeApiError, gql } from '#lib/server/api.ts';
-import { clearSessionCookie, USER_COOKIE } from '#lib/server/session.ts';
+import { gql } from '#lib/server/api.ts';
+import { describeUserFailure } from '#lib/server/user.ts';
 import { safeHttpUrl } from '#lib/url.ts';
 import type { Actions, PageServerLoad } from './$types';
 import { DashboardLedgerPage, type LedgerRow, ledgerChart, windowStart } from './ledger-chart.ts';
@@ -58,26 +58,9 @@ const MORE_LEDGER = graphql(
   [DashboardLedgerPage],
 );
 
-/**
- * An error from the API: a session that ended while the page was open goes back to sign in
- * (thrown redirect); anything else is answered in words with its HTTP status.
- */
-function describeFailure(
-  event: Pick<RequestEvent, 'cookies' | 'url'>,
-  err: unknown,
-): { status: 500 | 503; code: string; message: string } {
-  if (err instanceof ApiError && err.code === 'UNAUTHENTICATED') {
-    clearSessionCookie(event.cookies, event.url, USER_COOKIE);
-    redirect(303, '/signin');
-  }
-  const { code, message } = describeApiError(err);
-  const unavailable = code === 'SERVICE_UNAVAILABLE' || code === 'PROVISIONER_UNAVAILABLE';
-  return { status: unavailable ? 503 : 500, code, message };
-}
-
 /** An API error on the load: back to sign in, or the error page. */
 function apiFailure(event: Pick<RequestEvent, 'cookies' | 'url'>, err: unknown): never {
-  const { status, code, message } = describeFailure(event, err);
+  const { status, code, message } = describeUserFailure(event, err);
   error(status, message, { code });
 }
 
@@ -200,7 +183,7 @@ function actionFailure(
   action: ActionMessage['action'],
   err: unknown,
 ) {
-  const { status, message } = describeFailure(event, err);
+  const { status, message } = describeUserFailure(event, err);
   return fail(status, { action, error: message } satisfies ActionMessage);
 }
 

@@ -1,8 +1,8 @@
 import { graphql, type ResultOf } from '@hero/graphql';
-import { error, fail, redirect } from '@sveltejs/kit';
+import { error, fail } from '@sveltejs/kit';
 import { formatMoney } from '#lib/format.ts';
-import { ApiError, describeApiError, gql } from '#lib/server/api.ts';
-import { clearSessionCookie, USER_COOKIE } from '#lib/server/session.ts';
+import { gql } from '#lib/server/api.ts';
+import { describeUserFailure } from '#lib/server/user.ts';
 import type { Actions, PageServerLoad } from './$types';
 
 const PLANS_PAGE = graphql(`
@@ -127,14 +127,6 @@ function quoteOf(result: QuoteResult): Quote | null {
   return result.__typename === 'QuotePlanSuccess' ? result.quote : null;
 }
 
-/** A session that ended while the page was open goes back to sign in. */
-function signInAgain(event: Parameters<PageServerLoad>[0] | Parameters<Actions[string]>[0], err: unknown) {
-  if (err instanceof ApiError && err.code === 'UNAUTHENTICATED') {
-    clearSessionCookie(event.cookies, event.url, USER_COOKIE);
-    redirect(303, '/signin');
-  }
-}
-
 export const load: PageServerLoad = async (event) => {
   try {
     const { plans, me } = await gql(event, PLANS_PAGE);
@@ -152,9 +144,8 @@ export const load: PageServerLoad = async (event) => {
       periodEnd: me.vmQuotaPeriodEnd,
     };
   } catch (err) {
-    signInAgain(event, err);
-    const { code, message } = describeApiError(err);
-    error(code === 'SERVICE_UNAVAILABLE' ? 503 : 500, message, { code });
+    const { status, code, message } = describeUserFailure(event, err);
+    error(status, message, { code });
   }
 };
 
@@ -169,8 +160,8 @@ export const actions: Actions = {
     try {
       ({ purchasePlan: result } = await gql(event, PURCHASE, { planCode, periods }));
     } catch (err) {
-      signInAgain(event, err);
-      return fail(503, { error: describeApiError(err).message } satisfies PurchaseMessage);
+      const { status, message } = describeUserFailure(event, err);
+      return fail(status, { error: message } satisfies PurchaseMessage);
     }
     switch (result.__typename) {
       case 'PurchasePlanSuccess': {
