@@ -208,6 +208,54 @@ describe('admin UI in the browser', () => {
     }
   });
 
+  it('/admin/users/<id>: extends an active allocation with a reason; an earlier end is refused', async () => {
+    const context = await adminContext();
+    const page = await context.newPage();
+    const pageErrors = collectPageErrors(page);
+    try {
+      await page.goto(`/admin/users/${user.id}`);
+      await settled(page);
+      const item = page.locator(`li[data-allocation-id="${allocationId}"]`);
+      const [before] = await stack.db.query<{ expires_at: Date }>(
+        'select expires_at from vm_allocation where id = $1',
+        [allocationId],
+      );
+      // An end not later than the current one: the API's problem, and nothing moves.
+      await item.getByText('Extend', { exact: true }).first().click();
+      const earlier = new Date(before.expires_at.getTime() - 86_400_000).toISOString().slice(0, 16);
+      await item.getByLabel('New end (UTC)').fill(earlier);
+      await item.getByLabel('Reason').fill('too early');
+      await item.getByRole('button', { name: 'Extend' }).click();
+      await expect
+        .poll(() => page.getByTestId('extend-result').textContent(), { timeout: 10_000 })
+        .toMatch(/must be later than the allocation's current end/);
+
+      const later = new Date(Math.ceil(before.expires_at.getTime() / 60_000) * 60_000 + 2 * 86_400_000);
+      await page.goto(`/admin/users/${user.id}`);
+      await settled(page);
+      await item.getByText('Extend', { exact: true }).first().click();
+      await item.getByLabel('New end (UTC)').fill(later.toISOString().slice(0, 16));
+      await item.getByLabel('Reason').fill('support case: outage on our side');
+      await item.getByRole('button', { name: 'Extend' }).click();
+      await expect
+        .poll(() => page.getByTestId('extend-result').textContent(), { timeout: 10_000 })
+        .toMatch(/Allocation extended/);
+      const [after] = await stack.db.query<{ expires_at: Date }>(
+        'select expires_at from vm_allocation where id = $1',
+        [allocationId],
+      );
+      expect(after.expires_at.toISOString()).toBe(later.toISOString());
+      const history = await stack.db.query<{ reason: string }>(
+        'select reason from allocation_extension where allocation_id = $1',
+        [allocationId],
+      );
+      expect(history).toEqual([{ reason: 'support case: outage on our side' }]);
+      expect(pageErrors).toEqual([]);
+    } finally {
+      await context.close();
+    }
+  });
+
   it('a refused pool manifest (pasted) lists every problem and leaves the pool unchanged', async () => {
     const expected = await apiProblems(BAD_MANIFEST);
     // Duplicate id, bad status, a cockpitUrl that is not http(s), an unknown field.

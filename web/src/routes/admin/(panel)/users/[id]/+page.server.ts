@@ -91,6 +91,26 @@ const SET_QUOTA = graphql(
   [ErrorFields],
 );
 
+const EXTEND_ALLOCATION = graphql(
+  `
+    mutation AdminExtendAllocation($id: ID!, $expiresAt: DateTime!, $reason: String!) {
+      extendAllocation(id: $id, expiresAt: $expiresAt, reason: $reason) {
+        __typename
+        ...ErrorFields
+        ... on ExtendAllocationSuccess {
+          result {
+            allocation {
+              id
+              expiresAt
+            }
+          }
+        }
+      }
+    }
+  `,
+  [ErrorFields],
+);
+
 const REVOKE_SESSIONS = graphql(`
   mutation AdminRevokeUserSessions($userId: ID!) {
     revokeUserSessions(userId: $userId)
@@ -167,6 +187,52 @@ export const actions: Actions = {
     }
     return fail(400, {
       setQuota: {
+        ...failedFromUnion(readFragment(ErrorFields, result)),
+        values,
+      } satisfies FailedWith<typeof values>,
+    });
+  },
+
+  extend: async (event) => {
+    const form = await event.request.formData();
+    const values = {
+      id: field(form, 'id'),
+      expiresAt: field(form, 'expiresAt'),
+      reason: field(form, 'reason'),
+    };
+    const problems = [];
+    const expiresAt = parseUtcDateTime(values.expiresAt);
+    if (!expiresAt) problems.push({ path: 'expiresAt', message: 'enter the new end, a date and time.' });
+    if (!values.reason.trim())
+      problems.push({ path: 'reason', message: 'say why (it is kept with the allocation).' });
+    if (!values.id) problems.push({ path: 'id', message: 'which allocation? The id is missing.' });
+    if (problems.length || !expiresAt)
+      return fail(400, {
+        extend: { ...badInput('Please correct the extension.', problems), values } satisfies FailedWith<
+          typeof values
+        >,
+      });
+
+    let result: ResultOf<typeof EXTEND_ALLOCATION>['extendAllocation'];
+    try {
+      ({ extendAllocation: result } = await adminGql(event, EXTEND_ALLOCATION, {
+        id: values.id,
+        expiresAt: expiresAt.toISOString(),
+        reason: values.reason,
+      }));
+    } catch (err) {
+      return fail(503, { extend: { ...failedFrom(err), values } satisfies FailedWith<typeof values> });
+    }
+    if (result.__typename === 'ExtendAllocationSuccess')
+      return {
+        extend: {
+          ok: true,
+          message: 'Allocation extended; the reason is kept with it.',
+          expiresAt: result.result.allocation.expiresAt,
+        } satisfies Done<{ expiresAt: string }>,
+      };
+    return fail(400, {
+      extend: {
         ...failedFromUnion(readFragment(ErrorFields, result)),
         values,
       } satisfies FailedWith<typeof values>,
