@@ -102,15 +102,6 @@ const PURCHASE = graphql(`
   }
 `);
 
-export interface Quote {
-  periods: number;
-  subtotalCents: number;
-  discountPercent: number;
-  discountCents: number;
-  priceCents: number;
-  currency: string;
-}
-
 /** What the purchase form tells the page: a success (role="status") or an error (role="alert"). */
 export interface PurchaseMessage {
   success?: string;
@@ -122,6 +113,8 @@ export interface PurchaseMessage {
 }
 
 type QuoteResult = ResultOf<typeof PLAN_QUOTES>['q1'];
+/** A price the API quoted, typed by the query. */
+type Quote = Extract<QuoteResult, { __typename: 'QuotePlanSuccess' }>['quote'];
 
 function quoteOf(result: QuoteResult): Quote | null {
   return result.__typename === 'QuotePlanSuccess' ? result.quote : null;
