@@ -67,7 +67,9 @@ describe('plans in the browser', () => {
         .poll(() => page.getByTestId('action-error').textContent(), { timeout: 10_000 })
         .toBe('You have no active plan yet. Buy a plan (or ask an operator for a quota) to get a VM.');
 
-      await page.getByRole('link', { name: 'Plans' }).click();
+      const buyLink = page.getByTestId('tile-period-end').getByRole('link', { name: 'buy one' });
+      expect(await buyLink.getAttribute('href')).toBe('/plans');
+      await page.getByRole('link', { name: 'Plans', exact: true }).click();
       await page.waitForURL((url) => url.pathname === '/plans');
       await settled(page);
       await expect.poll(() => page.getByTestId('current-plan').textContent()).toMatch(/no plan yet/);
