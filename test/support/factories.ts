@@ -13,12 +13,22 @@ export const CREATE_USER =
   __typename ... on CreateUserSuccess { payload { token user { id email } } }
   ... on ValidationError { problems { path message } } } }`);
 
-export const SET_USER_QUOTA =
-  graphql(`mutation SetUserQuota($userId: ID!, $vmQuota: Int!, $periodEnd: DateTime) {
+const SET_USER_QUOTA = graphql(`mutation SetUserQuota($userId: ID!, $vmQuota: Int!, $periodEnd: DateTime) {
   setUserQuota(userId: $userId, vmQuota: $vmQuota, periodEnd: $periodEnd) {
     __typename ... on Error { code message } } }`);
 
 const PLAN_DAYS = 30;
+
+/**
+ * Gives a user `vmQuota` VMs for a plan period of 30 days, as an operator's setUserQuota does:
+ * without a period the user could not allocate at all.
+ */
+export async function givePlan(api: ApiProcess, userId: string, vmQuota = 1): Promise<void> {
+  const periodEnd = new Date(Date.now() + PLAN_DAYS * 24 * 3_600_000).toISOString();
+  const res = await api.admin(SET_USER_QUOTA, { userId, vmQuota, periodEnd });
+  if (res.data?.setUserQuota.__typename !== 'SetUserQuotaSuccess')
+    throw new Error(`setUserQuota failed: ${JSON.stringify(res)}`);
+}
 
 /**
  * Creates a user through the admin API, with a plan period of one VM for 30 days (an operator's
@@ -35,12 +45,7 @@ export async function createUser(
   const result = res.data?.createUser;
   if (result?.__typename !== 'CreateUserSuccess')
     throw new Error(`createUser failed: ${JSON.stringify(res)}`);
-  if (overrides.plan !== false) {
-    const periodEnd = new Date(Date.now() + PLAN_DAYS * 24 * 3_600_000).toISOString();
-    const quota = await api.admin(SET_USER_QUOTA, { userId: result.payload.user.id, vmQuota: 1, periodEnd });
-    if (quota.data?.setUserQuota.__typename !== 'SetUserQuotaSuccess')
-      throw new Error(`setUserQuota failed: ${JSON.stringify(quota)}`);
-  }
+  if (overrides.plan !== false) await givePlan(api, result.payload.user.id);
   return {
     id: result.payload.user.id,
     email: result.payload.user.email,

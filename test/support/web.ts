@@ -10,7 +10,14 @@ import { buildWeb, webBuildStatus, withWebBuildLock } from '../../scripts/lib/we
 import { type ApiProcess, startApi } from './api.ts';
 import { createTestDatabase, type TestDatabase } from './db.ts';
 import { childEnv } from './env.ts';
-import { ADMIN_SIGN_IN, allocate, type PoolVmFixture, type SignedUpUser, signUpUser } from './factories.ts';
+import {
+  ADMIN_SIGN_IN,
+  allocate,
+  givePlan,
+  type PoolVmFixture,
+  type SignedUpUser,
+  signUpUser,
+} from './factories.ts';
 import { graphql, type ResultOf } from './graphql.ts';
 import { REPO_ROOT } from './postgres.ts';
 import { type SpawnedProcess, spawnTs } from './process.ts';
@@ -104,9 +111,6 @@ const POOL_SNAPSHOT = graphql(
 
 const ALLOCATIONS_OF = graphql(`query AllocationsOf($userId: ID!) { allocations(userId: $userId, first: 100) {
   edges { node { id status cockpitUrl poolVm { id } } } } }`);
-
-const SET_QUOTA = graphql(`mutation SetQuota($userId: ID!, $vmQuota: Int!, $periodEnd: DateTime) {
-  setUserQuota(userId: $userId, vmQuota: $vmQuota, periodEnd: $periodEnd) { __typename ... on Error { code message } } }`);
 
 /**
  * Starts web/server/main.ts (the run's snapshot of it and of web/build/: ensureWebBuilt) on a
@@ -227,14 +231,7 @@ export async function startStack(options: StartStackOptions = {}): Promise<Stack
       if (!res.data?.allocations) throw new Error(`allocations query failed: ${JSON.stringify(res)}`);
       return res.data.allocations.edges.map((e) => e.node);
     },
-    async setQuota(userId, vmQuota) {
-      // A plan period of 30 days with it: without one the user could not allocate at all.
-      const periodEnd = new Date(Date.now() + 30 * 24 * 3_600_000).toISOString();
-      const res = await theApi.admin(SET_QUOTA, { userId, vmQuota, periodEnd });
-      const typename = res.data?.setUserQuota?.__typename;
-      if (!typename || /Error$/.test(typename))
-        throw new Error(`setUserQuota failed: ${JSON.stringify(res)}`);
-    },
+    setQuota: (userId, vmQuota) => givePlan(theApi, userId, vmQuota),
     formPost(pathAndQuery, fields, postOptions = {}) {
       const origin = postOptions.origin === undefined ? theWeb.url : postOptions.origin;
       const headers: Record<string, string> = {
