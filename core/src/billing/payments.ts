@@ -22,13 +22,12 @@ export const paymentAmountCents = z
   .int('must be a whole number of cents')
   .positive('must be more than 0')
   .max(MAX_AMOUNT_CENTS, `must be at most ${MAX_AMOUNT_CENTS} cents`);
-export const paymentCurrency = currencyCode;
 const note = z.string().trim().max(1000, 'must be at most 1000 characters').optional();
 
 const recordSchema = z.object({
   userId: z.string(),
   amountCents: paymentAmountCents,
-  currency: paymentCurrency,
+  currency: currencyCode,
   provider: z
     .string()
     .trim()

@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { MAX_AMOUNT_CENTS, paymentAmountCents, paymentCurrency } from './payments.ts';
+import { currencyCode } from './ledger.ts';
+import { MAX_AMOUNT_CENTS, paymentAmountCents } from './payments.ts';
 
 /**
  * What the webhook needs from Stripe's event contract, checked before anything is written. The
@@ -44,7 +45,7 @@ export const checkoutSessionHead = z.looseObject({
 /** A paid checkout.session: what a credit needs, in recordPayment's bounds. */
 export const paidCheckoutSession = z.looseObject({
   amount_total: paymentAmountCents,
-  currency: paymentCurrency,
+  currency: currencyCode,
   client_reference_id: z.string().nullish(),
   metadata: z.record(z.string(), z.unknown()).nullish(),
   payment_intent: expandableId,
@@ -54,7 +55,7 @@ export const paidCheckoutSession = z.looseObject({
 export const refundedCharge = z.looseObject({
   object: z.literal('charge'),
   id: stripeId,
-  currency: paymentCurrency,
+  currency: currencyCode,
   amount_refunded: z
     .number()
     .int('must be a whole number of cents')
