@@ -160,7 +160,11 @@ describe('user access', () => {
       aliceAllocationId,
     ]);
     expect(row).toEqual({ status: 'ACTIVE', released_at: null });
-    expect(await db.query('select count(*)::int as n from outbox')).toEqual([{ n: 0 }]);
+    expect(
+      await db.query("select count(*)::int as n from outbox where payload->>'allocationId' = $1", [
+        aliceAllocationId,
+      ]),
+    ).toEqual([{ n: 0 }]);
 
     const alicesView = await api.asUser(alice.token, graphql('{ me { allocations { id status } } }'));
     expect(alicesView.data.me.allocations).toEqual([{ id: aliceAllocationId, status: 'ACTIVE' }]);

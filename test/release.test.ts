@@ -65,9 +65,10 @@ interface OutboxRow {
   xmin: string;
 }
 const outboxFor = (allocationId: string) =>
-  db.query<OutboxRow>("select *, xmin::text from outbox where payload->>'allocationId' = $1 order by id", [
-    allocationId,
-  ]);
+  db.query<OutboxRow>(
+    "select *, xmin::text from outbox where topic = 'vm.release' and payload->>'allocationId' = $1 order by id",
+    [allocationId],
+  );
 const allocationRow = async (id: string) =>
   (
     await db.query(
@@ -165,7 +166,7 @@ const pendingCount = async () =>
 describe('outbox worker', () => {
   it('delivers vm.release to the deployer, retrying a 500 with backoff, and stops cleanly on SIGTERM', async () => {
     const pending = await db.query<OutboxRow>(
-      "select *, xmin::text from outbox where status = 'PENDING' order by id",
+      "select *, xmin::text from outbox where status = 'PENDING' and topic = 'vm.release' order by id",
     );
     expect(pending.length).toBeGreaterThanOrEqual(4);
     const deployer = await startFakeDeployer((call) =>
@@ -279,7 +280,8 @@ describe('outbox worker', () => {
         job: 'outbox',
         status: 'SUCCEEDED',
         trigger: 'MANUAL',
-        summary: { delivered: 1, retried: 0, failed: 0, errors: [] },
+        // The release's vm.release and its allocation.released (logged: no notify webhook here).
+        summary: { delivered: 2, retried: 0, failed: 0, errors: [] },
         error: null,
       });
       const [run] = await db.query('select * from job_run where id = $1', [outcome.runId]);
@@ -337,7 +339,8 @@ describe('outbox worker', () => {
       });
       expect(await once.exited).toBe(0);
       const outcome = outcomeLine(once.lines);
-      expect(outcome.summary).toMatchObject({ delivered: 0, failed: 1 });
+      // allocation.released is delivered (to the log); vm.release fails for good.
+      expect(outcome.summary).toMatchObject({ delivered: 1, failed: 1 });
       expect(outcome.summary.errors[0]).toMatch(/answered HTTP 503: maintenance/);
       expect((await outboxFor(a.id))[0]).toMatchObject({
         status: 'FAILED',
@@ -375,8 +378,9 @@ describe('outbox worker', () => {
     const runs = await db.query("select status, summary from job_run where job = 'outbox' and pid = $1", [
       worker.child.pid,
     ]);
+    // The first allocation.released (logged) and the first vm.release; the rest wait.
     expect(runs).toEqual([
-      { status: 'SUCCEEDED', summary: { delivered: 1, retried: 0, failed: 0, errors: [] } },
+      { status: 'SUCCEEDED', summary: { delivered: 2, retried: 0, failed: 0, errors: [] } },
     ]);
     // Leave nothing pending for the next test.
     await db.query("update outbox set status = 'DONE' where status = 'PENDING'");

@@ -3,6 +3,7 @@ import { rows, sql } from '../db/sql.ts';
 import { type ReleaseReason, VmAllocation } from '../entities/vm-allocation.entity.ts';
 import { NotFoundError } from '../errors.ts';
 import { isUuid } from '../lib/ids.ts';
+import { enqueueSelected } from '../outbox/enqueue.ts';
 import { freeVm } from '../pool/pool-vms.ts';
 
 export interface ReleaseAllocationInput {
@@ -61,7 +62,23 @@ export async function releaseAllocation(
     }
     const allocation = tx.map(VmAllocation, released[0]);
     await freeVm(tx, allocation.poolVm.id, allocation.id);
+    await enqueueReleasedEvent(tx, allocation.id);
     await input.onReleased?.(tx, allocation);
     return { allocation, alreadyReleased: false, notExpired: false };
   });
+}
+
+/** The user-facing `allocation.released` event, once per allocation, in the release transaction. */
+function enqueueReleasedEvent(tx: EntityManager, allocationId: string): Promise<number> {
+  return enqueueSelected(
+    tx,
+    'allocation.released',
+    sql<{ payload: unknown; dedupe_key: string }>`
+      select jsonb_build_object(
+               'allocationId', a.id, 'userId', a.user_id, 'email', u.email, 'poolVmId', a.pool_vm_id,
+               'reason', a.release_reason, 'releasedAt', a.released_at) as payload,
+             'allocation.released:' || a.id as dedupe_key
+        from vm_allocation a join users u on u.id = a.user_id
+       where a.id = ${allocationId}`,
+  );
 }

@@ -11,6 +11,7 @@ import {
   RefundExceedsPaymentError,
 } from '../errors.ts';
 import { isUuid } from '../lib/ids.ts';
+import { enqueueSelected } from '../outbox/enqueue.ts';
 import { currencyCode, lockBilling, postLedgerEntry } from './ledger.ts';
 
 /** The largest single payment or refund accepted: 10^12 cents. */
@@ -121,6 +122,18 @@ export async function creditInTransaction(tx: EntityManager, credit: Credit): Pr
     note: credit.note ?? `${credit.provider} ${credit.providerRef}`,
   });
   if (!posted) throw new NotFoundError('User', credit.userId);
+  await enqueueSelected(
+    tx,
+    'payment.received',
+    sql<{ payload: unknown; dedupe_key: string }>`
+      select jsonb_build_object(
+               'paymentId', p.id, 'userId', p.user_id, 'email', u.email, 'amountCents', p.amount_cents,
+               'currency', p.currency, 'provider', p.provider, 'providerRef', p.provider_ref,
+               'balanceCents', ${posted.balanceAfterCents}::bigint, 'receivedAt', p.created_at) as payload,
+             'payment.received:' || p.id as dedupe_key
+        from payment_event p join users u on u.id = p.user_id
+       where p.id = ${inserted.id}`,
+  );
   const payment = await tx.findOneOrFail(PaymentEvent, inserted.id, { populate: ['user'] });
   return { payment, balanceCents: posted.balanceAfterCents, currency: posted.currency };
 }
