@@ -11,6 +11,7 @@ import { allocate, createUser, poolOf, seedAllocations } from './support/factori
 import { startFakeDeployer, waitFor } from './support/fake-deployer.ts';
 import { graphql } from './support/graphql.ts';
 import { outcomeLine, spawnTs } from './support/process.ts';
+import { TEST_WEBHOOK_SECRET, verifyStandardWebhook } from './support/standard-webhooks.ts';
 
 let db: TestDatabase;
 let orm: MikroORM;
@@ -454,6 +455,7 @@ describe('auto-release worker processes', () => {
     const outbox = spawnTs('workers/src/main.ts', ['outbox'], {
       DATABASE_URL: db.url,
       NOTIFY_WEBHOOK_URL: `${webhook.url}/hooks/expiring`,
+      NOTIFY_WEBHOOK_SECRET: TEST_WEBHOOK_SECRET,
       OUTBOX_INTERVAL_MS: '200',
     });
     try {
@@ -469,14 +471,15 @@ describe('auto-release worker processes', () => {
       expect(await outbox.stop()).toBe(0);
       await webhook.stop();
     }
-    const calls = webhook.calls.filter((c) => c.body?.allocationId === soonId);
+    const calls = webhook.calls.filter((c) => c.body?.data?.allocationId === soonId);
     expect(calls).toHaveLength(1);
     expect(calls[0]).toMatchObject({
       method: 'POST',
       path: '/hooks/expiring',
-      body: { event: 'allocation.expiring', allocationId: soonId, poolVmId: 'warn-soon-vm-1' },
+      body: { type: 'allocation.expiring', data: { allocationId: soonId, poolVmId: 'warn-soon-vm-1' } },
     });
     expect(calls[0].headers['idempotency-key']).toBe(`outbox-${events[0].id}`);
+    expect(verifyStandardWebhook(calls[0])).toMatchObject({ type: 'allocation.expiring' });
   });
 
   it('jobRuns pages through the history', async () => {

@@ -283,6 +283,7 @@ describe('docker-compose.yml', () => {
       stripe_webhook_secret: '',
       deployer_token: '',
       notify_webhook_token: '',
+      notify_webhook_secret: '',
     };
     for (const [secret, content] of Object.entries(samples)) writeFileSync(path.join(dir, secret), content);
 

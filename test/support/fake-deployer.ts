@@ -7,6 +7,8 @@ export interface DeployerCall {
   headers: IncomingHttpHeaders;
   /** The JSON body, parsed (the raw text when it is not JSON). */
   body: any;
+  /** The body exactly as received (what a signature covers). */
+  rawBody: string;
   /** 1 for the first call with this idempotency key, 2 for the second… */
   nthForKey: number;
 }
@@ -46,6 +48,7 @@ export async function startFakeDeployer(
         path: req.url ?? '',
         headers: req.headers,
         body,
+        rawBody: text,
         nthForKey: calls.filter((c) => c.headers['idempotency-key'] === key).length + 1,
       };
       calls.push(call);

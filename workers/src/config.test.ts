@@ -17,6 +17,8 @@ function problemsOf(env: Record<string, string>): string[] {
   return [];
 }
 
+const WEBHOOK_SECRET = `whsec_${Buffer.alloc(32, 7).toString('base64')}`;
+
 describe('worker config', () => {
   it('has defaults for everything but DATABASE_URL', () => {
     expect(loadWorkerConfig({ DATABASE_URL })).toEqual({
@@ -89,6 +91,7 @@ describe('worker config', () => {
         AUTO_RELEASE_BATCH_SIZE: '50',
         EXPIRY_WARNING_HOURS: '0',
         NOTIFY_WEBHOOK_URL: 'https://hooks.example/expiring',
+        NOTIFY_WEBHOOK_SECRET: WEBHOOK_SECRET,
       }),
     ).toMatchObject({
       AUTO_RELEASE_INTERVAL_MS: 500,
@@ -110,6 +113,22 @@ describe('worker config', () => {
       expect.stringMatching(/^AUTO_RELEASE_BATCH_SIZE: /),
       expect.stringMatching(/^EXPIRY_WARNING_HOURS: /),
     ]);
+  });
+
+  it('signs notifications: a webhook needs a whsec_ secret', () => {
+    expect(problemsOf({ DATABASE_URL, NOTIFY_WEBHOOK_URL: 'https://hooks.example/h' })).toEqual([
+      'NOTIFY_WEBHOOK_SECRET: required when NOTIFY_WEBHOOK_URL is set: events are signed with it',
+    ]);
+    expect(
+      problemsOf({
+        DATABASE_URL,
+        NOTIFY_WEBHOOK_URL: 'https://hooks.example/h',
+        NOTIFY_WEBHOOK_SECRET: 'hunter2',
+      }),
+    ).toEqual([expect.stringMatching(/^NOTIFY_WEBHOOK_SECRET: must start with "whsec_"/)]);
+    expect(
+      loadWorkerConfig({ DATABASE_URL, NOTIFY_WEBHOOK_SECRET: WEBHOOK_SECRET }).NOTIFY_WEBHOOK_SECRET,
+    ).toBe(WEBHOOK_SECRET);
   });
 
   it('times each worker by its interval by default, or by a cron schedule instead', () => {

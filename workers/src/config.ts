@@ -4,6 +4,7 @@ import { describedUsageSourceEnv } from '@hero/core/lib/usage-source-env';
 import { aggregateBatchSizeEnv } from '@hero/core/usage/batch-size';
 import { checkUsageSource, USAGE_SOURCE_SECRETS } from '@hero/core/usage/sources/source-config';
 import { z } from 'zod';
+import { webhookSecretKey } from './notify/standard-webhooks.ts';
 
 /**
  * Environment of the worker processes (`workers/src/main.ts <job>`), parsed once at start-up.
@@ -100,9 +101,22 @@ export const workerConfigSchema = z
       .url({ protocol: /^https?$/, error: 'must be an http(s) URL' })
       .optional()
       .describe(
-        'http(s) URL that `allocation.expiring` events are POSTed to (JSON, `idempotency-key: outbox-<id>`); unset: logged',
+        'http(s) URL that user events (`allocation.expiring`, `balance.low`, `payment.received`, …) are POSTed to, signed the Standard Webhooks way (needs `NOTIFY_WEBHOOK_SECRET`); unset: logged',
       ),
-    NOTIFY_WEBHOOK_TOKEN: z.string().optional().describe('sent to the webhook as `Authorization: Bearer`'),
+    NOTIFY_WEBHOOK_SECRET: z
+      .string()
+      .superRefine((value, ctx) => {
+        const key = webhookSecretKey(value);
+        if (typeof key === 'string') ctx.addIssue({ code: 'custom', message: key });
+      })
+      .optional()
+      .describe(
+        'Standard Webhooks signing secret, `whsec_` + base64 of 24 to 64 random bytes (e.g. `whsec_$(openssl rand -base64 32)`); required with `NOTIFY_WEBHOOK_URL`',
+      ),
+    NOTIFY_WEBHOOK_TOKEN: z
+      .string()
+      .optional()
+      .describe('also sent to the webhook as `Authorization: Bearer`, for receivers that want one'),
     NOTIFY_TIMEOUT_MS: ms(10_000).describe('limit for one webhook call'),
 
     AUTO_RELEASE_INTERVAL_MS: ms(3_600_000).describe(
@@ -134,6 +148,10 @@ export const workerConfigSchema = z
     RECONCILE_SCHEDULE: cron('RECONCILE_INTERVAL_MS', '30 3 * * *'),
   })
   .superRefine(checkUsageSource)
+  .refine((c) => !c.NOTIFY_WEBHOOK_URL || c.NOTIFY_WEBHOOK_SECRET, {
+    message: 'required when NOTIFY_WEBHOOK_URL is set: events are signed with it',
+    path: ['NOTIFY_WEBHOOK_SECRET'],
+  })
   .refine((c) => c.OUTBOX_RETRY_MAX_MS >= c.OUTBOX_RETRY_BASE_MS, {
     message: 'must be at least OUTBOX_RETRY_BASE_MS',
     path: ['OUTBOX_RETRY_MAX_MS'],
@@ -146,6 +164,7 @@ export const WORKER_SECRETS = [
   'DATABASE_URL',
   'DEPLOYER_TOKEN',
   'NOTIFY_WEBHOOK_TOKEN',
+  'NOTIFY_WEBHOOK_SECRET',
   ...USAGE_SOURCE_SECRETS,
 ] as const;
 

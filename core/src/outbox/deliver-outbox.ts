@@ -8,6 +8,8 @@ export interface OutboxRow {
   topic: string;
   payload: Record<string, unknown>;
   attempts: number;
+  /** When the event was written. */
+  createdAt: Date;
 }
 
 /** Delivers one event; throws to have it retried. */
@@ -47,7 +49,9 @@ export async function deliverOutbox(
     const handled = await em.fork().transactional(async (tx) => {
       const row = await firstRow(
         tx,
-        sql<OutboxRow>`select id, topic, payload, attempts from outbox
+        sql<
+          Omit<OutboxRow, 'createdAt'> & { created_at: string }
+        >`select id, topic, payload, attempts, created_at from outbox
           where status = 'PENDING' and next_attempt_at <= now()
           order by next_attempt_at, id limit 1 for update skip locked`,
       );
@@ -57,7 +61,13 @@ export async function deliverOutbox(
       const handler = options.handlers[row.topic];
       try {
         if (!handler) throw new Error(`no handler for topic ${row.topic}`);
-        await handler({ ...row, id });
+        await handler({
+          id,
+          topic: row.topic,
+          payload: row.payload,
+          attempts: row.attempts,
+          createdAt: new Date(row.created_at),
+        });
         await execute(
           tx,
           sql`update outbox set status = 'DONE', attempts = attempts + 1, done_at = now(), last_error = null

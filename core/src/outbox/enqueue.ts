@@ -3,19 +3,11 @@ import type { RawBuilder } from 'kysely';
 import { rows, sql } from '../db/sql.ts';
 import { OutboxEvent } from '../entities/outbox-event.entity.ts';
 import type { VmAllocation } from '../entities/vm-allocation.entity.ts';
+import type { NotifyTopic } from './notify-events.ts';
 
 export const VM_RELEASE_TOPIC = 'vm.release';
 /** Written by auto-release, once per allocation, when it enters the expiry warning window. */
-export const ALLOCATION_EXPIRING_TOPIC = 'allocation.expiring';
-
-export interface AllocationExpiringPayload {
-  allocationId: string;
-  userId: string;
-  email: string;
-  poolVmId: string;
-  cockpitUrl: string | null;
-  expiresAt: string;
-}
+export const ALLOCATION_EXPIRING_TOPIC = 'allocation.expiring' satisfies NotifyTopic;
 
 export interface VmReleasePayload {
   poolVmId: string;
@@ -54,7 +46,7 @@ export async function enqueueVmRelease(tx: EntityManager, allocation: VmAllocati
  */
 export async function enqueueSelected(
   em: EntityManager,
-  topic: string,
+  topic: NotifyTopic,
   events: RawBuilder<{ payload: unknown; dedupe_key: string }>,
 ): Promise<number> {
   const written = await rows(

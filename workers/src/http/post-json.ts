@@ -29,6 +29,8 @@ export interface PostJsonOptions {
   timeoutMs: number;
   /** Sent as `idempotency-key`: the receiver may see a call twice (a retry after a lost answer). */
   idempotencyKey: string;
+  /** More headers, made from the exact body sent (e.g. its signature). */
+  headersFor?: (body: string) => Record<string, string>;
   /** Aborts the call (e.g. on shutdown); the timeout applies in any case. */
   signal?: AbortSignal;
   dispatcher?: Dispatcher;
@@ -52,12 +54,14 @@ export async function postJson(
     'idempotency-key': options.idempotencyKey,
   };
   if (options.token) headers.authorization = `Bearer ${options.token}`;
+  const body = JSON.stringify(payload);
+  if (options.headersFor) Object.assign(headers, options.headersFor(body));
   let answered: { status: number; excerpt: string } | null = null;
   try {
     const res = await request(url, {
       method: 'POST',
       headers,
-      body: JSON.stringify(payload),
+      body,
       signal,
       headersTimeout: options.timeoutMs,
       bodyTimeout: options.timeoutMs,

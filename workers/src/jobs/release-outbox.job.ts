@@ -4,15 +4,12 @@ import {
   deliverOutbox,
   type OutboxHandler,
 } from '@hero/core/outbox/deliver-outbox';
-import {
-  ALLOCATION_EXPIRING_TOPIC,
-  VM_RELEASE_TOPIC,
-  type VmReleasePayload,
-} from '@hero/core/outbox/enqueue';
+import { VM_RELEASE_TOPIC, type VmReleasePayload } from '@hero/core/outbox/enqueue';
+import { NOTIFY_TOPICS } from '@hero/core/outbox/notify-events';
 import { z } from 'zod';
 import { tickTiming, type WorkerConfig } from '../config.ts';
 import { createDeployerClient, type DeployerClient } from '../deployer/deployer-client.ts';
-import { allocationExpiringHandler } from '../notify/expiring-handler.ts';
+import { notifyHandler } from '../notify/notify-handler.ts';
 import type { Job } from '../runtime/job.ts';
 
 const vmReleasePayload = z.object({
@@ -75,8 +72,9 @@ function deployerOf(config: WorkerConfig): DeployerClient | null {
 
 /**
  * The outbox worker: each tick delivers due outbox events (`vm.release`, written by the pool
- * provisioner's release, and `allocation.expiring`, written by auto-release) one at a time, so several replicas share the work and a stop
- * request waits for one delivery at most. Delivery, retries with exponential backoff and the
+ * provisioner's release, to the deployer; the user events of NOTIFY_TOPICS to the notify
+ * webhook) one at a time, so several replicas share the work and a stop request waits for one
+ * delivery at most. Delivery, retries with exponential backoff and the
  * FAILED state after OUTBOX_MAX_ATTEMPTS are deliverOutbox's.
  */
 export const releaseOutboxJob: Job<DeliverOutboxSummary> = {
@@ -87,9 +85,10 @@ export const releaseOutboxJob: Job<DeliverOutboxSummary> = {
     notifyWebhook: config.NOTIFY_WEBHOOK_URL ? describeUrl(config.NOTIFY_WEBHOOK_URL) : 'log',
   }),
   async run({ em, config, log, signal }) {
-    const handlers = {
+    const notifyLog = log.child({ module: 'notify' });
+    const handlers: Record<string, OutboxHandler> = {
       [VM_RELEASE_TOPIC]: vmReleaseHandler(deployerOf(config), log.child({ module: 'deployer' })),
-      [ALLOCATION_EXPIRING_TOPIC]: allocationExpiringHandler(config, log.child({ module: 'notify' })),
+      ...Object.fromEntries(NOTIFY_TOPICS.map((topic) => [topic, notifyHandler(topic, config, notifyLog)])),
     };
     const total: DeliverOutboxSummary = { delivered: 0, retried: 0, failed: 0, errors: [] };
     // One event per call, so a stop request (signal) is honoured between two deliveries.
