@@ -62,7 +62,7 @@ export interface UsageOriginSum {
 
 /**
  * A user's consumed usage records applied in [from, to), summed per resource, node, commit and
- * file. `applied_at` is the debit's transaction time, the same as its USAGE ledger row's
+ * file (per resource and node, in the order they were applied). `applied_at` is the debit's transaction time, the same as its USAGE ledger row's
  * `created_at`, so a window selects the records whose debits the ledger shows in it.
  */
 export async function usageOriginsForUser(
@@ -86,7 +86,7 @@ export async function usageOriginsForUser(
          from consumed_record
         where user_id = ${userId} and applied_at >= ${from} and applied_at < ${to}
         group by resource, node_name, commit_sha, file_path
-        order by resource, node_name, file_path, commit_sha nulls first`,
+        order by resource, node_name, min(applied_at), file_path, commit_sha nulls first`,
   );
   return found.map((r) => ({
     resource: r.resource,
