@@ -93,7 +93,8 @@ const ConsumedRecordType = builder.objectType(ConsumedRecord, {
     filePath: t.exposeString('filePath'),
     commitSha: t.exposeString('commitSha', {
       nullable: true,
-      description: 'The billing-repository commit the file was read at; null for records consumed before it was kept.',
+      description:
+        'The billing-repository commit the file was read at; null for records consumed before it was kept.',
     }),
     resource: t.exposeString('resource'),
     quantity: t.float({ resolve: (r) => Number(r.quantity) }),
