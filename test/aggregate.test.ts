@@ -1,3 +1,4 @@
+import { monthlyStatement, monthOf } from '@hero/core/billing/statements';
 import { createOrm, type MikroORM } from '@hero/core/db/orm';
 import { type AggregateSummary, aggregateUsage } from '@hero/core/usage/aggregate-usage';
 import { ForgeSource } from '@hero/core/usage/sources/forge-source';
@@ -106,6 +107,44 @@ describe.each(Object.keys(harnesses))('aggregation from the %s source', (kind) =
   });
   afterAll(async () => {
     await h?.close();
+  });
+
+  it('keeps the commit each record was read at: every statement usage line names commit and file', async () => {
+    const [user] = await createUsageUsers(db, 1, 10_000);
+    const A = node('a');
+    const B = node('b');
+    const first = [usageRecord(A, user.id, 11), usageRecord(A, user.id, 2)];
+    await h.write([
+      batchFile(A, '2026-11-23-10', first),
+      batchFile(B, '2026-11-23-10', [usageRecord(B, user.id, 7)]),
+    ]);
+    await run();
+    const firstHead = await h.source.head();
+    // The node rewrites its hour with one more record: only that one is new, read at the new commit.
+    const later = usageRecord(A, user.id, 30);
+    await h.write([batchFile(A, '2026-11-23-10', [...first, later])]);
+    await run();
+    const secondHead = await h.source.head();
+    expect(secondHead).not.toBe(firstHead);
+
+    const consumed = await db.query<{ idempotency_key: string; commit_sha: string; file_path: string }>(
+      'select idempotency_key, commit_sha, file_path from consumed_record where user_id = $1 order by idempotency_key',
+      [user.id],
+    );
+    expect(consumed).toHaveLength(4);
+    for (const r of consumed) {
+      expect(r.commit_sha).toBe(r.idempotency_key === later.idempotencyKey ? secondHead : firstHead);
+      expect(r.file_path).toMatch(new RegExp(`^nodes/(${A}|${B})/usage_2026-11-23-10\\.otoml$`));
+    }
+
+    const statement = await monthlyStatement(orm.em.fork(), user.id, monthOf(new Date()));
+    const origins = statement.usage.groups.flatMap((g) => g.origins);
+    expect(origins.map((o) => [o.nodeName, o.commitSha, o.filePath, o.records, o.amountCents])).toEqual([
+      [A, firstHead, `nodes/${A}/usage_2026-11-23-10.otoml`, 2, -13],
+      [A, secondHead, `nodes/${A}/usage_2026-11-23-10.otoml`, 1, -30],
+      [B, firstHead, `nodes/${B}/usage_2026-11-23-10.otoml`, 1, -7],
+    ]);
+    expect(statement.usage).toMatchObject({ totalCents: -50, unattributedCents: 0 });
   });
 
   it('debits each balance by exactly the sum of its records, once; a repeat run skips the node', async () => {

@@ -9,7 +9,7 @@ import { createLifecycle, httpServerStop } from '@hero/core/lifecycle';
 import { DemoProvisioner } from '@hero/core/provisioners/demo-provisioner';
 import { PoolProvisioner } from '@hero/core/provisioners/pool-provisioner';
 import { type ProvisionerSetup, setupProvisioner } from '@hero/core/provisioners/registry';
-import { createUsageSource } from '@hero/core/usage/sources/source-config';
+import { createUsageSource, forgeLinks } from '@hero/core/usage/sources/source-config';
 import { loadApiConfig } from './config.ts';
 import { graphqlHardening } from './http/graphql-hardening.ts';
 import { watchReadiness } from './http/readiness.ts';
@@ -91,6 +91,7 @@ async function main(): Promise<void> {
       defaultCurrency: config.DEFAULT_CURRENCY,
       signupTrial: config.SIGNUP_TRIAL,
       plans,
+      forgeLinks: forgeLinks(config),
       auth: {
         sessionTtlHours: config.SESSION_TTL_HOURS,
         rateLimitEmail: config.AUTH_RATE_LIMIT_EMAIL,

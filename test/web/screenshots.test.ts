@@ -18,7 +18,7 @@ import {
   viewportFor,
   WIDTHS,
 } from '../support/browser.ts';
-import type { SignedUpUser } from '../support/factories.ts';
+import { recordPayment, type SignedUpUser } from '../support/factories.ts';
 import { ADMIN_COOKIE, ADMIN_PAGES, type Stack, startStack, USER_COOKIE } from '../support/web.ts';
 
 let stack: Stack;
@@ -30,6 +30,7 @@ beforeAll(async () => {
   [stack, browser] = await Promise.all([startStack(), launchBrowser()]);
   user = await stack.signUp({ displayName: 'Screenshot User' });
   await stack.allocate(user.token);
+  await recordPayment(stack.api, user.id, 1_250, { note: 'screenshot payment' });
   adminToken = await stack.adminToken();
 });
 afterAll(async () => {
@@ -42,6 +43,7 @@ type Who = 'user' | 'admin' | 'nobody';
 /** What is shot: the path, the artifact's name, and whose session the page needs. */
 const PAGES: { path: string; name: string; as: Who }[] = [
   { path: '/', name: 'dashboard', as: 'user' },
+  { path: '/statements', name: 'statements', as: 'user' },
   { path: '/signin', name: 'signin', as: 'nobody' },
   { path: '/signup', name: 'signup', as: 'nobody' },
   { path: '/admin/login', name: 'admin-login', as: 'nobody' },

@@ -5,6 +5,7 @@ import { hashToken, secretsEqual, tokenKind } from '@hero/core/auth/tokens';
 import type { PlanCatalog } from '@hero/core/billing/plans';
 import type { Logger } from '@hero/core/lib/logger';
 import type { Provisioner } from '@hero/core/provisioners/provisioner';
+import type { ForgeLinks } from '@hero/core/usage/sources/source-config';
 import type { UsageSource } from '@hero/core/usage/sources/usage-source';
 import type { SignupTrial } from '@hero/core/users/signup-trial';
 import { userIdForTokenHash } from '@hero/core/users/user-for-token';
@@ -28,6 +29,8 @@ export interface ApiSettings {
   signupTrial: SignupTrial | null;
   /** The plans users can buy (PLANS_JSON / PLANS_FILE). */
   plans: PlanCatalog;
+  /** Links into the billing repository on the forge (statements' usage origins); null: no forge. */
+  forgeLinks: ForgeLinks | null;
   /** Session lifetime and sign-in rate limits (SESSION_TTL_HOURS, AUTH_RATE_LIMIT_EMAIL / _IP). */
   auth: AuthSettings;
   /** Peers whose X-Forwarded-For is believed (TRUSTED_PROXIES): normalized addresses and CIDR networks. */

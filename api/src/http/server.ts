@@ -133,6 +133,7 @@ export function createGraphQLHandler(deps: AppDeps): YogaServerInstance<ServerCo
     plans: { plans: [], currency: deps.settings?.defaultCurrency ?? 'EUR' },
     auth: DEFAULT_AUTH_SETTINGS,
     trustedProxies: DEFAULT_TRUSTED_PROXIES,
+    forgeLinks: null,
     ...deps.settings,
     signupTrial: deps.settings?.signupTrial ?? null,
   };

@@ -14,6 +14,8 @@ import './types/job-run.ts';
 import './types/usage.ts';
 import './types/billing.ts';
 import './types/plan.ts';
+import './types/statement.ts';
+import './types/receipt.ts';
 
 builder.queryType({});
 builder.mutationType({});

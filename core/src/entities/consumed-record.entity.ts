@@ -10,6 +10,8 @@ export const ConsumedRecordSchema = defineEntity({
     nodeName: p.text(),
     /** The billing-repository file the record was read from. */
     filePath: p.text(),
+    /** The billing-repository commit the file was read at; null for records consumed before it was kept. */
+    commitSha: p.text().nullable(),
     resource: p.text(),
     quantity: p.double(),
     costCents: p.bigint('number'),

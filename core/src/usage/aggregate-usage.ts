@@ -676,7 +676,7 @@ function recordForRejection(r: UsageRecord): Record<string, unknown> {
 const staged = new WeakSet<object>();
 
 const RECORD_COLUMNS =
-  'idempotency_key, user_id, node_name, file_path, resource, quantity, cost_cents, period_start, period_end, allocation_id';
+  'idempotency_key, user_id, node_name, file_path, resource, quantity, cost_cents, period_start, period_end, allocation_id, commit_sha';
 
 async function ensureStage(client: PoolClient): Promise<void> {
   if (staged.has(client)) return;
@@ -684,14 +684,14 @@ async function ensureStage(client: PoolClient): Promise<void> {
     `create temp table if not exists usage_stage (
        idempotency_key text not null, user_id uuid not null, node_name text not null, file_path text not null,
        resource text not null, quantity double precision not null, cost_cents bigint not null,
-       period_start timestamptz, period_end timestamptz, allocation_id uuid
+       period_start timestamptz, period_end timestamptz, allocation_id uuid, commit_sha text
      ) on commit delete rows`,
   );
   staged.add(client);
 }
 
 /** The batch's applicable records in binary COPY format, columns as RECORD_COLUMNS. */
-function encodeRecords(node: string, batch: Batch, order: number[]): Buffer {
+function encodeRecords(node: string, commit: string, batch: Batch, order: number[]): Buffer {
   const pick = <T>(f: (r: UsageRecord, i: number) => T) => order.map((i) => f(batch.records[i], i));
   return encodeBinaryCopy(order.length, [
     { type: 'text', values: pick((r) => r.idempotencyKey) },
@@ -704,6 +704,7 @@ function encodeRecords(node: string, batch: Batch, order: number[]): Buffer {
     { type: 'timestamptz', values: pick((r) => r.periodStart.getTime()) },
     { type: 'timestamptz', values: pick((r) => r.periodEnd.getTime()) },
     { type: 'uuid', values: pick((r) => r.allocationId) },
+    { type: 'text', values: order.map(() => commit) },
   ]);
 }
 
@@ -767,7 +768,7 @@ async function applyBatchOnce(
   let applied = 0;
   let cents = 0n;
   if (order.length > 0) {
-    const payload = encodeRecords(node, batch, order);
+    const payload = encodeRecords(node, input.commit, batch, order);
     let direct = false;
     if (batch.fresh) {
       // New files: their keys are almost surely new, so they are copied straight into

@@ -410,3 +410,11 @@ builder.queryField('overview', (t) =>
     resolve: (_root, _args, ctx) => loadOverview(ctx.em),
   }),
 );
+
+builder.objectField(UserType, 'recentPayments', (t) =>
+  t.field({
+    type: [PaymentEventType],
+    description: "The user's last 10 payments and refunds, newest first (each has a `receipt`).",
+    resolve: (user, _args, ctx) => pagePaymentEvents(ctx.em, { userId: user.id }, 10, 0),
+  }),
+);

@@ -91,6 +91,11 @@ const ConsumedRecordType = builder.objectType(ConsumedRecord, {
     userId: t.exposeID('userId'),
     nodeName: t.exposeString('nodeName'),
     filePath: t.exposeString('filePath'),
+    commitSha: t.exposeString('commitSha', {
+      nullable: true,
+      description:
+        'The billing-repository commit the file was read at; null for records consumed before it was kept.',
+    }),
     resource: t.exposeString('resource'),
     quantity: t.float({ resolve: (r) => Number(r.quantity) }),
     costCents: t.expose('costCents', { type: 'SafeInt' }),

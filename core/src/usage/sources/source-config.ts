@@ -91,3 +91,27 @@ export function createUsageSource(config: UsageSourceConfig): UsageSource | null
   }
   return null;
 }
+
+/** Links to the billing repository's web pages on the forge (Forgejo's URL layout). */
+export interface ForgeLinks {
+  /** A file as it was at a commit. */
+  file(commitSha: string, path: string): string;
+  commit(commitSha: string): string;
+}
+
+/**
+ * Links into the configured forge, or null when the billing repository is not on a forge
+ * (USAGE_SOURCE=git, or none). `{FORGE_URL}/{owner}/{repo}/src/commit/{sha}/{path}`: the path
+ * is encoded segment by segment.
+ */
+export function forgeLinks(config: UsageSourceConfig): ForgeLinks | null {
+  if (usageSourceKind(config) !== 'forge' || !config.FORGE_URL || !config.BILLING_REPO) return null;
+  const [owner, name] = config.BILLING_REPO.split('/');
+  const repo = `${config.FORGE_URL.replace(/\/+$/, '')}/${encodeURIComponent(owner)}/${encodeURIComponent(name)}`;
+  const sha = (s: string) => encodeURIComponent(s);
+  return {
+    file: (commitSha, path) =>
+      `${repo}/src/commit/${sha(commitSha)}/${path.split('/').map(encodeURIComponent).join('/')}`,
+    commit: (commitSha) => `${repo}/commit/${sha(commitSha)}`,
+  };
+}

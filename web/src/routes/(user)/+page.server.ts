@@ -39,6 +39,13 @@ const DASHBOARD = graphql(
         ledger(first: $first) {
           ...DashboardLedgerPage
         }
+        recentPayments {
+          id
+          kind
+          amountCents
+          currency
+          createdAt
+        }
       }
     }
   `,
@@ -101,6 +108,7 @@ export const load: PageServerLoad = async (event) => {
       .filter((a) => a.status === 'ACTIVE')
       .map((a) => ({ ...a, cockpitUrl: safeHttpUrl(a.cockpitUrl) })),
     chart: ledgerChart(rows, now),
+    payments: me.recentPayments,
     /** `?release=<id>`: the confirmation panel for pages without JavaScript. */
     confirmRelease: event.url.searchParams.get('release'),
   };

@@ -1,6 +1,7 @@
 import { graphql, type ResultOf, readFragment } from '@hero/graphql';
 import { error, fail } from '@sveltejs/kit';
 import type { Done, FailedWith } from '#lib/components/admin/types.ts';
+import { monthParam, StatementFields } from '#lib/components/statements/statement.ts';
 import {
   adminGql,
   adminQuery,
@@ -117,8 +118,45 @@ const REVOKE_SESSIONS = graphql(`
   }
 `);
 
+const USER_STATEMENT = graphql(
+  `
+    query AdminUserStatement($id: ID!, $month: String!) {
+      user(id: $id) {
+        statementMonths
+      }
+      userStatement(userId: $id, month: $month) {
+        __typename
+        ... on UserStatementSuccess {
+          statement {
+            ...StatementFields
+          }
+        }
+        ...ErrorFields
+      }
+    }
+  `,
+  [StatementFields, ErrorFields],
+);
+
+/** The user's statement of `?month=` (default: this UTC month), or why there is none. */
+async function loadStatement(event: Parameters<PageServerLoad>[0]) {
+  const month = monthParam(event.url.searchParams.get('month'));
+  const result = await adminQuery(event, USER_STATEMENT, { id: event.params.id, month });
+  if (result.error !== null) return { month, months: [], statement: null, error: result.error };
+  const answer = result.data.userStatement;
+  return {
+    month,
+    months: result.data.user?.statementMonths ?? [],
+    statement: answer.__typename === 'UserStatementSuccess' ? answer.statement : null,
+    error: answer.__typename === 'UserStatementSuccess' ? null : readFragment(ErrorFields, answer).message,
+  };
+}
+
 export const load: PageServerLoad = async (event) => {
-  const result = await adminQuery(event, USER, { id: event.params.id, ...connectionArgs(event.url) });
+  const [result, statement] = await Promise.all([
+    adminQuery(event, USER, { id: event.params.id, ...connectionArgs(event.url) }),
+    loadStatement(event),
+  ]);
   if (result.error !== null)
     return {
       error: result.error,
@@ -128,6 +166,7 @@ export const load: PageServerLoad = async (event) => {
       ledgerPageInfo: null,
       payments: [],
       morePayments: false,
+      statement,
     };
   const found = result.data.user;
   if (!found) error(404, { message: 'There is no user with this id.', code: 'NOT_FOUND' });
@@ -140,6 +179,7 @@ export const load: PageServerLoad = async (event) => {
     ledgerPageInfo: pageInfoOf(ledger),
     payments: readFragment(PaymentRowFields, nodes(result.data.payments)),
     morePayments: result.data.payments.pageInfo.hasNextPage,
+    statement,
   };
 };
 
