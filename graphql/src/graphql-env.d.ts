@@ -113,7 +113,7 @@ export type introspection_types = {
     'ReleaseAllocationSuccess': { kind: 'OBJECT'; name: 'ReleaseAllocationSuccess'; fields: { 'allocation': { name: 'allocation'; type: { kind: 'NON_NULL'; name: never; ofType: { kind: 'OBJECT'; name: 'VmAllocation'; ofType: null; }; } }; }; };
     'ReleaseMyAllocationResult': { kind: 'UNION'; name: 'ReleaseMyAllocationResult'; fields: {}; possibleTypes: 'NotFoundError' | 'ReleaseMyAllocationSuccess'; };
     'ReleaseMyAllocationSuccess': { kind: 'OBJECT'; name: 'ReleaseMyAllocationSuccess'; fields: { 'allocation': { name: 'allocation'; type: { kind: 'NON_NULL'; name: never; ofType: { kind: 'OBJECT'; name: 'VmAllocation'; ofType: null; }; } }; }; };
-    'ReleaseReason': { name: 'ReleaseReason'; enumValues: 'ADMIN' | 'EXPIRED' | 'USER'; };
+    'ReleaseReason': { name: 'ReleaseReason'; enumValues: 'ADMIN' | 'CREDIT_EXHAUSTED' | 'EXPIRED' | 'USER'; };
     'SafeInt': unknown;
     'Session': { kind: 'OBJECT'; name: 'Session'; fields: { 'expiresAt': { name: 'expiresAt'; type: { kind: 'NON_NULL'; name: never; ofType: { kind: 'SCALAR'; name: 'DateTime'; ofType: null; }; } }; 'token': { name: 'token'; type: { kind: 'NON_NULL'; name: never; ofType: { kind: 'SCALAR'; name: 'String'; ofType: null; }; } }; }; };
     'SetUserQuotaResult': { kind: 'UNION'; name: 'SetUserQuotaResult'; fields: {}; possibleTypes: 'NotFoundError' | 'SetUserQuotaSuccess' | 'ValidationError'; };
