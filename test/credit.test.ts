@@ -72,7 +72,7 @@ describe('running out of credit, with the auto-release worker', () => {
         10_000,
         'balance.low',
       );
-      expect(low.payload).toMatchObject({
+      expect(low?.payload).toMatchObject({
         userId: user.id,
         balanceCents: 150,
         currency: 'EUR',
