@@ -1,3 +1,4 @@
+import { creditPolicyEnv } from '@hero/core/billing/credit-policy';
 import { DEFAULT_POOL_TIMEOUT_MS } from '@hero/core/db/orm';
 import {
   envBool as bool,
@@ -105,6 +106,8 @@ export const apiConfigSchema = z
       .min(0)
       .default(72)
       .describe('`VmAllocation.expiringSoon` window, and the warning window of `autoReleaseNow`; `0`: never'),
+    // The dashboard's credit status (and autoReleaseNow's credit watch): as on the auto-release worker.
+    ...creditPolicyEnv,
     LOG_LEVEL: z.enum(LOG_LEVELS).default('info').describe('pino level (`fatal` … `trace`, `silent`)'),
     DB_POOL_MAX: z.coerce.number().int().min(1).default(10).describe('database connections'),
     DB_POOL_TIMEOUT_MS: z.coerce

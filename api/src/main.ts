@@ -1,4 +1,5 @@
 import type { AddressInfo } from 'node:net';
+import { creditPolicyOf } from '@hero/core/billing/credit-policy';
 import { loadPlanCatalog, type PlanCatalog } from '@hero/core/billing/plans';
 import { connectOrm, DatabaseUnavailableError, logRetries } from '@hero/core/db/connect';
 import { migrate } from '@hero/core/db/migrate';
@@ -87,6 +88,7 @@ async function main(): Promise<void> {
     log,
     settings: {
       expiryWarningHours: config.EXPIRY_WARNING_HOURS,
+      creditPolicy: creditPolicyOf(config),
       aggregateBatchSize: config.AGGREGATE_BATCH_SIZE,
       defaultCurrency: config.DEFAULT_CURRENCY,
       signupTrial: config.SIGNUP_TRIAL,

@@ -38,6 +38,9 @@ describe('worker config', () => {
       AUTO_RELEASE_INTERVAL_MS: 3_600_000,
       AUTO_RELEASE_BATCH_SIZE: 500,
       EXPIRY_WARNING_HOURS: 72,
+      LOW_BALANCE_RUNWAY_DAYS: 3,
+      LOW_BALANCE_CENTS: 200,
+      NEGATIVE_BALANCE_GRACE_HOURS: 72,
       AGGREGATE_INTERVAL_MS: 300_000,
       AGGREGATE_BATCH_SIZE: 50_000,
       RECONCILE_INTERVAL_MS: 86_400_000,
@@ -129,6 +132,29 @@ describe('worker config', () => {
     expect(
       loadWorkerConfig({ DATABASE_URL, NOTIFY_WEBHOOK_SECRET: WEBHOOK_SECRET }).NOTIFY_WEBHOOK_SECRET,
     ).toBe(WEBHOOK_SECRET);
+  });
+
+  it('reads the credit policy: fractions of a day and grace 0 (never) accepted, negatives refused', () => {
+    expect(
+      loadWorkerConfig({
+        DATABASE_URL,
+        LOW_BALANCE_RUNWAY_DAYS: '0.5',
+        LOW_BALANCE_CENTS: '0',
+        NEGATIVE_BALANCE_GRACE_HOURS: '0',
+      }),
+    ).toMatchObject({ LOW_BALANCE_RUNWAY_DAYS: 0.5, LOW_BALANCE_CENTS: 0, NEGATIVE_BALANCE_GRACE_HOURS: 0 });
+    expect(
+      problemsOf({
+        DATABASE_URL,
+        LOW_BALANCE_RUNWAY_DAYS: '-1',
+        LOW_BALANCE_CENTS: '1.5',
+        NEGATIVE_BALANCE_GRACE_HOURS: 'never',
+      }),
+    ).toEqual([
+      expect.stringMatching(/^LOW_BALANCE_RUNWAY_DAYS: /),
+      expect.stringMatching(/^LOW_BALANCE_CENTS: /),
+      expect.stringMatching(/^NEGATIVE_BALANCE_GRACE_HOURS: /),
+    ]);
   });
 
   it('times each worker by its interval by default, or by a cron schedule instead', () => {

@@ -1,4 +1,5 @@
 import { createRequire } from 'node:module';
+import { creditPolicyEnv } from '@hero/core/billing/credit-policy';
 import { ConfigError, dbConnectTimeoutEnv, type Env, LOG_LEVELS, parseEnv } from '@hero/core/lib/env';
 import { describedUsageSourceEnv } from '@hero/core/lib/usage-source-env';
 import { aggregateBatchSizeEnv } from '@hero/core/usage/batch-size';
@@ -135,6 +136,8 @@ export const workerConfigSchema = z
       .min(0)
       .default(72)
       .describe('an ACTIVE allocation this close to its end gets one `allocation.expiring` event; `0`: none'),
+    // The credit watch, run by every auto-release tick.
+    ...creditPolicyEnv,
 
     // The billing repository the aggregator reads.
     ...describedUsageSourceEnv,

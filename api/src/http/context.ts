@@ -2,6 +2,7 @@ import type { IncomingMessage } from 'node:http';
 import type { AuthSettings, ClientInfo } from '@hero/core/auth/sessions';
 import { findLiveSession } from '@hero/core/auth/sessions';
 import { hashToken, secretsEqual, tokenKind } from '@hero/core/auth/tokens';
+import type { CreditPolicy } from '@hero/core/billing/credit-policy';
 import type { PlanCatalog } from '@hero/core/billing/plans';
 import type { Logger } from '@hero/core/lib/logger';
 import type { Provisioner } from '@hero/core/provisioners/provisioner';
@@ -21,6 +22,8 @@ export type CredentialState = 'missing' | 'invalid' | 'valid';
 export interface ApiSettings {
   /** An ACTIVE allocation this close to its end is `expiringSoon` (EXPIRY_WARNING_HOURS). */
   expiryWarningHours: number;
+  /** When a balance is low, and the grace of a negative one (LOW_BALANCE_*, NEGATIVE_BALANCE_GRACE_HOURS). */
+  creditPolicy: CreditPolicy;
   /** Usage records per apply transaction (aggregateNow). */
   aggregateBatchSize: number;
   /** New users' billing currency (DEFAULT_CURRENCY). */

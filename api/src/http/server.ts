@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { DEFAULT_EXPIRY_WARNING_HOURS } from '@hero/core/allocation/expiry';
 import { DEFAULT_AUTH_SETTINGS } from '@hero/core/auth/sessions';
+import { DEFAULT_CREDIT_POLICY } from '@hero/core/billing/credit-policy';
 import { handleStripeWebhook } from '@hero/core/billing/stripe-webhook';
 import { databaseFailure } from '@hero/core/db/failures';
 import {
@@ -128,6 +129,7 @@ export function createGraphQLHandler(deps: AppDeps): YogaServerInstance<ServerCo
   const log = deps.log.child({ module: 'graphql' });
   const settings: ApiSettings = {
     expiryWarningHours: DEFAULT_EXPIRY_WARNING_HOURS,
+    creditPolicy: DEFAULT_CREDIT_POLICY,
     aggregateBatchSize: DEFAULT_AGGREGATE_BATCH_SIZE,
     defaultCurrency: 'EUR',
     plans: { plans: [], currency: deps.settings?.defaultCurrency ?? 'EUR' },

@@ -13,6 +13,7 @@ import './types/auto-release.ts';
 import './types/job-run.ts';
 import './types/usage.ts';
 import './types/billing.ts';
+import './types/credit-status.ts';
 import './types/plan.ts';
 import './types/statement.ts';
 import './types/receipt.ts';

@@ -1,4 +1,6 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
+import type { CreditPolicy } from '../billing/credit-policy.ts';
+import { type CreditWatchSummary, watchCredit } from '../billing/credit-watch.ts';
 import { rows as query, sql } from '../db/sql.ts';
 import { runJobNow } from '../jobs/run-with-job-lock.ts';
 import type { Logger } from '../lib/logger.ts';
@@ -19,6 +21,8 @@ export interface AutoReleaseSummary {
   expiryWarnings: number;
   /** One line per row that could not be released; the run goes on with the others. */
   errors: string[];
+  /** What the credit watch did (with `creditPolicy`): low/negative events, CREDIT_EXHAUSTED releases. */
+  credit?: CreditWatchSummary;
 }
 
 export interface AutoReleaseOptions {
@@ -30,6 +34,8 @@ export interface AutoReleaseOptions {
   batchSize?: number;
   /** Allocations expiring within this many hours get one `allocation.expiring` event; 0: none. */
   expiryWarningHours?: number;
+  /** When set, the run also watches every balance (watchCredit): low/negative events, releases after the grace. */
+  creditPolicy?: CreditPolicy;
   /** Aborted: stop after the row in hand (each release is its own transaction). */
   signal?: AbortSignal;
   log?: Logger;
@@ -60,6 +66,8 @@ interface ExpiredRow {
  * Then writes one `allocation.expiring` outbox event per ACTIVE allocation that expires within
  * `expiryWarningHours` (one set-based statement; the outbox dedupe key makes it once per
  * allocation, ever, even with two runs at the same moment).
+ *
+ * With `creditPolicy`, last, the credit watch (billing/credit-watch.ts: `watchCredit`).
  */
 export async function autoRelease(
   em: EntityManager,
@@ -119,6 +127,15 @@ export async function autoRelease(
   if (unlisted > 0) summary.errors.push(`…and ${unlisted} more allocations that could not be released`);
   const window = expiryWarningWindow(options.expiryWarningHours ?? 0, now);
   if (!options.signal?.aborted && window) summary.expiryWarnings = await enqueueExpiryWarnings(em, window);
+  if (!options.signal?.aborted && options.creditPolicy) {
+    summary.credit = await watchCredit(em, {
+      ...options.creditPolicy,
+      now,
+      provisionerFor: options.provisionerFor,
+      signal: options.signal,
+      log: options.log,
+    });
+  }
   options.log?.info(summary, 'auto-release done');
   return summary;
 }

@@ -17,6 +17,11 @@ export interface ReleaseAllocationInput {
    * and comes back with `notExpired`.
    */
   expiredBefore?: Date;
+  /**
+   * Runs first inside the release transaction (it may lock what its answer depends on, e.g. the
+   * balance); false: nothing changes and the result has `preconditionFailed`.
+   */
+  precondition?: (tx: EntityManager) => Promise<boolean>;
   /** Runs inside the release transaction, once, when this call did the release (e.g. the outbox row). */
   onReleased?: (tx: EntityManager, allocation: VmAllocation) => Promise<void>;
 }
@@ -27,6 +32,8 @@ export interface ReleaseAllocationResult {
   alreadyReleased: boolean;
   /** With `expiredBefore`: the allocation is ACTIVE but had not expired; nothing changed. */
   notExpired: boolean;
+  /** With `precondition`: it did not hold; nothing changed. */
+  preconditionFailed: boolean;
 }
 
 /**
@@ -41,6 +48,11 @@ export async function releaseAllocation(
   if (!isUuid(input.allocationId) || (input.userId !== undefined && !isUuid(input.userId)))
     throw new NotFoundError('Allocation', input.allocationId);
   return em.transactional(async (tx) => {
+    if (input.precondition && !(await input.precondition(tx))) {
+      const existing = await tx.findOne(VmAllocation, { id: input.allocationId }, { refresh: true });
+      if (!existing) throw new NotFoundError('Allocation', input.allocationId);
+      return { allocation: existing, alreadyReleased: false, notExpired: false, preconditionFailed: true };
+    }
     const ownerClause = input.userId ? sql` and user_id = ${input.userId}` : sql``;
     const expiryClause = input.expiredBefore ? sql` and expires_at < ${input.expiredBefore}` : sql``;
     const released = await rows(
@@ -58,13 +70,18 @@ export async function releaseAllocation(
       );
       if (!existing) throw new NotFoundError('Allocation', input.allocationId);
       const alreadyReleased = existing.status === 'RELEASED';
-      return { allocation: existing, alreadyReleased, notExpired: !alreadyReleased };
+      return {
+        allocation: existing,
+        alreadyReleased,
+        notExpired: !alreadyReleased,
+        preconditionFailed: false,
+      };
     }
     const allocation = tx.map(VmAllocation, released[0]);
     await freeVm(tx, allocation.poolVm.id, allocation.id);
     await enqueueReleasedEvent(tx, allocation.id);
     await input.onReleased?.(tx, allocation);
-    return { allocation, alreadyReleased: false, notExpired: false };
+    return { allocation, alreadyReleased: false, notExpired: false, preconditionFailed: false };
   });
 }
 

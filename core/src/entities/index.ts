@@ -2,6 +2,7 @@ import { AggregatorNodeState } from './aggregator-node-state.entity.ts';
 import { AuthSession } from './auth-session.entity.ts';
 import { Billing } from './billing.entity.ts';
 import { ConsumedRecord } from './consumed-record.entity.ts';
+import { CreditWatch } from './credit-watch.entity.ts';
 import { JobRun } from './job-run.entity.ts';
 import { LedgerEntry } from './ledger-entry.entity.ts';
 import { OutboxEvent } from './outbox-event.entity.ts';
@@ -21,6 +22,7 @@ export const entities = [
   Billing,
   PaymentEvent,
   LedgerEntry,
+  CreditWatch,
   PlanPurchase,
   WebhookEvent,
   PoolVm,

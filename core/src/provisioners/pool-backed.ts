@@ -27,6 +27,7 @@ export abstract class PoolBackedProvisioner implements Provisioner {
       reason,
       userId: options.userId,
       expiredBefore: options.expiredBefore,
+      precondition: options.precondition,
       onReleased: hook,
     });
   }

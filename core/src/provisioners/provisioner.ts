@@ -16,6 +16,8 @@ export interface ReleaseOptions {
   userId?: string;
   /** Release only if the allocation expired before this instant (auto-release). */
   expiredBefore?: Date;
+  /** Release only if this holds, checked first in the release transaction (the credit watch). */
+  precondition?: (tx: EntityManager) => Promise<boolean>;
 }
 
 /** What hands out and takes back VMs. Pool-only operations live on PoolProvisioner. */

@@ -1,4 +1,5 @@
 import { AUTO_RELEASE_JOB, type AutoReleaseSummary, autoRelease } from '@hero/core/allocation/auto-release';
+import { creditPolicyOf } from '@hero/core/billing/credit-policy';
 import { provisionerNamed } from '@hero/core/provisioners/registry';
 import { tickTiming } from '../config.ts';
 import type { Job } from '../runtime/job.ts';
@@ -7,7 +8,8 @@ import type { Job } from '../runtime/job.ts';
  * The auto-release worker: each tick releases the allocations whose `expiresAt` has passed
  * (reason EXPIRED, through the provisioner that made each one, so a pool VM's release reaches
  * the deployer through the outbox) and writes one `allocation.expiring` event per allocation
- * entering the EXPIRY_WARNING_HOURS window. A stop request ends the tick after the row in hand.
+ * entering the EXPIRY_WARNING_HOURS window; then watches every balance (balance.low /
+ * balance.negative once per episode, CREDIT_EXHAUSTED releases after NEGATIVE_BALANCE_GRACE_HOURS). A stop request ends the tick after the row in hand.
  */
 export const autoReleaseJob: Job<AutoReleaseSummary> = {
   name: AUTO_RELEASE_JOB,
@@ -15,12 +17,14 @@ export const autoReleaseJob: Job<AutoReleaseSummary> = {
   describeConfig: (config) => ({
     batchSize: config.AUTO_RELEASE_BATCH_SIZE,
     expiryWarningHours: config.EXPIRY_WARNING_HOURS,
+    credit: creditPolicyOf(config),
   }),
   run: ({ em, config, log, signal }) =>
     autoRelease(em, {
       provisionerFor: (name) => provisionerNamed(name),
       batchSize: config.AUTO_RELEASE_BATCH_SIZE,
       expiryWarningHours: config.EXPIRY_WARNING_HOURS,
+      creditPolicy: creditPolicyOf(config),
       signal,
       log,
     }),

@@ -33,13 +33,14 @@ builder.mutationField('autoReleaseNow', (t) =>
   t.field({
     type: AutoReleaseSummaryType,
     description:
-      'Admin: run auto-release now (recorded as a MANUAL job run). Shares the run lock with the auto-release worker: while a run is in progress this answers ALREADY_RUNNING (HTTP 409) instead of running twice. PROVISIONER_UNAVAILABLE (503) without a provisioner.',
+      'Admin: run auto-release now (recorded as a MANUAL job run), with the credit watch (balance.low / balance.negative events, CREDIT_EXHAUSTED releases after NEGATIVE_BALANCE_GRACE_HOURS; its counts are in the job-run summary). Shares the run lock with the auto-release worker: while a run is in progress this answers ALREADY_RUNNING (HTTP 409) instead of running twice. PROVISIONER_UNAVAILABLE (503) without a provisioner.',
     authScopes: { admin: true },
     resolve: (_root, _args, ctx) => {
       requireProvisioner(ctx);
       return autoReleaseNow(ctx.em, {
         provisionerFor: (name) => provisionerNamed(name),
         expiryWarningHours: ctx.settings.expiryWarningHours,
+        creditPolicy: ctx.settings.creditPolicy,
         log: ctx.log.child({ job: 'auto-release' }),
       });
     },

@@ -1,5 +1,6 @@
 import { graphql, type ResultOf, readFragment } from '@hero/graphql';
 import { error, fail, type RequestEvent, redirect } from '@sveltejs/kit';
+import { DashboardCreditStatus } from '#lib/components/dashboard/credit-status.ts';
 import { formatMoney } from '#lib/format.ts';
 import { gql } from '#lib/server/api.ts';
 import { describeUserFailure } from '#lib/server/user.ts';
@@ -22,6 +23,9 @@ const DASHBOARD = graphql(
         billing {
           creditBalanceCents
           currency
+          creditStatus {
+            ...DashboardCreditStatus
+          }
         }
         allocations(status: ACTIVE) {
           id
@@ -49,7 +53,7 @@ const DASHBOARD = graphql(
       }
     }
   `,
-  [DashboardLedgerPage],
+  [DashboardLedgerPage, DashboardCreditStatus],
 );
 
 const MORE_LEDGER = graphql(
@@ -109,6 +113,9 @@ export const load: PageServerLoad = async (event) => {
       .map((a) => ({ ...a, cockpitUrl: safeHttpUrl(a.cockpitUrl) })),
     chart: ledgerChart(rows, now),
     payments: me.recentPayments,
+    credit: readFragment(DashboardCreditStatus, me.billing.creditStatus),
+    // The add-credit page, once the api says top-ups are offered; until then, the plans.
+    addCreditHref: '/plans',
     /** `?release=<id>`: the confirmation panel for pages without JavaScript. */
     confirmRelease: event.url.searchParams.get('release'),
   };
