@@ -1,4 +1,5 @@
 import { createRequire } from 'node:module';
+import { checkPlanCatalogEnv, planCatalogEnv } from '@hero/core/billing/plan-catalog-env';
 import { ConfigError, dbConnectTimeoutEnv, type Env, LOG_LEVELS, parseEnv } from '@hero/core/lib/env';
 import { describedUsageSourceEnv } from '@hero/core/lib/usage-source-env';
 import { aggregateBatchSizeEnv } from '@hero/core/usage/batch-size';
@@ -120,7 +121,11 @@ export const workerConfigSchema = z
       .number()
       .min(0)
       .default(72)
-      .describe('an ACTIVE allocation this close to its end gets one `allocation.expiring` event; `0`: none'),
+      .describe(
+        'an ACTIVE allocation this close to its end gets one `allocation.expiring` event; `0`: none. Also the auto-renew window (`0`: 72 h for renewals)',
+      ),
+    // The auto-release worker renews plans at the catalog's prices (the api's settings).
+    ...planCatalogEnv,
 
     // The billing repository the aggregator reads.
     ...describedUsageSourceEnv,
@@ -134,6 +139,7 @@ export const workerConfigSchema = z
     RECONCILE_SCHEDULE: cron('RECONCILE_INTERVAL_MS', '30 3 * * *'),
   })
   .superRefine(checkUsageSource)
+  .superRefine(checkPlanCatalogEnv)
   .refine((c) => c.OUTBOX_RETRY_MAX_MS >= c.OUTBOX_RETRY_BASE_MS, {
     message: 'must be at least OUTBOX_RETRY_BASE_MS',
     path: ['OUTBOX_RETRY_MAX_MS'],

@@ -22,6 +22,12 @@ export const AutoReleaseSummaryType = builder.objectRef<AutoReleaseSummary>('Aut
       description:
         '`allocation.expiring` events written: allocations that entered the EXPIRY_WARNING_HOURS window.',
     }),
+    plansRenewed: t.exposeInt('plansRenewed', {
+      description: 'Plan periods auto-renewed before the scan (one `plan.renewed` event each).',
+    }),
+    planExpiringNotices: t.exposeInt('planExpiringNotices', {
+      description: '`plan.expiring` events written: periods ending soon that will not be renewed.',
+    }),
     errors: t.exposeStringList('errors', {
       description:
         'One line per allocation that could not be released (the first 100, then a count); the others were processed.',
@@ -33,13 +39,14 @@ builder.mutationField('autoReleaseNow', (t) =>
   t.field({
     type: AutoReleaseSummaryType,
     description:
-      'Admin: run auto-release now (recorded as a MANUAL job run). Shares the run lock with the auto-release worker: while a run is in progress this answers ALREADY_RUNNING (HTTP 409) instead of running twice. PROVISIONER_UNAVAILABLE (503) without a provisioner.',
+      'Admin: run auto-release now (recorded as a MANUAL job run): due plan renewals first, then releases and warnings. Shares the run lock with the auto-release worker: while a run is in progress this answers ALREADY_RUNNING (HTTP 409) instead of running twice. PROVISIONER_UNAVAILABLE (503) without a provisioner.',
     authScopes: { admin: true },
     resolve: (_root, _args, ctx) => {
       requireProvisioner(ctx);
       return autoReleaseNow(ctx.em, {
         provisionerFor: (name) => provisionerNamed(name),
         expiryWarningHours: ctx.settings.expiryWarningHours,
+        renewals: { catalog: ctx.settings.plans },
         log: ctx.log.child({ job: 'auto-release' }),
       });
     },

@@ -6,6 +6,7 @@ import { Migration20261123400000_outbox_failed } from './Migration20261123400000
 import { Migration20261123500000_usage_ignored } from './Migration20261123500000_usage_ignored.ts';
 import { Migration20261203000000_allocation_extension } from './Migration20261203000000_allocation_extension.ts';
 import { Migration20261203100000_no_plan_by_default } from './Migration20261203100000_no_plan_by_default.ts';
+import { Migration20261204200000_auto_renew } from './Migration20261204200000_auto_renew.ts';
 
 /** Every migration, in order. New migrations are appended here (no file discovery at run time). */
 export const migrationsList = [
@@ -23,4 +24,5 @@ export const migrationsList = [
     name: Migration20261203100000_no_plan_by_default.name,
     class: Migration20261203100000_no_plan_by_default,
   },
+  { name: Migration20261204200000_auto_renew.name, class: Migration20261204200000_auto_renew },
 ];
