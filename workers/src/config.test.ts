@@ -36,6 +36,7 @@ describe('worker config', () => {
       AUTO_RELEASE_INTERVAL_MS: 3_600_000,
       AUTO_RELEASE_BATCH_SIZE: 500,
       EXPIRY_WARNING_HOURS: 72,
+      DEFAULT_CURRENCY: 'EUR',
       AGGREGATE_INTERVAL_MS: 300_000,
       AGGREGATE_BATCH_SIZE: 50_000,
       RECONCILE_INTERVAL_MS: 86_400_000,
@@ -46,6 +47,22 @@ describe('worker config', () => {
       FORGE_RETRY_BASE_MS: 500,
       FORGE_CONCURRENCY: 4,
     });
+  });
+
+  it('reads the plan catalog settings auto-renew prices with (one source at most)', () => {
+    expect(
+      loadWorkerConfig({ DATABASE_URL, PLANS_FILE: 'examples/plans.json', DEFAULT_CURRENCY: 'chf' }),
+    ).toMatchObject({
+      PLANS_FILE: 'examples/plans.json',
+      DEFAULT_CURRENCY: 'CHF',
+    });
+    expect(() =>
+      loadWorkerConfig({ DATABASE_URL, PLANS_JSON: '[]', PLANS_FILE: 'examples/plans.json' }),
+    ).toThrow(
+      expect.objectContaining({
+        problems: ['PLANS_JSON: PLANS_JSON and PLANS_FILE are both set: use one of them'],
+      }),
+    );
   });
 
   it('reads the usage source, listing what the chosen one is missing', () => {
