@@ -40,6 +40,8 @@ export interface RenewalSummary {
   usersDue: number;
   /** Periods renewed by this run (one `plan.renewed` each). */
   plansRenewed: number;
+  /** Who this run renewed and what it debited (not stored on the job run: the counts are). */
+  renewed: { userId: string; priceCents: number; periodEnd: Date }[];
   /** `plan.expiring` events this run wrote (at most one per user and period end, ever). */
   expiringNotices: number;
   /** Due users whose period changed before their turn (renewed or bought meanwhile): nothing done. */
@@ -87,6 +89,7 @@ export async function renewDuePlans(
   const summary: RenewalSummary = {
     usersDue: 0,
     plansRenewed: 0,
+    renewed: [],
     expiringNotices: 0,
     skipped: 0,
     errors: [],
@@ -115,8 +118,10 @@ export async function renewDuePlans(
         new Date(row.period_end),
         now,
       );
-      if (outcome === 'renewed') summary.plansRenewed++;
-      else if (outcome === 'expiring') summary.expiringNotices++;
+      if (typeof outcome === 'object') {
+        summary.plansRenewed++;
+        summary.renewed.push({ userId: row.user_id, ...outcome });
+      } else if (outcome === 'expiring') summary.expiringNotices++;
       else if (outcome === 'moved') summary.skipped++;
     } catch (err) {
       const message = err instanceof Error ? err.message : String(err);
@@ -124,7 +129,8 @@ export async function renewDuePlans(
       options.log?.error({ userId: row.user_id, err: message }, 'auto-renew: renewal failed');
     }
   }
-  options.log?.info(summary, 'auto-renew done');
+  const { renewed: _list, ...counts } = summary;
+  options.log?.info(counts, 'auto-renew done');
   return summary;
 }
 
@@ -138,7 +144,7 @@ interface RenewalState {
 }
 
 /**
- * One due user, in one transaction: renewed (`plan.renewed`), or `plan.expiring` written (or
+ * One due user, in one transaction: renewed (`plan.renewed`; the price and new end), or `plan.expiring` written (or
  * already there: 'none'), or 'moved' when the period end is no longer `periodEnd`.
  */
 async function renewIfDue(
@@ -147,7 +153,7 @@ async function renewIfDue(
   userId: string,
   periodEnd: Date,
   now: Date,
-): Promise<'renewed' | 'expiring' | 'none' | 'moved'> {
+): Promise<{ priceCents: number; periodEnd: Date } | 'expiring' | 'none' | 'moved'> {
   return em.transactional(async (tx) => {
     const locked = await lockUser(tx, userId);
     if (!locked) throw new NotFoundError('User', userId);
@@ -182,7 +188,7 @@ async function renewIfDue(
           },
           planRenewedKey(userId, periodEnd),
         );
-        return 'renewed';
+        return { priceCents: quote.priceCents, periodEnd: renewed.purchase.periodEnd };
       } catch (err) {
         if (err instanceof InsufficientCreditError) reason = 'INSUFFICIENT_CREDIT';
         else if (err instanceof CurrencyMismatchError) reason = 'CURRENCY_MISMATCH';
