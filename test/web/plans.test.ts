@@ -67,7 +67,7 @@ describe('plans in the browser', () => {
         .poll(() => page.getByTestId('action-error').textContent(), { timeout: 10_000 })
         .toBe('You have no active plan yet. Buy a plan (or ask an operator for a quota) to get a VM.');
 
-      const buyLink = page.getByTestId('tile-period-end').getByRole('link', { name: 'buy one' });
+      const buyLink = page.getByTestId('tile-plan').getByRole('link', { name: 'buy one' });
       expect(await buyLink.getAttribute('href')).toBe('/plans');
       await page.getByRole('link', { name: 'Plans', exact: true }).click();
       await page.waitForURL((url) => url.pathname === '/plans');

@@ -1,7 +1,9 @@
 import { graphql, type ResultOf, readFragment } from '@hero/graphql';
 import { error, fail, type RequestEvent, redirect } from '@sveltejs/kit';
+import { PlanTileFields } from '#lib/components/plans/plan-tile.ts';
 import { formatMoney } from '#lib/format.ts';
 import { gql } from '#lib/server/api.ts';
+import { setAutoRenewAction } from '#lib/server/auto-renew.ts';
 import { describeUserFailure } from '#lib/server/user.ts';
 import { safeHttpUrl } from '#lib/url.ts';
 import type { Actions, PageServerLoad } from './$types';
@@ -39,10 +41,11 @@ const DASHBOARD = graphql(
         ledger(first: $first) {
           ...DashboardLedgerPage
         }
+        ...PlanTileFields
       }
     }
   `,
-  [DashboardLedgerPage],
+  [DashboardLedgerPage, PlanTileFields],
 );
 
 const MORE_LEDGER = graphql(
@@ -97,6 +100,7 @@ export const load: PageServerLoad = async (event) => {
       balanceCents: me.billing.creditBalanceCents,
       currency: me.billing.currency,
     },
+    plan: readFragment(PlanTileFields, me).planStatus,
     allocations: me.allocations
       .filter((a) => a.status === 'ACTIVE')
       .map((a) => ({ ...a, cockpitUrl: safeHttpUrl(a.cockpitUrl) })),
@@ -188,6 +192,8 @@ function actionFailure(
 }
 
 export const actions: Actions = {
+  autoRenew: setAutoRenewAction,
+
   allocate: async (event) => {
     let result: ResultOf<typeof ALLOCATE>['allocateVm'];
     try {
