@@ -19,10 +19,10 @@ export interface AutoReleaseSummary {
   rowsAlreadyReleased: number;
   /** `allocation.expiring` outbox events written (allocations that entered the warning window). */
   expiryWarnings: number;
-  /** Plan periods auto-renewed before the scan (`plan.renewed` events). */
-  plansRenewed: number;
-  /** `plan.expiring` events written: periods ending soon that will not be renewed. */
-  planExpiringNotices: number;
+  /** With `renewals`: plan periods auto-renewed before the scan (`plan.renewed` events). */
+  plansRenewed?: number;
+  /** With `renewals`: `plan.expiring` events written (periods ending soon that will not be renewed). */
+  planExpiringNotices?: number;
   /** One line per row that could not be released (or user not renewed); the run goes on with the others. */
   errors: string[];
 }
@@ -85,8 +85,6 @@ export async function autoRelease(
     rowsReleased: 0,
     rowsAlreadyReleased: 0,
     expiryWarnings: 0,
-    plansRenewed: 0,
-    planExpiringNotices: 0,
     errors: [],
   };
   let unlisted = 0;

@@ -22,11 +22,13 @@ export const AutoReleaseSummaryType = builder.objectRef<AutoReleaseSummary>('Aut
       description:
         '`allocation.expiring` events written: allocations that entered the EXPIRY_WARNING_HOURS window.',
     }),
-    plansRenewed: t.exposeInt('plansRenewed', {
+    plansRenewed: t.int({
       description: 'Plan periods auto-renewed before the scan (one `plan.renewed` event each).',
+      resolve: (s) => s.plansRenewed ?? 0,
     }),
-    planExpiringNotices: t.exposeInt('planExpiringNotices', {
+    planExpiringNotices: t.int({
       description: '`plan.expiring` events written: periods ending soon that will not be renewed.',
+      resolve: (s) => s.planExpiringNotices ?? 0,
     }),
     errors: t.exposeStringList('errors', {
       description:
