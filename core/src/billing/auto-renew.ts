@@ -144,8 +144,9 @@ interface RenewalState {
 }
 
 /**
- * One due user, in one transaction: renewed (`plan.renewed`; the price and new end), or `plan.expiring` written (or
- * already there: 'none'), or 'moved' when the period end is no longer `periodEnd`.
+ * One due user, in one transaction: renewed (`plan.renewed`; the price and the new end), or
+ * `plan.expiring` written ('expiring'; already there: 'none'), or 'moved' when the period end
+ * is no longer `periodEnd`.
  */
 async function renewIfDue(
   em: EntityManager,
