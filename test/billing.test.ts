@@ -404,6 +404,97 @@ describe('plans', () => {
   });
 });
 
+const PLAN_STATUS =
+  graphql(`query PlanStatusOf { me { autoRenew planStatus { planCode planName periodEnd autoRenew
+  renewal { periods priceCents currency } } } }`);
+const SET_AUTO_RENEW =
+  graphql(`mutation SetAutoRenewTo($enabled: Boolean!) { setAutoRenew(enabled: $enabled) {
+  __typename ... on SetAutoRenewSuccess { user { id autoRenew } } ... on Error { code message } } }`);
+const AUTO_RENEW_OF = graphql('query AutoRenewOfUser($id: ID!) { user(id: $id) { autoRenew } }');
+const SET_PERIOD_END = graphql(`mutation SetPeriodEnd($userId: ID!, $vmQuota: Int!, $periodEnd: DateTime) {
+  setUserQuota(userId: $userId, vmQuota: $vmQuota, periodEnd: $periodEnd) { __typename } }`);
+
+describe('auto-renew', () => {
+  it('planStatus and setAutoRenew: NO_PLAN_TO_RENEW before a purchase, then on; the operator sees it', async () => {
+    const user = await createUser(api, { plan: false });
+    const before = (await api.asUser(user.token, PLAN_STATUS)).data.me;
+    expect(before).toEqual({
+      autoRenew: false,
+      planStatus: { planCode: null, planName: null, periodEnd: null, autoRenew: false, renewal: null },
+    });
+    const refused = (await api.asUser(user.token, SET_AUTO_RENEW, { enabled: true })).data.setAutoRenew;
+    expect(refused).toMatchObject({ __typename: 'NoPlanToRenewError', code: 'NO_PLAN_TO_RENEW' });
+    expect((await api.admin(AUTO_RENEW_OF, { id: user.id })).data.user?.autoRenew).toBe(false);
+
+    await recordPayment(api, user.id, 10_000);
+    expect((await purchasePlan(api, user.token, 'team', 3)).__typename).toBe('PurchasePlanSuccess');
+    const on = (await api.asUser(user.token, SET_AUTO_RENEW, { enabled: true })).data.setAutoRenew;
+    expect(member(on, 'SetAutoRenewSuccess').user).toEqual({ id: user.id, autoRenew: true });
+    const after = (await api.asUser(user.token, PLAN_STATUS)).data.me.planStatus;
+    // One period at the catalog price, not the 3-period purchase's discounted one.
+    expect(after).toMatchObject({
+      planCode: 'team',
+      planName: 'Team',
+      autoRenew: true,
+      renewal: { periods: 1, priceCents: 2_499, currency: 'EUR' },
+    });
+    expect((await api.admin(AUTO_RENEW_OF, { id: user.id })).data.user?.autoRenew).toBe(true);
+  });
+
+  it('the auto-release worker (--once) renews a covered period and warns about one that will lapse; a bad catalog stops it', async () => {
+    const soon = new Date(Date.now() + 10 * 3_600_000);
+    const renewing = await createUser(api, { plan: false });
+    const lapsing = await createUser(api, { plan: false });
+    for (const u of [renewing, lapsing]) {
+      await recordPayment(api, u.id, 1_998);
+      await purchasePlan(api, u.token, 'basic', 1);
+      // An operator moves the end into the renewal window (72 h).
+      await api.admin(SET_PERIOD_END, { userId: u.id, vmQuota: 1, periodEnd: soon.toISOString() });
+    }
+    await api.asUser(renewing.token, SET_AUTO_RENEW, { enabled: true });
+    const allocation = (await allocate(api, renewing.token)) as { allocation?: { id: string } };
+    const env = { DATABASE_URL: db.url, PLANS_JSON: JSON.stringify(PLANS) };
+    for (let run = 0; run < 2; run++) {
+      const once = spawnTs('workers/src/main.ts', ['auto-release', '--once'], env);
+      expect(await once.exited).toBe(0);
+      const { summary } = outcomeLine(once.lines);
+      expect(summary.plansRenewed).toBe(run === 0 ? 1 : 0);
+    }
+    const newEnd = new Date(soon.getTime() + 30 * DAY_MS);
+    const ends = await db.query<{ id: string; vm_quota_period_end: Date }>(
+      'select id, vm_quota_period_end from users where id = any($1::uuid[])',
+      [[renewing.id, lapsing.id]],
+    );
+    expect(Object.fromEntries(ends.map((r) => [r.id, r.vm_quota_period_end.getTime()]))).toEqual({
+      [renewing.id]: newEnd.getTime(),
+      [lapsing.id]: soon.getTime(),
+    });
+    expect(await balanceOf(renewing.id)).toBe(0);
+    expect(await balanceOf(lapsing.id)).toBe(999);
+    const [moved] = await db.query<{ expires_at: Date }>(
+      'select expires_at from vm_allocation where id = $1',
+      [allocation.allocation?.id],
+    );
+    expect(moved.expires_at.getTime()).toBe(newEnd.getTime());
+    const events = await db.query<{ topic: string; user_id: string; reason: string | null }>(
+      `select topic, payload->>'userId' as user_id, payload->>'reason' as reason from outbox
+        where topic like 'plan.%' and payload->>'userId' = any($1::text[]) order by topic desc, id`,
+      [[renewing.id, lapsing.id]],
+    );
+    expect(events).toEqual([
+      { topic: 'plan.renewed', user_id: renewing.id, reason: null },
+      { topic: 'plan.expiring', user_id: lapsing.id, reason: 'AUTO_RENEW_OFF' },
+    ]);
+
+    const bad = spawnTs('workers/src/main.ts', ['auto-release', '--once'], {
+      ...env,
+      PLANS_JSON: '[{"code":"X"}]',
+    });
+    expect(await bad.exited).toBe(1);
+    expect(bad.lines.join('\n')).toMatch(/PLANS_JSON: /);
+  });
+});
+
 describe('reconciliation', () => {
   it('finds no drift when every change went through the ledger, and reports a tampered balance without fixing it', async () => {
     const RECONCILE =

@@ -354,6 +354,8 @@ describe('hero-admin auto-release --once', () => {
   const SUMMARY_KEYS = [
     'errors',
     'expiryWarnings',
+    'planExpiringNotices',
+    'plansRenewed',
     'rowsAlreadyReleased',
     'rowsExamined',
     'rowsExpired',

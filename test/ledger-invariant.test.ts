@@ -1,13 +1,19 @@
+import { setTimeout as delay } from 'node:timers/promises';
+import { renewDuePlans } from '@hero/core/billing/auto-renew';
 import { adjustBalance, checkLedger } from '@hero/core/billing/ledger';
 import { recordPayment, refundPayment } from '@hero/core/billing/payments';
 import { type PlanCatalog, parsePlanCatalog, purchasePlan } from '@hero/core/billing/plans';
+import { handleStripeWebhook } from '@hero/core/billing/stripe-webhook';
 import { createOrm, type MikroORM } from '@hero/core/db/orm';
 import { InsufficientCreditError, RefundExceedsPaymentError } from '@hero/core/errors';
+import { createLogger } from '@hero/core/lib/logger';
 import { aggregateUsage } from '@hero/core/usage/aggregate-usage';
 import { GitSource } from '@hero/core/usage/sources/git-source';
 import type { UsageRecordInput } from '@hero/core/usage/usage-format';
 import { createUser } from '@hero/core/users/create-user';
+import { setAutoRenew } from '@hero/core/users/set-auto-renew';
 import fc from 'fast-check';
+import Stripe from 'stripe';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { commitWithFastImport } from '../scripts/lib/usage-fixture.ts';
 import { createTestDatabase, type TestDatabase } from './support/db.ts';
@@ -15,12 +21,13 @@ import { type BareRepo, batchFile, createBareRepo, usageRecord } from './support
 
 /**
  * The ledger invariant under random sequences of every kind of money movement (fast-check):
- * payments, refunds, plan purchases, manual adjustments and aggregated usage, run in small
+ * payments, refunds, plan purchases, auto-renewals (and auto-renew switched on and off), manual
+ * adjustments and aggregated usage, run in small
  * concurrent groups against the real domain functions and a real database. After each sequence:
  * every balance equals the sum of its ledger and the model's expectation (built from what each
  * operation reported), each user has exactly as many ledger rows as changes that succeeded (no
  * lost or doubled row), every row's balance-after follows from the one before, and no payment is
- * refunded beyond its amount.
+ * refunded beyond its amount, and no period is renewed twice.
  */
 
 const USERS_PER_RUN = 4;
@@ -58,6 +65,8 @@ type Op =
   | { kind: 'refund'; payment: number; cents: number | null }
   | { kind: 'purchase'; user: number; plan: 'small' | 'large'; periods: number }
   | { kind: 'adjust'; user: number; cents: number }
+  | { kind: 'renew' }
+  | { kind: 'autoRenew'; user: number; enabled: boolean }
   | { kind: 'usage'; records: { user: number; cents: number; repeat: number | null }[] };
 
 const userIndex = fc.integer({ min: 0, max: USERS_PER_RUN - 1 });
@@ -86,6 +95,11 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
       plan: fc.constantFrom('small' as const, 'large' as const),
       periods: fc.integer({ min: 1, max: 13 }),
     }),
+  },
+  { weight: 2, arbitrary: fc.constant({ kind: 'renew' as const }) },
+  {
+    weight: 1,
+    arbitrary: fc.record({ kind: fc.constant('autoRenew' as const), user: userIndex, enabled: fc.boolean() }),
   },
   {
     weight: 1,
@@ -121,7 +135,11 @@ interface Model {
   payments: string[];
   usageKeys: UsageRecordInput[];
   applied: Set<string>;
+  renewals: Map<string, number>;
 }
+
+/** Every plan period ends within this window (decades): each renew op finds every auto-renewing user due. */
+const RENEW_ALL_HOURS = 24 * 365 * 100;
 
 const add = (map: Map<string, number>, key: string, n: number) => map.set(key, (map.get(key) ?? 0) + n);
 
@@ -142,10 +160,19 @@ async function runScenario(groups: Op[][]): Promise<void> {
     payments: [],
     usageKeys: [],
     applied: new Set(),
+    renewals: new Map(),
   };
   for (const u of users) {
     model.balance.set(u, 0);
     model.ledgerRows.set(u, 0);
+  }
+  // Every user starts with a plan (a payment and a purchase), half of them with auto-renew on.
+  for (const [i, u] of users.entries()) {
+    const paid = await recordPayment(orm.em.fork(), { userId: u, amountCents: 700, currency: 'EUR' });
+    model.payments.push(paid.payment.id);
+    await purchasePlan(orm.em.fork(), catalog, { userId: u, planCode: 'small', periods: 1 });
+    add(model.ledgerRows, u, 2);
+    if (i % 2 === 0) await setAutoRenew(orm.em.fork(), { userId: u, enabled: true });
   }
   let hour = 0;
   // Usage files are committed and aggregated one at a time (one billing repository).
@@ -200,6 +227,21 @@ async function runScenario(groups: Op[][]): Promise<void> {
         });
         add(model.balance, users[op.user], op.cents);
         add(model.ledgerRows, users[op.user], 1);
+        return;
+      }
+      case 'renew': {
+        const r = await renewDuePlans(orm.em.fork(), { catalog, windowHours: RENEW_ALL_HOURS });
+        expect(r.errors).toEqual([]);
+        // Users of earlier runs are due too (their ledgers are checked by checkLedger below).
+        for (const renewal of r.renewed.filter((x) => users.includes(x.userId))) {
+          add(model.balance, renewal.userId, -renewal.priceCents);
+          add(model.ledgerRows, renewal.userId, 1);
+          add(model.renewals, renewal.userId, 1);
+        }
+        return;
+      }
+      case 'autoRenew': {
+        await setAutoRenew(orm.em.fork(), { userId: users[op.user], enabled: op.enabled });
         return;
       }
       case 'usage': {
@@ -266,6 +308,9 @@ async function runScenario(groups: Op[][]): Promise<void> {
     [users],
   );
   expect(overRefunded).toEqual([]);
+  await expectRenewedOnce(users, model.renewals);
+  // Later runs' renewers would find these users due again (and take longer each run).
+  for (const u of users) await setAutoRenew(orm.em.fork(), { userId: u, enabled: false });
   const check = await checkLedger(orm.em.fork());
   expect({ drifted: check.usersDrifted, chainBreaks: check.chainBreaks }).toEqual({
     drifted: 0,
@@ -273,11 +318,166 @@ async function runScenario(groups: Op[][]): Promise<void> {
   });
 }
 
+/**
+ * No period renewed twice: each renewal purchase renews a distinct period end and starts at it
+ * (it extended the period it was due for), and there are as many as the renewers reported.
+ */
+async function expectRenewedOnce(users: string[], expected: Map<string, number>): Promise<void> {
+  const renewals = await db.query<{ user_id: string; n: number; distinct_ends: number; misplaced: number }>(
+    `select user_id, count(*)::int as n, count(distinct renews_period_end)::int as distinct_ends,
+            count(*) filter (where period_start <> renews_period_end)::int as misplaced
+       from plan_purchase where user_id = any($1::uuid[]) and renews_period_end is not null group by user_id`,
+    [users],
+  );
+  for (const u of users) {
+    const row = renewals.find((r) => r.user_id === u) ?? { n: 0, distinct_ends: 0, misplaced: 0 };
+    expect({ user: u, renewals: row.n, distinct: row.distinct_ends, misplaced: row.misplaced }).toEqual({
+      user: u,
+      renewals: expected.get(u) ?? 0,
+      distinct: expected.get(u) ?? 0,
+      misplaced: 0,
+    });
+  }
+  const events = await db.query<{ dedupe_key: string; n: number }>(
+    `select dedupe_key, count(*)::int as n from outbox where topic = 'plan.renewed'
+      and payload->>'userId' = any($1::text[]) group by dedupe_key`,
+    [users],
+  );
+  const total = [...expected.values()].reduce((a, b) => a + b, 0);
+  expect(events.length).toBe(total);
+}
+
 describe('ledger invariant', () => {
-  it('balance = sum of ledger = model after random concurrent payments, refunds, purchases, adjustments and usage', async () => {
+  it('balance = sum of ledger = model after random concurrent payments, refunds, purchases, renewals, adjustments and usage', async () => {
     await fc.assert(fc.asyncProperty(scenarioArb, runScenario), { numRuns: 30, endOnFailure: true });
     // The generated scenarios did exercise every path (not just the cheap ones).
     const kinds = await db.query<{ kind: string }>('select distinct kind from ledger_entry order by kind');
     expect(kinds.map((k) => k.kind)).toEqual(['ADJUSTMENT', 'PAYMENT', 'PLAN_PURCHASE', 'REFUND', 'USAGE']);
+    const [renewals] = await db.query<{ n: number }>(
+      'select count(*)::int as n from plan_purchase where renews_period_end is not null',
+    );
+    expect(renewals.n).toBeGreaterThan(0);
   }, 180_000);
+
+  it('one user: 20 concurrent top-up webhooks (each delivered twice), purchases, usage batches and renewals', async () => {
+    const secret = 'whsec_ledger_invariant';
+    const log = createLogger({ name: 'ledger-invariant', level: 'silent', pretty: false });
+    const { user } = await createUser(orm.em.fork(), { email: 'one-user@example.org', displayName: 'One' });
+    const userId = user.id;
+    await recordPayment(orm.em.fork(), { userId, amountCents: 7_700, currency: 'EUR' });
+    await purchasePlan(orm.em.fork(), catalog, { userId, planCode: 'small', periods: 1 });
+    await setAutoRenew(orm.em.fork(), { userId, enabled: true });
+    let balance = 7_000;
+    let ledgerRows = 2;
+    let renewals = 0;
+    const node = 'one-user';
+    let hour = 0;
+    let usageChain: Promise<void> = Promise.resolve();
+
+    const topUp = (i: number) => {
+      const payload = JSON.stringify({
+        id: `evt_oneuser_${i}`,
+        object: 'event',
+        type: 'checkout.session.completed',
+        data: {
+          object: {
+            object: 'checkout.session',
+            id: `cs_oneuser_${i}`,
+            payment_status: 'paid',
+            amount_total: 2_000,
+            currency: 'eur',
+            client_reference_id: userId,
+            payment_intent: `pi_oneuser_${i}`,
+          },
+        },
+      });
+      const deliver = async () => {
+        const signature = Stripe.webhooks.generateTestHeaderString({ payload, secret });
+        const res = await handleStripeWebhook(
+          orm.em.fork(),
+          { secret, log },
+          Buffer.from(payload),
+          signature,
+        );
+        expect(res.status).toBe(200);
+        return res.body;
+      };
+      // Stripe retrying while the first delivery is in flight: applied once.
+      return Promise.all([deliver(), deliver()]).then((answers) => {
+        expect(answers.filter((a) => a.duplicate === true)).toHaveLength(1);
+        balance += 2_000;
+        ledgerRows++;
+      });
+    };
+    const purchase = async () => {
+      try {
+        const r = await purchasePlan(orm.em.fork(), catalog, { userId, planCode: 'small', periods: 1 });
+        balance -= r.quote.priceCents;
+        ledgerRows++;
+      } catch (err) {
+        if (!(err instanceof InsufficientCreditError)) throw err;
+      }
+    };
+    const usage = () => {
+      const records = [usageRecord(node, userId, 37), usageRecord(node, userId, 5)];
+      const step = usageChain.then(async () => {
+        const h = hour++;
+        const name = `2026-12-${String(1 + Math.floor(h / 24)).padStart(2, '0')}-${String(h % 24).padStart(2, '0')}`;
+        await commitWithFastImport(repo.dir, [
+          { message: `usage ${node} ${name}`, files: [batchFile(node, name, records)] },
+        ]);
+        const summary = await aggregateUsage(orm.em.fork(), { source });
+        expect(summary.recordsApplied).toBe(2);
+        balance -= 42;
+        ledgerRows++;
+      });
+      usageChain = step.catch(() => {});
+      return step;
+    };
+    const renew = async () => {
+      const r = await renewDuePlans(orm.em.fork(), { catalog, windowHours: RENEW_ALL_HOURS });
+      expect(r.errors).toEqual([]);
+      for (const renewal of r.renewed.filter((x) => x.userId === userId)) {
+        balance -= renewal.priceCents;
+        ledgerRows++;
+        renewals++;
+      }
+    };
+    const ops = Array.from({ length: 20 }, (_, i) => [() => topUp(i), purchase, usage, renew]).flat();
+    // A fixed interleaving, not the listed order, started over half a second so that renewals
+    // meet periods that purchases and earlier renewals have moved.
+    const shuffled = fc.sample(fc.shuffledSubarray(ops, { minLength: ops.length }), {
+      numRuns: 1,
+      seed: 7,
+    })[0];
+    await Promise.all(shuffled.map((op, i) => delay(i * 6).then(op)));
+    // One more, alone: the period the concurrent ones left is renewed exactly once more.
+    const before = renewals;
+    await renew();
+    expect(renewals).toBe(before + 1);
+
+    const [row] = await db.query<{
+      balance: string;
+      ledger: string;
+      rows: number;
+      payments: number;
+      events: number;
+    }>(
+      `select b.credit_balance_cents::text as balance,
+              (select coalesce(sum(amount_cents), 0)::text from ledger_entry where user_id = b.user_id) as ledger,
+              (select count(*)::int from ledger_entry where user_id = b.user_id) as rows,
+              (select count(*)::int from payment_event where user_id = b.user_id) as payments,
+              (select count(*)::int from webhook_event where user_id = b.user_id) as events
+         from billing b where b.user_id = $1`,
+      [userId],
+    );
+    // The opening payment and purchase are in the ledger too: 7700 − 700.
+    expect({ balance: Number(row.balance), ledger: Number(row.ledger), rows: row.rows }).toEqual({
+      balance,
+      ledger: balance,
+      rows: ledgerRows,
+    });
+    expect({ payments: row.payments, events: row.events }).toEqual({ payments: 21, events: 20 });
+    await expectRenewedOnce([userId], new Map([[userId, renewals]]));
+  }, 120_000);
 });

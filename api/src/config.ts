@@ -1,4 +1,5 @@
 import { creditPolicyEnv } from '@hero/core/billing/credit-policy';
+import { checkPlanCatalogEnv, planCatalogEnv } from '@hero/core/billing/plan-catalog-env';
 import { DEFAULT_POOL_TIMEOUT_MS } from '@hero/core/db/orm';
 import {
   envBool as bool,
@@ -143,25 +144,7 @@ export const apiConfigSchema = z
     AGGREGATE_BATCH_SIZE: aggregateBatchSizeEnv.describe(
       'usage records per apply transaction in `aggregateNow` (1 … 100000)',
     ),
-    DEFAULT_CURRENCY: z
-      .string()
-      .regex(/^[A-Za-z]{3}$/, 'must be a three-letter ISO 4217 code, e.g. EUR')
-      .transform((c) => c.toUpperCase())
-      .default('EUR')
-      .describe(
-        "currency of new users' balances (ISO 4217); a payment or plan in another currency is refused (`CURRENCY_MISMATCH`), never converted",
-      ),
-    // The plan catalog is parsed by core/src/billing/plans.ts.
-    PLANS_JSON: z
-      .string()
-      .optional()
-      .describe(
-        'the plan catalog: a JSON array of plans, or `{ "plans": [...], "discounts": [...] }`; unset (and no `PLANS_FILE`): no plans on offer',
-      ),
-    PLANS_FILE: z
-      .string()
-      .optional()
-      .describe('a file holding the plan catalog (instead of `PLANS_JSON`), e.g. `examples/plans.json`'),
+    ...planCatalogEnv,
     STRIPE_WEBHOOK_SECRET: z
       .string()
       .optional()
@@ -244,16 +227,7 @@ export const apiConfigSchema = z
   .superRefine((config, ctx) => {
     checkPoolSource(config, ctx);
     checkUsageSource(config, ctx);
-    if (config.PLANS_JSON && config.PLANS_FILE) {
-      ctx.addIssue({
-        code: 'custom',
-        message: 'PLANS_JSON and PLANS_FILE are both set: use one of them',
-        path: ['PLANS_JSON'],
-      });
-    }
-    if (config.PLANS_FILE?.split(/[\\/]/).includes('..')) {
-      ctx.addIssue({ code: 'custom', message: "a path with '..' is refused", path: ['PLANS_FILE'] });
-    }
+    checkPlanCatalogEnv(config, ctx);
   });
 
 export type ApiConfig = z.infer<typeof apiConfigSchema>;

@@ -28,6 +28,7 @@ export const ERROR_CODES = [
   'ALLOCATION_NOT_ACTIVE',
   'NO_ACTIVE_PLAN',
   'BALANCE_NEGATIVE',
+  'NO_PLAN_TO_RENEW',
 ] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];
 
@@ -74,6 +75,14 @@ export class NoActivePlanError extends DomainError {
         ? `Your plan period ended at ${periodEnd.toISOString()}: renew your plan (or buy one) to get a VM.`
         : 'You have no active plan: buy a plan (or ask an operator for a quota) to get a VM.',
     );
+  }
+}
+
+/** Auto-renew renews the last purchased plan: a user who never bought one has nothing to renew. */
+export class NoPlanToRenewError extends DomainError {
+  readonly code = 'NO_PLAN_TO_RENEW';
+  constructor() {
+    super('You have not bought a plan yet: buy one first, then auto-renew can renew it.');
   }
 }
 

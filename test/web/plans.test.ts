@@ -2,7 +2,8 @@
  * Plans in the user's web UI, in a real browser against a real api and database: a new account
  * (no sign-up trial) cannot allocate; the plans page shows the catalog with the API's quotes to
  * the cent; a purchase the balance cannot cover says by how much; after a payment the purchase
- * goes through, the balance drops by exactly the quoted price, and the dashboard allocates.
+ * goes through, the balance drops by exactly the quoted price, and the dashboard allocates. The
+ * dashboard's plan tile shows the plan, its end and the renewal price, and switches auto-renew.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -33,6 +34,12 @@ const QUOTE =
   graphql(`query Quote($code: String!, $periods: Int!) { quotePlan(planCode: $code, periods: $periods) {
   __typename ... on QuotePlanSuccess { quote { priceCents discountCents } } } }`);
 const BALANCE = graphql('{ me { vmQuota vmQuotaPeriodEnd billing { creditBalanceCents } } }');
+const PURCHASE =
+  graphql(`mutation Buy($code: String!, $periods: Int!) { purchasePlan(planCode: $code, periods: $periods) {
+  __typename ... on PurchasePlanSuccess { result { purchase { periodEnd } } } } }`);
+const AUTO_RENEW_OF = graphql(
+  'query AutoRenewOf($id: ID!) { user(id: $id) { autoRenew planStatus { planName } } }',
+);
 
 let stack: Stack;
 let browser: Browser;
@@ -67,7 +74,7 @@ describe('plans in the browser', () => {
         .poll(() => page.getByTestId('action-error').textContent(), { timeout: 10_000 })
         .toBe('You have no active plan yet. Buy a plan (or ask an operator for a quota) to get a VM.');
 
-      const buyLink = page.getByTestId('tile-period-end').getByRole('link', { name: 'buy one' });
+      const buyLink = page.getByTestId('tile-plan').getByRole('link', { name: 'buy one' });
       expect(await buyLink.getAttribute('href')).toBe('/plans');
       await page.getByRole('link', { name: 'Plans', exact: true }).click();
       await page.waitForURL((url) => url.pathname === '/plans');
@@ -120,6 +127,74 @@ describe('plans in the browser', () => {
       const [allocation] = await stack.allocationsOf(user.id);
       expect(allocation.status).toBe('ACTIVE');
       expect(pageErrors).toEqual([]);
+    } finally {
+      await context.close();
+    }
+  });
+
+  it('the plan tile: plan, period end, renewal price; auto-renew switched on and off', async () => {
+    const user = await stack.signUp();
+    await recordPayment(stack.api, user.id, 10_000);
+    const bought = await stack.api.asUser(user.token, PURCHASE, { code: 'crew', periods: 3 });
+    const periodEnd = member(bought.data.purchasePlan, 'PurchasePlanSuccess').result.purchase.periodEnd;
+    const context = await newContext(browser, { baseURL: stack.url });
+    await addSessionCookie(context, stack.url, USER_COOKIE, user.token);
+    const page = await context.newPage();
+    const pageErrors = collectPageErrors(page);
+    try {
+      await page.goto('/');
+      await settled(page);
+      const tile = page.getByTestId('tile-plan');
+      expect(await tile.getByTestId('plan-name').textContent()).toBe('Crew');
+      // The end in the viewer's time zone (the context's), with its year.
+      expect(await tile.getByTestId('plan-period-end').textContent()).toContain(
+        String(new Date(periodEnd as string).getUTCFullYear()),
+      );
+      // One period at the catalog price, whatever was bought last time (3 periods, discounted).
+      expect((await tile.getByTestId('plan-renewal').textContent())?.replace(/\s+/g, ' ').trim()).toBe(
+        `Renewal: ${euros(2401)} for 30 days`,
+      );
+      expect(await tile.getByTestId('auto-renew-state').textContent()).toBe('Auto-renew off');
+      expect(await tile.getByRole('link', { name: 'Renew or change plan' }).getAttribute('href')).toBe(
+        '/plans',
+      );
+
+      await tile.getByRole('button', { name: 'Turn on auto-renew' }).click();
+      await expect
+        .poll(() => page.getByTestId('action-success').textContent(), { timeout: 10_000 })
+        .toMatch(/^Auto-renew is on/);
+      await expect.poll(() => tile.getByTestId('auto-renew-state').textContent()).toBe('Auto-renew on');
+      expect((await stack.api.admin(AUTO_RENEW_OF, { id: user.id })).data.user).toEqual({
+        autoRenew: true,
+        planStatus: { planName: 'Crew' },
+      });
+
+      await tile.getByRole('button', { name: 'Turn off auto-renew' }).click();
+      await expect.poll(() => tile.getByTestId('auto-renew-state').textContent()).toBe('Auto-renew off');
+      expect((await stack.api.admin(AUTO_RENEW_OF, { id: user.id })).data.user?.autoRenew).toBe(false);
+      expect(pageErrors).toEqual([]);
+    } finally {
+      await context.close();
+    }
+  });
+
+  it('without a plan bought there is no switch, and the action refuses in words', async () => {
+    const user = await stack.signUp();
+    const context = await newContext(browser, { baseURL: stack.url });
+    await addSessionCookie(context, stack.url, USER_COOKIE, user.token);
+    const page = await context.newPage();
+    try {
+      await page.goto('/');
+      await settled(page);
+      expect(await page.getByTestId('tile-plan').getByTestId('plan-name').textContent()).toBe('No plan yet');
+      expect(await page.getByTestId('auto-renew-toggle').count()).toBe(0);
+      // A form posted anyway (e.g. an old page): NO_PLAN_TO_RENEW, said in words, nothing changed.
+      const res = await page.request.post('/?/autoRenew', {
+        form: { enabled: 'on' },
+        headers: { origin: stack.url, 'x-sveltekit-action': 'true' },
+      });
+      expect(await res.text()).toContain('Buy a plan first');
+      expect((await stack.api.admin(AUTO_RENEW_OF, { id: user.id })).data.user?.autoRenew).toBe(false);
     } finally {
       await context.close();
     }

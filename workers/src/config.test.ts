@@ -41,6 +41,7 @@ describe('worker config', () => {
       LOW_BALANCE_RUNWAY_DAYS: 3,
       LOW_BALANCE_CENTS: 200,
       NEGATIVE_BALANCE_GRACE_HOURS: 72,
+      DEFAULT_CURRENCY: 'EUR',
       AGGREGATE_INTERVAL_MS: 300_000,
       AGGREGATE_BATCH_SIZE: 50_000,
       RECONCILE_INTERVAL_MS: 86_400_000,
@@ -51,6 +52,22 @@ describe('worker config', () => {
       FORGE_RETRY_BASE_MS: 500,
       FORGE_CONCURRENCY: 4,
     });
+  });
+
+  it('reads the plan catalog settings auto-renew prices with (one source at most)', () => {
+    expect(
+      loadWorkerConfig({ DATABASE_URL, PLANS_FILE: 'examples/plans.json', DEFAULT_CURRENCY: 'chf' }),
+    ).toMatchObject({
+      PLANS_FILE: 'examples/plans.json',
+      DEFAULT_CURRENCY: 'CHF',
+    });
+    expect(() =>
+      loadWorkerConfig({ DATABASE_URL, PLANS_JSON: '[]', PLANS_FILE: 'examples/plans.json' }),
+    ).toThrow(
+      expect.objectContaining({
+        problems: ['PLANS_JSON: PLANS_JSON and PLANS_FILE are both set: use one of them'],
+      }),
+    );
   });
 
   it('reads the usage source, listing what the chosen one is missing', () => {

@@ -1,5 +1,6 @@
 import { createRequire } from 'node:module';
 import { creditPolicyEnv } from '@hero/core/billing/credit-policy';
+import { checkPlanCatalogEnv, planCatalogEnv } from '@hero/core/billing/plan-catalog-env';
 import { ConfigError, dbConnectTimeoutEnv, type Env, LOG_LEVELS, parseEnv } from '@hero/core/lib/env';
 import { describedUsageSourceEnv } from '@hero/core/lib/usage-source-env';
 import { aggregateBatchSizeEnv } from '@hero/core/usage/batch-size';
@@ -135,7 +136,11 @@ export const workerConfigSchema = z
       .number()
       .min(0)
       .default(72)
-      .describe('an ACTIVE allocation this close to its end gets one `allocation.expiring` event; `0`: none'),
+      .describe(
+        'an ACTIVE allocation this close to its end gets one `allocation.expiring` event; `0`: none. Also the auto-renew window (`0`: 72 h for renewals)',
+      ),
+    // The auto-release worker renews plans at the catalog's prices (the api's settings).
+    ...planCatalogEnv,
     // The credit watch, run by every auto-release tick.
     ...creditPolicyEnv,
 
@@ -155,6 +160,7 @@ export const workerConfigSchema = z
     message: 'required when NOTIFY_WEBHOOK_URL is set: events are signed with it',
     path: ['NOTIFY_WEBHOOK_SECRET'],
   })
+  .superRefine(checkPlanCatalogEnv)
   .refine((c) => c.OUTBOX_RETRY_MAX_MS >= c.OUTBOX_RETRY_BASE_MS, {
     message: 'must be at least OUTBOX_RETRY_BASE_MS',
     path: ['OUTBOX_RETRY_MAX_MS'],

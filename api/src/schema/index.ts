@@ -17,6 +17,7 @@ import './types/credit-status.ts';
 import './types/plan.ts';
 import './types/statement.ts';
 import './types/receipt.ts';
+import './types/plan-status.ts';
 
 builder.queryType({});
 builder.mutationType({});

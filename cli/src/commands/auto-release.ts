@@ -4,12 +4,12 @@ import { UsageError } from '../errors.ts';
 import { formatJson, formatRunSummary } from '../format.ts';
 
 export const AUTO_RELEASE_NOW = graphql(`mutation AutoReleaseNow {
-  autoReleaseNow { rowsExamined rowsExpired rowsReleased rowsAlreadyReleased expiryWarnings errors }
+  autoReleaseNow { rowsExamined rowsExpired rowsReleased rowsAlreadyReleased expiryWarnings plansRenewed planExpiringNotices errors }
 }`);
 
 export const autoRelease = defineCommand({
   name: 'auto-release',
-  summary: 'release expired allocations now (one run) and print its summary',
+  summary: 'renew due plans and release expired allocations now (one run); print its summary',
   description:
     'Runs the auto-release job once through the API (mutation autoReleaseNow). --once is required:\n' +
     'the scheduled auto-release daemon is the worker `auto-release` (workers/src/main.ts auto-release).',

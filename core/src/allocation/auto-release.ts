@@ -1,6 +1,8 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
+import { planRenewalWindowHours, renewDuePlans } from '../billing/auto-renew.ts';
 import type { CreditPolicy } from '../billing/credit-policy.ts';
 import { type CreditWatchSummary, watchCredit } from '../billing/credit-watch.ts';
+import type { PlanCatalog } from '../billing/plans.ts';
 import { rows as query, sql } from '../db/sql.ts';
 import { runJobNow } from '../jobs/run-with-job-lock.ts';
 import type { Logger } from '../lib/logger.ts';
@@ -19,7 +21,11 @@ export interface AutoReleaseSummary {
   rowsAlreadyReleased: number;
   /** `allocation.expiring` outbox events written (allocations that entered the warning window). */
   expiryWarnings: number;
-  /** One line per row that could not be released; the run goes on with the others. */
+  /** With `renewals`: plan periods auto-renewed before the scan (`plan.renewed` events). */
+  plansRenewed?: number;
+  /** With `renewals`: `plan.expiring` events written (periods ending soon that will not be renewed). */
+  planExpiringNotices?: number;
+  /** One line per row that could not be released (or user not renewed); the run goes on with the others. */
   errors: string[];
   /** What the credit watch did (with `creditPolicy`): low/negative events, CREDIT_EXHAUSTED releases. */
   credit?: CreditWatchSummary;
@@ -36,6 +42,11 @@ export interface AutoReleaseOptions {
   expiryWarningHours?: number;
   /** When set, the run also watches every balance (watchCredit): low/negative events, releases after the grace. */
   creditPolicy?: CreditPolicy;
+  /**
+   * The plan catalog: due plan periods are renewed (or get `plan.expiring`) before the scan, in
+   * the window `planRenewalWindowHours(expiryWarningHours)`. Unset: no renewals.
+   */
+  renewals?: { catalog: PlanCatalog };
   /** Aborted: stop after the row in hand (each release is its own transaction). */
   signal?: AbortSignal;
   log?: Logger;
@@ -55,7 +66,8 @@ interface ExpiredRow {
 }
 
 /**
- * Ends expired allocations: reads ACTIVE rows with `expires_at < now` through the partial
+ * With `renewals`, first renews the plan periods that are due (renewDuePlans), so a renewed
+ * user's VMs move to the new end before the scan. Then ends expired allocations: reads ACTIVE rows with `expires_at < now` through the partial
  * index `vm_allocation_active_expires_at_index` in keyset batches, so the cost follows the
  * expired rows, not the table, and a row that cannot be released is not read again in this
  * run. Each row is released through the provisioner that made it, reason EXPIRED, in a
@@ -88,6 +100,19 @@ export async function autoRelease(
     if (summary.errors.length < MAX_ERROR_LINES) summary.errors.push(line);
     else unlisted++;
   };
+  if (options.renewals && !options.signal?.aborted) {
+    // First: a renewed period re-dates its VMs, so they are neither released nor warned about.
+    const renewed = await renewDuePlans(em, {
+      catalog: options.renewals.catalog,
+      windowHours: planRenewalWindowHours(options.expiryWarningHours ?? 0),
+      now,
+      signal: options.signal,
+      log: options.log,
+    });
+    summary.plansRenewed = renewed.plansRenewed;
+    summary.planExpiringNotices = renewed.expiringNotices;
+    summary.errors.push(...renewed.errors);
+  }
   let after: { expiresAt: string; id: string } | null = null;
   scan: while (!options.signal?.aborted) {
     const rows: ExpiredRow[] = await query(

@@ -244,48 +244,61 @@ export async function purchasePlan(
 ): Promise<PurchasePlanResult> {
   const quote = quotePlan(catalog, input.planCode, input.periods);
   const now = input.now ?? new Date();
-  return em.transactional(async (tx) => {
-    const user = await lockUser(tx, input.userId);
-    if (!user) throw new NotFoundError('User', input.userId);
-    const billing = await lockBilling(tx, input.userId);
-    if (!billing) throw new NotFoundError('User', input.userId);
-    if (billing.currency !== quote.currency)
-      throw new CurrencyMismatchError(billing.currency, quote.currency);
-    if (billing.balanceCents < quote.priceCents) {
-      throw new InsufficientCreditError(billing.balanceCents, quote.priceCents, billing.currency);
-    }
-    const currentEnd = user.vm_quota_period_end;
-    const periodStart = currentEnd && currentEnd.getTime() > now.getTime() ? currentEnd : now;
-    const periodEnd = new Date(periodStart.getTime() + quote.periods * quote.plan.periodDays * DAY_MS);
-    const purchaseId = randomUUID();
-    const posted = await postLedgerEntry(tx, {
-      userId: input.userId,
-      kind: 'PLAN_PURCHASE',
-      amountCents: -quote.priceCents,
-      reference: purchaseId,
-      note: `${quote.plan.name} × ${quote.periods}`,
-    });
-    // Locked since lockBilling: the balance checked above is the one debited.
-    if (!posted) throw new NotFoundError('User', input.userId);
-    await writeUserQuota(tx, input.userId, { vmQuota: quote.plan.vmQuota, periodEnd });
-    const redated = await redateForPeriod(tx, input.userId, periodEnd);
-    const purchase = tx.create(PlanPurchase, {
-      id: purchaseId,
-      userId: input.userId,
-      planCode: quote.plan.code,
-      planName: quote.plan.name,
-      periods: quote.periods,
-      vmQuota: quote.plan.vmQuota,
-      periodDays: quote.plan.periodDays,
-      unitPriceCents: quote.unitPriceCents,
-      discountPercent: quote.discountPercent,
-      priceCents: quote.priceCents,
-      currency: quote.currency,
-      periodStart,
-      periodEnd,
-      createdAt: now,
-    });
-    await tx.flush();
-    return { purchase, quote, balanceCents: posted.balanceAfterCents, allocationsRedated: redated };
+  return em.transactional((tx) => purchaseInTransaction(tx, quote, { userId: input.userId, now }));
+}
+
+/**
+ * purchasePlan's transaction body, shared with auto-renew (which holds the user lock already
+ * and passes the period end it renews: `renewsPeriodEnd`, unique per user). Throws
+ * INSUFFICIENT_CREDIT before writing anything, so a caller may catch it and go on in the
+ * same transaction.
+ */
+export async function purchaseInTransaction(
+  tx: EntityManager,
+  quote: PlanQuote,
+  input: { userId: string; now: Date; renewsPeriodEnd?: Date },
+): Promise<PurchasePlanResult> {
+  const now = input.now;
+  const user = await lockUser(tx, input.userId);
+  if (!user) throw new NotFoundError('User', input.userId);
+  const billing = await lockBilling(tx, input.userId);
+  if (!billing) throw new NotFoundError('User', input.userId);
+  if (billing.currency !== quote.currency) throw new CurrencyMismatchError(billing.currency, quote.currency);
+  if (billing.balanceCents < quote.priceCents) {
+    throw new InsufficientCreditError(billing.balanceCents, quote.priceCents, billing.currency);
+  }
+  const currentEnd = user.vm_quota_period_end;
+  const periodStart = currentEnd && currentEnd.getTime() > now.getTime() ? currentEnd : now;
+  const periodEnd = new Date(periodStart.getTime() + quote.periods * quote.plan.periodDays * DAY_MS);
+  const purchaseId = randomUUID();
+  const posted = await postLedgerEntry(tx, {
+    userId: input.userId,
+    kind: 'PLAN_PURCHASE',
+    amountCents: -quote.priceCents,
+    reference: purchaseId,
+    note: `${quote.plan.name} × ${quote.periods}${input.renewsPeriodEnd ? ' (auto-renewal)' : ''}`,
   });
+  // Locked since lockBilling: the balance checked above is the one debited.
+  if (!posted) throw new NotFoundError('User', input.userId);
+  await writeUserQuota(tx, input.userId, { vmQuota: quote.plan.vmQuota, periodEnd });
+  const redated = await redateForPeriod(tx, input.userId, periodEnd);
+  const purchase = tx.create(PlanPurchase, {
+    id: purchaseId,
+    userId: input.userId,
+    planCode: quote.plan.code,
+    planName: quote.plan.name,
+    periods: quote.periods,
+    vmQuota: quote.plan.vmQuota,
+    periodDays: quote.plan.periodDays,
+    unitPriceCents: quote.unitPriceCents,
+    discountPercent: quote.discountPercent,
+    priceCents: quote.priceCents,
+    currency: quote.currency,
+    periodStart,
+    periodEnd,
+    renewsPeriodEnd: input.renewsPeriodEnd ?? null,
+    createdAt: now,
+  });
+  await tx.flush();
+  return { purchase, quote, balanceCents: posted.balanceAfterCents, allocationsRedated: redated };
 }

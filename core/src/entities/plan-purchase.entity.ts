@@ -18,6 +18,8 @@ export const PlanPurchaseSchema = defineEntity({
     currency: p.string().length(3),
     periodStart: p.datetime(),
     periodEnd: p.datetime(),
+    /** An auto-renewal: the period end it renewed (unique per user). Null: a purchase by the user. */
+    renewsPeriodEnd: p.datetime().nullable(),
     createdAt: p.datetime().onCreate(() => new Date()),
   },
 });

@@ -19,6 +19,8 @@ export const UserSchema = defineEntity({
     passwordHash: p.text().nullable().hidden().lazy(),
     vmQuota: p.integer().default(0),
     vmQuotaPeriodEnd: p.datetime().nullable(),
+    /** Opt-in: before the period ends, renew the last purchased plan for one period from the balance. */
+    autoRenew: p.boolean().default(false),
     createdAt: p.datetime().onCreate(() => new Date()),
   },
 });

@@ -22,6 +22,14 @@ export const AutoReleaseSummaryType = builder.objectRef<AutoReleaseSummary>('Aut
       description:
         '`allocation.expiring` events written: allocations that entered the EXPIRY_WARNING_HOURS window.',
     }),
+    plansRenewed: t.int({
+      description: 'Plan periods auto-renewed before the scan (one `plan.renewed` event each).',
+      resolve: (s) => s.plansRenewed ?? 0,
+    }),
+    planExpiringNotices: t.int({
+      description: '`plan.expiring` events written: periods ending soon that will not be renewed.',
+      resolve: (s) => s.planExpiringNotices ?? 0,
+    }),
     errors: t.exposeStringList('errors', {
       description:
         'One line per allocation that could not be released (the first 100, then a count); the others were processed.',
@@ -33,7 +41,7 @@ builder.mutationField('autoReleaseNow', (t) =>
   t.field({
     type: AutoReleaseSummaryType,
     description:
-      'Admin: run auto-release now (recorded as a MANUAL job run), with the credit watch (balance.low / balance.negative events, CREDIT_EXHAUSTED releases after NEGATIVE_BALANCE_GRACE_HOURS; its counts are in the job-run summary). Shares the run lock with the auto-release worker: while a run is in progress this answers ALREADY_RUNNING (HTTP 409) instead of running twice. PROVISIONER_UNAVAILABLE (503) without a provisioner.',
+      'Admin: run auto-release now (recorded as a MANUAL job run): due plan renewals first, then releases and warnings, then the credit watch (balance.low / balance.negative events, CREDIT_EXHAUSTED releases after NEGATIVE_BALANCE_GRACE_HOURS; its counts are in the job-run summary). Shares the run lock with the auto-release worker: while a run is in progress this answers ALREADY_RUNNING (HTTP 409) instead of running twice. PROVISIONER_UNAVAILABLE (503) without a provisioner.',
     authScopes: { admin: true },
     resolve: (_root, _args, ctx) => {
       requireProvisioner(ctx);
@@ -41,6 +49,7 @@ builder.mutationField('autoReleaseNow', (t) =>
         provisionerFor: (name) => provisionerNamed(name),
         expiryWarningHours: ctx.settings.expiryWarningHours,
         creditPolicy: ctx.settings.creditPolicy,
+        renewals: { catalog: ctx.settings.plans },
         log: ctx.log.child({ job: 'auto-release' }),
       });
     },

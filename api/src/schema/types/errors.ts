@@ -9,6 +9,7 @@ import {
   InsufficientCreditError,
   InvalidCredentialsError,
   NoActivePlanError,
+  NoPlanToRenewError,
   NotFoundError,
   PoolExhaustedError,
   type Problem,
@@ -145,6 +146,13 @@ builder.objectType(NoActivePlanError, {
   interfaces: [ErrorInterface],
   isTypeOf: (e) => e instanceof NoActivePlanError,
   fields: (t) => ({ periodEnd: t.expose('periodEnd', { type: 'DateTime', nullable: true }) }),
+});
+
+builder.objectType(NoPlanToRenewError, {
+  name: 'NoPlanToRenewError',
+  description: 'NO_PLAN_TO_RENEW: auto-renew renews the last plan bought, and none was; nothing was changed.',
+  interfaces: [ErrorInterface],
+  isTypeOf: (e) => e instanceof NoPlanToRenewError,
 });
 
 builder.objectType(BalanceNegativeError, {

@@ -39,7 +39,7 @@ const PlanType = builder.objectRef<Plan>('Plan').implement({
   }),
 });
 
-const PlanQuoteType = builder.objectRef<PlanQuote>('PlanQuote').implement({
+export const PlanQuoteType = builder.objectRef<PlanQuote>('PlanQuote').implement({
   description:
     'The price of a number of periods: discount = floor(subtotal × percent / 100) in whole cents, price = subtotal − discount.',
   fields: (t) => ({

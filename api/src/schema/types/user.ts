@@ -40,6 +40,10 @@ export const UserType = builder.objectType(User, {
       description:
         'End of the plan period: allocations expire then, and no VM can be allocated after it. Null: no plan (NO_ACTIVE_PLAN).',
     }),
+    autoRenew: t.exposeBoolean('autoRenew', {
+      description:
+        'Opt-in: the last plan bought is renewed for one period from the balance before the period ends (see `setAutoRenew`).',
+    }),
     createdAt: t.expose('createdAt', { type: 'DateTime' }),
     billing: t.field({
       type: BillingType,

@@ -1,8 +1,10 @@
 import { graphql, type ResultOf, readFragment } from '@hero/graphql';
 import { error, fail, type RequestEvent, redirect } from '@sveltejs/kit';
 import { DashboardCreditStatus } from '#lib/components/dashboard/credit-status.ts';
+import { PlanTileFields } from '#lib/components/plans/plan-tile.ts';
 import { formatMoney } from '#lib/format.ts';
 import { gql } from '#lib/server/api.ts';
+import { setAutoRenewAction } from '#lib/server/auto-renew.ts';
 import { describeUserFailure } from '#lib/server/user.ts';
 import { safeHttpUrl } from '#lib/url.ts';
 import type { Actions, PageServerLoad } from './$types';
@@ -50,10 +52,11 @@ const DASHBOARD = graphql(
           currency
           createdAt
         }
+        ...PlanTileFields
       }
     }
   `,
-  [DashboardLedgerPage, DashboardCreditStatus],
+  [DashboardLedgerPage, DashboardCreditStatus, PlanTileFields],
 );
 
 const MORE_LEDGER = graphql(
@@ -108,6 +111,7 @@ export const load: PageServerLoad = async (event) => {
       balanceCents: me.billing.creditBalanceCents,
       currency: me.billing.currency,
     },
+    plan: readFragment(PlanTileFields, me).planStatus,
     allocations: me.allocations
       .filter((a) => a.status === 'ACTIVE')
       .map((a) => ({ ...a, cockpitUrl: safeHttpUrl(a.cockpitUrl) })),
@@ -203,6 +207,8 @@ function actionFailure(
 }
 
 export const actions: Actions = {
+  autoRenew: setAutoRenewAction,
+
   allocate: async (event) => {
     let result: ResultOf<typeof ALLOCATE>['allocateVm'];
     try {

@@ -52,6 +52,7 @@ const AUTO_RELEASE_NOW = graphql(`
       rowsReleased
       rowsAlreadyReleased
       expiryWarnings
+      plansRenewed
       errors
     }
   }
@@ -81,6 +82,7 @@ export const actions: Actions = {
           message:
             `Auto-release finished: ${s.rowsExamined} examined, ${s.rowsExpired} expired, ${s.rowsReleased} released, ` +
             `${s.rowsAlreadyReleased} already released, ${s.expiryWarnings} expiry warning${s.expiryWarnings === 1 ? '' : 's'}, ` +
+            `${s.plansRenewed} plan${s.plansRenewed === 1 ? '' : 's'} renewed, ` +
             `${s.errors.length} error${s.errors.length === 1 ? '' : 's'}.`,
           summary: s,
         } satisfies Done<{ summary: AutoReleaseSummary }>,

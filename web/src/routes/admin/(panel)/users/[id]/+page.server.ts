@@ -37,6 +37,14 @@ const USER = graphql(
         forgeId
         vmQuota
         vmQuotaPeriodEnd
+        autoRenew
+        planStatus {
+          planName
+          renewal {
+            priceCents
+            currency
+          }
+        }
         createdAt
         activeSessions
         allocations(status: ACTIVE) {
