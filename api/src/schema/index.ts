@@ -14,6 +14,7 @@ import './types/job-run.ts';
 import './types/usage.ts';
 import './types/billing.ts';
 import './types/plan.ts';
+import './types/top-up.ts';
 
 builder.queryType({});
 builder.mutationType({});
