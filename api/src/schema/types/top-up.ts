@@ -80,7 +80,10 @@ builder.mutationField('startTopUp', (t) =>
     description:
       "User: starts a Stripe Checkout payment of `amountCents` (whole cents of the billing currency, within TOPUP_MIN_CENTS … TOPUP_MAX_CENTS). Nothing is credited until Stripe's signed webhook says it is paid. The same `attemptKey` (8-100 of A-Z a-z 0-9 _ -) and amount answer the same session (a double submit); without one, every call makes a new session.",
     authScopes: { user: true },
-    args: { amountCents: t.arg({ type: 'SafeInt', required: true }), attemptKey: t.arg.string() },
+    args: {
+      amountCents: t.arg({ type: 'SafeInt', required: true }),
+      attemptKey: t.arg.string({ required: false }),
+    },
     errors: {
       types: [TopUpAmountError, TopUpUnavailableError, PaymentProviderError, NotFoundError],
       union: { name: 'StartTopUpResult' },
