@@ -13,6 +13,9 @@ const LEDGER_MAX_ROWS = 500; // enough for 30 days of a busy user; the chart sto
 const DASHBOARD = graphql(
   `
     query UserDashboard($first: Int!) {
+      topUpOptions {
+        currency
+      }
       me {
         id
         email
@@ -68,9 +71,12 @@ export const load: PageServerLoad = async (event) => {
   const now = new Date();
   const since = windowStart(now).getTime();
   let me: ResultOf<typeof DASHBOARD>['me'];
+  let topUpAvailable = false;
   const rows: LedgerRow[] = [];
   try {
-    ({ me } = await gql(event, DASHBOARD, { first: LEDGER_PAGE }));
+    let topUpOptions: ResultOf<typeof DASHBOARD>['topUpOptions'];
+    ({ me, topUpOptions } = await gql(event, DASHBOARD, { first: LEDGER_PAGE }));
+    topUpAvailable = topUpOptions !== null;
     let page = readFragment(DashboardLedgerPage, me.ledger);
     rows.push(...page.edges.map((e) => e.node));
     // Newest first: read on until a row older than the window, the end, or the cap.
@@ -101,6 +107,8 @@ export const load: PageServerLoad = async (event) => {
       .filter((a) => a.status === 'ACTIVE')
       .map((a) => ({ ...a, cockpitUrl: safeHttpUrl(a.cockpitUrl) })),
     chart: ledgerChart(rows, now),
+    /** Self-serve top-up (Stripe Checkout) is on: the balance tile offers "Add credit". */
+    topUpAvailable,
     /** `?release=<id>`: the confirmation panel for pages without JavaScript. */
     confirmRelease: event.url.searchParams.get('release'),
   };
