@@ -225,6 +225,8 @@ describe('topUpCheckoutStatus', () => {
     const credited = await status();
     expect(credited).toMatchObject({ status: 'CREDITED', amountCents: 3_000, currency: 'EUR' });
     expect(credited.paymentId).toMatch(/^[0-9a-f-]{36}$/);
+    expect(credited.creditedAt).toBeInstanceOf(Date);
+    expect(Math.abs((credited.creditedAt as Date).getTime() - Date.now())).toBeLessThan(60_000);
     expect(await balanceOf(user.id)).toBe(3_000);
     const [payment] = await db.query('select provider, provider_ref from payment_event where id = $1', [
       credited.paymentId,

@@ -115,6 +115,7 @@ describe('top-up over GraphQL', () => {
     const credited = member(await status(user.token), 'TopUpCheckoutSuccess').checkout;
     expect(credited).toMatchObject({ status: 'CREDITED', amountCents: 3_000, currency: 'EUR' });
     expect(credited.paymentId).not.toBeNull();
+    expect(Math.abs(new Date(credited.creditedAt as string).getTime() - Date.now())).toBeLessThan(60_000);
     expect(await balanceOf(db, user.id)).toBe(3_000);
   });
 

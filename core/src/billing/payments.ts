@@ -228,13 +228,19 @@ export async function findProviderCredit(
 ): Promise<{ id: string; amountCents: number; currency: string; createdAt: Date } | null> {
   const row = await firstRow(
     em,
-    sql<{ id: string; amount_cents: string; currency: string; created_at: Date }>`
+    sql<{ id: string; amount_cents: string; currency: string; created_at: Date | string }>`
       select id, amount_cents::text, currency, created_at from payment_event
        where provider = ${provider} and kind = 'CREDIT' and user_id = ${userId}
          and provider_ref = any(${[...refs]}::text[])
        order by created_at limit 1`,
   );
   return row
-    ? { id: row.id, amountCents: Number(row.amount_cents), currency: row.currency, createdAt: row.created_at }
+    ? {
+        id: row.id,
+        amountCents: Number(row.amount_cents),
+        currency: row.currency,
+        // The raw statement's timestamps may come back as text, depending on the connection's parsers.
+        createdAt: new Date(row.created_at),
+      }
     : null;
 }
