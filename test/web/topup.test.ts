@@ -3,7 +3,9 @@
  * the dashboard's "Add credit", a preset amount, the fake's payment page, back to the done page,
  * which says "payment pending" until the signed webhook lands and then shows the new balance;
  * an amount out of bounds is refused in words; a cancelled payment says nothing was charged; a
- * plan the balance is short of leads to Add credit with the missing amount, and back to buy it.
+ * plan the balance is short of leads to Add credit with the missing amount, and back to buy it;
+ * without JavaScript the form answers a link to the payment page (a redirect from a form post
+ * to another origin is blocked by the form-action CSP).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -191,6 +193,29 @@ describe('Add credit in the browser', () => {
     } finally {
       stripe.deliverOnPay = false;
       await close();
+    }
+  });
+
+  it('without JavaScript: the form answers a link to the payment page', async () => {
+    const user = await stack.signUp();
+    const context = await browser.newContext({ baseURL: stack.url, javaScriptEnabled: false });
+    await addSessionCookie(context, stack.url, USER_COOKIE, user.token);
+    const page = await context.newPage();
+    try {
+      await page.goto('/credit');
+      await page.getByRole('button', { name: euros(5_000), exact: true }).click();
+      const link = page.getByTestId('topup-continue').getByRole('link', { name: 'Continue to payment' });
+      const href = await link.getAttribute('href');
+      expect(href).toMatch(new RegExp(`^${stripe.url}/pay/cs_test_`));
+      expect(stripe.session(sessionIdOf(href as string))).toMatchObject({
+        amount_total: 5_000,
+        client_reference_id: user.id,
+      });
+      await link.click();
+      await page.waitForURL((url) => url.href === href);
+      expect(await page.getByTestId('fake-checkout-amount').textContent()).toBe(euros(5_000));
+    } finally {
+      await context.close();
     }
   });
 
