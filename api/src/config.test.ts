@@ -73,4 +73,56 @@ describe('api configuration', () => {
   it('refuses both pool sources at once', () => {
     expect(problems({ ...base, VM_POOL_JSON: '[]', VM_POOL_FILE: '/x.json' }).join()).toMatch(/both set/);
   });
+
+  describe('self-serve top-up (Stripe Checkout)', () => {
+    it('is off by default, with the default bounds and presets', () => {
+      const config = loadApiConfig(base);
+      expect(config.STRIPE_SECRET_KEY).toBeUndefined();
+      expect(config).toMatchObject({
+        TOPUP_MIN_CENTS: 500,
+        TOPUP_MAX_CENTS: 100_000,
+        TOPUP_PRESETS_CENTS: [1_000, 3_000, 5_000, 10_000],
+      });
+    });
+
+    it('takes the key from a file, and needs WEB_PUBLIC_URL with it', () => {
+      const dir = mkdtempSync(path.join(tmpdir(), 'stripe-key-'));
+      const file = path.join(dir, 'key');
+      writeFileSync(file, 'sk_test_abc123\n');
+      const config = loadApiConfig({
+        ...base,
+        STRIPE_SECRET_KEY_FILE: file,
+        WEB_PUBLIC_URL: 'https://hero.example.com/',
+        STRIPE_API_URL: 'http://127.0.0.1:12111',
+      });
+      expect(config).toMatchObject({
+        STRIPE_SECRET_KEY: 'sk_test_abc123',
+        WEB_PUBLIC_URL: 'https://hero.example.com',
+        STRIPE_API_URL: 'http://127.0.0.1:12111',
+      });
+      expect(problems({ ...base, STRIPE_SECRET_KEY: 'sk_test_abc123' }).join('\n')).toMatch(
+        /WEB_PUBLIC_URL: STRIPE_SECRET_KEY is set: WEB_PUBLIC_URL .* is required too/,
+      );
+      expect(problems({ ...base, STRIPE_SECRET_KEY: 'pk_test_publishable' }).join('\n')).toMatch(
+        /STRIPE_SECRET_KEY: must be a Stripe secret or restricted key/,
+      );
+    });
+
+    it('refuses bounds the wrong way round and presets outside them', () => {
+      const list = problems({
+        ...base,
+        TOPUP_MIN_CENTS: '2000',
+        TOPUP_MAX_CENTS: '1000',
+        TOPUP_PRESETS_CENTS: '1500',
+      }).join('\n');
+      expect(list).toMatch(/TOPUP_MIN_CENTS is above TOPUP_MAX_CENTS/);
+      expect(list).toMatch(/preset 1500 is not whole cents within/);
+      expect(problems({ ...base, TOPUP_PRESETS_CENTS: '1500,abc' }).join('\n')).toMatch(
+        /TOPUP_PRESETS_CENTS: not a whole number of cents: abc/,
+      );
+      expect(
+        loadApiConfig({ ...base, TOPUP_PRESETS_CENTS: ' 3000, 1000 ,3000' }).TOPUP_PRESETS_CENTS,
+      ).toEqual([1_000, 3_000]);
+    });
+  });
 });

@@ -1,4 +1,6 @@
+import { DEFAULT_TOPUP_LIMITS, topUpLimitProblems } from '@hero/core/billing/checkout';
 import { creditPolicyEnv } from '@hero/core/billing/credit-policy';
+import { MAX_AMOUNT_CENTS } from '@hero/core/billing/payments';
 import { checkPlanCatalogEnv, planCatalogEnv } from '@hero/core/billing/plan-catalog-env';
 import { DEFAULT_POOL_TIMEOUT_MS } from '@hero/core/db/orm';
 import {
@@ -160,6 +162,58 @@ export const apiConfigSchema = z
       .describe(
         "oldest accepted `Stripe-Signature` timestamp, in seconds (replay protection; 1 … 3600; 300 is Stripe's default)",
       ),
+    STRIPE_SECRET_KEY: z
+      .string()
+      .regex(/^(sk|rk)_[A-Za-z0-9_]+$/, 'must be a Stripe secret or restricted key (`sk_…` / `rk_…`)')
+      .optional()
+      .describe(
+        'Stripe secret key (`sk_live_…`, `sk_test_…`, or a restricted `rk_…` allowed to write Checkout Sessions); set: users can add credit through Stripe Checkout (needs `WEB_PUBLIC_URL`, and `STRIPE_WEBHOOK_SECRET` for the payment to be credited). Unset: self-serve top-up is hidden and operators record payments',
+      ),
+    STRIPE_API_URL: z
+      .url({ protocol: /^https?$/, error: 'must be an http(s) URL' })
+      .optional()
+      .describe(
+        "tests and advanced use: another Stripe API base than `https://api.stripe.com` (host, port and protocol; e.g. the tests' fake Stripe at `http://127.0.0.1:<port>`)",
+      ),
+    WEB_PUBLIC_URL: z
+      .url({ protocol: /^https?$/, error: 'must be an http(s) URL such as https://hero.example.com' })
+      .transform((u) => u.replace(/\/+$/, ''))
+      .optional()
+      .describe(
+        "the web UI's public base URL, e.g. `https://hero.example.com`: Stripe Checkout sends the browser back to `<url>/credit/done?session_id=…` (paid) or `<url>/credit?cancelled=1`. Required with `STRIPE_SECRET_KEY`",
+      ),
+    TOPUP_MIN_CENTS: z.coerce
+      .number()
+      .int()
+      .min(1)
+      .default(DEFAULT_TOPUP_LIMITS.minCents)
+      .describe('smallest self-serve top-up, in cents of the user’s currency'),
+    TOPUP_MAX_CENTS: z.coerce
+      .number()
+      .int()
+      .min(1)
+      .max(MAX_AMOUNT_CENTS)
+      .default(DEFAULT_TOPUP_LIMITS.maxCents)
+      .describe('largest self-serve top-up, in cents'),
+    TOPUP_PRESETS_CENTS: z
+      .string()
+      .default(DEFAULT_TOPUP_LIMITS.presetsCents.join(','))
+      .transform((text, ctx) => {
+        const presets: number[] = [];
+        for (const part of text.split(',')) {
+          const entry = part.trim();
+          if (entry === '') continue;
+          if (!/^\d{1,13}$/.test(entry)) {
+            ctx.addIssue({ code: 'custom', message: `not a whole number of cents: ${entry}` });
+            continue;
+          }
+          presets.push(Number(entry));
+        }
+        return [...new Set(presets)].sort((a, b) => a - b);
+      })
+      .describe(
+        'the amounts the "Add credit" page offers as buttons, comma-separated cents, each within `TOPUP_MIN_CENTS` … `TOPUP_MAX_CENTS` (the user can also type another amount); empty: none',
+      ),
     SESSION_TTL_HOURS: z.coerce
       .number()
       .positive()
@@ -228,6 +282,20 @@ export const apiConfigSchema = z
     checkPoolSource(config, ctx);
     checkUsageSource(config, ctx);
     checkPlanCatalogEnv(config, ctx);
+    if (config.STRIPE_SECRET_KEY && !config.WEB_PUBLIC_URL) {
+      ctx.addIssue({
+        code: 'custom',
+        message: 'STRIPE_SECRET_KEY is set: WEB_PUBLIC_URL (where Stripe Checkout returns) is required too',
+        path: ['WEB_PUBLIC_URL'],
+      });
+    }
+    for (const message of topUpLimitProblems({
+      minCents: config.TOPUP_MIN_CENTS,
+      maxCents: config.TOPUP_MAX_CENTS,
+      presetsCents: config.TOPUP_PRESETS_CENTS,
+    })) {
+      ctx.addIssue({ code: 'custom', message, path: ['TOPUP_MIN_CENTS'] });
+    }
   });
 
 export type ApiConfig = z.infer<typeof apiConfigSchema>;
@@ -237,6 +305,7 @@ export const API_SECRETS = [
   'ADMIN_SECRET',
   'DATABASE_URL',
   'STRIPE_WEBHOOK_SECRET',
+  'STRIPE_SECRET_KEY',
   ...USAGE_SOURCE_SECRETS,
 ] as const;
 

@@ -1,4 +1,5 @@
 import type { AddressInfo } from 'node:net';
+import { createStripeClient, type TopUpCheckout } from '@hero/core/billing/checkout';
 import { creditPolicyOf } from '@hero/core/billing/credit-policy';
 import { loadPlanCatalog, type PlanCatalog } from '@hero/core/billing/plans';
 import { connectOrm, DatabaseUnavailableError, logRetries } from '@hero/core/db/connect';
@@ -79,6 +80,24 @@ async function main(): Promise<void> {
   if (!usageSource)
     log.warn('no usage source configured: aggregateNow answers USAGE_SOURCE_UNAVAILABLE (503)');
 
+  const topUp: TopUpCheckout | null =
+    config.STRIPE_SECRET_KEY && config.WEB_PUBLIC_URL
+      ? {
+          stripe: createStripeClient({ secretKey: config.STRIPE_SECRET_KEY, apiUrl: config.STRIPE_API_URL }),
+          settings: {
+            minCents: config.TOPUP_MIN_CENTS,
+            maxCents: config.TOPUP_MAX_CENTS,
+            presetsCents: config.TOPUP_PRESETS_CENTS,
+            returnUrl: config.WEB_PUBLIC_URL,
+          },
+          log: log.child({ module: 'checkout' }),
+        }
+      : null;
+  if (topUp && !config.STRIPE_WEBHOOK_SECRET)
+    log.warn(
+      'STRIPE_SECRET_KEY is set without STRIPE_WEBHOOK_SECRET: top-ups can be paid but are never credited',
+    );
+
   const server = createApiServer({
     orm,
     lifecycle,
@@ -107,6 +126,7 @@ async function main(): Promise<void> {
       secret: config.STRIPE_WEBHOOK_SECRET ?? null,
       toleranceSeconds: config.STRIPE_WEBHOOK_TOLERANCE_SECONDS,
     },
+    topUp,
   });
   server.listen(config.API_PORT, config.API_HOST, () => {
     const { port } = server.address() as AddressInfo;
@@ -118,6 +138,7 @@ async function main(): Promise<void> {
         plans: plans.plans.map((p) => p.code),
         currency: config.DEFAULT_CURRENCY,
         stripeWebhook: Boolean(config.STRIPE_WEBHOOK_SECRET),
+        topUp: Boolean(topUp),
       },
       `api listening on http://localhost:${port}/graphql`,
     );

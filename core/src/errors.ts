@@ -29,6 +29,9 @@ export const ERROR_CODES = [
   'NO_ACTIVE_PLAN',
   'BALANCE_NEGATIVE',
   'NO_PLAN_TO_RENEW',
+  'TOPUP_UNAVAILABLE',
+  'TOPUP_AMOUNT_OUT_OF_RANGE',
+  'PAYMENT_PROVIDER_ERROR',
 ] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];
 
@@ -292,5 +295,47 @@ export class RateLimitedError extends DomainError {
   readonly code = 'RATE_LIMITED';
   constructor(readonly retryAfterSeconds: number) {
     super(`Too many attempts: try again in ${retryAfterSeconds} seconds`);
+  }
+}
+
+/** Self-serve top-up is not configured (no STRIPE_SECRET_KEY): operators record payments by hand. */
+export class TopUpUnavailableError extends DomainError {
+  readonly code = 'TOPUP_UNAVAILABLE';
+  constructor() {
+    super('Adding credit online is not available here: ask an operator to record your payment.');
+  }
+}
+
+/** A top-up amount that is not whole cents within TOPUP_MIN_CENTS … TOPUP_MAX_CENTS; nothing was started. */
+export class TopUpAmountError extends DomainError {
+  readonly code = 'TOPUP_AMOUNT_OUT_OF_RANGE';
+  constructor(
+    readonly amountCents: number,
+    readonly minCents: number,
+    readonly maxCents: number,
+    readonly currency: string,
+  ) {
+    const money = (cents: number) => `${(cents / 100).toFixed(2)} ${currency}`;
+    super(`The amount must be between ${money(minCents)} and ${money(maxCents)}, in whole cents.`);
+  }
+}
+
+/**
+ * The payment provider (Stripe) refused the request or could not be reached; nothing was charged.
+ * The provider's own message stays in the logs: it may name keys or settings.
+ */
+export class PaymentProviderError extends DomainError {
+  readonly code = 'PAYMENT_PROVIDER_ERROR';
+  constructor(
+    /** The provider's error code (e.g. `amount_too_small`), when it gave one. */
+    readonly providerCode: string | null,
+    /** Trying again later may work (a connection or server error, a rate limit). */
+    readonly retryable: boolean,
+  ) {
+    super(
+      retryable
+        ? 'The payment provider could not be reached. Nothing was charged; try again in a moment.'
+        : 'The payment provider refused the request. Nothing was charged; try again later or ask an operator.',
+    );
   }
 }

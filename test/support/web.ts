@@ -20,7 +20,7 @@ import {
 } from './factories.ts';
 import { graphql, type ResultOf } from './graphql.ts';
 import { REPO_ROOT } from './postgres.ts';
-import { type SpawnedProcess, spawnTs } from './process.ts';
+import { freePort, type SpawnedProcess, spawnTs } from './process.ts';
 import { WEB_SNAPSHOTS_DIR, webSnapshotDir } from './web-snapshot.ts';
 
 /** The session cookies the web app sets (web/src/lib/server/session.ts). */
@@ -169,7 +169,8 @@ export interface Stack {
 
 export interface StartStackOptions {
   pool?: PoolVmFixture[];
-  apiEnv?: Record<string, string>;
+  /** May be a function of the web UI's URL (known before either process starts: its port is chosen first). */
+  apiEnv?: Record<string, string> | ((webUrl: string) => Record<string, string>);
   webEnv?: Record<string, string>;
 }
 
@@ -182,6 +183,10 @@ export async function startStack(options: StartStackOptions = {}): Promise<Stack
   let api: ApiProcess | undefined;
   let web: WebProcess | undefined;
   try {
+    // The api may need the web UI's address (WEB_PUBLIC_URL, where Stripe Checkout returns).
+    const webPort = typeof options.apiEnv === 'function' ? await freePort() : 0;
+    const apiEnv =
+      typeof options.apiEnv === 'function' ? options.apiEnv(`http://127.0.0.1:${webPort}`) : options.apiEnv;
     api = await startApi({
       databaseUrl: db.url,
       env: {
@@ -189,10 +194,10 @@ export async function startStack(options: StartStackOptions = {}): Promise<Stack
         // Every browser and test client here is 127.0.0.1: do not let the sign-in limits bite.
         AUTH_RATE_LIMIT_IP: '100000',
         AUTH_RATE_LIMIT_EMAIL: '1000',
-        ...options.apiEnv,
+        ...apiEnv,
       },
     });
-    web = await startWeb(api.url, options.webEnv);
+    web = await startWeb(api.url, { WEB_PORT: String(webPort), ...options.webEnv });
   } catch (err) {
     await web?.stop();
     await api?.stop();

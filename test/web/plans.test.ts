@@ -4,6 +4,7 @@
  * the cent; a purchase the balance cannot cover says by how much; after a payment the purchase
  * goes through, the balance drops by exactly the quoted price, and the dashboard allocates. The
  * dashboard's plan tile shows the plan, its end and the renewal price, and switches auto-renew.
+ * Without STRIPE_SECRET_KEY, nothing offers to add credit online.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -74,6 +75,9 @@ describe('plans in the browser', () => {
         .poll(() => page.getByTestId('action-error').textContent(), { timeout: 10_000 })
         .toBe('You have no active plan yet. Buy a plan (or ask an operator for a quota) to get a VM.');
 
+      // No STRIPE_SECRET_KEY here: no self-serve top-up, operators record payments.
+      expect(await page.getByTestId('add-credit').count()).toBe(0);
+      expect(await page.getByRole('link', { name: 'Add credit' }).count()).toBe(0);
       const buyLink = page.getByTestId('tile-plan').getByRole('link', { name: 'buy one' });
       expect(await buyLink.getAttribute('href')).toBe('/plans');
       await page.getByRole('link', { name: 'Plans', exact: true }).click();
@@ -97,6 +101,7 @@ describe('plans in the browser', () => {
       await expect
         .poll(() => page.getByTestId('purchase-error').textContent(), { timeout: 10_000 })
         .toBe(`Your balance is ${euros(6843)} short of the price. Add credit, then buy the plan.`);
+      expect(await page.getByTestId('purchase-add-credit').count()).toBe(0);
 
       await recordPayment(stack.api, user.id, 10_000);
       await page.reload();
@@ -126,6 +131,12 @@ describe('plans in the browser', () => {
         .toMatch(/^Allocated /);
       const [allocation] = await stack.allocationsOf(user.id);
       expect(allocation.status).toBe('ACTIVE');
+
+      // Asked for by its address anyway, the Add credit page says to ask an operator.
+      await page.goto('/credit');
+      expect(await page.getByTestId('topup-unavailable').textContent()).toMatch(
+        /Adding credit online is not available here\. Ask an operator to record your payment\./,
+      );
       expect(pageErrors).toEqual([]);
     } finally {
       await context.close();

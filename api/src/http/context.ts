@@ -2,6 +2,7 @@ import type { IncomingMessage } from 'node:http';
 import type { AuthSettings, ClientInfo } from '@hero/core/auth/sessions';
 import { findLiveSession } from '@hero/core/auth/sessions';
 import { hashToken, secretsEqual, tokenKind } from '@hero/core/auth/tokens';
+import type { TopUpCheckout } from '@hero/core/billing/checkout';
 import type { CreditPolicy } from '@hero/core/billing/credit-policy';
 import type { PlanCatalog } from '@hero/core/billing/plans';
 import type { Logger } from '@hero/core/lib/logger';
@@ -57,6 +58,8 @@ export interface Context {
   provisioner: Provisioner | null;
   /** The billing repository, or null when none is configured (aggregateNow answers 503). */
   usageSource: UsageSource | null;
+  /** Self-serve top-up through Stripe Checkout; null without STRIPE_SECRET_KEY. */
+  topUp: TopUpCheckout | null;
   admin: CredentialState;
   /** How the admin credential came: the x-admin-secret header, or an admin session token. */
   adminVia: 'secret' | 'session' | null;
@@ -82,6 +85,7 @@ export interface ContextDeps {
   adminSecret: string;
   provisioner: Provisioner | null;
   usageSource: UsageSource | null;
+  topUp: TopUpCheckout | null;
   log: Logger;
 }
 
@@ -143,6 +147,7 @@ export async function createContext(
     settings: deps.settings,
     provisioner: deps.provisioner,
     usageSource: deps.usageSource,
+    topUp: deps.topUp,
     admin,
     adminVia,
     user,

@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { DEFAULT_EXPIRY_WARNING_HOURS } from '@hero/core/allocation/expiry';
 import { DEFAULT_AUTH_SETTINGS } from '@hero/core/auth/sessions';
+import type { TopUpCheckout } from '@hero/core/billing/checkout';
 import { DEFAULT_CREDIT_POLICY } from '@hero/core/billing/credit-policy';
 import { handleStripeWebhook } from '@hero/core/billing/stripe-webhook';
 import { databaseFailure } from '@hero/core/db/failures';
@@ -53,6 +54,8 @@ export interface AppDeps {
   lifecycle?: { readonly stopping: boolean };
   /** POST /webhooks/stripe; default: no secret (the endpoint answers 503). */
   stripe?: { secret: string | null; toleranceSeconds?: number };
+  /** Self-serve top-up (Stripe Checkout); default none: `topUpOptions` is null, `startTopUp` TOPUP_UNAVAILABLE. */
+  topUp?: TopUpCheckout | null;
   /** Browser origins allowed to call /graphql (API_CORS_ORIGINS, normalized); default none: no CORS headers. */
   corsOrigins?: readonly string[];
 }
@@ -215,6 +218,7 @@ export function createGraphQLHandler(deps: AppDeps): YogaServerInstance<ServerCo
           adminSecret: deps.adminSecret,
           provisioner: deps.provisioner,
           usageSource: deps.usageSource ?? null,
+          topUp: deps.topUp ?? null,
           log,
         },
         { req },

@@ -18,6 +18,7 @@ import './types/plan.ts';
 import './types/statement.ts';
 import './types/receipt.ts';
 import './types/plan-status.ts';
+import './types/top-up.ts';
 
 builder.queryType({});
 builder.mutationType({});

@@ -231,3 +231,29 @@ export async function refundInTransaction(tx: EntityManager, refund: Refund): Pr
   const created = await tx.findOneOrFail(PaymentEvent, refundId, { populate: ['user'] });
   return { payment: created, balanceCents: posted.balanceAfterCents, currency: posted.currency };
 }
+
+/** A user's CREDIT payment from `provider` recorded under one of `refs`, if any (the first by time). */
+export async function findProviderCredit(
+  em: EntityManager,
+  provider: string,
+  userId: string,
+  refs: readonly string[],
+): Promise<{ id: string; amountCents: number; currency: string; createdAt: Date } | null> {
+  const row = await firstRow(
+    em,
+    sql<{ id: string; amount_cents: string; currency: string; created_at: Date | string }>`
+      select id, amount_cents::text, currency, created_at from payment_event
+       where provider = ${provider} and kind = 'CREDIT' and user_id = ${userId}
+         and provider_ref = any(${[...refs]}::text[])
+       order by created_at limit 1`,
+  );
+  return row
+    ? {
+        id: row.id,
+        amountCents: Number(row.amount_cents),
+        currency: row.currency,
+        // The raw statement's timestamps may come back as text, depending on the connection's parsers.
+        createdAt: new Date(row.created_at),
+      }
+    : null;
+}

@@ -11,11 +11,14 @@ import {
   NoActivePlanError,
   NoPlanToRenewError,
   NotFoundError,
+  PaymentProviderError,
   PoolExhaustedError,
   type Problem,
   QuotaExceededError,
   RateLimitedError,
   RefundExceedsPaymentError,
+  TopUpAmountError,
+  TopUpUnavailableError,
   ValidationError,
 } from '@hero/core/errors';
 import { builder } from '../builder.ts';
@@ -163,5 +166,41 @@ builder.objectType(BalanceNegativeError, {
   fields: (t) => ({
     balanceCents: t.expose('balanceCents', { type: 'SafeInt' }),
     currency: t.exposeString('currency'),
+  }),
+});
+
+builder.objectType(TopUpUnavailableError, {
+  name: 'TopUpUnavailableError',
+  description:
+    'TOPUP_UNAVAILABLE: self-serve top-up is not configured (no STRIPE_SECRET_KEY); operators record payments.',
+  interfaces: [ErrorInterface],
+  isTypeOf: (e) => e instanceof TopUpUnavailableError,
+});
+
+builder.objectType(TopUpAmountError, {
+  name: 'TopUpAmountError',
+  description:
+    'TOPUP_AMOUNT_OUT_OF_RANGE: the amount is not whole cents within TOPUP_MIN_CENTS … TOPUP_MAX_CENTS; nothing was started.',
+  interfaces: [ErrorInterface],
+  isTypeOf: (e) => e instanceof TopUpAmountError,
+  fields: (t) => ({
+    minCents: t.expose('minCents', { type: 'SafeInt' }),
+    maxCents: t.expose('maxCents', { type: 'SafeInt' }),
+    currency: t.exposeString('currency'),
+  }),
+});
+
+builder.objectType(PaymentProviderError, {
+  name: 'PaymentProviderError',
+  description:
+    "PAYMENT_PROVIDER_ERROR: Stripe refused the request or could not be reached; nothing was charged. The provider's message is in the api's log.",
+  interfaces: [ErrorInterface],
+  isTypeOf: (e) => e instanceof PaymentProviderError,
+  fields: (t) => ({
+    providerCode: t.exposeString('providerCode', {
+      nullable: true,
+      description: "Stripe's error code (e.g. `amount_too_small`), when it gave one.",
+    }),
+    retryable: t.exposeBoolean('retryable', { description: 'Trying again in a moment may work.' }),
   }),
 });

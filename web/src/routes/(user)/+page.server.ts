@@ -16,6 +16,9 @@ const LEDGER_MAX_ROWS = 500; // enough for 30 days of a busy user; the chart sto
 const DASHBOARD = graphql(
   `
     query UserDashboard($first: Int!) {
+      topUpOptions {
+        currency
+      }
       me {
         id
         email
@@ -82,9 +85,12 @@ export const load: PageServerLoad = async (event) => {
   const now = new Date();
   const since = windowStart(now).getTime();
   let me: ResultOf<typeof DASHBOARD>['me'];
+  let topUpAvailable = false;
   const rows: LedgerRow[] = [];
   try {
-    ({ me } = await gql(event, DASHBOARD, { first: LEDGER_PAGE }));
+    let topUpOptions: ResultOf<typeof DASHBOARD>['topUpOptions'];
+    ({ me, topUpOptions } = await gql(event, DASHBOARD, { first: LEDGER_PAGE }));
+    topUpAvailable = topUpOptions !== null;
     let page = readFragment(DashboardLedgerPage, me.ledger);
     rows.push(...page.edges.map((e) => e.node));
     // Newest first: read on until a row older than the window, the end, or the cap.
@@ -118,8 +124,10 @@ export const load: PageServerLoad = async (event) => {
     chart: ledgerChart(rows, now),
     payments: me.recentPayments,
     credit: readFragment(DashboardCreditStatus, me.billing.creditStatus),
-    // The add-credit page, once the api says top-ups are offered; until then, the plans.
-    addCreditHref: '/plans',
+    // Without self-serve top-up, credit comes from an operator: the banner points at the plans.
+    addCreditHref: topUpAvailable ? '/credit' : '/plans',
+    /** Self-serve top-up (Stripe Checkout) is on: the balance tile offers "Add credit". */
+    topUpAvailable,
     /** `?release=<id>`: the confirmation panel for pages without JavaScript. */
     confirmRelease: event.url.searchParams.get('release'),
   };

@@ -7,6 +7,9 @@ import type { Actions, PageServerLoad } from './$types';
 
 const PLANS_PAGE = graphql(`
   query UserPlans {
+    topUpOptions {
+      currency
+    }
     plans {
       code
       name
@@ -122,7 +125,7 @@ function quoteOf(result: QuoteResult): Quote | null {
 
 export const load: PageServerLoad = async (event) => {
   try {
-    const { plans, me } = await gql(event, PLANS_PAGE);
+    const { plans, me, topUpOptions } = await gql(event, PLANS_PAGE);
     const quotes = await Promise.all(
       plans.map(async (plan) => {
         const q = await gql(event, PLAN_QUOTES, { code: plan.code });
@@ -135,6 +138,8 @@ export const load: PageServerLoad = async (event) => {
       currency: me.billing.currency,
       vmQuota: me.vmQuota,
       periodEnd: me.vmQuotaPeriodEnd,
+      /** Self-serve top-up is on: a short balance links to "Add credit" with the amount missing. */
+      topUpAvailable: topUpOptions !== null,
     };
   } catch (err) {
     const { status, code, message } = describeUserFailure(event, err);
