@@ -28,6 +28,7 @@ export const ERROR_CODES = [
   'ALLOCATION_NOT_ACTIVE',
   'NO_ACTIVE_PLAN',
   'BALANCE_NEGATIVE',
+  'RESET_TOKEN_INVALID',
 ] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];
 
@@ -283,5 +284,13 @@ export class RateLimitedError extends DomainError {
   readonly code = 'RATE_LIMITED';
   constructor(readonly retryAfterSeconds: number) {
     super(`Too many attempts: try again in ${retryAfterSeconds} seconds`);
+  }
+}
+
+/** A password reset link that is unknown, used already, or expired; nothing was changed. */
+export class ResetTokenInvalidError extends DomainError {
+  readonly code = 'RESET_TOKEN_INVALID';
+  constructor() {
+    super('This password reset link is invalid, used already or expired: ask for a new one');
   }
 }

@@ -7,6 +7,7 @@ import { Migration20261123500000_usage_ignored } from './Migration20261123500000
 import { Migration20261203000000_allocation_extension } from './Migration20261203000000_allocation_extension.ts';
 import { Migration20261203100000_no_plan_by_default } from './Migration20261203100000_no_plan_by_default.ts';
 import { Migration20261204300000_consumed_record_commit } from './Migration20261204300000_consumed_record_commit.ts';
+import { Migration20261204400000_password_reset } from './Migration20261204400000_password_reset.ts';
 
 /** Every migration, in order. New migrations are appended here (no file discovery at run time). */
 export const migrationsList = [
@@ -28,4 +29,5 @@ export const migrationsList = [
     name: Migration20261204300000_consumed_record_commit.name,
     class: Migration20261204300000_consumed_record_commit,
   },
+  { name: Migration20261204400000_password_reset.name, class: Migration20261204400000_password_reset },
 ];
