@@ -6,6 +6,7 @@ import type { MikroORM } from '@hero/core/db/orm';
 import { exitOnConfigError } from '@hero/core/lib/env';
 import { createLogger } from '@hero/core/lib/logger';
 import { createLifecycle, httpServerStop } from '@hero/core/lifecycle';
+import { createMailer } from '@hero/core/mail/mailer';
 import { DemoProvisioner } from '@hero/core/provisioners/demo-provisioner';
 import { PoolProvisioner } from '@hero/core/provisioners/pool-provisioner';
 import { type ProvisionerSetup, setupProvisioner } from '@hero/core/provisioners/registry';
@@ -78,7 +79,19 @@ async function main(): Promise<void> {
   if (!usageSource)
     log.warn('no usage source configured: aggregateNow answers USAGE_SOURCE_UNAVAILABLE (503)');
 
+  const mailer = createMailer(
+    {
+      smtpUrl: config.SMTP_URL ?? null,
+      from: config.MAIL_FROM,
+      dir: config.MAIL_DIR ?? null,
+      timeoutMs: config.MAIL_TIMEOUT_MS,
+    },
+    log.child({ module: 'mail' }),
+  );
+  lifecycle.onStop({ stop: async () => mailer.close() });
+
   const server = createApiServer({
+    mailer,
     orm,
     lifecycle,
     adminSecret: config.ADMIN_SECRET,
@@ -98,6 +111,10 @@ async function main(): Promise<void> {
         rateLimitIp: config.AUTH_RATE_LIMIT_IP,
       },
       trustedProxies: config.TRUSTED_PROXIES,
+      passwordReset: {
+        webUrl: config.WEB_PUBLIC_URL,
+        rateLimitEmail: config.PASSWORD_RESET_RATE_LIMIT_EMAIL,
+      },
     },
     graphql: graphqlHardening(config),
     corsOrigins: config.API_CORS_ORIGINS,
@@ -116,6 +133,7 @@ async function main(): Promise<void> {
         plans: plans.plans.map((p) => p.code),
         currency: config.DEFAULT_CURRENCY,
         stripeWebhook: Boolean(config.STRIPE_WEBHOOK_SECRET),
+        mail: mailer.description,
       },
       `api listening on http://localhost:${port}/graphql`,
     );
