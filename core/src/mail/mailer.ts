@@ -73,7 +73,9 @@ export function createMailer(config: MailConfig, log: Logger): Mailer {
         const stamp = new Date().toISOString().replace(/[:.]/g, '-');
         const file = join(dir, `${stamp}-${Math.random().toString(36).slice(2, 8)}.eml`);
         await writeFile(file, info.message as Buffer);
-        log.info({ to: mail.to, subject: mail.subject, file }, `mail written to ${file}`);
+        // A development setting: the links are logged, so that a reset link is one click away.
+        const links = mail.text.match(/https?:\/\/\S+/g) ?? [];
+        log.info({ to: mail.to, subject: mail.subject, file, links }, `mail written to ${file}`);
       },
       close: () => composer.close(),
     };
