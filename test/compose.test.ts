@@ -62,7 +62,7 @@ const PROCESSES: Record<
   api: {
     keys: shapeKeys(apiConfigSchema),
     // loadApiConfig's secret-capable names
-    secrets: ['ADMIN_SECRET', 'DATABASE_URL', 'STRIPE_WEBHOOK_SECRET', ...USAGE_SOURCE_SECRETS],
+    secrets: ['ADMIN_SECRET', 'DATABASE_URL', 'STRIPE_WEBHOOK_SECRET', 'SMTP_URL', ...USAGE_SOURCE_SECRETS],
     load: loadApiConfig,
   },
   worker: { keys: shapeKeys(workerConfigSchema), secrets: WORKER_SECRETS, load: loadWorkerConfig },
@@ -281,6 +281,7 @@ describe('docker-compose.yml', () => {
       admin_secret: `${'ab'.repeat(32)}\n`,
       forge_token: 'forge-token\n',
       stripe_webhook_secret: '',
+      smtp_url: '',
       deployer_token: '',
       notify_webhook_token: '',
       notify_webhook_secret: '',
