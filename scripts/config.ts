@@ -75,7 +75,7 @@ export const startConfigSchema = z
       .default('.data')
       .transform((dir) => path.resolve(REPO_ROOT, dir))
       .describe(
-        'embedded database, its password, the admin secret and the billing repository (relative to the repository root)',
+        'embedded database, its password, the admin secret, the billing repository and, without `SMTP_URL`, the emails (`mail/`, as `MAIL_DIR`) (relative to the repository root)',
       ),
     PG_PORT: port(5433).describe(
       'embedded PostgreSQL port (must differ from `API_PORT`; not 5432, so it never collides with a system server)',

@@ -13,6 +13,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import { createServer } from 'node:net';
 import path from 'node:path';
+import { simpleParser } from 'mailparser';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { shellWord } from '../scripts/lib/billing-repo.ts';
 import { type Browser, collectPageErrors, launchBrowser, newContext } from './support/browser.ts';
@@ -180,6 +181,40 @@ describe('npm start (scripts/start.ts)', () => {
     const webEnv = readFileSync(`/proc/${webPid}/environ`, 'utf8').split('\0');
     expect(webEnv).toContain(`HERO_API_URL=http://127.0.0.1:${apiPort}`);
     expect(webEnv.some((e) => e.startsWith('ADMIN_SECRET=') || e.startsWith('DATABASE_URL='))).toBe(false);
+
+    // No SMTP_URL: emails become .eml files under DATA_DIR/mail, as the banner says.
+    const mailDir = path.join(dataDir, 'mail');
+    expect(proc.lines.some((l) => /^\[start\]\s+email\s+written to /.test(l) && l.includes('.eml'))).toBe(
+      true,
+    );
+    const resetEmail = `start-${randomBytes(4).toString('hex')}@example.org`;
+    const signedUp = await graphql(
+      apiPort,
+      secret,
+      `mutation { signUp(input: { email: "${resetEmail}", displayName: "S", password: "start test password" }) { __typename } }`,
+    );
+    expect(signedUp.body.data.signUp.__typename).toBe('SignUpSuccess');
+    await graphql(
+      apiPort,
+      secret,
+      `mutation { requestPasswordReset(email: "${resetEmail}") { __typename } }`,
+    );
+    await expect
+      .poll(
+        () => (existsSync(mailDir) ? readdirSync(mailDir).filter((f) => f.endsWith('.eml')) : []).length,
+        {
+          timeout: 10_000,
+        },
+      )
+      .toBe(1);
+    const eml = await simpleParser(readFileSync(path.join(mailDir, readdirSync(mailDir)[0] as string)));
+    expect(eml.to && !Array.isArray(eml.to) ? eml.to.text : eml.to).toBe(resetEmail);
+    expect(eml.text).toContain(`http://localhost:${webPort}/reset?token=hpr_`);
+    expect(
+      proc.lines.some(
+        (l) => l.includes('mail written to') && l.includes(`http://localhost:${webPort}/reset?token=hpr_`),
+      ),
+    ).toBe(true);
 
     // The billing repository: created once, bare, printed with the hint to push usage.
     expect(proc.lines.filter((l) => l.includes('created an empty billing repository'))).toHaveLength(1);

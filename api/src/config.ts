@@ -12,6 +12,7 @@ import {
   parseEnv,
 } from '@hero/core/lib/env';
 import { describedUsageSourceEnv } from '@hero/core/lib/usage-source-env';
+import { DEFAULT_MAIL_FROM, DEFAULT_MAIL_TIMEOUT_MS } from '@hero/core/mail/mailer';
 import { aggregateBatchSizeEnv } from '@hero/core/usage/batch-size';
 import { checkUsageSource, USAGE_SOURCE_SECRETS } from '@hero/core/usage/sources/source-config';
 import { parseSignupTrial } from '@hero/core/users/signup-trial';
@@ -167,20 +168,13 @@ export const apiConfigSchema = z
       .regex(/^(sk|rk)_[A-Za-z0-9_]+$/, 'must be a Stripe secret or restricted key (`sk_…` / `rk_…`)')
       .optional()
       .describe(
-        'Stripe secret key (`sk_live_…`, `sk_test_…`, or a restricted `rk_…` allowed to write Checkout Sessions); set: users can add credit through Stripe Checkout (needs `WEB_PUBLIC_URL`, and `STRIPE_WEBHOOK_SECRET` for the payment to be credited). Unset: self-serve top-up is hidden and operators record payments',
+        'Stripe secret key (`sk_live_…`, `sk_test_…`, or a restricted `rk_…` allowed to write Checkout Sessions); set: users can add credit through Stripe Checkout (returning to `WEB_PUBLIC_URL`; needs `STRIPE_WEBHOOK_SECRET` for the payment to be credited). Unset: self-serve top-up is hidden and operators record payments',
       ),
     STRIPE_API_URL: z
       .url({ protocol: /^https?$/, error: 'must be an http(s) URL' })
       .optional()
       .describe(
         "tests and advanced use: another Stripe API base than `https://api.stripe.com` (host, port and protocol; e.g. the tests' fake Stripe at `http://127.0.0.1:<port>`)",
-      ),
-    WEB_PUBLIC_URL: z
-      .url({ protocol: /^https?$/, error: 'must be an http(s) URL such as https://hero.example.com' })
-      .transform((u) => u.replace(/\/+$/, ''))
-      .optional()
-      .describe(
-        "the web UI's public base URL, e.g. `https://hero.example.com`: Stripe Checkout sends the browser back to `<url>/credit/done?session_id=…` (paid) or `<url>/credit?cancelled=1`. Required with `STRIPE_SECRET_KEY`",
       ),
     TOPUP_MIN_CENTS: z.coerce
       .number()
@@ -242,6 +236,43 @@ export const apiConfigSchema = z
       .describe(
         '`signIn` / `signUp` / `adminSignIn` attempts and wrong admin secrets (`x-admin-secret`, or HTTP Basic on GraphiQL in production) per client address per 15-minute window; over it, any admin secret from that address answers 429 with `Retry-After` until the window ends (admin session tokens keep working)',
       ),
+    SMTP_URL: z
+      .string()
+      .optional()
+      .refine((v) => v === undefined || /^smtps?:\/\//.test(v), 'must be an smtp:// or smtps:// URL')
+      .describe(
+        '`smtp://user:password@host:587` (STARTTLS when offered) or `smtps://…:465`: where email is sent (password reset). Unset: messages go to `MAIL_DIR`, or else to the log',
+      ),
+    MAIL_FROM: z.string().min(3).default(DEFAULT_MAIL_FROM).describe('the From header of every email'),
+    MAIL_DIR: z
+      .string()
+      .optional()
+      .describe(
+        'without `SMTP_URL`: write each email as an `.eml` file in this directory (the path is logged); `npm start` sets `.data/mail`',
+      ),
+    MAIL_TIMEOUT_MS: z.coerce
+      .number()
+      .int()
+      .min(100)
+      .default(DEFAULT_MAIL_TIMEOUT_MS)
+      .describe(
+        'bound on each wait of an SMTP delivery (connect, greeting, every reply); a failed delivery is logged at error. Emails are sent after the commit without holding the request',
+      ),
+    WEB_PUBLIC_URL: z
+      .url({ protocol: /^https?$/, error: 'must be an http(s) URL such as https://hero.example.com' })
+      .default('http://localhost:3000')
+      .transform((u) => u.replace(/\/+$/, ''))
+      .describe(
+        "the web UI's public base URL, e.g. `https://hero.example.com`: links in emails (`<url>/reset?token=…`), and where Stripe Checkout sends the browser back (`<url>/credit/done?session_id=…`, or `<url>/credit?cancelled=1`)",
+      ),
+    PASSWORD_RESET_RATE_LIMIT_EMAIL: z.coerce
+      .number()
+      .int()
+      .min(1)
+      .default(3)
+      .describe(
+        '`requestPasswordReset` requests per email per 15-minute window (known and unknown emails alike); requests and `resetPassword` attempts per client address count against `AUTH_RATE_LIMIT_IP` in buckets of their own',
+      ),
     // GraphQL limits, checked before anything runs (see api/src/http/query-limits.ts).
     GRAPHQL_MAX_DEPTH: z.coerce
       .number()
@@ -282,13 +313,6 @@ export const apiConfigSchema = z
     checkPoolSource(config, ctx);
     checkUsageSource(config, ctx);
     checkPlanCatalogEnv(config, ctx);
-    if (config.STRIPE_SECRET_KEY && !config.WEB_PUBLIC_URL) {
-      ctx.addIssue({
-        code: 'custom',
-        message: 'STRIPE_SECRET_KEY is set: WEB_PUBLIC_URL (where Stripe Checkout returns) is required too',
-        path: ['WEB_PUBLIC_URL'],
-      });
-    }
     for (const message of topUpLimitProblems({
       minCents: config.TOPUP_MIN_CENTS,
       maxCents: config.TOPUP_MAX_CENTS,
@@ -306,6 +330,7 @@ export const API_SECRETS = [
   'DATABASE_URL',
   'STRIPE_WEBHOOK_SECRET',
   'STRIPE_SECRET_KEY',
+  'SMTP_URL',
   ...USAGE_SOURCE_SECRETS,
 ] as const;
 

@@ -8,6 +8,7 @@ import type { MikroORM } from '@hero/core/db/orm';
 import { exitOnConfigError } from '@hero/core/lib/env';
 import { createLogger } from '@hero/core/lib/logger';
 import { createLifecycle, httpServerStop } from '@hero/core/lifecycle';
+import { createMailer } from '@hero/core/mail/mailer';
 import { DemoProvisioner } from '@hero/core/provisioners/demo-provisioner';
 import { PoolProvisioner } from '@hero/core/provisioners/pool-provisioner';
 import { type ProvisionerSetup, setupProvisioner } from '@hero/core/provisioners/registry';
@@ -80,25 +81,35 @@ async function main(): Promise<void> {
   if (!usageSource)
     log.warn('no usage source configured: aggregateNow answers USAGE_SOURCE_UNAVAILABLE (503)');
 
-  const topUp: TopUpCheckout | null =
-    config.STRIPE_SECRET_KEY && config.WEB_PUBLIC_URL
-      ? {
-          stripe: createStripeClient({ secretKey: config.STRIPE_SECRET_KEY, apiUrl: config.STRIPE_API_URL }),
-          settings: {
-            minCents: config.TOPUP_MIN_CENTS,
-            maxCents: config.TOPUP_MAX_CENTS,
-            presetsCents: config.TOPUP_PRESETS_CENTS,
-            returnUrl: config.WEB_PUBLIC_URL,
-          },
-          log: log.child({ module: 'checkout' }),
-        }
-      : null;
+  const topUp: TopUpCheckout | null = config.STRIPE_SECRET_KEY
+    ? {
+        stripe: createStripeClient({ secretKey: config.STRIPE_SECRET_KEY, apiUrl: config.STRIPE_API_URL }),
+        settings: {
+          minCents: config.TOPUP_MIN_CENTS,
+          maxCents: config.TOPUP_MAX_CENTS,
+          presetsCents: config.TOPUP_PRESETS_CENTS,
+          returnUrl: config.WEB_PUBLIC_URL,
+        },
+        log: log.child({ module: 'checkout' }),
+      }
+    : null;
   if (topUp && !config.STRIPE_WEBHOOK_SECRET)
     log.warn(
       'STRIPE_SECRET_KEY is set without STRIPE_WEBHOOK_SECRET: top-ups can be paid but are never credited',
     );
+  const mailer = createMailer(
+    {
+      smtpUrl: config.SMTP_URL ?? null,
+      from: config.MAIL_FROM,
+      dir: config.MAIL_DIR ?? null,
+      timeoutMs: config.MAIL_TIMEOUT_MS,
+    },
+    log.child({ module: 'mail' }),
+  );
+  lifecycle.onStop({ stop: async () => mailer.close() });
 
   const server = createApiServer({
+    mailer,
     orm,
     lifecycle,
     adminSecret: config.ADMIN_SECRET,
@@ -119,6 +130,10 @@ async function main(): Promise<void> {
         rateLimitIp: config.AUTH_RATE_LIMIT_IP,
       },
       trustedProxies: config.TRUSTED_PROXIES,
+      passwordReset: {
+        webUrl: config.WEB_PUBLIC_URL,
+        rateLimitEmail: config.PASSWORD_RESET_RATE_LIMIT_EMAIL,
+      },
     },
     graphql: graphqlHardening(config),
     corsOrigins: config.API_CORS_ORIGINS,
@@ -139,6 +154,7 @@ async function main(): Promise<void> {
         currency: config.DEFAULT_CURRENCY,
         stripeWebhook: Boolean(config.STRIPE_WEBHOOK_SECRET),
         topUp: Boolean(topUp),
+        mail: mailer.description,
       },
       `api listening on http://localhost:${port}/graphql`,
     );

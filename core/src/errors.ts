@@ -32,6 +32,7 @@ export const ERROR_CODES = [
   'TOPUP_UNAVAILABLE',
   'TOPUP_AMOUNT_OUT_OF_RANGE',
   'PAYMENT_PROVIDER_ERROR',
+  'RESET_TOKEN_INVALID',
 ] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];
 
@@ -337,5 +338,13 @@ export class PaymentProviderError extends DomainError {
         ? 'The payment provider could not be reached. Nothing was charged; try again in a moment.'
         : 'The payment provider refused the request. Nothing was charged; try again later or ask an operator.',
     );
+  }
+}
+
+/** A password reset link that is unknown, used already, or expired; nothing was changed. */
+export class ResetTokenInvalidError extends DomainError {
+  readonly code = 'RESET_TOKEN_INVALID';
+  constructor() {
+    super('This password reset link is invalid, used already or expired: ask for a new one');
   }
 }

@@ -44,8 +44,11 @@ type Who = 'user' | 'admin' | 'nobody';
 const PAGES: { path: string; name: string; as: Who }[] = [
   { path: '/', name: 'dashboard', as: 'user' },
   { path: '/statements', name: 'statements', as: 'user' },
+  { path: '/account', name: 'account', as: 'user' },
   { path: '/signin', name: 'signin', as: 'nobody' },
   { path: '/signup', name: 'signup', as: 'nobody' },
+  { path: '/forgot', name: 'forgot-password', as: 'nobody' },
+  { path: '/reset', name: 'reset-password', as: 'nobody' },
   { path: '/admin/login', name: 'admin-login', as: 'nobody' },
   ...ADMIN_PAGES.map((path) => ({
     path,

@@ -6,6 +6,7 @@ import type { TopUpCheckout } from '@hero/core/billing/checkout';
 import type { CreditPolicy } from '@hero/core/billing/credit-policy';
 import type { PlanCatalog } from '@hero/core/billing/plans';
 import type { Logger } from '@hero/core/lib/logger';
+import type { Mailer } from '@hero/core/mail/mailer';
 import type { Provisioner } from '@hero/core/provisioners/provisioner';
 import type { ForgeLinks } from '@hero/core/usage/sources/source-config';
 import type { UsageSource } from '@hero/core/usage/sources/usage-source';
@@ -37,6 +38,8 @@ export interface ApiSettings {
   forgeLinks: ForgeLinks | null;
   /** Session lifetime and sign-in rate limits (SESSION_TTL_HOURS, AUTH_RATE_LIMIT_EMAIL / _IP). */
   auth: AuthSettings;
+  /** Reset links and their rate limits (WEB_PUBLIC_URL, PASSWORD_RESET_RATE_LIMIT_EMAIL). */
+  passwordReset: { webUrl: string; rateLimitEmail: number };
   /** Peers whose X-Forwarded-For is believed (TRUSTED_PROXIES): normalized addresses and CIDR networks. */
   trustedProxies: string[];
 }
@@ -75,6 +78,8 @@ export interface Context {
   adminSecret: string;
   loaders: Loaders;
   log: Logger;
+  /** Where emails go (SMTP_URL, MAIL_DIR, or the log). */
+  mailer: Mailer;
 }
 
 export interface ContextDeps {
@@ -87,6 +92,7 @@ export interface ContextDeps {
   usageSource: UsageSource | null;
   topUp: TopUpCheckout | null;
   log: Logger;
+  mailer: Mailer;
 }
 
 export async function createContext(
@@ -158,5 +164,6 @@ export async function createContext(
     adminSecret: deps.adminSecret,
     loaders: createLoaders(em),
     log: requestId ? deps.log.child({ requestId }) : deps.log,
+    mailer: deps.mailer,
   };
 }

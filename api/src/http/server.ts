@@ -13,6 +13,12 @@ import {
 } from '@hero/core/errors';
 import type { Logger } from '@hero/core/lib/logger';
 import { createProbeHandler } from '@hero/core/lifecycle';
+import {
+  createMailer,
+  DEFAULT_MAIL_FROM,
+  DEFAULT_MAIL_TIMEOUT_MS,
+  type Mailer,
+} from '@hero/core/mail/mailer';
 import type { Provisioner } from '@hero/core/provisioners/provisioner';
 import { DEFAULT_AGGREGATE_BATCH_SIZE } from '@hero/core/usage/aggregate-usage';
 import type { UsageSource } from '@hero/core/usage/sources/usage-source';
@@ -56,6 +62,8 @@ export interface AppDeps {
   stripe?: { secret: string | null; toleranceSeconds?: number };
   /** Self-serve top-up (Stripe Checkout); default none: `topUpOptions` is null, `startTopUp` TOPUP_UNAVAILABLE. */
   topUp?: TopUpCheckout | null;
+  /** Where emails go; default: the log. */
+  mailer?: Mailer;
   /** Browser origins allowed to call /graphql (API_CORS_ORIGINS, normalized); default none: no CORS headers. */
   corsOrigins?: readonly string[];
 }
@@ -139,9 +147,16 @@ export function createGraphQLHandler(deps: AppDeps): YogaServerInstance<ServerCo
     auth: DEFAULT_AUTH_SETTINGS,
     trustedProxies: DEFAULT_TRUSTED_PROXIES,
     forgeLinks: null,
+    passwordReset: { webUrl: 'http://localhost:3000', rateLimitEmail: 3 },
     ...deps.settings,
     signupTrial: deps.settings?.signupTrial ?? null,
   };
+  const mailer =
+    deps.mailer ??
+    createMailer(
+      { smtpUrl: null, from: DEFAULT_MAIL_FROM, dir: null, timeoutMs: DEFAULT_MAIL_TIMEOUT_MS },
+      deps.log.child({ module: 'mail' }),
+    );
   const trustedProxies = proxyMatcher(settings.trustedProxies.map((e) => normalizeProxyEntry(e) ?? e));
   const hardening: GraphQLHardening = {
     limits: DEFAULT_QUERY_LIMITS,
@@ -220,6 +235,7 @@ export function createGraphQLHandler(deps: AppDeps): YogaServerInstance<ServerCo
           usageSource: deps.usageSource ?? null,
           topUp: deps.topUp ?? null,
           log,
+          mailer,
         },
         { req },
       ),

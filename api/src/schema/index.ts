@@ -7,6 +7,7 @@ import './types/vm-allocation.ts';
 import './types/allocation-extension.ts';
 import './types/user.ts';
 import './types/session.ts';
+import './types/password.ts';
 import './types/webhook-event.ts';
 import './types/health.ts';
 import './types/auto-release.ts';

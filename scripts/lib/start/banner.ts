@@ -52,6 +52,13 @@ export function printReadyBanner(state: ReadyState): void {
       `  sign-up   trial SIGNUP_TRIAL=${env.SIGNUP_TRIAL || 'off'}${
         env.SIGNUP_TRIAL === START_SIGNUP_TRIAL ? ' (npm start default: new users can get a VM at once)' : ''
       }`,
+      `  email     ${
+        env.SMTP_URL || env.SMTP_URL_FILE
+          ? 'sent through SMTP_URL'
+          : env.MAIL_DIR
+            ? `written to ${path.relative(REPO_ROOT, env.MAIL_DIR) || env.MAIL_DIR}/ as .eml files (no SMTP_URL; the api logs each link)`
+            : 'logged by the api (no SMTP_URL, no MAIL_DIR)'
+      }; links to WEB_PUBLIC_URL=${env.WEB_PUBLIC_URL}`,
       `  workers   ${workers.length ? workers.join(', ') : 'none'}`,
       ...state.usage.describe,
       `  ${adminSecret.describe}`,

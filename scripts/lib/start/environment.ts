@@ -30,6 +30,10 @@ export function childEnv(
   if (!env.PLANS_JSON && !env.PLANS_FILE) env.PLANS_FILE = path.join(REPO_ROOT, 'examples/plans.json');
   // A first-time user signs up and gets a VM at once; a plan (bought with credit) goes beyond it.
   if (env.SIGNUP_TRIAL === undefined) env.SIGNUP_TRIAL = START_SIGNUP_TRIAL;
+  // No SMTP server: emails (password reset links) become .eml files to open, their links logged.
+  if (!env.SMTP_URL && !env.SMTP_URL_FILE && !env.MAIL_DIR) env.MAIL_DIR = path.join(config.DATA_DIR, 'mail');
+  // Links in emails point at the web UI this command serves.
+  if (!env.WEB_PUBLIC_URL) env.WEB_PUBLIC_URL = env.WEB_ORIGIN || `http://localhost:${config.WEB_PORT}`;
   return env;
 }
 

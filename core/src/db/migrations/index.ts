@@ -9,6 +9,7 @@ import { Migration20261203100000_no_plan_by_default } from './Migration202612031
 import { Migration20261204100000_credit_watch } from './Migration20261204100000_credit_watch.ts';
 import { Migration20261204200000_auto_renew } from './Migration20261204200000_auto_renew.ts';
 import { Migration20261204300000_consumed_record_commit } from './Migration20261204300000_consumed_record_commit.ts';
+import { Migration20261204400000_password_reset } from './Migration20261204400000_password_reset.ts';
 
 /** Every migration, in order. New migrations are appended here (no file discovery at run time). */
 export const migrationsList = [
@@ -32,4 +33,5 @@ export const migrationsList = [
     class: Migration20261204300000_consumed_record_commit,
   },
   { name: Migration20261204200000_auto_renew.name, class: Migration20261204200000_auto_renew },
+  { name: Migration20261204400000_password_reset.name, class: Migration20261204400000_password_reset },
 ];

@@ -28,3 +28,20 @@ export const SignUpErrorFields = graphql(`
     }
   }
 `);
+
+/** What the password pages (reset, change) can answer instead of success. */
+export const PasswordErrorFields = graphql(`
+  fragment PasswordErrorFields on Error {
+    code
+    message
+    ... on RateLimitedError {
+      retryAfterSeconds
+    }
+    ... on ValidationError {
+      problems {
+        path
+        message
+      }
+    }
+  }
+`);
