@@ -1,3 +1,4 @@
+import { NOTIFY_TOPICS } from '@hero/core/outbox/notify-events';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ApiProcess, startApi } from './support/api.ts';
 import { createTestDatabase, type TestDatabase } from './support/db.ts';
@@ -33,7 +34,7 @@ interface OutboxEventRow {
 }
 
 describe('user events to NOTIFY_WEBHOOK_URL', () => {
-  it('sends payment.received and allocation.released once each, signed the Standard Webhooks way, retrying a 5xx', async () => {
+  it('sends payment.received, allocation.released and every other user event once each, signed the Standard Webhooks way, retrying a 5xx', async () => {
     const user = await createUser(api);
     const { paymentId } = await recordPayment(api, user.id, 1234, { providerRef: 'notify-1' });
     const allocated = await allocate(api, user.token);
@@ -64,6 +65,17 @@ describe('user events to NOTIFY_WEBHOOK_URL', () => {
       balanceCents: 1234,
     });
     expect(events[1].payload).toMatchObject({ allocationId, email: user.email, reason: 'USER' });
+    // Every other user event goes the same way (their writers are tested with their domains).
+    const others = NOTIFY_TOPICS.filter((t) => t !== 'payment.received' && t !== 'allocation.released');
+    for (const topic of others) {
+      const [row] = await db.query<OutboxEventRow>(
+        `insert into outbox (topic, payload, dedupe_key, status, attempts, next_attempt_at, created_at)
+         values ($1, $2, $3, 'PENDING', 0, now(), now())
+         returning id::text, topic, payload, dedupe_key, status, attempts`,
+        [topic, { userId: user.id, email: user.email, probe: topic }, `${topic}:probe:${user.id}`],
+      );
+      events.push(row);
+    }
 
     // The receiver fails the first attempt of every event.
     const webhook = await startFakeDeployer((call) =>
@@ -86,7 +98,7 @@ describe('user events to NOTIFY_WEBHOOK_URL', () => {
           return rows.every((r) => r.status === 'DONE');
         },
         60_000,
-        'both events DONE',
+        'every event DONE',
       );
     } catch (err) {
       console.error(
