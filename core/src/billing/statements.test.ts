@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { parse } from 'csv-parse/sync';
 import { describe, expect, it } from 'vitest';
 import { useTestDatabase } from '../testing/database.ts';
 import { createTestUser, creditUser, errorCodeOf, testCatalog } from '../testing/factories.ts';
@@ -83,34 +84,10 @@ async function balanceOf(userId: string): Promise<number> {
   return Number(row.b);
 }
 
-/** RFC 4180 parser for the tests: quoted fields, doubled quotes, CRLF. */
+/** The CSV read back by an independent RFC 4180 parser (csv-parse); every line ends with CRLF. */
 function parseCsv(text: string): string[][] {
-  const out: string[][] = [];
-  let row: string[] = [];
-  let field = '';
-  let quoted = false;
-  for (let i = 0; i < text.length; i++) {
-    const c = text[i];
-    if (quoted) {
-      if (c === '"' && text[i + 1] === '"') {
-        field += '"';
-        i++;
-      } else if (c === '"') quoted = false;
-      else field += c;
-    } else if (c === '"') quoted = true;
-    else if (c === ',') {
-      row.push(field);
-      field = '';
-    } else if (c === '\r' && text[i + 1] === '\n') {
-      row.push(field);
-      out.push(row);
-      row = [];
-      field = '';
-      i++;
-    } else field += c;
-  }
-  if (field !== '' || row.length > 0) throw new Error('CSV does not end with CRLF');
-  return out;
+  if (!text.endsWith('\r\n')) throw new Error('CSV does not end with CRLF');
+  return parse(text, { record_delimiter: '\r\n' });
 }
 
 function csvRecords(text: string): Record<string, string>[] {
