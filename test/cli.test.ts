@@ -352,6 +352,7 @@ describe('hero-admin allocations extend', () => {
 
 describe('hero-admin auto-release --once', () => {
   const SUMMARY_KEYS = [
+    'credit',
     'errors',
     'expiryWarnings',
     'planExpiringNotices',
@@ -384,8 +385,11 @@ describe('hero-admin auto-release --once', () => {
     const res = await cli(['auto-release', '--once']);
     expect(res.stderr).toBe('');
     expect(res.code).toBe(0);
-    for (const key of SUMMARY_KEYS) expect(res.stdout).toMatch(new RegExp(`^${key}\\s+\\d+$`, 'm'));
+    for (const key of SUMMARY_KEYS.filter((k) => k !== 'credit'))
+      expect(res.stdout).toMatch(new RegExp(`^${key}\\s+\\d+$`, 'm'));
     expect(res.stdout).toMatch(/^rowsReleased\s+1$/m);
+    // The credit watch's counters, prefixed with their part.
+    expect(res.stdout).toMatch(/^credit\.lowEvents\s+\d+$/m);
     expect(await statusOf(id)).toEqual({ status: 'RELEASED', release_reason: 'EXPIRED' });
   });
 

@@ -4,6 +4,7 @@ import {
   formatDuration,
   formatKeyValues,
   formatMoney,
+  formatRunSummary,
   formatSummary,
   formatTable,
   formatTime,
@@ -78,11 +79,28 @@ describe('times and durations', () => {
 describe('summaries', () => {
   it('puts a job summary on one line', () => {
     expect(formatSummary({ rowsReleased: 2, errors: ['x', 'y'], nested: { a: 1 }, none: null })).toBe(
-      'rowsReleased=2 errors=2 nested={"a":1} none=null',
+      'rowsReleased=2 errors=2 none=null nested={"a":1}',
     );
     expect(formatSummary(null)).toBe('');
     expect(truncate('abcdef', 4)).toBe('abc…');
     expect(truncate('abc', 4)).toBe('abc');
+  });
+
+  it("lists a run's counters, a part's as part.counter, and every error", () => {
+    const summary = {
+      rowsReleased: 1,
+      errors: ['allocation a: gone'],
+      credit: { lowEvents: 2, errors: ['user u: busy'] },
+    };
+    const text = formatRunSummary(summary);
+    const lines = text.split('\n');
+    expect(lines.map((l) => l.replace(/\s+/g, ' ').trim()).filter(Boolean)).toEqual([
+      'rowsReleased 1',
+      'credit.lowEvents 2',
+      'errors 2',
+      'allocation a: gone',
+      'user u: busy',
+    ]);
   });
 });
 

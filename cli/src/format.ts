@@ -51,15 +51,25 @@ export function formatJson(value: unknown): string {
 }
 
 /**
- * A job run's summary: its counters one per line (in the summary's own order), `errors` as a
- * count, then one line per error (what the run could not do; the run itself succeeded).
+ * A job run's summary: its counters one per line (in the summary's own order; a part of its own,
+ * such as auto-release's `credit`, as `credit.<counter>`), `errors` as a count, then one line
+ * per error of the run and of its parts (what the run could not do; the run itself succeeded).
  */
 export function formatRunSummary(summary: { errors: string[] }): string {
-  const entries: [string, unknown][] = Object.entries(summary);
-  const counters = entries.filter((e): e is [string, number] => typeof e[1] === 'number');
+  const counters: [string, number][] = [];
+  const errors = [...summary.errors];
+  for (const [key, value] of Object.entries(summary)) {
+    if (typeof value === 'number') counters.push([key, value]);
+    else if (value && typeof value === 'object' && !Array.isArray(value)) {
+      for (const [inner, innerValue] of Object.entries(value)) {
+        if (typeof innerValue === 'number') counters.push([`${key}.${inner}`, innerValue]);
+        else if (inner === 'errors' && Array.isArray(innerValue)) errors.push(...innerValue.map(String));
+      }
+    }
+  }
   return (
-    formatKeyValues([...counters, ['errors', summary.errors.length]]) +
-    summary.errors.map((line) => `  ${printable(line)}\n`).join('')
+    formatKeyValues([...counters, ['errors', errors.length]]) +
+    errors.map((line) => `  ${printable(line)}\n`).join('')
   );
 }
 
@@ -96,10 +106,13 @@ export function truncate(text: string, max: number): string {
 export function formatSummary(summary: unknown): string {
   if (summary === null || summary === undefined) return '';
   if (typeof summary !== 'object' || Array.isArray(summary)) return JSON.stringify(summary);
-  return Object.entries(summary as Record<string, unknown>)
+  const entries = Object.entries(summary as Record<string, unknown>);
+  const isPart = (value: unknown) => value !== null && typeof value === 'object' && !Array.isArray(value);
+  // The run's own counters first: a part of its own (auto-release's `credit`) is long and last.
+  return [...entries.filter(([, v]) => !isPart(v)), ...entries.filter(([, v]) => isPart(v))]
     .map(([key, value]) => {
       if (Array.isArray(value)) return `${key}=${value.length}`;
-      if (value !== null && typeof value === 'object') return `${key}=${JSON.stringify(value)}`;
+      if (isPart(value)) return `${key}=${JSON.stringify(value)}`;
       return `${key}=${String(value)}`;
     })
     .join(' ');

@@ -4,7 +4,8 @@ import { UsageError } from '../errors.ts';
 import { formatJson, formatRunSummary } from '../format.ts';
 
 export const AUTO_RELEASE_NOW = graphql(`mutation AutoReleaseNow {
-  autoReleaseNow { rowsExamined rowsExpired rowsReleased rowsAlreadyReleased expiryWarnings plansRenewed planExpiringNotices errors }
+  autoReleaseNow { rowsExamined rowsExpired rowsReleased rowsAlreadyReleased expiryWarnings plansRenewed planExpiringNotices errors
+    credit { usersChanged lowEvents lowRecovered negativeEvents releaseWarnings creditReleased creditReleaseDeferred creditReleaseSkipped errors } }
 }`);
 
 export const autoRelease = defineCommand({

@@ -1,6 +1,7 @@
 import { type AutoReleaseSummary, autoReleaseNow } from '@hero/core/allocation/auto-release';
 import { provisionerNamed } from '@hero/core/provisioners/registry';
 import { builder } from '../builder.ts';
+import { CreditWatchSummaryType } from './credit-watch-summary.ts';
 import { requireProvisioner } from './provisioner.ts';
 
 export const AutoReleaseSummaryType = builder.objectRef<AutoReleaseSummary>('AutoReleaseSummary').implement({
@@ -34,6 +35,12 @@ export const AutoReleaseSummaryType = builder.objectRef<AutoReleaseSummary>('Aut
       description:
         'One line per allocation that could not be released (the first 100, then a count); the others were processed.',
     }),
+    credit: t.field({
+      type: CreditWatchSummaryType,
+      nullable: true,
+      description: 'The credit watch of this run; null when it did not run (no credit policy given).',
+      resolve: (s) => s.credit ?? null,
+    }),
   }),
 });
 
@@ -41,7 +48,7 @@ builder.mutationField('autoReleaseNow', (t) =>
   t.field({
     type: AutoReleaseSummaryType,
     description:
-      'Admin: run auto-release now (recorded as a MANUAL job run): due plan renewals first, then releases and warnings, then the credit watch (balance.low / balance.negative events, CREDIT_EXHAUSTED releases after NEGATIVE_BALANCE_GRACE_HOURS; its counts are in the job-run summary). Shares the run lock with the auto-release worker: while a run is in progress this answers ALREADY_RUNNING (HTTP 409) instead of running twice. PROVISIONER_UNAVAILABLE (503) without a provisioner.',
+      'Admin: run auto-release now (recorded as a MANUAL job run): due plan renewals first, then releases and warnings, then the credit watch (balance.low / balance.negative events, CREDIT_EXHAUSTED releases after NEGATIVE_BALANCE_GRACE_HOURS: `credit`). Shares the run lock with the auto-release worker: while a run is in progress this answers ALREADY_RUNNING (HTTP 409) instead of running twice. PROVISIONER_UNAVAILABLE (503) without a provisioner.',
     authScopes: { admin: true },
     resolve: (_root, _args, ctx) => {
       requireProvisioner(ctx);
