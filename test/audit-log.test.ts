@@ -6,6 +6,7 @@ import { type ApiProcess, startApi } from './support/api.ts';
 import { createTestDatabase, type TestDatabase } from './support/db.ts';
 import { ADMIN_SIGN_IN, createUser, SIGN_IN, signUpUser } from './support/factories.ts';
 import { graphql, member } from './support/graphql.ts';
+import { outcomeLine, spawnTs } from './support/process.ts';
 
 let db: TestDatabase;
 let api: ApiProcess;
@@ -209,5 +210,35 @@ describe('audit log', () => {
     );
     const anonymous = await api.gql(AUDIT, {});
     expect(anonymous.errors?.[0]?.extensions?.code).toBe('UNAUTHENTICATED');
+  });
+
+  it('the reconcile worker purges rows older than AUDIT_RETENTION_DAYS, and only those', async () => {
+    const oldId = requestId();
+    const keptId = requestId();
+    for (const id of [oldId, keptId])
+      await api.raw(
+        mutationText('reconcileBalancesNow'),
+        {},
+        { 'x-admin-secret': api.adminSecret, 'x-request-id': id },
+      );
+    // Back-dating needs the trigger off: test setup, as only a database owner could.
+    await db.query(`
+      begin;
+      alter table audit_log disable trigger audit_log_append_only;
+      update audit_log set created_at = now() - interval '3 days' where request_id = '${oldId}';
+      alter table audit_log enable trigger audit_log_append_only;
+      commit;`);
+    const once = spawnTs('workers/src/main.ts', ['reconcile', '--once'], {
+      DATABASE_URL: db.url,
+      AUDIT_RETENTION_DAYS: '2',
+    });
+    expect(await once.exited).toBe(0);
+    expect(outcomeLine(once.lines)).toMatchObject({
+      job: 'reconcile',
+      status: 'SUCCEEDED',
+      summary: { auditPurged: 1 },
+    });
+    expect(await rowsOf(oldId)).toHaveLength(0);
+    expect(await rowsOf(keptId)).toHaveLength(1);
   });
 });

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { useTestDatabase } from '../testing/database.ts';
 import { uniqueTag } from '../testing/factories.ts';
-import { listAuditLog, purgeAuditLog, recordAudit } from './audit-log.ts';
+import { applyAuditRetention, listAuditLog, purgeAuditLog, recordAudit } from './audit-log.ts';
 import { MAX_SUMMARY_STRING, REDACTED, redactInput } from './redact.ts';
 
 const t = useTestDatabase();
@@ -112,5 +112,19 @@ describe('audit_log', () => {
     expect(left.map((r) => r.id)).toEqual([newId]);
     // The purge's setting was local to its transaction: a later plain delete is refused again.
     await expect(t.query('delete from audit_log where id = $1', [newId])).rejects.toThrow(/append-only/);
+  });
+});
+
+describe('applyAuditRetention', () => {
+  it('keeps everything with 0 days', async () => {
+    await recorded(`keep-${uniqueTag()}`);
+    expect(await applyAuditRetention(t.em(), 0, new Date(Date.now() + 10 * 365 * 86_400_000))).toBe(0);
+  });
+  it('purges what is older than the retention', async () => {
+    const id = await recorded(`retained-${uniqueTag()}`);
+    // Seen from two days ahead with one day of retention, every row so far is old.
+    const purged = await applyAuditRetention(t.em(), 1, new Date(Date.now() + 2 * 86_400_000));
+    expect(purged).toBeGreaterThan(0);
+    expect(await t.query('select 1 from audit_log where id = $1', [id])).toHaveLength(0);
   });
 });

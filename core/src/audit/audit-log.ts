@@ -136,3 +136,9 @@ export async function purgeAuditLog(em: EntityManager, olderThan: Date): Promise
     return execute(tx, sql`delete from audit_log where created_at < ${olderThan}`);
   });
 }
+
+/** AUDIT_RETENTION_DAYS applied: purges rows older than `days` days; 0 keeps everything. */
+export function applyAuditRetention(em: EntityManager, days: number, now = new Date()): Promise<number> {
+  if (days <= 0) return Promise.resolve(0);
+  return purgeAuditLog(em, new Date(now.getTime() - days * 86_400_000));
+}
