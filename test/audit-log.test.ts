@@ -3,6 +3,7 @@ import { schema } from '@hero/api/schema';
 import { getNamedType, isLeafType } from 'graphql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ApiProcess, startApi } from './support/api.ts';
+import { runCli } from './support/cli.ts';
 import { createTestDatabase, type TestDatabase } from './support/db.ts';
 import { ADMIN_SIGN_IN, createUser, SIGN_IN, signUpUser } from './support/factories.ts';
 import { graphql, member } from './support/graphql.ts';
@@ -240,5 +241,31 @@ describe('audit log', () => {
     });
     expect(await rowsOf(oldId)).toHaveLength(0);
     expect(await rowsOf(keptId)).toHaveLength(1);
+  });
+
+  it('hero-admin audit list shows the entries, filtered by action and time, as a table and as JSON', async () => {
+    const user = await createUser(api);
+    const table = await runCli(api, ['audit', 'list', '--action', 'createUser', '--limit', '1']);
+    expect(table.stderr).toBe('');
+    expect(table.code).toBe(0);
+    const lines = table.stdout.trimEnd().split('\n');
+    expect(lines[0]).toMatch(/^ID\s+AT\s+ACTOR\s+ACTION\s+TARGET\s+OUTCOME/);
+    expect(lines).toHaveLength(2);
+    expect(lines[1]).toContain(`user:${user.id}`);
+    expect(lines[1]).toMatch(/ADMIN_SECRET\s+createUser/);
+
+    const json = await runCli(api, [
+      'audit',
+      'list',
+      '--action',
+      'createUser',
+      '--since',
+      '2999-01-01T00:00:00Z',
+      '--json',
+    ]);
+    expect(json.code).toBe(0);
+    expect(JSON.parse(json.stdout)).toEqual([]);
+    const bad = await runCli(api, ['audit', 'list', '--since', 'yesterday']);
+    expect(bad.code).toBe(2);
   });
 });
