@@ -73,6 +73,10 @@ describe('audit_log', () => {
     expect(all.hasNextPage).toBe(true);
     const next = await listAuditLog(t.em(), {}, { first: 1, afterId: all.rows[0]?.id ?? null });
     expect(Number(next.rows[0]?.id)).toBeLessThan(Number(all.rows[0]?.id));
+    expect(next.hasPreviousPage).toBe(true);
+    const back = await listAuditLog(t.em(), {}, { first: 2, beforeId: ids[3]?.toString() ?? null });
+    expect(back.rows.map((r) => Number(r.id))).toEqual([ids[1], ids[2]]);
+    expect(back.hasPreviousPage).toBe(true);
     const none = await listAuditLog(
       t.em(),
       { action, until: new Date(Date.now() - 3_600_000) },

@@ -67,6 +67,8 @@ export interface AuditPaging {
   first: number;
   /** Rows older than this row id (the previous page's last id). */
   afterId?: string | null;
+  /** Instead: the `first` rows just newer than this row id (paging back), still newest first. */
+  beforeId?: string | null;
 }
 
 interface DbRow {
@@ -89,9 +91,12 @@ export async function listAuditLog(
   em: EntityManager,
   filter: AuditFilter,
   paging: AuditPaging,
-): Promise<{ rows: AuditRow[]; hasNextPage: boolean }> {
+): Promise<{ rows: AuditRow[]; hasNextPage: boolean; hasPreviousPage: boolean }> {
   const first = Math.min(Math.max(paging.first, 1), 500);
-  const afterId = paging.afterId && /^\d{1,19}$/.test(paging.afterId) ? paging.afterId : null;
+  const idOf = (cursor: string | null | undefined) => (cursor && /^\d{1,18}$/.test(cursor) ? cursor : null);
+  const afterId = idOf(paging.afterId);
+  const beforeId = idOf(paging.beforeId);
+  const backwards = beforeId !== null;
   const found = await rows<DbRow>(
     em,
     sql`select id::text as id, actor_kind, actor_id, role, action, target_type, target_id, input,
@@ -102,13 +107,18 @@ export async function listAuditLog(
            and (${filter.targetId ?? null}::text is null or target_id = ${filter.targetId ?? null})
            and (${filter.since ?? null}::timestamptz is null or created_at >= ${filter.since ?? null})
            and (${filter.until ?? null}::timestamptz is null or created_at < ${filter.until ?? null})
-           and (${afterId}::bigint is null or id < ${afterId}::bigint)
-         order by audit_log.id desc
+           and (${afterId}::bigint is null or audit_log.id < ${afterId}::bigint)
+           and (${beforeId}::bigint is null or audit_log.id > ${beforeId}::bigint)
+         order by case when ${backwards} then audit_log.id end asc, audit_log.id desc
          limit ${first + 1}`,
   );
+  const more = found.length > first;
+  const page = found.slice(0, first);
+  if (backwards) page.reverse();
   return {
-    hasNextPage: found.length > first,
-    rows: found.slice(0, first).map((r) => ({
+    hasNextPage: backwards ? true : more,
+    hasPreviousPage: backwards ? more : afterId !== null,
+    rows: page.map((r) => ({
       id: r.id,
       actorKind: r.actor_kind,
       actorId: r.actor_id,

@@ -42,7 +42,7 @@ builder.queryField('auditLog', (t) =>
   t.connection({
     type: AuditEntryType,
     description:
-      'Admin: the audit log, newest first: every admin mutation and security event (failed sign-ins, adminSignIn, password resets and changes). `first` at most 200 (default 50); `since` inclusive, `until` exclusive.',
+      'Admin: the audit log, newest first: every admin mutation and security event (failed sign-ins, adminSignIn, password resets and changes). `first` (or `last` with `before`, paging back) at most 200 (default 50); `since` inclusive, `until` exclusive.',
     authScopes: { admin: true },
     args: {
       action: t.arg.string({ required: false }),
@@ -58,7 +58,7 @@ builder.queryField('auditLog', (t) =>
           'Invalid input',
         );
       const first = Math.min(args.first ?? 50, 200);
-      const { rows, hasNextPage } = await listAuditLog(
+      const { rows, hasNextPage, hasPreviousPage } = await listAuditLog(
         ctx.em,
         {
           action: args.action ?? null,
@@ -67,13 +67,13 @@ builder.queryField('auditLog', (t) =>
           since: args.since ?? null,
           until: args.until ?? null,
         },
-        { first: Math.max(first, 1), afterId: args.after ?? null },
+        { first: Math.max(first, 1), afterId: args.after ?? null, beforeId: args.before ?? null },
       );
       return {
         edges: rows.map((node) => ({ cursor: node.id, node })),
         pageInfo: {
           hasNextPage,
-          hasPreviousPage: false,
+          hasPreviousPage,
           startCursor: rows[0]?.id ?? null,
           endCursor: rows.at(-1)?.id ?? null,
         },
