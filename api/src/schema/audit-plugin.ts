@@ -22,6 +22,8 @@ const TARGET_ARGS: Record<string, string> = {
   paymentId: 'payment',
   allocationId: 'allocation',
 };
+/** Outcomes that say the database is out of reach. */
+const DATABASE_DOWN = new Set(['DATABASE_BUSY', 'DATABASE_UNAVAILABLE']);
 /** What the `id` argument of these mutations names. */
 const ID_TARGETS: Record<string, string> = {
   extendAllocation: 'allocation',
@@ -121,7 +123,7 @@ export class AuditPlugin<Types extends SchemaTypes> extends BasePlugin<Types> {
             field === 'adminSignIn' && outcome === 'ok'
               ? { targetType: 'session', targetId: (result as { id?: string } | null)?.id ?? null }
               : targetOf(field, args as Record<string, unknown>, outcome === 'ok' ? result : null);
-          await recordAudit(ctx.em.fork(), {
+          const written = recordAudit(ctx.em.fork(), {
             ...actor,
             action,
             ...target,
@@ -130,6 +132,8 @@ export class AuditPlugin<Types extends SchemaTypes> extends BasePlugin<Types> {
             requestId: ctx.requestId,
             clientIp: ctx.clientIp,
           }).catch((error: unknown) => ctx.log.error({ err: error, action }, 'audit log write failed'));
+          // With the database out of reach the write would only wait for it too: answer first.
+          if (!DATABASE_DOWN.has(outcome)) await written;
         }
       }
     };
