@@ -268,4 +268,36 @@ describe('audit log', () => {
     const bad = await runCli(api, ['audit', 'list', '--since', 'yesterday']);
     expect(bad.code).toBe(2);
   });
+
+  it('records password reset requests and uses without the token or the new password', async () => {
+    const user = await signUpUser(api);
+    const asked = requestId();
+    await api.raw(
+      `mutation { requestPasswordReset(email: "${user.email}") { __typename } }`,
+      {},
+      { 'x-request-id': asked },
+    );
+    const [askedRow] = await rowsOf(asked);
+    expect(askedRow).toMatchObject({
+      action: 'requestPasswordReset',
+      actor_kind: 'anonymous',
+      outcome: 'ok',
+    });
+    expect(askedRow?.input).toEqual({ email: user.email });
+
+    const token = `prt_${randomBytes(16).toString('hex')}`;
+    const newPassword = `np-${randomBytes(8).toString('hex')}`;
+    const used = requestId();
+    await api.raw(
+      `mutation { resetPassword(input: { token: "${token}", newPassword: "${newPassword}" }) { __typename } }`,
+      {},
+      { 'x-request-id': used },
+    );
+    const [usedRow] = await rowsOf(used);
+    expect(usedRow).toMatchObject({ action: 'resetPassword', outcome: 'RESET_TOKEN_INVALID' });
+    expect(usedRow?.input).toEqual({ input: { token: '[redacted]', newPassword: '[redacted]' } });
+    const text = (await rowText(used))[0]?.t;
+    expect(text).not.toContain(token);
+    expect(text).not.toContain(newPassword);
+  });
 });
