@@ -37,6 +37,7 @@ export const ADMIN_PAGES = [
   '/admin/allocations',
   '/admin/aggregator',
   '/admin/jobs',
+  '/admin/audit',
 ] as const;
 
 /** The default pool: one VM with a cockpit link, one without (allocated in id order). */

@@ -45,6 +45,7 @@ describe('worker config', () => {
       AGGREGATE_INTERVAL_MS: 300_000,
       AGGREGATE_BATCH_SIZE: 50_000,
       RECONCILE_INTERVAL_MS: 86_400_000,
+      AUDIT_RETENTION_DAYS: 365,
       BILLING_BRANCH: 'main',
       USAGE_GIT_CACHE_DIR: '.data/usage-git-cache',
       FORGE_TIMEOUT_MS: 30_000,

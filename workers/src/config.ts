@@ -154,6 +154,15 @@ export const workerConfigSchema = z
 
     RECONCILE_INTERVAL_MS: ms(86_400_000).describe('pause between two ledger reconciliations (one day)'),
     RECONCILE_SCHEDULE: cron('RECONCILE_INTERVAL_MS', '30 3 * * *'),
+    AUDIT_RETENTION_DAYS: z.coerce
+      .number()
+      .int()
+      .min(0)
+      .max(36_500)
+      .default(365)
+      .describe(
+        'audit log rows older than this many days are purged by the reconcile tick; `0`: kept forever',
+      ),
   })
   .superRefine(checkUsageSource)
   .refine((c) => !c.NOTIFY_WEBHOOK_URL || c.NOTIFY_WEBHOOK_SECRET, {

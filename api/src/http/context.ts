@@ -70,6 +70,8 @@ export interface Context {
   userCredential: CredentialState;
   /** The live session the bearer token names (user or admin), for signOut. */
   sessionId: string | null;
+  /** The request's x-request-id (request-id.ts); null in-process without one. */
+  requestId: string | null;
   /** The client's address (TRUSTED_PROXIES decides whether X-Forwarded-For is believed). */
   clientIp: string | null;
   /** What sign-in records on a new session. */
@@ -159,6 +161,7 @@ export async function createContext(
     user,
     userCredential,
     sessionId,
+    requestId,
     clientIp,
     client: { ip: clientIp, userAgent: request.headers.get('user-agent') },
     adminSecret: deps.adminSecret,

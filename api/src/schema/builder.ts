@@ -3,6 +3,7 @@ import ErrorsPlugin from '@pothos/plugin-errors';
 import RelayPlugin from '@pothos/plugin-relay';
 import ScopeAuthPlugin from '@pothos/plugin-scope-auth';
 import type { Context } from '../http/context.ts';
+import { auditPluginName } from './audit-plugin.ts';
 import { authFailureError } from './auth-errors.ts';
 import { textInputPluginName } from './text-input-plugin.ts';
 
@@ -18,8 +19,9 @@ export const builder = new SchemaBuilder<{
   DefaultFieldNullability: false;
   DefaultInputFieldRequiredness: true;
 }>({
-  // Wrapped in this order: auth first, then errors (which catches the text-input check's ValidationError).
-  plugins: [ScopeAuthPlugin, ErrorsPlugin, RelayPlugin, textInputPluginName],
+  // Wrapped in this order: the audit log (sees every outcome), auth, then errors (which catches
+  // the text-input check's ValidationError).
+  plugins: [auditPluginName, ScopeAuthPlugin, ErrorsPlugin, RelayPlugin, textInputPluginName],
   defaultFieldNullability: false,
   defaultInputFieldRequiredness: true,
   scopeAuth: {

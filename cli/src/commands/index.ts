@@ -1,6 +1,7 @@
 import type { CommandLineOf } from '../command.ts';
 import { aggregate } from './aggregate.ts';
 import { allocationsExtend, allocationsList } from './allocations.ts';
+import { auditList } from './audit.ts';
 import { autoRelease } from './auto-release.ts';
 import { jobsList } from './jobs.ts';
 import { paymentsList, paymentsRecord, paymentsRefund } from './payments.ts';
@@ -25,6 +26,7 @@ export const COMMANDS = [
   allocationsExtend,
   usersCreate,
   jobsList,
+  auditList,
   paymentsRecord,
   paymentsRefund,
   paymentsList,

@@ -1,0 +1,68 @@
+import { graphql } from '@hero/graphql';
+import { collectPages } from '../client.ts';
+import { defineCommand } from '../command.ts';
+import { formatJson, formatTable, formatTime, truncate } from '../format.ts';
+import { dateTime } from './allocations.ts';
+
+const DEFAULT_AUDIT_LIMIT = 50;
+
+export const AUDIT_LOG =
+  graphql(`query AuditLog($action: String, $since: DateTime, $first: Int, $after: String) {
+  auditLog(action: $action, since: $since, first: $first, after: $after) {
+    edges { node { id at actorKind actorId role action targetType targetId input outcome requestId clientIp } }
+    pageInfo { hasNextPage endCursor }
+  }
+}`);
+
+export const auditList = defineCommand({
+  name: 'audit list',
+  summary: 'list audit log entries (admin mutations, security events), newest first',
+  options: {
+    action: {
+      type: 'string',
+      value: '<action>',
+      help: 'only this action (e.g. createUser, auth.sign_in_failed)',
+    },
+    since: { type: 'string', value: '<date-time>', help: 'only entries at or after this ISO 8601 date-time' },
+    limit: {
+      type: 'string',
+      value: '<n>',
+      help: `at most this many (default ${DEFAULT_AUDIT_LIMIT}; pages are followed)`,
+    },
+  },
+  parse: (values) => ({
+    action: values.string('action') === undefined ? undefined : values.required('action'),
+    since: values.string('since') === undefined ? undefined : dateTime('since', values.required('since')),
+    limit: values.positiveInt('limit', DEFAULT_AUDIT_LIMIT),
+  }),
+  uses: 'api',
+  async run({ client, json, io }, { action, since, limit }) {
+    const entries = await collectPages(limit, async (first, after) => {
+      const data = await client.request(AUDIT_LOG, {
+        action: action ?? null,
+        since: since ?? null,
+        first,
+        after,
+      });
+      return data.auditLog;
+    });
+    if (json) return io.out(formatJson(entries));
+    if (entries.length === 0) return io.out('no audit entries\n');
+    io.out(
+      formatTable(
+        ['id', 'at', 'actor', 'action', 'target', 'outcome', 'client', 'request', 'input'],
+        entries.map((e) => [
+          e.id,
+          formatTime(e.at),
+          e.actorId ? `${e.actorKind}:${e.actorId}` : e.actorKind,
+          e.action,
+          e.targetId ? `${e.targetType ?? '?'}:${e.targetId}` : '-',
+          e.outcome,
+          e.clientIp ?? '-',
+          e.requestId ?? '-',
+          truncate(JSON.stringify(e.input), 60),
+        ]),
+      ),
+    );
+  },
+});

@@ -1,0 +1,70 @@
+import { graphql } from '@hero/graphql';
+import { adminQuery, connectionArgs, enumParam, nodes, pageInfoOf, param } from '#lib/server/admin.ts';
+import { PageInfoFields } from '#lib/server/admin-fragments.ts';
+import type { PageServerLoad } from './$types';
+
+const ACTOR_KINDS = ['ADMIN_SECRET', 'ADMIN_SESSION', 'USER', 'ANONYMOUS'] as const;
+
+const AUDIT_LOG = graphql(
+  `
+    query AdminAuditLog(
+      $action: String
+      $actorKind: AuditActorKind
+      $targetId: String
+      $first: Int
+      $after: String
+      $last: Int
+      $before: String
+    ) {
+      auditLog(
+        action: $action
+        actorKind: $actorKind
+        targetId: $targetId
+        first: $first
+        after: $after
+        last: $last
+        before: $before
+      ) {
+        edges {
+          node {
+            id
+            at
+            actorKind
+            actorId
+            role
+            action
+            targetType
+            targetId
+            input
+            outcome
+            requestId
+            clientIp
+          }
+        }
+        pageInfo {
+          ...PageInfoFields
+        }
+      }
+    }
+  `,
+  [PageInfoFields],
+);
+
+export const load: PageServerLoad = async (event) => {
+  const action = param(event.url, 'action');
+  const actorKind = enumParam(event.url, 'actorKind', ACTOR_KINDS);
+  const targetId = param(event.url, 'targetId');
+  const result = await adminQuery(event, AUDIT_LOG, {
+    action,
+    actorKind,
+    targetId,
+    ...connectionArgs(event.url),
+  });
+  return {
+    filters: { action: action ?? '', actorKind: actorKind ?? '', targetId: targetId ?? '' },
+    actorKinds: ACTOR_KINDS,
+    entries: nodes(result.data?.auditLog),
+    pageInfo: pageInfoOf(result.data?.auditLog),
+    error: result.error,
+  };
+};
