@@ -26,6 +26,17 @@ const REVOKE = graphql(`mutation RevokeApiToken($id: ID!) { revokeApiToken(id: $
   ... on RevokeApiTokenSuccess { apiToken { id name } }
   ... on Error { code message } } }`);
 const ME = graphql('{ me { id } }');
+const ADMIN_CREATE = graphql(`mutation AdminCreateApiToken($userId: ID!, $name: String!) {
+  createUserApiToken(userId: $userId, name: $name) { __typename
+    ... on CreateApiTokenSuccess { token apiToken { id name } }
+    ... on Error { code message } } }`);
+const ADMIN_LIST = graphql(
+  'query AdminUserTokens($id: ID!) { user(id: $id) { apiTokens { id name lastUsedAt } } }',
+);
+const ADMIN_REVOKE = graphql(`mutation AdminRevokeApiToken($userId: ID!, $id: ID!) {
+  revokeUserApiToken(userId: $userId, id: $id) { __typename
+    ... on RevokeUserApiTokenSuccess { apiToken { id } }
+    ... on Error { code message } } }`);
 
 describe('API tokens', () => {
   it('lifecycle: a signed-up user creates one, uses it, sees its last use, revokes it; then 401', async () => {
@@ -110,6 +121,34 @@ describe('API tokens', () => {
       { path: 'expiresAt', message: 'must be in the future' },
     ]);
     expect((await api.asUser(other.token, LIST)).data?.apiTokens).toEqual([]);
+  });
+
+  it('an operator creates a token for a user, sees it on the user, and revokes it; unknown user NOT_FOUND', async () => {
+    const user = await signUpUser(api);
+    const created = member(
+      (await api.admin(ADMIN_CREATE, { userId: user.id, name: 'issued by ops' })).data?.createUserApiToken,
+      'CreateApiTokenSuccess',
+    );
+    expect((await api.asUser(created.token, ME)).data?.me.id).toBe(user.id);
+    const listed = (await api.admin(ADMIN_LIST, { id: user.id })).data?.user?.apiTokens ?? [];
+    expect(listed.map((t) => t.name)).toEqual(['issued by ops']);
+    const other = await signUpUser(api);
+    expect(
+      codeOf(
+        (await api.admin(ADMIN_REVOKE, { userId: other.id, id: created.apiToken.id })).data
+          ?.revokeUserApiToken,
+      ),
+    ).toBe('NOT_FOUND');
+    member(
+      (await api.admin(ADMIN_REVOKE, { userId: user.id, id: created.apiToken.id })).data?.revokeUserApiToken,
+      'RevokeUserApiTokenSuccess',
+    );
+    expect((await api.asUser(created.token, ME)).status).toBe(401);
+    for (const userId of ['00000000-0000-4000-8000-000000000000', 'not-a-uuid']) {
+      const res = await api.admin(ADMIN_CREATE, { userId, name: 'x' });
+      expect(res.status).toBe(200);
+      expect(codeOf(res.data?.createUserApiToken)).toBe('NOT_FOUND');
+    }
   });
 
   it("createUser's token is an API token that allocates, and the operations need a user", async () => {

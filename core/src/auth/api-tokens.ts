@@ -56,7 +56,7 @@ const COLUMNS = sql`id, user_id as "userId", name, created_at as "createdAt", ex
 /**
  * Creates a named API token for a user (in `em`'s transaction, if any). The token is in the
  * answer only: just its sha256 is stored. A blank or over-long name, or an expiry that is not
- * in the future: ValidationError, nothing stored.
+ * in the future: ValidationError; an unknown user: NotFoundError; nothing stored either way.
  */
 export async function createApiToken(
   em: EntityManager,
@@ -69,6 +69,11 @@ export async function createApiToken(
     throw new ValidationError([{ path: 'expiresAt', message: 'must be in the future' }], 'Invalid API token');
   }
   const token = generateToken('api');
+  // An operator may name any user: an unknown one is NOT_FOUND, not a foreign-key failure.
+  const user = isUuid(input.userId)
+    ? await firstRow<{ id: string }>(em, sql`select id from users where id = ${input.userId}`)
+    : undefined;
+  if (!user) throw new NotFoundError('User', input.userId);
   const row = await firstRow<RawRow>(
     em,
     sql`insert into api_token (user_id, name, token_hash, created_at, expires_at)

@@ -7,6 +7,7 @@ import {
 } from '@hero/core/auth/api-tokens';
 import { NotFoundError, ValidationError } from '@hero/core/errors';
 import { builder } from '../builder.ts';
+import { UserType } from './user.ts';
 
 const ApiTokenType = builder.objectRef<ApiTokenRow>('ApiToken').implement({
   description:
@@ -84,5 +85,59 @@ builder.mutationField('revokeApiToken', (t) =>
       dataField: { name: 'apiToken' },
     },
     resolve: (_root, args, ctx) => revokeApiToken(ctx.em, { userId: ctx.user!.id, tokenId: String(args.id) }),
+  }),
+);
+
+builder.objectField(UserType, 'apiTokens', (t) =>
+  t.field({
+    type: [ApiTokenType],
+    description:
+      "The user's API tokens that are not revoked, newest first (one query per user: ask for it on one user).",
+    resolve: (user, _args, ctx) => listApiTokens(ctx.em, user.id),
+  }),
+);
+
+builder.mutationField('createUserApiToken', (t) =>
+  t.field({
+    type: CreateApiTokenSuccess,
+    description:
+      'Admin: create a named API token for a user (as `createApiToken` does for the viewer), answered once. Unknown user: NOT_FOUND.',
+    authScopes: { admin: true },
+    args: {
+      userId: t.arg.id(),
+      name: t.arg.string(),
+      expiresAt: t.arg({ type: 'DateTime', required: false }),
+    },
+    errors: {
+      types: [ValidationError, NotFoundError],
+      union: { name: 'CreateUserApiTokenResult' },
+      directResult: true,
+    },
+    resolve: async (_root, args, ctx) => {
+      const { token, row } = await createApiToken(ctx.em, {
+        userId: String(args.userId),
+        name: args.name,
+        expiresAt: args.expiresAt ?? null,
+      });
+      return { token, apiToken: row };
+    },
+  }),
+);
+
+builder.mutationField('revokeUserApiToken', (t) =>
+  t.field({
+    type: ApiTokenType,
+    description:
+      "Admin: revoke one of a user's API tokens (e.g. a leaked one). A token of another user, an unknown or a revoked one: NOT_FOUND.",
+    authScopes: { admin: true },
+    args: { userId: t.arg.id(), id: t.arg.id() },
+    errors: {
+      types: [NotFoundError],
+      union: { name: 'RevokeUserApiTokenResult' },
+      result: { name: 'RevokeUserApiTokenSuccess' },
+      dataField: { name: 'apiToken' },
+    },
+    resolve: (_root, args, ctx) =>
+      revokeApiToken(ctx.em, { userId: String(args.userId), tokenId: String(args.id) }),
   }),
 );
