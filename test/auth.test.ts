@@ -93,6 +93,16 @@ const ADMIN_OPERATIONS: [string, Operation, () => Record<string, unknown>][] = [
     () => ({ id: bob.id }),
   ],
   ['reconcileBalancesNow', graphql('mutation { reconcileBalancesNow { usersChecked } }'), () => ({})],
+  [
+    'createUserApiToken',
+    graphql('mutation($id: ID!) { createUserApiToken(userId: $id, name: "gate") { __typename } }'),
+    () => ({ id: bob.id }),
+  ],
+  [
+    'revokeUserApiToken',
+    graphql('mutation($id: ID!) { revokeUserApiToken(userId: $id, id: $id) { __typename } }'),
+    () => ({ id: bob.id }),
+  ],
 ];
 
 describe('admin gating', () => {

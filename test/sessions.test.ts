@@ -87,13 +87,13 @@ describe('signUp', () => {
       billing: { creditBalanceCents: 0, currency: 'EUR' },
     });
 
-    const [user] = await db.query<{ password_hash: string; api_token_hash: string | null }>(
-      'select password_hash, api_token_hash from users where id = $1',
+    const [user] = await db.query<{ password_hash: string }>(
+      'select password_hash from users where id = $1',
       [result.user.id],
     );
     expect(user.password_hash).toMatch(/^\$argon2id\$v=19\$m=19456,t=2,p=1\$/);
     expect(user.password_hash).not.toContain(password);
-    expect(user.api_token_hash).toBeNull();
+    expect(await db.query('select id from api_token where user_id = $1', [result.user.id])).toEqual([]);
 
     const sessions = await db.query('select * from auth_session where user_id = $1', [result.user.id]);
     expect(sessions).toHaveLength(1);

@@ -107,16 +107,21 @@ async function seed(
     token: generateToken(),
   }));
   await sql.query(
-    `insert into users (id, email, display_name, api_token_hash, vm_quota, vm_quota_period_end)
-     select u.id, 'bench-' || u.n || '@example.test', 'Bench user ' || u.n, u.hash, 1,
-            now() + make_interval(days => $3)
-       from unnest($1::uuid[], $2::text[]) with ordinality as u(id, hash, n)`,
-    [users.map((u) => u.id), users.map((u) => hashToken(u.token)), PLAN_DAYS],
+    `insert into users (id, email, display_name, vm_quota, vm_quota_period_end)
+     select u.id, 'bench-' || u.n || '@example.test', 'Bench user ' || u.n, 1,
+            now() + make_interval(days => $2)
+       from unnest($1::uuid[]) with ordinality as u(id, n)`,
+    [users.map((u) => u.id), PLAN_DAYS],
+  );
+  await sql.query(
+    `insert into api_token (user_id, name, token_hash)
+     select u.id, 'bench', u.hash from unnest($1::uuid[], $2::text[]) as u(id, hash)`,
+    [users.map((u) => u.id), users.map((u) => hashToken(u.token))],
   );
   await sql.query(
     `insert into billing (user_id, credit_balance_cents, currency) select id, 0, 'EUR' from users`,
   );
-  await sql.query('vacuum analyze users, billing, pool_vm, vm_allocation');
+  await sql.query('vacuum analyze users, api_token, billing, pool_vm, vm_allocation');
   return { users, manifest: parsed };
 }
 
@@ -352,10 +357,12 @@ const MAX_ATTEMPTS = 3;
  * points the VM at it. Retries on the one-active-per-VM index like the api does.
  */
 async function rawAllocate(sql: pg.Pool, token: string): Promise<string> {
-  const found = await sql.query<{ id: string }>('select id from users where api_token_hash = $1 limit 1', [
-    hashToken(token),
-  ]);
-  const userId = found.rows[0]?.id;
+  const found = await sql.query<{ user_id: string }>(
+    `select user_id from api_token
+      where token_hash = $1 and revoked_at is null and (expires_at is null or expires_at > now())`,
+    [hashToken(token)],
+  );
+  const userId = found.rows[0]?.user_id;
   if (!userId) throw new Error('UNAUTHENTICATED');
   for (let attempt = 1; ; attempt++) {
     const client = await sql.connect();

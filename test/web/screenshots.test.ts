@@ -19,6 +19,7 @@ import {
   WIDTHS,
 } from '../support/browser.ts';
 import { recordPayment, type SignedUpUser } from '../support/factories.ts';
+import { graphql } from '../support/graphql.ts';
 import { ADMIN_COOKIE, ADMIN_PAGES, type Stack, startStack, USER_COOKIE } from '../support/web.ts';
 
 let stack: Stack;
@@ -31,6 +32,13 @@ beforeAll(async () => {
   user = await stack.signUp({ displayName: 'Screenshot User' });
   await stack.allocate(user.token);
   await recordPayment(stack.api, user.id, 1_250, { note: 'screenshot payment' });
+  // The account page with a row in API tokens.
+  const token = await stack.api.asUser(
+    user.token,
+    graphql('mutation ScreenshotApiToken { createApiToken(name: "ci deploy") { __typename } }'),
+  );
+  if (token.data?.createApiToken.__typename !== 'CreateApiTokenSuccess')
+    throw new Error('createApiToken failed');
   adminToken = await stack.adminToken();
 });
 afterAll(async () => {

@@ -1,4 +1,5 @@
 import type { IncomingMessage } from 'node:http';
+import { userIdForApiToken } from '@hero/core/auth/api-tokens';
 import type { AuthSettings, ClientInfo } from '@hero/core/auth/sessions';
 import { findLiveSession } from '@hero/core/auth/sessions';
 import { hashToken, secretsEqual, tokenKind } from '@hero/core/auth/tokens';
@@ -11,7 +12,6 @@ import type { Provisioner } from '@hero/core/provisioners/provisioner';
 import type { ForgeLinks } from '@hero/core/usage/sources/source-config';
 import type { UsageSource } from '@hero/core/usage/sources/usage-source';
 import type { SignupTrial } from '@hero/core/users/signup-trial';
-import { userIdForTokenHash } from '@hero/core/users/user-for-token';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { clientIpOf, type ProxyMatcher } from './client-ip.ts';
 import { createLoaders, type Loaders } from './loaders.ts';
@@ -141,7 +141,7 @@ export async function createContext(
         adminVia = 'session';
       }
     } else {
-      user = token ? await userIdForTokenHash(em, hashToken(token)) : null;
+      user = token ? await userIdForApiToken(em, hashToken(token)) : null;
       userCredential = user ? 'valid' : 'invalid';
     }
   }

@@ -40,9 +40,9 @@ describe('signUp and signIn', () => {
       kind: 'USER',
       userId: user.id,
     });
-    const [row] = await t.query('select password_hash, api_token_hash from users where id = $1', [user.id]);
+    const [row] = await t.query('select password_hash from users where id = $1', [user.id]);
     expect(row.password_hash).toMatch(/^\$argon2id\$/);
-    expect(row.api_token_hash).toBeNull();
+    expect(await t.query('select id from api_token where user_id = $1', [user.id])).toEqual([]);
   });
 
   it('signUp starts without a plan, or with the sign-up trial when one is offered', async () => {

@@ -13,8 +13,6 @@ export const UserSchema = defineEntity({
     displayName: p.text(),
     /** Slot for a forge / OIDC identity; unused until sign-in through the forge exists. */
     forgeId: p.text().nullable().unique(),
-    /** sha256 of the user's API bearer token (the token itself is shown once). */
-    apiTokenHash: p.text().nullable().unique().hidden(),
     /** argon2id PHC string; null: no password (users made by createUser), no password sign-in. */
     passwordHash: p.text().nullable().hidden().lazy(),
     vmQuota: p.integer().default(0),

@@ -1,7 +1,7 @@
 import { UniqueConstraintViolationException } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { z } from 'zod';
-import { generateToken, hashToken } from '../auth/tokens.ts';
+import { createApiToken } from '../auth/api-tokens.ts';
 import { openBillingAccount } from '../billing/ledger.ts';
 import { User } from '../entities/user.entity.ts';
 import { EmailTakenError, parseInput, ValidationError } from '../errors.ts';
@@ -31,7 +31,7 @@ export interface CreateUserInput {
 
 export interface CreateUserResult {
   user: User;
-  /** The user's API bearer token: returned once, stored hashed. */
+  /** The user's first API token (named CREATED_BY_OPERATOR_TOKEN_NAME): returned once, stored hashed. */
   token: string;
 }
 
@@ -40,7 +40,6 @@ export interface NewUser {
   email: string;
   displayName: string;
   currency?: string;
-  apiTokenHash?: string | null;
   /** argon2id hash (auth/passwords.ts); none: the user cannot sign in with a password. */
   passwordHash?: string | null;
   /** The plan the account starts with (a sign-up trial); none: quota 0 and no plan period. */
@@ -59,7 +58,6 @@ export async function insertUser(em: EntityManager, data: NewUser): Promise<User
       const created = tx.create(User, {
         email: data.email,
         displayName: data.displayName,
-        apiTokenHash: data.apiTokenHash ?? null,
         passwordHash: data.passwordHash ?? null,
         vmQuota: data.plan?.vmQuota ?? 0,
         vmQuotaPeriodEnd: data.plan?.periodEnd ?? null,
@@ -81,17 +79,22 @@ function isEmailConflict(err: UniqueConstraintViolationException): boolean {
   return constraint === 'users_email_unique' || (!constraint && /users_email_unique/.test(err.message));
 }
 
-/** Creates a user with an empty billing account and a fresh API token. */
+/** The name of the API token createUser makes. */
+export const CREATED_BY_OPERATOR_TOKEN_NAME = 'created by operator';
+
+/** Creates a user with an empty billing account and a fresh API token, in one transaction. */
 export async function createUser(em: EntityManager, input: CreateUserInput): Promise<CreateUserResult> {
   const data = parseInput(
     createUserSchema,
     { email: input.email.trim(), displayName: input.displayName },
     'Invalid user',
   );
-  const token = generateToken();
   try {
-    const user = await insertUser(em, { ...data, currency: input.currency, apiTokenHash: hashToken(token) });
-    return { user, token };
+    return await em.transactional(async (tx) => {
+      const user = await insertUser(tx, { ...data, currency: input.currency });
+      const { token } = await createApiToken(tx, { userId: user.id, name: CREATED_BY_OPERATOR_TOKEN_NAME });
+      return { user, token };
+    });
   } catch (err) {
     if (err instanceof EmailTakenError) {
       throw new ValidationError([{ path: 'email', message: 'is already registered' }], 'Invalid user');

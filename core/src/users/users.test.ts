@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { releaseAllocation } from '../allocation/release-allocation.ts';
+import { hashToken } from '../auth/tokens.ts';
 import { Billing } from '../entities/billing.entity.ts';
 import { User } from '../entities/user.entity.ts';
 import { NotFoundError, ValidationError } from '../errors.ts';
@@ -42,12 +43,14 @@ describe('createUser', () => {
       email: `hash-${uniqueTag()}@example.org`,
       displayName: 'H',
     });
-    const [row] = await t.query<{ api_token_hash: string }>(
-      'select api_token_hash from users where id = $1',
+    const tokens = await t.query<{ name: string; token_hash: string }>(
+      'select name, token_hash from api_token where user_id = $1',
       [user.id],
     );
-    expect(row.api_token_hash).toBeTruthy();
-    expect(row.api_token_hash).not.toContain(token);
+    expect(tokens).toHaveLength(1);
+    expect(tokens[0].name).toBe('created by operator');
+    expect(tokens[0].token_hash).toBe(hashToken(token));
+    expect(tokens[0].token_hash).not.toContain(token);
   });
 
   it('defaults the billing currency to EUR', async () => {

@@ -126,7 +126,8 @@ builder.queryField('users', (t) =>
 builder.mutationField('createUser', (t) =>
   t.field({
     type: CreateUserPayload,
-    description: 'Admin: create a user with an empty balance; answers the API token once.',
+    description:
+      "Admin: create a user with an empty balance; answers once an API token named 'created by operator' (listed in the user's `apiTokens`, revocable there).",
     authScopes: { admin: true },
     args: { input: t.arg({ type: CreateUserInput }) },
     errors: {

@@ -3,7 +3,7 @@ import { fail } from '@sveltejs/kit';
 import { type FieldErrors, problemsByField, rateLimitMessage } from '#lib/components/dashboard/auth-form.ts';
 import { describeApiError, gql } from '#lib/server/api.ts';
 import { PasswordErrorFields } from '#lib/server/auth-fragments.ts';
-import type { Actions } from './$types';
+import type { Actions, PageServerLoad } from './$types';
 
 const CHANGE_PASSWORD = graphql(
   `
@@ -20,6 +20,76 @@ const CHANGE_PASSWORD = graphql(
   [PasswordErrorFields],
 );
 
+const API_TOKENS = graphql(`
+  query WebApiTokens {
+    apiTokens {
+      id
+      name
+      createdAt
+      expiresAt
+      lastUsedAt
+    }
+  }
+`);
+
+const CREATE_API_TOKEN = graphql(`
+  mutation WebCreateApiToken($name: String!, $expiresAt: DateTime) {
+    createApiToken(name: $name, expiresAt: $expiresAt) {
+      __typename
+      ... on CreateApiTokenSuccess {
+        token
+        apiToken {
+          id
+          name
+        }
+      }
+      ... on ValidationError {
+        problems {
+          path
+          message
+        }
+      }
+    }
+  }
+`);
+
+const REVOKE_API_TOKEN = graphql(`
+  mutation WebRevokeApiToken($id: ID!) {
+    revokeApiToken(id: $id) {
+      __typename
+      ... on RevokeApiTokenSuccess {
+        apiToken {
+          id
+          name
+        }
+      }
+      ... on Error {
+        code
+        message
+      }
+    }
+  }
+`);
+
+/** The expiry choices of the create form, in days; '' : never. */
+const API_TOKEN_EXPIRY_DAYS = ['', '7', '30', '90', '365'] as const;
+
+export const load: PageServerLoad = async (event) => {
+  const { apiTokens } = await gql(event, API_TOKENS);
+  return { apiTokens };
+};
+
+/** What the API tokens section's forms tell the page. */
+export interface ApiTokenForm {
+  apiToken: {
+    errors: { name?: string[]; expiresInDays?: string[] };
+    message?: string;
+    /** Set once, right after creation: the token to copy. */
+    created?: { name: string; token: string };
+    revoked?: string;
+  };
+}
+
 type Field = 'currentPassword' | 'newPassword';
 
 export interface ChangePasswordForm {
@@ -31,6 +101,52 @@ export interface ChangePasswordForm {
 }
 
 export const actions: Actions = {
+  createApiToken: async (event) => {
+    const data = await event.request.formData();
+    const name = String(data.get('name') ?? '').trim();
+    const days = String(data.get('expiresInDays') ?? '');
+    if (!name) return fail<ApiTokenForm>(400, { apiToken: { errors: { name: ['Enter a name.'] } } });
+    if (!(API_TOKEN_EXPIRY_DAYS as readonly string[]).includes(days))
+      return fail<ApiTokenForm>(400, { apiToken: { errors: { expiresInDays: ['Choose an expiry.'] } } });
+    const expiresAt = days ? new Date(Date.now() + Number(days) * 86_400_000).toISOString() : null;
+    let result: ResultOf<typeof CREATE_API_TOKEN>['createApiToken'];
+    try {
+      ({ createApiToken: result } = await gql(event, CREATE_API_TOKEN, { name, expiresAt }));
+    } catch (err) {
+      return fail<ApiTokenForm>(503, { apiToken: { errors: {}, message: describeApiError(err).message } });
+    }
+    if (result.__typename === 'CreateApiTokenSuccess') {
+      const created: ApiTokenForm = {
+        apiToken: { errors: {}, created: { name: result.apiToken.name, token: result.token } },
+      };
+      return created;
+    }
+    const errors: ApiTokenForm['apiToken']['errors'] = {};
+    for (const p of result.problems) {
+      if (p.path === 'expiresAt') errors.expiresInDays = [...(errors.expiresInDays ?? []), p.message];
+      else errors.name = [...(errors.name ?? []), `The name ${p.message}.`];
+    }
+    return fail<ApiTokenForm>(400, { apiToken: { errors } });
+  },
+
+  revokeApiToken: async (event) => {
+    const data = await event.request.formData();
+    const id = String(data.get('id') ?? '');
+    let result: ResultOf<typeof REVOKE_API_TOKEN>['revokeApiToken'];
+    try {
+      ({ revokeApiToken: result } = await gql(event, REVOKE_API_TOKEN, { id }));
+    } catch (err) {
+      return fail<ApiTokenForm>(503, { apiToken: { errors: {}, message: describeApiError(err).message } });
+    }
+    if (result.__typename === 'RevokeApiTokenSuccess') {
+      const revoked: ApiTokenForm = { apiToken: { errors: {}, revoked: result.apiToken.name } };
+      return revoked;
+    }
+    return fail<ApiTokenForm>(404, {
+      apiToken: { errors: {}, message: 'That token does not exist (any more): it may be revoked already.' },
+    });
+  },
+
   changePassword: async (event) => {
     const data = await event.request.formData();
     const currentPassword = String(data.get('currentPassword') ?? '');

@@ -1,0 +1,146 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
+import { z } from 'zod';
+import { nativePool } from '../db/native-pool.ts';
+import { firstRow, nativeText, rows, sql } from '../db/sql.ts';
+import { NotFoundError, parseInput, ValidationError } from '../errors.ts';
+import { isUuid } from '../lib/ids.ts';
+import { generateToken, hashToken } from './tokens.ts';
+
+/** A token's last use is written at most this often, so a busy token does not write on every request. */
+export const LAST_USED_RESOLUTION_SECONDS = 60;
+
+/** An API token as its owner sees it: never the token or its hash. */
+export interface ApiTokenRow {
+  id: string;
+  userId: string;
+  name: string;
+  createdAt: Date;
+  expiresAt: Date | null;
+  lastUsedAt: Date | null;
+  revokedAt: Date | null;
+}
+
+export const apiTokenNameSchema = z
+  .string()
+  .trim()
+  .min(1, 'must not be empty')
+  .max(100, 'must be at most 100 characters');
+
+export interface CreateApiTokenInput {
+  userId: string;
+  name: string;
+  /** None: the token works until it is revoked. */
+  expiresAt?: Date | null;
+}
+
+type RawRow = Omit<ApiTokenRow, 'createdAt' | 'expiresAt' | 'lastUsedAt' | 'revokedAt'> & {
+  createdAt: Date | string;
+  expiresAt: Date | string | null;
+  lastUsedAt: Date | string | null;
+  revokedAt: Date | string | null;
+};
+
+/** Timestamps come back from the ORM's connection as text. */
+const date = (value: Date | string | null): Date | null => (value === null ? null : new Date(value));
+const toRow = (raw: RawRow): ApiTokenRow => ({
+  ...raw,
+  createdAt: new Date(raw.createdAt),
+  expiresAt: date(raw.expiresAt),
+  lastUsedAt: date(raw.lastUsedAt),
+  revokedAt: date(raw.revokedAt),
+});
+
+const COLUMNS = sql`id, user_id as "userId", name, created_at as "createdAt", expires_at as "expiresAt",
+  last_used_at as "lastUsedAt", revoked_at as "revokedAt"`;
+
+/**
+ * Creates a named API token for a user (in `em`'s transaction, if any). The token is in the
+ * answer only: just its sha256 is stored. A blank or over-long name, or an expiry that is not
+ * in the future: ValidationError; an unknown user: NotFoundError; nothing stored either way.
+ */
+export async function createApiToken(
+  em: EntityManager,
+  input: CreateApiTokenInput,
+  now: Date = new Date(),
+): Promise<{ token: string; row: ApiTokenRow }> {
+  const name = parseInput(apiTokenNameSchema, input.name, 'Invalid API token');
+  const expiresAt = input.expiresAt ?? null;
+  if (expiresAt && !(expiresAt.getTime() > now.getTime())) {
+    throw new ValidationError([{ path: 'expiresAt', message: 'must be in the future' }], 'Invalid API token');
+  }
+  const token = generateToken('api');
+  // An operator may name any user: an unknown one is NOT_FOUND, not a foreign-key failure.
+  const user = isUuid(input.userId)
+    ? await firstRow<{ id: string }>(em, sql`select id from users where id = ${input.userId}`)
+    : undefined;
+  if (!user) throw new NotFoundError('User', input.userId);
+  const row = await firstRow<RawRow>(
+    em,
+    sql`insert into api_token (user_id, name, token_hash, created_at, expires_at)
+        values (${input.userId}, ${name}, ${hashToken(token)}, ${now}, ${expiresAt})
+        returning ${COLUMNS}`,
+  );
+  if (!row) throw new Error('insert into api_token returned no row');
+  return { token, row: toRow(row) };
+}
+
+/** A user's tokens that are not revoked (expired ones included, so the owner sees why one stopped), newest first. */
+export async function listApiTokens(em: EntityManager, userId: string): Promise<ApiTokenRow[]> {
+  const found = await rows<RawRow>(
+    em,
+    sql`select ${COLUMNS} from api_token where user_id = ${userId} and revoked_at is null
+        order by created_at desc, id`,
+  );
+  return found.map(toRow);
+}
+
+/**
+ * Revokes one of the user's tokens: it is refused from the next request on. A token of another
+ * user, an unknown id or one revoked already: NotFoundError (nothing tells another user's token
+ * apart from none).
+ */
+export async function revokeApiToken(
+  em: EntityManager,
+  input: { userId: string; tokenId: string },
+): Promise<ApiTokenRow> {
+  const row = isUuid(input.tokenId)
+    ? await firstRow<RawRow>(
+        em,
+        sql`update api_token set revoked_at = now()
+             where id = ${input.tokenId} and user_id = ${input.userId} and revoked_at is null
+             returning ${COLUMNS}`,
+      )
+    : undefined;
+  if (!row) throw new NotFoundError('ApiToken', input.tokenId);
+  return toRow(row);
+}
+
+const FIND_LIVE = nativeText(
+  sql`select id, user_id, (last_used_at is null or last_used_at < now() - make_interval(secs => ${0})) as stale
+        from api_token
+       where token_hash = ${''} and revoked_at is null and (expires_at is null or expires_at > now())`,
+);
+const TOUCH = nativeText(
+  sql`update api_token set last_used_at = now()
+       where id = ${''} and (last_used_at is null or last_used_at < now() - make_interval(secs => ${0}))`,
+);
+
+/**
+ * The user a bearer API token (by its hash) belongs to, if it is neither revoked nor expired.
+ * Runs on every request with an API token, so it is one indexed statement on the native pool;
+ * the last use is written only when the stored one is older than LAST_USED_RESOLUTION_SECONDS.
+ */
+export async function userIdForApiToken(
+  em: EntityManager,
+  tokenHash: string,
+): Promise<{ id: string } | null> {
+  const pool = await nativePool(em);
+  const found = await pool.query<{ id: string; user_id: string; stale: boolean }>(FIND_LIVE, [
+    LAST_USED_RESOLUTION_SECONDS,
+    tokenHash,
+  ]);
+  const token = found.rows[0];
+  if (!token) return null;
+  if (token.stale) await pool.query(TOUCH, [token.id, LAST_USED_RESOLUTION_SECONDS]);
+  return { id: token.user_id };
+}
