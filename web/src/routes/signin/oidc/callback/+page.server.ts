@@ -5,7 +5,7 @@ import { describeApiError, gql } from '#lib/server/api.ts';
 import { SignInErrorFields } from '#lib/server/auth-fragments.ts';
 import { oidcClient, redirectUri, takeFlow } from '#lib/server/oidc.ts';
 import { setSessionCookie, USER_COOKIE } from '#lib/server/session.ts';
-import type { RequestHandler } from './$types';
+import type { PageServerLoad } from './$types';
 
 const SIGN_IN_WITH_OIDC = graphql(
   `
@@ -30,9 +30,10 @@ const START_AGAIN = 'The sign-in with the forge could not be verified. Start it 
 /**
  * The issuer sends the browser back here. The code is exchanged with this browser's PKCE
  * verifier, and the state and the ID token's nonce are checked (openid-client); the api then
- * verifies the ID token itself and opens the session.
+ * verifies the ID token itself and opens the session. A load, not an endpoint: a refusal is
+ * shown on the app's error page.
  */
-export const GET: RequestHandler = async (event) => {
+export const load: PageServerLoad = async (event) => {
   const { cookies, url } = event;
   const configuration = oidcClient();
   if (!configuration) error(404, 'Sign-in with the forge is not configured.');
