@@ -78,6 +78,14 @@ describe('signInWithOidc', () => {
     expect(await t.em().count(User, { forgeId: `${oidc.issuer}#${p.sub}` })).toBe(1);
   });
 
+  it('two first logins at once make one account', async () => {
+    const p = person();
+    const token = await idToken(p);
+    const [a, b] = await Promise.all([signIn(token), signIn(token)]);
+    expect(a.user.id).toBe(b.user.id);
+    expect(await t.em().fork().count(User, { email: p.email })).toBe(1);
+  });
+
   it('links a password account with the same verified email', async () => {
     const p = person();
     const { user } = await signUp(

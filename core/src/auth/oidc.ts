@@ -1,7 +1,8 @@
+import { UniqueConstraintViolationException } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { createRemoteJWKSet, type JWTPayload, jwtVerify } from 'jose';
 import { User } from '../entities/user.entity.ts';
-import { InvalidCredentialsError, ValidationError } from '../errors.ts';
+import { EmailTakenError, InvalidCredentialsError, ValidationError } from '../errors.ts';
 import { displayNameSchema, emailSchema, insertUser, normalizeEmail } from '../users/create-user.ts';
 import { type SignupTrial, trialPlan } from '../users/signup-trial.ts';
 import { countAttempt, ipBucket } from './rate-limit.ts';
@@ -120,12 +121,31 @@ export async function signInWithOidc(
   ]);
   const identity = await verifyIdToken(options.oidc, input.idToken, input.nonce);
 
-  const signedIn = await em.transactional(async (tx) => {
+  // Two first logins of one person at once: the loser's insert hits forge_id's unique
+  // constraint (or the email's); once more, it finds the winner's account.
+  let signedIn: SignedIn;
+  try {
+    signedIn = await openOidcSession(em, identity, options);
+  } catch (err) {
+    if (!(err instanceof UniqueConstraintViolationException || err instanceof EmailTakenError)) throw err;
+    signedIn = await openOidcSession(em, identity, options);
+  }
+  await pruneEndedSessions(em);
+  return signedIn;
+}
+
+function openOidcSession(
+  em: EntityManager,
+  identity: OidcIdentity,
+  options: { settings: AuthSettings; client: ClientInfo; currency: string; trial?: SignupTrial | null },
+): Promise<SignedIn> {
+  return em.transactional(async (tx) => {
     let user = await tx.findOne(User, { forgeId: identity.forgeId });
     if (!user && identity.email && identity.emailVerified) {
       user = await tx.findOne(User, { email: normalizeEmail(identity.email) });
       if (user) {
-        if (user.forgeId !== null)
+        // Equal: a concurrent first login of the same person committed in between.
+        if (user.forgeId !== null && user.forgeId !== identity.forgeId)
           throw new InvalidCredentialsError(
             'This email belongs to an account linked to another forge identity',
           );
@@ -151,6 +171,4 @@ export async function signInWithOidc(
     const session = openSession(tx, 'USER', options.settings, options.client, { userId: user.id });
     return { user, session };
   });
-  await pruneEndedSessions(em);
-  return signedIn;
 }
