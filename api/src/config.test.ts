@@ -18,6 +18,16 @@ function problems(env: Record<string, string>): string[] {
 }
 
 describe('api configuration', () => {
+  it('takes OIDC_ISSUER_URL and OIDC_CLIENT_ID together', () => {
+    expect(problems({ ...base, OIDC_ISSUER_URL: 'https://forge.example.com/' }).join('\n')).toContain(
+      'OIDC_ISSUER_URL and OIDC_CLIENT_ID go together',
+    );
+    expect(problems({ ...base, OIDC_CLIENT_ID: 'hero' }).join('\n')).toContain('go together');
+    expect(
+      loadApiConfig({ ...base, OIDC_ISSUER_URL: 'https://forge.example.com/', OIDC_CLIENT_ID: 'hero' }),
+    ).toMatchObject({ OIDC_ISSUER_URL: 'https://forge.example.com/', OIDC_CLIENT_ID: 'hero' });
+  });
+
   it('applies defaults', () => {
     const config = loadApiConfig(base);
     expect(config).toMatchObject({

@@ -265,6 +265,17 @@ export const apiConfigSchema = z
       .describe(
         "the web UI's public base URL, e.g. `https://hero.example.com`: links in emails (`<url>/reset?token=…`), and where Stripe Checkout sends the browser back (`<url>/credit/done?session_id=…`, or `<url>/credit?cancelled=1`)",
       ),
+    OIDC_ISSUER_URL: z
+      .url({ protocol: /^https?$/, error: 'must be an http(s) URL such as https://forge.example.com/' })
+      .optional()
+      .describe(
+        "sign in with the forge (OpenID Connect): the issuer identifier exactly as its discovery document states it (Forgejo and Gitea: `https://<forge>/`). Set with `OIDC_CLIENT_ID`: `signInWithOidc` verifies ID tokens against the issuer's published keys. Unset: `signInWithOidc` is refused",
+      ),
+    OIDC_CLIENT_ID: z
+      .string()
+      .min(1)
+      .optional()
+      .describe("with `OIDC_ISSUER_URL`: the web's OAuth client id, the audience every ID token must name"),
     PASSWORD_RESET_RATE_LIMIT_EMAIL: z.coerce
       .number()
       .int()
@@ -313,6 +324,12 @@ export const apiConfigSchema = z
     checkPoolSource(config, ctx);
     checkUsageSource(config, ctx);
     checkPlanCatalogEnv(config, ctx);
+    if ((config.OIDC_ISSUER_URL === undefined) !== (config.OIDC_CLIENT_ID === undefined))
+      ctx.addIssue({
+        code: 'custom',
+        message: 'OIDC_ISSUER_URL and OIDC_CLIENT_ID go together: set both or neither',
+        path: [config.OIDC_ISSUER_URL === undefined ? 'OIDC_ISSUER_URL' : 'OIDC_CLIENT_ID'],
+      });
     for (const message of topUpLimitProblems({
       minCents: config.TOPUP_MIN_CENTS,
       maxCents: config.TOPUP_MAX_CENTS,

@@ -130,6 +130,10 @@ async function main(): Promise<void> {
         rateLimitIp: config.AUTH_RATE_LIMIT_IP,
       },
       trustedProxies: config.TRUSTED_PROXIES,
+      oidc:
+        config.OIDC_ISSUER_URL && config.OIDC_CLIENT_ID
+          ? { issuer: config.OIDC_ISSUER_URL, clientId: config.OIDC_CLIENT_ID }
+          : null,
       passwordReset: {
         webUrl: config.WEB_PUBLIC_URL,
         rateLimitEmail: config.PASSWORD_RESET_RATE_LIMIT_EMAIL,

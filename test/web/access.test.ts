@@ -61,6 +61,16 @@ afterAll(async () => {
 });
 
 describe('access control in the web UI', () => {
+  it('without OIDC_ISSUER_URL: no forge button, and /signin/oidc is not there', async () => {
+    const page = await fetch(`${stack.url}/signin`);
+    expect(page.status).toBe(200);
+    expect(await page.text()).not.toContain('/signin/oidc');
+    expect((await fetch(`${stack.url}/signin/oidc`, { redirect: 'manual' })).status).toBe(404);
+    expect(
+      (await fetch(`${stack.url}/signin/oidc/callback?code=x&state=y`, { redirect: 'manual' })).status,
+    ).toBe(404);
+  });
+
   it('a signed-in user (no admin session) is sent to /admin/login from every admin page', async () => {
     const context = await newContext(browser, { baseURL: stack.url });
     await addSessionCookie(context, stack.url, USER_COOKIE, userA.token);

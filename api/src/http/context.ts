@@ -1,5 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import { userIdForApiToken } from '@hero/core/auth/api-tokens';
+import type { OidcSettings } from '@hero/core/auth/oidc';
 import type { AuthSettings, ClientInfo } from '@hero/core/auth/sessions';
 import { findLiveSession } from '@hero/core/auth/sessions';
 import { hashToken, secretsEqual, tokenKind } from '@hero/core/auth/tokens';
@@ -40,6 +41,8 @@ export interface ApiSettings {
   auth: AuthSettings;
   /** Reset links and their rate limits (WEB_PUBLIC_URL, PASSWORD_RESET_RATE_LIMIT_EMAIL). */
   passwordReset: { webUrl: string; rateLimitEmail: number };
+  /** The OpenID Connect issuer signInWithOidc accepts (OIDC_ISSUER_URL, OIDC_CLIENT_ID); null: none. */
+  oidc: OidcSettings | null;
   /** Peers whose X-Forwarded-For is believed (TRUSTED_PROXIES): normalized addresses and CIDR networks. */
   trustedProxies: string[];
 }

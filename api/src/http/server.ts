@@ -147,6 +147,7 @@ export function createGraphQLHandler(deps: AppDeps): YogaServerInstance<ServerCo
     auth: DEFAULT_AUTH_SETTINGS,
     trustedProxies: DEFAULT_TRUSTED_PROXIES,
     forgeLinks: null,
+    oidc: null,
     passwordReset: { webUrl: 'http://localhost:3000', rateLimitEmail: 3 },
     ...deps.settings,
     signupTrial: deps.settings?.signupTrial ?? null,

@@ -58,7 +58,7 @@ function attemptBuckets(settings: AuthSettings, client: ClientInfo, email?: stri
 }
 
 /** Opens a session in `em`'s transaction (the caller flushes / commits). */
-function openSession(
+export function openSession(
   em: EntityManager,
   kind: SessionKind,
   settings: AuthSettings,
@@ -85,7 +85,7 @@ function openSession(
 }
 
 /** Forgets sessions that ended long ago (an index range on expires_at; usually empty). */
-async function pruneEndedSessions(em: EntityManager): Promise<void> {
+export async function pruneEndedSessions(em: EntityManager): Promise<void> {
   await execute(
     em,
     sql`delete from auth_session where expires_at < now() - ${KEEP_ENDED_SESSIONS}::interval`,

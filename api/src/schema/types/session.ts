@@ -1,3 +1,4 @@
+import { signInWithOidc } from '@hero/core/auth/oidc';
 import { PASSWORD_RULES, PASSWORD_RULES_TEXT } from '@hero/core/auth/password-rules';
 import {
   adminSignIn,
@@ -114,6 +115,40 @@ builder.mutationField('signIn', (t) =>
     },
     resolve: (_root, { input }, ctx) =>
       signIn(ctx.em, input, { settings: ctx.settings.auth, client: ctx.client }),
+  }),
+);
+
+const SignInWithOidcInput = builder.inputType('SignInWithOidcInput', {
+  fields: (t) => ({
+    idToken: t.string({
+      description: 'The ID token the OIDC_ISSUER_URL issuer gave the web in the authorization code exchange.',
+    }),
+    nonce: t.string({ description: 'The nonce the web sent in that authorization request.' }),
+  }),
+});
+
+builder.mutationField('signInWithOidc', (t) =>
+  t.field({
+    type: SignInSuccess,
+    description:
+      "Public: sign in with the forge (OpenID Connect). The api verifies the ID token itself (signature by the issuer's published keys, issuer, audience OIDC_CLIENT_ID, expiry, nonce) and opens a user session for the account whose forgeId is the token's issuer#subject; else the account with the token's email when the issuer marks it verified (its forgeId is filled in); else a new account. An unverified email that is registered already: EMAIL_TAKEN. Anything not verified, or no OIDC_ISSUER_URL: INVALID_CREDENTIALS. Counts against AUTH_RATE_LIMIT_IP.",
+    args: { input: t.arg({ type: SignInWithOidcInput }) },
+    errors: {
+      types: [InvalidCredentialsError, EmailTakenError, ValidationError, RateLimitedError],
+      union: { name: 'SignInWithOidcResult' },
+      directResult: true,
+    },
+    resolve: (_root, { input }, ctx) => {
+      if (!ctx.settings.oidc)
+        throw new InvalidCredentialsError('Sign-in with the forge is not configured (OIDC_ISSUER_URL)');
+      return signInWithOidc(ctx.em, input, {
+        oidc: ctx.settings.oidc,
+        settings: ctx.settings.auth,
+        client: ctx.client,
+        currency: ctx.settings.defaultCurrency,
+        trial: ctx.settings.signupTrial,
+      });
+    },
   }),
 );
 

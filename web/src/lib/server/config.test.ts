@@ -1,7 +1,29 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseWebConfig, WebConfigError } from './config.ts';
 
 describe('parseWebConfig', () => {
+  it('takes the OIDC client together, its secret also from a file', () => {
+    const issuer = { OIDC_ISSUER_URL: 'https://forge.example.com/' };
+    expect(() => parseWebConfig(issuer)).toThrow(/OIDC_CLIENT_ID: required with OIDC_ISSUER_URL/);
+    expect(() => parseWebConfig({ ...issuer, OIDC_CLIENT_ID: 'hero' })).toThrow(
+      /OIDC_CLIENT_SECRET: required with OIDC_ISSUER_URL/,
+    );
+    const file = path.join(mkdtempSync(path.join(tmpdir(), 'web-oidc-')), 'secret');
+    writeFileSync(file, 'from-the-file\n');
+    const config = parseWebConfig({ ...issuer, OIDC_CLIENT_ID: 'hero', OIDC_CLIENT_SECRET_FILE: file });
+    expect(config).toMatchObject({
+      OIDC_CLIENT_SECRET: 'from-the-file',
+      OIDC_LABEL: 'Sign in with the forge',
+    });
+    expect(() => parseWebConfig({ OIDC_CLIENT_SECRET: 'a', OIDC_CLIENT_SECRET_FILE: file })).toThrow(
+      /set one of them/,
+    );
+    expect(parseWebConfig({}).OIDC_ISSUER_URL).toBeUndefined();
+  });
+
   it('has defaults for a local run', () => {
     const config = parseWebConfig({});
     expect(config.HERO_API_URL).toBe('http://127.0.0.1:4000');

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 
 /**
@@ -70,6 +71,29 @@ export const webConfigSchema = z.object({
     .min(1)
     .default(1)
     .describe('with `WEB_ADDRESS_HEADER`: how many trusted proxies append to it'),
+  OIDC_ISSUER_URL: z
+    .url({ protocol: /^https?$/, error: 'must be an http(s) URL such as https://forge.example.com/' })
+    .optional()
+    .describe(
+      "sign in with the forge (OpenID Connect): the issuer (Forgejo, Gitea, Keycloak…), as the api's `OIDC_ISSUER_URL`. Set: the sign-in page shows a button that goes through the issuer (authorization code + PKCE; redirect URI `<WEB_ORIGIN>/signin/oidc/callback`). Unset: no button",
+    ),
+  OIDC_CLIENT_ID: z
+    .string()
+    .min(1)
+    .optional()
+    .describe('with `OIDC_ISSUER_URL`: the OAuth client id registered at the issuer'),
+  OIDC_CLIENT_SECRET: z
+    .string()
+    .min(1)
+    .optional()
+    .describe('with `OIDC_ISSUER_URL`: the client secret (or `OIDC_CLIENT_SECRET_FILE`, a file holding it)'),
+  OIDC_CLIENT_SECRET_FILE: z.string().min(1).optional().describe('a file holding `OIDC_CLIENT_SECRET`'),
+  OIDC_LABEL: z
+    .string()
+    .min(1)
+    .max(80)
+    .default('Sign in with the forge')
+    .describe("the text of the sign-in page's OIDC button"),
   LOG_LEVEL: z
     .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
     .default('info')
@@ -91,6 +115,25 @@ function present(env: Record<string, string | undefined>): Record<string, string
   );
 }
 
+/** Checks the OIDC variables together; reads OIDC_CLIENT_SECRET_FILE into OIDC_CLIENT_SECRET. */
+function oidcProblems(config: WebConfig): string[] {
+  if (config.OIDC_CLIENT_SECRET_FILE !== undefined) {
+    if (config.OIDC_CLIENT_SECRET !== undefined)
+      return ['OIDC_CLIENT_SECRET_FILE: OIDC_CLIENT_SECRET is set too: set one of them'];
+    try {
+      config.OIDC_CLIENT_SECRET = readFileSync(config.OIDC_CLIENT_SECRET_FILE, 'utf8').trim();
+    } catch (err) {
+      return [
+        `OIDC_CLIENT_SECRET_FILE: cannot read ${config.OIDC_CLIENT_SECRET_FILE}: ${(err as Error).message}`,
+      ];
+    }
+  }
+  if (config.OIDC_ISSUER_URL === undefined) return [];
+  return (['OIDC_CLIENT_ID', 'OIDC_CLIENT_SECRET'] as const)
+    .filter((name) => !config[name])
+    .map((name) => `${name}: required with OIDC_ISSUER_URL`);
+}
+
 export function parseWebConfig(env: Record<string, string | undefined>): WebConfig {
   const given = present(env);
   const parsed = webConfigSchema.safeParse(given);
@@ -101,7 +144,8 @@ export function parseWebConfig(env: Record<string, string | undefined>): WebConf
           'WEB_SHUTDOWN_TIMEOUT: deprecated, and WEB_SHUTDOWN_TIMEOUT_MS is set too: use WEB_SHUTDOWN_TIMEOUT_MS only',
         ]
       : [];
-  if (parsed.success && both.length === 0) {
+  const oidc = parsed.success ? oidcProblems(parsed.data) : [];
+  if (parsed.success && both.length === 0 && oidc.length === 0) {
     const config = parsed.data;
     if (config.WEB_SHUTDOWN_TIMEOUT !== undefined)
       config.WEB_SHUTDOWN_TIMEOUT_MS = config.WEB_SHUTDOWN_TIMEOUT * 1000;
@@ -112,6 +156,7 @@ export function parseWebConfig(env: Record<string, string | undefined>): WebConf
       ? []
       : parsed.error.issues.map((i) => `${i.path.join('.') || '(environment)'}: ${i.message}`)),
     ...both,
+    ...oidc,
   ]);
 }
 

@@ -3,6 +3,7 @@ import { fail, redirect } from '@sveltejs/kit';
 import { type FieldErrors, rateLimitMessage } from '#lib/components/dashboard/auth-form.ts';
 import { describeApiError, gql } from '#lib/server/api.ts';
 import { SignInErrorFields } from '#lib/server/auth-fragments.ts';
+import { oidcLabel } from '#lib/server/oidc.ts';
 import { setSessionCookie, USER_COOKIE } from '#lib/server/session.ts';
 import type { Actions, PageServerLoad } from './$types';
 
@@ -35,6 +36,7 @@ export interface SignInFailure {
 
 export const load: PageServerLoad = ({ locals }) => {
   if (locals.user) redirect(303, '/');
+  return { oidcLabel: oidcLabel() };
 };
 
 export const actions: Actions = {

@@ -1,0 +1,174 @@
+import { UniqueConstraintViolationException } from '@mikro-orm/core';
+import type { EntityManager } from '@mikro-orm/postgresql';
+import { createRemoteJWKSet, type JWTPayload, jwtVerify } from 'jose';
+import { User } from '../entities/user.entity.ts';
+import { EmailTakenError, InvalidCredentialsError, ValidationError } from '../errors.ts';
+import { displayNameSchema, emailSchema, insertUser, normalizeEmail } from '../users/create-user.ts';
+import { type SignupTrial, trialPlan } from '../users/signup-trial.ts';
+import { countAttempt, ipBucket } from './rate-limit.ts';
+import {
+  type AuthSettings,
+  type ClientInfo,
+  openSession,
+  pruneEndedSessions,
+  type SignedIn,
+} from './sessions.ts';
+
+/** The OpenID Connect issuer users sign in with (OIDC_ISSUER_URL, OIDC_CLIENT_ID). */
+export interface OidcSettings {
+  /** The issuer identifier exactly as its discovery document states it. */
+  issuer: string;
+  /** The web's client id: the audience every ID token must name. */
+  clientId: string;
+}
+
+/** What a verified ID token says about the person. */
+export interface OidcIdentity {
+  /** `<issuer>#<sub>`: unique across issuers, stored as users.forge_id. */
+  forgeId: string;
+  email: string | null;
+  emailVerified: boolean;
+  name: string | null;
+}
+
+type KeySet = ReturnType<typeof createRemoteJWKSet>;
+/** One key set per issuer, fetched from its discovery document on first use (jose caches the keys). */
+const keySets = new Map<string, Promise<KeySet>>();
+
+async function discoverKeys(issuer: string): Promise<KeySet> {
+  const res = await fetch(`${issuer.replace(/\/+$/, '')}/.well-known/openid-configuration`, {
+    signal: AbortSignal.timeout(10_000),
+  });
+  if (!res.ok) throw new Error(`OIDC discovery of ${issuer} answered ${res.status}`);
+  const metadata = (await res.json()) as { issuer?: string; jwks_uri?: string };
+  if (metadata.issuer !== issuer)
+    throw new Error(`OIDC discovery of ${issuer} names another issuer: ${metadata.issuer}`);
+  if (!metadata.jwks_uri) throw new Error(`OIDC discovery of ${issuer} has no jwks_uri`);
+  return createRemoteJWKSet(new URL(metadata.jwks_uri));
+}
+
+function keysOf(issuer: string): Promise<KeySet> {
+  let keys = keySets.get(issuer);
+  if (!keys) {
+    keys = discoverKeys(issuer);
+    // A failed discovery is tried again on the next sign-in.
+    keys.catch(() => keySets.delete(issuer));
+    keySets.set(issuer, keys);
+  }
+  return keys;
+}
+
+const REFUSED = 'The sign-in with the forge could not be verified: start it again';
+
+/**
+ * Verifies an ID token as this process's own check (the web that obtained it is not trusted
+ * blindly): signature by the issuer's published keys, issuer, audience, expiry, and the nonce
+ * the web generated for this sign-in. Anything wrong: InvalidCredentialsError.
+ */
+export async function verifyIdToken(
+  settings: OidcSettings,
+  idToken: string,
+  expectedNonce: string,
+): Promise<OidcIdentity> {
+  const keys = await keysOf(settings.issuer);
+  let payload: JWTPayload;
+  try {
+    ({ payload } = await jwtVerify(idToken, keys, {
+      issuer: settings.issuer,
+      audience: settings.clientId,
+      requiredClaims: ['sub', 'exp', 'iat'],
+    }));
+  } catch {
+    throw new InvalidCredentialsError(REFUSED);
+  }
+  if (typeof payload.nonce !== 'string' || expectedNonce === '' || payload.nonce !== expectedNonce)
+    throw new InvalidCredentialsError(REFUSED);
+  const str = (v: unknown) => (typeof v === 'string' && v.trim() !== '' ? v.trim() : null);
+  return {
+    forgeId: `${settings.issuer}#${payload.sub}`,
+    email: str(payload.email),
+    emailVerified: payload.email_verified === true,
+    name: str(payload.name) ?? str(payload.preferred_username),
+  };
+}
+
+export interface OidcSignInInput {
+  idToken: string;
+  /** The nonce the web put in the authorization request (kept in its cookie). */
+  nonce: string;
+}
+
+/**
+ * Signs in with a verified ID token. The account is the one whose forge_id is the token's
+ * issuer + subject; else the one with the token's email when the issuer says it is verified
+ * (forge_id filled in); else a new account (email and display name from the token; the
+ * sign-up trial as for signUp). An email the issuer has not verified never reaches an existing
+ * account: EmailTakenError. Counts as an attempt for the client's address first.
+ */
+export async function signInWithOidc(
+  em: EntityManager,
+  input: OidcSignInInput,
+  options: {
+    oidc: OidcSettings;
+    settings: AuthSettings;
+    client: ClientInfo;
+    currency: string;
+    trial?: SignupTrial | null;
+  },
+): Promise<SignedIn> {
+  await countAttempt(em, [
+    { bucket: ipBucket(options.client.ip ?? 'unknown'), limit: options.settings.rateLimitIp },
+  ]);
+  const identity = await verifyIdToken(options.oidc, input.idToken, input.nonce);
+
+  // Two first logins of one person at once: the loser's insert hits forge_id's unique
+  // constraint (or the email's); once more, it finds the winner's account.
+  let signedIn: SignedIn;
+  try {
+    signedIn = await openOidcSession(em, identity, options);
+  } catch (err) {
+    if (!(err instanceof UniqueConstraintViolationException || err instanceof EmailTakenError)) throw err;
+    signedIn = await openOidcSession(em, identity, options);
+  }
+  await pruneEndedSessions(em);
+  return signedIn;
+}
+
+function openOidcSession(
+  em: EntityManager,
+  identity: OidcIdentity,
+  options: { settings: AuthSettings; client: ClientInfo; currency: string; trial?: SignupTrial | null },
+): Promise<SignedIn> {
+  return em.transactional(async (tx) => {
+    let user = await tx.findOne(User, { forgeId: identity.forgeId });
+    if (!user && identity.email && identity.emailVerified) {
+      user = await tx.findOne(User, { email: normalizeEmail(identity.email) });
+      if (user) {
+        // Equal: a concurrent first login of the same person committed in between.
+        if (user.forgeId !== null && user.forgeId !== identity.forgeId)
+          throw new InvalidCredentialsError(
+            'This email belongs to an account linked to another forge identity',
+          );
+        user.forgeId = identity.forgeId;
+      }
+    }
+    if (!user) {
+      const email = emailSchema.safeParse(identity.email ?? '');
+      if (!email.success)
+        throw new ValidationError(
+          [{ path: 'email', message: 'The forge did not share a valid email address (scope "email")' }],
+          'Invalid sign-in with the forge',
+        );
+      const name = displayNameSchema.safeParse(identity.name ?? email.data.split('@')[0]);
+      user = await insertUser(tx, {
+        email: email.data,
+        displayName: name.success ? name.data : email.data,
+        currency: options.currency,
+        plan: options.trial ? trialPlan(options.trial) : null,
+      });
+      user.forgeId = identity.forgeId;
+    }
+    const session = openSession(tx, 'USER', options.settings, options.client, { userId: user.id });
+    return { user, session };
+  });
+}
