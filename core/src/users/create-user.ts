@@ -1,6 +1,7 @@
 import { UniqueConstraintViolationException } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { z } from 'zod';
+import { type Invitation, issueInvitation } from '../auth/invitations.ts';
 import { generateToken, hashToken } from '../auth/tokens.ts';
 import { openBillingAccount } from '../billing/ledger.ts';
 import { User } from '../entities/user.entity.ts';
@@ -33,6 +34,8 @@ export interface CreateUserResult {
   user: User;
   /** The user's API bearer token: returned once, stored hashed. */
   token: string;
+  /** The set-password link (when asked for with `invite`): returned once; email it after the commit. */
+  invitation: Invitation | null;
 }
 
 export interface NewUser {
@@ -81,8 +84,16 @@ function isEmailConflict(err: UniqueConstraintViolationException): boolean {
   return constraint === 'users_email_unique' || (!constraint && /users_email_unique/.test(err.message));
 }
 
-/** Creates a user with an empty billing account and a fresh API token. */
-export async function createUser(em: EntityManager, input: CreateUserInput): Promise<CreateUserResult> {
+/**
+ * Creates a user with an empty billing account and a fresh API token; with `invite`, also a
+ * single-use set-password link (auth/invitations.ts) in the same transaction. The caller sends
+ * the invitation email after this returns.
+ */
+export async function createUser(
+  em: EntityManager,
+  input: CreateUserInput,
+  options: { invite?: { webUrl: string } } = {},
+): Promise<CreateUserResult> {
   const data = parseInput(
     createUserSchema,
     { email: input.email.trim(), displayName: input.displayName },
@@ -90,8 +101,15 @@ export async function createUser(em: EntityManager, input: CreateUserInput): Pro
   );
   const token = generateToken();
   try {
-    const user = await insertUser(em, { ...data, currency: input.currency, apiTokenHash: hashToken(token) });
-    return { user, token };
+    return await em.transactional(async (tx) => {
+      const user = await insertUser(tx, {
+        ...data,
+        currency: input.currency,
+        apiTokenHash: hashToken(token),
+      });
+      const invitation = options.invite ? await issueInvitation(tx, user.id, options.invite.webUrl) : null;
+      return { user, token, invitation };
+    });
   } catch (err) {
     if (err instanceof EmailTakenError) {
       throw new ValidationError([{ path: 'email', message: 'is already registered' }], 'Invalid user');

@@ -10,6 +10,7 @@ import { Migration20261204100000_credit_watch } from './Migration20261204100000_
 import { Migration20261204200000_auto_renew } from './Migration20261204200000_auto_renew.ts';
 import { Migration20261204300000_consumed_record_commit } from './Migration20261204300000_consumed_record_commit.ts';
 import { Migration20261204400000_password_reset } from './Migration20261204400000_password_reset.ts';
+import { Migration20261205100000_invitations } from './Migration20261205100000_invitations.ts';
 
 /** Every migration, in order. New migrations are appended here (no file discovery at run time). */
 export const migrationsList = [
@@ -34,4 +35,5 @@ export const migrationsList = [
   },
   { name: Migration20261204200000_auto_renew.name, class: Migration20261204200000_auto_renew },
   { name: Migration20261204400000_password_reset.name, class: Migration20261204400000_password_reset },
+  { name: Migration20261205100000_invitations.name, class: Migration20261205100000_invitations },
 ];
