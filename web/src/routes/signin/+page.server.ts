@@ -4,6 +4,7 @@ import { type FieldErrors, rateLimitMessage } from '#lib/components/dashboard/au
 import { describeApiError, gql } from '#lib/server/api.ts';
 import { SignInErrorFields } from '#lib/server/auth-fragments.ts';
 import { setSessionCookie, USER_COOKIE } from '#lib/server/session.ts';
+import { signupMode } from '#lib/server/signup-mode.ts';
 import type { Actions, PageServerLoad } from './$types';
 
 const SIGN_IN = graphql(
@@ -33,8 +34,9 @@ export interface SignInFailure {
   message?: string;
 }
 
-export const load: PageServerLoad = ({ locals }) => {
-  if (locals.user) redirect(303, '/');
+export const load: PageServerLoad = async (event) => {
+  if (event.locals.user) redirect(303, '/');
+  return { signupMode: await signupMode(event) };
 };
 
 export const actions: Actions = {

@@ -12,6 +12,7 @@ import {
 import { describeApiError, gql } from '#lib/server/api.ts';
 import { SignUpErrorFields } from '#lib/server/auth-fragments.ts';
 import { setSessionCookie, USER_COOKIE } from '#lib/server/session.ts';
+import { signupMode } from '#lib/server/signup-mode.ts';
 import type { Actions, PageServerLoad } from './$types';
 
 const SIGN_UP = graphql(
@@ -41,6 +42,8 @@ export interface SignUpFailure {
   /** For the whole form (role="alert"). */
   message?: string;
   details?: string[];
+  /** Sign-up is not open (any more): show no form. */
+  closed?: boolean;
 }
 
 const PASSWORD_RULES = graphql(`
@@ -67,7 +70,8 @@ async function passwordRules(event: Parameters<PageServerLoad>[0]): Promise<Pass
 
 export const load: PageServerLoad = async (event) => {
   if (event.locals.user) redirect(303, '/');
-  return { passwordRules: await passwordRules(event) };
+  const [rules, mode] = await Promise.all([passwordRules(event), signupMode(event)]);
+  return { passwordRules: rules, signupMode: mode };
 };
 
 export const actions: Actions = {
@@ -102,8 +106,14 @@ export const actions: Actions = {
       case 'EMAIL_TAKEN':
         return fail<SignUpFailure>(409, {
           values,
-          errors: { email: ['An account with this email exists already. Sign in instead.'] },
+          errors: {
+            email: [
+              'An account with this email exists already. Sign in; if an operator created it for you, use the invitation link from your email, or "Forgot password?" on the sign-in page.',
+            ],
+          },
         });
+      case 'SIGNUP_CLOSED':
+        return fail<SignUpFailure>(403, { values, errors: {}, message: failure.message, closed: true });
       case 'BAD_USER_INPUT': {
         const sorted = problemsByField('problems' in failure ? failure.problems : [], FIELDS);
         return fail<SignUpFailure>(400, {
