@@ -144,6 +144,70 @@ describe('invitations', () => {
   });
 });
 
+const CREATE_USER = graphql(`
+  mutation TestInviteCreateUser($input: CreateUserInput!) {
+    createUser(input: $input) {
+      __typename
+      ... on CreateUserSuccess { payload { invitationUrl user { id } } }
+      ... on Error { code message }
+    }
+  }
+`);
+
+describe('sending an invitation again', () => {
+  it('the user page emails a new link, shown once; the earlier link stops working', async () => {
+    const email = newEmail('again');
+    const adminToken = await stack.adminToken();
+    const beforeCreate = smtp.received.length;
+    const created = await stack.api.gql(
+      CREATE_USER,
+      { input: { email, displayName: 'Again' } },
+      { authorization: `Bearer ${adminToken}` },
+    );
+    const result = created.data.createUser;
+    if (result.__typename !== 'CreateUserSuccess') throw new Error(JSON.stringify(created));
+    const first = new URL(result.payload.invitationUrl);
+    // The first invitation is in before the second is asked for.
+    await smtp.waitFor(beforeCreate + 1);
+
+    const context = await newContext(browser, { baseURL: stack.url });
+    const page = await context.newPage();
+    const pageErrors = collectPageErrors(page);
+    try {
+      await page.goto('/admin/login');
+      await settled(page);
+      await page.getByLabel('Admin secret').fill(stack.api.adminSecret);
+      await page.getByRole('button', { name: 'Sign in' }).click();
+      await page.waitForURL((url) => url.pathname === '/admin', { timeout: 15_000 });
+      await page.goto(`/admin/users/${result.payload.user.id}`);
+      await settled(page);
+      const before = smtp.received.length;
+      await page.getByRole('button', { name: 'Send the invitation again' }).click();
+      const shown = (await page.getByTestId('resent-invitation').textContent({ timeout: 15_000 }))?.trim();
+      expect(shown).toMatch(/\/reset\?token=hpi_[\w-]+&invite=1$/);
+      expect(shown).not.toBe(result.payload.invitationUrl);
+      await smtp.waitFor(before + 1);
+      const mail = smtp.received.slice(before).find((m) => m.to.includes(email));
+      expect(mail?.parsed.text).toContain(shown);
+
+      const old = await stack.api.gql(RESET, {
+        input: { token: first.searchParams.get('token') as string, newPassword: newPassword() },
+      });
+      expect(old.data.resetPassword).toMatchObject({ code: 'RESET_TOKEN_INVALID' });
+      const fresh = await stack.api.gql(RESET, {
+        input: {
+          token: new URL(shown as string).searchParams.get('token') as string,
+          newPassword: newPassword(),
+        },
+      });
+      expect(fresh.data.resetPassword.__typename).toBe('ResetPasswordSuccess');
+      expect(pageErrors).toEqual([]);
+    } finally {
+      await context.close();
+    }
+  });
+});
+
 describe('sign-up policy', () => {
   it('invite: signUp answers SIGNUP_CLOSED, creates nothing, and the pages say accounts come by invitation', async () => {
     const email = newEmail('refused');
