@@ -12,7 +12,6 @@ import {
 import { describeApiError, gql } from '#lib/server/api.ts';
 import { SignUpErrorFields } from '#lib/server/auth-fragments.ts';
 import { setSessionCookie, USER_COOKIE } from '#lib/server/session.ts';
-import { signupMode } from '#lib/server/signup-mode.ts';
 import type { Actions, PageServerLoad } from './$types';
 
 const SIGN_UP = graphql(
@@ -46,32 +45,45 @@ export interface SignUpFailure {
   closed?: boolean;
 }
 
-const PASSWORD_RULES = graphql(`
-  query WebPasswordRules {
+const SIGNUP_PAGE = graphql(`
+  query WebSignupPage {
     passwordRules {
       minLength
       maxLength
       summary
     }
+    signupMode
   }
 `);
 
-type PasswordRules = ResultOf<typeof PASSWORD_RULES>['passwordRules'];
+type PasswordRules = ResultOf<typeof SIGNUP_PAGE>['passwordRules'];
+type SignupMode = ResultOf<typeof SIGNUP_PAGE>['signupMode'];
 
-/** The API's rules when it can say them (it applies them), else the same rules as known here. */
-async function passwordRules(event: Parameters<PageServerLoad>[0]): Promise<PasswordRules> {
+/**
+ * The API's rules and sign-up mode when it can say them (it applies them); else the same rules
+ * as known here, and the form (signing up then answers what the API answers).
+ */
+async function signupPage(
+  event: Parameters<PageServerLoad>[0],
+): Promise<{ passwordRules: PasswordRules; signupMode: SignupMode }> {
   try {
-    const { passwordRules: rules } = await gql(event, PASSWORD_RULES, {}, 'none');
-    return { ...rules, summary: sentence(rules.summary) };
+    const { passwordRules: rules, signupMode } = await gql(event, SIGNUP_PAGE, {}, 'none');
+    return { passwordRules: { ...rules, summary: sentence(rules.summary) }, signupMode };
   } catch {
-    return { minLength: PASSWORD_MIN_LENGTH, maxLength: PASSWORD_MAX_LENGTH, summary: PASSWORD_RULES_TEXT };
+    return {
+      passwordRules: {
+        minLength: PASSWORD_MIN_LENGTH,
+        maxLength: PASSWORD_MAX_LENGTH,
+        summary: PASSWORD_RULES_TEXT,
+      },
+      signupMode: 'OPEN',
+    };
   }
 }
 
 export const load: PageServerLoad = async (event) => {
   if (event.locals.user) redirect(303, '/');
-  const [rules, mode] = await Promise.all([passwordRules(event), signupMode(event)]);
-  return { passwordRules: rules, signupMode: mode };
+  return signupPage(event);
 };
 
 export const actions: Actions = {
