@@ -7,7 +7,14 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ApiProcess, startApi } from '../support/api.ts';
-import { type Browser, collectPageErrors, launchBrowser, newContext, settled } from '../support/browser.ts';
+import {
+  type Browser,
+  checkA11y,
+  collectPageErrors,
+  launchBrowser,
+  newContext,
+  settled,
+} from '../support/browser.ts';
 import { SIGN_UP } from '../support/factories.ts';
 import { graphql } from '../support/graphql.ts';
 import { startSmtpServer, type TestSmtpServer } from '../support/smtp.ts';
@@ -104,7 +111,8 @@ describe('invitations', () => {
 
       // The invited person's browser, on the stack's web UI.
       const target = new URL(link as string);
-      const userContext = await newContext(browser, { baseURL: stack.url });
+      // bypassCSP: axe-core is injected as an inline script.
+      const userContext = await newContext(browser, { baseURL: stack.url, bypassCSP: true });
       const userPage = await userContext.newPage();
       const userErrors = collectPageErrors(userPage);
       try {
@@ -112,6 +120,7 @@ describe('invitations', () => {
         await userPage.goto(`${target.pathname}${target.search}`);
         await settled(userPage);
         expect(await userPage.locator('h1').textContent()).toContain('choose your password');
+        expect(await checkA11y(userPage, 'invitation page')).toEqual([]);
         await userPage.getByLabel('New password').fill(password);
         await userPage.getByRole('button', { name: 'Set the password' }).click();
         await userPage.waitForURL((url) => url.pathname === '/signin', { timeout: 15_000 });
@@ -220,13 +229,14 @@ describe('sign-up policy', () => {
     const users = await stack.db.query('select count(*)::int as n from users where email = $1', [email]);
     expect(users[0].n).toBe(0);
 
-    const context = await newContext(browser, { baseURL: stack.url });
+    const context = await newContext(browser, { baseURL: stack.url, bypassCSP: true });
     const page = await context.newPage();
     try {
       await page.goto('/signup');
       await settled(page);
       expect(await page.getByTestId('signup-closed').textContent()).toContain('by invitation only');
       expect(await page.getByLabel('Password').count()).toBe(0);
+      expect(await checkA11y(page, 'sign-up by invitation only')).toEqual([]);
       await page.goto('/signin');
       await settled(page);
       expect(await page.getByRole('link', { name: 'Create an account' }).count()).toBe(0);
