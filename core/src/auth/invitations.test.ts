@@ -49,6 +49,20 @@ describe('invitations', () => {
     ]);
   });
 
+  it('enqueues one user.invited event per link, without the link', async () => {
+    const { user, invitation } = await invited();
+    await resendInvitation(t.em(), user.id, { webUrl: WEB, mailer: memoryMailer(), log });
+    const events = await t.query(
+      `select payload, dedupe_key from outbox where topic = 'user.invited' and payload->>'userId' = $1
+        order by created_at, id`,
+      [user.id],
+    );
+    expect(events).toHaveLength(2);
+    expect(events[0].payload).toEqual({ userId: user.id, email: user.email, expiresAt: expect.any(String) });
+    expect(events[0].dedupe_key).not.toBe(events[1].dedupe_key);
+    expect(JSON.stringify(events)).not.toContain(tokenOf(invitation!.url));
+  });
+
   it('createUser without invite issues no link', async () => {
     const { user, invitation } = await createUser(t.em(), {
       email: `plain-${uniqueTag()}@example.org`,

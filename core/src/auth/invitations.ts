@@ -6,6 +6,7 @@ import { isUuid } from '../lib/ids.ts';
 import type { Logger } from '../lib/logger.ts';
 import type { Mailer } from '../mail/mailer.ts';
 import { invitationEmail } from '../mail/templates.ts';
+import { enqueueNotification } from '../outbox/notify-events.ts';
 import { hashToken } from './tokens.ts';
 
 /**
@@ -36,7 +37,8 @@ export interface Invitation {
 
 /**
  * Issues a single-use set-password link for a user (INVITATION_TTL_DAYS). Earlier invitation
- * links of the user that are still unused stop working, so only the newest one does. Call it
+ * links of the user that are still unused stop working, so only the newest one does. A
+ * `user.invited` event (no link in it) is enqueued in the same transaction. Call it
  * inside the transaction that creates the user; send the email after the commit (sendInvitation).
  * An unknown user: NotFoundError.
  */
@@ -62,10 +64,21 @@ export async function issueInvitation(
     sql`update password_reset_token set used_at = now()
          where user_id = ${user.id} and purpose = 'invite' and used_at is null`,
   );
-  await execute(
+  const row = await firstRow(
     em,
-    sql`insert into password_reset_token (user_id, token_hash, purpose, expires_at)
-        values (${user.id}, ${hashToken(token)}, 'invite', now() + make_interval(days => ${INVITATION_TTL_DAYS}))`,
+    sql<{
+      id: string;
+      expires_at: Date;
+    }>`insert into password_reset_token (user_id, token_hash, purpose, expires_at)
+        values (${user.id}, ${hashToken(token)}, 'invite', now() + make_interval(days => ${INVITATION_TTL_DAYS}))
+        returning id, expires_at`,
+  );
+  // The event never carries the link: the outbox row is not a place for a live token.
+  await enqueueNotification(
+    em,
+    'user.invited',
+    { userId: user.id, email: user.email, expiresAt: new Date(row!.expires_at).toISOString() },
+    `user.invited:${row!.id}`,
   );
   return {
     userId: user.id,
