@@ -187,6 +187,7 @@ describe('hero-admin users create', () => {
     const token = /^token\s+(\S+)$/m.exec(res.stdout)?.[1];
     expect(res.stdout).toMatch(/^name\s+grace$/m);
     expect(res.stdout).toMatch(/shown only once/);
+    expect(res.stdout).toMatch(/^invitation\s+http:\/\/\S+\/reset\?token=hpi_\S+&invite=1$/m);
     expect(id).toBeTruthy();
     expect(token).toBeTruthy();
     const me = await api.asUser(token!, graphql('{ me { id email displayName } }'));
@@ -205,6 +206,22 @@ describe('hero-admin users create', () => {
     const created = JSON.parse(json.stdout);
     expect(created.user).toMatchObject({ email: 'ada@example.org', displayName: 'Ada Lovelace' });
     expect((await api.asUser(created.token, graphql('{ me { id } }'))).data.me.id).toBe(created.user.id);
+  });
+
+  it('users invite prints a new link; an unknown user exits 1 with NOT_FOUND', async () => {
+    const created = JSON.parse(
+      (await cli(['users', 'create', '--email', 'hopper@example.org', '--json'])).stdout,
+    );
+    expect(created.invitationUrl).toMatch(/token=hpi_/);
+    const res = await cli(['users', 'invite', '--user', created.user.id]);
+    expect(res.stderr).toBe('');
+    expect(res.code).toBe(0);
+    const link = /^invitation\s+(\S+)$/m.exec(res.stdout)?.[1];
+    expect(link).toMatch(/token=hpi_/);
+    expect(link).not.toBe(created.invitationUrl);
+    const unknown = await cli(['users', 'invite', '--user', '00000000-0000-4000-8000-000000000000']);
+    expect(unknown.code).toBe(1);
+    expect(unknown.stderr).toMatch(/^hero-admin: the invitation was not sent: NOT_FOUND: /);
   });
 
   it('an email the API refuses exits 1 with its problems', async () => {

@@ -76,6 +76,13 @@ describe('api configuration', () => {
     ]);
   });
 
+  it('SIGNUP_MODE is open by default, takes invite and closed, and refuses anything else', () => {
+    expect(loadApiConfig(base).SIGNUP_MODE).toBe('open');
+    expect(loadApiConfig({ ...base, SIGNUP_MODE: 'invite' }).SIGNUP_MODE).toBe('invite');
+    expect(loadApiConfig({ ...base, SIGNUP_MODE: 'closed' }).SIGNUP_MODE).toBe('closed');
+    expect(problems({ ...base, SIGNUP_MODE: 'nobody' })).toEqual([expect.stringMatching(/^SIGNUP_MODE: /)]);
+  });
+
   it('treats empty strings as unset', () => {
     expect(parseEnv(apiConfigSchema, { ...base, API_PORT: '' }).API_PORT).toBe(4000);
   });

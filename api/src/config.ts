@@ -1,3 +1,4 @@
+import { SIGNUP_MODES } from '@hero/core/auth/sessions';
 import { DEFAULT_TOPUP_LIMITS, topUpLimitProblems } from '@hero/core/billing/checkout';
 import { creditPolicyEnv } from '@hero/core/billing/credit-policy';
 import { MAX_AMOUNT_CENTS } from '@hero/core/billing/payments';
@@ -91,6 +92,12 @@ export const apiConfigSchema = z
     PROVISIONER_DEMO: bool
       .default(false)
       .describe('`1`: the demo provisioner (fabricated VMs `demo-vm-01`…) when no pool is configured'),
+    SIGNUP_MODE: z
+      .enum(SIGNUP_MODES)
+      .default('open')
+      .describe(
+        'who may sign up on the web (`signUp`): `open` anyone; `invite` nobody, accounts come only from operators (`createUser`, which emails a set-password invitation); `closed` nobody (the same refusal, `SIGNUP_CLOSED`)',
+      ),
     SIGNUP_TRIAL: z
       .string()
       .default('off')

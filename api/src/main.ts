@@ -122,6 +122,7 @@ async function main(): Promise<void> {
       aggregateBatchSize: config.AGGREGATE_BATCH_SIZE,
       defaultCurrency: config.DEFAULT_CURRENCY,
       signupTrial: config.SIGNUP_TRIAL,
+      signupMode: config.SIGNUP_MODE,
       plans,
       forgeLinks: forgeLinks(config),
       auth: {

@@ -33,6 +33,7 @@ export const ERROR_CODES = [
   'TOPUP_AMOUNT_OUT_OF_RANGE',
   'PAYMENT_PROVIDER_ERROR',
   'RESET_TOKEN_INVALID',
+  'SIGNUP_CLOSED',
 ] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];
 
@@ -276,7 +277,9 @@ export class RefundExceedsPaymentError extends DomainError {
 export class EmailTakenError extends DomainError {
   readonly code = 'EMAIL_TAKEN';
   constructor() {
-    super('An account with this email exists already: sign in instead');
+    super(
+      'An account with this email exists already: sign in, or if an operator created it, use the invitation link from your email or "Forgot password?"',
+    );
   }
 }
 
@@ -346,5 +349,17 @@ export class ResetTokenInvalidError extends DomainError {
   readonly code = 'RESET_TOKEN_INVALID';
   constructor() {
     super('This password reset link is invalid, used already or expired: ask for a new one');
+  }
+}
+
+/** Sign-up is not open here (SIGNUP_MODE `closed`, or `invite`: accounts come by invitation only). */
+export class SignupClosedError extends DomainError {
+  readonly code = 'SIGNUP_CLOSED';
+  constructor(readonly mode: 'invite' | 'closed') {
+    super(
+      mode === 'invite'
+        ? 'Sign-up is by invitation only: ask an operator for an account, then follow the link in the invitation email'
+        : 'Sign-up is closed here: ask an operator for an account',
+    );
   }
 }

@@ -21,7 +21,10 @@ beforeAll(async () => {
     req.on('end', () => {
       res.writeHead(200, { 'content-type': 'application/json' }).end(
         JSON.stringify({
-          data: { passwordRules: { minLength: 12, maxLength: 256, summary: 'rules of the stand-in api' } },
+          data: {
+            passwordRules: { minLength: 12, maxLength: 256, summary: 'rules of the stand-in api' },
+            signupMode: 'OPEN',
+          },
         }),
       );
     });

@@ -1,7 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import { userIdForApiToken } from '@hero/core/auth/api-tokens';
 import type { OidcSettings } from '@hero/core/auth/oidc';
-import type { AuthSettings, ClientInfo } from '@hero/core/auth/sessions';
+import type { AuthSettings, ClientInfo, SignupMode } from '@hero/core/auth/sessions';
 import { findLiveSession } from '@hero/core/auth/sessions';
 import { hashToken, secretsEqual, tokenKind } from '@hero/core/auth/tokens';
 import type { TopUpCheckout } from '@hero/core/billing/checkout';
@@ -31,6 +31,8 @@ export interface ApiSettings {
   aggregateBatchSize: number;
   /** New users' billing currency (DEFAULT_CURRENCY). */
   defaultCurrency: string;
+  /** Who may sign up (SIGNUP_MODE). */
+  signupMode: SignupMode;
   /** What a new sign-up starts with (SIGNUP_TRIAL); null: no plan. */
   signupTrial: SignupTrial | null;
   /** The plans users can buy (PLANS_JSON / PLANS_FILE). */

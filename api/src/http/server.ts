@@ -143,6 +143,7 @@ export function createGraphQLHandler(deps: AppDeps): YogaServerInstance<ServerCo
     creditPolicy: DEFAULT_CREDIT_POLICY,
     aggregateBatchSize: DEFAULT_AGGREGATE_BATCH_SIZE,
     defaultCurrency: 'EUR',
+    signupMode: 'open',
     plans: { plans: [], currency: deps.settings?.defaultCurrency ?? 'EUR' },
     auth: DEFAULT_AUTH_SETTINGS,
     trustedProxies: DEFAULT_TRUSTED_PROXIES,

@@ -9,7 +9,7 @@ import { plansList } from './plans.ts';
 import { poolList, poolRefresh } from './pool.ts';
 import { reconcile } from './reconcile.ts';
 import { usagePush } from './usage-push.ts';
-import { usersCreate } from './users.ts';
+import { usersCreate, usersInvite } from './users.ts';
 
 /**
  * Every `hero-admin` command, in the order `hero-admin --help` lists them: the one place a new
@@ -25,6 +25,7 @@ export const COMMANDS = [
   allocationsList,
   allocationsExtend,
   usersCreate,
+  usersInvite,
   jobsList,
   auditList,
   paymentsRecord,

@@ -1,12 +1,12 @@
 import { graphql } from '@hero/graphql';
-import { validationFailure } from '../client.ts';
+import { refused, validationFailure } from '../client.ts';
 import { defineCommand } from '../command.ts';
 import { formatJson, formatKeyValues } from '../format.ts';
 
 export const CREATE_USER = graphql(`mutation CreateUser($input: CreateUserInput!) {
   createUser(input: $input) {
     __typename
-    ... on CreateUserSuccess { payload { token user { id email displayName } } }
+    ... on CreateUserSuccess { payload { token invitationUrl user { id email displayName } } }
     ... on ValidationError { code message problems { path message } }
   }
 }`);
@@ -19,7 +19,7 @@ export function defaultDisplayName(email: string): string {
 
 export const usersCreate = defineCommand({
   name: 'users create',
-  summary: 'create a user and print its API token (shown once)',
+  summary: 'create a user, email them an invitation, and print its link and API token (shown once)',
   options: {
     email: { type: 'string', value: '<email>', required: true, help: "the user's email, required" },
     name: {
@@ -37,16 +37,51 @@ export const usersCreate = defineCommand({
   async run({ client, json, io }, { email, displayName }) {
     const { createUser: result } = await client.request(CREATE_USER, { input: { email, displayName } });
     if (result.__typename === 'ValidationError') throw validationFailure('the user was not created', result);
-    const { user, token } = result.payload;
-    if (json) return io.out(formatJson({ user, token }));
+    const { user, token, invitationUrl } = result.payload;
+    if (json) return io.out(formatJson({ user, token, invitationUrl }));
     io.out(
       formatKeyValues([
         ['id', user.id],
         ['email', user.email],
         ['name', user.displayName],
         ['token', token],
+        ['invitation', invitationUrl],
       ]),
     );
-    io.out('The token is shown only once (the API keeps only its hash): store it now.\n');
+    io.out(
+      'The invitation link (also emailed to the user) sets their password once; the link and the token are shown only once (the API keeps only their hashes): store the token now.\n',
+    );
+  },
+});
+
+export const RESEND_INVITATION = graphql(`mutation ResendInvitation($userId: ID!) {
+  resendInvitation(userId: $userId) {
+    __typename
+    ... on ResendInvitationSuccess { payload { invitationUrl user { id email } } }
+    ... on Error { code message }
+  }
+}`);
+
+export const usersInvite = defineCommand({
+  name: 'users invite',
+  summary: 'email a user a new set-password link and print it (the previous link stops working)',
+  options: {
+    user: { type: 'string', value: '<userId>', required: true, help: 'the user, required' },
+  },
+  parse: (values) => ({ userId: values.required('user').trim() }),
+  uses: 'api',
+  async run({ client, json, io }, { userId }) {
+    const { resendInvitation: result } = await client.request(RESEND_INVITATION, { userId });
+    if (result.__typename !== 'ResendInvitationSuccess') throw refused('the invitation was not sent', result);
+    const { user, invitationUrl } = result.payload;
+    if (json) return io.out(formatJson({ user, invitationUrl }));
+    io.out(
+      formatKeyValues([
+        ['id', user.id],
+        ['email', user.email],
+        ['invitation', invitationUrl],
+      ]),
+    );
+    io.out('The link is emailed to the user and works once; earlier invitation links no longer work.\n');
   },
 });

@@ -4,7 +4,13 @@ import { nativePool } from '../db/native-pool.ts';
 import { execute, rows, sql } from '../db/sql.ts';
 import { AuthSession, type SessionKind } from '../entities/auth-session.entity.ts';
 import { User } from '../entities/user.entity.ts';
-import { InvalidCredentialsError, type Problem, parseInput, ValidationError } from '../errors.ts';
+import {
+  InvalidCredentialsError,
+  type Problem,
+  parseInput,
+  SignupClosedError,
+  ValidationError,
+} from '../errors.ts';
 import { isUuid } from '../lib/ids.ts';
 import { createUserSchema, insertUser, normalizeEmail } from '../users/create-user.ts';
 import { type SignupTrial, trialPlan } from '../users/signup-trial.ts';
@@ -92,6 +98,10 @@ export async function pruneEndedSessions(em: EntityManager): Promise<void> {
   );
 }
 
+/** Who may sign up (SIGNUP_MODE): anyone, nobody (accounts come by invitation only), or nobody at all. */
+export const SIGNUP_MODES = ['open', 'invite', 'closed'] as const;
+export type SignupMode = (typeof SIGNUP_MODES)[number];
+
 export interface SignUpInput {
   email: string;
   displayName: string;
@@ -103,13 +113,21 @@ export interface SignUpInput {
  * API token; with `trial`, the sign-up trial's plan period) and opens a USER session. Counts as
  * an attempt for the email and the client's address first (RateLimitedError when over). Every problem with the input is listed
  * (ValidationError: `email`, `displayName`, `password`); a registered email is EmailTakenError,
- * also when concurrent sign-ups race for it.
+ * also when concurrent sign-ups race for it. With `mode` `invite` or `closed`: SignupClosedError
+ * before anything is looked at or counted.
  */
 export async function signUp(
   em: EntityManager,
   input: SignUpInput,
-  options: { currency: string; settings: AuthSettings; client: ClientInfo; trial?: SignupTrial | null },
+  options: {
+    currency: string;
+    settings: AuthSettings;
+    client: ClientInfo;
+    trial?: SignupTrial | null;
+    mode?: SignupMode;
+  },
 ): Promise<SignedIn> {
+  if (options.mode && options.mode !== 'open') throw new SignupClosedError(options.mode);
   await countAttempt(em, attemptBuckets(options.settings, options.client, input.email));
 
   const problems: Problem[] = [];

@@ -49,3 +49,40 @@ If you did not ask for this, ignore this email: your password stays as it is.</p
 `;
   return { subject, text, html };
 }
+
+export interface InvitationMail {
+  /** Who the account is for, as the operator wrote it. */
+  displayName: string;
+  /** The link that opens the web's set-password page with the token. */
+  inviteUrl: string;
+  /** How long the link works. */
+  expiresInDays: number;
+}
+
+/** Sent when an operator creates a user (and when they send the invitation again). */
+export function invitationEmail({ displayName, inviteUrl, expiresInDays }: InvitationMail): MailContent {
+  const subject = 'You are invited to hero-onboarding';
+  const text = [
+    `Hello ${displayName},`,
+    '',
+    'An operator created a hero-onboarding account for you.',
+    `Open this link to choose your password (it works once, for ${expiresInDays} day(s)):`,
+    inviteUrl,
+    '',
+    'Then sign in with your email and that password.',
+    'If the link has expired, ask the operator to send the invitation again, or use "Forgot password?".',
+    '',
+  ].join('\n');
+  const url = escapeHtml(inviteUrl);
+  const html = `<!doctype html>
+<html><body style="font-family: sans-serif">
+<p>Hello ${escapeHtml(displayName)},</p>
+<p>An operator created a hero-onboarding account for you.</p>
+<p><a href="${url}">Choose your password</a> (the link works once, for ${expiresInDays} day(s)).</p>
+<p>Or copy this address into your browser: <code>${url}</code></p>
+<p>Then sign in with your email and that password.<br>
+If the link has expired, ask the operator to send the invitation again, or use "Forgot password?".</p>
+</body></html>
+`;
+  return { subject, text, html };
+}

@@ -14,6 +14,7 @@ export const NOTIFY_TOPICS = [
   'plan.renewed',
   'plan.expiring',
   'payment.received',
+  'user.invited',
 ] as const;
 
 export type NotifyTopic = (typeof NOTIFY_TOPICS)[number];

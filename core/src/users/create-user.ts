@@ -2,6 +2,7 @@ import { UniqueConstraintViolationException } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { z } from 'zod';
 import { createApiToken } from '../auth/api-tokens.ts';
+import { type Invitation, issueInvitation } from '../auth/invitations.ts';
 import { openBillingAccount } from '../billing/ledger.ts';
 import { User } from '../entities/user.entity.ts';
 import { EmailTakenError, parseInput, ValidationError } from '../errors.ts';
@@ -33,6 +34,8 @@ export interface CreateUserResult {
   user: User;
   /** The user's first API token (named CREATED_BY_OPERATOR_TOKEN_NAME): returned once, stored hashed. */
   token: string;
+  /** The set-password link (when asked for with `invite`): returned once; email it after the commit. */
+  invitation: Invitation | null;
 }
 
 export interface NewUser {
@@ -82,8 +85,16 @@ function isEmailConflict(err: UniqueConstraintViolationException): boolean {
 /** The name of the API token createUser makes. */
 export const CREATED_BY_OPERATOR_TOKEN_NAME = 'created by operator';
 
-/** Creates a user with an empty billing account and a fresh API token, in one transaction. */
-export async function createUser(em: EntityManager, input: CreateUserInput): Promise<CreateUserResult> {
+/**
+ * Creates a user with an empty billing account and a fresh API token; with `invite`, also a
+ * single-use set-password link (auth/invitations.ts) in the same transaction. The caller sends
+ * the invitation email after this returns.
+ */
+export async function createUser(
+  em: EntityManager,
+  input: CreateUserInput,
+  options: { invite?: { webUrl: string } } = {},
+): Promise<CreateUserResult> {
   const data = parseInput(
     createUserSchema,
     { email: input.email.trim(), displayName: input.displayName },
@@ -93,7 +104,8 @@ export async function createUser(em: EntityManager, input: CreateUserInput): Pro
     return await em.transactional(async (tx) => {
       const user = await insertUser(tx, { ...data, currency: input.currency });
       const { token } = await createApiToken(tx, { userId: user.id, name: CREATED_BY_OPERATOR_TOKEN_NAME });
-      return { user, token };
+      const invitation = options.invite ? await issueInvitation(tx, user.id, options.invite.webUrl) : null;
+      return { user, token, invitation };
     });
   } catch (err) {
     if (err instanceof EmailTakenError) {

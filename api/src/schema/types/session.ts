@@ -13,10 +13,12 @@ import {
   EmailTakenError,
   InvalidCredentialsError,
   RateLimitedError,
+  SignupClosedError,
   UnauthenticatedError,
   ValidationError,
 } from '@hero/core/errors';
 import { builder } from '../builder.ts';
+import './signup-mode.ts';
 import { UserType } from './user.ts';
 
 export const SessionType = builder.objectRef<IssuedSession>('Session').implement({
@@ -85,10 +87,10 @@ builder.mutationField('signUp', (t) =>
   t.field({
     type: SignUpSuccess,
     description:
-      'Public: create an account (empty balance in DEFAULT_CURRENCY; no plan, or the SIGNUP_TRIAL plan period when one is offered) with a password, and sign it in. Counts against the sign-in rate limits of the email and the client address.',
+      'Public: create an account when SIGNUP_MODE is `open` (otherwise SIGNUP_CLOSED; see signupMode) (empty balance in DEFAULT_CURRENCY; no plan, or the SIGNUP_TRIAL plan period when one is offered) with a password, and sign it in. Counts against the sign-in rate limits of the email and the client address.',
     args: { input: t.arg({ type: SignUpInput }) },
     errors: {
-      types: [ValidationError, EmailTakenError, RateLimitedError],
+      types: [SignupClosedError, ValidationError, EmailTakenError, RateLimitedError],
       union: { name: 'SignUpResult' },
       directResult: true,
     },
@@ -98,6 +100,7 @@ builder.mutationField('signUp', (t) =>
         settings: ctx.settings.auth,
         client: ctx.client,
         trial: ctx.settings.signupTrial,
+        mode: ctx.settings.signupMode,
       }),
   }),
 );

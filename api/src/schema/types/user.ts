@@ -1,3 +1,4 @@
+import { INVITATION_TTL_DAYS, resendInvitation, sendInvitation } from '@hero/core/auth/invitations';
 import { Billing } from '@hero/core/entities/billing.entity';
 import { User } from '@hero/core/entities/user.entity';
 import { VmAllocation } from '@hero/core/entities/vm-allocation.entity';
@@ -69,8 +70,24 @@ const CreateUserPayload = builder.objectRef<CreateUserResult>('CreateUserPayload
     token: t.exposeString('token', {
       description: "The user's API bearer token. Shown once; only its hash is stored.",
     }),
+    invitationUrl: t.string({
+      description: `The single-use set-password link (WEB_PUBLIC_URL/reset?token=…&invite=1, ${INVITATION_TTL_DAYS} days) that was also emailed to the user. Shown once; only its hash is stored.`,
+      resolve: (r) => r.invitation?.url ?? '',
+    }),
   }),
 });
+
+const ResendInvitationPayload = builder
+  .objectRef<{ userId: string; invitationUrl: string }>('ResendInvitationPayload')
+  .implement({
+    fields: (t) => ({
+      user: t.field({ type: UserType, resolve: (r, _args, ctx) => ctx.em.findOneOrFail(User, r.userId) }),
+      invitationUrl: t.exposeString('invitationUrl', {
+        description:
+          'The new set-password link, also emailed. Shown once; earlier invitation links stop working.',
+      }),
+    }),
+  });
 
 const CreateUserInput = builder.inputType('CreateUserInput', {
   fields: (t) => ({ email: t.string(), displayName: t.string() }),
@@ -126,8 +143,7 @@ builder.queryField('users', (t) =>
 builder.mutationField('createUser', (t) =>
   t.field({
     type: CreateUserPayload,
-    description:
-      "Admin: create a user with an empty balance; answers once an API token named 'created by operator' (listed in the user's `apiTokens`, revocable there).",
+    description: `Admin: create a user with an empty balance; answers once an API token named 'created by operator' (listed in the user's \`apiTokens\`, revocable there) and the invitation link. The invitation (a single-use set-password link, ${INVITATION_TTL_DAYS} days) is emailed to the user after the commit.`,
     authScopes: { admin: true },
     args: { input: t.arg({ type: CreateUserInput }) },
     errors: {
@@ -136,8 +152,39 @@ builder.mutationField('createUser', (t) =>
       result: { name: 'CreateUserSuccess' },
       dataField: { name: 'payload' },
     },
-    resolve: (_root, { input }, ctx) =>
-      createUser(ctx.em, { ...input, currency: ctx.settings.defaultCurrency }),
+    resolve: async (_root, { input }, ctx) => {
+      const created = await createUser(
+        ctx.em,
+        { ...input, currency: ctx.settings.defaultCurrency },
+        { invite: { webUrl: ctx.settings.passwordReset.webUrl } },
+      );
+      // Not awaited: a slow SMTP server does not hold the answer (the operator has the link).
+      if (created.invitation) void sendInvitation(created.invitation, { mailer: ctx.mailer, log: ctx.log });
+      return created;
+    },
+  }),
+);
+
+builder.mutationField('resendInvitation', (t) =>
+  t.field({
+    type: ResendInvitationPayload,
+    description: `Admin: email the user a new single-use set-password link (${INVITATION_TTL_DAYS} days) and answer it once; the user's earlier invitation links stop working.`,
+    authScopes: { admin: true },
+    args: { userId: t.arg.id() },
+    errors: {
+      types: [NotFoundError],
+      union: { name: 'ResendInvitationResult' },
+      result: { name: 'ResendInvitationSuccess' },
+      dataField: { name: 'payload' },
+    },
+    resolve: async (_root, args, ctx) => {
+      const { invitation } = await resendInvitation(ctx.em, String(args.userId), {
+        webUrl: ctx.settings.passwordReset.webUrl,
+        mailer: ctx.mailer,
+        log: ctx.log,
+      });
+      return { userId: invitation.userId, invitationUrl: invitation.url };
+    },
   }),
 );
 

@@ -11,6 +11,7 @@ import { Migration20261204200000_auto_renew } from './Migration20261204200000_au
 import { Migration20261204300000_consumed_record_commit } from './Migration20261204300000_consumed_record_commit.ts';
 import { Migration20261204400000_password_reset } from './Migration20261204400000_password_reset.ts';
 import { Migration20261205000000_api_tokens } from './Migration20261205000000_api_tokens.ts';
+import { Migration20261205100000_invitations } from './Migration20261205100000_invitations.ts';
 import { Migration20261205200000_audit_log } from './Migration20261205200000_audit_log.ts';
 
 /** Every migration, in order. New migrations are appended here (no file discovery at run time). */
@@ -37,5 +38,6 @@ export const migrationsList = [
   { name: Migration20261204200000_auto_renew.name, class: Migration20261204200000_auto_renew },
   { name: Migration20261204400000_password_reset.name, class: Migration20261204400000_password_reset },
   { name: Migration20261205000000_api_tokens.name, class: Migration20261205000000_api_tokens },
+  { name: Migration20261205100000_invitations.name, class: Migration20261205100000_invitations },
   { name: Migration20261205200000_audit_log.name, class: Migration20261205200000_audit_log },
 ];

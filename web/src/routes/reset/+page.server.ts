@@ -27,8 +27,14 @@ export interface ResetFailure {
   expired?: boolean;
 }
 
-/** The token stays in the page (a hidden field), not in a cookie or the log. */
-export const load: PageServerLoad = ({ url }) => ({ token: url.searchParams.get('token') ?? '' });
+/**
+ * The token stays in the page (a hidden field), not in a cookie or the log. `invite=1`: the link
+ * of an invitation (an operator created the account), which sets the first password.
+ */
+export const load: PageServerLoad = ({ url }) => ({
+  token: url.searchParams.get('token') ?? '',
+  invite: url.searchParams.get('invite') === '1',
+});
 
 export const actions: Actions = {
   default: async (event) => {
@@ -54,7 +60,8 @@ export const actions: Actions = {
     } catch (err) {
       return fail<ResetFailure>(503, { errors: {}, message: describeApiError(err).message });
     }
-    if (result.__typename === 'ResetPasswordSuccess') redirect(303, '/signin?reset=1');
+    if (result.__typename === 'ResetPasswordSuccess')
+      redirect(303, event.url.searchParams.get('invite') === '1' ? '/signin?invited=1' : '/signin?reset=1');
     const failure = readFragment(PasswordErrorFields, result);
     switch (failure.code) {
       case 'RATE_LIMITED':
@@ -71,7 +78,10 @@ export const actions: Actions = {
       case 'RESET_TOKEN_INVALID':
         return fail<ResetFailure>(400, {
           errors: {},
-          message: 'This link is invalid, used already or expired.',
+          message:
+            event.url.searchParams.get('invite') === '1'
+              ? 'This invitation link is invalid, used already or expired. If you set your password with it, sign in; otherwise ask the operator for a new invitation, or ask for a new link below.'
+              : 'This link is invalid, used already or expired.',
           expired: true,
         });
       default:

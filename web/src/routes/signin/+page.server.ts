@@ -5,6 +5,7 @@ import { describeApiError, gql } from '#lib/server/api.ts';
 import { SignInErrorFields } from '#lib/server/auth-fragments.ts';
 import { oidcLabel } from '#lib/server/oidc.ts';
 import { setSessionCookie, USER_COOKIE } from '#lib/server/session.ts';
+import { signupMode } from '#lib/server/signup-mode.ts';
 import type { Actions, PageServerLoad } from './$types';
 
 const SIGN_IN = graphql(
@@ -34,9 +35,9 @@ export interface SignInFailure {
   message?: string;
 }
 
-export const load: PageServerLoad = ({ locals }) => {
-  if (locals.user) redirect(303, '/');
-  return { oidcLabel: oidcLabel() };
+export const load: PageServerLoad = async (event) => {
+  if (event.locals.user) redirect(303, '/');
+  return { oidcLabel: oidcLabel(), signupMode: await signupMode(event) };
 };
 
 export const actions: Actions = {

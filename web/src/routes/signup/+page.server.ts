@@ -41,33 +41,49 @@ export interface SignUpFailure {
   /** For the whole form (role="alert"). */
   message?: string;
   details?: string[];
+  /** Sign-up is not open (any more): show no form. */
+  closed?: boolean;
 }
 
-const PASSWORD_RULES = graphql(`
-  query WebPasswordRules {
+const SIGNUP_PAGE = graphql(`
+  query WebSignupPage {
     passwordRules {
       minLength
       maxLength
       summary
     }
+    signupMode
   }
 `);
 
-type PasswordRules = ResultOf<typeof PASSWORD_RULES>['passwordRules'];
+type PasswordRules = ResultOf<typeof SIGNUP_PAGE>['passwordRules'];
+type SignupMode = ResultOf<typeof SIGNUP_PAGE>['signupMode'];
 
-/** The API's rules when it can say them (it applies them), else the same rules as known here. */
-async function passwordRules(event: Parameters<PageServerLoad>[0]): Promise<PasswordRules> {
+/**
+ * The API's rules and sign-up mode when it can say them (it applies them); else the same rules
+ * as known here, and the form (signing up then answers what the API answers).
+ */
+async function signupPage(
+  event: Parameters<PageServerLoad>[0],
+): Promise<{ passwordRules: PasswordRules; signupMode: SignupMode }> {
   try {
-    const { passwordRules: rules } = await gql(event, PASSWORD_RULES, {}, 'none');
-    return { ...rules, summary: sentence(rules.summary) };
+    const { passwordRules: rules, signupMode } = await gql(event, SIGNUP_PAGE, {}, 'none');
+    return { passwordRules: { ...rules, summary: sentence(rules.summary) }, signupMode };
   } catch {
-    return { minLength: PASSWORD_MIN_LENGTH, maxLength: PASSWORD_MAX_LENGTH, summary: PASSWORD_RULES_TEXT };
+    return {
+      passwordRules: {
+        minLength: PASSWORD_MIN_LENGTH,
+        maxLength: PASSWORD_MAX_LENGTH,
+        summary: PASSWORD_RULES_TEXT,
+      },
+      signupMode: 'OPEN',
+    };
   }
 }
 
 export const load: PageServerLoad = async (event) => {
   if (event.locals.user) redirect(303, '/');
-  return { passwordRules: await passwordRules(event) };
+  return signupPage(event);
 };
 
 export const actions: Actions = {
@@ -102,8 +118,14 @@ export const actions: Actions = {
       case 'EMAIL_TAKEN':
         return fail<SignUpFailure>(409, {
           values,
-          errors: { email: ['An account with this email exists already. Sign in instead.'] },
+          errors: {
+            email: [
+              'An account with this email exists already. Sign in; if an operator created it for you, use the invitation link from your email, or "Forgot password?" on the sign-in page.',
+            ],
+          },
         });
+      case 'SIGNUP_CLOSED':
+        return fail<SignUpFailure>(403, { values, errors: {}, message: failure.message, closed: true });
       case 'BAD_USER_INPUT': {
         const sorted = problemsByField('problems' in failure ? failure.problems : [], FIELDS);
         return fail<SignUpFailure>(400, {

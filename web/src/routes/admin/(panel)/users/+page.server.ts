@@ -61,6 +61,7 @@ const CREATE_USER = graphql(
         ... on CreateUserSuccess {
           payload {
             token
+            invitationUrl
             user {
               ...UserRefFields
             }
@@ -96,15 +97,16 @@ export const actions: Actions = {
       return fail(503, { createUser: { ...failedFrom(err), values } satisfies FailedWith<typeof values> });
     }
     if (result.__typename === 'CreateUserSuccess') {
-      const { token } = result.payload;
+      const { token, invitationUrl } = result.payload;
       const user = readFragment(UserRefFields, result.payload.user);
       return {
         createUser: {
           ok: true,
-          message: `User ${user.email} created.`,
+          message: `User ${user.email} created; an invitation to choose a password was emailed to them.`,
           token,
+          invitationUrl,
           user,
-        } satisfies Done<{ token: string; user: typeof user }>,
+        } satisfies Done<{ token: string; invitationUrl: string; user: typeof user }>,
       };
     }
     return fail(400, {

@@ -126,6 +126,23 @@ const REVOKE_SESSIONS = graphql(`
   }
 `);
 
+const RESEND_INVITATION = graphql(
+  `
+    mutation AdminResendInvitation($userId: ID!) {
+      resendInvitation(userId: $userId) {
+        __typename
+        ...ErrorFields
+        ... on ResendInvitationSuccess {
+          payload {
+            invitationUrl
+          }
+        }
+      }
+    }
+  `,
+  [ErrorFields],
+);
+
 const USER_STATEMENT = graphql(
   `
     query AdminUserStatement($id: ID!, $month: String!) {
@@ -303,5 +320,23 @@ export const actions: Actions = {
     } catch (err) {
       return fail(503, { revokeSessions: failedFrom(err) });
     }
+  },
+
+  resendInvitation: async (event) => {
+    let result: ResultOf<typeof RESEND_INVITATION>['resendInvitation'];
+    try {
+      ({ resendInvitation: result } = await adminGql(event, RESEND_INVITATION, { userId: event.params.id }));
+    } catch (err) {
+      return fail(503, { resendInvitation: failedFrom(err) });
+    }
+    if (result.__typename === 'ResendInvitationSuccess')
+      return {
+        resendInvitation: {
+          ok: true,
+          message: 'A new invitation was emailed; the earlier links no longer work.',
+          invitationUrl: result.payload.invitationUrl,
+        } satisfies Done<{ invitationUrl: string }>,
+      };
+    return fail(400, { resendInvitation: failedFromUnion(readFragment(ErrorFields, result)) });
   },
 };
