@@ -49,6 +49,24 @@ describe('redactInput', () => {
 });
 
 describe('audit_log', () => {
+  it('keeps a row of hostile text: NUL and lone surrogates become U+FFFD, in the input and the target', async () => {
+    const tag = `hostile-${uniqueTag()}`;
+    await recordAudit(t.em(), {
+      actorKind: 'admin-secret',
+      actorId: null,
+      role: 'admin',
+      action: tag,
+      targetType: 'user',
+      targetId: 'a\u0000b',
+      input: { note: 'rocket \ud83d and nul \u0000', 'odd\u0000': 1 },
+      outcome: 'VALIDATION_FAILED',
+    });
+    const { rows } = await listAuditLog(t.em(), { action: tag }, { first: 5 });
+    expect(rows).toHaveLength(1);
+    expect(rows[0].targetId).toBe('a\uFFFDb');
+    expect(rows[0].input).toEqual({ note: 'rocket \uFFFD and nul \uFFFD', 'odd\uFFFD': 1 });
+  });
+
   it('records a row that is redacted and listed newest first with filters', async () => {
     const action = `act-${uniqueTag()}`;
     await recorded(action, { userId: 'u1', password: 'pa55word-value' });

@@ -1,6 +1,6 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { execute, rows, sql } from '../db/sql.ts';
-import { redactInput } from './redact.ts';
+import { auditText, redactInput } from './redact.ts';
 
 /** Who acted: the admin secret header, an admin session, a signed-in user, or nobody known. */
 export const AUDIT_ACTOR_KINDS = ['admin-secret', 'admin-session', 'user', 'anonymous'] as const;
@@ -47,7 +47,7 @@ export async function recordAudit(em: EntityManager, entry: AuditEntry): Promise
     sql`insert into audit_log
           (actor_kind, actor_id, role, action, target_type, target_id, input, outcome, request_id, client_ip)
         values (${entry.actorKind}, ${entry.actorId}, ${entry.role}, ${entry.action},
-                ${entry.targetType ?? null}, ${entry.targetId ?? null}, ${input}::jsonb, ${entry.outcome},
+                ${entry.targetType ?? null}, ${entry.targetId == null ? null : auditText(entry.targetId)}, ${input}::jsonb, ${entry.outcome},
                 ${entry.requestId ?? null}, ${entry.clientIp ?? null})`,
   );
 }

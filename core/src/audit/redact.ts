@@ -13,10 +13,7 @@ const MAX_DEPTH = 5;
  */
 export function redactInput(value: unknown, depth = 0): unknown {
   if (value === null || value === undefined) return null;
-  if (typeof value === 'string')
-    return value.length > MAX_SUMMARY_STRING
-      ? `${value.slice(0, MAX_SUMMARY_STRING)}… (${value.length} characters)`
-      : value;
+  if (typeof value === 'string') return auditText(value);
   if (typeof value === 'number' || typeof value === 'boolean') return value;
   if (typeof value === 'bigint') return value.toString();
   if (value instanceof Date) return Number.isNaN(value.getTime()) ? null : value.toISOString();
@@ -29,9 +26,22 @@ export function redactInput(value: unknown, depth = 0): unknown {
   if (typeof value === 'object') {
     const out: Record<string, unknown> = {};
     for (const [key, field] of Object.entries(value)) {
-      out[key] = REDACTED_FIELD.test(key) ? REDACTED : redactInput(field, depth + 1);
+      out[auditText(key)] = REDACTED_FIELD.test(key) ? REDACTED : redactInput(field, depth + 1);
     }
     return out;
   }
   return `[${typeof value}]`;
+}
+
+/**
+ * Text from a caller as the audit log can keep it: cut to MAX_SUMMARY_STRING characters, and
+ * what PostgreSQL cannot store (NUL, a lone surrogate, which hostile input may carry even when
+ * the mutation itself refuses it) replaced by U+FFFD, so the row is still written.
+ */
+export function auditText(value: string): string {
+  const cut =
+    value.length > MAX_SUMMARY_STRING
+      ? `${value.slice(0, MAX_SUMMARY_STRING)}… (${value.length} characters)`
+      : value;
+  return cut.toWellFormed().replaceAll('\u0000', '\uFFFD');
 }

@@ -19,8 +19,13 @@ describe('the api_token migration', () => {
   it("copies each user's api_token_hash into a token named 'default' and drops the column", async () => {
     const orm = await connectOrm({ databaseUrl: db.url, poolMax: 2, timeoutMs: 1 });
     try {
-      const [reverted] = await orm.migrator.down();
-      expect(reverted.name).toBe(Migration20261205000000_api_tokens.name);
+      // Back to just before it (later migrations are reverted first), then forward again.
+      const reverted: string[] = [];
+      while (reverted.at(-1) !== Migration20261205000000_api_tokens.name) {
+        const [last] = await orm.migrator.down();
+        if (!last) throw new Error(`never reached the api_token migration (reverted ${reverted.join(', ')})`);
+        reverted.push(last.name);
+      }
       const withToken = randomUUID();
       const without = randomUUID();
       await db.query(
@@ -29,7 +34,7 @@ describe('the api_token migration', () => {
         [withToken, hashToken('hero_old-token'), without],
       );
 
-      expect(await migrate(orm)).toEqual([Migration20261205000000_api_tokens.name]);
+      expect(await migrate(orm)).toEqual(reverted.toReversed());
       const tokens = await db.query(
         'select user_id, name, token_hash, created_at, expires_at, last_used_at, revoked_at from api_token',
       );
