@@ -72,7 +72,7 @@ describe('user flow in the browser', () => {
       const services = servicesTable(page);
       await services.table.waitFor({ timeout: 15_000 });
       await expect.poll(() => services.rows.count(), { timeout: 10_000 }).toBe(1);
-      expect(await services.headers()).toEqual(['VM', 'Status', 'Allocated', 'Expires', 'Cockpit']);
+      expect(await services.headers()).toEqual(['VM', 'Cockpit', 'Status', 'Allocated', 'Expires']);
 
       const first = (await stack.allocationsOf(user.id))[0];
       expect(first).toMatchObject({ status: 'ACTIVE', poolVm: { id: withCockpit.id } });

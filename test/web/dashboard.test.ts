@@ -1,0 +1,102 @@
+/**
+ * The user's dashboard at a laptop's and a phone's size (1280 × 800, 390 × 844): the cockpit
+ * link inside the viewport without sideways scrolling, and axe-core finding nothing.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  addSessionCookie,
+  type Browser,
+  checkA11y,
+  collectPageErrors,
+  launchBrowser,
+  newContext,
+  type Page,
+  screenshot,
+  settled,
+  viewportFor,
+  WIDTHS,
+} from '../support/browser.ts';
+import type { PoolVmFixture, SignedUpUser } from '../support/factories.ts';
+import { type Stack, startStack, USER_COOKIE } from '../support/web.ts';
+
+let stack: Stack;
+let browser: Browser;
+
+/** Enough VMs for every test's user, each with a cockpit and a long name. */
+const POOL: PoolVmFixture[] = Array.from({ length: 8 }, (_, i) => ({
+  id: `vm-dash-${i}`,
+  name: `Dashboard test VM number ${i} with a long name`,
+  host: `10.78.0.${10 + i}`,
+  region: 'test-1',
+  status: 'AVAILABLE',
+  cockpitUrl: `https://cockpit.test.example/a/rather/long/path/vm-dash-${i}`,
+}));
+
+beforeAll(async () => {
+  [stack, browser] = await Promise.all([startStack({ pool: POOL }), launchBrowser()]);
+});
+afterAll(async () => {
+  await browser?.close();
+  await stack?.stop();
+});
+
+/** A signed-in page at a width (390 → 390 × 844, 1280 → 1280 × 800), axe-ready (bypassCSP). */
+async function openAs(user: SignedUpUser, width: number, path = '/') {
+  const context = await newContext(browser, {
+    baseURL: stack.url,
+    viewport: viewportFor(width),
+    bypassCSP: true,
+  });
+  await addSessionCookie(context, stack.url, USER_COOKIE, user.token);
+  const page = await context.newPage();
+  const errors = collectPageErrors(page);
+  await page.goto(path);
+  await settled(page);
+  return { context, page, errors };
+}
+
+/** Fails on any axe violation, whatever its impact. */
+async function expectNoA11yViolations(page: Page, label: string) {
+  const violations = await checkA11y(page, label);
+  expect(violations.map((v) => `${v.id} (${v.impact}): ${v.targets.join(' | ')}`)).toEqual([]);
+}
+
+async function noSidewaysScroll(page: Page) {
+  return page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+}
+
+describe('dashboard', () => {
+  it.each(WIDTHS)('shows the cockpit link inside the viewport at %i px', async (width) => {
+    const user = await stack.signUp({ displayName: 'Card Viewer' });
+    await stack.allocate(user.token);
+    const { context, page, errors } = await openAs(user, width);
+    try {
+      const link = page.getByRole('link', { name: 'Open →' });
+      expect(await link.count()).toBe(1);
+      const box = await link.boundingBox();
+      const viewport = viewportFor(width);
+      expect(box, 'the cockpit link is rendered').not.toBeNull();
+      if (!box) return;
+      expect(box.x).toBeGreaterThanOrEqual(0);
+      expect(box.x + box.width, 'its right edge is inside the viewport').toBeLessThanOrEqual(viewport.width);
+      expect(box.y + box.height, 'it is on the first screen').toBeLessThanOrEqual(viewport.height);
+      expect(await noSidewaysScroll(page)).toBeLessThanOrEqual(0);
+      // Nor is it hidden inside a table that scrolls sideways.
+      const wrap = page.locator('.table-wrap:has([data-testid="active-services"])');
+      const wrapBox = await wrap.boundingBox();
+      expect(box.x + box.width).toBeLessThanOrEqual((wrapBox?.x ?? 0) + (wrapBox?.width ?? 0));
+      expect(await wrap.evaluate((el) => el.scrollWidth - el.clientWidth)).toBeLessThanOrEqual(0);
+      // The caption is whole: not clipped by a scrolling table.
+      const caption = page.locator('[data-testid="active-services"] caption');
+      const clipped = await caption.evaluate((el) => el.scrollWidth > el.clientWidth + 1);
+      expect(clipped).toBe(false);
+      const captionBox = await caption.boundingBox();
+      expect((captionBox?.x ?? 0) + (captionBox?.width ?? 0)).toBeLessThanOrEqual(viewport.width);
+      await screenshot(page, 'dashboard-cards');
+      await expectNoA11yViolations(page, `/ at ${width}`);
+      expect(errors).toEqual([]);
+    } finally {
+      await context.close();
+    }
+  });
+});
