@@ -92,6 +92,15 @@ describe('dashboard', () => {
       expect(clipped).toBe(false);
       const captionBox = await caption.boundingBox();
       expect((captionBox?.x ?? 0) + (captionBox?.width ?? 0)).toBeLessThanOrEqual(viewport.width);
+      // 1 of 1 in use: "Allocate a VM" is disabled and says why, next to it.
+      const allocate = page.getByRole('button', { name: 'Allocate a VM' });
+      expect(await allocate.isDisabled()).toBe(true);
+      const why = page.getByTestId('allocate-why');
+      expect(await allocate.getAttribute('aria-describedby')).toBe(await why.getAttribute('id'));
+      expect((await why.textContent())?.replace(/\s+/g, ' ').trim()).toBe(
+        '1 of 1 in use: release one or upgrade. See plans',
+      );
+      expect(await why.getByRole('link').getAttribute('href')).toBe('/plans');
       await screenshot(page, 'dashboard-cards');
       await expectNoA11yViolations(page, `/ at ${width}`);
       expect(errors).toEqual([]);

@@ -1,5 +1,6 @@
 import { graphql, type ResultOf, readFragment } from '@hero/graphql';
 import { error, fail, type RequestEvent, redirect } from '@sveltejs/kit';
+import { allocateBlocker } from '#lib/components/dashboard/allocate-blocker.ts';
 import { DashboardCreditStatus } from '#lib/components/dashboard/credit-status.ts';
 import { PlanTileFields } from '#lib/components/plans/plan-tile.ts';
 import { formatMoney } from '#lib/format.ts';
@@ -109,7 +110,14 @@ export const load: PageServerLoad = async (event) => {
     apiFailure(event, err);
   }
 
+  const allocations = me.allocations
+    .filter((a) => a.status === 'ACTIVE')
+    .map((a) => ({ ...a, cockpitUrl: safeHttpUrl(a.cockpitUrl) }));
+  // Without self-serve top-up, credit comes from an operator: the banner points at the plans.
+  const addCreditHref = topUpAvailable ? '/credit' : '/plans';
   return {
+    /** The render's clock: relative dates read the same on the server and after hydration. */
+    now: now.toISOString(),
     me: {
       displayName: me.displayName,
       vmQuota: me.vmQuota,
@@ -118,14 +126,23 @@ export const load: PageServerLoad = async (event) => {
       currency: me.billing.currency,
     },
     plan: readFragment(PlanTileFields, me).planStatus,
-    allocations: me.allocations
-      .filter((a) => a.status === 'ACTIVE')
-      .map((a) => ({ ...a, cockpitUrl: safeHttpUrl(a.cockpitUrl) })),
+    allocations,
+    /** Why "Allocate a VM" would be refused, known before the click (null: it may work). */
+    allocateBlocker: allocateBlocker(
+      {
+        vmQuota: me.vmQuota,
+        periodEnd: me.vmQuotaPeriodEnd,
+        balanceCents: me.billing.creditBalanceCents,
+        currency: me.billing.currency,
+        active: allocations.length,
+      },
+      now,
+      addCreditHref,
+    ),
     chart: ledgerChart(rows, now),
     payments: me.recentPayments,
     credit: readFragment(DashboardCreditStatus, me.billing.creditStatus),
-    // Without self-serve top-up, credit comes from an operator: the banner points at the plans.
-    addCreditHref: topUpAvailable ? '/credit' : '/plans',
+    addCreditHref,
     /** Self-serve top-up (Stripe Checkout) is on: the balance tile offers "Add credit". */
     topUpAvailable,
     /** `?release=<id>`: the confirmation panel for pages without JavaScript. */
