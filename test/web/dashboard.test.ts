@@ -17,7 +17,16 @@ import {
   WIDTHS,
 } from '../support/browser.ts';
 import type { PoolVmFixture, SignedUpUser } from '../support/factories.ts';
+import { graphql } from '../support/graphql.ts';
 import { type Stack, startStack, USER_COOKIE } from '../support/web.ts';
+
+const RELEASE = graphql(`
+  mutation DashboardTestRelease($id: ID!) {
+    releaseMyAllocation(id: $id) {
+      __typename
+    }
+  }
+`);
 
 let stack: Stack;
 let browser: Browser;
@@ -103,6 +112,37 @@ describe('dashboard', () => {
       expect(await why.getByRole('link').getAttribute('href')).toBe('/plans');
       await screenshot(page, 'dashboard-cards');
       await expectNoA11yViolations(page, `/ at ${width}`);
+      expect(errors).toEqual([]);
+    } finally {
+      await context.close();
+    }
+  });
+
+  it.each(WIDTHS)('after a release, lists the past VM with its period and reason at %i px', async (width) => {
+    const user = await stack.signUp({ displayName: 'History Viewer' });
+    const id = await stack.allocate(user.token);
+    const released = await stack.api.asUser(user.token, RELEASE, { id });
+    expect(released.data?.releaseMyAllocation.__typename).toBe('ReleaseMyAllocationSuccess');
+    const { context, page, errors } = await openAs(user, width);
+    try {
+      // Not "No active services yet": what is true now.
+      const empty = page.getByTestId('no-services');
+      expect((await empty.textContent())?.replace(/\s+/g, ' ').trim()).toBe(
+        'No VM in use right now Your past VMs are listed under History below. ' +
+          'Use “Allocate a VM” above to get a VM from the pool; it will be listed here with its cockpit link.',
+      );
+      const rows = page.locator('[data-testid="past-services"] tbody tr');
+      expect(await rows.count()).toBe(1);
+      const row = rows.first();
+      expect(await row.getAttribute('data-allocation-id')).toBe(id);
+      expect(await row.locator('td').nth(0).textContent()).toMatch(/Dashboard test VM number \d/);
+      expect(await row.locator('td time').count(), 'from and until are dates').toBe(2);
+      expect((await row.locator('td').nth(3).textContent())?.trim()).toBe('Released by you');
+      const box = await row.boundingBox();
+      expect((box?.x ?? 0) + (box?.width ?? 0)).toBeLessThanOrEqual(width);
+      expect(await noSidewaysScroll(page)).toBeLessThanOrEqual(0);
+      await screenshot(page, 'dashboard-history');
+      await expectNoA11yViolations(page, `/ with history at ${width}`);
       expect(errors).toEqual([]);
     } finally {
       await context.close();

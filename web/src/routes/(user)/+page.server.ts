@@ -2,6 +2,7 @@ import { graphql, type ResultOf, readFragment } from '@hero/graphql';
 import { error, fail, type RequestEvent, redirect } from '@sveltejs/kit';
 import { allocateBlocker } from '#lib/components/dashboard/allocate-blocker.ts';
 import { DashboardCreditStatus } from '#lib/components/dashboard/credit-status.ts';
+import { byRelease } from '#lib/components/dashboard/history.ts';
 import { PlanTileFields } from '#lib/components/plans/plan-tile.ts';
 import { formatMoney } from '#lib/format.ts';
 import { gql } from '#lib/server/api.ts';
@@ -11,6 +12,7 @@ import { safeHttpUrl } from '#lib/url.ts';
 import type { Actions, PageServerLoad } from './$types';
 import { DashboardLedgerPage, type LedgerRow, ledgerChart, windowStart } from './ledger-chart.ts';
 
+const HISTORY_ROWS = 10; // the most recent past VMs the dashboard lists
 const LEDGER_PAGE = 100; // the API's largest page
 const LEDGER_MAX_ROWS = 500; // enough for 30 days of a busy user; the chart stops there
 
@@ -44,6 +46,16 @@ const DASHBOARD = graphql(
             id
             name
             host
+          }
+        }
+        pastAllocations: allocations(status: RELEASED) {
+          id
+          allocatedAt
+          releasedAt
+          releaseReason
+          poolVm {
+            id
+            name
           }
         }
         ledger(first: $first) {
@@ -127,6 +139,11 @@ export const load: PageServerLoad = async (event) => {
     },
     plan: readFragment(PlanTileFields, me).planStatus,
     allocations,
+    /** Released VMs, most recently released first (at most HISTORY_ROWS), and how many in all. */
+    history: {
+      rows: byRelease(me.pastAllocations).slice(0, HISTORY_ROWS),
+      total: me.pastAllocations.length,
+    },
     /** Why "Allocate a VM" would be refused, known before the click (null: it may work). */
     allocateBlocker: allocateBlocker(
       {
