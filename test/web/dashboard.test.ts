@@ -16,7 +16,7 @@ import {
   viewportFor,
   WIDTHS,
 } from '../support/browser.ts';
-import type { PoolVmFixture, SignedUpUser } from '../support/factories.ts';
+import { type PoolVmFixture, recordPayment, type SignedUpUser } from '../support/factories.ts';
 import { graphql } from '../support/graphql.ts';
 import { type Stack, startStack, USER_COOKIE } from '../support/web.ts';
 
@@ -68,6 +68,21 @@ async function openAs(user: SignedUpUser, width: number, path = '/') {
 async function expectNoA11yViolations(page: Page, label: string) {
   const violations = await checkA11y(page, label);
   expect(violations.map((v) => `${v.id} (${v.impact}): ${v.targets.join(' | ')}`)).toEqual([]);
+}
+
+/** The text of every <time> in server-rendered HTML, in document order. */
+function timesInHtml(html: string): string[] {
+  const decode = (text: string) =>
+    text
+      .replace(/&lt;/g, '<')
+      .replace(/&gt;/g, '>')
+      .replace(/&quot;/g, '"')
+      .replace(/&#39;/g, "'")
+      .replace(/&nbsp;/g, '\u00a0')
+      .replace(/&amp;/g, '&');
+  return [...html.matchAll(/<time\b[^>]*>([\s\S]*?)<\/time>/g)].map((m) =>
+    decode(m[1].replace(/<[^>]*>/g, '')),
+  );
 }
 
 async function noSidewaysScroll(page: Page) {
@@ -143,6 +158,53 @@ describe('dashboard', () => {
       expect(await noSidewaysScroll(page)).toBeLessThanOrEqual(0);
       await screenshot(page, 'dashboard-history');
       await expectNoA11yViolations(page, `/ with history at ${width}`);
+      expect(errors).toEqual([]);
+    } finally {
+      await context.close();
+    }
+  });
+
+  it('renders every date to the same text on the server and after hydration, in the zone the browser told', async () => {
+    const user = await stack.signUp({ displayName: 'Clock Watcher' });
+    const past = await stack.allocate(user.token);
+    await stack.api.asUser(user.token, RELEASE, { id: past });
+    await stack.allocate(user.token);
+    await recordPayment(stack.api, user.id, 1_250);
+    const context = await newContext(browser, {
+      baseURL: stack.url,
+      timezoneId: 'America/New_York',
+      locale: 'en-US',
+    });
+    await addSessionCookie(context, stack.url, USER_COOKIE, user.token);
+    const page = await context.newPage();
+    const errors = collectPageErrors(page);
+    try {
+      const render = async () => {
+        const response = await page.goto('/');
+        const html = (await response?.text()) ?? '';
+        await settled(page);
+        // Hydrated: the release button opens the dialog, which only the page's script does.
+        await page.getByRole('button', { name: 'Release' }).click();
+        await page.getByRole('dialog').waitFor({ state: 'visible', timeout: 10_000 });
+        await page.getByRole('dialog').getByRole('button', { name: 'Cancel' }).click();
+        const hydrated = await page.locator('time').allTextContents();
+        return { server: timesInHtml(html), hydrated };
+      };
+      // The first page: no zone known yet, so UTC (and said so), the same text both times.
+      const first = await render();
+      expect(
+        first.server.length,
+        'allocated, expires, from, until, plan end, payment',
+      ).toBeGreaterThanOrEqual(6);
+      expect(first.hydrated).toEqual(first.server);
+      expect(first.server.every((t) => t.includes('UTC'))).toBe(true);
+      // It told the server its zone: the next render is in New York's, identical after hydration.
+      expect((await context.cookies()).find((c) => c.name === 'hero_tz')?.value).toBe('America%2FNew_York');
+      const next = await render();
+      expect(next.hydrated).toEqual(next.server);
+      expect(next.server.some((t) => t.includes('UTC'))).toBe(false);
+      expect(next.server.length).toBe(first.server.length);
+      expect(next.server).not.toEqual(first.server);
       expect(errors).toEqual([]);
     } finally {
       await context.close();

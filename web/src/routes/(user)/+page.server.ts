@@ -128,8 +128,6 @@ export const load: PageServerLoad = async (event) => {
   // Without self-serve top-up, credit comes from an operator: the banner points at the plans.
   const addCreditHref = topUpAvailable ? '/credit' : '/plans';
   return {
-    /** The render's clock: relative dates read the same on the server and after hydration. */
-    now: now.toISOString(),
     me: {
       displayName: me.displayName,
       vmQuota: me.vmQuota,
