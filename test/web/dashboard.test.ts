@@ -1,6 +1,8 @@
 /**
  * The user's dashboard at a laptop's and a phone's size (1280 × 800, 390 × 844): the cockpit
- * link inside the viewport without sideways scrolling, and axe-core finding nothing.
+ * link inside the viewport without sideways scrolling, a disabled Allocate that says why, the
+ * history of past VMs, charts readable at both widths, dates whose server-rendered text is the
+ * hydrated text, and axe-core finding nothing.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -93,6 +95,7 @@ describe('dashboard', () => {
   it.each(WIDTHS)('shows the cockpit link inside the viewport at %i px', async (width) => {
     const user = await stack.signUp({ displayName: 'Card Viewer' });
     await stack.allocate(user.token);
+    await recordPayment(stack.api, user.id, 1_250); // a balance line in the chart
     const { context, page, errors } = await openAs(user, width);
     try {
       const link = page.getByRole('link', { name: 'Open →' });
@@ -116,6 +119,20 @@ describe('dashboard', () => {
       expect(clipped).toBe(false);
       const captionBox = await caption.boundingBox();
       expect((captionBox?.x ?? 0) + (captionBox?.width ?? 0)).toBeLessThanOrEqual(viewport.width);
+      // The balance chart: labels at least 12 px on screen, the currency on every amount.
+      const chart = page.getByTestId('balance-usage').locator('svg').first();
+      const sizes = await chart.evaluate((svg) => {
+        const scale = (svg as SVGSVGElement).getScreenCTM()?.a ?? 0;
+        return [...svg.querySelectorAll('text')].map(
+          (t) => Number.parseFloat(getComputedStyle(t).fontSize) * scale,
+        );
+      });
+      expect(sizes.length).toBeGreaterThan(2);
+      expect(Math.min(...sizes)).toBeGreaterThanOrEqual(12);
+      const ticks = await chart.locator('text.y-tick').allTextContents();
+      expect(ticks.length).toBeGreaterThan(1);
+      for (const tick of ticks) expect(tick).toContain('€');
+      expect(new Set(ticks).size).toBe(ticks.length);
       // 1 of 1 in use: "Allocate a VM" is disabled and says why, next to it.
       const allocate = page.getByRole('button', { name: 'Allocate a VM' });
       expect(await allocate.isDisabled()).toBe(true);
