@@ -227,4 +227,75 @@ describe('dashboard', () => {
       await context.close();
     }
   });
+
+  it.each(WIDTHS)('error pages in the frame, auth forms at a readable width, at %i px', async (width) => {
+    const context = await newContext(browser, {
+      baseURL: stack.url,
+      viewport: viewportFor(width),
+      bypassCSP: true,
+    });
+    const page = await context.newPage();
+    const errors = collectPageErrors(page);
+    try {
+      for (const [path, home] of [
+        ['/no-such-page', { href: '/', text: 'Back to the dashboard' }],
+        ['/admin/no-such-page', { href: '/admin', text: 'Back to the admin overview' }],
+      ] as const) {
+        const response = await page.goto(path);
+        expect(response?.status()).toBe(404);
+        await settled(page);
+        expect(await page.getByRole('banner').count(), `${path} has the header`).toBe(1);
+        expect(await page.locator('h1').textContent()).toBe('Page not found');
+        const body = await page.locator('body').innerText();
+        expect(body.match(/Page not found/gi), `${path} says it once`).toHaveLength(1);
+        expect(body).not.toContain('Not Found');
+        expect(await page.getByRole('link', { name: home.text }).getAttribute('href')).toBe(home.href);
+        expect(await page.locator('.brand').getAttribute('href')).toBe(home.href);
+        expect(await noSidewaysScroll(page)).toBeLessThanOrEqual(0);
+        await expectNoA11yViolations(page, `${path} at ${width}`);
+      }
+
+      for (const path of ['/signin', '/signup', '/forgot', '/reset']) {
+        await page.goto(path);
+        await settled(page);
+        for (const box of await page
+          .locator('main input:not([type="hidden"])')
+          .evaluateAll((inputs) => inputs.map((i) => i.getBoundingClientRect().width))) {
+          expect(box, `${path}: an input of a readable width`).toBeLessThanOrEqual(440);
+        }
+        await expectNoA11yViolations(page, `${path} at ${width}`);
+      }
+
+      // An empty email says it is missing, not that it is invalid.
+      await page.goto('/signup');
+      await settled(page);
+      await page.getByRole('button', { name: 'Create account' }).click();
+      const emailError = page.locator('#email-error');
+      await emailError.waitFor({ timeout: 10_000 });
+      expect(await emailError.textContent()).toBe('Enter your email.');
+      expect(await page.locator('#displayName-error').textContent()).toBe('Enter a display name.');
+      expect(await page.locator('#password-error').textContent()).toBe('Choose a password.');
+      await expectNoA11yViolations(page, `/signup refused at ${width}`);
+      expect(errors).toEqual([]);
+    } finally {
+      await context.close();
+    }
+  });
+
+  it('says so after signing out', async () => {
+    const user = await stack.signUp({ displayName: 'Leaving Soon' });
+    const { context, page, errors } = await openAs(user, 390);
+    try {
+      await page.getByRole('button', { name: 'Sign out' }).click();
+      await page.waitForURL((url) => url.pathname === '/signin', { timeout: 10_000 });
+      const note = page.getByTestId('signed-out');
+      await note.waitFor({ timeout: 10_000 });
+      expect(await note.getAttribute('role')).toBe('status');
+      expect(await note.textContent()).toContain('You are signed out.');
+      await expectNoA11yViolations(page, '/signin after sign-out');
+      expect(errors).toEqual([]);
+    } finally {
+      await context.close();
+    }
+  });
 });
