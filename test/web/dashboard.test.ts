@@ -113,6 +113,12 @@ describe('dashboard', () => {
       const wrapBox = await wrap.boundingBox();
       expect(box.x + box.width).toBeLessThanOrEqual((wrapBox?.x ?? 0) + (wrapBox?.width ?? 0));
       expect(await wrap.evaluate((el) => el.scrollWidth - el.clientWidth)).toBeLessThanOrEqual(0);
+      // No table on the dashboard scrolls sideways (the payments neither).
+      expect(await page.getByTestId('payment-row').count()).toBe(1);
+      const scrolling = await page
+        .locator('.table-wrap')
+        .evaluateAll((wraps) => wraps.filter((w) => w.scrollWidth > w.clientWidth + 1).length);
+      expect(scrolling).toBe(0);
       // The caption is whole: not clipped by a scrolling table.
       const caption = page.locator('[data-testid="active-services"] caption');
       const clipped = await caption.evaluate((el) => el.scrollWidth > el.clientWidth + 1);
