@@ -8,6 +8,7 @@ const PINO_LINE = JSON.stringify({
   hostname: 'box',
   name: 'web',
   msg: 'web listening on http://localhost:3000',
+  port: 3000,
 });
 
 describe('relayText', () => {
@@ -17,6 +18,9 @@ describe('relayText', () => {
     expect(text).toContain('web listening on http://localhost:3000');
     expect(text).not.toContain('{"level"');
     expect(text).not.toContain('4242');
+    // One line: its fields stay with the message.
+    expect(text.split('\n')).toHaveLength(1);
+    expect(text).toContain('"port":3000');
     // No colour codes when the output is not a terminal.
     expect(text).not.toContain('\u001b[');
   });

@@ -150,7 +150,13 @@ type Pretty = (line: string) => string;
 
 /** pino-pretty for the children's pino lines: the time, the level and the message, readable. */
 export function prettyPrinter(colour: boolean): Pretty {
-  return prettyFactory({ colorize: colour, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname,name' });
+  // One line per log line: a line's fields (a URL, an id) stay next to its message.
+  return prettyFactory({
+    colorize: colour,
+    singleLine: true,
+    translateTime: 'SYS:HH:MM:ss.l',
+    ignore: 'pid,hostname,name',
+  });
 }
 
 let prettyPino: Pretty | undefined = prettyPrinter(Boolean(process.stdout.isTTY));
