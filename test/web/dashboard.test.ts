@@ -304,4 +304,24 @@ describe('dashboard', () => {
       await context.close();
     }
   });
+
+  // Last: it stops the api.
+  it('with the api down, the error page says what happened and what to do, in the frame', async () => {
+    const user = await stack.signUp({ displayName: 'Patient User' });
+    await stack.api.stop();
+    const { context, page } = await openAs(user, 390);
+    try {
+      expect(await page.getByTestId('error-page').getAttribute('data-status')).toBe('503');
+      expect(await page.getByRole('banner').count()).toBe(1);
+      expect(await page.locator('h1').textContent()).toBe('Something went wrong (503)');
+      const body = await page.locator('body').innerText();
+      expect(body).toContain('Service unavailable: The service cannot be reached right now.');
+      expect(body).toContain('Try again in a minute; if it keeps happening, tell an operator.');
+      expect(await page.getByRole('button', { name: 'Try again' }).count()).toBe(1);
+      expect(await noSidewaysScroll(page)).toBeLessThanOrEqual(0);
+      await expectNoA11yViolations(page, '503 at 390');
+    } finally {
+      await context.close();
+    }
+  });
 });
