@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { execute, firstRow, sql } from '../db/sql.ts';
 import { InvalidCredentialsError, ResetTokenInvalidError, ValidationError } from '../errors.ts';
@@ -6,6 +6,7 @@ import { isUuid } from '../lib/ids.ts';
 import type { Logger } from '../lib/logger.ts';
 import type { Mailer } from '../mail/mailer.ts';
 import { passwordResetEmail } from '../mail/templates.ts';
+import { enqueueNotification } from '../outbox/notify-events.ts';
 import { normalizeEmail } from '../users/create-user.ts';
 import { hashPassword, PASSWORD_RULES, passwordProblems, verifyPassword } from './passwords.ts';
 import { countAttempt, ipBucket, type RateLimitBucket } from './rate-limit.ts';
@@ -85,10 +86,19 @@ export async function requestPasswordReset(
       sql<{ id: string; email: string }>`select id, email from users where email = ${normalized}`,
     );
     if (!user) return null;
-    await execute(
+    const link = await firstRow(
       tx,
-      sql`insert into password_reset_token (user_id, token_hash, expires_at)
-          values (${user.id}, ${hashToken(token)}, now() + make_interval(mins => ${RESET_TOKEN_TTL_MINUTES}))`,
+      sql<{ id: string; expires_at: Date | string }>`
+        insert into password_reset_token (user_id, token_hash, expires_at)
+        values (${user.id}, ${hashToken(token)}, now() + make_interval(mins => ${RESET_TOKEN_TTL_MINUTES}))
+        returning id, expires_at`,
+    );
+    // Neither the token nor its hash: the event says that a link exists, not what it is.
+    await enqueueNotification(
+      tx,
+      'password.reset_requested',
+      { userId: user.id, email: user.email, expiresAt: new Date(link!.expires_at).toISOString() },
+      `password.reset_requested:${link!.id}`,
     );
     return user;
   });
@@ -151,12 +161,13 @@ export async function resetPassword(
 
   return em.transactional(async (tx) => {
     // The use is claimed here: of two concurrent resets with one token, one wins.
-    const claimed = await execute(
+    const claimed = await firstRow(
       tx,
-      sql`update password_reset_token set used_at = now()
-           where token_hash = ${tokenHash} and used_at is null and expires_at > now()`,
+      sql<{ id: string; purpose: string }>`update password_reset_token set used_at = now()
+           where token_hash = ${tokenHash} and used_at is null and expires_at > now()
+           returning id, purpose`,
     );
-    if (claimed === 0) throw new ResetTokenInvalidError();
+    if (!claimed) throw new ResetTokenInvalidError();
     await execute(tx, sql`update users set password_hash = ${passwordHash} where id = ${found.user_id}`);
     await execute(
       tx,
@@ -167,6 +178,14 @@ export async function resetPassword(
       sql`update auth_session set revoked_at = now()
            where user_id = ${found.user_id} and revoked_at is null and expires_at > now()`,
     );
+    await enqueuePasswordChanged(tx, {
+      userId: found.user_id,
+      email: found.email,
+      via: claimed.purpose === 'invite' ? 'INVITATION' : 'RESET',
+      sessionsEnded,
+      // One link sets one password: a replay of this transaction finds it used.
+      occurrence: `link:${claimed.id}`,
+    });
     return { userId: found.user_id, sessionsEnded };
   });
 }
@@ -231,6 +250,39 @@ export async function changePassword(
            where user_id = ${userId} and revoked_at is null and expires_at > now()
              and (${keep}::uuid is null or id <> ${keep}::uuid)`,
     );
+    await enqueuePasswordChanged(tx, {
+      userId,
+      email: user.email,
+      via: 'CHANGE',
+      sessionsEnded,
+      // Each change is its own occurrence; nothing replays this transaction after a commit.
+      occurrence: `change:${randomUUID()}`,
+    });
     return { sessionsEnded };
   });
+}
+
+/** `password.changed`, in the transaction that sets the password; never the password or its hash. */
+async function enqueuePasswordChanged(
+  tx: EntityManager,
+  event: {
+    userId: string;
+    email: string;
+    via: 'RESET' | 'INVITATION' | 'CHANGE';
+    sessionsEnded: number;
+    occurrence: string;
+  },
+): Promise<void> {
+  await enqueueNotification(
+    tx,
+    'password.changed',
+    {
+      userId: event.userId,
+      email: event.email,
+      via: event.via,
+      sessionsEnded: event.sessionsEnded,
+      changedAt: new Date().toISOString(),
+    },
+    `password.changed:${event.userId}:${event.occurrence}`,
+  );
 }

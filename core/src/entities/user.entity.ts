@@ -19,6 +19,10 @@ export const UserSchema = defineEntity({
     vmQuotaPeriodEnd: p.datetime().nullable(),
     /** Opt-in: before the period ends, renew the last purchased plan for one period from the balance. */
     autoRenew: p.boolean().default(false),
+    /** Email the warnings (expiry, credit low or negative, a VM released for them); see outbox/email-events. */
+    emailWarnings: p.boolean().default(true),
+    /** Email the receipts (payment received, plan renewed). */
+    emailReceipts: p.boolean().default(false),
     createdAt: p.datetime().onCreate(() => new Date()),
   },
 });
