@@ -18,6 +18,8 @@ export interface TestSmtpServer {
 }
 
 export interface SmtpServerOptions {
+  /** Listen here (default: any free port). */
+  port?: number;
   /** Answer this message with a temporary failure (451) instead of accepting it. */
   refuse?: (parsed: ParsedMail) => boolean;
 }
@@ -43,7 +45,7 @@ export async function startSmtpServer(options: SmtpServerOptions = {}): Promise<
       );
     },
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  await new Promise<void>((resolve) => server.listen(options.port ?? 0, '127.0.0.1', resolve));
   const { port } = server.server.address() as AddressInfo;
   return {
     url: `smtp://127.0.0.1:${port}`,
