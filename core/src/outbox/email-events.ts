@@ -6,6 +6,8 @@ import type { NotifyTopic } from './notify-events.ts';
  * The outbox topic of an email to a user about one of their events: a row of its own beside
  * the event's webhook row, so the two deliveries are retried (and fail) independently and each
  * is sent once. Written with the event, in its statement, when the user's preference wants it.
+ * Its payload: `event` (the topic), `eventId` (the event's outbox id), `userId`, `email` (the
+ * address then) and `data` (the event's payload).
  */
 export const EMAIL_TOPIC = 'email';
 
@@ -36,16 +38,6 @@ export type EmailedTopic = keyof typeof EMAILED_EVENTS;
 
 export function isEmailedTopic(topic: string): topic is EmailedTopic {
   return Object.hasOwn(EMAILED_EVENTS, topic);
-}
-
-/** What an `email` outbox row carries: the event, its recipient then, and the event's payload. */
-export interface EmailPayload {
-  event: EmailedTopic;
-  /** The outbox id of the event (its webhook row). */
-  eventId: number;
-  userId: string;
-  email: string;
-  data: Record<string, unknown>;
 }
 
 const UUID = '^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$';

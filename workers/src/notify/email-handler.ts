@@ -2,11 +2,11 @@ import type { Logger } from '@hero/core/lib/logger';
 import { eventEmail } from '@hero/core/mail/event-emails';
 import type { Mailer } from '@hero/core/mail/mailer';
 import type { OutboxHandler } from '@hero/core/outbox/deliver-outbox';
-import { EMAIL_TOPIC, isEmailedTopic } from '@hero/core/outbox/email-events';
+import { EMAIL_TOPIC, EMAILED_EVENTS, type EmailedTopic } from '@hero/core/outbox/email-events';
 import { z } from 'zod';
 
 const emailPayload = z.object({
-  event: z.string().refine(isEmailedTopic, 'not an emailed event'),
+  event: z.enum(Object.keys(EMAILED_EVENTS) as [EmailedTopic, ...EmailedTopic[]]),
   eventId: z.number().int(),
   userId: z.string().min(1),
   email: z.string().min(3),
@@ -28,7 +28,6 @@ export function emailHandler(mailer: Mailer, webUrl: string, log: Logger): Outbo
         `malformed ${EMAIL_TOPIC} payload: ${parsed.error.issues.map((i) => i.path.join('.') || i.message).join(', ')}`,
       );
     const { event, userId, email, data } = parsed.data;
-    if (!isEmailedTopic(event)) throw new Error(`malformed ${EMAIL_TOPIC} payload: event`);
     const content = eventEmail(event, data, webUrl);
     await mailer.send({ to: email, ...content, messageId: `<outbox-${row.id}@${host}>` });
     log.info({ outboxId: row.id, event, userId, via: mailer.description }, `email ${event} sent`);
