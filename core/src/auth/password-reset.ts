@@ -113,6 +113,12 @@ export async function requestPasswordReset(
   return { delivery };
 }
 
+/** Forgets every reset and invitation link of a user, used or not (account deletion). */
+export async function deleteUserResetTokens(em: EntityManager, userId: string): Promise<number> {
+  if (!isUuid(userId)) return 0;
+  return execute(em, sql`delete from password_reset_token where user_id = ${userId}`);
+}
+
 export interface ResetPasswordResult {
   userId: string;
   /** Sessions of the user that were ended (all of them). */

@@ -15,6 +15,21 @@ const UserOrderEnum = builder.enumType('UserOrder', {
   description: 'By creation time (then id), or by email.',
 });
 
+export const UserStatusEnum = builder.enumType('UserStatus', {
+  values: {
+    ACTIVE: { value: 'active' },
+    SUSPENDED: {
+      value: 'suspended',
+      description:
+        'No sign-in, sessions, API tokens or new VMs until `unsuspendUser`; money is still credited.',
+    },
+    DELETED: {
+      value: 'deleted',
+      description: 'Personal data erased; the row is kept as the tombstone of its ledger.',
+    },
+  } as const,
+});
+
 export const BillingType = builder.objectType(Billing, {
   name: 'Billing',
   fields: (t) => ({
@@ -46,6 +61,16 @@ export const UserType = builder.objectType(User, {
         'Opt-in: the last plan bought is renewed for one period from the balance before the period ends (see `setAutoRenew`).',
     }),
     createdAt: t.expose('createdAt', { type: 'DateTime' }),
+    status: t.expose('status', {
+      type: UserStatusEnum,
+      description: 'ACTIVE; SUSPENDED by an operator (`suspendUser`); DELETED (`deleteUser`: a tombstone).',
+    }),
+    suspendedAt: t.expose('suspendedAt', { type: 'DateTime', nullable: true }),
+    suspendedReason: t.exposeString('suspendedReason', {
+      nullable: true,
+      description: "The operator's reason, while SUSPENDED.",
+    }),
+    deletedAt: t.expose('deletedAt', { type: 'DateTime', nullable: true }),
     billing: t.field({
       type: BillingType,
       resolve: (user, _args, ctx) => ctx.em.findOneOrFail(Billing, { user: user.id }),
