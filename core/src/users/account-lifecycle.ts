@@ -18,7 +18,7 @@ import { isUuid } from '../lib/ids.ts';
 import { enqueueNotification, eraseEmailFromEvents } from '../outbox/notify-events.ts';
 import type { Provisioner } from '../provisioners/provisioner.ts';
 import { normalizeEmail } from './create-user.ts';
-import { lockUser } from './lock-user.ts';
+import { lockLiveUser } from './lock-user.ts';
 import { setAutoRenew } from './set-auto-renew.ts';
 import { writeUserQuota } from './set-user-quota.ts';
 
@@ -62,14 +62,6 @@ export interface SuspendUserResult {
   allocationsReleased: number;
 }
 
-/** The user row under the lock every change of the user takes; NotFound / AccountDeleted as it is. */
-async function lockLiveUser(tx: EntityManager, userId: string): Promise<UserStatus> {
-  const locked = await lockUser(tx, userId);
-  if (!locked) throw new NotFoundError('User', userId);
-  if (locked.status === 'deleted') throw new AccountDeletedError(userId);
-  return locked.status;
-}
-
 const refreshed = (tx: EntityManager, userId: string) =>
   tx.findOneOrFail(User, { id: userId }, { refresh: true });
 
@@ -88,7 +80,7 @@ export async function suspendUser(
   const reason = parseInput(z.object({ reason: suspendReasonSchema }), input, 'Invalid suspension').reason;
   if (!isUuid(input.userId)) throw new NotFoundError('User', input.userId);
   return em.transactional(async (tx) => {
-    const before = await lockLiveUser(tx, input.userId);
+    const before = (await lockLiveUser(tx, input.userId)).status;
     const row = await firstRow(
       tx,
       sql<{ email: string; suspended_at: Date | string }>`update users
@@ -200,6 +192,9 @@ export async function deleteUser(
     const balanceCents = Number(billing.creditBalanceCents);
     if (balanceCents > 0 && !input.force) throw new BalanceNotZeroError(balanceCents, billing.currency);
 
+    // The plan ends first: setAutoRenew, like every other change, refuses a tombstone.
+    await writeUserQuota(tx, input.userId, { vmQuota: 0, periodEnd: null });
+    await setAutoRenew(tx, { userId: input.userId, enabled: false });
     const tombstone = tombstoneEmail(input.userId);
     const erased = await firstRow(
       tx,
@@ -210,8 +205,6 @@ export async function deleteUser(
         where id = ${input.userId} returning deleted_at`,
     );
     if (!erased) throw new NotFoundError('User', input.userId);
-    await writeUserQuota(tx, input.userId, { vmQuota: 0, periodEnd: null });
-    await setAutoRenew(tx, { userId: input.userId, enabled: false });
     // After the erasure: the releases' own events carry the tombstone, not the address.
     const allocationsReleased = await releaseUserAllocations(
       tx,

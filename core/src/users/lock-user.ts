@@ -1,6 +1,7 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { firstRow, nativeText, sql } from '../db/sql.ts';
 import type { UserStatus } from '../entities/user.entity.ts';
+import { AccountDeletedError, NotFoundError } from '../errors.ts';
 import { isUuid } from '../lib/ids.ts';
 
 /** What a holder of the user lock reads of the user row. */
@@ -30,6 +31,17 @@ export async function lockUser(tx: EntityManager, userId: string): Promise<Locke
   if (!isUuid(userId)) return undefined;
   const row = await firstRow(tx, lockUserQuery(userId));
   return row ? lockedUser(row) : undefined;
+}
+
+/**
+ * lockUser for a change of the user: no such user is NotFoundError, a deleted one (a tombstone
+ * nothing changes) AccountDeletedError.
+ */
+export async function lockLiveUser(tx: EntityManager, userId: string): Promise<LockedUser> {
+  const locked = await lockUser(tx, userId);
+  if (!locked) throw new NotFoundError('User', userId);
+  if (locked.status === 'deleted') throw new AccountDeletedError(userId);
+  return locked;
 }
 
 /** A locked row as read: the pool may hand timestamps back as text. */

@@ -2,7 +2,7 @@ import { INVITATION_TTL_DAYS, resendInvitation, sendInvitation } from '@hero/cor
 import { Billing } from '@hero/core/entities/billing.entity';
 import { User } from '@hero/core/entities/user.entity';
 import { VmAllocation } from '@hero/core/entities/vm-allocation.entity';
-import { NotFoundError, ValidationError } from '@hero/core/errors';
+import { AccountDeletedError, NotFoundError, ValidationError } from '@hero/core/errors';
 import { type CreateUserResult, createUser, normalizeEmail } from '@hero/core/users/create-user';
 import { pageUsers, USER_ORDERS } from '@hero/core/users/list-users';
 import { setUserQuota } from '@hero/core/users/set-user-quota';
@@ -197,7 +197,7 @@ builder.mutationField('resendInvitation', (t) =>
     authScopes: { admin: true },
     args: { userId: t.arg.id() },
     errors: {
-      types: [NotFoundError],
+      types: [NotFoundError, AccountDeletedError],
       union: { name: 'ResendInvitationResult' },
       result: { name: 'ResendInvitationSuccess' },
       dataField: { name: 'payload' },
@@ -225,7 +225,7 @@ builder.mutationField('setUserQuota', (t) =>
       periodEnd: t.arg({ type: 'DateTime', required: false }),
     },
     errors: {
-      types: [ValidationError, NotFoundError],
+      types: [ValidationError, NotFoundError, AccountDeletedError],
       union: { name: 'SetUserQuotaResult' },
       result: { name: 'SetUserQuotaSuccess' },
       dataField: { name: 'user' },
