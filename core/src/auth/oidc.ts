@@ -158,7 +158,8 @@ function openOidcSession(
       }
     }
     // Before anything is linked or opened (a deleted account has no email or forge id to match).
-    if (user && user.status !== 'active') throw new AccountSuspendedError();
+    if (user?.status === 'deleted') throw new InvalidCredentialsError(REFUSED);
+    if (user?.status === 'suspended') throw new AccountSuspendedError();
     if (!user) {
       const email = emailSchema.safeParse(identity.email ?? '');
       if (!email.success)

@@ -82,7 +82,11 @@ export async function requestPasswordReset(
   const issued = await em.transactional(async (tx) => {
     const user = await firstRow(
       tx,
-      sql<{ id: string; email: string }>`select id, email from users where email = ${normalized}`,
+      // A deleted account's tombstone address is no mailbox: answered as an unknown email.
+      sql<{
+        id: string;
+        email: string;
+      }>`select id, email from users where email = ${normalized} and status <> 'deleted'`,
     );
     if (!user) return null;
     await execute(

@@ -3,12 +3,14 @@ import { describe, expect, it } from 'vitest';
 import { allocateVm } from '../allocation/allocate-vm.ts';
 import { createApiToken, userIdForApiToken } from '../auth/api-tokens.ts';
 import { issueInvitation } from '../auth/invitations.ts';
+import { requestPasswordReset } from '../auth/password-reset.ts';
 import { DEFAULT_AUTH_SETTINGS, findLiveSession, openSession, signIn, signUp } from '../auth/sessions.ts';
 import { hashToken } from '../auth/tokens.ts';
 import { checkLedger } from '../billing/ledger.ts';
 import { recordPayment } from '../billing/payments.ts';
 import { handleStripeWebhook } from '../billing/stripe-webhook.ts';
 import { createLogger } from '../lib/logger.ts';
+import { memoryMailer } from '../mail/mailer.ts';
 import { provisionerNamed } from '../provisioners/registry.ts';
 import { useTestDatabase } from '../testing/database.ts';
 import { addPoolVms, allocateTestVm, creditUser, errorCodeOf, uniqueTag } from '../testing/factories.ts';
@@ -251,6 +253,15 @@ describe('deleteUser', () => {
       () => createApiToken(t.em(), { userId: u.id, name: 'again' }),
     ])
       expect(await errorCodeOf(call())).toBe('ACCOUNT_DELETED');
+    const mailer = memoryMailer();
+    await requestPasswordReset(t.em(), tombstoneEmail(u.id), {
+      settings: { webUrl: 'https://web.test', rateLimitEmail: 10, rateLimitIp: 10 },
+      client: client(),
+      mailer,
+      log: createLogger({ name: 'lifecycle-test', level: 'silent', pretty: false }),
+    });
+    expect(mailer.sent).toEqual([]);
+    expect(await t.query('select 1 from password_reset_token where user_id = $1', [u.id])).toEqual([]);
     const again = await signUp(
       t.em(),
       { email: u.email, displayName: 'Ada again', password: PASSWORD },
