@@ -47,6 +47,11 @@ describe('admin: account lifecycle', () => {
       await page.getByRole('button', { name: 'Suspend', exact: true }).click();
       await expect.poll(() => page.getByTestId('suspension-result').textContent()).toContain('1 VM released');
       expect((await page.getByTestId('user-status').textContent())?.trim()).toBe('SUSPENDED');
+      // The users list marks the account too.
+      await page.goto('/admin/users');
+      expect(await page.locator(`tr[data-user-id="${user.id}"]`).textContent()).toContain('SUSPENDED');
+      await page.goto(`/admin/users/${user.id}`);
+      await settled(page);
       expect(await page.getByTestId('suspended-notice').textContent()).toContain('chargeback under review');
       expect(await stack.allocationsOf(user.id)).toMatchObject([{ status: 'RELEASED' }]);
 
