@@ -15,6 +15,8 @@ export const NOTIFY_TOPICS = [
   'plan.expiring',
   'payment.received',
   'user.invited',
+  'user.suspended',
+  'user.deleted',
 ] as const;
 
 export type NotifyTopic = (typeof NOTIFY_TOPICS)[number];
@@ -45,4 +47,24 @@ export async function enqueueNotification(
       returning id`,
   );
   return written.length > 0;
+}
+
+/**
+ * Replaces the email in every event about a user (pending or sent) by `replacement`, in the
+ * caller's transaction: a deleted account's address does not outlive it in the outbox.
+ */
+export async function eraseEmailFromEvents(
+  em: EntityManager,
+  userId: string,
+  replacement: string,
+): Promise<number> {
+  const erased = await rows(
+    em,
+    sql<{
+      id: string;
+    }>`update outbox set payload = jsonb_set(payload, '{email}', to_jsonb(${replacement}::text))
+       where payload->>'userId' = ${userId} and payload ? 'email' and payload->>'email' <> ${replacement}
+       returning id`,
+  );
+  return erased.length;
 }
