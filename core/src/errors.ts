@@ -34,6 +34,9 @@ export const ERROR_CODES = [
   'PAYMENT_PROVIDER_ERROR',
   'RESET_TOKEN_INVALID',
   'SIGNUP_CLOSED',
+  'ACCOUNT_SUSPENDED',
+  'ACCOUNT_DELETED',
+  'BALANCE_NOT_ZERO',
 ] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];
 
@@ -360,6 +363,35 @@ export class SignupClosedError extends DomainError {
       mode === 'invite'
         ? 'Sign-up is by invitation only: ask an operator for an account, then follow the link in the invitation email'
         : 'Sign-up is closed here: ask an operator for an account',
+    );
+  }
+}
+
+/** An operator suspended the account: no sign-in, no new VM, until it is unsuspended. */
+export class AccountSuspendedError extends DomainError {
+  readonly code = 'ACCOUNT_SUSPENDED';
+  constructor() {
+    super('This account is suspended: ask an operator (your data and balance are kept).');
+  }
+}
+
+/** The account was deleted: its row is a tombstone that nothing changes any more. */
+export class AccountDeletedError extends DomainError {
+  readonly code = 'ACCOUNT_DELETED';
+  constructor(readonly userId: string) {
+    super(`User ${userId} was deleted: a deleted account cannot be changed`);
+  }
+}
+
+/** Deleting an account that still holds credit needs `force` (the credit stays on its ledger). */
+export class BalanceNotZeroError extends DomainError {
+  readonly code = 'BALANCE_NOT_ZERO';
+  constructor(
+    readonly balanceCents: number,
+    readonly currency: string,
+  ) {
+    super(
+      `The account still holds ${(balanceCents / 100).toFixed(2)} ${currency}: refund it first, or delete with force (the credit then stays on the deleted account's ledger)`,
     );
   }
 }

@@ -6,6 +6,7 @@ import './types/pool-vm.ts';
 import './types/vm-allocation.ts';
 import './types/allocation-extension.ts';
 import './types/user.ts';
+import './types/user-lifecycle.ts';
 import './types/session.ts';
 import './types/password.ts';
 import './types/api-token.ts';

@@ -1,8 +1,8 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { z } from 'zod';
 import { nativePool } from '../db/native-pool.ts';
-import { firstRow, nativeText, rows, sql } from '../db/sql.ts';
-import { NotFoundError, parseInput, ValidationError } from '../errors.ts';
+import { execute, firstRow, nativeText, rows, sql } from '../db/sql.ts';
+import { AccountDeletedError, NotFoundError, parseInput, ValidationError } from '../errors.ts';
 import { isUuid } from '../lib/ids.ts';
 import { enqueueNotification } from '../outbox/notify-events.ts';
 import { generateToken, hashToken } from './tokens.ts';
@@ -73,12 +73,13 @@ export async function createApiToken(
   const token = generateToken('api');
   // An operator may name any user: an unknown one is NOT_FOUND, not a foreign-key failure.
   const user = isUuid(input.userId)
-    ? await firstRow<{ id: string; email: string }>(
+    ? await firstRow<{ id: string; email: string; status: string }>(
         em,
-        sql`select id, email from users where id = ${input.userId}`,
+        sql`select id, email, status from users where id = ${input.userId}`,
       )
     : undefined;
   if (!user) throw new NotFoundError('User', input.userId);
+  if (user.status === 'deleted') throw new AccountDeletedError(input.userId);
   return em.transactional(async (tx) => {
     const row = await firstRow<RawRow>(
       tx,
@@ -137,10 +138,19 @@ export async function revokeApiToken(
   return toRow(row);
 }
 
+/** Forgets every API token of a user, revoked ones included (account deletion); how many there were. */
+export async function deleteUserApiTokens(em: EntityManager, userId: string): Promise<number> {
+  if (!isUuid(userId)) return 0;
+  return execute(em, sql`delete from api_token where user_id = ${userId}`);
+}
+
+// The owner's status in the same statement: a suspended user's tokens answer 401 until unsuspended.
 const FIND_LIVE = nativeText(
-  sql`select id, user_id, (last_used_at is null or last_used_at < now() - make_interval(secs => ${0})) as stale
-        from api_token
-       where token_hash = ${''} and revoked_at is null and (expires_at is null or expires_at > now())`,
+  sql`select t.id, t.user_id,
+             (t.last_used_at is null or t.last_used_at < now() - make_interval(secs => ${0})) as stale
+        from api_token t join users u on u.id = t.user_id
+       where t.token_hash = ${''} and t.revoked_at is null and (t.expires_at is null or t.expires_at > now())
+         and u.status = 'active'`,
 );
 const TOUCH = nativeText(
   sql`update api_token set last_used_at = now()
@@ -148,7 +158,8 @@ const TOUCH = nativeText(
 );
 
 /**
- * The user a bearer API token (by its hash) belongs to, if it is neither revoked nor expired.
+ * The user a bearer API token (by its hash) belongs to, if it is neither revoked nor expired and
+ * the user is not suspended (nor deleted).
  * Runs on every request with an API token, so it is one indexed statement on the native pool;
  * the last use is written only when the stored one is older than LAST_USED_RESOLUTION_SECONDS.
  */

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { execute, firstRow, sql } from '../db/sql.ts';
-import { NotFoundError } from '../errors.ts';
+import { AccountDeletedError, NotFoundError } from '../errors.ts';
 import { isUuid } from '../lib/ids.ts';
 import type { Logger } from '../lib/logger.ts';
 import type { Mailer } from '../mail/mailer.ts';
@@ -54,10 +54,13 @@ export async function issueInvitation(
           id: string;
           email: string;
           display_name: string;
-        }>`select id, email, display_name from users where id = ${userId}`,
+          status: string;
+        }>`select id, email, display_name, status from users where id = ${userId}`,
       )
     : undefined;
   if (!user) throw new NotFoundError('User', userId);
+  // A tombstone's email is no address to invite.
+  if (user.status === 'deleted') throw new AccountDeletedError(userId);
   const token = generateInvitationToken();
   await execute(
     em,

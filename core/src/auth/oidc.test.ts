@@ -3,9 +3,10 @@ import type { AddressInfo } from 'node:net';
 import { exportJWK, generateKeyPair, type JWTPayload, SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { User } from '../entities/user.entity.ts';
-import { EmailTakenError, InvalidCredentialsError } from '../errors.ts';
+import { AccountSuspendedError, EmailTakenError, InvalidCredentialsError } from '../errors.ts';
 import { useTestDatabase } from '../testing/database.ts';
 import { uniqueTag } from '../testing/factories.ts';
+import { deleteUser, suspendUser } from '../users/account-lifecycle.ts';
 import { type OidcSettings, signInWithOidc } from './oidc.ts';
 import { DEFAULT_AUTH_SETTINGS, signUp } from './sessions.ts';
 
@@ -84,6 +85,18 @@ describe('signInWithOidc', () => {
     const [a, b] = await Promise.all([signIn(token), signIn(token)]);
     expect(a.user.id).toBe(b.user.id);
     expect(await t.em().fork().count(User, { email: p.email })).toBe(1);
+  });
+
+  it('refuses a suspended account; after its deletion the forge identity makes a new account', async () => {
+    const p = person();
+    const first = await signIn(await idToken(p));
+    const deps = { provisionerFor: () => null };
+    await suspendUser(t.em(), { userId: first.user.id, reason: 'review' }, deps);
+    await expect(signIn(await idToken(p))).rejects.toBeInstanceOf(AccountSuspendedError);
+    await deleteUser(t.em(), { userId: first.user.id, confirmEmail: p.email }, deps);
+    const again = await signIn(await idToken(p));
+    expect(again.user.id).not.toBe(first.user.id);
+    expect(again.user).toMatchObject({ email: p.email, forgeId: `${oidc.issuer}#${p.sub}` });
   });
 
   it('links a password account with the same verified email', async () => {

@@ -2,7 +2,12 @@ import { UniqueConstraintViolationException } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { createRemoteJWKSet, type JWTPayload, jwtVerify } from 'jose';
 import { User } from '../entities/user.entity.ts';
-import { EmailTakenError, InvalidCredentialsError, ValidationError } from '../errors.ts';
+import {
+  AccountSuspendedError,
+  EmailTakenError,
+  InvalidCredentialsError,
+  ValidationError,
+} from '../errors.ts';
 import { displayNameSchema, emailSchema, insertUser, normalizeEmail } from '../users/create-user.ts';
 import { type SignupTrial, trialPlan } from '../users/signup-trial.ts';
 import { countAttempt, ipBucket } from './rate-limit.ts';
@@ -152,6 +157,9 @@ function openOidcSession(
         user.forgeId = identity.forgeId;
       }
     }
+    // Before anything is linked or opened (a deleted account has no email or forge id to match).
+    if (user?.status === 'deleted') throw new InvalidCredentialsError(REFUSED);
+    if (user?.status === 'suspended') throw new AccountSuspendedError();
     if (!user) {
       const email = emailSchema.safeParse(identity.email ?? '');
       if (!email.success)

@@ -83,7 +83,11 @@ export async function requestPasswordReset(
   const issued = await em.transactional(async (tx) => {
     const user = await firstRow(
       tx,
-      sql<{ id: string; email: string }>`select id, email from users where email = ${normalized}`,
+      // A deleted account's tombstone address is no mailbox: answered as an unknown email.
+      sql<{
+        id: string;
+        email: string;
+      }>`select id, email from users where email = ${normalized} and status <> 'deleted'`,
     );
     if (!user) return null;
     const link = await firstRow(
@@ -121,6 +125,12 @@ export async function requestPasswordReset(
       ),
   );
   return { delivery };
+}
+
+/** Forgets every reset and invitation link of a user, used or not (account deletion). */
+export async function deleteUserResetTokens(em: EntityManager, userId: string): Promise<number> {
+  if (!isUuid(userId)) return 0;
+  return execute(em, sql`delete from password_reset_token where user_id = ${userId}`);
 }
 
 export interface ResetPasswordResult {

@@ -5,6 +5,7 @@ import { execute, rows, sql } from '../db/sql.ts';
 import { AuthSession, type SessionKind } from '../entities/auth-session.entity.ts';
 import { User } from '../entities/user.entity.ts';
 import {
+  AccountSuspendedError,
   InvalidCredentialsError,
   type Problem,
   parseInput,
@@ -164,7 +165,8 @@ export interface SignInInput {
 
 /**
  * Checks a user's password and opens a USER session. Unknown email, a user without a password
- * and a wrong password all answer the same InvalidCredentialsError, after the same argon2 work.
+ * and a wrong password all answer the same InvalidCredentialsError, after the same argon2 work;
+ * the right password of a suspended account: AccountSuspendedError.
  * Counts as an attempt for the email and the client's address first: over the limit,
  * RateLimitedError and nothing is checked.
  */
@@ -187,6 +189,8 @@ export async function signIn(
     throw new InvalidCredentialsError();
   }
   if (!(await verifyPassword(user.passwordHash, input.password))) throw new InvalidCredentialsError();
+  // Only after the right password: the answer tells nobody else that the account is suspended.
+  if (user.status !== 'active') throw new AccountSuspendedError();
 
   const session = await em.transactional(async (tx) =>
     openSession(tx, 'USER', options.settings, options.client, { userId: user.id }),
@@ -235,11 +239,17 @@ export async function revokeUserSessions(em: EntityManager, userId: string): Pro
   );
 }
 
+/** Forgets every session of a user, live or ended (account deletion); how many there were. */
+export async function deleteUserSessions(em: EntityManager, userId: string): Promise<number> {
+  if (!isUuid(userId)) return 0;
+  return execute(em, sql`delete from auth_session where user_id = ${userId}`);
+}
+
 export type LiveSession = { id: string; kind: 'USER'; userId: string } | { id: string; kind: 'ADMIN' };
 
 /**
- * The live session a bearer token names: not revoked, not expired, and for an ADMIN session
- * opened with the current admin secret. Runs on every request with a session token: plain
+ * The live session a bearer token names: not revoked, not expired, of a user who is neither
+ * suspended nor deleted, and for an ADMIN session opened with the current admin secret. Runs on every request with a session token: plain
  * statements on the driver; `last_seen_at` is written at most once a minute.
  */
 export async function findLiveSession(
@@ -255,8 +265,12 @@ export async function findLiveSession(
     secret_fingerprint: string | null;
     stale: boolean;
   }>(
-    `select id, kind, user_id, secret_fingerprint, last_seen_at < now() - interval '1 minute' as stale
-       from auth_session where token_hash = $1 and revoked_at is null and expires_at > now()`,
+    // The user's status in the same statement: a suspended or deleted user's session is refused
+    // even if it was opened while the suspension committed.
+    `select s.id, s.kind, s.user_id, s.secret_fingerprint, s.last_seen_at < now() - interval '1 minute' as stale
+       from auth_session s left join users u on u.id = s.user_id
+      where s.token_hash = $1 and s.revoked_at is null and s.expires_at > now()
+        and (s.user_id is null or u.status = 'active')`,
     [hashToken(token)],
   );
   const row = rows[0];

@@ -6,7 +6,7 @@ import { redateForPeriod } from '../allocation/redate-for-period.ts';
 import { PlanPurchase } from '../entities/plan-purchase.entity.ts';
 import { CurrencyMismatchError, InsufficientCreditError, NotFoundError, ValidationError } from '../errors.ts';
 import { ConfigError, formatZodIssues } from '../lib/env.ts';
-import { lockUser } from '../users/lock-user.ts';
+import { lockLiveUser } from '../users/lock-user.ts';
 import { writeUserQuota } from '../users/set-user-quota.ts';
 import { lockBilling, postLedgerEntry } from './ledger.ts';
 
@@ -259,8 +259,7 @@ export async function purchaseInTransaction(
   input: { userId: string; now: Date; renewsPeriodEnd?: Date },
 ): Promise<PurchasePlanResult> {
   const now = input.now;
-  const user = await lockUser(tx, input.userId);
-  if (!user) throw new NotFoundError('User', input.userId);
+  const user = await lockLiveUser(tx, input.userId);
   const billing = await lockBilling(tx, input.userId);
   if (!billing) throw new NotFoundError('User', input.userId);
   if (billing.currency !== quote.currency) throw new CurrencyMismatchError(billing.currency, quote.currency);

@@ -1,6 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import { defineEntity, p } from '@mikro-orm/core';
 
+/**
+ * active; suspended by an operator (sign-in, sessions, API tokens and allocation refused,
+ * reversible); deleted (personal data erased, the row kept as the ledger's tombstone).
+ */
+export const USER_STATUSES = ['active', 'suspended', 'deleted'] as const;
+export type UserStatus = (typeof USER_STATUSES)[number];
+
 export const UserSchema = defineEntity({
   name: 'User',
   tableName: 'users',
@@ -24,6 +31,12 @@ export const UserSchema = defineEntity({
     /** Email the receipts (payment received, plan renewed). */
     emailReceipts: p.boolean().default(false),
     createdAt: p.datetime().onCreate(() => new Date()),
+    /** Written only by users/account-lifecycle.ts. */
+    status: p.enum(USER_STATUSES).default('active'),
+    suspendedAt: p.datetime().nullable(),
+    /** The operator's reason, kept while suspended. */
+    suspendedReason: p.text().nullable(),
+    deletedAt: p.datetime().nullable(),
   },
 });
 

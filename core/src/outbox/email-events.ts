@@ -1,5 +1,6 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
 import type { RawBuilder } from 'kysely';
-import { sql } from '../db/sql.ts';
+import { execute, sql } from '../db/sql.ts';
 import type { NotifyTopic } from './notify-events.ts';
 
 /**
@@ -63,6 +64,18 @@ export function emailRowsFor(topic: NotifyTopic): RawBuilder<unknown> | null {
       from ev
       join users u on u.id = case when ev.payload->>'userId' ~ ${UUID}
                                   then (ev.payload->>'userId')::uuid end
-     where ${wanted} ${reason}
+     where ${wanted} ${reason} and u.status <> 'deleted'
     on conflict (dedupe_key) do nothing`;
+}
+
+/**
+ * Drops the user's emails not sent yet, in the caller's transaction (deleteUser's): an erased
+ * account has no address to send them to. Sent ones stay, with the address erased
+ * (eraseEmailFromEvents). How many were dropped.
+ */
+export async function dropPendingEmails(em: EntityManager, userId: string): Promise<number> {
+  return execute(
+    em,
+    sql`delete from outbox where topic = ${EMAIL_TOPIC} and status <> 'DONE' and payload->>'userId' = ${userId}`,
+  );
 }

@@ -20,6 +20,8 @@ export const NOTIFY_TOPICS = [
   'password.reset_requested',
   'password.changed',
   'api_token.created',
+  'user.suspended',
+  'user.deleted',
 ] as const;
 
 export type NotifyTopic = (typeof NOTIFY_TOPICS)[number];
@@ -73,4 +75,28 @@ export async function insertNotifications(
     mail ? sql<{ id: string }>`with ev as (${insert}), mail as (${mail}) select id from ev` : insert,
   );
   return written.length;
+}
+
+/**
+ * Replaces the email in every event about a user (pending or sent) by `replacement`, in the
+ * caller's transaction: a deleted account's address does not outlive it in the outbox.
+ */
+export async function eraseEmailFromEvents(
+  em: EntityManager,
+  userId: string,
+  replacement: string,
+): Promise<number> {
+  const erased = await rows(
+    em,
+    sql<{
+      id: string;
+    }>`update outbox set payload = jsonb_set(payload, '{email}', to_jsonb(${replacement}::text))
+         -- An email row also carries its event's payload, address included, under data.
+         || case when jsonb_typeof(payload->'data') = 'object' and payload->'data' ? 'email'
+                 then jsonb_build_object('data', jsonb_set(payload->'data', '{email}', to_jsonb(${replacement}::text)))
+                 else '{}'::jsonb end
+       where payload->>'userId' = ${userId} and payload ? 'email' and payload->>'email' <> ${replacement}
+       returning id`,
+  );
+  return erased.length;
 }

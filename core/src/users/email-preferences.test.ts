@@ -3,8 +3,10 @@ import { recordPayment } from '../billing/payments.ts';
 import { NotFoundError, ValidationError } from '../errors.ts';
 import { EMAIL_TOPIC } from '../outbox/email-events.ts';
 import { enqueueNotification } from '../outbox/notify-events.ts';
+import { provisionerNamed } from '../provisioners/registry.ts';
 import { useTestDatabase } from '../testing/database.ts';
 import { createTestUser, uniqueTag } from '../testing/factories.ts';
+import { deleteUser } from './account-lifecycle.ts';
 import { emailPreferences, setEmailPreferences } from './email-preferences.ts';
 
 const t = useTestDatabase();
@@ -142,5 +144,30 @@ describe('emails enqueued with the events', () => {
       expect(await enqueueNotification(t.em(), 'balance.low', { userId }, key)).toBe(true);
       expect(await t.query('select 1 from outbox where dedupe_key = $1', [`email:${key}`])).toEqual([]);
     }
+  });
+
+  it("a deleted account's unsent emails are dropped, the sent ones keep no address, and no new one is written", async () => {
+    const user = await createTestUser(t.em());
+    const low = (n: number) =>
+      enqueueNotification(
+        t.em(),
+        'balance.low',
+        { userId: user.id, email: user.email },
+        `balance.low:${user.id}:${n}`,
+      );
+    await low(1);
+    await low(2);
+    await t.query(`update outbox set status = 'DONE' where dedupe_key = $1`, [
+      `email:balance.low:${user.id}:1`,
+    ]);
+    await deleteUser(
+      t.em(),
+      { userId: user.id, confirmEmail: user.email },
+      { provisionerFor: provisionerNamed },
+    );
+    await low(3);
+    const emails = await emailsOf(user.id);
+    expect(emails.map((e) => [e.dedupe_key, e.status])).toEqual([[`email:balance.low:${user.id}:1`, 'DONE']]);
+    expect(JSON.stringify(emails)).not.toContain(user.email);
   });
 });

@@ -10,6 +10,7 @@ import {
   signUp,
 } from '@hero/core/auth/sessions';
 import {
+  AccountSuspendedError,
   EmailTakenError,
   InvalidCredentialsError,
   RateLimitedError,
@@ -109,10 +110,10 @@ builder.mutationField('signIn', (t) =>
   t.field({
     type: SignInSuccess,
     description:
-      'Public: sign in with email and password; opens a user session. At most AUTH_RATE_LIMIT_EMAIL attempts per email and AUTH_RATE_LIMIT_IP per client address in 15 minutes.',
+      'Public: sign in with email and password; opens a user session. The right password of a suspended account: ACCOUNT_SUSPENDED. At most AUTH_RATE_LIMIT_EMAIL attempts per email and AUTH_RATE_LIMIT_IP per client address in 15 minutes.',
     args: { input: t.arg({ type: SignInInput }) },
     errors: {
-      types: [InvalidCredentialsError, RateLimitedError],
+      types: [InvalidCredentialsError, AccountSuspendedError, RateLimitedError],
       union: { name: 'SignInResult' },
       directResult: true,
     },
@@ -137,7 +138,13 @@ builder.mutationField('signInWithOidc', (t) =>
       "Public: sign in with the forge (OpenID Connect). The api verifies the ID token itself (signature by the issuer's published keys, issuer, audience OIDC_CLIENT_ID, expiry, nonce) and opens a user session for the account whose forgeId is the token's issuer#subject; else the account with the token's email when the issuer marks it verified (its forgeId is filled in); else a new account. An unverified email that is registered already: EMAIL_TAKEN. Anything not verified, or no OIDC_ISSUER_URL: INVALID_CREDENTIALS. Counts against AUTH_RATE_LIMIT_IP.",
     args: { input: t.arg({ type: SignInWithOidcInput }) },
     errors: {
-      types: [InvalidCredentialsError, EmailTakenError, ValidationError, RateLimitedError],
+      types: [
+        InvalidCredentialsError,
+        AccountSuspendedError,
+        EmailTakenError,
+        ValidationError,
+        RateLimitedError,
+      ],
       union: { name: 'SignInWithOidcResult' },
       directResult: true,
     },

@@ -7,6 +7,8 @@ import {
   RELEASE_REASONS,
 } from '@hero/core/entities/vm-allocation.entity';
 import {
+  AccountDeletedError,
+  AccountSuspendedError,
   BalanceNegativeError,
   NoActivePlanError,
   NotFoundError,
@@ -89,7 +91,14 @@ builder.mutationField('allocateVm', (t) =>
       "User: take one free VM from the pool; it expires at the end of the user's plan period. Needs an active plan period (NO_ACTIVE_PLAN otherwise), a balance not below zero (BALANCE_NEGATIVE) and room in the quota (QUOTA_EXCEEDED).",
     authScopes: { user: true },
     errors: {
-      types: [PoolExhaustedError, QuotaExceededError, NoActivePlanError, BalanceNegativeError],
+      types: [
+        PoolExhaustedError,
+        QuotaExceededError,
+        NoActivePlanError,
+        BalanceNegativeError,
+        AccountSuspendedError,
+        AccountDeletedError,
+      ],
       union: { name: 'AllocateVmResult' },
       result: { name: 'AllocateVmSuccess' },
       dataField: { name: 'allocation' },
