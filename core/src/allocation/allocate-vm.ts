@@ -4,6 +4,7 @@ import { PG_UNIQUE_VIOLATION, withNativeTransaction } from '../db/native-pool.ts
 import type { AllocationStatus, AllocationView, ReleaseReason } from '../entities/vm-allocation.entity.ts';
 import {
   BalanceNegativeError,
+  EmailNotVerifiedError,
   NoActivePlanError,
   NotFoundError,
   PoolExhaustedError,
@@ -106,13 +107,15 @@ function toView(row: AllocationRow): AllocationView {
 type Client = Parameters<Parameters<typeof withNativeTransaction>[1]>[0];
 
 async function allocateOnce(client: Client, input: AllocateVmInput): Promise<AllocationRow> {
-  const users = await client.query<{ vm_quota: number; vm_quota_period_end: Date | string | null }>(
-    LOCK_USER,
-    [input.userId],
-  );
+  const users = await client.query<{
+    vm_quota: number;
+    vm_quota_period_end: Date | string | null;
+    email_verified: boolean;
+  }>(LOCK_USER, [input.userId]);
   const found = users.rows[0];
   if (!found) throw new NotFoundError('User', input.userId);
   const user = lockedUser(found);
+  if (!user.email_verified) throw new EmailNotVerifiedError();
   const now = new Date();
   // A fresh statement snapshot, taken after the user row is locked.
   const counted = await client.query<{ n: number; balance_cents: string; currency: string }>(COUNT_ACTIVE, [

@@ -103,7 +103,9 @@ export interface OidcSignInInput {
  * issuer + subject; else the one with the token's email when the issuer says it is verified
  * (forge_id filled in); else a new account (email and display name from the token; the
  * sign-up trial as for signUp). An email the issuer has not verified never reaches an existing
- * account: EmailTakenError. Counts as an attempt for the client's address first.
+ * account: EmailTakenError. Counts as an attempt for the client's address first. The account's
+ * email counts as verified when the issuer says so; a new account with an email the issuer
+ * has not verified starts unverified when `verifyEmail` (SIGNUP_VERIFY_EMAIL) is on.
  */
 export async function signInWithOidc(
   em: EntityManager,
@@ -114,6 +116,7 @@ export async function signInWithOidc(
     client: ClientInfo;
     currency: string;
     trial?: SignupTrial | null;
+    verifyEmail?: boolean;
   },
 ): Promise<SignedIn> {
   await countAttempt(em, [
@@ -137,7 +140,13 @@ export async function signInWithOidc(
 function openOidcSession(
   em: EntityManager,
   identity: OidcIdentity,
-  options: { settings: AuthSettings; client: ClientInfo; currency: string; trial?: SignupTrial | null },
+  options: {
+    settings: AuthSettings;
+    client: ClientInfo;
+    currency: string;
+    trial?: SignupTrial | null;
+    verifyEmail?: boolean;
+  },
 ): Promise<SignedIn> {
   return em.transactional(async (tx) => {
     let user = await tx.findOne(User, { forgeId: identity.forgeId });
@@ -165,9 +174,18 @@ function openOidcSession(
         displayName: name.success ? name.data : email.data,
         currency: options.currency,
         plan: options.trial ? trialPlan(options.trial) : null,
+        emailVerified: identity.emailVerified || !options.verifyEmail,
       });
       user.forgeId = identity.forgeId;
     }
+    // The issuer vouches for the address the account has: that verifies it.
+    if (
+      !user.emailVerifiedAt &&
+      identity.emailVerified &&
+      identity.email &&
+      normalizeEmail(identity.email) === user.email
+    )
+      user.emailVerifiedAt = new Date();
     const session = openSession(tx, 'USER', options.settings, options.client, { userId: user.id });
     return { user, session };
   });

@@ -6,9 +6,11 @@ import { isUuid } from '../lib/ids.ts';
 export interface LockedUser {
   vm_quota: number;
   vm_quota_period_end: Date | null;
+  /** Unverified accounts neither pay nor get a VM. */
+  email_verified: boolean;
 }
 
-type LockedRow = { vm_quota: number; vm_quota_period_end: Date | string | null };
+type LockedRow = { vm_quota: number; vm_quota_period_end: Date | string | null; email_verified: boolean };
 
 /**
  * NO KEY UPDATE, not UPDATE: it still queues those changes, but lets the foreign-key checks of
@@ -16,7 +18,7 @@ type LockedRow = { vm_quota: number; vm_quota_period_end: Date | string | null }
  * with a payment or usage batch holding the billing row.
  */
 const lockUserQuery = (userId: string) =>
-  sql<LockedRow>`select vm_quota, vm_quota_period_end from users where id = ${userId} for no key update`;
+  sql<LockedRow>`select vm_quota, vm_quota_period_end, email_verified_at is not null as email_verified from users where id = ${userId} for no key update`;
 
 /**
  * The user-row lock every change to a user's allocations, quota or plan period takes first, so
@@ -32,7 +34,11 @@ export async function lockUser(tx: EntityManager, userId: string): Promise<Locke
 /** A locked row as read: the pool may hand timestamps back as text. */
 export function lockedUser(row: LockedRow): LockedUser {
   const end = row.vm_quota_period_end;
-  return { vm_quota: row.vm_quota, vm_quota_period_end: end === null ? null : new Date(end) };
+  return {
+    vm_quota: row.vm_quota,
+    vm_quota_period_end: end === null ? null : new Date(end),
+    email_verified: row.email_verified,
+  };
 }
 
 /** The statement `lockUser` runs, for the allocation hot path on a native connection ($1: the user id). */
