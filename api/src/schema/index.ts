@@ -8,6 +8,7 @@ import './types/allocation-extension.ts';
 import './types/user.ts';
 import './types/session.ts';
 import './types/password.ts';
+import './types/email-verification.ts';
 import './types/api-token.ts';
 import './types/webhook-event.ts';
 import './types/health.ts';
