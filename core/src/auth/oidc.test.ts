@@ -127,3 +127,30 @@ describe('signInWithOidc', () => {
     expect(await t.em().fork().count(User, { email: p.email })).toBe(0);
   });
 });
+
+describe('signInWithOidc and email verification (SIGNUP_VERIFY_EMAIL)', () => {
+  const signInVerifying = async (token: string) =>
+    signInWithOidc(
+      t.em(),
+      { idToken: token, nonce: NONCE },
+      { oidc, settings: DEFAULT_AUTH_SETTINGS, client: client(), currency: 'EUR', verifyEmail: true },
+    );
+  const verifiedAt = async (id: string) => (await t.em().findOneOrFail(User, id)).emailVerifiedAt;
+
+  it('a new account is verified when the issuer says so, else unverified until the issuer does', async () => {
+    const vouched = await signInVerifying(await idToken(person()));
+    expect(await verifiedAt(vouched.user.id)).toBeInstanceOf(Date);
+
+    const p = { ...person(), email_verified: false };
+    const first = await signInVerifying(await idToken(p));
+    expect(await verifiedAt(first.user.id)).toBeNull();
+    const later = await signInVerifying(await idToken({ ...p, email_verified: true }));
+    expect(later.user.id).toBe(first.user.id);
+    expect(await verifiedAt(first.user.id)).toBeInstanceOf(Date);
+  });
+
+  it('without verification asked for, a new account is verified whatever the issuer says', async () => {
+    const { user } = await signIn(await idToken({ ...person(), email_verified: false }));
+    expect(await verifiedAt(user.id)).toBeInstanceOf(Date);
+  });
+});
