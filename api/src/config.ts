@@ -253,7 +253,7 @@ export const apiConfigSchema = z
       .optional()
       .refine((v) => v === undefined || /^smtps?:\/\//.test(v), 'must be an smtp:// or smtps:// URL')
       .describe(
-        '`smtp://user:password@host:587` (STARTTLS when offered) or `smtps://…:465`: where email is sent (password reset). Unset: messages go to `MAIL_DIR`, or else to the log',
+        '`smtp://user:password@host:587` (STARTTLS when offered) or `smtps://…:465`: where email is sent (password reset, invitations, email verification and change). Unset: messages go to `MAIL_DIR`, or else to the log',
       ),
     MAIL_FROM: z.string().min(3).default(DEFAULT_MAIL_FROM).describe('the From header of every email'),
     MAIL_DIR: z
@@ -294,7 +294,7 @@ export const apiConfigSchema = z
       .min(1)
       .default(3)
       .describe(
-        '`requestPasswordReset` requests per email per 15-minute window (known and unknown emails alike); requests and `resetPassword` attempts per client address count against `AUTH_RATE_LIMIT_IP` in buckets of their own',
+        '`requestPasswordReset` requests per email per 15-minute window (known and unknown emails alike), and `resendEmailVerification` / `requestEmailChange` requests per user; requests, `resetPassword` and `verifyEmail` attempts per client address count against `AUTH_RATE_LIMIT_IP` in buckets of their own',
       ),
     // GraphQL limits, checked before anything runs (see api/src/http/query-limits.ts).
     GRAPHQL_MAX_DEPTH: z.coerce
