@@ -133,17 +133,28 @@ describe('signInWithOidc and email verification (SIGNUP_VERIFY_EMAIL)', () => {
     signInWithOidc(
       t.em(),
       { idToken: token, nonce: NONCE },
-      { oidc, settings: DEFAULT_AUTH_SETTINGS, client: client(), currency: 'EUR', verifyEmail: true },
+      {
+        oidc,
+        settings: DEFAULT_AUTH_SETTINGS,
+        client: client(),
+        currency: 'EUR',
+        verifyEmail: { webUrl: 'https://hero.example.org' },
+      },
     );
   const verifiedAt = async (id: string) => (await t.em().findOneOrFail(User, id)).emailVerifiedAt;
 
-  it('a new account is verified when the issuer says so, else unverified until the issuer does', async () => {
+  it('a new account is verified when the issuer says so, else unverified (a link to mail) until the issuer does', async () => {
     const vouched = await signInVerifying(await idToken(person()));
     expect(await verifiedAt(vouched.user.id)).toBeInstanceOf(Date);
+    expect(vouched.verification).toBeNull();
 
     const p = { ...person(), email_verified: false };
     const first = await signInVerifying(await idToken(p));
     expect(await verifiedAt(first.user.id)).toBeNull();
+    // A link to mail, for the new account's address; none on the next sign-in.
+    expect(first.verification).toMatchObject({ userId: first.user.id, email: p.email });
+    expect(first.verification?.url).toMatch(/^https:\/\/hero\.example\.org\/verify\?token=hpv_/);
+    expect((await signInVerifying(await idToken(p))).verification).toBeNull();
     const later = await signInVerifying(await idToken({ ...p, email_verified: true }));
     expect(later.user.id).toBe(first.user.id);
     expect(await verifiedAt(first.user.id)).toBeInstanceOf(Date);

@@ -140,24 +140,26 @@ builder.mutationField('signInWithOidc', (t) =>
   t.field({
     type: SignInSuccess,
     description:
-      "Public: sign in with the forge (OpenID Connect). The api verifies the ID token itself (signature by the issuer's published keys, issuer, audience OIDC_CLIENT_ID, expiry, nonce) and opens a user session for the account whose forgeId is the token's issuer#subject; else the account with the token's email when the issuer marks it verified (its forgeId is filled in); else a new account (unverified under SIGNUP_VERIFY_EMAIL when the issuer does not mark its email verified). An unverified email that is registered already: EMAIL_TAKEN. Anything not verified, or no OIDC_ISSUER_URL: INVALID_CREDENTIALS. Counts against AUTH_RATE_LIMIT_IP.",
+      "Public: sign in with the forge (OpenID Connect). The api verifies the ID token itself (signature by the issuer's published keys, issuer, audience OIDC_CLIENT_ID, expiry, nonce) and opens a user session for the account whose forgeId is the token's issuer#subject; else the account with the token's email when the issuer marks it verified (its forgeId is filled in); else a new account (under SIGNUP_VERIFY_EMAIL, when the issuer does not mark its email verified, unverified and mailed a verification link). An unverified email that is registered already: EMAIL_TAKEN. Anything not verified, or no OIDC_ISSUER_URL: INVALID_CREDENTIALS. Counts against AUTH_RATE_LIMIT_IP.",
     args: { input: t.arg({ type: SignInWithOidcInput }) },
     errors: {
       types: [InvalidCredentialsError, EmailTakenError, ValidationError, RateLimitedError],
       union: { name: 'SignInWithOidcResult' },
       directResult: true,
     },
-    resolve: (_root, { input }, ctx) => {
+    resolve: async (_root, { input }, ctx) => {
       if (!ctx.settings.oidc)
         throw new InvalidCredentialsError('Sign-in with the forge is not configured (OIDC_ISSUER_URL)');
-      return signInWithOidc(ctx.em, input, {
+      const { verification, ...signedIn } = await signInWithOidc(ctx.em, input, {
         oidc: ctx.settings.oidc,
         settings: ctx.settings.auth,
         client: ctx.client,
         currency: ctx.settings.defaultCurrency,
         trial: ctx.settings.signupTrial,
-        verifyEmail: ctx.settings.signupVerifyEmail,
+        verifyEmail: ctx.settings.signupVerifyEmail ? { webUrl: ctx.settings.passwordReset.webUrl } : null,
       });
+      if (verification) void sendEmailVerification(verification, { mailer: ctx.mailer, log: ctx.log });
+      return signedIn;
     },
   }),
 );
