@@ -368,11 +368,14 @@ async function rawAllocate(sql: pg.Pool, token: string): Promise<string> {
     const client = await sql.connect();
     try {
       await client.query('begin');
-      const userRows = await client.query<{ vm_quota: number; vm_quota_period_end: Date | null }>(LOCK_USER, [
-        userId,
-      ]);
+      const userRows = await client.query<{
+        vm_quota: number;
+        vm_quota_period_end: Date | null;
+        email_verified: boolean;
+      }>(LOCK_USER, [userId]);
       const user = userRows.rows[0];
       if (!user) throw new Error(`user ${userId} not found`);
+      if (!user.email_verified) throw new Error('EMAIL_NOT_VERIFIED');
       const now = new Date();
       const activeRows = await client.query<{ n: number; balance_cents: string }>(COUNT_ACTIVE, [userId]);
       const active = activeRows.rows[0].n;

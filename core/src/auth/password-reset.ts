@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { execute, firstRow, sql } from '../db/sql.ts';
 import { InvalidCredentialsError, ResetTokenInvalidError, ValidationError } from '../errors.ts';
@@ -7,6 +6,7 @@ import type { Logger } from '../lib/logger.ts';
 import type { Mailer } from '../mail/mailer.ts';
 import { passwordResetEmail } from '../mail/templates.ts';
 import { normalizeEmail } from '../users/create-user.ts';
+import { claimLinkToken, issueLinkToken, webLink } from './link-tokens.ts';
 import { hashPassword, PASSWORD_RULES, passwordProblems, verifyPassword } from './passwords.ts';
 import { countAttempt, ipBucket, type RateLimitBucket } from './rate-limit.ts';
 import type { ClientInfo } from './sessions.ts';
@@ -52,12 +52,9 @@ const resetBuckets = (
   return buckets;
 };
 
-/** `hpr_` + 256 random bits; only its sha256 is stored. */
-const generateResetToken = () => `hpr_${randomBytes(32).toString('base64url')}`;
-
 /** The link in the email: the web's reset page with the token. */
 export function resetLink(webUrl: string, token: string): string {
-  return `${webUrl.replace(/\/+$/, '')}/reset?token=${encodeURIComponent(token)}`;
+  return webLink(webUrl, 'reset', token);
 }
 
 /**
@@ -78,7 +75,6 @@ export async function requestPasswordReset(
   const normalized = normalizeEmail(email);
   if (normalized === '' || normalized.length > MAX_EMAIL_LENGTH) return none;
 
-  const token = generateResetToken();
   const issued = await em.transactional(async (tx) => {
     const user = await firstRow(
       tx,
@@ -89,12 +85,14 @@ export async function requestPasswordReset(
       }>`select id, email from users where email = ${normalized} and status <> 'deleted'`,
     );
     if (!user) return null;
-    await execute(
-      tx,
-      sql`insert into password_reset_token (user_id, token_hash, expires_at)
-          values (${user.id}, ${hashToken(token)}, now() + make_interval(mins => ${RESET_TOKEN_TTL_MINUTES}))`,
-    );
-    return user;
+    // `hpr_…`
+    const link = await issueLinkToken(tx, {
+      userId: user.id,
+      purpose: 'reset',
+      prefix: 'hpr_',
+      ttlMinutes: RESET_TOKEN_TTL_MINUTES,
+    });
+    return { ...user, token: link.token };
   });
   await execute(
     em,
@@ -103,7 +101,7 @@ export async function requestPasswordReset(
   if (!issued) return none;
 
   const content = passwordResetEmail({
-    resetUrl: resetLink(deps.settings.webUrl, token),
+    resetUrl: resetLink(deps.settings.webUrl, issued.token),
     expiresInMinutes: RESET_TOKEN_TTL_MINUTES,
   });
   const delivery = deps.mailer.send({ to: issued.email, ...content }).then(
@@ -148,7 +146,8 @@ export async function resetPassword(
     em,
     sql<{ user_id: string; email: string }>`select t.user_id, u.email
        from password_reset_token t join users u on u.id = t.user_id
-      where t.token_hash = ${tokenHash} and t.used_at is null and t.expires_at > now()`,
+      where t.token_hash = ${tokenHash} and t.used_at is null and t.expires_at > now()
+        and t.purpose in ('reset', 'invite')`,
   );
   if (!found) throw new ResetTokenInvalidError();
   const problems = passwordProblems(input.newPassword, found.email);
@@ -161,13 +160,13 @@ export async function resetPassword(
 
   return em.transactional(async (tx) => {
     // The use is claimed here: of two concurrent resets with one token, one wins.
-    const claimed = await execute(
+    if (!(await claimLinkToken(tx, input.token, ['reset', 'invite']))) throw new ResetTokenInvalidError();
+    // The link reached the account's mailbox: that verifies the email too.
+    await execute(
       tx,
-      sql`update password_reset_token set used_at = now()
-           where token_hash = ${tokenHash} and used_at is null and expires_at > now()`,
+      sql`update users set password_hash = ${passwordHash}, email_verified_at = coalesce(email_verified_at, now())
+           where id = ${found.user_id}`,
     );
-    if (claimed === 0) throw new ResetTokenInvalidError();
-    await execute(tx, sql`update users set password_hash = ${passwordHash} where id = ${found.user_id}`);
     await execute(
       tx,
       sql`update password_reset_token set used_at = now() where user_id = ${found.user_id} and used_at is null`,
