@@ -64,7 +64,7 @@ export const apiConfigSchema = z
       .enum(['development', 'production', 'test'])
       .default('development')
       .describe(
-        '`development`, `production` or `test`; `production` makes `GRAPHQL_INTROSPECTION` default to `admin`',
+        '`development`, `production` or `test`; `production` makes `GRAPHQL_INTROSPECTION` default to `admin` and `SIGNUP_VERIFY_EMAIL` to `1`',
       ),
     DATABASE_URL: z
       .url({ protocol: /^postgres(ql)?$/, error: 'must be a postgres:// URL' })
@@ -97,6 +97,11 @@ export const apiConfigSchema = z
       .default('open')
       .describe(
         'who may sign up on the web (`signUp`): `open` anyone; `invite` nobody, accounts come only from operators (`createUser`, which emails a set-password invitation); `closed` nobody (the same refusal, `SIGNUP_CLOSED`)',
+      ),
+    SIGNUP_VERIFY_EMAIL: bool
+      .optional()
+      .describe(
+        '`1`: a new sign-up (`signUp`, or a first sign-in with the forge whose email the issuer has not verified) starts unverified and is mailed a single-use link (`WEB_PUBLIC_URL/verify?token=…`, 24 hours); until it is used the account can sign in but not pay (`startTopUp`, `purchasePlan`) or get a VM (`allocateVm`): `EMAIL_NOT_VERIFIED`. `0`: new accounts count as verified. Unset: `1` when `NODE_ENV` is `production`, else `0`',
       ),
     SIGNUP_TRIAL: z
       .string()
@@ -268,7 +273,7 @@ export const apiConfigSchema = z
       .min(1)
       .default(3)
       .describe(
-        '`requestPasswordReset` requests per email per 15-minute window (known and unknown emails alike); requests and `resetPassword` attempts per client address count against `AUTH_RATE_LIMIT_IP` in buckets of their own',
+        '`requestPasswordReset` requests per email per 15-minute window (known and unknown emails alike), and `resendEmailVerification` / `requestEmailChange` requests per user; requests, `resetPassword` and `verifyEmail` attempts per client address count against `AUTH_RATE_LIMIT_IP` in buckets of their own',
       ),
     // GraphQL limits, checked before anything runs (see api/src/http/query-limits.ts).
     GRAPHQL_MAX_DEPTH: z.coerce
@@ -326,6 +331,10 @@ export const apiConfigSchema = z
   });
 
 export type ApiConfig = z.infer<typeof apiConfigSchema>;
+
+/** SIGNUP_VERIFY_EMAIL as set, else on in production only (development and tests sign up at once). */
+export const signupVerifyEmail = (config: Pick<ApiConfig, 'SIGNUP_VERIFY_EMAIL' | 'NODE_ENV'>): boolean =>
+  config.SIGNUP_VERIFY_EMAIL ?? config.NODE_ENV === 'production';
 
 /** The variables that may also be given as `NAME_FILE`. */
 export const API_SECRETS = [

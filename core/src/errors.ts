@@ -37,6 +37,8 @@ export const ERROR_CODES = [
   'ACCOUNT_SUSPENDED',
   'ACCOUNT_DELETED',
   'BALANCE_NOT_ZERO',
+  'EMAIL_NOT_VERIFIED',
+  'EMAIL_LINK_INVALID',
 ] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];
 
@@ -279,10 +281,10 @@ export class RefundExceedsPaymentError extends DomainError {
 /** Sign-up with an email that belongs to a user already. */
 export class EmailTakenError extends DomainError {
   readonly code = 'EMAIL_TAKEN';
-  constructor() {
-    super(
-      'An account with this email exists already: sign in, or if an operator created it, use the invitation link from your email or "Forgot password?"',
-    );
+  constructor(
+    message = 'An account with this email exists already: sign in, or if an operator created it, use the invitation link from your email or "Forgot password?"',
+  ) {
+    super(message);
   }
 }
 
@@ -393,5 +395,23 @@ export class BalanceNotZeroError extends DomainError {
     super(
       `The account still holds ${(balanceCents / 100).toFixed(2)} ${currency}: refund it first, or delete with force (the credit then stays on the deleted account's ledger)`,
     );
+  }
+}
+
+/** Paying and getting a VM wait until the account's email is verified (SIGNUP_VERIFY_EMAIL). */
+export class EmailNotVerifiedError extends DomainError {
+  readonly code = 'EMAIL_NOT_VERIFIED';
+  constructor() {
+    super(
+      'Verify your email address first: open the link we emailed you (or ask for a new one on your dashboard). Until then you cannot pay or get a VM.',
+    );
+  }
+}
+
+/** An email verification or email change link that is unknown, used already or expired; nothing changed. */
+export class EmailLinkInvalidError extends DomainError {
+  readonly code = 'EMAIL_LINK_INVALID';
+  constructor() {
+    super('This email link is invalid, used already or expired: ask for a new one');
   }
 }

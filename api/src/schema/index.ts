@@ -9,6 +9,7 @@ import './types/user.ts';
 import './types/user-lifecycle.ts';
 import './types/session.ts';
 import './types/password.ts';
+import './types/email-verification.ts';
 import './types/api-token.ts';
 import './types/webhook-event.ts';
 import './types/health.ts';

@@ -6,6 +6,7 @@ import {
   AccountDeletedError,
   AccountSuspendedError,
   BalanceNegativeError,
+  EmailNotVerifiedError,
   NoActivePlanError,
   NotFoundError,
   PoolExhaustedError,
@@ -116,6 +117,7 @@ async function allocateOnce(client: Client, input: AllocateVmInput): Promise<All
   // waits for this allocation and releases it.
   if (user.status === 'suspended') throw new AccountSuspendedError();
   if (user.status === 'deleted') throw new AccountDeletedError(input.userId);
+  if (!user.email_verified) throw new EmailNotVerifiedError();
   const now = new Date();
   // A fresh statement snapshot, taken after the user row is locked.
   const counted = await client.query<{ n: number; balance_cents: string; currency: string }>(COUNT_ACTIVE, [

@@ -140,3 +140,41 @@ describe('signInWithOidc', () => {
     expect(await t.em().fork().count(User, { email: p.email })).toBe(0);
   });
 });
+
+describe('signInWithOidc and email verification (SIGNUP_VERIFY_EMAIL)', () => {
+  const signInVerifying = async (token: string) =>
+    signInWithOidc(
+      t.em(),
+      { idToken: token, nonce: NONCE },
+      {
+        oidc,
+        settings: DEFAULT_AUTH_SETTINGS,
+        client: client(),
+        currency: 'EUR',
+        verifyEmail: { webUrl: 'https://hero.example.org' },
+      },
+    );
+  const verifiedAt = async (id: string) => (await t.em().findOneOrFail(User, id)).emailVerifiedAt;
+
+  it('a new account is verified when the issuer says so, else unverified (a link to mail) until the issuer does', async () => {
+    const vouched = await signInVerifying(await idToken(person()));
+    expect(await verifiedAt(vouched.user.id)).toBeInstanceOf(Date);
+    expect(vouched.verification).toBeNull();
+
+    const p = { ...person(), email_verified: false };
+    const first = await signInVerifying(await idToken(p));
+    expect(await verifiedAt(first.user.id)).toBeNull();
+    // A link to mail, for the new account's address; none on the next sign-in.
+    expect(first.verification).toMatchObject({ userId: first.user.id, email: p.email });
+    expect(first.verification?.url).toMatch(/^https:\/\/hero\.example\.org\/verify\?token=hpv_/);
+    expect((await signInVerifying(await idToken(p))).verification).toBeNull();
+    const later = await signInVerifying(await idToken({ ...p, email_verified: true }));
+    expect(later.user.id).toBe(first.user.id);
+    expect(await verifiedAt(first.user.id)).toBeInstanceOf(Date);
+  });
+
+  it('without verification asked for, a new account is verified whatever the issuer says', async () => {
+    const { user } = await signIn(await idToken({ ...person(), email_verified: false }));
+    expect(await verifiedAt(user.id)).toBeInstanceOf(Date);
+  });
+});

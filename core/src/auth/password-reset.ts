@@ -1,4 +1,4 @@
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { execute, firstRow, sql } from '../db/sql.ts';
 import { InvalidCredentialsError, ResetTokenInvalidError, ValidationError } from '../errors.ts';
@@ -8,6 +8,7 @@ import type { Mailer } from '../mail/mailer.ts';
 import { passwordResetEmail } from '../mail/templates.ts';
 import { enqueueNotification } from '../outbox/notify-events.ts';
 import { normalizeEmail } from '../users/create-user.ts';
+import { claimLinkToken, issueLinkToken, webLink } from './link-tokens.ts';
 import { hashPassword, PASSWORD_RULES, passwordProblems, verifyPassword } from './passwords.ts';
 import { countAttempt, ipBucket, type RateLimitBucket } from './rate-limit.ts';
 import type { ClientInfo } from './sessions.ts';
@@ -53,12 +54,9 @@ const resetBuckets = (
   return buckets;
 };
 
-/** `hpr_` + 256 random bits; only its sha256 is stored. */
-const generateResetToken = () => `hpr_${randomBytes(32).toString('base64url')}`;
-
 /** The link in the email: the web's reset page with the token. */
 export function resetLink(webUrl: string, token: string): string {
-  return `${webUrl.replace(/\/+$/, '')}/reset?token=${encodeURIComponent(token)}`;
+  return webLink(webUrl, 'reset', token);
 }
 
 /**
@@ -79,7 +77,6 @@ export async function requestPasswordReset(
   const normalized = normalizeEmail(email);
   if (normalized === '' || normalized.length > MAX_EMAIL_LENGTH) return none;
 
-  const token = generateResetToken();
   const issued = await em.transactional(async (tx) => {
     const user = await firstRow(
       tx,
@@ -90,21 +87,21 @@ export async function requestPasswordReset(
       }>`select id, email from users where email = ${normalized} and status <> 'deleted'`,
     );
     if (!user) return null;
-    const link = await firstRow(
-      tx,
-      sql<{ id: string; expires_at: Date | string }>`
-        insert into password_reset_token (user_id, token_hash, expires_at)
-        values (${user.id}, ${hashToken(token)}, now() + make_interval(mins => ${RESET_TOKEN_TTL_MINUTES}))
-        returning id, expires_at`,
-    );
+    // `hpr_…`
+    const link = await issueLinkToken(tx, {
+      userId: user.id,
+      purpose: 'reset',
+      prefix: 'hpr_',
+      ttlMinutes: RESET_TOKEN_TTL_MINUTES,
+    });
     // Neither the token nor its hash: the event says that a link exists, not what it is.
     await enqueueNotification(
       tx,
       'password.reset_requested',
-      { userId: user.id, email: user.email, expiresAt: new Date(link!.expires_at).toISOString() },
-      `password.reset_requested:${link!.id}`,
+      { userId: user.id, email: user.email, expiresAt: link.expiresAt.toISOString() },
+      `password.reset_requested:${link.id}`,
     );
-    return user;
+    return { ...user, token: link.token };
   });
   await execute(
     em,
@@ -113,7 +110,7 @@ export async function requestPasswordReset(
   if (!issued) return none;
 
   const content = passwordResetEmail({
-    resetUrl: resetLink(deps.settings.webUrl, token),
+    resetUrl: resetLink(deps.settings.webUrl, issued.token),
     expiresInMinutes: RESET_TOKEN_TTL_MINUTES,
   });
   const delivery = deps.mailer.send({ to: issued.email, ...content }).then(
@@ -158,7 +155,8 @@ export async function resetPassword(
     em,
     sql<{ user_id: string; email: string }>`select t.user_id, u.email
        from password_reset_token t join users u on u.id = t.user_id
-      where t.token_hash = ${tokenHash} and t.used_at is null and t.expires_at > now()`,
+      where t.token_hash = ${tokenHash} and t.used_at is null and t.expires_at > now()
+        and t.purpose in ('reset', 'invite')`,
   );
   if (!found) throw new ResetTokenInvalidError();
   const problems = passwordProblems(input.newPassword, found.email);
@@ -171,14 +169,14 @@ export async function resetPassword(
 
   return em.transactional(async (tx) => {
     // The use is claimed here: of two concurrent resets with one token, one wins.
-    const claimed = await firstRow(
-      tx,
-      sql<{ id: string; purpose: string }>`update password_reset_token set used_at = now()
-           where token_hash = ${tokenHash} and used_at is null and expires_at > now()
-           returning id, purpose`,
-    );
+    const claimed = await claimLinkToken(tx, input.token, ['reset', 'invite']);
     if (!claimed) throw new ResetTokenInvalidError();
-    await execute(tx, sql`update users set password_hash = ${passwordHash} where id = ${found.user_id}`);
+    // The link reached the account's mailbox: that verifies the email too.
+    await execute(
+      tx,
+      sql`update users set password_hash = ${passwordHash}, email_verified_at = coalesce(email_verified_at, now())
+           where id = ${found.user_id}`,
+    );
     await execute(
       tx,
       sql`update password_reset_token set used_at = now() where user_id = ${found.user_id} and used_at is null`,

@@ -15,6 +15,7 @@ import {
 import { isUuid } from '../lib/ids.ts';
 import { createUserSchema, insertUser, normalizeEmail } from '../users/create-user.ts';
 import { type SignupTrial, trialPlan } from '../users/signup-trial.ts';
+import { type EmailVerification, issueEmailVerification } from './email-verification.ts';
 import { dummyVerify, hashPassword, PASSWORD_RULES, passwordProblems, verifyPassword } from './passwords.ts';
 import { countAttempt, emailBucket, ipBucket, type RateLimitBucket } from './rate-limit.ts';
 import { generateToken, hashToken, secretFingerprint, secretsEqual } from './tokens.ts';
@@ -115,7 +116,9 @@ export interface SignUpInput {
  * an attempt for the email and the client's address first (RateLimitedError when over). Every problem with the input is listed
  * (ValidationError: `email`, `displayName`, `password`); a registered email is EmailTakenError,
  * also when concurrent sign-ups race for it. With `mode` `invite` or `closed`: SignupClosedError
- * before anything is looked at or counted.
+ * before anything is looked at or counted. With `verifyEmail` (SIGNUP_VERIFY_EMAIL) the account
+ * starts unverified and a verification link is issued in the same transaction: the caller mails
+ * it (sendEmailVerification) after this returns; without, the email counts as verified.
  */
 export async function signUp(
   em: EntityManager,
@@ -126,8 +129,9 @@ export async function signUp(
     client: ClientInfo;
     trial?: SignupTrial | null;
     mode?: SignupMode;
+    verifyEmail?: { webUrl: string } | null;
   },
-): Promise<SignedIn> {
+): Promise<SignedIn & { verification: EmailVerification | null }> {
   if (options.mode && options.mode !== 'open') throw new SignupClosedError(options.mode);
   await countAttempt(em, attemptBuckets(options.settings, options.client, input.email));
 
@@ -150,9 +154,17 @@ export async function signUp(
   const passwordHash = await hashPassword(input.password);
   const signedIn = await em.transactional(async (tx) => {
     const plan = options.trial ? trialPlan(options.trial) : null;
-    const user = await insertUser(tx, { ...data, currency: options.currency, passwordHash, plan });
+    const verifyEmail = options.verifyEmail ?? null;
+    const user = await insertUser(tx, {
+      ...data,
+      currency: options.currency,
+      passwordHash,
+      plan,
+      emailVerified: !verifyEmail,
+    });
+    const verification = verifyEmail ? await issueEmailVerification(tx, user.id, verifyEmail.webUrl) : null;
     const session = openSession(tx, 'USER', options.settings, options.client, { userId: user.id });
-    return { user, session };
+    return { user, session, verification };
   });
   await pruneEndedSessions(em);
   return signedIn;

@@ -4,7 +4,13 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import { z } from 'zod';
 import { redateForPeriod } from '../allocation/redate-for-period.ts';
 import { PlanPurchase } from '../entities/plan-purchase.entity.ts';
-import { CurrencyMismatchError, InsufficientCreditError, NotFoundError, ValidationError } from '../errors.ts';
+import {
+  CurrencyMismatchError,
+  EmailNotVerifiedError,
+  InsufficientCreditError,
+  NotFoundError,
+  ValidationError,
+} from '../errors.ts';
 import { ConfigError, formatZodIssues } from '../lib/env.ts';
 import { lockLiveUser } from '../users/lock-user.ts';
 import { writeUserQuota } from '../users/set-user-quota.ts';
@@ -260,6 +266,7 @@ export async function purchaseInTransaction(
 ): Promise<PurchasePlanResult> {
   const now = input.now;
   const user = await lockLiveUser(tx, input.userId);
+  if (!user.email_verified) throw new EmailNotVerifiedError();
   const billing = await lockBilling(tx, input.userId);
   if (!billing) throw new NotFoundError('User', input.userId);
   if (billing.currency !== quote.currency) throw new CurrencyMismatchError(billing.currency, quote.currency);

@@ -30,6 +30,11 @@ export const UserSchema = defineEntity({
     emailWarnings: p.boolean().default(true),
     /** Email the receipts (payment received, plan renewed). */
     emailReceipts: p.boolean().default(false),
+    /**
+     * When the email was shown to be the user's (a link mailed to it was used, an invitation
+     * or reset link, the OIDC issuer's word, an operator); null: unverified, no payment, no VM.
+     */
+    emailVerifiedAt: p.datetime().nullable(),
     createdAt: p.datetime().onCreate(() => new Date()),
     /** Written only by users/account-lifecycle.ts. */
     status: p.enum(USER_STATUSES).default('active'),

@@ -11,7 +11,7 @@ export const mailEnv = {
     .optional()
     .refine((v) => v === undefined || /^smtps?:\/\//.test(v), 'must be an smtp:// or smtps:// URL')
     .describe(
-      '`smtp://user:password@host:587` (STARTTLS when offered) or `smtps://…:465`: where email is sent (the api: password reset, invitations; the outbox worker: the emails of user events). Unset: messages go to `MAIL_DIR`, or else to the log',
+      '`smtp://user:password@host:587` (STARTTLS when offered) or `smtps://…:465`: where email is sent (the api: password reset, invitations, email verification and change; the outbox worker: the emails of user events). Unset: messages go to `MAIL_DIR`, or else to the log',
     ),
   MAIL_FROM: z.string().min(3).default(DEFAULT_MAIL_FROM).describe('the From header of every email'),
   MAIL_DIR: z

@@ -65,6 +65,8 @@ export function emailRowsFor(topic: NotifyTopic): RawBuilder<unknown> | null {
       join users u on u.id = case when ev.payload->>'userId' ~ ${UUID}
                                   then (ev.payload->>'userId')::uuid end
      where ${wanted} ${reason} and u.status <> 'deleted'
+       -- Never to an address nobody has shown to be theirs (a sign-up awaiting verification).
+       and u.email_verified_at is not null
     on conflict (dedupe_key) do nothing`;
 }
 

@@ -138,6 +138,18 @@ describe('emails enqueued with the events', () => {
     ]);
   });
 
+  it('an address not verified yet gets no email', async () => {
+    const user = await createTestUser(t.em());
+    await t.query('update users set email_verified_at = null where id = $1', [user.id]);
+    await enqueueNotification(
+      t.em(),
+      'balance.low',
+      { userId: user.id },
+      `balance.low:${user.id}:unverified`,
+    );
+    expect(await emailsOf(user.id)).toEqual([]);
+  });
+
   it('an event naming no user (or no such user) is written without an email', async () => {
     for (const userId of ['not-a-uuid', '00000000-0000-4000-8000-000000000000', undefined]) {
       const key = `balance.low:orphan:${uniqueTag()}`;

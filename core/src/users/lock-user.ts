@@ -10,9 +10,16 @@ export interface LockedUser {
   vm_quota_period_end: Date | null;
   /** Read under the lock, so a suspension or deletion committed first is seen. */
   status: UserStatus;
+  /** Unverified accounts neither pay nor get a VM. */
+  email_verified: boolean;
 }
 
-type LockedRow = { vm_quota: number; vm_quota_period_end: Date | string | null; status: UserStatus };
+type LockedRow = {
+  vm_quota: number;
+  vm_quota_period_end: Date | string | null;
+  status: UserStatus;
+  email_verified: boolean;
+};
 
 /**
  * NO KEY UPDATE, not UPDATE: it still queues those changes, but lets the foreign-key checks of
@@ -20,7 +27,7 @@ type LockedRow = { vm_quota: number; vm_quota_period_end: Date | string | null; 
  * with a payment or usage batch holding the billing row.
  */
 const lockUserQuery = (userId: string) =>
-  sql<LockedRow>`select vm_quota, vm_quota_period_end, status from users where id = ${userId} for no key update`;
+  sql<LockedRow>`select vm_quota, vm_quota_period_end, status, email_verified_at is not null as email_verified from users where id = ${userId} for no key update`;
 
 /**
  * The user-row lock every change to a user's allocations, quota or plan period takes first, so
@@ -51,6 +58,7 @@ export function lockedUser(row: LockedRow): LockedUser {
     vm_quota: row.vm_quota,
     vm_quota_period_end: end === null ? null : new Date(end),
     status: row.status,
+    email_verified: row.email_verified,
   };
 }
 

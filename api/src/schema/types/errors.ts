@@ -7,6 +7,7 @@ import {
   CurrencyMismatchError,
   type DomainError,
   DuplicatePaymentError,
+  EmailNotVerifiedError,
   EmailTakenError,
   ERROR_CODES,
   InsufficientCreditError,
@@ -113,9 +114,18 @@ builder.objectType(RefundExceedsPaymentError, {
 
 builder.objectType(EmailTakenError, {
   name: 'EmailTakenError',
-  description: 'EMAIL_TAKEN: an account with this email exists already; nothing was created.',
+  description:
+    'EMAIL_TAKEN: an account with this email exists already (another account, for an email change); nothing was created or changed.',
   interfaces: [ErrorInterface],
   isTypeOf: (e) => e instanceof EmailTakenError,
+});
+
+builder.objectType(EmailNotVerifiedError, {
+  name: 'EmailNotVerifiedError',
+  description:
+    "EMAIL_NOT_VERIFIED: the account's email is not verified yet (SIGNUP_VERIFY_EMAIL), so it cannot pay or get a VM; nothing was changed. The link in the verification email (or a new one: resendEmailVerification) verifies it.",
+  interfaces: [ErrorInterface],
+  isTypeOf: (e) => e instanceof EmailNotVerifiedError,
 });
 
 builder.objectType(InvalidCredentialsError, {

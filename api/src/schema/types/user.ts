@@ -49,6 +49,11 @@ export const UserType = builder.objectType(User, {
     email: t.exposeString('email'),
     displayName: t.exposeString('displayName'),
     forgeId: t.exposeString('forgeId', { nullable: true }),
+    emailVerified: t.boolean({
+      description:
+        'Whether the email is verified. False: no payment and no VM (EMAIL_NOT_VERIFIED) until the emailed link is used (resendEmailVerification sends a new one).',
+      resolve: (user) => user.emailVerifiedAt !== null,
+    }),
     vmQuota: t.exposeInt('vmQuota', { description: 'How many ACTIVE allocations the user may hold.' }),
     vmQuotaPeriodEnd: t.expose('vmQuotaPeriodEnd', {
       type: 'DateTime',

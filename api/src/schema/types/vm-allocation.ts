@@ -10,6 +10,7 @@ import {
   AccountDeletedError,
   AccountSuspendedError,
   BalanceNegativeError,
+  EmailNotVerifiedError,
   NoActivePlanError,
   NotFoundError,
   PoolExhaustedError,
@@ -88,7 +89,7 @@ builder.mutationField('allocateVm', (t) =>
   t.field({
     type: VmAllocationType,
     description:
-      "User: take one free VM from the pool; it expires at the end of the user's plan period. Needs an active plan period (NO_ACTIVE_PLAN otherwise), a balance not below zero (BALANCE_NEGATIVE) and room in the quota (QUOTA_EXCEEDED).",
+      "User: take one free VM from the pool; it expires at the end of the user's plan period. Needs an active plan period (NO_ACTIVE_PLAN otherwise), a balance not below zero (BALANCE_NEGATIVE), room in the quota (QUOTA_EXCEEDED) and a verified email (EMAIL_NOT_VERIFIED).",
     authScopes: { user: true },
     errors: {
       types: [
@@ -98,6 +99,7 @@ builder.mutationField('allocateVm', (t) =>
         BalanceNegativeError,
         AccountSuspendedError,
         AccountDeletedError,
+        EmailNotVerifiedError,
       ],
       union: { name: 'AllocateVmResult' },
       result: { name: 'AllocateVmSuccess' },
