@@ -13,7 +13,7 @@ import {
   parseEnv,
 } from '@hero/core/lib/env';
 import { describedUsageSourceEnv } from '@hero/core/lib/usage-source-env';
-import { DEFAULT_MAIL_FROM, DEFAULT_MAIL_TIMEOUT_MS } from '@hero/core/mail/mailer';
+import { mailEnv } from '@hero/core/mail/mail-env';
 import { aggregateBatchSizeEnv } from '@hero/core/usage/batch-size';
 import { checkUsageSource, USAGE_SOURCE_SECRETS } from '@hero/core/usage/sources/source-config';
 import { parseSignupTrial } from '@hero/core/users/signup-trial';
@@ -248,28 +248,7 @@ export const apiConfigSchema = z
       .describe(
         '`signIn` / `signUp` / `adminSignIn` attempts and wrong admin secrets (`x-admin-secret`, or HTTP Basic on GraphiQL in production) per client address per 15-minute window; over it, any admin secret from that address answers 429 with `Retry-After` until the window ends (admin session tokens keep working)',
       ),
-    SMTP_URL: z
-      .string()
-      .optional()
-      .refine((v) => v === undefined || /^smtps?:\/\//.test(v), 'must be an smtp:// or smtps:// URL')
-      .describe(
-        '`smtp://user:password@host:587` (STARTTLS when offered) or `smtps://…:465`: where email is sent (password reset, invitations, email verification and change). Unset: messages go to `MAIL_DIR`, or else to the log',
-      ),
-    MAIL_FROM: z.string().min(3).default(DEFAULT_MAIL_FROM).describe('the From header of every email'),
-    MAIL_DIR: z
-      .string()
-      .optional()
-      .describe(
-        'without `SMTP_URL`: write each email as an `.eml` file in this directory (the path is logged); `npm start` sets `.data/mail`',
-      ),
-    MAIL_TIMEOUT_MS: z.coerce
-      .number()
-      .int()
-      .min(100)
-      .default(DEFAULT_MAIL_TIMEOUT_MS)
-      .describe(
-        'bound on each wait of an SMTP delivery (connect, greeting, every reply); a failed delivery is logged at error. Emails are sent after the commit without holding the request',
-      ),
+    ...mailEnv,
     WEB_PUBLIC_URL: z
       .url({ protocol: /^https?$/, error: 'must be an http(s) URL such as https://hero.example.com' })
       .default('http://localhost:3000')

@@ -22,6 +22,7 @@ import './types/plan.ts';
 import './types/statement.ts';
 import './types/receipt.ts';
 import './types/plan-status.ts';
+import './types/email-preferences.ts';
 import './types/top-up.ts';
 import './types/audit-log.ts';
 

@@ -77,14 +77,19 @@ export async function claimLinkToken(
   em: EntityManager,
   token: string,
   purposes: LinkPurpose[],
-): Promise<{ user_id: string; purpose: LinkPurpose; email: string | null } | undefined> {
+): Promise<{ id: string; user_id: string; purpose: LinkPurpose; email: string | null } | undefined> {
   if (token.length > MAX_TOKEN_LENGTH) return undefined;
   return firstRow(
     em,
-    sql<{ user_id: string; purpose: LinkPurpose; email: string | null }>`update password_reset_token
+    sql<{
+      id: string;
+      user_id: string;
+      purpose: LinkPurpose;
+      email: string | null;
+    }>`update password_reset_token
         set used_at = now()
       where token_hash = ${hashToken(token)} and used_at is null and expires_at > now()
         and purpose = any(${purposes}::text[])
-      returning user_id, purpose, email`,
+      returning id, user_id, purpose, email`,
   );
 }

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { execute, firstRow, sql } from '../db/sql.ts';
 import { InvalidCredentialsError, ResetTokenInvalidError, ValidationError } from '../errors.ts';
@@ -5,6 +6,7 @@ import { isUuid } from '../lib/ids.ts';
 import type { Logger } from '../lib/logger.ts';
 import type { Mailer } from '../mail/mailer.ts';
 import { passwordResetEmail } from '../mail/templates.ts';
+import { enqueueNotification } from '../outbox/notify-events.ts';
 import { normalizeEmail } from '../users/create-user.ts';
 import { claimLinkToken, issueLinkToken, webLink } from './link-tokens.ts';
 import { hashPassword, PASSWORD_RULES, passwordProblems, verifyPassword } from './passwords.ts';
@@ -92,6 +94,13 @@ export async function requestPasswordReset(
       prefix: 'hpr_',
       ttlMinutes: RESET_TOKEN_TTL_MINUTES,
     });
+    // Neither the token nor its hash: the event says that a link exists, not what it is.
+    await enqueueNotification(
+      tx,
+      'password.reset_requested',
+      { userId: user.id, email: user.email, expiresAt: link.expiresAt.toISOString() },
+      `password.reset_requested:${link.id}`,
+    );
     return { ...user, token: link.token };
   });
   await execute(
@@ -160,7 +169,8 @@ export async function resetPassword(
 
   return em.transactional(async (tx) => {
     // The use is claimed here: of two concurrent resets with one token, one wins.
-    if (!(await claimLinkToken(tx, input.token, ['reset', 'invite']))) throw new ResetTokenInvalidError();
+    const claimed = await claimLinkToken(tx, input.token, ['reset', 'invite']);
+    if (!claimed) throw new ResetTokenInvalidError();
     // The link reached the account's mailbox: that verifies the email too.
     await execute(
       tx,
@@ -176,6 +186,14 @@ export async function resetPassword(
       sql`update auth_session set revoked_at = now()
            where user_id = ${found.user_id} and revoked_at is null and expires_at > now()`,
     );
+    await enqueuePasswordChanged(tx, {
+      userId: found.user_id,
+      email: found.email,
+      via: claimed.purpose === 'invite' ? 'INVITATION' : 'RESET',
+      sessionsEnded,
+      // One link sets one password: a replay of this transaction finds it used.
+      occurrence: `link:${claimed.id}`,
+    });
     return { userId: found.user_id, sessionsEnded };
   });
 }
@@ -240,6 +258,39 @@ export async function changePassword(
            where user_id = ${userId} and revoked_at is null and expires_at > now()
              and (${keep}::uuid is null or id <> ${keep}::uuid)`,
     );
+    await enqueuePasswordChanged(tx, {
+      userId,
+      email: user.email,
+      via: 'CHANGE',
+      sessionsEnded,
+      // Each change is its own occurrence; nothing replays this transaction after a commit.
+      occurrence: `change:${randomUUID()}`,
+    });
     return { sessionsEnded };
   });
+}
+
+/** `password.changed`, in the transaction that sets the password; never the password or its hash. */
+async function enqueuePasswordChanged(
+  tx: EntityManager,
+  event: {
+    userId: string;
+    email: string;
+    via: 'RESET' | 'INVITATION' | 'CHANGE';
+    sessionsEnded: number;
+    occurrence: string;
+  },
+): Promise<void> {
+  await enqueueNotification(
+    tx,
+    'password.changed',
+    {
+      userId: event.userId,
+      email: event.email,
+      via: event.via,
+      sessionsEnded: event.sessionsEnded,
+      changedAt: new Date().toISOString(),
+    },
+    `password.changed:${event.userId}:${event.occurrence}`,
+  );
 }

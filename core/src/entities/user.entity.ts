@@ -26,6 +26,10 @@ export const UserSchema = defineEntity({
     vmQuotaPeriodEnd: p.datetime().nullable(),
     /** Opt-in: before the period ends, renew the last purchased plan for one period from the balance. */
     autoRenew: p.boolean().default(false),
+    /** Email the warnings (expiry, credit low or negative, a VM released for them); see outbox/email-events. */
+    emailWarnings: p.boolean().default(true),
+    /** Email the receipts (payment received, plan renewed). */
+    emailReceipts: p.boolean().default(false),
     /**
      * When the email was shown to be the user's (a link mailed to it was used, an invitation
      * or reset link, the OIDC issuer's word, an operator); null: unverified, no payment, no VM.

@@ -15,6 +15,7 @@ import {
   ValidationError,
 } from '../errors.ts';
 import { isUuid } from '../lib/ids.ts';
+import { dropPendingEmails } from '../outbox/email-events.ts';
 import { enqueueNotification, eraseEmailFromEvents } from '../outbox/notify-events.ts';
 import type { Provisioner } from '../provisioners/provisioner.ts';
 import { normalizeEmail } from './create-user.ts';
@@ -215,6 +216,7 @@ export async function deleteUser(
     const sessionsRemoved = await deleteUserSessions(tx, input.userId);
     const apiTokensRemoved = await deleteUserApiTokens(tx, input.userId);
     await deleteUserResetTokens(tx, input.userId);
+    await dropPendingEmails(tx, input.userId);
     await eraseEmailFromEvents(tx, input.userId, tombstone);
     const deletedAt = new Date(erased.deleted_at);
     await enqueueNotification(

@@ -34,6 +34,23 @@ const API_TOKENS = graphql(`
       expiresAt
       lastUsedAt
     }
+    me {
+      emailPreferences {
+        warnings
+        receipts
+      }
+    }
+  }
+`);
+
+const SET_EMAIL_PREFERENCES = graphql(`
+  mutation WebSetEmailPreferences($warnings: Boolean!, $receipts: Boolean!) {
+    setEmailPreferences(warnings: $warnings, receipts: $receipts) {
+      __typename
+      ... on Error {
+        message
+      }
+    }
   }
 `);
 
@@ -104,9 +121,14 @@ const REQUEST_EMAIL_CHANGE = graphql(`
 const API_TOKEN_EXPIRY_DAYS = ['', '7', '30', '90', '365'] as const;
 
 export const load: PageServerLoad = async (event) => {
-  const { apiTokens } = await gql(event, API_TOKENS);
-  return { apiTokens };
+  const { apiTokens, me } = await gql(event, API_TOKENS);
+  return { apiTokens, emailPreferences: me.emailPreferences };
 };
+
+/** What the email preferences form tells the page. */
+export interface EmailPreferencesForm {
+  emailPreferences: { saved?: boolean; message?: string };
+}
 
 /** What the API tokens section's forms tell the page. */
 export interface ApiTokenForm {
@@ -139,6 +161,26 @@ export interface ChangeEmailForm {
 }
 
 export const actions: Actions = {
+  emailPreferences: async (event) => {
+    const data = await event.request.formData();
+    // An unchecked box is not sent at all: both are always set, from what the form shows.
+    const warnings = data.get('warnings') !== null;
+    const receipts = data.get('receipts') !== null;
+    let result: ResultOf<typeof SET_EMAIL_PREFERENCES>['setEmailPreferences'];
+    try {
+      ({ setEmailPreferences: result } = await gql(event, SET_EMAIL_PREFERENCES, { warnings, receipts }));
+    } catch (err) {
+      return fail<EmailPreferencesForm>(503, {
+        emailPreferences: { message: describeApiError(err).message },
+      });
+    }
+    if (result.__typename === 'SetEmailPreferencesSuccess') {
+      const saved: EmailPreferencesForm = { emailPreferences: { saved: true } };
+      return saved;
+    }
+    return fail<EmailPreferencesForm>(400, { emailPreferences: { message: result.message } });
+  },
+
   changeEmail: async (event) => {
     const data = await event.request.formData();
     const newEmail = String(data.get('newEmail') ?? '').trim();
