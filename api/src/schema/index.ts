@@ -6,8 +6,10 @@ import './types/pool-vm.ts';
 import './types/vm-allocation.ts';
 import './types/allocation-extension.ts';
 import './types/user.ts';
+import './types/user-lifecycle.ts';
 import './types/session.ts';
 import './types/password.ts';
+import './types/email-verification.ts';
 import './types/api-token.ts';
 import './types/webhook-event.ts';
 import './types/health.ts';
@@ -20,6 +22,7 @@ import './types/plan.ts';
 import './types/statement.ts';
 import './types/receipt.ts';
 import './types/plan-status.ts';
+import './types/email-preferences.ts';
 import './types/top-up.ts';
 import './types/audit-log.ts';
 

@@ -1,6 +1,7 @@
 import { graphql, type ResultOf, readFragment } from '@hero/graphql';
 import { error, fail, type RequestEvent, redirect } from '@sveltejs/kit';
 import { allocateBlocker } from '#lib/components/dashboard/allocate-blocker.ts';
+import { rateLimitMessage } from '#lib/components/dashboard/auth-form.ts';
 import { DashboardCreditStatus } from '#lib/components/dashboard/credit-status.ts';
 import { byRelease } from '#lib/components/dashboard/history.ts';
 import { PlanTileFields } from '#lib/components/plans/plan-tile.ts';
@@ -150,6 +151,7 @@ export const load: PageServerLoad = async (event) => {
         balanceCents: me.billing.creditBalanceCents,
         currency: me.billing.currency,
         active: allocations.length,
+        emailVerified: event.locals.user?.emailVerified ?? false,
       },
       now,
       addCreditHref,
@@ -219,9 +221,24 @@ const RELEASE = graphql(`
   }
 `);
 
+const RESEND_VERIFICATION = graphql(`
+  mutation UserResendEmailVerification {
+    resendEmailVerification {
+      __typename
+      ... on ResendEmailVerificationSuccess {
+        email
+        alreadyVerified
+      }
+      ... on RateLimitedError {
+        retryAfterSeconds
+      }
+    }
+  }
+`);
+
 /** What an action tells the page: a success (role="status") or an error (role="alert"). */
 export interface ActionMessage {
-  action: 'allocate' | 'release';
+  action: 'allocate' | 'release' | 'resendVerification';
   success?: string;
   error?: string;
   /** The allocation the message is about (allocate: the new one). */
@@ -248,6 +265,26 @@ function actionFailure(
 
 export const actions: Actions = {
   autoRenew: setAutoRenewAction,
+
+  resendVerification: async (event) => {
+    let result: ResultOf<typeof RESEND_VERIFICATION>['resendEmailVerification'];
+    try {
+      ({ resendEmailVerification: result } = await gql(event, RESEND_VERIFICATION));
+    } catch (err) {
+      return actionFailure(event, 'resendVerification', err);
+    }
+    if (result.__typename === 'ResendEmailVerificationSuccess')
+      return {
+        action: 'resendVerification',
+        success: result.alreadyVerified
+          ? 'Your email is verified already.'
+          : `A new link is on its way to ${result.email}. It works once, for 24 hours.`,
+      } satisfies ActionMessage;
+    return fail(429, {
+      action: 'resendVerification',
+      error: rateLimitMessage(result.retryAfterSeconds),
+    } satisfies ActionMessage);
+  },
 
   allocate: async (event) => {
     let result: ResultOf<typeof ALLOCATE>['allocateVm'];

@@ -8,6 +8,7 @@ const state = (over: Partial<AllocateState>): AllocateState => ({
   balanceCents: 500,
   currency: 'EUR',
   active: 0,
+  emailVerified: true,
   ...over,
 });
 
@@ -26,6 +27,13 @@ describe('allocateBlocker', () => {
     expect(allocateBlocker(state({ vmQuota: 0 }), now)?.message).toBe(
       'Your plan includes no VM: upgrade to get one.',
     );
+  });
+
+  it('asks for a verified email before anything else, as the API does', () => {
+    expect(allocateBlocker(state({ emailVerified: false, periodEnd: null, active: 1 }), now)).toEqual({
+      code: 'EMAIL_NOT_VERIFIED',
+      message: 'Verify your email address first: open the link we sent you.',
+    });
   });
 
   it('checks the plan period first, then the balance, as the API does', () => {

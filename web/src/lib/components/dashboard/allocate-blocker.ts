@@ -9,19 +9,22 @@ export interface AllocateState {
   currency: string;
   /** ACTIVE allocations. */
   active: number;
+  /** False until the user opened the link of the verification email. */
+  emailVerified: boolean;
 }
 
 /** Why "Allocate a VM" is disabled, with where to fix it. */
 export interface AllocateBlocker {
-  code: 'NO_ACTIVE_PLAN' | 'BALANCE_NEGATIVE' | 'QUOTA_EXCEEDED';
+  code: 'EMAIL_NOT_VERIFIED' | 'NO_ACTIVE_PLAN' | 'BALANCE_NEGATIVE' | 'QUOTA_EXCEEDED';
   message: string;
-  href: string;
-  linkText: string;
+  /** Where to fix it (none: the page's own banner says how). */
+  href?: string;
+  linkText?: string;
 }
 
 /**
  * The refusal the API would give to allocateVm, known before the click (same order as the
- * domain's checks: plan period, balance, quota). The API still checks: this only spares the
+ * domain's checks: verified email, plan period, balance, quota). The API still checks: this only spares the
  * user a button that can only fail. A full pool cannot be known here and is not predicted.
  */
 export function allocateBlocker(
@@ -29,6 +32,12 @@ export function allocateBlocker(
   now: Date,
   addCreditHref = '/plans',
 ): AllocateBlocker | null {
+  if (!state.emailVerified) {
+    return {
+      code: 'EMAIL_NOT_VERIFIED',
+      message: 'Verify your email address first: open the link we sent you.',
+    };
+  }
   if (!state.periodEnd) {
     return {
       code: 'NO_ACTIVE_PLAN',
