@@ -70,6 +70,12 @@ export const startConfigSchema = z
       .enum(LOG_LEVELS)
       .default('info')
       .describe('for every process (at `debug`, embedded PostgreSQL logs too)'),
+    START_LOG_FORMAT: z
+      .enum(['pretty', 'json'])
+      .default('pretty')
+      .describe(
+        "how `npm start` relays the processes' log lines: `pretty` (time, level, message; coloured in a terminal) or `json` as they write them (every process alone logs JSON)",
+      ),
     DATA_DIR: z
       .string()
       .default('.data')

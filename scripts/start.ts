@@ -19,8 +19,8 @@
  * - The web UI (web/server/main.ts) on WEB_PORT, talking to the api on 127.0.0.1:API_PORT. Its
  *   production build (web/build/) is rebuilt first when missing or older than its sources.
  *   API_PORT and WEB_PORT are checked to be free before anything starts.
- * - Children's output is prefixed with a coloured tag (and pino lines pretty-printed when the
- *   output is a terminal). A child that exits on its own stops everything, exit code 1.
+ * - Children's output is prefixed with a coloured tag, pino lines pretty-printed (coloured in a
+ *   terminal; START_LOG_FORMAT=json relays them as written: each process alone logs JSON). A child that exits on its own stops everything, exit code 1.
  *   SIGINT / SIGTERM: SIGTERM to the children (SIGKILL after 10 s), stop PostgreSQL, exit 0.
  *
  * The steps live in lib/start/: bootstrap.ts (before the children), embedded-database.ts,
@@ -47,6 +47,7 @@ import { displayPath, StartError } from './lib/start/output.ts';
 import { CHILDREN } from './lib/start/processes.ts';
 import {
   isStopping,
+  setLogFormat,
   shutdown,
   startChildren,
   startedChildren,
@@ -64,6 +65,7 @@ process.stderr.on('error', () => {});
 async function main(): Promise<void> {
   const started = performance.now();
   const config = loadConfig();
+  setLogFormat(config.START_LOG_FORMAT);
   stopOnSignals();
 
   await checkPortsFree(config);

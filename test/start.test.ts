@@ -357,10 +357,12 @@ describe('npm start (scripts/start.ts)', () => {
     ]);
     expect(code).toBe(0);
     expect(proc.lines.filter((l) => l.includes('second stop signal'))).toEqual([]);
+    // The children's pino lines are relayed pretty (START_LOG_FORMAT's default), not as JSON.
+    expect(proc.lines.filter((l) => /^\[[a-z-]+\]\s+\{"level":/.test(l))).toEqual([]);
     for (const child of ['api', 'outbox', 'auto-release', 'aggregate', 'reconcile', 'web']) {
       // The workers' last line names their job ("outbox worker stopped").
       const stopped = proc.lines.some(
-        (l) => l.startsWith(`[${child}]`) && /"msg":"(\S+ worker )?stopped"/.test(l),
+        (l) => l.startsWith(`[${child}]`) && /\bINFO: (\S+ worker )?stopped\b/.test(l),
       );
       expect({ child, stopped }).toEqual({ child, stopped: true });
     }

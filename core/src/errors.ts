@@ -1,4 +1,5 @@
 import type { z } from 'zod';
+import { formatUtcMinute } from './lib/dates.ts';
 
 /**
  * Domain errors. Each has a stable `code`. Errors a caller can act on are returned in GraphQL
@@ -82,7 +83,7 @@ export class NoActivePlanError extends DomainError {
   constructor(readonly periodEnd: Date | null) {
     super(
       periodEnd
-        ? `Your plan period ended at ${periodEnd.toISOString()}: renew your plan (or buy one) to get a VM.`
+        ? `Your plan period ended on ${formatUtcMinute(periodEnd)}: renew it or buy a plan on the Plans page, then allocate a VM again.`
         : 'You have no active plan: buy a plan (or ask an operator for a quota) to get a VM.',
     );
   }

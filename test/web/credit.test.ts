@@ -39,10 +39,11 @@ afterAll(async () => {
   await stack?.stop();
 });
 
+/** As the dashboard writes it: plain spaces (ICU versions differ on the one before AM/PM). */
 const inUtc = (iso: string) =>
-  new Intl.DateTimeFormat('en-US', { dateStyle: 'medium', timeStyle: 'short', timeZone: 'UTC' }).format(
-    new Date(iso),
-  );
+  new Intl.DateTimeFormat('en-US', { dateStyle: 'medium', timeStyle: 'short', timeZone: 'UTC' })
+    .format(new Date(iso))
+    .replace(/[\u00a0\u202f]/g, ' ');
 
 describe('credit on the dashboard', () => {
   it('shows the runway, then a low banner, then the negative banner with the release time', async () => {

@@ -95,9 +95,12 @@ async function addCredit(page: Page, cents: number): Promise<void> {
     .toBe('Credit added');
 }
 
+/** Allocates from the dashboard: null, the error shown, or "disabled: <why>" when the button is off. */
 async function allocateInBrowser(page: Page): Promise<string | null> {
   await page.goto('/');
   await settled(page);
+  const why = page.getByTestId('allocate-why');
+  if ((await why.count()) > 0) return `disabled: ${(await why.textContent())?.replace(/\s+/g, ' ').trim()}`;
   await page.getByRole('button', { name: 'Allocate a VM' }).click();
   const outcome = page.getByTestId('action-success').or(page.getByTestId('action-error'));
   await outcome.first().waitFor({ timeout: 10_000 });
@@ -148,10 +151,8 @@ describe('the money loop, end to end', () => {
         email,
       ]);
 
-      // No plan: no VM.
-      expect(await allocateInBrowser(page)).toBe(
-        'You have no active plan yet. Buy a plan (or ask an operator for a quota) to get a VM.',
-      );
+      // No plan: no VM (the button is disabled and says why).
+      expect(await allocateInBrowser(page)).toBe('disabled: No active plan: a VM needs one. Buy a plan');
 
       // €30 through Stripe Checkout; only the signed webhook credits it.
       await addCredit(page, 3_000);
@@ -197,8 +198,10 @@ describe('the money loop, end to end', () => {
       await page.goto('/');
       await settled(page);
       expect(await page.getByTestId('credit-banner').getAttribute('data-state')).toBe('negative');
+      // No new VM below zero: the button says why (the API refuses it too).
+      expect(await page.getByRole('button', { name: 'Allocate a VM' }).isDisabled()).toBe(true);
       expect(await allocateInBrowser(page)).toBe(
-        `Your balance is below zero (${euros(-40)}). Add credit before getting a new VM.`,
+        `disabled: Your balance is below zero (${euros(-40)}): add credit first. Add credit`,
       );
 
       // The grace passes: the auto-release worker warns, then releases CREDIT_EXHAUSTED.

@@ -70,10 +70,11 @@ describe('plans in the browser', () => {
       // A new account without a trial holds no plan: the dashboard says so, and allocating is refused.
       await page.goto('/');
       await settled(page);
-      await page.getByRole('button', { name: 'Allocate a VM' }).click();
-      await expect
-        .poll(() => page.getByTestId('action-error').textContent(), { timeout: 10_000 })
-        .toBe('You have no active plan yet. Buy a plan (or ask an operator for a quota) to get a VM.');
+      // The button is disabled with the reason next to it (the API refuses it too).
+      expect(await page.getByRole('button', { name: 'Allocate a VM' }).isDisabled()).toBe(true);
+      expect((await page.getByTestId('allocate-why').textContent())?.replace(/\s+/g, ' ').trim()).toBe(
+        'No active plan: a VM needs one. Buy a plan',
+      );
 
       // No STRIPE_SECRET_KEY here: no self-serve top-up, operators record payments.
       expect(await page.getByTestId('add-credit').count()).toBe(0);

@@ -123,11 +123,13 @@ describe('email verification at sign-up', () => {
       await page.waitForURL((url) => url.pathname === '/', { timeout: 15_000 });
       await expect.poll(() => page.getByTestId('verify-banner').textContent()).toContain(email);
 
-      // Refused, with the reason, and nothing changed.
-      await allocateInBrowser(page);
-      await expect
-        .poll(() => page.getByTestId('action-error').textContent())
-        .toContain('Verify your email address first');
+      // Refused before the click: the button is off and says why (the API refuses it too).
+      await page.goto('/');
+      await settled(page);
+      expect(await page.getByTestId('allocate').isDisabled()).toBe(true);
+      expect(await page.getByTestId('allocate-why').textContent()).toContain(
+        'Verify your email address first',
+      );
       await expect.poll(() => page.getByTestId('no-services').isVisible()).toBe(true);
       const token = await sessionToken(page);
       const topUp = await stack.api.asUser(token, START_TOP_UP, { amountCents: 1000 });

@@ -6,6 +6,7 @@ import {
   PoolExhaustedError,
   QuotaExceededError,
 } from '../errors.ts';
+import { formatUtcMinute } from '../lib/dates.ts';
 import { refreshPool } from '../pool/refresh-pool.ts';
 import { useTestDatabase } from '../testing/database.ts';
 import {
@@ -84,7 +85,7 @@ describe('allocateVm', () => {
     const err = await allocateTestVm(t.em(), user.id).catch((e) => e);
     expect(err).toBeInstanceOf(NoActivePlanError);
     expect(err.message).toBe(
-      `Your plan period ended at ${ended.toISOString()}: renew your plan (or buy one) to get a VM.`,
+      `Your plan period ended on ${formatUtcMinute(ended)}: renew it or buy a plan on the Plans page, then allocate a VM again.`,
     );
     expect(await t.query('select 1 from vm_allocation where user_id = $1', [user.id])).toEqual([]);
   });

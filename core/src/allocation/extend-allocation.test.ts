@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { purchasePlan } from '../billing/plans.ts';
 import { AllocationNotActiveError, NotFoundError, ValidationError } from '../errors.ts';
+import { formatUtcMinute } from '../lib/dates.ts';
 import { useTestDatabase } from '../testing/database.ts';
 import { addPoolVms, allocateTestVm, createTestUser, creditUser, testCatalog } from '../testing/factories.ts';
 import { extendAllocation, listAllocationExtensions, MAX_EXTENSION_DAYS } from './extend-allocation.ts';
@@ -78,7 +79,7 @@ describe('extendAllocation', () => {
     ).toEqual([
       {
         path: 'expiresAt',
-        message: `must be later than the allocation's current end, ${allocation.expiresAt.toISOString()}`,
+        message: `must be later than the allocation's current end, ${formatUtcMinute(allocation.expiresAt)}`,
       },
     ]);
     const tooFar = new Date(now.getTime() + (MAX_EXTENSION_DAYS + 1) * DAY_MS);

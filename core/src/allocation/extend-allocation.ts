@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { firstRow, rows, sql } from '../db/sql.ts';
 import { VmAllocation } from '../entities/vm-allocation.entity.ts';
 import { AllocationNotActiveError, NotFoundError, parseInput, ValidationError } from '../errors.ts';
+import { formatUtcMinute } from '../lib/dates.ts';
 import { isUuid } from '../lib/ids.ts';
 import { lockUser } from '../users/lock-user.ts';
 import { redateAllocation } from './redate-for-period.ts';
@@ -78,7 +79,7 @@ export async function extendAllocation(
         [
           {
             path: 'expiresAt',
-            message: `must be later than the allocation's current end, ${previous.toISOString()}`,
+            message: `must be later than the allocation's current end, ${formatUtcMinute(previous)}`,
           },
         ],
         'Invalid extension',

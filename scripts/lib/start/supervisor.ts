@@ -1,6 +1,6 @@
 /**
  * The children of `npm start`: spawned under Node with tsx, their lines relayed behind a
- * coloured tag (pino lines pretty-printed in a terminal), stopped with SIGTERM and SIGKILL after
+ * coloured tag (pino lines pretty-printed unless START_LOG_FORMAT=json), stopped with SIGTERM and SIGKILL after
  * 10 s. A child that exits on its own stops everything with exit code 1; SIGINT, SIGTERM or
  * SIGHUP stop everything with exit code 0, and a second one kills the children at once.
  *
@@ -146,24 +146,45 @@ function exitedUnexpectedly(name: string, how: string): void {
   stopEverything(`${name} exited unexpectedly (${how}): stopping everything`);
 }
 
-const prettyPino = process.stdout.isTTY
-  ? prettyFactory({ colorize: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname,name' })
-  : undefined;
+type Pretty = (line: string) => string;
 
-/** Writes every line of `input` to `out`, behind the coloured tag; pino lines pretty in a terminal. */
+/** pino-pretty for the children's pino lines: the time, the level and the message, readable. */
+export function prettyPrinter(colour: boolean): Pretty {
+  // One line per log line: a line's fields (a URL, an id) stay next to its message.
+  return prettyFactory({
+    colorize: colour,
+    singleLine: true,
+    translateTime: 'SYS:HH:MM:ss.l',
+    ignore: 'pid,hostname,name',
+  });
+}
+
+let prettyPino: Pretty | undefined = prettyPrinter(Boolean(process.stdout.isTTY));
+
+/**
+ * `pretty` (npm start's default, START_LOG_FORMAT): pino lines as text, coloured in a terminal,
+ * also when the output is piped (a person reads npm start); `json`: as the processes write them.
+ */
+export function setLogFormat(format: 'pretty' | 'json'): void {
+  prettyPino = format === 'pretty' ? prettyPrinter(Boolean(process.stdout.isTTY)) : undefined;
+}
+
+/** One line of a child's output as relayed: a pino line made pretty, anything else as it came. */
+export function relayText(line: string, pretty: Pretty | null = prettyPino ?? null): string {
+  if (!pretty || !line.startsWith('{"level":')) return line;
+  try {
+    return pretty(line).trimEnd();
+  } catch {
+    return line; // not pino after all
+  }
+}
+
+/** Writes every line of `input` to `out`, behind the coloured tag (see relayText). */
 function relayLines(input: Readable, name: string, colour: Colour, out: Writable): void {
   const rl = readline.createInterface({ input, crlfDelay: Number.POSITIVE_INFINITY });
   const prefix = tag(name, colour, out);
   rl.on('line', (line) => {
-    let text = line;
-    if (prettyPino && line.startsWith('{"level":')) {
-      try {
-        text = prettyPino(line).trimEnd();
-      } catch {
-        // Not pino after all: print it as it came.
-      }
-    }
-    for (const l of text.split('\n')) out.write(`${prefix} ${l}\n`);
+    for (const l of relayText(line).split('\n')) out.write(`${prefix} ${l}\n`);
   });
 }
 

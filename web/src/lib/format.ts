@@ -1,4 +1,4 @@
-/** Formatting shared by the server render and the browser (dates are re-rendered in the viewer's zone). */
+/** Formatting shared by the server render and the browser (dates: with the render's Clock). */
 
 /** Cents as money in the currency, e.g. `€12.34`; negative amounts keep their sign. */
 export function formatMoney(cents: number, currency: string, locale?: string): string {
@@ -31,13 +31,16 @@ export function formatRelative(date: Date, now: Date = new Date(), locale?: stri
   return rtf.format(seconds, 'second');
 }
 
-/** Date and time in a time zone (the viewer's in the browser; UTC when rendered on the server). */
+/** Date and time in a time zone (the viewer's, from the render's Clock; named when UTC). */
 export function formatDateTime(date: Date, timeZone?: string, locale?: string): string {
   // dateStyle cannot be combined with timeZoneName: the zone is named by hand for UTC.
   const text = new Intl.DateTimeFormat(locale ?? 'en', {
     dateStyle: 'medium',
     timeStyle: 'short',
     timeZone,
-  }).format(date);
+  })
+    .format(date)
+    // ICU versions (Node's, the browser's) differ on no-break spaces: plain ones read the same.
+    .replace(/[\u00a0\u202f]/g, ' ');
   return timeZone === 'UTC' ? `${text} UTC` : text;
 }

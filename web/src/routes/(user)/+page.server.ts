@@ -1,7 +1,9 @@
 import { graphql, type ResultOf, readFragment } from '@hero/graphql';
 import { error, fail, type RequestEvent, redirect } from '@sveltejs/kit';
+import { allocateBlocker } from '#lib/components/dashboard/allocate-blocker.ts';
 import { rateLimitMessage } from '#lib/components/dashboard/auth-form.ts';
 import { DashboardCreditStatus } from '#lib/components/dashboard/credit-status.ts';
+import { byRelease } from '#lib/components/dashboard/history.ts';
 import { PlanTileFields } from '#lib/components/plans/plan-tile.ts';
 import { formatMoney } from '#lib/format.ts';
 import { gql } from '#lib/server/api.ts';
@@ -11,6 +13,7 @@ import { safeHttpUrl } from '#lib/url.ts';
 import type { Actions, PageServerLoad } from './$types';
 import { DashboardLedgerPage, type LedgerRow, ledgerChart, windowStart } from './ledger-chart.ts';
 
+const HISTORY_ROWS = 10; // the most recent past VMs the dashboard lists
 const LEDGER_PAGE = 100; // the API's largest page
 const LEDGER_MAX_ROWS = 500; // enough for 30 days of a busy user; the chart stops there
 
@@ -44,6 +47,16 @@ const DASHBOARD = graphql(
             id
             name
             host
+          }
+        }
+        pastAllocations: allocations(status: RELEASED) {
+          id
+          allocatedAt
+          releasedAt
+          releaseReason
+          poolVm {
+            id
+            name
           }
         }
         ledger(first: $first) {
@@ -110,6 +123,11 @@ export const load: PageServerLoad = async (event) => {
     apiFailure(event, err);
   }
 
+  const allocations = me.allocations
+    .filter((a) => a.status === 'ACTIVE')
+    .map((a) => ({ ...a, cockpitUrl: safeHttpUrl(a.cockpitUrl) }));
+  // Without self-serve top-up, credit comes from an operator: the banner points at the plans.
+  const addCreditHref = topUpAvailable ? '/credit' : '/plans';
   return {
     me: {
       displayName: me.displayName,
@@ -119,14 +137,29 @@ export const load: PageServerLoad = async (event) => {
       currency: me.billing.currency,
     },
     plan: readFragment(PlanTileFields, me).planStatus,
-    allocations: me.allocations
-      .filter((a) => a.status === 'ACTIVE')
-      .map((a) => ({ ...a, cockpitUrl: safeHttpUrl(a.cockpitUrl) })),
+    allocations,
+    /** Released VMs, most recently released first (at most HISTORY_ROWS), and how many in all. */
+    history: {
+      rows: byRelease(me.pastAllocations).slice(0, HISTORY_ROWS),
+      total: me.pastAllocations.length,
+    },
+    /** Why "Allocate a VM" would be refused, known before the click (null: it may work). */
+    allocateBlocker: allocateBlocker(
+      {
+        vmQuota: me.vmQuota,
+        periodEnd: me.vmQuotaPeriodEnd,
+        balanceCents: me.billing.creditBalanceCents,
+        currency: me.billing.currency,
+        active: allocations.length,
+        emailVerified: event.locals.user?.emailVerified ?? false,
+      },
+      now,
+      addCreditHref,
+    ),
     chart: ledgerChart(rows, now),
     payments: me.recentPayments,
     credit: readFragment(DashboardCreditStatus, me.billing.creditStatus),
-    // Without self-serve top-up, credit comes from an operator: the banner points at the plans.
-    addCreditHref: topUpAvailable ? '/credit' : '/plans',
+    addCreditHref,
     /** Self-serve top-up (Stripe Checkout) is on: the balance tile offers "Add credit". */
     topUpAvailable,
     /** `?release=<id>`: the confirmation panel for pages without JavaScript. */

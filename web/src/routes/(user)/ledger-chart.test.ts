@@ -64,4 +64,20 @@ describe('ledgerChart', () => {
     expect(chart.usage[29]).toEqual({ label: 'Nov 23', value: 15 });
     expect(chart.usageTotalCents).toBe(25);
   });
+
+  it('gives one distinct label per day, in whole cents (integer ticks)', () => {
+    const chart = ledgerChart([row('2026-11-23T10:00:00Z', 'USAGE', -1, 4999)], now);
+    expect(chart.usage).toHaveLength(30);
+    expect(new Set(chart.usage.map((u) => u.label)).size).toBe(30);
+    expect(chart.usage.every((u) => Number.isInteger(u.value))).toBe(true);
+    expect(chart.balance.every((p) => Number.isInteger(p.y))).toBe(true);
+  });
+
+  it('draws a line even from one ledger row: the opening balance, the row, now', () => {
+    const chart = ledgerChart([row('2026-11-20T09:00:00Z', 'PAYMENT', 3000, 3000)], now);
+    expect(chart.rows).toBe(1);
+    expect(chart.balance.length).toBeGreaterThanOrEqual(2);
+    expect(chart.balance[0].y).toBe(0);
+    expect(chart.balance[chart.balance.length - 1].y).toBe(3000);
+  });
 });

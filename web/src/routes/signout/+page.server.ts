@@ -28,6 +28,6 @@ export const actions: Actions = {
     clearSessionCookie(event.cookies, event.url, USER_COOKIE);
     event.locals.sessionToken = undefined;
     event.locals.user = undefined;
-    redirect(303, '/signin');
+    redirect(303, '/signin?signedout=1');
   },
 };

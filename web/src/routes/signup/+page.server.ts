@@ -95,6 +95,14 @@ export const actions: Actions = {
     // The password is never sent back to the page.
     const values = { email, displayName };
 
+    // Empty fields are answered here, in words that say so (the API would call an empty email
+    // "not a valid email address").
+    const missing: FieldErrors<Field> = {};
+    if (!email) missing.email = ['Enter your email.'];
+    if (!displayName.trim()) missing.displayName = ['Enter a display name.'];
+    if (!password) missing.password = ['Choose a password.'];
+    if (Object.keys(missing).length > 0) return fail<SignUpFailure>(400, { values, errors: missing });
+
     let result: ResultOf<typeof SIGN_UP>['signUp'];
     try {
       ({ signUp: result } = await gql(event, SIGN_UP, { input: { email, displayName, password } }, 'none'));
