@@ -34,6 +34,8 @@ export const ERROR_CODES = [
   'PAYMENT_PROVIDER_ERROR',
   'RESET_TOKEN_INVALID',
   'SIGNUP_CLOSED',
+  'OPERATOR_EXISTS',
+  'LAST_OWNER',
 ] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];
 
@@ -361,5 +363,21 @@ export class SignupClosedError extends DomainError {
         ? 'Sign-up is by invitation only: ask an operator for an account, then follow the link in the invitation email'
         : 'Sign-up is closed here: ask an operator for an account',
     );
+  }
+}
+
+/** An operator with this email exists already. */
+export class OperatorExistsError extends DomainError {
+  readonly code = 'OPERATOR_EXISTS';
+  constructor() {
+    super('An operator with this email exists already');
+  }
+}
+
+/** The change would leave no owner: someone must always be able to manage operators. */
+export class LastOwnerError extends DomainError {
+  readonly code = 'LAST_OWNER';
+  constructor() {
+    super('This is the last owner: make another operator owner first');
   }
 }

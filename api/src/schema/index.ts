@@ -22,6 +22,7 @@ import './types/receipt.ts';
 import './types/plan-status.ts';
 import './types/top-up.ts';
 import './types/audit-log.ts';
+import './types/operator.ts';
 
 builder.queryType({});
 builder.mutationType({});

@@ -192,7 +192,7 @@ builder.mutationField('revokeUserSessions', (t) =>
   t.int({
     description:
       'Admin: end every live session of a user (they must sign in again); how many were ended. API tokens are not affected.',
-    authScopes: { admin: true },
+    authScopes: { operate: true },
     args: { userId: t.arg.id() },
     resolve: (_root, args, ctx) => revokeUserSessions(ctx.em, String(args.userId)),
   }),
