@@ -161,6 +161,20 @@ export class ForbiddenError extends DomainError {
   override readonly httpStatus = 403;
 }
 
+/**
+ * A valid admin credential whose role lacks the right: FORBIDDEN too, but the session stays
+ * good (the web keeps it, unlike a revoked or outdated one). `role` reaches the caller in the
+ * error's extensions.
+ */
+export class RoleForbiddenError extends ForbiddenError {
+  constructor(
+    readonly role: string,
+    readonly needs: readonly string[],
+  ) {
+    super(`The role ${role} may not do this: it needs ${needs.join(' or ')}`);
+  }
+}
+
 /** No database connection came free in time: the api is overloaded; retry shortly (HTTP 503). */
 export class DatabaseBusyError extends DomainError {
   readonly code = 'DATABASE_BUSY';

@@ -1,4 +1,4 @@
-import { ForbiddenError, UnauthenticatedError } from '@hero/core/errors';
+import { ForbiddenError, RoleForbiddenError, UnauthenticatedError } from '@hero/core/errors';
 import { type AuthFailure, AuthScopeFailureType } from '@pothos/plugin-scope-auth';
 import type { Context } from '../http/context.ts';
 
@@ -26,10 +26,10 @@ export function authFailureError(ctx: Context, failure: AuthFailure): Error {
   const scopes = scopesOf(failure);
   const adminScopes = scopes.filter((s) => ADMIN_SCOPES.has(s));
   if (adminScopes.length > 0) {
-    if (ctx.admin === 'valid')
-      return new ForbiddenError(
-        `The role ${ctx.adminRole} may not do this: it needs ${adminScopes.filter((s) => s !== 'adminRead').join(' or ') || 'an operator role'}`,
-      );
+    if (ctx.admin === 'valid') {
+      const needs = adminScopes.filter((s) => s !== 'adminRead');
+      return new RoleForbiddenError(ctx.adminRole ?? 'none', needs.length > 0 ? needs : ['an operator role']);
+    }
     if (ctx.admin === 'invalid')
       return new ForbiddenError(
         ctx.adminVia === 'session'
