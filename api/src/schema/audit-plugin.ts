@@ -13,6 +13,7 @@ export const AUDITED_SECURITY_MUTATIONS: Record<string, { failed: string; succes
   signIn: { failed: 'auth.sign_in_failed', success: false },
   adminSignIn: { failed: 'auth.sign_in_failed', success: true },
   operatorSignIn: { failed: 'auth.sign_in_failed', success: true },
+  operatorSignInWithOidc: { failed: 'auth.sign_in_failed', success: true },
   requestPasswordReset: { failed: 'requestPasswordReset', success: true },
   resetPassword: { failed: 'resetPassword', success: true },
   changePassword: { failed: 'changePassword', success: true },
@@ -141,7 +142,7 @@ export class AuditPlugin<Types extends SchemaTypes> extends BasePlugin<Types> {
             actor = { actorKind: 'admin-secret', actorId: null, role: BREAK_GLASS_ROLE };
           // A successful operatorSignIn: the operator, by id and role.
           const signedIn = (result as { operator?: { id: string; role: string } } | null)?.operator;
-          if (field === 'operatorSignIn' && outcome === 'ok' && signedIn)
+          if (field.startsWith('operatorSignIn') && outcome === 'ok' && signedIn)
             actor = { actorKind: 'operator', actorId: signedIn.id, role: signedIn.role };
         }
         if (action) {
@@ -150,7 +151,7 @@ export class AuditPlugin<Types extends SchemaTypes> extends BasePlugin<Types> {
               ? (result as { id?: string } | null)?.id
               : (result as { session?: { id?: string } } | null)?.session?.id;
           const target =
-            (field === 'adminSignIn' || field === 'operatorSignIn') && outcome === 'ok'
+            (field === 'adminSignIn' || field.startsWith('operatorSignIn')) && outcome === 'ok'
               ? { targetType: 'session', targetId: sessionId ?? null }
               : targetOf(field, args as Record<string, unknown>, outcome === 'ok' ? result : null);
           const written = recordAudit(ctx.em.fork(), {

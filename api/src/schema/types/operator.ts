@@ -1,3 +1,4 @@
+import { operatorSignInWithOidc } from '@hero/core/auth/oidc';
 import type { SessionOperator } from '@hero/core/auth/sessions';
 import {
   InvalidCredentialsError,
@@ -19,7 +20,7 @@ import {
 import { OPERATOR_ROLES, type OperatorRole, roleHas } from '@hero/core/operators/roles';
 import { builder } from '../builder.ts';
 import { ErrorInterface } from './errors.ts';
-import { SessionType } from './session.ts';
+import { SessionType, SignInWithOidcInput } from './session.ts';
 
 export const OperatorRoleEnum = builder.enumType('OperatorRole', {
   description:
@@ -129,6 +130,31 @@ const OperatorSignInSuccess = builder.objectRef<OperatorSignedIn>('OperatorSignI
     session: t.field({ type: SessionType, resolve: (r) => r.session }),
   }),
 });
+
+builder.mutationField('operatorSignInWithOidc', (t) =>
+  t.field({
+    type: OperatorSignInSuccess,
+    description:
+      "Public: sign in as an operator with the forge (OpenID Connect). The ID token is verified as for signInWithOidc; its OIDC_ROLE_CLAIM must map to a role through OIDC_ROLE_MAP (else INVALID_CREDENTIALS). The operator is the one with the token's issuer#subject, else the one with its verified email (linked), else a new one; the mapped role is set at every sign-in. Counts against AUTH_RATE_LIMIT_IP.",
+    args: { input: t.arg({ type: SignInWithOidcInput }) },
+    errors: {
+      types: [InvalidCredentialsError, ValidationError, RateLimitedError],
+      union: { name: 'OperatorSignInWithOidcResult' },
+      directResult: true,
+    },
+    resolve: (_root, { input }, ctx) => {
+      if (!ctx.settings.oidc?.roleClaim)
+        throw new InvalidCredentialsError(
+          'Operator sign-in with the forge is not configured (OIDC_ROLE_CLAIM)',
+        );
+      return operatorSignInWithOidc(ctx.em, input, {
+        oidc: ctx.settings.oidc,
+        settings: ctx.settings.auth,
+        client: ctx.client,
+      });
+    },
+  }),
+);
 
 builder.mutationField('operatorSignIn', (t) =>
   t.field({

@@ -121,7 +121,7 @@ builder.mutationField('signIn', (t) =>
   }),
 );
 
-const SignInWithOidcInput = builder.inputType('SignInWithOidcInput', {
+export const SignInWithOidcInput = builder.inputType('SignInWithOidcInput', {
   fields: (t) => ({
     idToken: t.string({
       description: 'The ID token the OIDC_ISSUER_URL issuer gave the web in the authorization code exchange.',
