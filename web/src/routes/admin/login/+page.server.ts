@@ -2,6 +2,7 @@ import { graphql, type ResultOf } from '@hero/graphql';
 import { type ActionFailure, fail, type RequestEvent, redirect } from '@sveltejs/kit';
 import { safeAdminPath } from '#lib/server/admin.ts';
 import { describeApiError, gql } from '#lib/server/api.ts';
+import { oidcLabel } from '#lib/server/oidc.ts';
 import { ADMIN_COOKIE, setSessionCookie } from '#lib/server/session.ts';
 import type { Actions, PageServerLoad } from './$types';
 
@@ -57,6 +58,7 @@ export const load: PageServerLoad = ({ locals, url }) => ({
   signedIn: Boolean(locals.adminToken),
   ended: url.searchParams.get('ended') === '1',
   redirectTo: safeAdminPath(url.searchParams.get('redirectTo')),
+  oidcLabel: oidcLabel(),
 });
 
 type SignInResult =
