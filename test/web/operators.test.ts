@@ -5,6 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
+  addSessionCookie,
   type Browser,
   collectPageErrors,
   launchBrowser,
@@ -14,7 +15,7 @@ import {
 } from '../support/browser.ts';
 import { recordPayment } from '../support/factories.ts';
 import { graphql } from '../support/graphql.ts';
-import { ADMIN_PAGES, type Stack, startStack } from '../support/web.ts';
+import { ADMIN_COOKIE, ADMIN_PAGES, type Stack, startStack } from '../support/web.ts';
 
 const CREATE_OPERATOR = graphql(`
   mutation TestCreateOperator($input: CreateOperatorInput!) {
@@ -100,6 +101,34 @@ describe('the admin panel by role', () => {
     expect(await button(page, 'Record payment')).toBe(0);
     await visit(page, '/admin/billing');
     expect(await button(page, 'Adjust balance')).toBe(0);
+    expect(errors).toEqual([]);
+  });
+
+  it('an owner adds an operator, changes the role and removes them on the Operators page', async () => {
+    const context = await newContext(browser, { baseURL: stack.url });
+    // The admin secret's session: break-glass owner.
+    await addSessionCookie(context, stack.url, ADMIN_COOKIE, await stack.adminToken());
+    const page = await context.newPage();
+    const errors = collectPageErrors(page);
+    await visit(page, '/admin');
+    await page.getByRole('link', { name: 'Operators' }).click();
+    await page.waitForURL((url) => url.pathname === '/admin/operators');
+    const email = `added-${Date.now()}@example.org`;
+    await page.getByLabel('Email').fill(email);
+    await page.getByLabel('Role', { exact: true }).selectOption('VIEWER');
+    await page.getByLabel('Initial password').fill(PASSWORD);
+    await page.getByRole('button', { name: 'Add operator' }).click();
+    await page.getByTestId('create-operator-result').getByText(`Operator ${email} added.`).waitFor();
+    const role = page.getByLabel(`Role of ${email}`);
+    await role.selectOption('BILLING');
+    await page.locator('tr', { has: role }).getByRole('button', { name: 'Change' }).click();
+    await page.getByTestId('operator-change-result').getByText(`${email} is now billing`).waitFor();
+    expect(await stack.db.query('select role from operator where email = $1', [email])).toEqual([
+      { role: 'billing' },
+    ]);
+    await page.getByRole('button', { name: `Remove ${email}` }).click();
+    await page.getByTestId('operator-change-result').getByText(`Removed ${email}.`).waitFor();
+    expect(await stack.db.query('select id from operator where email = $1', [email])).toEqual([]);
     expect(errors).toEqual([]);
   });
 });

@@ -40,6 +40,8 @@ describe('operators', () => {
   it('an operator signs in with email and password into an ADMIN session carrying the role', async () => {
     const { operator, session } = await signedIn('billing');
     expect(operator).toMatchObject({ role: 'billing', hasPassword: true, forgeId: null });
+    expect(operator.createdAt).toBeInstanceOf(Date);
+    expect((await listOperators(t.em())).find((o) => o.id === operator.id)?.createdAt).toBeInstanceOf(Date);
     expect(await findLiveSession(t.em(), session.token, ADMIN_SECRET)).toEqual({
       id: session.id,
       kind: 'ADMIN',

@@ -48,7 +48,8 @@ interface OperatorRow {
   role: OperatorRole;
   has_password: boolean;
   forge_id: string | null;
-  created_at: Date;
+  /** A string or a Date, as the driver answers timestamptz. */
+  created_at: Date | string;
 }
 
 const COLUMNS = sql`id, email, role, password_hash is not null as has_password, forge_id, created_at`;
@@ -59,7 +60,7 @@ const toOperator = (r: OperatorRow): Operator => ({
   role: r.role,
   hasPassword: r.has_password,
   forgeId: r.forge_id,
-  createdAt: r.created_at,
+  createdAt: new Date(r.created_at),
 });
 
 const roleSchema = z.enum(OPERATOR_ROLES, { error: `must be one of ${OPERATOR_ROLES.join(', ')}` });
