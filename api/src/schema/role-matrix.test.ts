@@ -209,6 +209,35 @@ describe('operators in the API', () => {
     ]);
   });
 
+  it('operatorSignIn is audited: the operator on success, the email (never the password) on failure', async () => {
+    const email = `audited-${uniqueTag()}@example.org`;
+    const { id } = await createOperator(t.em(), { email, role: 'viewer', password: 'correct horse battery' });
+    const signIn = (password: string) =>
+      call(
+        `mutation { operatorSignIn(input: { email: "${email}", password: "${password}" }) { __typename } }`,
+        'none',
+      );
+    await signIn('wrong password here');
+    await signIn('correct horse battery');
+    const rows = await t.query<{
+      action: string;
+      actor_kind: string;
+      actor_id: string | null;
+      role: string | null;
+      t: string;
+    }>(
+      `select action, actor_kind, actor_id, role, row_to_json(a)::text as t from audit_log a
+        where input::text like $1 order by id`,
+      [`%${email}%`],
+    );
+    expect(rows.map(({ t: _, ...r }) => r)).toEqual([
+      { action: 'auth.sign_in_failed', actor_kind: 'anonymous', actor_id: null, role: null },
+      { action: 'operatorSignIn', actor_kind: 'operator', actor_id: id, role: 'viewer' },
+    ]);
+    for (const row of rows) expect(row.t).not.toContain('correct horse');
+    for (const row of rows) expect(row.t).not.toContain('wrong password');
+  });
+
   it("a demoted operator's session ends at once", async () => {
     const email = `demoted-${uniqueTag()}@example.org`;
     await call(
