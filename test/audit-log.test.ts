@@ -60,6 +60,7 @@ const ARGS: Record<string, string> = {
   adjustBalance: `(input: { userId: "${UNKNOWN_ID}", amountCents: 100, note: "audit" })`,
   aggregateNow: '',
   autoReleaseNow: '',
+  changeOperatorPassword: '(input: { currentPassword: "audited current", newPassword: "audited new one" })',
   createOperator: '(input: { email: "EMAIL", role: VIEWER })',
   createUser: '(input: { email: "EMAIL", displayName: "Audited" })',
   createUserApiToken: `(userId: "${UNKNOWN_ID}", name: "audit")`,

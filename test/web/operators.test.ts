@@ -84,6 +84,14 @@ describe('the admin panel by role', () => {
     await settled(page);
     expect(await page.getByRole('alert').textContent()).toContain('viewer');
     await visit(page, '/admin/pool');
+
+    // Any role changes its own password (the link is the email in the header).
+    await page.getByTestId('admin-who').getByRole('link').click();
+    await page.waitForURL((url) => url.pathname === '/admin/password');
+    await page.getByLabel('Current password').fill(PASSWORD);
+    await page.getByLabel('New password').fill('another long passphrase');
+    await page.getByRole('button', { name: 'Change password' }).click();
+    await page.getByTestId('change-password-result').getByText('Password changed').waitFor();
     expect(errors).toEqual([]);
   });
 

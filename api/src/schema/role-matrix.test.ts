@@ -49,6 +49,7 @@ const SPEC: Record<string, 'read' | 'read+user' | 'operate' | 'billing' | 'money
   webhookEvents: 'read',
   // Mutations
   adjustBalance: 'billing',
+  changeOperatorPassword: 'read',
   aggregateNow: 'operate',
   autoReleaseNow: 'operate',
   createOperator: 'owner',
@@ -236,6 +237,38 @@ describe('operators in the API', () => {
     ]);
     for (const row of rows) expect(row.t).not.toContain('correct horse');
     for (const row of rows) expect(row.t).not.toContain('wrong password');
+  });
+
+  it('an operator changes their own password; the old one stops working', async () => {
+    const email = `changer-${uniqueTag()}@example.org`;
+    await createOperator(t.em(), { email, role: 'viewer', password: 'correct horse battery' });
+    const signIn = async (password: string) =>
+      (
+        await call(
+          `mutation { operatorSignIn(input: { email: "${email}", password: "${password}" }) { __typename ... on OperatorSignInSuccess { session { token } } } }`,
+          'none',
+        )
+      ).data?.operatorSignIn as { __typename: string; session?: { token: string } };
+    const first = await signIn('correct horse battery');
+    headers.demoted = { authorization: `Bearer ${first.session?.token}` };
+    const change = (current: string) =>
+      call(
+        `mutation { changeOperatorPassword(input: { currentPassword: "${current}", newPassword: "a new long passphrase" }) { __typename } }`,
+        'demoted',
+      );
+    expect((await change('not the password')).data?.changeOperatorPassword).toEqual({
+      __typename: 'InvalidCredentialsError',
+    });
+    expect((await change('correct horse battery')).data?.changeOperatorPassword).toEqual({
+      __typename: 'ChangePasswordSuccess',
+    });
+    expect((await signIn('correct horse battery')).__typename).toBe('InvalidCredentialsError');
+    expect((await signIn('a new long passphrase')).__typename).toBe('OperatorSignInSuccess');
+    const bySecret = await call(
+      'mutation { changeOperatorPassword(input: { currentPassword: "x", newPassword: "y" }) { __typename } }',
+      'secret',
+    );
+    expect(bySecret.data?.changeOperatorPassword).toEqual({ __typename: 'ValidationError' });
   });
 
   it("a demoted operator's session ends at once", async () => {

@@ -231,3 +231,55 @@ export async function openOperatorSession(
   if (!operator) throw new InvalidCredentialsError();
   return { operator, session };
 }
+
+/**
+ * Changes a signed-in operator's own password: the current one must match
+ * (InvalidCredentialsError, counted against the operator and the address), the new one must
+ * follow the rules (ValidationError on `newPassword`). The operator's other sessions end.
+ */
+export async function changeOperatorPassword(
+  em: EntityManager,
+  operatorId: string,
+  input: { currentPassword: string; newPassword: string },
+  deps: { keepSessionId: string | null; settings: AuthSettings; client: ClientInfo },
+): Promise<{ sessionsEnded: number }> {
+  await countAttempt(em, [
+    { bucket: `change-operator:${operatorId}`, limit: deps.settings.rateLimitEmail },
+    ...attemptBuckets(deps.settings, deps.client),
+  ]);
+  const row = isUuid(operatorId)
+    ? await firstRow(
+        em,
+        sql<{ email: string; password_hash: string | null }>`select email, password_hash from operator
+          where id = ${operatorId}`,
+      )
+    : undefined;
+  if (
+    !row?.password_hash ||
+    input.currentPassword.length > 4 * PASSWORD_RULES.maxLength ||
+    !(await verifyPassword(row.password_hash, input.currentPassword))
+  )
+    throw new InvalidCredentialsError('The current password is wrong');
+  const problems = passwordProblems(input.newPassword, row.email);
+  if (input.newPassword === input.currentPassword) problems.push('must differ from the current password');
+  if (problems.length > 0)
+    throw new ValidationError(
+      problems.map((message) => ({ path: 'newPassword', message })),
+      'Invalid new password',
+    );
+  const passwordHash = await hashPassword(input.newPassword);
+  const keep = deps.keepSessionId && isUuid(deps.keepSessionId) ? deps.keepSessionId : null;
+  return em.transactional(async (tx) => {
+    await execute(
+      tx,
+      sql`update operator set password_hash = ${passwordHash}, updated_at = now() where id = ${operatorId}`,
+    );
+    const sessionsEnded = await execute(
+      tx,
+      sql`update auth_session set revoked_at = now()
+           where operator_id = ${operatorId} and revoked_at is null and expires_at > now()
+             and (${keep}::uuid is null or id <> ${keep}::uuid)`,
+    );
+    return { sessionsEnded };
+  });
+}

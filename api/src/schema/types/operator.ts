@@ -9,6 +9,7 @@ import {
   ValidationError,
 } from '@hero/core/errors';
 import {
+  changeOperatorPassword,
   createOperator,
   listOperators,
   type Operator,
@@ -20,6 +21,7 @@ import {
 import { OPERATOR_ROLES, type OperatorRole, roleHas } from '@hero/core/operators/roles';
 import { builder } from '../builder.ts';
 import { ErrorInterface } from './errors.ts';
+import { ChangePasswordInput, ChangePasswordSuccess } from './password.ts';
 import { SessionType, SignInWithOidcInput } from './session.ts';
 
 export const OperatorRoleEnum = builder.enumType('OperatorRole', {
@@ -130,6 +132,33 @@ const OperatorSignInSuccess = builder.objectRef<OperatorSignedIn>('OperatorSignI
     session: t.field({ type: SessionType, resolve: (r) => r.session }),
   }),
 });
+
+builder.mutationField('changeOperatorPassword', (t) =>
+  t.field({
+    type: ChangePasswordSuccess,
+    description:
+      "Any admin role, as a named operator: change one's own password, giving the current one; one's other sessions end. With the admin secret (no operator): BAD_USER_INPUT. Wrong current password: INVALID_CREDENTIALS, counted against the sign-in rate limits.",
+    authScopes: { adminRead: true },
+    args: { input: t.arg({ type: ChangePasswordInput }) },
+    errors: {
+      types: [InvalidCredentialsError, ValidationError, RateLimitedError],
+      union: { name: 'ChangeOperatorPasswordResult' },
+      directResult: true,
+    },
+    resolve: (_root, { input }, ctx) => {
+      if (!ctx.operator)
+        throw new ValidationError(
+          [{ path: '', message: 'The admin secret has no password to change: sign in as a named operator' }],
+          'No operator signed in',
+        );
+      return changeOperatorPassword(ctx.em, ctx.operator.id, input, {
+        keepSessionId: ctx.sessionId,
+        settings: ctx.settings.auth,
+        client: ctx.client,
+      });
+    },
+  }),
+);
 
 builder.mutationField('operatorSignInWithOidc', (t) =>
   t.field({
