@@ -64,6 +64,7 @@ const ARGS: Record<string, string> = {
   createOperator: '(input: { email: "EMAIL", role: VIEWER })',
   createUser: '(input: { email: "EMAIL", displayName: "Audited" })',
   createUserApiToken: `(userId: "${UNKNOWN_ID}", name: "audit")`,
+  deleteUser: `(userId: "${UNKNOWN_ID}", confirmEmail: "gone@example.org")`,
   extendAllocation: `(id: "${UNKNOWN_ID}", expiresAt: "2099-01-01T00:00:00Z", reason: "audit")`,
   reconcileBalancesNow: '',
   recordPayment: `(input: { userId: "${UNKNOWN_ID}", amountCents: 100, currency: "EUR", providerRef: "ref-1" })`,
@@ -76,6 +77,8 @@ const ARGS: Record<string, string> = {
   revokeUserSessions: `(userId: "${UNKNOWN_ID}")`,
   setOperatorRole: `(id: "${UNKNOWN_ID}", role: VIEWER)`,
   setUserQuota: `(userId: "${UNKNOWN_ID}", vmQuota: 1)`,
+  suspendUser: `(userId: "${UNKNOWN_ID}", reason: "audit")`,
+  unsuspendUser: `(userId: "${UNKNOWN_ID}")`,
 };
 
 function mutationText(name: string): string {
@@ -148,6 +151,18 @@ describe('audit log', () => {
     expect(row).toMatchObject({ target_type: 'user', target_id: payload.user.id, outcome: 'ok' });
     expect(row?.input).toEqual({ input: { email: 'target-audit@example.org', displayName: 'T' } });
     expect((await rowText(id))[0]?.t).not.toContain(payload.token);
+  });
+
+  it('names the user a lifecycle mutation targets and keeps the confirmation email out', async () => {
+    const id = requestId();
+    await api.raw(
+      `mutation { deleteUser(userId: "${UNKNOWN_ID}", confirmEmail: "erased@example.org") { __typename } }`,
+      {},
+      { 'x-admin-secret': api.adminSecret, 'x-request-id': id },
+    );
+    const [row] = await rowsOf(id);
+    expect(row).toMatchObject({ target_type: 'user', target_id: UNKNOWN_ID, outcome: 'NOT_FOUND' });
+    expect((await rowText(id))[0]?.t).not.toContain('erased@example.org');
   });
 
   it('records adminSignIn (a use of the secret) and failed sign-ins without the secret or password', async () => {

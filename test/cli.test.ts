@@ -232,6 +232,63 @@ describe('hero-admin users create', () => {
   });
 });
 
+describe('hero-admin users suspend, unsuspend, delete', () => {
+  it("suspends (the user's token answers 401), unsuspends, then deletes with the email confirmed", async () => {
+    const created = JSON.parse(
+      (await cli(['users', 'create', '--email', 'lovelace@example.org', '--json'])).stdout,
+    );
+    const id = created.user.id as string;
+    const me = () => api.asUser(created.token, graphql('{ me { id } }'));
+
+    const suspended = await cli([
+      'users',
+      'suspend',
+      '--user',
+      id,
+      '--reason',
+      'chargeback',
+      '--release-vms',
+    ]);
+    expect(suspended.stderr).toBe('');
+    expect(suspended.code).toBe(0);
+    expect(suspended.stdout).toMatch(/^status\s+SUSPENDED$/m);
+    expect(suspended.stdout).toMatch(/^reason\s+chargeback$/m);
+    expect((await me()).status).toBe(401);
+
+    const back = await cli(['users', 'unsuspend', '--user', id]);
+    expect(back.code).toBe(0);
+    expect(back.stdout).toMatch(/^status\s+ACTIVE$/m);
+    expect((await me()).data?.me).toEqual({ id });
+
+    const mistyped = await cli(['users', 'delete', '--user', id, '--confirm-email', 'someone@example.org']);
+    expect(mistyped.code).toBe(1);
+    expect(mistyped.stderr).toMatch(
+      /^hero-admin: the user was not deleted: BAD_USER_INPUT \(1 problem\):\n {2}confirmEmail: /,
+    );
+
+    const deleted = await cli([
+      'users',
+      'delete',
+      '--user',
+      id,
+      '--confirm-email',
+      'lovelace@example.org',
+      '--json',
+    ]);
+    expect(deleted.stderr).toBe('');
+    expect(deleted.code).toBe(0);
+    expect(JSON.parse(deleted.stdout)).toMatchObject({
+      user: { id, status: 'DELETED' },
+      apiTokensRemoved: 1,
+      balanceCents: 0,
+    });
+    expect((await me()).status).toBe(401);
+    const again = await cli(['users', 'suspend', '--user', id, '--reason', 'x']);
+    expect(again.code).toBe(1);
+    expect(again.stderr).toMatch(/^hero-admin: the user was not suspended: ACCOUNT_DELETED: /);
+  });
+});
+
 describe('hero-admin operators', () => {
   it('the admin secret adds the first owner; set-role and remove refuse to leave no owner', async () => {
     const dir = await mkdtemp(path.join(os.tmpdir(), 'hero-cli-operators-'));

@@ -5,11 +5,13 @@ import { recordPayment, refundPayment } from '@hero/core/billing/payments';
 import { type PlanCatalog, parsePlanCatalog, purchasePlan } from '@hero/core/billing/plans';
 import { handleStripeWebhook } from '@hero/core/billing/stripe-webhook';
 import { createOrm, type MikroORM } from '@hero/core/db/orm';
-import { InsufficientCreditError, RefundExceedsPaymentError } from '@hero/core/errors';
+import { AccountDeletedError, InsufficientCreditError, RefundExceedsPaymentError } from '@hero/core/errors';
 import { createLogger } from '@hero/core/lib/logger';
+import { provisionerNamed } from '@hero/core/provisioners/registry';
 import { aggregateUsage } from '@hero/core/usage/aggregate-usage';
 import { GitSource } from '@hero/core/usage/sources/git-source';
 import type { UsageRecordInput } from '@hero/core/usage/usage-format';
+import { deleteUser } from '@hero/core/users/account-lifecycle';
 import { createUser } from '@hero/core/users/create-user';
 import { setAutoRenew } from '@hero/core/users/set-auto-renew';
 import fc from 'fast-check';
@@ -22,7 +24,8 @@ import { type BareRepo, batchFile, createBareRepo, usageRecord } from './support
 /**
  * The ledger invariant under random sequences of every kind of money movement (fast-check):
  * payments, refunds, plan purchases, auto-renewals (and auto-renew switched on and off), manual
- * adjustments and aggregated usage, run in small
+ * adjustments, aggregated usage and account deletions (money keeps coming in for a deleted
+ * account: its ledger stays under the tombstone), run in small
  * concurrent groups against the real domain functions and a real database. After each sequence:
  * every balance equals the sum of its ledger and the model's expectation (built from what each
  * operation reported), each user has exactly as many ledger rows as changes that succeeded (no
@@ -67,7 +70,8 @@ type Op =
   | { kind: 'adjust'; user: number; cents: number }
   | { kind: 'renew' }
   | { kind: 'autoRenew'; user: number; enabled: boolean }
-  | { kind: 'usage'; records: { user: number; cents: number; repeat: number | null }[] };
+  | { kind: 'usage'; records: { user: number; cents: number; repeat: number | null }[] }
+  | { kind: 'delete'; user: number };
 
 const userIndex = fc.integer({ min: 0, max: USERS_PER_RUN - 1 });
 const opArb: fc.Arbitrary<Op> = fc.oneof(
@@ -110,6 +114,10 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
     }),
   },
   {
+    weight: 1,
+    arbitrary: fc.record({ kind: fc.constant('delete' as const), user: userIndex }),
+  },
+  {
     weight: 2,
     arbitrary: fc.record({
       kind: fc.constant('usage' as const),
@@ -147,12 +155,15 @@ async function runScenario(groups: Op[][]): Promise<void> {
   run++;
   const node = `prop-${run}`;
   const users: string[] = [];
+  const emails: string[] = [];
+  const deleted = new Set<string>();
   for (let i = 0; i < USERS_PER_RUN; i++) {
     const { user } = await createUser(orm.em.fork(), {
       email: `prop-${run}-${i}@example.org`,
       displayName: 'P',
     });
     users.push(user.id);
+    emails.push(user.email);
   }
   const model: Model = {
     balance: new Map(),
@@ -214,6 +225,7 @@ async function runScenario(groups: Op[][]): Promise<void> {
           add(model.balance, users[op.user], -r.quote.priceCents);
           add(model.ledgerRows, users[op.user], 1);
         } catch (err) {
+          if (err instanceof AccountDeletedError) return;
           if (!(err instanceof InsufficientCreditError)) throw err;
           expect(err.balanceCents).toBeLessThan(err.priceCents);
         }
@@ -241,7 +253,25 @@ async function runScenario(groups: Op[][]): Promise<void> {
         return;
       }
       case 'autoRenew': {
-        await setAutoRenew(orm.em.fork(), { userId: users[op.user], enabled: op.enabled });
+        try {
+          await setAutoRenew(orm.em.fork(), { userId: users[op.user], enabled: op.enabled });
+        } catch (err) {
+          if (!(err instanceof AccountDeletedError)) throw err;
+        }
+        return;
+      }
+      case 'delete': {
+        // Moves no money: the balance (forced, whatever it is) and the ledger stay with the tombstone.
+        try {
+          await deleteUser(
+            orm.em.fork(),
+            { userId: users[op.user], confirmEmail: emails[op.user], force: true },
+            { provisionerFor: provisionerNamed },
+          );
+          deleted.add(users[op.user]);
+        } catch (err) {
+          if (!(err instanceof AccountDeletedError)) throw err;
+        }
         return;
       }
       case 'usage': {
@@ -310,7 +340,8 @@ async function runScenario(groups: Op[][]): Promise<void> {
   expect(overRefunded).toEqual([]);
   await expectRenewedOnce(users, model.renewals);
   // Later runs' renewers would find these users due again (and take longer each run).
-  for (const u of users) await setAutoRenew(orm.em.fork(), { userId: u, enabled: false });
+  for (const u of users.filter((x) => !deleted.has(x)))
+    await setAutoRenew(orm.em.fork(), { userId: u, enabled: false });
   const check = await checkLedger(orm.em.fork());
   expect({ drifted: check.usersDrifted, chainBreaks: check.chainBreaks }).toEqual({
     drifted: 0,
@@ -353,6 +384,10 @@ describe('ledger invariant', () => {
     // The generated scenarios did exercise every path (not just the cheap ones).
     const kinds = await db.query<{ kind: string }>('select distinct kind from ledger_entry order by kind');
     expect(kinds.map((k) => k.kind)).toEqual(['ADJUSTMENT', 'PAYMENT', 'PLAN_PURCHASE', 'REFUND', 'USAGE']);
+    const [tombstones] = await db.query<{ n: number }>(
+      "select count(*)::int as n from users where status = 'deleted'",
+    );
+    expect(tombstones.n).toBeGreaterThan(0);
     const [renewals] = await db.query<{ n: number }>(
       'select count(*)::int as n from plan_purchase where renews_period_end is not null',
     );

@@ -23,6 +23,9 @@ afterAll(async () => {
 const RELEASE_MINE = graphql(
   `mutation ReleaseForNotify($id: ID!) { releaseMyAllocation(id: $id) { __typename } }`,
 );
+const REQUEST_RESET = graphql(
+  `mutation NotifyRequestReset($email: String!) { requestPasswordReset(email: $email) { __typename } }`,
+);
 
 interface OutboxEventRow {
   id: string;
@@ -34,7 +37,7 @@ interface OutboxEventRow {
 }
 
 describe('user events to NOTIFY_WEBHOOK_URL', () => {
-  it('sends payment.received, allocation.released and every other user event once each, signed the Standard Webhooks way, retrying a 5xx', async () => {
+  it('sends payment.received, allocation.released, the security events and every other user event once each, signed the Standard Webhooks way, retrying a 5xx', async () => {
     const user = await createUser(api);
     const { paymentId } = await recordPayment(api, user.id, 1234, { providerRef: 'notify-1' });
     const allocated = await allocate(api, user.token);
@@ -47,26 +50,41 @@ describe('user events to NOTIFY_WEBHOOK_URL', () => {
     });
     // A second release changes nothing: still one event.
     await api.asUser(user.token, RELEASE_MINE, { id: allocationId });
+    expect((await api.gql(REQUEST_RESET, { email: user.email })).data.requestPasswordReset.__typename).toBe(
+      'RequestPasswordResetSuccess',
+    );
 
     const events = await db.query<OutboxEventRow>(
       `select id::text, topic, payload, dedupe_key, status, attempts from outbox
-        where topic in ('payment.received', 'allocation.released') and payload->>'userId' = $1 order by id`,
+        where topic in ('api_token.created', 'payment.received', 'allocation.released', 'password.reset_requested')
+          and payload->>'userId' = $1 order by id`,
       [user.id],
     );
-    expect(events.map((e) => [e.topic, e.dedupe_key])).toEqual([
-      ['payment.received', `payment.received:${paymentId}`],
-      ['allocation.released', `allocation.released:${allocationId}`],
+    expect(events.map((e) => e.topic)).toEqual([
+      'api_token.created',
+      'payment.received',
+      'allocation.released',
+      'password.reset_requested',
     ]);
-    expect(events[0].payload).toMatchObject({
+    const [tokenCreated, payment, released, resetRequested] = events;
+    expect([payment.dedupe_key, released.dedupe_key]).toEqual([
+      `payment.received:${paymentId}`,
+      `allocation.released:${allocationId}`,
+    ]);
+    expect(payment.payload).toMatchObject({
       paymentId,
       email: user.email,
       amountCents: 1234,
       currency: 'EUR',
       balanceCents: 1234,
     });
-    expect(events[1].payload).toMatchObject({ allocationId, email: user.email, reason: 'USER' });
+    expect(released.payload).toMatchObject({ allocationId, email: user.email, reason: 'USER' });
+    // The security events name the token and the link without carrying either.
+    expect(tokenCreated.payload).toMatchObject({ email: user.email, name: 'created by operator' });
+    expect(JSON.stringify(tokenCreated.payload)).not.toContain(user.token);
+    expect(Object.keys(resetRequested.payload).sort()).toEqual(['email', 'expiresAt', 'userId']);
     // Every other user event goes the same way (their writers are tested with their domains).
-    const others = NOTIFY_TOPICS.filter((t) => t !== 'payment.received' && t !== 'allocation.released');
+    const others = NOTIFY_TOPICS.filter((t) => !events.some((e) => e.topic === t));
     for (const topic of others) {
       const [row] = await db.query<OutboxEventRow>(
         `insert into outbox (topic, payload, dedupe_key, status, attempts, next_attempt_at, created_at)

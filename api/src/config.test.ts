@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { ConfigError, parseEnv } from '@hero/core/lib/env';
 import { describe, expect, it } from 'vitest';
-import { apiConfigSchema, loadApiConfig } from './config.ts';
+import { apiConfigSchema, loadApiConfig, signupVerifyEmail } from './config.ts';
 
 const base = { DATABASE_URL: 'postgres://u@localhost/db', ADMIN_SECRET: 'x'.repeat(20) };
 
@@ -101,6 +101,17 @@ describe('api configuration', () => {
     expect(loadApiConfig({ ...base, SIGNUP_MODE: 'invite' }).SIGNUP_MODE).toBe('invite');
     expect(loadApiConfig({ ...base, SIGNUP_MODE: 'closed' }).SIGNUP_MODE).toBe('closed');
     expect(problems({ ...base, SIGNUP_MODE: 'nobody' })).toEqual([expect.stringMatching(/^SIGNUP_MODE: /)]);
+  });
+
+  it('SIGNUP_VERIFY_EMAIL is on in production unless set, off elsewhere unless set', () => {
+    const verify = (env: Record<string, string>) => signupVerifyEmail(loadApiConfig({ ...base, ...env }));
+    expect(verify({})).toBe(false);
+    expect(verify({ NODE_ENV: 'production' })).toBe(true);
+    expect(verify({ NODE_ENV: 'production', SIGNUP_VERIFY_EMAIL: '0' })).toBe(false);
+    expect(verify({ SIGNUP_VERIFY_EMAIL: '1' })).toBe(true);
+    expect(problems({ ...base, SIGNUP_VERIFY_EMAIL: 'maybe' })).toEqual([
+      expect.stringMatching(/^SIGNUP_VERIFY_EMAIL: /),
+    ]);
   });
 
   it('treats empty strings as unset', () => {

@@ -13,7 +13,7 @@ import {
   parseEnv,
 } from '@hero/core/lib/env';
 import { describedUsageSourceEnv } from '@hero/core/lib/usage-source-env';
-import { DEFAULT_MAIL_FROM, DEFAULT_MAIL_TIMEOUT_MS } from '@hero/core/mail/mailer';
+import { mailEnv } from '@hero/core/mail/mail-env';
 import { OPERATOR_ROLES } from '@hero/core/operators/roles';
 import { aggregateBatchSizeEnv } from '@hero/core/usage/batch-size';
 import { checkUsageSource, USAGE_SOURCE_SECRETS } from '@hero/core/usage/sources/source-config';
@@ -65,7 +65,7 @@ export const apiConfigSchema = z
       .enum(['development', 'production', 'test'])
       .default('development')
       .describe(
-        '`development`, `production` or `test`; `production` makes `GRAPHQL_INTROSPECTION` default to `admin`',
+        '`development`, `production` or `test`; `production` makes `GRAPHQL_INTROSPECTION` default to `admin` and `SIGNUP_VERIFY_EMAIL` to `1`',
       ),
     DATABASE_URL: z
       .url({ protocol: /^postgres(ql)?$/, error: 'must be a postgres:// URL' })
@@ -98,6 +98,11 @@ export const apiConfigSchema = z
       .default('open')
       .describe(
         'who may sign up on the web (`signUp`): `open` anyone; `invite` nobody, accounts come only from operators (`createUser`, which emails a set-password invitation); `closed` nobody (the same refusal, `SIGNUP_CLOSED`)',
+      ),
+    SIGNUP_VERIFY_EMAIL: bool
+      .optional()
+      .describe(
+        '`1`: a new sign-up (`signUp`, or a first sign-in with the forge whose email the issuer has not verified) starts unverified and is mailed a single-use link (`WEB_PUBLIC_URL/verify?token=…`, 24 hours); until it is used the account can sign in but not pay (`startTopUp`, `purchasePlan`) or get a VM (`allocateVm`): `EMAIL_NOT_VERIFIED`. `0`: new accounts count as verified. Unset: `1` when `NODE_ENV` is `production`, else `0`',
       ),
     SIGNUP_TRIAL: z
       .string()
@@ -244,28 +249,7 @@ export const apiConfigSchema = z
       .describe(
         '`signIn` / `signUp` / `adminSignIn` attempts and wrong admin secrets (`x-admin-secret`, or HTTP Basic on GraphiQL in production) per client address per 15-minute window; over it, any admin secret from that address answers 429 with `Retry-After` until the window ends (admin session tokens keep working)',
       ),
-    SMTP_URL: z
-      .string()
-      .optional()
-      .refine((v) => v === undefined || /^smtps?:\/\//.test(v), 'must be an smtp:// or smtps:// URL')
-      .describe(
-        '`smtp://user:password@host:587` (STARTTLS when offered) or `smtps://…:465`: where email is sent (password reset). Unset: messages go to `MAIL_DIR`, or else to the log',
-      ),
-    MAIL_FROM: z.string().min(3).default(DEFAULT_MAIL_FROM).describe('the From header of every email'),
-    MAIL_DIR: z
-      .string()
-      .optional()
-      .describe(
-        'without `SMTP_URL`: write each email as an `.eml` file in this directory (the path is logged); `npm start` sets `.data/mail`',
-      ),
-    MAIL_TIMEOUT_MS: z.coerce
-      .number()
-      .int()
-      .min(100)
-      .default(DEFAULT_MAIL_TIMEOUT_MS)
-      .describe(
-        'bound on each wait of an SMTP delivery (connect, greeting, every reply); a failed delivery is logged at error. Emails are sent after the commit without holding the request',
-      ),
+    ...mailEnv,
     WEB_PUBLIC_URL: z
       .url({ protocol: /^https?$/, error: 'must be an http(s) URL such as https://hero.example.com' })
       .default('http://localhost:3000')
@@ -323,7 +307,7 @@ export const apiConfigSchema = z
       .min(1)
       .default(3)
       .describe(
-        '`requestPasswordReset` requests per email per 15-minute window (known and unknown emails alike); requests and `resetPassword` attempts per client address count against `AUTH_RATE_LIMIT_IP` in buckets of their own',
+        '`requestPasswordReset` requests per email per 15-minute window (known and unknown emails alike), and `resendEmailVerification` / `requestEmailChange` requests per user; requests, `resetPassword` and `verifyEmail` attempts per client address count against `AUTH_RATE_LIMIT_IP` in buckets of their own',
       ),
     // GraphQL limits, checked before anything runs (see api/src/http/query-limits.ts).
     GRAPHQL_MAX_DEPTH: z.coerce
@@ -387,6 +371,10 @@ export const apiConfigSchema = z
   });
 
 export type ApiConfig = z.infer<typeof apiConfigSchema>;
+
+/** SIGNUP_VERIFY_EMAIL as set, else on in production only (development and tests sign up at once). */
+export const signupVerifyEmail = (config: Pick<ApiConfig, 'SIGNUP_VERIFY_EMAIL' | 'NODE_ENV'>): boolean =>
+  config.SIGNUP_VERIFY_EMAIL ?? config.NODE_ENV === 'production';
 
 /** The variables that may also be given as `NAME_FILE`. */
 export const API_SECRETS = [

@@ -13,7 +13,7 @@ import { DemoProvisioner } from '@hero/core/provisioners/demo-provisioner';
 import { PoolProvisioner } from '@hero/core/provisioners/pool-provisioner';
 import { type ProvisionerSetup, setupProvisioner } from '@hero/core/provisioners/registry';
 import { createUsageSource, forgeLinks } from '@hero/core/usage/sources/source-config';
-import { loadApiConfig } from './config.ts';
+import { loadApiConfig, signupVerifyEmail } from './config.ts';
 import { graphqlHardening } from './http/graphql-hardening.ts';
 import { watchReadiness } from './http/readiness.ts';
 import { createApiServer } from './http/server.ts';
@@ -123,6 +123,7 @@ async function main(): Promise<void> {
       defaultCurrency: config.DEFAULT_CURRENCY,
       signupTrial: config.SIGNUP_TRIAL,
       signupMode: config.SIGNUP_MODE,
+      signupVerifyEmail: signupVerifyEmail(config),
       plans,
       forgeLinks: forgeLinks(config),
       auth: {

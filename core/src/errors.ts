@@ -34,6 +34,11 @@ export const ERROR_CODES = [
   'PAYMENT_PROVIDER_ERROR',
   'RESET_TOKEN_INVALID',
   'SIGNUP_CLOSED',
+  'ACCOUNT_SUSPENDED',
+  'ACCOUNT_DELETED',
+  'BALANCE_NOT_ZERO',
+  'EMAIL_NOT_VERIFIED',
+  'EMAIL_LINK_INVALID',
   'OPERATOR_EXISTS',
   'LAST_OWNER',
 ] as const;
@@ -292,10 +297,10 @@ export class RefundExceedsPaymentError extends DomainError {
 /** Sign-up with an email that belongs to a user already. */
 export class EmailTakenError extends DomainError {
   readonly code = 'EMAIL_TAKEN';
-  constructor() {
-    super(
-      'An account with this email exists already: sign in, or if an operator created it, use the invitation link from your email or "Forgot password?"',
-    );
+  constructor(
+    message = 'An account with this email exists already: sign in, or if an operator created it, use the invitation link from your email or "Forgot password?"',
+  ) {
+    super(message);
   }
 }
 
@@ -377,6 +382,53 @@ export class SignupClosedError extends DomainError {
         ? 'Sign-up is by invitation only: ask an operator for an account, then follow the link in the invitation email'
         : 'Sign-up is closed here: ask an operator for an account',
     );
+  }
+}
+
+/** An operator suspended the account: no sign-in, no new VM, until it is unsuspended. */
+export class AccountSuspendedError extends DomainError {
+  readonly code = 'ACCOUNT_SUSPENDED';
+  constructor() {
+    super('This account is suspended: ask an operator (your data and balance are kept).');
+  }
+}
+
+/** The account was deleted: its row is a tombstone that nothing changes any more. */
+export class AccountDeletedError extends DomainError {
+  readonly code = 'ACCOUNT_DELETED';
+  constructor(readonly userId: string) {
+    super(`User ${userId} was deleted: a deleted account cannot be changed`);
+  }
+}
+
+/** Deleting an account that still holds credit needs `force` (the credit stays on its ledger). */
+export class BalanceNotZeroError extends DomainError {
+  readonly code = 'BALANCE_NOT_ZERO';
+  constructor(
+    readonly balanceCents: number,
+    readonly currency: string,
+  ) {
+    super(
+      `The account still holds ${(balanceCents / 100).toFixed(2)} ${currency}: refund it first, or delete with force (the credit then stays on the deleted account's ledger)`,
+    );
+  }
+}
+
+/** Paying and getting a VM wait until the account's email is verified (SIGNUP_VERIFY_EMAIL). */
+export class EmailNotVerifiedError extends DomainError {
+  readonly code = 'EMAIL_NOT_VERIFIED';
+  constructor() {
+    super(
+      'Verify your email address first: open the link we emailed you (or ask for a new one on your dashboard). Until then you cannot pay or get a VM.',
+    );
+  }
+}
+
+/** An email verification or email change link that is unknown, used already or expired; nothing changed. */
+export class EmailLinkInvalidError extends DomainError {
+  readonly code = 'EMAIL_LINK_INVALID';
+  constructor() {
+    super('This email link is invalid, used already or expired: ask for a new one');
   }
 }
 

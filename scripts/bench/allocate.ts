@@ -358,8 +358,9 @@ const MAX_ATTEMPTS = 3;
  */
 async function rawAllocate(sql: pg.Pool, token: string): Promise<string> {
   const found = await sql.query<{ user_id: string }>(
-    `select user_id from api_token
-      where token_hash = $1 and revoked_at is null and (expires_at is null or expires_at > now())`,
+    `select t.user_id from api_token t join users u on u.id = t.user_id
+      where t.token_hash = $1 and t.revoked_at is null and (t.expires_at is null or t.expires_at > now())
+        and u.status = 'active'`,
     [hashToken(token)],
   );
   const userId = found.rows[0]?.user_id;
@@ -368,11 +369,16 @@ async function rawAllocate(sql: pg.Pool, token: string): Promise<string> {
     const client = await sql.connect();
     try {
       await client.query('begin');
-      const userRows = await client.query<{ vm_quota: number; vm_quota_period_end: Date | null }>(LOCK_USER, [
-        userId,
-      ]);
+      const userRows = await client.query<{
+        vm_quota: number;
+        vm_quota_period_end: Date | null;
+        status: string;
+        email_verified: boolean;
+      }>(LOCK_USER, [userId]);
       const user = userRows.rows[0];
       if (!user) throw new Error(`user ${userId} not found`);
+      if (user.status !== 'active') throw new Error('ACCOUNT_NOT_ACTIVE');
+      if (!user.email_verified) throw new Error('EMAIL_NOT_VERIFIED');
       const now = new Date();
       const activeRows = await client.query<{ n: number; balance_cents: string }>(COUNT_ACTIVE, [userId]);
       const active = activeRows.rows[0].n;

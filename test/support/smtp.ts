@@ -17,8 +17,15 @@ export interface TestSmtpServer {
   stop(): Promise<void>;
 }
 
+export interface SmtpServerOptions {
+  /** Listen here (default: any free port). */
+  port?: number;
+  /** Answer this message with a temporary failure (451) instead of accepting it. */
+  refuse?: (parsed: ParsedMail) => boolean;
+}
+
 /** A real SMTP server in this process that keeps every message it is given, parsed. */
-export async function startSmtpServer(): Promise<TestSmtpServer> {
+export async function startSmtpServer(options: SmtpServerOptions = {}): Promise<TestSmtpServer> {
   const received: ReceivedMail[] = [];
   const server = new SMTPServer({
     authOptional: true,
@@ -27,6 +34,10 @@ export async function startSmtpServer(): Promise<TestSmtpServer> {
     onData(stream, session, callback) {
       simpleParser(stream).then(
         (parsed) => {
+          if (options.refuse?.(parsed)) {
+            callback(Object.assign(new Error('try again later'), { responseCode: 451 }));
+            return;
+          }
           received.push({ to: session.envelope.rcptTo.map((r) => r.address), parsed });
           callback();
         },
@@ -34,7 +45,7 @@ export async function startSmtpServer(): Promise<TestSmtpServer> {
       );
     },
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  await new Promise<void>((resolve) => server.listen(options.port ?? 0, '127.0.0.1', resolve));
   const { port } = server.server.address() as AddressInfo;
   return {
     url: `smtp://127.0.0.1:${port}`,

@@ -19,6 +19,9 @@ afterAll(async () => {
 });
 
 const ME = graphql('query TestMeWithApiToken { me { id } }');
+const ME_EMAIL_PREFERENCES = graphql(
+  'query TestMeEmailPreferences { me { emailPreferences { warnings receipts } } }',
+);
 
 describe('API tokens on the account page', () => {
   it('creates a token shown once, lists its last use, refuses a blank name, and revokes it', async () => {
@@ -73,6 +76,20 @@ describe('API tokens on the account page', () => {
       const refused = await stack.api.asUser(token, ME);
       expect(refused.status).toBe(401);
       expect(refused.errors?.[0]?.extensions?.code).toBe('UNAUTHENTICATED');
+
+      // The email preferences on the same page: warnings on, receipts off, until saved otherwise.
+      const warnings = page.getByRole('checkbox', { name: /^Warnings/ });
+      const receipts = page.getByRole('checkbox', { name: /^Receipts/ });
+      expect([await warnings.isChecked(), await receipts.isChecked()]).toEqual([true, false]);
+      await warnings.uncheck();
+      await receipts.check();
+      await page.getByRole('button', { name: 'Save email preferences' }).click();
+      await expect.poll(() => page.getByTestId('email-preferences-saved').isVisible()).toBe(true);
+      await page.reload();
+      await settled(page);
+      expect([await warnings.isChecked(), await receipts.isChecked()]).toEqual([false, true]);
+      const prefs = await stack.api.asUser(user.token, ME_EMAIL_PREFERENCES);
+      expect(prefs.data?.me.emailPreferences).toEqual({ warnings: false, receipts: true });
       expect(pageErrors).toEqual([]);
     } finally {
       await context.close();

@@ -190,14 +190,16 @@ describe('password change on the account page', () => {
       await settled(page);
 
       const password = newPassword();
-      await page.getByLabel('Current password').fill('not-the-password-1');
+      // The email change form asks for the current password too.
+      const section = page.getByRole('region', { name: 'Change password' });
+      await section.getByLabel('Current password').fill('not-the-password-1');
       await page.getByLabel('New password').fill(password);
       await page.getByRole('button', { name: 'Change password' }).click();
       await expect.poll(() => page.locator('#currentPassword-error').textContent()).toContain('wrong');
       // Nothing changed: the other session still works.
       expect((await stack.api.asUser(otherSession, ME)).data.me).toEqual({ id: user.id });
 
-      await page.getByLabel('Current password').fill(user.password);
+      await section.getByLabel('Current password').fill(user.password);
       await page.getByLabel('New password').fill(password);
       await page.getByRole('button', { name: 'Change password' }).click();
       await expect

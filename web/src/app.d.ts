@@ -8,7 +8,7 @@ declare global {
       /** This request's id (x-request-id: the caller's when safe, else new), sent on to the API. */
       requestId?: string;
       /** The signed-in user, when the session token is live. */
-      user?: { id: string; email: string; displayName: string };
+      user?: { id: string; email: string; displayName: string; emailVerified: boolean };
     }
     interface Error {
       code?: string;

@@ -10,6 +10,7 @@ const ME = graphql(`
       id
       email
       displayName
+      emailVerified
     }
   }
 `);

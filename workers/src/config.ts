@@ -3,6 +3,7 @@ import { creditPolicyEnv } from '@hero/core/billing/credit-policy';
 import { checkPlanCatalogEnv, planCatalogEnv } from '@hero/core/billing/plan-catalog-env';
 import { ConfigError, dbConnectTimeoutEnv, type Env, LOG_LEVELS, parseEnv } from '@hero/core/lib/env';
 import { describedUsageSourceEnv } from '@hero/core/lib/usage-source-env';
+import { mailEnv } from '@hero/core/mail/mail-env';
 import { aggregateBatchSizeEnv } from '@hero/core/usage/batch-size';
 import { checkUsageSource, USAGE_SOURCE_SECRETS } from '@hero/core/usage/sources/source-config';
 import { z } from 'zod';
@@ -120,6 +121,15 @@ export const workerConfigSchema = z
       .optional()
       .describe('also sent to the webhook as `Authorization: Bearer`, for receivers that want one'),
     NOTIFY_TIMEOUT_MS: ms(10_000).describe('limit for one webhook call'),
+    // The users' event emails (outbox topic `email`), sent by the outbox worker.
+    ...mailEnv,
+    WEB_PUBLIC_URL: z
+      .url({ protocol: /^https?$/, error: 'must be an http(s) URL such as https://hero.example.com' })
+      .default('http://localhost:3000')
+      .transform((u) => u.replace(/\/+$/, ''))
+      .describe(
+        "the web UI's public base URL (as the api's): the links in the users' event emails (`<url>/credit`, `<url>/account`)",
+      ),
 
     AUTO_RELEASE_INTERVAL_MS: ms(3_600_000).describe(
       'pause between the end of one auto-release tick and the next (one hour)',
@@ -183,6 +193,7 @@ export const WORKER_SECRETS = [
   'DEPLOYER_TOKEN',
   'NOTIFY_WEBHOOK_TOKEN',
   'NOTIFY_WEBHOOK_SECRET',
+  'SMTP_URL',
   ...USAGE_SOURCE_SECRETS,
 ] as const;
 

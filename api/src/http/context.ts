@@ -34,6 +34,8 @@ export interface ApiSettings {
   defaultCurrency: string;
   /** Who may sign up (SIGNUP_MODE). */
   signupMode: SignupMode;
+  /** New sign-ups start unverified and are mailed a verification link (SIGNUP_VERIFY_EMAIL). */
+  signupVerifyEmail: boolean;
   /** What a new sign-up starts with (SIGNUP_TRIAL); null: no plan. */
   signupTrial: SignupTrial | null;
   /** The plans users can buy (PLANS_JSON / PLANS_FILE). */

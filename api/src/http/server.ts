@@ -147,6 +147,7 @@ export function createGraphQLHandler(deps: AppDeps): YogaServerInstance<ServerCo
     aggregateBatchSize: DEFAULT_AGGREGATE_BATCH_SIZE,
     defaultCurrency: 'EUR',
     signupMode: 'open',
+    signupVerifyEmail: false,
     plans: { plans: [], currency: deps.settings?.defaultCurrency ?? 'EUR' },
     auth: DEFAULT_AUTH_SETTINGS,
     trustedProxies: DEFAULT_TRUSTED_PROXIES,

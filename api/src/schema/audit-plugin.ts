@@ -17,6 +17,8 @@ export const AUDITED_SECURITY_MUTATIONS: Record<string, { failed: string; succes
   requestPasswordReset: { failed: 'requestPasswordReset', success: true },
   resetPassword: { failed: 'resetPassword', success: true },
   changePassword: { failed: 'changePassword', success: true },
+  requestEmailChange: { failed: 'requestEmailChange', success: true },
+  verifyEmail: { failed: 'verifyEmail', success: true },
 };
 
 /** What an argument named like this points at (the audit row's target). */

@@ -55,6 +55,7 @@ const SPEC: Record<string, 'read' | 'read+user' | 'operate' | 'billing' | 'money
   createOperator: 'owner',
   createUser: 'operate',
   createUserApiToken: 'operate',
+  deleteUser: 'operate',
   extendAllocation: 'operate',
   reconcileBalancesNow: 'money-job',
   recordPayment: 'billing',
@@ -67,6 +68,8 @@ const SPEC: Record<string, 'read' | 'read+user' | 'operate' | 'billing' | 'money
   revokeUserSessions: 'operate',
   setOperatorRole: 'owner',
   setUserQuota: 'operate',
+  suspendUser: 'operate',
+  unsuspendUser: 'operate',
 };
 
 type Caller = 'owner' | 'operator' | 'billing' | 'viewer' | 'secret' | 'none' | 'user' | 'demoted';

@@ -10,7 +10,7 @@ import { plansList } from './plans.ts';
 import { poolList, poolRefresh } from './pool.ts';
 import { reconcile } from './reconcile.ts';
 import { usagePush } from './usage-push.ts';
-import { usersCreate, usersInvite } from './users.ts';
+import { usersCreate, usersDelete, usersInvite, usersSuspend, usersUnsuspend } from './users.ts';
 
 /**
  * Every `hero-admin` command, in the order `hero-admin --help` lists them: the one place a new
@@ -27,6 +27,9 @@ export const COMMANDS = [
   allocationsExtend,
   usersCreate,
   usersInvite,
+  usersSuspend,
+  usersUnsuspend,
+  usersDelete,
   jobsList,
   auditList,
   operatorsList,

@@ -1,7 +1,7 @@
 import { graphql } from '@hero/graphql';
 import { refused, validationFailure } from '../client.ts';
 import { defineCommand } from '../command.ts';
-import { formatJson, formatKeyValues } from '../format.ts';
+import { formatJson, formatKeyValues, formatMoney } from '../format.ts';
 
 export const CREATE_USER = graphql(`mutation CreateUser($input: CreateUserInput!) {
   createUser(input: $input) {
@@ -83,5 +83,136 @@ export const usersInvite = defineCommand({
       ]),
     );
     io.out('The link is emailed to the user and works once; earlier invitation links no longer work.\n');
+  },
+});
+
+export const SUSPEND_USER =
+  graphql(`mutation SuspendUser($userId: ID!, $reason: String!, $releaseVms: Boolean) {
+  suspendUser(userId: $userId, reason: $reason, releaseVms: $releaseVms) {
+    __typename
+    ... on SuspendUserSuccess { payload { sessionsEnded allocationsReleased user { id email status suspendedAt suspendedReason } } }
+    ... on Error { code message }
+    ... on ValidationError { problems { path message } }
+  }
+}`);
+
+export const usersSuspend = defineCommand({
+  name: 'users suspend',
+  summary: 'suspend a user: no sign-in, API tokens or new VMs until unsuspended; ends their sessions',
+  options: {
+    user: { type: 'string', value: '<userId>', required: true, help: 'the user, required' },
+    reason: {
+      type: 'string',
+      value: '<text>',
+      required: true,
+      help: 'why, required (kept with the account, sent in the user.suspended event)',
+    },
+    'release-vms': { type: 'boolean', help: "also release the user's active VMs now (reason SUSPENDED)" },
+  },
+  parse: (values) => ({
+    userId: values.required('user').trim(),
+    reason: values.required('reason'),
+    releaseVms: values.flag('release-vms'),
+  }),
+  uses: 'api',
+  async run({ client, json, io }, input) {
+    const { suspendUser: result } = await client.request(SUSPEND_USER, input);
+    if (result.__typename !== 'SuspendUserSuccess') throw refused('the user was not suspended', result);
+    const { user, sessionsEnded, allocationsReleased } = result.payload;
+    if (json) return io.out(formatJson(result.payload));
+    io.out(
+      formatKeyValues([
+        ['id', user.id],
+        ['email', user.email],
+        ['status', user.status],
+        ['suspended at', user.suspendedAt ?? ''],
+        ['reason', user.suspendedReason ?? ''],
+        ['sessions ended', String(sessionsEnded)],
+        ['vms released', String(allocationsReleased)],
+      ]),
+    );
+  },
+});
+
+export const UNSUSPEND_USER = graphql(`mutation UnsuspendUser($userId: ID!) {
+  unsuspendUser(userId: $userId) {
+    __typename
+    ... on UnsuspendUserSuccess { user { id email status } }
+    ... on Error { code message }
+  }
+}`);
+
+export const usersUnsuspend = defineCommand({
+  name: 'users unsuspend',
+  summary: 'lift a suspension: sign-in, API tokens and allocation work again',
+  options: {
+    user: { type: 'string', value: '<userId>', required: true, help: 'the user, required' },
+  },
+  parse: (values) => ({ userId: values.required('user').trim() }),
+  uses: 'api',
+  async run({ client, json, io }, { userId }) {
+    const { unsuspendUser: result } = await client.request(UNSUSPEND_USER, { userId });
+    if (result.__typename !== 'UnsuspendUserSuccess') throw refused('the user was not unsuspended', result);
+    if (json) return io.out(formatJson({ user: result.user }));
+    io.out(
+      formatKeyValues([
+        ['id', result.user.id],
+        ['email', result.user.email],
+        ['status', result.user.status],
+      ]),
+    );
+  },
+});
+
+export const DELETE_USER =
+  graphql(`mutation DeleteUser($userId: ID!, $confirmEmail: String!, $force: Boolean) {
+  deleteUser(userId: $userId, confirmEmail: $confirmEmail, force: $force) {
+    __typename
+    ... on DeleteUserSuccess {
+      payload { deletedAt allocationsReleased sessionsRemoved apiTokensRemoved balanceCents currency user { id status } }
+    }
+    ... on Error { code message }
+    ... on ValidationError { problems { path message } }
+  }
+}`);
+
+export const usersDelete = defineCommand({
+  name: 'users delete',
+  summary: "delete a user: personal data erased, VMs released; the ledger stays under the user's id",
+  options: {
+    user: { type: 'string', value: '<userId>', required: true, help: 'the user, required' },
+    'confirm-email': {
+      type: 'string',
+      value: '<email>',
+      required: true,
+      help: "the user's email, typed again, required (a guard against the wrong id)",
+    },
+    force: {
+      type: 'boolean',
+      help: "delete although the balance is above zero (the credit stays on the deleted account's ledger)",
+    },
+  },
+  parse: (values) => ({
+    userId: values.required('user').trim(),
+    confirmEmail: values.required('confirm-email'),
+    force: values.flag('force'),
+  }),
+  uses: 'api',
+  async run({ client, json, io }, input) {
+    const { deleteUser: result } = await client.request(DELETE_USER, input);
+    if (result.__typename !== 'DeleteUserSuccess') throw refused('the user was not deleted', result);
+    const p = result.payload;
+    if (json) return io.out(formatJson(p));
+    io.out(
+      formatKeyValues([
+        ['id', p.user.id],
+        ['status', p.user.status],
+        ['deleted at', p.deletedAt],
+        ['vms released', String(p.allocationsReleased)],
+        ['sessions removed', String(p.sessionsRemoved)],
+        ['api tokens removed', String(p.apiTokensRemoved)],
+        ['balance kept', formatMoney(p.balanceCents, p.currency)],
+      ]),
+    );
   },
 });

@@ -3,7 +3,10 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import { PG_UNIQUE_VIOLATION, withNativeTransaction } from '../db/native-pool.ts';
 import type { AllocationStatus, AllocationView, ReleaseReason } from '../entities/vm-allocation.entity.ts';
 import {
+  AccountDeletedError,
+  AccountSuspendedError,
   BalanceNegativeError,
+  EmailNotVerifiedError,
   NoActivePlanError,
   NotFoundError,
   PoolExhaustedError,
@@ -106,13 +109,15 @@ function toView(row: AllocationRow): AllocationView {
 type Client = Parameters<Parameters<typeof withNativeTransaction>[1]>[0];
 
 async function allocateOnce(client: Client, input: AllocateVmInput): Promise<AllocationRow> {
-  const users = await client.query<{ vm_quota: number; vm_quota_period_end: Date | string | null }>(
-    LOCK_USER,
-    [input.userId],
-  );
+  const users = await client.query<Parameters<typeof lockedUser>[0]>(LOCK_USER, [input.userId]);
   const found = users.rows[0];
   if (!found) throw new NotFoundError('User', input.userId);
   const user = lockedUser(found);
+  // Under the lock: a suspension or deletion that committed first is seen, one that comes later
+  // waits for this allocation and releases it.
+  if (user.status === 'suspended') throw new AccountSuspendedError();
+  if (user.status === 'deleted') throw new AccountDeletedError(input.userId);
+  if (!user.email_verified) throw new EmailNotVerifiedError();
   const now = new Date();
   // A fresh statement snapshot, taken after the user row is locked.
   const counted = await client.query<{ n: number; balance_cents: string; currency: string }>(COUNT_ACTIVE, [

@@ -5,6 +5,7 @@ import { NotFoundError } from '../errors.ts';
 import { isUuid } from '../lib/ids.ts';
 import { enqueueSelected } from '../outbox/enqueue.ts';
 import { freeVm } from '../pool/pool-vms.ts';
+import type { Provisioner } from '../provisioners/provisioner.ts';
 
 export interface ReleaseAllocationInput {
   allocationId: string;
@@ -98,4 +99,32 @@ function enqueueReleasedEvent(tx: EntityManager, allocationId: string): Promise<
         from vm_allocation a join users u on u.id = a.user_id
        where a.id = ${allocationId}`,
   );
+}
+
+/**
+ * Releases every ACTIVE allocation of a user with `reason`, each through its provisioner's
+ * release (so the deployer's `vm.release` row is written as for any release; an allocation of a
+ * provisioner this process does not know is released without it), in the caller's transaction.
+ * How many this call released.
+ */
+export async function releaseUserAllocations(
+  em: EntityManager,
+  userId: string,
+  reason: ReleaseReason,
+  provisionerFor: (name: string) => Provisioner | null,
+): Promise<number> {
+  const active = await rows(
+    em,
+    sql<{ id: string; provisioner: string }>`select id, provisioner from vm_allocation
+       where user_id = ${userId} and status = 'ACTIVE' order by id`,
+  );
+  let released = 0;
+  for (const allocation of active) {
+    const provisioner = provisionerFor(allocation.provisioner);
+    const result = provisioner
+      ? await provisioner.release(em, allocation.id, reason)
+      : await releaseAllocation(em, { allocationId: allocation.id, reason });
+    if (!result.alreadyReleased) released++;
+  }
+  return released;
 }

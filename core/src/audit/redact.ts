@@ -1,5 +1,8 @@
-/** Field names whose values never reach the audit log (matched case-insensitively, anywhere in the name). */
-export const REDACTED_FIELD = /secret|password|token|key|authorization/i;
+/**
+ * Field names whose values never reach the audit log (matched case-insensitively, anywhere in the
+ * name): credentials, and deleteUser's `confirmEmail`, the address the deletion erases.
+ */
+export const REDACTED_FIELD = /secret|password|token|key|authorization|confirmEmail/i;
 export const REDACTED = '[redacted]';
 /** Longer strings are cut to this many characters and marked. */
 export const MAX_SUMMARY_STRING = 200;

@@ -46,6 +46,25 @@ describe('API tokens', () => {
     expect(listed.map((r) => r.name)).toEqual(['ci deploy', 'created by operator']);
     expect(listed[0].lastUsedAt).toBeInstanceOf(Date);
     expect(listed[0]).not.toHaveProperty('tokenHash');
+    // Its event: the id and name, never the token.
+    const events = await t.query(
+      `select payload, dedupe_key from outbox where topic = 'api_token.created' and payload->>'tokenId' = $1`,
+      [row.id],
+    );
+    expect(events).toEqual([
+      {
+        payload: {
+          userId: user.id,
+          email: user.email,
+          tokenId: row.id,
+          name: 'ci deploy',
+          expiresAt: expiresAt.toISOString(),
+          createdAt: row.createdAt.toISOString(),
+        },
+        dedupe_key: `api_token.created:${row.id}`,
+      },
+    ]);
+    expect(JSON.stringify(events)).not.toContain(token);
   });
 
   it('writes the last use at most once per resolution window', async () => {

@@ -1,9 +1,10 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { z } from 'zod';
 import { nativePool } from '../db/native-pool.ts';
-import { firstRow, nativeText, rows, sql } from '../db/sql.ts';
-import { NotFoundError, parseInput, ValidationError } from '../errors.ts';
+import { execute, firstRow, nativeText, rows, sql } from '../db/sql.ts';
+import { AccountDeletedError, NotFoundError, parseInput, ValidationError } from '../errors.ts';
 import { isUuid } from '../lib/ids.ts';
+import { enqueueNotification } from '../outbox/notify-events.ts';
 import { generateToken, hashToken } from './tokens.ts';
 
 /** A token's last use is written at most this often, so a busy token does not write on every request. */
@@ -54,9 +55,10 @@ const COLUMNS = sql`id, user_id as "userId", name, created_at as "createdAt", ex
   last_used_at as "lastUsedAt", revoked_at as "revokedAt"`;
 
 /**
- * Creates a named API token for a user (in `em`'s transaction, if any). The token is in the
- * answer only: just its sha256 is stored. A blank or over-long name, or an expiry that is not
- * in the future: ValidationError; an unknown user: NotFoundError; nothing stored either way.
+ * Creates a named API token for a user (in `em`'s transaction, if any) with its
+ * `api_token.created` event. The token is in the answer only: just its sha256 is stored. A
+ * blank or over-long name, or an expiry that is not in the future: ValidationError; an unknown
+ * user: NotFoundError; nothing stored either way.
  */
 export async function createApiToken(
   em: EntityManager,
@@ -71,17 +73,38 @@ export async function createApiToken(
   const token = generateToken('api');
   // An operator may name any user: an unknown one is NOT_FOUND, not a foreign-key failure.
   const user = isUuid(input.userId)
-    ? await firstRow<{ id: string }>(em, sql`select id from users where id = ${input.userId}`)
+    ? await firstRow<{ id: string; email: string; status: string }>(
+        em,
+        sql`select id, email, status from users where id = ${input.userId}`,
+      )
     : undefined;
   if (!user) throw new NotFoundError('User', input.userId);
-  const row = await firstRow<RawRow>(
-    em,
-    sql`insert into api_token (user_id, name, token_hash, created_at, expires_at)
-        values (${input.userId}, ${name}, ${hashToken(token)}, ${now}, ${expiresAt})
-        returning ${COLUMNS}`,
-  );
-  if (!row) throw new Error('insert into api_token returned no row');
-  return { token, row: toRow(row) };
+  if (user.status === 'deleted') throw new AccountDeletedError(input.userId);
+  return em.transactional(async (tx) => {
+    const row = await firstRow<RawRow>(
+      tx,
+      sql`insert into api_token (user_id, name, token_hash, created_at, expires_at)
+          values (${input.userId}, ${name}, ${hashToken(token)}, ${now}, ${expiresAt})
+          returning ${COLUMNS}`,
+    );
+    if (!row) throw new Error('insert into api_token returned no row');
+    const created = toRow(row);
+    // The token's id and name, never the token: a receiver can tell its owner "a token was made".
+    await enqueueNotification(
+      tx,
+      'api_token.created',
+      {
+        userId: created.userId,
+        email: user.email,
+        tokenId: created.id,
+        name: created.name,
+        expiresAt: created.expiresAt?.toISOString() ?? null,
+        createdAt: created.createdAt.toISOString(),
+      },
+      `api_token.created:${created.id}`,
+    );
+    return { token, row: created };
+  });
 }
 
 /** A user's tokens that are not revoked (expired ones included, so the owner sees why one stopped), newest first. */
@@ -115,10 +138,19 @@ export async function revokeApiToken(
   return toRow(row);
 }
 
+/** Forgets every API token of a user, revoked ones included (account deletion); how many there were. */
+export async function deleteUserApiTokens(em: EntityManager, userId: string): Promise<number> {
+  if (!isUuid(userId)) return 0;
+  return execute(em, sql`delete from api_token where user_id = ${userId}`);
+}
+
+// The owner's status in the same statement: a suspended user's tokens answer 401 until unsuspended.
 const FIND_LIVE = nativeText(
-  sql`select id, user_id, (last_used_at is null or last_used_at < now() - make_interval(secs => ${0})) as stale
-        from api_token
-       where token_hash = ${''} and revoked_at is null and (expires_at is null or expires_at > now())`,
+  sql`select t.id, t.user_id,
+             (t.last_used_at is null or t.last_used_at < now() - make_interval(secs => ${0})) as stale
+        from api_token t join users u on u.id = t.user_id
+       where t.token_hash = ${''} and t.revoked_at is null and (t.expires_at is null or t.expires_at > now())
+         and u.status = 'active'`,
 );
 const TOUCH = nativeText(
   sql`update api_token set last_used_at = now()
@@ -126,7 +158,8 @@ const TOUCH = nativeText(
 );
 
 /**
- * The user a bearer API token (by its hash) belongs to, if it is neither revoked nor expired.
+ * The user a bearer API token (by its hash) belongs to, if it is neither revoked nor expired and
+ * the user is not suspended (nor deleted).
  * Runs on every request with an API token, so it is one indexed statement on the native pool;
  * the last use is written only when the stored one is older than LAST_USED_RESOLUTION_SECONDS.
  */

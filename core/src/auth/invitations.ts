@@ -1,13 +1,12 @@
-import { randomBytes } from 'node:crypto';
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { execute, firstRow, sql } from '../db/sql.ts';
-import { NotFoundError } from '../errors.ts';
+import { firstRow, sql } from '../db/sql.ts';
+import { AccountDeletedError, NotFoundError } from '../errors.ts';
 import { isUuid } from '../lib/ids.ts';
 import type { Logger } from '../lib/logger.ts';
 import type { Mailer } from '../mail/mailer.ts';
 import { invitationEmail } from '../mail/templates.ts';
 import { enqueueNotification } from '../outbox/notify-events.ts';
-import { hashToken } from './tokens.ts';
+import { issueLinkToken, webLink } from './link-tokens.ts';
 
 /**
  * An invitation link works this long: longer than a reset link, since the invited person did
@@ -15,15 +14,12 @@ import { hashToken } from './tokens.ts';
  */
 export const INVITATION_TTL_DAYS = 7;
 
-/** `hpi_` + 256 random bits; only its sha256 is stored (with the reset links, purpose `invite`). */
-const generateInvitationToken = () => `hpi_${randomBytes(32).toString('base64url')}`;
-
 /**
  * The link in the email and the one shown to the operator: the web's reset page, which sets a
  * first password the same way (resetPassword accepts both purposes).
  */
 export function invitationLink(webUrl: string, token: string): string {
-  return `${webUrl.replace(/\/+$/, '')}/reset?token=${encodeURIComponent(token)}&invite=1`;
+  return webLink(webUrl, 'reset', token, { invite: '1' });
 }
 
 export interface Invitation {
@@ -54,37 +50,33 @@ export async function issueInvitation(
           id: string;
           email: string;
           display_name: string;
-        }>`select id, email, display_name from users where id = ${userId}`,
+          status: string;
+        }>`select id, email, display_name, status from users where id = ${userId}`,
       )
     : undefined;
   if (!user) throw new NotFoundError('User', userId);
-  const token = generateInvitationToken();
-  await execute(
-    em,
-    sql`update password_reset_token set used_at = now()
-         where user_id = ${user.id} and purpose = 'invite' and used_at is null`,
-  );
-  const row = await firstRow(
-    em,
-    sql<{
-      id: string;
-      expires_at: Date;
-    }>`insert into password_reset_token (user_id, token_hash, purpose, expires_at)
-        values (${user.id}, ${hashToken(token)}, 'invite', now() + make_interval(days => ${INVITATION_TTL_DAYS}))
-        returning id, expires_at`,
-  );
+  // A tombstone's email is no address to invite.
+  if (user.status === 'deleted') throw new AccountDeletedError(userId);
+  // `hpi_…`, with the reset links (purpose `invite`).
+  const link = await issueLinkToken(em, {
+    userId: user.id,
+    purpose: 'invite',
+    prefix: 'hpi_',
+    ttlMinutes: INVITATION_TTL_DAYS * 24 * 60,
+    replace: true,
+  });
   // The event never carries the link: the outbox row is not a place for a live token.
   await enqueueNotification(
     em,
     'user.invited',
-    { userId: user.id, email: user.email, expiresAt: new Date(row!.expires_at).toISOString() },
-    `user.invited:${row!.id}`,
+    { userId: user.id, email: user.email, expiresAt: link.expiresAt.toISOString() },
+    `user.invited:${link.id}`,
   );
   return {
     userId: user.id,
     email: user.email,
     displayName: user.display_name,
-    url: invitationLink(webUrl, token),
+    url: invitationLink(webUrl, link.token),
     expiresInDays: INVITATION_TTL_DAYS,
   };
 }

@@ -3,10 +3,11 @@ import type { AddressInfo } from 'node:net';
 import { exportJWK, generateKeyPair, type JWTPayload, SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { User } from '../entities/user.entity.ts';
-import { EmailTakenError, InvalidCredentialsError } from '../errors.ts';
+import { AccountSuspendedError, EmailTakenError, InvalidCredentialsError } from '../errors.ts';
 import { createOperator, findOperator } from '../operators/operators.ts';
 import { useTestDatabase } from '../testing/database.ts';
 import { uniqueTag } from '../testing/factories.ts';
+import { deleteUser, suspendUser } from '../users/account-lifecycle.ts';
 import { type OidcSettings, operatorSignInWithOidc, signInWithOidc } from './oidc.ts';
 import { DEFAULT_AUTH_SETTINGS, findLiveSession, signUp } from './sessions.ts';
 
@@ -87,6 +88,18 @@ describe('signInWithOidc', () => {
     expect(await t.em().fork().count(User, { email: p.email })).toBe(1);
   });
 
+  it('refuses a suspended account; after its deletion the forge identity makes a new account', async () => {
+    const p = person();
+    const first = await signIn(await idToken(p));
+    const deps = { provisionerFor: () => null };
+    await suspendUser(t.em(), { userId: first.user.id, reason: 'review' }, deps);
+    await expect(signIn(await idToken(p))).rejects.toBeInstanceOf(AccountSuspendedError);
+    await deleteUser(t.em(), { userId: first.user.id, confirmEmail: p.email }, deps);
+    const again = await signIn(await idToken(p));
+    expect(again.user.id).not.toBe(first.user.id);
+    expect(again.user).toMatchObject({ email: p.email, forgeId: `${oidc.issuer}#${p.sub}` });
+  });
+
   it('links a password account with the same verified email', async () => {
     const p = person();
     const { user } = await signUp(
@@ -126,6 +139,44 @@ describe('signInWithOidc', () => {
     for (const [token, nonce] of refused)
       await expect(signIn(token, nonce)).rejects.toBeInstanceOf(InvalidCredentialsError);
     expect(await t.em().fork().count(User, { email: p.email })).toBe(0);
+  });
+});
+
+describe('signInWithOidc and email verification (SIGNUP_VERIFY_EMAIL)', () => {
+  const signInVerifying = async (token: string) =>
+    signInWithOidc(
+      t.em(),
+      { idToken: token, nonce: NONCE },
+      {
+        oidc,
+        settings: DEFAULT_AUTH_SETTINGS,
+        client: client(),
+        currency: 'EUR',
+        verifyEmail: { webUrl: 'https://hero.example.org' },
+      },
+    );
+  const verifiedAt = async (id: string) => (await t.em().findOneOrFail(User, id)).emailVerifiedAt;
+
+  it('a new account is verified when the issuer says so, else unverified (a link to mail) until the issuer does', async () => {
+    const vouched = await signInVerifying(await idToken(person()));
+    expect(await verifiedAt(vouched.user.id)).toBeInstanceOf(Date);
+    expect(vouched.verification).toBeNull();
+
+    const p = { ...person(), email_verified: false };
+    const first = await signInVerifying(await idToken(p));
+    expect(await verifiedAt(first.user.id)).toBeNull();
+    // A link to mail, for the new account's address; none on the next sign-in.
+    expect(first.verification).toMatchObject({ userId: first.user.id, email: p.email });
+    expect(first.verification?.url).toMatch(/^https:\/\/hero\.example\.org\/verify\?token=hpv_/);
+    expect((await signInVerifying(await idToken(p))).verification).toBeNull();
+    const later = await signInVerifying(await idToken({ ...p, email_verified: true }));
+    expect(later.user.id).toBe(first.user.id);
+    expect(await verifiedAt(first.user.id)).toBeInstanceOf(Date);
+  });
+
+  it('without verification asked for, a new account is verified whatever the issuer says', async () => {
+    const { user } = await signIn(await idToken({ ...person(), email_verified: false }));
+    expect(await verifiedAt(user.id)).toBeInstanceOf(Date);
   });
 });
 

@@ -3,11 +3,17 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import { createRemoteJWKSet, type JWTPayload, jwtVerify } from 'jose';
 import { firstRow, sql } from '../db/sql.ts';
 import { User } from '../entities/user.entity.ts';
-import { EmailTakenError, InvalidCredentialsError, ValidationError } from '../errors.ts';
+import {
+  AccountSuspendedError,
+  EmailTakenError,
+  InvalidCredentialsError,
+  ValidationError,
+} from '../errors.ts';
 import { type OperatorSignedIn, openOperatorSession } from '../operators/operators.ts';
 import { OPERATOR_ROLES, type OperatorRole } from '../operators/roles.ts';
 import { displayNameSchema, emailSchema, insertUser, normalizeEmail } from '../users/create-user.ts';
 import { type SignupTrial, trialPlan } from '../users/signup-trial.ts';
+import { type EmailVerification, issueEmailVerification } from './email-verification.ts';
 import { countAttempt, ipBucket } from './rate-limit.ts';
 import {
   type AuthSettings,
@@ -106,6 +112,9 @@ export async function verifyIdToken(
   };
 }
 
+/** A sign-in with the forge; `verification`: a new unverified account's link, to mail. */
+export type OidcSignedIn = SignedIn & { verification: EmailVerification | null };
+
 export interface OidcSignInInput {
   idToken: string;
   /** The nonce the web put in the authorization request (kept in its cookie). */
@@ -117,7 +126,11 @@ export interface OidcSignInInput {
  * issuer + subject; else the one with the token's email when the issuer says it is verified
  * (forge_id filled in); else a new account (email and display name from the token; the
  * sign-up trial as for signUp). An email the issuer has not verified never reaches an existing
- * account: EmailTakenError. Counts as an attempt for the client's address first.
+ * account: EmailTakenError. Counts as an attempt for the client's address first. The account's
+ * email counts as verified when the issuer says so; a new account with an email the issuer
+ * has not verified starts unverified when `verifyEmail` (SIGNUP_VERIFY_EMAIL) is given, with a
+ * verification link issued in the same transaction for the caller to mail after the commit
+ * (sendEmailVerification), as signUp does.
  */
 export async function signInWithOidc(
   em: EntityManager,
@@ -128,8 +141,9 @@ export async function signInWithOidc(
     client: ClientInfo;
     currency: string;
     trial?: SignupTrial | null;
+    verifyEmail?: { webUrl: string } | null;
   },
-): Promise<SignedIn> {
+): Promise<OidcSignedIn> {
   await countAttempt(em, [
     { bucket: ipBucket(options.client.ip ?? 'unknown'), limit: options.settings.rateLimitIp },
   ]);
@@ -137,7 +151,7 @@ export async function signInWithOidc(
 
   // Two first logins of one person at once: the loser's insert hits forge_id's unique
   // constraint (or the email's); once more, it finds the winner's account.
-  let signedIn: SignedIn;
+  let signedIn: OidcSignedIn;
   try {
     signedIn = await openOidcSession(em, identity, options);
   } catch (err) {
@@ -151,10 +165,17 @@ export async function signInWithOidc(
 function openOidcSession(
   em: EntityManager,
   identity: OidcIdentity,
-  options: { settings: AuthSettings; client: ClientInfo; currency: string; trial?: SignupTrial | null },
-): Promise<SignedIn> {
+  options: {
+    settings: AuthSettings;
+    client: ClientInfo;
+    currency: string;
+    trial?: SignupTrial | null;
+    verifyEmail?: { webUrl: string } | null;
+  },
+): Promise<OidcSignedIn> {
   return em.transactional(async (tx) => {
     let user = await tx.findOne(User, { forgeId: identity.forgeId });
+    let verification: EmailVerification | null = null;
     if (!user && identity.email && identity.emailVerified) {
       user = await tx.findOne(User, { email: normalizeEmail(identity.email) });
       if (user) {
@@ -166,6 +187,9 @@ function openOidcSession(
         user.forgeId = identity.forgeId;
       }
     }
+    // Before anything is linked or opened (a deleted account has no email or forge id to match).
+    if (user?.status === 'deleted') throw new InvalidCredentialsError(REFUSED);
+    if (user?.status === 'suspended') throw new AccountSuspendedError();
     if (!user) {
       const email = emailSchema.safeParse(identity.email ?? '');
       if (!email.success)
@@ -179,11 +203,22 @@ function openOidcSession(
         displayName: name.success ? name.data : email.data,
         currency: options.currency,
         plan: options.trial ? trialPlan(options.trial) : null,
+        emailVerified: identity.emailVerified || !options.verifyEmail,
       });
       user.forgeId = identity.forgeId;
+      if (options.verifyEmail && !identity.emailVerified)
+        verification = await issueEmailVerification(tx, user.id, options.verifyEmail.webUrl);
     }
+    // The issuer vouches for the address the account has: that verifies it.
+    if (
+      !user.emailVerifiedAt &&
+      identity.emailVerified &&
+      identity.email &&
+      normalizeEmail(identity.email) === user.email
+    )
+      user.emailVerifiedAt = new Date();
     const session = openSession(tx, 'USER', options.settings, options.client, { userId: user.id });
-    return { user, session };
+    return { user, session, verification };
   });
 }
 

@@ -79,6 +79,34 @@ describe('requestPasswordReset', () => {
     expect(raw[0].n).toBe(0);
   });
 
+  it('writes one password.reset_requested event per link, with neither the token nor its hash', async () => {
+    const { user } = await signedUp();
+    const token = await resetToken(user.email);
+    await requestPasswordReset(t.em(), `nobody-${uniqueTag()}@example.org`, {
+      settings,
+      client: client(),
+      mailer: memoryMailer(),
+      log,
+    });
+    const events = await t.query<{ payload: Record<string, unknown>; dedupe_key: string }>(
+      `select o.payload, o.dedupe_key from outbox o where o.topic = 'password.reset_requested'
+          and (o.payload->>'userId' = $1 or o.payload->>'email' like 'nobody-%')`,
+      [user.id],
+    );
+    const [link] = await t.query<{ id: string; expires_at: Date }>(
+      'select id, expires_at from password_reset_token where user_id = $1',
+      [user.id],
+    );
+    expect(events).toEqual([
+      {
+        payload: { userId: user.id, email: user.email, expiresAt: link.expires_at.toISOString() },
+        dedupe_key: `password.reset_requested:${link.id}`,
+      },
+    ]);
+    expect(JSON.stringify(events)).not.toContain(token);
+    expect(JSON.stringify(events)).not.toContain(hashToken(token));
+  });
+
   it('is rate-limited per email, for unknown emails as for known ones', async () => {
     for (const email of [(await signedUp()).user.email, `ghost-${uniqueTag()}@example.org`]) {
       const mailer = memoryMailer();
@@ -145,6 +173,22 @@ describe('resetPassword', () => {
       resetPassword(t.em(), { token, newPassword: 'yet another passphrase' }, { settings, client: client() }),
     ).rejects.toBeInstanceOf(ResetTokenInvalidError);
     expect(await findLiveSession(t.em(), again.session.token, ADMIN_SECRET)).not.toBeNull();
+    // One password.changed for the one reset that worked.
+    const events = await t.query(
+      `select payload from outbox where topic = 'password.changed' and payload->>'userId' = $1`,
+      [user.id],
+    );
+    expect(events).toEqual([
+      {
+        payload: {
+          userId: user.id,
+          email: user.email,
+          via: 'RESET',
+          sessionsEnded: 1,
+          changedAt: expect.any(String),
+        },
+      },
+    ]);
   });
 
   it('refuses an expired token and an unknown one', async () => {
@@ -210,6 +254,11 @@ describe('changePassword', () => {
         { settings: DEFAULT_AUTH_SETTINGS, client: client() },
       ),
     ).resolves.toMatchObject({ user: { id: user.id } });
+    expect(
+      await t.query(`select 1 from outbox where topic = 'password.changed' and payload->>'userId' = $1`, [
+        user.id,
+      ]),
+    ).toEqual([]);
   });
 
   it('sets the new password and ends every session but the current one', async () => {
@@ -226,6 +275,13 @@ describe('changePassword', () => {
       { keepSessionId: session.id, settings: authSettings, client: client() },
     );
     expect(result).toEqual({ sessionsEnded: 1 });
+    const events = await t.query<{ payload: Record<string, unknown> }>(
+      `select payload from outbox where topic = 'password.changed' and payload->>'userId' = $1`,
+      [user.id],
+    );
+    expect(events.map((e) => e.payload)).toEqual([
+      expect.objectContaining({ via: 'CHANGE', sessionsEnded: 1, email: user.email }),
+    ]);
     expect(await findLiveSession(t.em(), session.token, ADMIN_SECRET)).not.toBeNull();
     expect(await findLiveSession(t.em(), other.session.token, ADMIN_SECRET)).toBeNull();
     await expect(

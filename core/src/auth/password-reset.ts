@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { execute, firstRow, sql } from '../db/sql.ts';
 import { InvalidCredentialsError, ResetTokenInvalidError, ValidationError } from '../errors.ts';
@@ -6,7 +6,9 @@ import { isUuid } from '../lib/ids.ts';
 import type { Logger } from '../lib/logger.ts';
 import type { Mailer } from '../mail/mailer.ts';
 import { passwordResetEmail } from '../mail/templates.ts';
+import { enqueueNotification } from '../outbox/notify-events.ts';
 import { normalizeEmail } from '../users/create-user.ts';
+import { claimLinkToken, issueLinkToken, webLink } from './link-tokens.ts';
 import { hashPassword, PASSWORD_RULES, passwordProblems, verifyPassword } from './passwords.ts';
 import { countAttempt, ipBucket, type RateLimitBucket } from './rate-limit.ts';
 import type { ClientInfo } from './sessions.ts';
@@ -52,12 +54,9 @@ const resetBuckets = (
   return buckets;
 };
 
-/** `hpr_` + 256 random bits; only its sha256 is stored. */
-const generateResetToken = () => `hpr_${randomBytes(32).toString('base64url')}`;
-
 /** The link in the email: the web's reset page with the token. */
 export function resetLink(webUrl: string, token: string): string {
-  return `${webUrl.replace(/\/+$/, '')}/reset?token=${encodeURIComponent(token)}`;
+  return webLink(webUrl, 'reset', token);
 }
 
 /**
@@ -78,19 +77,31 @@ export async function requestPasswordReset(
   const normalized = normalizeEmail(email);
   if (normalized === '' || normalized.length > MAX_EMAIL_LENGTH) return none;
 
-  const token = generateResetToken();
   const issued = await em.transactional(async (tx) => {
     const user = await firstRow(
       tx,
-      sql<{ id: string; email: string }>`select id, email from users where email = ${normalized}`,
+      // A deleted account's tombstone address is no mailbox: answered as an unknown email.
+      sql<{
+        id: string;
+        email: string;
+      }>`select id, email from users where email = ${normalized} and status <> 'deleted'`,
     );
     if (!user) return null;
-    await execute(
+    // `hpr_…`
+    const link = await issueLinkToken(tx, {
+      userId: user.id,
+      purpose: 'reset',
+      prefix: 'hpr_',
+      ttlMinutes: RESET_TOKEN_TTL_MINUTES,
+    });
+    // Neither the token nor its hash: the event says that a link exists, not what it is.
+    await enqueueNotification(
       tx,
-      sql`insert into password_reset_token (user_id, token_hash, expires_at)
-          values (${user.id}, ${hashToken(token)}, now() + make_interval(mins => ${RESET_TOKEN_TTL_MINUTES}))`,
+      'password.reset_requested',
+      { userId: user.id, email: user.email, expiresAt: link.expiresAt.toISOString() },
+      `password.reset_requested:${link.id}`,
     );
-    return user;
+    return { ...user, token: link.token };
   });
   await execute(
     em,
@@ -99,7 +110,7 @@ export async function requestPasswordReset(
   if (!issued) return none;
 
   const content = passwordResetEmail({
-    resetUrl: resetLink(deps.settings.webUrl, token),
+    resetUrl: resetLink(deps.settings.webUrl, issued.token),
     expiresInMinutes: RESET_TOKEN_TTL_MINUTES,
   });
   const delivery = deps.mailer.send({ to: issued.email, ...content }).then(
@@ -111,6 +122,12 @@ export async function requestPasswordReset(
       ),
   );
   return { delivery };
+}
+
+/** Forgets every reset and invitation link of a user, used or not (account deletion). */
+export async function deleteUserResetTokens(em: EntityManager, userId: string): Promise<number> {
+  if (!isUuid(userId)) return 0;
+  return execute(em, sql`delete from password_reset_token where user_id = ${userId}`);
 }
 
 export interface ResetPasswordResult {
@@ -138,7 +155,8 @@ export async function resetPassword(
     em,
     sql<{ user_id: string; email: string }>`select t.user_id, u.email
        from password_reset_token t join users u on u.id = t.user_id
-      where t.token_hash = ${tokenHash} and t.used_at is null and t.expires_at > now()`,
+      where t.token_hash = ${tokenHash} and t.used_at is null and t.expires_at > now()
+        and t.purpose in ('reset', 'invite')`,
   );
   if (!found) throw new ResetTokenInvalidError();
   const problems = passwordProblems(input.newPassword, found.email);
@@ -151,13 +169,14 @@ export async function resetPassword(
 
   return em.transactional(async (tx) => {
     // The use is claimed here: of two concurrent resets with one token, one wins.
-    const claimed = await execute(
+    const claimed = await claimLinkToken(tx, input.token, ['reset', 'invite']);
+    if (!claimed) throw new ResetTokenInvalidError();
+    // The link reached the account's mailbox: that verifies the email too.
+    await execute(
       tx,
-      sql`update password_reset_token set used_at = now()
-           where token_hash = ${tokenHash} and used_at is null and expires_at > now()`,
+      sql`update users set password_hash = ${passwordHash}, email_verified_at = coalesce(email_verified_at, now())
+           where id = ${found.user_id}`,
     );
-    if (claimed === 0) throw new ResetTokenInvalidError();
-    await execute(tx, sql`update users set password_hash = ${passwordHash} where id = ${found.user_id}`);
     await execute(
       tx,
       sql`update password_reset_token set used_at = now() where user_id = ${found.user_id} and used_at is null`,
@@ -167,6 +186,14 @@ export async function resetPassword(
       sql`update auth_session set revoked_at = now()
            where user_id = ${found.user_id} and revoked_at is null and expires_at > now()`,
     );
+    await enqueuePasswordChanged(tx, {
+      userId: found.user_id,
+      email: found.email,
+      via: claimed.purpose === 'invite' ? 'INVITATION' : 'RESET',
+      sessionsEnded,
+      // One link sets one password: a replay of this transaction finds it used.
+      occurrence: `link:${claimed.id}`,
+    });
     return { userId: found.user_id, sessionsEnded };
   });
 }
@@ -231,6 +258,39 @@ export async function changePassword(
            where user_id = ${userId} and revoked_at is null and expires_at > now()
              and (${keep}::uuid is null or id <> ${keep}::uuid)`,
     );
+    await enqueuePasswordChanged(tx, {
+      userId,
+      email: user.email,
+      via: 'CHANGE',
+      sessionsEnded,
+      // Each change is its own occurrence; nothing replays this transaction after a commit.
+      occurrence: `change:${randomUUID()}`,
+    });
     return { sessionsEnded };
   });
+}
+
+/** `password.changed`, in the transaction that sets the password; never the password or its hash. */
+async function enqueuePasswordChanged(
+  tx: EntityManager,
+  event: {
+    userId: string;
+    email: string;
+    via: 'RESET' | 'INVITATION' | 'CHANGE';
+    sessionsEnded: number;
+    occurrence: string;
+  },
+): Promise<void> {
+  await enqueueNotification(
+    tx,
+    'password.changed',
+    {
+      userId: event.userId,
+      email: event.email,
+      via: event.via,
+      sessionsEnded: event.sessionsEnded,
+      changedAt: new Date().toISOString(),
+    },
+    `password.changed:${event.userId}:${event.occurrence}`,
+  );
 }

@@ -5,6 +5,7 @@ import { execute, rows, sql } from '../db/sql.ts';
 import { AuthSession, type SessionKind } from '../entities/auth-session.entity.ts';
 import { User } from '../entities/user.entity.ts';
 import {
+  AccountSuspendedError,
   InvalidCredentialsError,
   type Problem,
   parseInput,
@@ -15,6 +16,7 @@ import { isUuid } from '../lib/ids.ts';
 import type { OperatorRole } from '../operators/roles.ts';
 import { createUserSchema, insertUser, normalizeEmail } from '../users/create-user.ts';
 import { type SignupTrial, trialPlan } from '../users/signup-trial.ts';
+import { type EmailVerification, issueEmailVerification } from './email-verification.ts';
 import { dummyVerify, hashPassword, PASSWORD_RULES, passwordProblems, verifyPassword } from './passwords.ts';
 import { countAttempt, emailBucket, ipBucket, type RateLimitBucket } from './rate-limit.ts';
 import { generateToken, hashToken, secretFingerprint, secretsEqual } from './tokens.ts';
@@ -120,7 +122,9 @@ export interface SignUpInput {
  * an attempt for the email and the client's address first (RateLimitedError when over). Every problem with the input is listed
  * (ValidationError: `email`, `displayName`, `password`); a registered email is EmailTakenError,
  * also when concurrent sign-ups race for it. With `mode` `invite` or `closed`: SignupClosedError
- * before anything is looked at or counted.
+ * before anything is looked at or counted. With `verifyEmail` (SIGNUP_VERIFY_EMAIL) the account
+ * starts unverified and a verification link is issued in the same transaction: the caller mails
+ * it (sendEmailVerification) after this returns; without, the email counts as verified.
  */
 export async function signUp(
   em: EntityManager,
@@ -131,8 +135,9 @@ export async function signUp(
     client: ClientInfo;
     trial?: SignupTrial | null;
     mode?: SignupMode;
+    verifyEmail?: { webUrl: string } | null;
   },
-): Promise<SignedIn> {
+): Promise<SignedIn & { verification: EmailVerification | null }> {
   if (options.mode && options.mode !== 'open') throw new SignupClosedError(options.mode);
   await countAttempt(em, attemptBuckets(options.settings, options.client, input.email));
 
@@ -155,9 +160,17 @@ export async function signUp(
   const passwordHash = await hashPassword(input.password);
   const signedIn = await em.transactional(async (tx) => {
     const plan = options.trial ? trialPlan(options.trial) : null;
-    const user = await insertUser(tx, { ...data, currency: options.currency, passwordHash, plan });
+    const verifyEmail = options.verifyEmail ?? null;
+    const user = await insertUser(tx, {
+      ...data,
+      currency: options.currency,
+      passwordHash,
+      plan,
+      emailVerified: !verifyEmail,
+    });
+    const verification = verifyEmail ? await issueEmailVerification(tx, user.id, verifyEmail.webUrl) : null;
     const session = openSession(tx, 'USER', options.settings, options.client, { userId: user.id });
-    return { user, session };
+    return { user, session, verification };
   });
   await pruneEndedSessions(em);
   return signedIn;
@@ -170,7 +183,8 @@ export interface SignInInput {
 
 /**
  * Checks a user's password and opens a USER session. Unknown email, a user without a password
- * and a wrong password all answer the same InvalidCredentialsError, after the same argon2 work.
+ * and a wrong password all answer the same InvalidCredentialsError, after the same argon2 work;
+ * the right password of a suspended account: AccountSuspendedError.
  * Counts as an attempt for the email and the client's address first: over the limit,
  * RateLimitedError and nothing is checked.
  */
@@ -193,6 +207,8 @@ export async function signIn(
     throw new InvalidCredentialsError();
   }
   if (!(await verifyPassword(user.passwordHash, input.password))) throw new InvalidCredentialsError();
+  // Only after the right password: the answer tells nobody else that the account is suspended.
+  if (user.status !== 'active') throw new AccountSuspendedError();
 
   const session = await em.transactional(async (tx) =>
     openSession(tx, 'USER', options.settings, options.client, { userId: user.id }),
@@ -241,6 +257,12 @@ export async function revokeUserSessions(em: EntityManager, userId: string): Pro
   );
 }
 
+/** Forgets every session of a user, live or ended (account deletion); how many there were. */
+export async function deleteUserSessions(em: EntityManager, userId: string): Promise<number> {
+  if (!isUuid(userId)) return 0;
+  return execute(em, sql`delete from auth_session where user_id = ${userId}`);
+}
+
 /** The operator an ADMIN session belongs to, as of this request (a role change applies at once). */
 export interface SessionOperator {
   id: string;
@@ -254,8 +276,9 @@ export type LiveSession =
   | { id: string; kind: 'ADMIN'; operator: SessionOperator | null };
 
 /**
- * The live session a bearer token names: not revoked, not expired, and for an ADMIN session
- * either an operator's (with the operator's current role) or opened with the current admin secret. Runs on every request with a session token: plain
+ * The live session a bearer token names: not revoked, not expired, of a user who is neither
+ * suspended nor deleted, and for an ADMIN session either an operator's (with the operator's
+ * current role) or opened with the current admin secret. Runs on every request with a session token: plain
  * statements on the driver; `last_seen_at` is written at most once a minute.
  */
 export async function findLiveSession(
@@ -274,11 +297,15 @@ export async function findLiveSession(
     operator_role: OperatorRole | null;
     stale: boolean;
   }>(
+    // The user's status in the same statement: a suspended or deleted user's session is refused
+    // even if it was opened while the suspension committed.
     `select s.id, s.kind, s.user_id, s.secret_fingerprint, s.operator_id,
             o.email as operator_email, o.role as operator_role,
             s.last_seen_at < now() - interval '1 minute' as stale
-       from auth_session s left join operator o on o.id = s.operator_id
-      where s.token_hash = $1 and s.revoked_at is null and s.expires_at > now()`,
+       from auth_session s left join users u on u.id = s.user_id
+            left join operator o on o.id = s.operator_id
+      where s.token_hash = $1 and s.revoked_at is null and s.expires_at > now()
+        and (s.user_id is null or u.status = 'active')`,
     [hashToken(token)],
   );
   const row = rows[0];

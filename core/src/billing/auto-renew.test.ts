@@ -10,6 +10,7 @@ import {
   errorCodeOf,
   testCatalog,
 } from '../testing/factories.ts';
+import { suspendUser, unsuspendUser } from '../users/account-lifecycle.ts';
 import { setAutoRenew } from '../users/set-auto-renew.ts';
 import {
   planExpiringKey,
@@ -81,6 +82,22 @@ const expiresAt = async (allocationId: string) =>
   };
 
 describe('renewDuePlans', () => {
+  it('does not charge a suspended user; once unsuspended the period is renewed', async () => {
+    const now = testNow();
+    const u = await planUser(now, { extraCents: 1000, autoRenew: true });
+    const deps = { provisionerFor: () => pool };
+    await suspendUser(t.em(), { userId: u.id, reason: 'review' }, deps);
+    expect(await renewDuePlans(t.em(), { catalog, windowHours: 72, now })).toMatchObject({
+      usersDue: 0,
+      plansRenewed: 0,
+    });
+    expect(await userState(u.id)).toMatchObject({ balance: 1000, renewals: 0 });
+    expect(await outboxOf(u.id)).toEqual([]);
+    await unsuspendUser(t.em(), u.id);
+    expect(await renewDuePlans(t.em(), { catalog, windowHours: 72, now })).toMatchObject({ plansRenewed: 1 });
+    expect(await userState(u.id)).toMatchObject({ balance: 1, renewals: 1 });
+  });
+
   it('covered: renewed once from the balance, period extended, VMs re-dated, one plan.renewed', async () => {
     const now = testNow();
     const u = await planUser(now, { extraCents: 1000, autoRenew: true });

@@ -100,6 +100,7 @@ export async function renewDuePlans(
     em,
     sql<DueRow>`select u.id as user_id, u.vm_quota_period_end as period_end from users u
        where u.vm_quota_period_end >= ${window.from} and u.vm_quota_period_end < ${window.until}
+         and u.status = 'active'
          and exists (select 1 from plan_purchase p where p.user_id = u.id)
          and (u.auto_renew or not exists (
                select 1 from outbox o
@@ -159,6 +160,8 @@ async function renewIfDue(
     const locked = await lockUser(tx, userId);
     if (!locked) throw new NotFoundError('User', userId);
     if (locked.vm_quota_period_end?.getTime() !== periodEnd.getTime()) return 'moved';
+    // A suspended account is not charged for a period it cannot use (nor told it ends).
+    if (locked.status !== 'active') return 'none';
     const state = await firstRow(tx, renewalStateQuery(userId));
     if (!state) return 'moved';
     const plan = catalog.plans.find((p) => p.code === state.plan_code);

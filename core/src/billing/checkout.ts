@@ -2,7 +2,13 @@ import { randomUUID } from 'node:crypto';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import Stripe from 'stripe';
 import { Billing } from '../entities/billing.entity.ts';
-import { NotFoundError, PaymentProviderError, TopUpAmountError, TopUpUnavailableError } from '../errors.ts';
+import {
+  EmailNotVerifiedError,
+  NotFoundError,
+  PaymentProviderError,
+  TopUpAmountError,
+  TopUpUnavailableError,
+} from '../errors.ts';
 import type { Logger } from '../lib/logger.ts';
 import { findProviderCredit, MAX_AMOUNT_CENTS } from './payments.ts';
 import { stripeId } from './stripe-event.ts';
@@ -126,6 +132,7 @@ export async function startTopUpCheckout(
   if (!checkout) throw new TopUpUnavailableError();
   const billing = await em.findOne(Billing, { user: input.userId }, { populate: ['user'] });
   if (!billing) throw new NotFoundError('User', input.userId);
+  if (!billing.user.emailVerifiedAt) throw new EmailNotVerifiedError();
   const { minCents, maxCents, returnUrl } = checkout.settings;
   const amount = input.amountCents;
   if (!Number.isSafeInteger(amount) || amount < minCents || amount > maxCents)

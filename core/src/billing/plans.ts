@@ -4,9 +4,15 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import { z } from 'zod';
 import { redateForPeriod } from '../allocation/redate-for-period.ts';
 import { PlanPurchase } from '../entities/plan-purchase.entity.ts';
-import { CurrencyMismatchError, InsufficientCreditError, NotFoundError, ValidationError } from '../errors.ts';
+import {
+  CurrencyMismatchError,
+  EmailNotVerifiedError,
+  InsufficientCreditError,
+  NotFoundError,
+  ValidationError,
+} from '../errors.ts';
 import { ConfigError, formatZodIssues } from '../lib/env.ts';
-import { lockUser } from '../users/lock-user.ts';
+import { lockLiveUser } from '../users/lock-user.ts';
 import { writeUserQuota } from '../users/set-user-quota.ts';
 import { lockBilling, postLedgerEntry } from './ledger.ts';
 
@@ -259,8 +265,8 @@ export async function purchaseInTransaction(
   input: { userId: string; now: Date; renewsPeriodEnd?: Date },
 ): Promise<PurchasePlanResult> {
   const now = input.now;
-  const user = await lockUser(tx, input.userId);
-  if (!user) throw new NotFoundError('User', input.userId);
+  const user = await lockLiveUser(tx, input.userId);
+  if (!user.email_verified) throw new EmailNotVerifiedError();
   const billing = await lockBilling(tx, input.userId);
   if (!billing) throw new NotFoundError('User', input.userId);
   if (billing.currency !== quote.currency) throw new CurrencyMismatchError(billing.currency, quote.currency);

@@ -5,8 +5,18 @@ import { User } from './user.entity.ts';
 
 export const ALLOCATION_STATUSES = ['ACTIVE', 'RELEASED'] as const;
 export type AllocationStatus = (typeof ALLOCATION_STATUSES)[number];
-/** CREDIT_EXHAUSTED: the balance stayed below zero past NEGATIVE_BALANCE_GRACE_HOURS. */
-export const RELEASE_REASONS = ['USER', 'ADMIN', 'EXPIRED', 'CREDIT_EXHAUSTED'] as const;
+/**
+ * CREDIT_EXHAUSTED: the balance stayed below zero past NEGATIVE_BALANCE_GRACE_HOURS;
+ * SUSPENDED / DELETED: an operator suspended (asking for the release) or deleted the account.
+ */
+export const RELEASE_REASONS = [
+  'USER',
+  'ADMIN',
+  'EXPIRED',
+  'CREDIT_EXHAUSTED',
+  'SUSPENDED',
+  'DELETED',
+] as const;
 export type ReleaseReason = (typeof RELEASE_REASONS)[number];
 
 export const VmAllocationSchema = defineEntity({

@@ -21,6 +21,8 @@ export const DEFAULT_MAIL_TIMEOUT_MS = 10_000;
 
 export interface OutgoingMail extends MailContent {
   to: string;
+  /** `<id@host>`; nodemailer makes one up when it is not given. */
+  messageId?: string;
 }
 
 export interface Mailer {

@@ -86,3 +86,114 @@ If the link has expired, ask the operator to send the invitation again, or use "
 `;
   return { subject, text, html };
 }
+
+export interface EmailVerificationMail {
+  displayName: string;
+  /** The link that opens the web's /verify page with the token. */
+  verifyUrl: string;
+  /** How long the link works. */
+  expiresInHours: number;
+}
+
+/** Sent after a sign-up (when SIGNUP_VERIFY_EMAIL is on) and when the user asks for a new link. */
+export function emailVerificationEmail({
+  displayName,
+  verifyUrl,
+  expiresInHours,
+}: EmailVerificationMail): MailContent {
+  const subject = 'Verify your email for hero-onboarding';
+  const text = [
+    `Hello ${displayName},`,
+    '',
+    'Please confirm that this address is yours: open this link',
+    `(it works once, for ${expiresInHours} hours):`,
+    verifyUrl,
+    '',
+    'Until then you can sign in and look around, but not pay or get a VM.',
+    'If you did not sign up for hero-onboarding, ignore this email.',
+    '',
+  ].join('\n');
+  const url = escapeHtml(verifyUrl);
+  const html = `<!doctype html>
+<html><body style="font-family: sans-serif">
+<p>Hello ${escapeHtml(displayName)},</p>
+<p>Please confirm that this address is yours: <a href="${url}">verify my email</a> (the link works once, for ${expiresInHours} hours).</p>
+<p>Or copy this address into your browser: <code>${url}</code></p>
+<p>Until then you can sign in and look around, but not pay or get a VM.<br>
+If you did not sign up for hero-onboarding, ignore this email.</p>
+</body></html>
+`;
+  return { subject, text, html };
+}
+
+export interface EmailChangeMail {
+  displayName: string;
+  /** The address the account is to move to (this email goes there). */
+  newEmail: string;
+  /** The link that opens the web's /verify page with the token. */
+  confirmUrl: string;
+  expiresInHours: number;
+}
+
+/** Sent to the NEW address of an email change: the change happens only when the link is used. */
+export function emailChangeEmail({
+  displayName,
+  newEmail,
+  confirmUrl,
+  expiresInHours,
+}: EmailChangeMail): MailContent {
+  const subject = 'Confirm your new email for hero-onboarding';
+  const text = [
+    `Hello ${displayName},`,
+    '',
+    `You asked to change the email of your hero-onboarding account to ${newEmail}.`,
+    `Open this link to confirm (it works once, for ${expiresInHours} hours):`,
+    confirmUrl,
+    '',
+    'Your account keeps its old email until then; afterwards you sign in with this one.',
+    'If you did not ask for this, ignore this email: nothing changes.',
+    '',
+  ].join('\n');
+  const url = escapeHtml(confirmUrl);
+  const html = `<!doctype html>
+<html><body style="font-family: sans-serif">
+<p>Hello ${escapeHtml(displayName)},</p>
+<p>You asked to change the email of your hero-onboarding account to <strong>${escapeHtml(newEmail)}</strong>.</p>
+<p><a href="${url}">Confirm the new email</a> (the link works once, for ${expiresInHours} hours).</p>
+<p>Or copy this address into your browser: <code>${url}</code></p>
+<p>Your account keeps its old email until then; afterwards you sign in with this one.<br>
+If you did not ask for this, ignore this email: nothing changes.</p>
+</body></html>
+`;
+  return { subject, text, html };
+}
+
+export interface EmailChangeNoticeMail {
+  displayName: string;
+  newEmail: string;
+}
+
+/** Sent to the OLD address when an email change is asked for, so its owner hears of it. */
+export function emailChangeNoticeEmail({ displayName, newEmail }: EmailChangeNoticeMail): MailContent {
+  const subject = 'An email change was asked for on your hero-onboarding account';
+  const text = [
+    `Hello ${displayName},`,
+    '',
+    `Someone signed in to your hero-onboarding account asked to change its email to ${newEmail}.`,
+    'The change happens only when the link sent to that address is opened.',
+    '',
+    'If this was you, there is nothing to do here.',
+    'If it was not, change your password now (or use "Forgot password?"): that cancels the change.',
+    '',
+  ].join('\n');
+  const html = `<!doctype html>
+<html><body style="font-family: sans-serif">
+<p>Hello ${escapeHtml(displayName)},</p>
+<p>Someone signed in to your hero-onboarding account asked to change its email to <strong>${escapeHtml(newEmail)}</strong>.
+The change happens only when the link sent to that address is opened.</p>
+<p>If this was you, there is nothing to do here.<br>
+If it was not, change your password now (or use "Forgot password?"): that cancels the change.</p>
+</body></html>
+`;
+  return { subject, text, html };
+}

@@ -9,6 +9,7 @@ import {
 import { type LedgerHealth, loadLedgerHealth } from '../admin/overview.ts';
 import { rows as query, sql } from '../db/sql.ts';
 import type { JobRunStatus } from '../entities/job-run.entity.ts';
+import { EMAIL_TOPIC } from '../outbox/email-events.ts';
 import { VM_RELEASE_TOPIC } from '../outbox/enqueue.ts';
 import { NOTIFY_TOPICS } from '../outbox/notify-events.ts';
 import { AGGREGATE_JOB } from '../usage/aggregate-usage.ts';
@@ -17,7 +18,7 @@ import { JobRunCounter, type JobRunTotals } from './job-run-counts.ts';
 /** `hero_pool_vms{status}`: every pool VM in exactly one of these. */
 export const POOL_STATES = ['free', 'allocated', 'maintenance', 'retired'] as const;
 /** Outbox topics always reported (0 when none); others appear when they have events. */
-const KNOWN_TOPICS = [VM_RELEASE_TOPIC, ...NOTIFY_TOPICS];
+const KNOWN_TOPICS = [VM_RELEASE_TOPIC, ...NOTIFY_TOPICS, EMAIL_TOPIC];
 
 /** What one scrape reads from the database (the same on every replica). */
 export interface DbSnapshot {

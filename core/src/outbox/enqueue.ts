@@ -1,9 +1,8 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { RawBuilder } from 'kysely';
-import { rows, sql } from '../db/sql.ts';
 import { OutboxEvent } from '../entities/outbox-event.entity.ts';
 import type { VmAllocation } from '../entities/vm-allocation.entity.ts';
-import type { NotifyTopic } from './notify-events.ts';
+import { insertNotifications, type NotifyTopic } from './notify-events.ts';
 
 export const VM_RELEASE_TOPIC = 'vm.release';
 /** Written by auto-release, once per allocation, when it enters the expiry warning window. */
@@ -40,22 +39,14 @@ export async function enqueueVmRelease(tx: EntityManager, allocation: VmAllocati
 
 /**
  * Writes one PENDING event of `topic` per row `events` selects (a `payload` jsonb and a
- * `dedupe_key`), in one statement of the caller's transaction; a key already in the outbox is
- * skipped. For events a domain derives from its own rows set-based (e.g. the expiry warnings).
- * Returns how many were written.
+ * `dedupe_key`), in one statement of the caller's transaction, with the users' emails of them;
+ * a key already in the outbox is skipped (insertNotifications). For events a domain derives
+ * from its own rows set-based (e.g. the expiry warnings). Returns how many were written.
  */
-export async function enqueueSelected(
+export function enqueueSelected(
   em: EntityManager,
   topic: NotifyTopic,
   events: RawBuilder<{ payload: unknown; dedupe_key: string }>,
 ): Promise<number> {
-  const written = await rows(
-    em,
-    sql<{ id: string }>`
-      insert into outbox (topic, payload, dedupe_key, status, attempts, next_attempt_at, created_at)
-      select ${topic}, e.payload, e.dedupe_key, 'PENDING', 0, now(), now() from (${events}) as e
-      on conflict (dedupe_key) do nothing
-      returning id`,
-  );
-  return written.length;
+  return insertNotifications(em, topic, events);
 }

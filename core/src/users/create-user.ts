@@ -47,6 +47,8 @@ export interface NewUser {
   passwordHash?: string | null;
   /** The plan the account starts with (a sign-up trial); none: quota 0 and no plan period. */
   plan?: { vmQuota: number; periodEnd: Date } | null;
+  /** Whether the email counts as the user's already; false: no payment and no VM until verified. */
+  emailVerified: boolean;
 }
 
 /**
@@ -64,6 +66,7 @@ export async function insertUser(em: EntityManager, data: NewUser): Promise<User
         passwordHash: data.passwordHash ?? null,
         vmQuota: data.plan?.vmQuota ?? 0,
         vmQuotaPeriodEnd: data.plan?.periodEnd ?? null,
+        emailVerifiedAt: data.emailVerified ? new Date() : null,
         createdAt: new Date(),
       });
       openBillingAccount(tx, created, data.currency ?? 'EUR');
@@ -102,7 +105,8 @@ export async function createUser(
   );
   try {
     return await em.transactional(async (tx) => {
-      const user = await insertUser(tx, { ...data, currency: input.currency });
+      // An operator made the account for this address: it counts as verified.
+      const user = await insertUser(tx, { ...data, currency: input.currency, emailVerified: true });
       const { token } = await createApiToken(tx, { userId: user.id, name: CREATED_BY_OPERATOR_TOKEN_NAME });
       const invitation = options.invite ? await issueInvitation(tx, user.id, options.invite.webUrl) : null;
       return { user, token, invitation };

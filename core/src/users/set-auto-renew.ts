@@ -1,8 +1,8 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { execute, firstRow, sql } from '../db/sql.ts';
 import { User } from '../entities/user.entity.ts';
-import { NoPlanToRenewError, NotFoundError } from '../errors.ts';
-import { lockUser } from './lock-user.ts';
+import { NoPlanToRenewError } from '../errors.ts';
+import { lockLiveUser } from './lock-user.ts';
 
 /**
  * A user's auto-renew opt-in (the one writer of `users.auto_renew`), under the user lock so a
@@ -14,7 +14,7 @@ export async function setAutoRenew(
   input: { userId: string; enabled: boolean },
 ): Promise<User> {
   return em.transactional(async (tx) => {
-    if (!(await lockUser(tx, input.userId))) throw new NotFoundError('User', input.userId);
+    await lockLiveUser(tx, input.userId);
     if (input.enabled) {
       const plan = await firstRow(
         tx,

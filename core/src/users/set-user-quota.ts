@@ -4,7 +4,7 @@ import { execute, sql } from '../db/sql.ts';
 import { User } from '../entities/user.entity.ts';
 import { NotFoundError, type Problem, ValidationError } from '../errors.ts';
 import { isUuid } from '../lib/ids.ts';
-import { lockUser } from './lock-user.ts';
+import { lockLiveUser } from './lock-user.ts';
 
 export interface SetUserQuotaInput {
   userId: string;
@@ -42,7 +42,7 @@ export async function setUserQuota(em: EntityManager, input: SetUserQuotaInput):
   if (problems.length > 0) throw new ValidationError(problems, 'Invalid quota');
   if (!isUuid(input.userId)) throw new NotFoundError('User', input.userId);
   return em.transactional(async (tx) => {
-    if (!(await lockUser(tx, input.userId))) throw new NotFoundError('User', input.userId);
+    await lockLiveUser(tx, input.userId);
     await writeUserQuota(tx, input.userId, { vmQuota: input.vmQuota, periodEnd: input.periodEnd });
     // All of a plan's VMs end with its period, whichever way the period changed (as purchasePlan).
     if (input.periodEnd) await redateForPeriod(tx, input.userId, input.periodEnd);

@@ -167,11 +167,11 @@ describe('setUserQuota', () => {
 });
 
 describe('lockUser', () => {
-  it('reads the quota and period end as a Date, undefined for no such user', async () => {
+  it('reads the quota, the period end as a Date, the status and whether the email is verified, undefined for no such user', async () => {
     const end = new Date('2030-06-01T12:00:00Z');
     const user = await createTestUser(t.em(), { vmQuota: 3, periodEnd: end });
     const locked = await t.em().transactional((tx) => lockUser(tx, user.id));
-    expect(locked).toEqual({ vm_quota: 3, vm_quota_period_end: end });
+    expect(locked).toEqual({ vm_quota: 3, vm_quota_period_end: end, status: 'active', email_verified: true });
     const none = await t.em().transactional((tx) => lockUser(tx, '00000000-0000-4000-8000-000000000000'));
     expect(none).toBeUndefined();
   });

@@ -56,7 +56,7 @@ export function printReadyBanner(state: ReadyState): void {
         env.SMTP_URL || env.SMTP_URL_FILE
           ? 'sent through SMTP_URL'
           : env.MAIL_DIR
-            ? `written to ${path.relative(REPO_ROOT, env.MAIL_DIR) || env.MAIL_DIR}/ as .eml files (no SMTP_URL; the api logs each link)`
+            ? `written to ${path.relative(REPO_ROOT, env.MAIL_DIR) || env.MAIL_DIR}/ as .eml files (no SMTP_URL; the api and the outbox worker log each file and its links)`
             : 'logged by the api (no SMTP_URL, no MAIL_DIR)'
       }; links to WEB_PUBLIC_URL=${env.WEB_PUBLIC_URL}`,
       `  workers   ${workers.length ? workers.join(', ') : 'none'}`,

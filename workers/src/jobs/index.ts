@@ -26,7 +26,7 @@ export const jobs: Record<string, JobEntry> = {
   },
   outbox: {
     description:
-      'delivers outbox events: vm.release → deployer POST /admin/release-vm (a logging stub without DEPLOYER_URL)',
+      'delivers outbox events: vm.release → deployer POST /admin/release-vm (a logging stub without DEPLOYER_URL), user events → NOTIFY_WEBHOOK_URL, their emails → SMTP_URL',
     load: async () => (await import('./release-outbox.job.ts')).releaseOutboxJob,
   },
 };

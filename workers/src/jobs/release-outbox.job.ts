@@ -1,14 +1,18 @@
 import type { Logger } from '@hero/core/lib/logger';
+import { mailConfigOf } from '@hero/core/mail/mail-env';
+import { createMailer, describeSmtpUrl, type Mailer } from '@hero/core/mail/mailer';
 import {
   type DeliverOutboxSummary,
   deliverOutbox,
   type OutboxHandler,
 } from '@hero/core/outbox/deliver-outbox';
+import { EMAIL_TOPIC } from '@hero/core/outbox/email-events';
 import { VM_RELEASE_TOPIC, type VmReleasePayload } from '@hero/core/outbox/enqueue';
 import { NOTIFY_TOPICS } from '@hero/core/outbox/notify-events';
 import { z } from 'zod';
 import { tickTiming, type WorkerConfig } from '../config.ts';
 import { createDeployerClient, type DeployerClient } from '../deployer/deployer-client.ts';
+import { emailHandler } from '../notify/email-handler.ts';
 import { notifyHandler } from '../notify/notify-handler.ts';
 import type { Job } from '../runtime/job.ts';
 
@@ -71,9 +75,19 @@ function deployerOf(config: WorkerConfig): DeployerClient | null {
 }
 
 /**
+ * One mailer per process, made on the first tick: a pooled SMTP transport is not built anew on
+ * every tick (a tick's config is the process's, parsed once).
+ */
+let mailer: Mailer | undefined;
+function mailerOf(config: WorkerConfig, log: Logger): Mailer {
+  mailer ??= createMailer(mailConfigOf(config), log);
+  return mailer;
+}
+
+/**
  * The outbox worker: each tick delivers due outbox events (`vm.release`, written by the pool
  * provisioner's release, to the deployer; the user events of NOTIFY_TOPICS to the notify
- * webhook) one at a time, so several replicas share the work and a stop request waits for one
+ * webhook; the users' emails of them, topic `email`, to SMTP_URL) one at a time, so several replicas share the work and a stop request waits for one
  * delivery at most. Delivery, retries with exponential backoff and the
  * FAILED state after OUTBOX_MAX_ATTEMPTS are deliverOutbox's.
  */
@@ -83,12 +97,19 @@ export const releaseOutboxJob: Job<DeliverOutboxSummary> = {
   describeConfig: (config) => ({
     deployer: config.DEPLOYER_URL ? describeUrl(config.DEPLOYER_URL) : 'stub',
     notifyWebhook: config.NOTIFY_WEBHOOK_URL ? describeUrl(config.NOTIFY_WEBHOOK_URL) : 'log',
+    mail: config.SMTP_URL
+      ? describeSmtpUrl(config.SMTP_URL)
+      : config.MAIL_DIR
+        ? `directory ${config.MAIL_DIR}`
+        : 'log',
   }),
   async run({ em, config, log, signal }) {
     const notifyLog = log.child({ module: 'notify' });
+    const mailLog = log.child({ module: 'mail' });
     const handlers: Record<string, OutboxHandler> = {
       [VM_RELEASE_TOPIC]: vmReleaseHandler(deployerOf(config), log.child({ module: 'deployer' })),
       ...Object.fromEntries(NOTIFY_TOPICS.map((topic) => [topic, notifyHandler(topic, config, notifyLog)])),
+      [EMAIL_TOPIC]: emailHandler(mailerOf(config, mailLog), config.WEB_PUBLIC_URL, mailLog),
     };
     const total: DeliverOutboxSummary = { delivered: 0, retried: 0, failed: 0, errors: [] };
     // One event per call, so a stop request (signal) is honoured between two deliveries.

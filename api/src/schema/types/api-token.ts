@@ -5,7 +5,7 @@ import {
   listApiTokens,
   revokeApiToken,
 } from '@hero/core/auth/api-tokens';
-import { NotFoundError, ValidationError } from '@hero/core/errors';
+import { AccountDeletedError, NotFoundError, ValidationError } from '@hero/core/errors';
 import { builder } from '../builder.ts';
 import { UserType } from './user.ts';
 
@@ -109,7 +109,7 @@ builder.mutationField('createUserApiToken', (t) =>
       expiresAt: t.arg({ type: 'DateTime', required: false }),
     },
     errors: {
-      types: [ValidationError, NotFoundError],
+      types: [ValidationError, NotFoundError, AccountDeletedError],
       union: { name: 'CreateUserApiTokenResult' },
       directResult: true,
     },

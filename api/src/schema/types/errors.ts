@@ -1,9 +1,13 @@
 import {
+  AccountDeletedError,
+  AccountSuspendedError,
   AllocationNotActiveError,
   BalanceNegativeError,
+  BalanceNotZeroError,
   CurrencyMismatchError,
   type DomainError,
   DuplicatePaymentError,
+  EmailNotVerifiedError,
   EmailTakenError,
   ERROR_CODES,
   InsufficientCreditError,
@@ -110,9 +114,18 @@ builder.objectType(RefundExceedsPaymentError, {
 
 builder.objectType(EmailTakenError, {
   name: 'EmailTakenError',
-  description: 'EMAIL_TAKEN: an account with this email exists already; nothing was created.',
+  description:
+    'EMAIL_TAKEN: an account with this email exists already (another account, for an email change); nothing was created or changed.',
   interfaces: [ErrorInterface],
   isTypeOf: (e) => e instanceof EmailTakenError,
+});
+
+builder.objectType(EmailNotVerifiedError, {
+  name: 'EmailNotVerifiedError',
+  description:
+    "EMAIL_NOT_VERIFIED: the account's email is not verified yet (SIGNUP_VERIFY_EMAIL), so it cannot pay or get a VM; nothing was changed. The link in the verification email (or a new one: resendEmailVerification) verifies it.",
+  interfaces: [ErrorInterface],
+  isTypeOf: (e) => e instanceof EmailNotVerifiedError,
 });
 
 builder.objectType(InvalidCredentialsError, {
@@ -202,5 +215,33 @@ builder.objectType(PaymentProviderError, {
       description: "Stripe's error code (e.g. `amount_too_small`), when it gave one.",
     }),
     retryable: t.exposeBoolean('retryable', { description: 'Trying again in a moment may work.' }),
+  }),
+});
+
+builder.objectType(AccountSuspendedError, {
+  name: 'AccountSuspendedError',
+  description:
+    'ACCOUNT_SUSPENDED: an operator suspended the account; no sign-in and no new VM until it is unsuspended (sign-in says so only after the right password).',
+  interfaces: [ErrorInterface],
+  isTypeOf: (e) => e instanceof AccountSuspendedError,
+});
+
+builder.objectType(AccountDeletedError, {
+  name: 'AccountDeletedError',
+  description: 'ACCOUNT_DELETED: the account was deleted (a tombstone); nothing changes it any more.',
+  interfaces: [ErrorInterface],
+  isTypeOf: (e) => e instanceof AccountDeletedError,
+  fields: (t) => ({ userId: t.exposeID('userId') }),
+});
+
+builder.objectType(BalanceNotZeroError, {
+  name: 'BalanceNotZeroError',
+  description:
+    "BALANCE_NOT_ZERO: the account still holds credit; refund it first, or delete with `force` (the credit stays on the deleted account's ledger). Nothing was changed.",
+  interfaces: [ErrorInterface],
+  isTypeOf: (e) => e instanceof BalanceNotZeroError,
+  fields: (t) => ({
+    balanceCents: t.expose('balanceCents', { type: 'SafeInt' }),
+    currency: t.exposeString('currency'),
   }),
 });

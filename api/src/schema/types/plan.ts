@@ -10,6 +10,7 @@ import { PlanPurchase } from '@hero/core/entities/plan-purchase.entity';
 import { User } from '@hero/core/entities/user.entity';
 import {
   CurrencyMismatchError,
+  EmailNotVerifiedError,
   InsufficientCreditError,
   NotFoundError,
   ValidationError,
@@ -124,11 +125,17 @@ builder.mutationField('purchasePlan', (t) =>
   t.field({
     type: PurchaseResultType,
     description:
-      "User: buy `periods` periods of a plan from the balance (discount ladder applied). Sets vmQuota and the period end (extended from the current end when it is still ahead) and re-dates the user's ACTIVE allocations to that end. INSUFFICIENT_CREDIT changes nothing.",
+      "User: buy `periods` periods of a plan from the balance (discount ladder applied). Sets vmQuota and the period end (extended from the current end when it is still ahead) and re-dates the user's ACTIVE allocations to that end. INSUFFICIENT_CREDIT and EMAIL_NOT_VERIFIED (the account's email is not verified) change nothing.",
     authScopes: { user: true },
     args: { planCode: t.arg.string(), periods: t.arg.int() },
     errors: {
-      types: [InsufficientCreditError, NotFoundError, ValidationError, CurrencyMismatchError],
+      types: [
+        InsufficientCreditError,
+        NotFoundError,
+        ValidationError,
+        CurrencyMismatchError,
+        EmailNotVerifiedError,
+      ],
       union: { name: 'PurchasePlanResult' },
       result: { name: 'PurchasePlanSuccess' },
       dataField: { name: 'result' },

@@ -1,3 +1,4 @@
+import { sendEmailVerification } from '@hero/core/auth/email-verification';
 import { signInWithOidc } from '@hero/core/auth/oidc';
 import { PASSWORD_RULES, PASSWORD_RULES_TEXT } from '@hero/core/auth/password-rules';
 import {
@@ -10,6 +11,7 @@ import {
   signUp,
 } from '@hero/core/auth/sessions';
 import {
+  AccountSuspendedError,
   EmailTakenError,
   InvalidCredentialsError,
   RateLimitedError,
@@ -87,21 +89,26 @@ builder.mutationField('signUp', (t) =>
   t.field({
     type: SignUpSuccess,
     description:
-      'Public: create an account when SIGNUP_MODE is `open` (otherwise SIGNUP_CLOSED; see signupMode) (empty balance in DEFAULT_CURRENCY; no plan, or the SIGNUP_TRIAL plan period when one is offered) with a password, and sign it in. Counts against the sign-in rate limits of the email and the client address.',
+      'Public: create an account when SIGNUP_MODE is `open` (otherwise SIGNUP_CLOSED; see signupMode) (empty balance in DEFAULT_CURRENCY; no plan, or the SIGNUP_TRIAL plan period when one is offered) with a password, and sign it in. With SIGNUP_VERIFY_EMAIL the account starts unverified (`User.emailVerified`) and a verification link (WEB_PUBLIC_URL/verify?token=…) is emailed: until it is used, paying and allocating answer EMAIL_NOT_VERIFIED. Counts against the sign-in rate limits of the email and the client address.',
     args: { input: t.arg({ type: SignUpInput }) },
     errors: {
       types: [SignupClosedError, ValidationError, EmailTakenError, RateLimitedError],
       union: { name: 'SignUpResult' },
       directResult: true,
     },
-    resolve: (_root, { input }, ctx) =>
-      signUp(ctx.em, input, {
+    resolve: async (_root, { input }, ctx) => {
+      const { verification, ...signedIn } = await signUp(ctx.em, input, {
         currency: ctx.settings.defaultCurrency,
         settings: ctx.settings.auth,
         client: ctx.client,
         trial: ctx.settings.signupTrial,
         mode: ctx.settings.signupMode,
-      }),
+        verifyEmail: ctx.settings.signupVerifyEmail ? { webUrl: ctx.settings.passwordReset.webUrl } : null,
+      });
+      // After the commit, not awaited: a slow SMTP server does not hold the sign-up.
+      if (verification) void sendEmailVerification(verification, { mailer: ctx.mailer, log: ctx.log });
+      return signedIn;
+    },
   }),
 );
 
@@ -109,10 +116,10 @@ builder.mutationField('signIn', (t) =>
   t.field({
     type: SignInSuccess,
     description:
-      'Public: sign in with email and password; opens a user session. At most AUTH_RATE_LIMIT_EMAIL attempts per email and AUTH_RATE_LIMIT_IP per client address in 15 minutes.',
+      'Public: sign in with email and password; opens a user session. The right password of a suspended account: ACCOUNT_SUSPENDED. At most AUTH_RATE_LIMIT_EMAIL attempts per email and AUTH_RATE_LIMIT_IP per client address in 15 minutes.',
     args: { input: t.arg({ type: SignInInput }) },
     errors: {
-      types: [InvalidCredentialsError, RateLimitedError],
+      types: [InvalidCredentialsError, AccountSuspendedError, RateLimitedError],
       union: { name: 'SignInResult' },
       directResult: true,
     },
@@ -134,23 +141,32 @@ builder.mutationField('signInWithOidc', (t) =>
   t.field({
     type: SignInSuccess,
     description:
-      "Public: sign in with the forge (OpenID Connect). The api verifies the ID token itself (signature by the issuer's published keys, issuer, audience OIDC_CLIENT_ID, expiry, nonce) and opens a user session for the account whose forgeId is the token's issuer#subject; else the account with the token's email when the issuer marks it verified (its forgeId is filled in); else a new account. An unverified email that is registered already: EMAIL_TAKEN. Anything not verified, or no OIDC_ISSUER_URL: INVALID_CREDENTIALS. Counts against AUTH_RATE_LIMIT_IP.",
+      "Public: sign in with the forge (OpenID Connect). The api verifies the ID token itself (signature by the issuer's published keys, issuer, audience OIDC_CLIENT_ID, expiry, nonce) and opens a user session for the account whose forgeId is the token's issuer#subject; else the account with the token's email when the issuer marks it verified (its forgeId is filled in); else a new account (under SIGNUP_VERIFY_EMAIL, when the issuer does not mark its email verified, unverified and mailed a verification link). An unverified email that is registered already: EMAIL_TAKEN. Anything not verified, or no OIDC_ISSUER_URL: INVALID_CREDENTIALS. Counts against AUTH_RATE_LIMIT_IP.",
     args: { input: t.arg({ type: SignInWithOidcInput }) },
     errors: {
-      types: [InvalidCredentialsError, EmailTakenError, ValidationError, RateLimitedError],
+      types: [
+        InvalidCredentialsError,
+        AccountSuspendedError,
+        EmailTakenError,
+        ValidationError,
+        RateLimitedError,
+      ],
       union: { name: 'SignInWithOidcResult' },
       directResult: true,
     },
-    resolve: (_root, { input }, ctx) => {
+    resolve: async (_root, { input }, ctx) => {
       if (!ctx.settings.oidc)
         throw new InvalidCredentialsError('Sign-in with the forge is not configured (OIDC_ISSUER_URL)');
-      return signInWithOidc(ctx.em, input, {
+      const { verification, ...signedIn } = await signInWithOidc(ctx.em, input, {
         oidc: ctx.settings.oidc,
         settings: ctx.settings.auth,
         client: ctx.client,
         currency: ctx.settings.defaultCurrency,
         trial: ctx.settings.signupTrial,
+        verifyEmail: ctx.settings.signupVerifyEmail ? { webUrl: ctx.settings.passwordReset.webUrl } : null,
       });
+      if (verification) void sendEmailVerification(verification, { mailer: ctx.mailer, log: ctx.log });
+      return signedIn;
     },
   }),
 );

@@ -7,6 +7,7 @@ import {
   topUpOptions,
 } from '@hero/core/billing/checkout';
 import {
+  EmailNotVerifiedError,
   NotFoundError,
   PaymentProviderError,
   TopUpAmountError,
@@ -78,14 +79,20 @@ builder.mutationField('startTopUp', (t) =>
   t.field({
     type: TopUpCheckoutType,
     description:
-      "User: starts a Stripe Checkout payment of `amountCents` (whole cents of the billing currency, within TOPUP_MIN_CENTS … TOPUP_MAX_CENTS). Nothing is credited until Stripe's signed webhook says it is paid. The same `attemptKey` (8-100 of A-Z a-z 0-9 _ -) and amount answer the same session (a double submit); without one, every call makes a new session.",
+      "User: starts a Stripe Checkout payment of `amountCents` (whole cents of the billing currency, within TOPUP_MIN_CENTS … TOPUP_MAX_CENTS). Nothing is credited until Stripe's signed webhook says it is paid. The same `attemptKey` (8-100 of A-Z a-z 0-9 _ -) and amount answer the same session (a double submit); without one, every call makes a new session. An account whose email is not verified: EMAIL_NOT_VERIFIED.",
     authScopes: { user: true },
     args: {
       amountCents: t.arg({ type: 'SafeInt', required: true }),
       attemptKey: t.arg.string({ required: false }),
     },
     errors: {
-      types: [TopUpAmountError, TopUpUnavailableError, PaymentProviderError, NotFoundError],
+      types: [
+        TopUpAmountError,
+        TopUpUnavailableError,
+        PaymentProviderError,
+        NotFoundError,
+        EmailNotVerifiedError,
+      ],
       union: { name: 'StartTopUpResult' },
       result: { name: 'StartTopUpSuccess' },
       dataField: { name: 'checkout' },

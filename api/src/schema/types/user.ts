@@ -2,7 +2,7 @@ import { INVITATION_TTL_DAYS, resendInvitation, sendInvitation } from '@hero/cor
 import { Billing } from '@hero/core/entities/billing.entity';
 import { User } from '@hero/core/entities/user.entity';
 import { VmAllocation } from '@hero/core/entities/vm-allocation.entity';
-import { NotFoundError, ValidationError } from '@hero/core/errors';
+import { AccountDeletedError, NotFoundError, ValidationError } from '@hero/core/errors';
 import { type CreateUserResult, createUser, normalizeEmail } from '@hero/core/users/create-user';
 import { pageUsers, USER_ORDERS } from '@hero/core/users/list-users';
 import { setUserQuota } from '@hero/core/users/set-user-quota';
@@ -13,6 +13,21 @@ import { AllocationStatusEnum, VmAllocationType } from './vm-allocation.ts';
 const UserOrderEnum = builder.enumType('UserOrder', {
   values: USER_ORDERS,
   description: 'By creation time (then id), or by email.',
+});
+
+export const UserStatusEnum = builder.enumType('UserStatus', {
+  values: {
+    ACTIVE: { value: 'active' },
+    SUSPENDED: {
+      value: 'suspended',
+      description:
+        'No sign-in, sessions, API tokens or new VMs until `unsuspendUser`; money is still credited.',
+    },
+    DELETED: {
+      value: 'deleted',
+      description: 'Personal data erased; the row is kept as the tombstone of its ledger.',
+    },
+  } as const,
 });
 
 export const BillingType = builder.objectType(Billing, {
@@ -34,6 +49,11 @@ export const UserType = builder.objectType(User, {
     email: t.exposeString('email'),
     displayName: t.exposeString('displayName'),
     forgeId: t.exposeString('forgeId', { nullable: true }),
+    emailVerified: t.boolean({
+      description:
+        'Whether the email is verified. False: no payment and no VM (EMAIL_NOT_VERIFIED) until the emailed link is used (resendEmailVerification sends a new one).',
+      resolve: (user) => user.emailVerifiedAt !== null,
+    }),
     vmQuota: t.exposeInt('vmQuota', { description: 'How many ACTIVE allocations the user may hold.' }),
     vmQuotaPeriodEnd: t.expose('vmQuotaPeriodEnd', {
       type: 'DateTime',
@@ -46,6 +66,16 @@ export const UserType = builder.objectType(User, {
         'Opt-in: the last plan bought is renewed for one period from the balance before the period ends (see `setAutoRenew`).',
     }),
     createdAt: t.expose('createdAt', { type: 'DateTime' }),
+    status: t.expose('status', {
+      type: UserStatusEnum,
+      description: 'ACTIVE; SUSPENDED by an operator (`suspendUser`); DELETED (`deleteUser`: a tombstone).',
+    }),
+    suspendedAt: t.expose('suspendedAt', { type: 'DateTime', nullable: true }),
+    suspendedReason: t.exposeString('suspendedReason', {
+      nullable: true,
+      description: "The operator's reason, while SUSPENDED.",
+    }),
+    deletedAt: t.expose('deletedAt', { type: 'DateTime', nullable: true }),
     billing: t.field({
       type: BillingType,
       resolve: (user, _args, ctx) => ctx.em.findOneOrFail(Billing, { user: user.id }),
@@ -172,7 +202,7 @@ builder.mutationField('resendInvitation', (t) =>
     authScopes: { operate: true },
     args: { userId: t.arg.id() },
     errors: {
-      types: [NotFoundError],
+      types: [NotFoundError, AccountDeletedError],
       union: { name: 'ResendInvitationResult' },
       result: { name: 'ResendInvitationSuccess' },
       dataField: { name: 'payload' },
@@ -200,7 +230,7 @@ builder.mutationField('setUserQuota', (t) =>
       periodEnd: t.arg({ type: 'DateTime', required: false }),
     },
     errors: {
-      types: [ValidationError, NotFoundError],
+      types: [ValidationError, NotFoundError, AccountDeletedError],
       union: { name: 'SetUserQuotaResult' },
       result: { name: 'SetUserQuotaSuccess' },
       dataField: { name: 'user' },

@@ -7,7 +7,10 @@ import {
   RELEASE_REASONS,
 } from '@hero/core/entities/vm-allocation.entity';
 import {
+  AccountDeletedError,
+  AccountSuspendedError,
   BalanceNegativeError,
+  EmailNotVerifiedError,
   NoActivePlanError,
   NotFoundError,
   PoolExhaustedError,
@@ -86,10 +89,18 @@ builder.mutationField('allocateVm', (t) =>
   t.field({
     type: VmAllocationType,
     description:
-      "User: take one free VM from the pool; it expires at the end of the user's plan period. Needs an active plan period (NO_ACTIVE_PLAN otherwise), a balance not below zero (BALANCE_NEGATIVE) and room in the quota (QUOTA_EXCEEDED).",
+      "User: take one free VM from the pool; it expires at the end of the user's plan period. Needs an active plan period (NO_ACTIVE_PLAN otherwise), a balance not below zero (BALANCE_NEGATIVE), room in the quota (QUOTA_EXCEEDED) and a verified email (EMAIL_NOT_VERIFIED).",
     authScopes: { user: true },
     errors: {
-      types: [PoolExhaustedError, QuotaExceededError, NoActivePlanError, BalanceNegativeError],
+      types: [
+        PoolExhaustedError,
+        QuotaExceededError,
+        NoActivePlanError,
+        BalanceNegativeError,
+        AccountSuspendedError,
+        AccountDeletedError,
+        EmailNotVerifiedError,
+      ],
       union: { name: 'AllocateVmResult' },
       result: { name: 'AllocateVmSuccess' },
       dataField: { name: 'allocation' },

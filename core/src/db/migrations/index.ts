@@ -13,7 +13,10 @@ import { Migration20261204400000_password_reset } from './Migration2026120440000
 import { Migration20261205000000_api_tokens } from './Migration20261205000000_api_tokens.ts';
 import { Migration20261205100000_invitations } from './Migration20261205100000_invitations.ts';
 import { Migration20261205200000_audit_log } from './Migration20261205200000_audit_log.ts';
+import { Migration20261207000000_email_verification } from './Migration20261207000000_email_verification.ts';
+import { Migration20261207100000_account_lifecycle } from './Migration20261207100000_account_lifecycle.ts';
 import { Migration20261207200000_operators } from './Migration20261207200000_operators.ts';
+import { Migration20261207300000_email_preferences } from './Migration20261207300000_email_preferences.ts';
 
 /** Every migration, in order. New migrations are appended here (no file discovery at run time). */
 export const migrationsList = [
@@ -41,5 +44,17 @@ export const migrationsList = [
   { name: Migration20261205000000_api_tokens.name, class: Migration20261205000000_api_tokens },
   { name: Migration20261205100000_invitations.name, class: Migration20261205100000_invitations },
   { name: Migration20261205200000_audit_log.name, class: Migration20261205200000_audit_log },
+  {
+    name: Migration20261207000000_email_verification.name,
+    class: Migration20261207000000_email_verification,
+  },
+  {
+    name: Migration20261207100000_account_lifecycle.name,
+    class: Migration20261207100000_account_lifecycle,
+  },
   { name: Migration20261207200000_operators.name, class: Migration20261207200000_operators },
+  {
+    name: Migration20261207300000_email_preferences.name,
+    class: Migration20261207300000_email_preferences,
+  },
 ];

@@ -1,5 +1,6 @@
 import { graphql, type ResultOf, readFragment } from '@hero/graphql';
 import { error, fail, type RequestEvent, redirect } from '@sveltejs/kit';
+import { rateLimitMessage } from '#lib/components/dashboard/auth-form.ts';
 import { DashboardCreditStatus } from '#lib/components/dashboard/credit-status.ts';
 import { PlanTileFields } from '#lib/components/plans/plan-tile.ts';
 import { formatMoney } from '#lib/format.ts';
@@ -187,9 +188,24 @@ const RELEASE = graphql(`
   }
 `);
 
+const RESEND_VERIFICATION = graphql(`
+  mutation UserResendEmailVerification {
+    resendEmailVerification {
+      __typename
+      ... on ResendEmailVerificationSuccess {
+        email
+        alreadyVerified
+      }
+      ... on RateLimitedError {
+        retryAfterSeconds
+      }
+    }
+  }
+`);
+
 /** What an action tells the page: a success (role="status") or an error (role="alert"). */
 export interface ActionMessage {
-  action: 'allocate' | 'release';
+  action: 'allocate' | 'release' | 'resendVerification';
   success?: string;
   error?: string;
   /** The allocation the message is about (allocate: the new one). */
@@ -216,6 +232,26 @@ function actionFailure(
 
 export const actions: Actions = {
   autoRenew: setAutoRenewAction,
+
+  resendVerification: async (event) => {
+    let result: ResultOf<typeof RESEND_VERIFICATION>['resendEmailVerification'];
+    try {
+      ({ resendEmailVerification: result } = await gql(event, RESEND_VERIFICATION));
+    } catch (err) {
+      return actionFailure(event, 'resendVerification', err);
+    }
+    if (result.__typename === 'ResendEmailVerificationSuccess')
+      return {
+        action: 'resendVerification',
+        success: result.alreadyVerified
+          ? 'Your email is verified already.'
+          : `A new link is on its way to ${result.email}. It works once, for 24 hours.`,
+      } satisfies ActionMessage;
+    return fail(429, {
+      action: 'resendVerification',
+      error: rateLimitMessage(result.retryAfterSeconds),
+    } satisfies ActionMessage);
+  },
 
   allocate: async (event) => {
     let result: ResultOf<typeof ALLOCATE>['allocateVm'];

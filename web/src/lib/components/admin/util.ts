@@ -14,11 +14,13 @@ export function statusTone(
     case 'RUNNING':
       return 'info';
     case 'MAINTENANCE':
+    case 'SUSPENDED':
     case 'SKIPPED':
     case 'IGNORED':
       return 'warning';
     case 'FAILED':
     case 'REFUSED':
+    case 'DELETED':
       return 'danger';
     default:
       return '';

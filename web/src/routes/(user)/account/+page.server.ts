@@ -1,6 +1,11 @@
 import { graphql, type ResultOf, readFragment } from '@hero/graphql';
 import { fail } from '@sveltejs/kit';
-import { type FieldErrors, problemsByField, rateLimitMessage } from '#lib/components/dashboard/auth-form.ts';
+import {
+  type FieldErrors,
+  problemsByField,
+  rateLimitMessage,
+  sentence,
+} from '#lib/components/dashboard/auth-form.ts';
 import { describeApiError, gql } from '#lib/server/api.ts';
 import { PasswordErrorFields } from '#lib/server/auth-fragments.ts';
 import type { Actions, PageServerLoad } from './$types';
@@ -28,6 +33,23 @@ const API_TOKENS = graphql(`
       createdAt
       expiresAt
       lastUsedAt
+    }
+    me {
+      emailPreferences {
+        warnings
+        receipts
+      }
+    }
+  }
+`);
+
+const SET_EMAIL_PREFERENCES = graphql(`
+  mutation WebSetEmailPreferences($warnings: Boolean!, $receipts: Boolean!) {
+    setEmailPreferences(warnings: $warnings, receipts: $receipts) {
+      __typename
+      ... on Error {
+        message
+      }
     }
   }
 `);
@@ -71,13 +93,42 @@ const REVOKE_API_TOKEN = graphql(`
   }
 `);
 
+const REQUEST_EMAIL_CHANGE = graphql(`
+  mutation WebRequestEmailChange($input: RequestEmailChangeInput!) {
+    requestEmailChange(input: $input) {
+      __typename
+      ... on RequestEmailChangeSuccess {
+        newEmail
+      }
+      ... on Error {
+        code
+        message
+      }
+      ... on RateLimitedError {
+        retryAfterSeconds
+      }
+      ... on ValidationError {
+        problems {
+          path
+          message
+        }
+      }
+    }
+  }
+`);
+
 /** The expiry choices of the create form, in days; '' : never. */
 const API_TOKEN_EXPIRY_DAYS = ['', '7', '30', '90', '365'] as const;
 
 export const load: PageServerLoad = async (event) => {
-  const { apiTokens } = await gql(event, API_TOKENS);
-  return { apiTokens };
+  const { apiTokens, me } = await gql(event, API_TOKENS);
+  return { apiTokens, emailPreferences: me.emailPreferences };
 };
+
+/** What the email preferences form tells the page. */
+export interface EmailPreferencesForm {
+  emailPreferences: { saved?: boolean; message?: string };
+}
 
 /** What the API tokens section's forms tell the page. */
 export interface ApiTokenForm {
@@ -100,7 +151,91 @@ export interface ChangePasswordForm {
   changed?: { sessionsEnded: number };
 }
 
+/** What the email change form tells the page. */
+export interface ChangeEmailForm {
+  emailChange: {
+    errors: { newEmail?: string[]; currentPassword?: string[] };
+    message?: string;
+    sent?: { newEmail: string };
+  };
+}
+
 export const actions: Actions = {
+  emailPreferences: async (event) => {
+    const data = await event.request.formData();
+    // An unchecked box is not sent at all: both are always set, from what the form shows.
+    const warnings = data.get('warnings') !== null;
+    const receipts = data.get('receipts') !== null;
+    let result: ResultOf<typeof SET_EMAIL_PREFERENCES>['setEmailPreferences'];
+    try {
+      ({ setEmailPreferences: result } = await gql(event, SET_EMAIL_PREFERENCES, { warnings, receipts }));
+    } catch (err) {
+      return fail<EmailPreferencesForm>(503, {
+        emailPreferences: { message: describeApiError(err).message },
+      });
+    }
+    if (result.__typename === 'SetEmailPreferencesSuccess') {
+      const saved: EmailPreferencesForm = { emailPreferences: { saved: true } };
+      return saved;
+    }
+    return fail<EmailPreferencesForm>(400, { emailPreferences: { message: result.message } });
+  },
+
+  changeEmail: async (event) => {
+    const data = await event.request.formData();
+    const newEmail = String(data.get('newEmail') ?? '').trim();
+    const currentPassword = String(data.get('currentPassword') ?? '');
+    const errors: ChangeEmailForm['emailChange']['errors'] = {};
+    if (!newEmail) errors.newEmail = ['Enter the new email address.'];
+    if (!currentPassword) errors.currentPassword = ['Enter your current password.'];
+    if (errors.newEmail || errors.currentPassword)
+      return fail<ChangeEmailForm>(400, { emailChange: { errors } });
+
+    let result: ResultOf<typeof REQUEST_EMAIL_CHANGE>['requestEmailChange'];
+    try {
+      ({ requestEmailChange: result } = await gql(event, REQUEST_EMAIL_CHANGE, {
+        input: { newEmail, currentPassword },
+      }));
+    } catch (err) {
+      return fail<ChangeEmailForm>(503, {
+        emailChange: { errors: {}, message: describeApiError(err).message },
+      });
+    }
+    if (result.__typename === 'RequestEmailChangeSuccess') {
+      const sent: ChangeEmailForm = { emailChange: { errors: {}, sent: { newEmail: result.newEmail } } };
+      return sent;
+    }
+    switch (result.code) {
+      case 'INVALID_CREDENTIALS':
+        return fail<ChangeEmailForm>(400, {
+          emailChange: { errors: { currentPassword: [sentence(result.message)] } },
+        });
+      case 'EMAIL_TAKEN':
+        return fail<ChangeEmailForm>(400, {
+          emailChange: { errors: { newEmail: ['Another account has this email already.'] } },
+        });
+      case 'BAD_USER_INPUT':
+        return fail<ChangeEmailForm>(400, {
+          emailChange: {
+            errors: {
+              newEmail: ('problems' in result ? result.problems : []).map(
+                (p) => `The new email ${p.message}.`,
+              ),
+            },
+          },
+        });
+      case 'RATE_LIMITED':
+        return fail<ChangeEmailForm>(429, {
+          emailChange: {
+            errors: {},
+            message: rateLimitMessage('retryAfterSeconds' in result ? result.retryAfterSeconds : undefined),
+          },
+        });
+      default:
+        return fail<ChangeEmailForm>(400, { emailChange: { errors: {}, message: result.message } });
+    }
+  },
+
   createApiToken: async (event) => {
     const data = await event.request.formData();
     const name = String(data.get('name') ?? '').trim();

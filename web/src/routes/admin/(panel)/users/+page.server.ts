@@ -34,6 +34,7 @@ const USERS = graphql(
             id
             email
             displayName
+            status
             vmQuota
             vmQuotaPeriodEnd
             createdAt

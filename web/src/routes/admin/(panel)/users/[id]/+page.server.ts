@@ -1,6 +1,7 @@
 import { graphql, type ResultOf, readFragment } from '@hero/graphql';
 import { error, fail } from '@sveltejs/kit';
 import type { Done, FailedWith } from '#lib/components/admin/types.ts';
+import { money } from '#lib/components/admin/util.ts';
 import { monthParam, StatementFields } from '#lib/components/statements/statement.ts';
 import {
   adminGql,
@@ -35,6 +36,10 @@ const USER = graphql(
         email
         displayName
         forgeId
+        status
+        suspendedAt
+        suspendedReason
+        deletedAt
         vmQuota
         vmQuotaPeriodEnd
         autoRenew
@@ -142,6 +147,57 @@ const RESEND_INVITATION = graphql(
   `,
   [ErrorFields],
 );
+
+const SUSPEND = graphql(
+  `
+    mutation AdminSuspendUser($userId: ID!, $reason: String!, $releaseVms: Boolean) {
+      suspendUser(userId: $userId, reason: $reason, releaseVms: $releaseVms) {
+        __typename
+        ...ErrorFields
+        ... on SuspendUserSuccess {
+          payload {
+            sessionsEnded
+            allocationsReleased
+          }
+        }
+      }
+    }
+  `,
+  [ErrorFields],
+);
+
+const UNSUSPEND = graphql(
+  `
+    mutation AdminUnsuspendUser($userId: ID!) {
+      unsuspendUser(userId: $userId) {
+        __typename
+        ...ErrorFields
+      }
+    }
+  `,
+  [ErrorFields],
+);
+
+const DELETE_USER = graphql(
+  `
+    mutation AdminDeleteUser($userId: ID!, $confirmEmail: String!, $force: Boolean) {
+      deleteUser(userId: $userId, confirmEmail: $confirmEmail, force: $force) {
+        __typename
+        ...ErrorFields
+        ... on DeleteUserSuccess {
+          payload {
+            allocationsReleased
+            balanceCents
+            currency
+          }
+        }
+      }
+    }
+  `,
+  [ErrorFields],
+);
+
+const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
 
 const USER_STATEMENT = graphql(
   `
@@ -320,6 +376,109 @@ export const actions: Actions = {
     } catch (err) {
       return fail(503, { revokeSessions: failedFrom(err) });
     }
+  },
+
+  suspend: async (event) => {
+    const form = await event.request.formData();
+    // Kept as typed, for the form sent back to be corrected.
+    const values = {
+      reason: field(form, 'reason'),
+      releaseVms: field(form, 'releaseVms') === 'on' ? 'on' : '',
+    };
+    const releaseVms = values.releaseVms === 'on';
+    if (!values.reason.trim())
+      return fail(400, {
+        suspend: {
+          ...badInput('Please say why.', [
+            { path: 'reason', message: 'say why (it is kept with the account and sent to the user).' },
+          ]),
+          values,
+        } satisfies FailedWith<typeof values>,
+      });
+    let result: ResultOf<typeof SUSPEND>['suspendUser'];
+    try {
+      ({ suspendUser: result } = await adminGql(event, SUSPEND, {
+        userId: event.params.id,
+        reason: values.reason,
+        releaseVms,
+      }));
+    } catch (err) {
+      return fail(503, { suspend: { ...failedFrom(err), values } satisfies FailedWith<typeof values> });
+    }
+    if (result.__typename === 'SuspendUserSuccess') {
+      const { sessionsEnded, allocationsReleased } = result.payload;
+      return {
+        suspend: {
+          ok: true,
+          message: `Suspended: ${plural(sessionsEnded, 'session')} ended${releaseVms ? `, ${plural(allocationsReleased, 'VM')} released` : ''}.`,
+        } satisfies Done,
+      };
+    }
+    return fail(400, {
+      suspend: { ...failedFromUnion(readFragment(ErrorFields, result)), values } satisfies FailedWith<
+        typeof values
+      >,
+    });
+  },
+
+  unsuspend: async (event) => {
+    let result: ResultOf<typeof UNSUSPEND>['unsuspendUser'];
+    try {
+      ({ unsuspendUser: result } = await adminGql(event, UNSUSPEND, { userId: event.params.id }));
+    } catch (err) {
+      return fail(503, { unsuspend: failedFrom(err) });
+    }
+    if (result.__typename === 'UnsuspendUserSuccess')
+      return {
+        unsuspend: {
+          ok: true,
+          message: 'The suspension is lifted: the user can sign in again.',
+        } satisfies Done,
+      };
+    return fail(400, { unsuspend: failedFromUnion(readFragment(ErrorFields, result)) });
+  },
+
+  delete: async (event) => {
+    const form = await event.request.formData();
+    const values = {
+      confirmEmail: field(form, 'confirmEmail'),
+      force: field(form, 'force') === 'on' ? 'on' : '',
+    };
+    if (!values.confirmEmail.trim())
+      return fail(400, {
+        delete: {
+          ...badInput('Type the email to confirm.', [
+            { path: 'confirmEmail', message: "type the user's email to confirm." },
+          ]),
+          values,
+        } satisfies FailedWith<typeof values>,
+      });
+    let result: ResultOf<typeof DELETE_USER>['deleteUser'];
+    try {
+      ({ deleteUser: result } = await adminGql(event, DELETE_USER, {
+        userId: event.params.id,
+        confirmEmail: values.confirmEmail,
+        force: values.force === 'on',
+      }));
+    } catch (err) {
+      return fail(503, { delete: { ...failedFrom(err), values } satisfies FailedWith<typeof values> });
+    }
+    if (result.__typename === 'DeleteUserSuccess') {
+      const { allocationsReleased, balanceCents, currency } = result.payload;
+      const kept =
+        balanceCents === 0 ? '' : ` Its ledger keeps the balance of ${money(balanceCents, currency)}.`;
+      return {
+        delete: {
+          ok: true,
+          message: `The account was deleted: personal data erased, ${plural(allocationsReleased, 'VM')} released.${kept}`,
+        } satisfies Done,
+      };
+    }
+    return fail(400, {
+      delete: { ...failedFromUnion(readFragment(ErrorFields, result)), values } satisfies FailedWith<
+        typeof values
+      >,
+    });
   },
 
   resendInvitation: async (event) => {
