@@ -40,15 +40,17 @@ const rowText = (id: string) =>
   db.query<{ t: string }>('select row_to_json(a)::text as t from audit_log a where request_id = $1', [id]);
 const UNKNOWN_ID = '00000000-0000-4000-8000-000000000000';
 
-/** Every admin-scoped mutation (scope-auth `authScopes: { admin: true }`), from the schema itself. */
+const ADMIN_RIGHTS = ['adminRead', 'operate', 'billing', 'owner'];
+
+/** Every admin-scoped mutation (scope-auth asks for an operator right), from the schema itself. */
 function adminMutations(): string[] {
   const fields = schema.getMutationType()?.getFields() ?? {};
   return Object.values(fields)
-    .filter(
-      (f) =>
-        (f.extensions as { pothosOptions?: { authScopes?: { admin?: boolean } } }).pothosOptions?.authScopes
-          ?.admin === true,
-    )
+    .filter((f) => {
+      const scopes = (f.extensions as { pothosOptions?: { authScopes?: Record<string, unknown> } })
+        .pothosOptions?.authScopes;
+      return ADMIN_RIGHTS.some((right) => scopes?.[right] === true);
+    })
     .map((f) => f.name)
     .sort();
 }
@@ -58,6 +60,8 @@ const ARGS: Record<string, string> = {
   adjustBalance: `(input: { userId: "${UNKNOWN_ID}", amountCents: 100, note: "audit" })`,
   aggregateNow: '',
   autoReleaseNow: '',
+  changeOperatorPassword: '(input: { currentPassword: "audited current", newPassword: "audited new one" })',
+  createOperator: '(input: { email: "EMAIL", role: VIEWER })',
   createUser: '(input: { email: "EMAIL", displayName: "Audited" })',
   createUserApiToken: `(userId: "${UNKNOWN_ID}", name: "audit")`,
   deleteUser: `(userId: "${UNKNOWN_ID}", confirmEmail: "gone@example.org")`,
@@ -67,9 +71,11 @@ const ARGS: Record<string, string> = {
   refreshPool: '(input: { vms: [] })',
   refundPayment: `(input: { paymentId: "${UNKNOWN_ID}" })`,
   releaseAllocation: `(id: "${UNKNOWN_ID}")`,
+  removeOperator: `(id: "${UNKNOWN_ID}")`,
   resendInvitation: `(userId: "${UNKNOWN_ID}")`,
   revokeUserApiToken: `(userId: "${UNKNOWN_ID}", id: "${UNKNOWN_ID}")`,
   revokeUserSessions: `(userId: "${UNKNOWN_ID}")`,
+  setOperatorRole: `(id: "${UNKNOWN_ID}", role: VIEWER)`,
   setUserQuota: `(userId: "${UNKNOWN_ID}", vmQuota: 1)`,
   suspendUser: `(userId: "${UNKNOWN_ID}", reason: "audit")`,
   unsuspendUser: `(userId: "${UNKNOWN_ID}")`,
@@ -104,7 +110,7 @@ describe('audit log', () => {
         expect(row).toMatchObject({ action: name, actor_kind: kind, request_id: id });
         expect(row?.client_ip).toBeTruthy();
         if (credential === 'secret') {
-          expect(row?.role).toBe('admin');
+          expect(row?.role).toBe('owner');
           const answered =
             res.errors?.[0]?.extensions?.code ??
             (res.data?.[name]?.__typename?.endsWith('Error') ? 'error' : 'ok');
@@ -128,7 +134,7 @@ describe('audit log', () => {
       { authorization: `Bearer ${token}`, 'x-request-id': id },
     );
     const [row] = await rowsOf(id);
-    expect(row).toMatchObject({ actor_kind: 'admin-session', role: 'admin', outcome: 'ok' });
+    expect(row).toMatchObject({ actor_kind: 'admin-session', role: 'owner', outcome: 'ok' });
     expect(row?.actor_id).toMatch(/^[0-9a-f-]{36}$/);
     expect((await rowText(id))[0]?.t).not.toContain(token);
   });

@@ -289,6 +289,57 @@ describe('hero-admin users suspend, unsuspend, delete', () => {
   });
 });
 
+describe('hero-admin operators', () => {
+  it('the admin secret adds the first owner; set-role and remove refuse to leave no owner', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'hero-cli-operators-'));
+    try {
+      const passwordFile = path.join(dir, 'password');
+      await writeFile(passwordFile, 'correct horse battery\n');
+      const email = `owner-${Date.now()}@example.org`;
+      const added = await cli([
+        'operators',
+        'add',
+        '--email',
+        email,
+        '--role',
+        'owner',
+        '--password-file',
+        passwordFile,
+        '--json',
+      ]);
+      expect(added.code, added.stderr).toBe(0);
+      const owner = JSON.parse(added.stdout) as { id: string; email: string; role: string };
+      expect(owner).toMatchObject({ email, role: 'OWNER' });
+
+      const listed = await cli(['operators', 'list']);
+      expect(listed.code).toBe(0);
+      expect(listed.stdout).toMatch(new RegExp(`${owner.id} +${email} +owner +password`));
+
+      const demoted = await cli(['operators', 'set-role', '--operator', owner.id, '--role', 'viewer']);
+      expect(demoted.code).toBe(1);
+      expect(demoted.stderr).toContain('LAST_OWNER');
+      const removed = await cli(['operators', 'remove', '--operator', owner.id]);
+      expect(removed.stderr).toContain('LAST_OWNER');
+
+      const second = await cli([
+        'operators',
+        'add',
+        '--email',
+        `second-${email}`,
+        '--role',
+        'owner',
+        '--json',
+      ]);
+      expect(second.code, second.stderr).toBe(0);
+      const ok = await cli(['operators', 'remove', '--operator', owner.id]);
+      expect(ok.code, ok.stderr).toBe(0);
+      expect(ok.stdout).toBe(`removed ${email}\n`);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('hero-admin allocations list', () => {
   it('lists ACTIVE allocations with --status ACTIVE, filters by user, follows --limit', async () => {
     const holder = await createUser(api);

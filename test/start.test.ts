@@ -316,8 +316,9 @@ describe('npm start (scripts/start.ts)', () => {
       const page = await context.newPage();
       const pageErrors = collectPageErrors(page);
       await page.goto('/admin/login');
+      await page.getByText('Sign in with the admin secret (break-glass)').click();
       await page.getByLabel('Admin secret').fill(secret);
-      await page.getByRole('button', { name: 'Sign in' }).click();
+      await page.getByRole('button', { name: 'Sign in with the secret' }).click();
       await page.waitForURL((url) => url.pathname === '/admin', { timeout: 15_000 });
       await page.goto('/admin/pool');
       await page

@@ -28,6 +28,26 @@ describe('api configuration', () => {
     ).toMatchObject({ OIDC_ISSUER_URL: 'https://forge.example.com/', OIDC_CLIENT_ID: 'hero' });
   });
 
+  it('reads OIDC_ROLE_MAP as claim values to roles, with OIDC_ROLE_CLAIM', () => {
+    const oidc = { ...base, OIDC_ISSUER_URL: 'https://forge.example.com/', OIDC_CLIENT_ID: 'hero' };
+    expect(
+      loadApiConfig({
+        ...oidc,
+        OIDC_ROLE_CLAIM: 'groups',
+        OIDC_ROLE_MAP: '{"hero-admins":"owner","ops":"viewer"}',
+      }),
+    ).toMatchObject({ OIDC_ROLE_CLAIM: 'groups', OIDC_ROLE_MAP: { 'hero-admins': 'owner', ops: 'viewer' } });
+    expect(
+      problems({ ...oidc, OIDC_ROLE_CLAIM: 'groups', OIDC_ROLE_MAP: '{"x":"king"}' }).join('\n'),
+    ).toContain('must map claim values to roles');
+    expect(problems({ ...oidc, OIDC_ROLE_CLAIM: 'groups', OIDC_ROLE_MAP: 'not json' }).join('\n')).toContain(
+      'must be a JSON object',
+    );
+    expect(problems({ ...oidc, OIDC_ROLE_CLAIM: 'groups' }).join('\n')).toContain(
+      'OIDC_ROLE_CLAIM and OIDC_ROLE_MAP go together',
+    );
+  });
+
   it('applies defaults', () => {
     const config = loadApiConfig(base);
     expect(config).toMatchObject({

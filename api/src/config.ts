@@ -14,6 +14,7 @@ import {
 } from '@hero/core/lib/env';
 import { describedUsageSourceEnv } from '@hero/core/lib/usage-source-env';
 import { mailEnv } from '@hero/core/mail/mail-env';
+import { OPERATOR_ROLES } from '@hero/core/operators/roles';
 import { aggregateBatchSizeEnv } from '@hero/core/usage/batch-size';
 import { checkUsageSource, USAGE_SOURCE_SECRETS } from '@hero/core/usage/sources/source-config';
 import { parseSignupTrial } from '@hero/core/users/signup-trial';
@@ -267,6 +268,39 @@ export const apiConfigSchema = z
       .min(1)
       .optional()
       .describe("with `OIDC_ISSUER_URL`: the web's OAuth client id, the audience every ID token must name"),
+    OIDC_ROLE_CLAIM: z
+      .string()
+      .trim()
+      .min(1)
+      .optional()
+      .describe(
+        'with `OIDC_ISSUER_URL`: the ID token claim that makes someone an operator, a string or a list of strings (e.g. `groups`; the issuer must put it in the ID token). With `OIDC_ROLE_MAP`. Unset: nobody becomes an operator through the forge (`operatorSignInWithOidc` is refused)',
+      ),
+    OIDC_ROLE_MAP: z
+      .string()
+      .optional()
+      .transform((text, ctx) => {
+        if (text === undefined) return {};
+        let parsed: unknown;
+        try {
+          parsed = JSON.parse(text);
+        } catch {
+          ctx.addIssue({ code: 'custom', message: 'must be a JSON object such as {"hero-admins":"owner"}' });
+          return z.NEVER;
+        }
+        const map = z.record(z.string().min(1), z.enum(OPERATOR_ROLES)).safeParse(parsed);
+        if (!map.success) {
+          ctx.addIssue({
+            code: 'custom',
+            message: `must map claim values to roles (${OPERATOR_ROLES.join(', ')}), e.g. {"hero-admins":"owner","hero-support":"operator"}`,
+          });
+          return z.NEVER;
+        }
+        return map.data;
+      })
+      .describe(
+        'with `OIDC_ROLE_CLAIM`: a JSON object from claim values (e.g. group names) to operator roles, `{"hero-admins":"owner","hero-support":"operator","hero-billing":"billing","hero-readers":"viewer"}`. A person with several mapped values gets the role with the most rights (owner, operator, billing, viewer in that order); the forge decides the role again at every operator sign-in',
+      ),
     PASSWORD_RESET_RATE_LIMIT_EMAIL: z.coerce
       .number()
       .int()
@@ -315,6 +349,12 @@ export const apiConfigSchema = z
     checkPoolSource(config, ctx);
     checkUsageSource(config, ctx);
     checkPlanCatalogEnv(config, ctx);
+    if ((config.OIDC_ROLE_CLAIM === undefined) !== (Object.keys(config.OIDC_ROLE_MAP).length === 0))
+      ctx.addIssue({
+        code: 'custom',
+        message: 'OIDC_ROLE_CLAIM and OIDC_ROLE_MAP go together: set both or neither',
+        path: [config.OIDC_ROLE_CLAIM === undefined ? 'OIDC_ROLE_CLAIM' : 'OIDC_ROLE_MAP'],
+      });
     if ((config.OIDC_ISSUER_URL === undefined) !== (config.OIDC_CLIENT_ID === undefined))
       ctx.addIssue({
         code: 'custom',

@@ -134,7 +134,12 @@ async function main(): Promise<void> {
       trustedProxies: config.TRUSTED_PROXIES,
       oidc:
         config.OIDC_ISSUER_URL && config.OIDC_CLIENT_ID
-          ? { issuer: config.OIDC_ISSUER_URL, clientId: config.OIDC_CLIENT_ID }
+          ? {
+              issuer: config.OIDC_ISSUER_URL,
+              clientId: config.OIDC_CLIENT_ID,
+              roleClaim: config.OIDC_ROLE_CLAIM ?? null,
+              roleMap: config.OIDC_ROLE_MAP,
+            }
           : null,
       passwordReset: {
         webUrl: config.WEB_PUBLIC_URL,

@@ -40,6 +40,8 @@ export const ERROR_CODES = [
   'BALANCE_NOT_ZERO',
   'EMAIL_NOT_VERIFIED',
   'EMAIL_LINK_INVALID',
+  'OPERATOR_EXISTS',
+  'LAST_OWNER',
 ] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];
 
@@ -163,6 +165,20 @@ export class UnauthenticatedError extends DomainError {
 export class ForbiddenError extends DomainError {
   readonly code = 'FORBIDDEN';
   override readonly httpStatus = 403;
+}
+
+/**
+ * A valid admin credential whose role lacks the right: FORBIDDEN too, but the session stays
+ * good (the web keeps it, unlike a revoked or outdated one). `role` reaches the caller in the
+ * error's extensions.
+ */
+export class RoleForbiddenError extends ForbiddenError {
+  constructor(
+    readonly role: string,
+    readonly needs: readonly string[],
+  ) {
+    super(`The role ${role} may not do this: it needs ${needs.join(' or ')}`);
+  }
 }
 
 /** No database connection came free in time: the api is overloaded; retry shortly (HTTP 503). */
@@ -414,5 +430,21 @@ export class EmailLinkInvalidError extends DomainError {
   readonly code = 'EMAIL_LINK_INVALID';
   constructor() {
     super('This email link is invalid, used already or expired: ask for a new one');
+  }
+}
+
+/** An operator with this email exists already. */
+export class OperatorExistsError extends DomainError {
+  readonly code = 'OPERATOR_EXISTS';
+  constructor() {
+    super('An operator with this email exists already');
+  }
+}
+
+/** The change would leave no owner: someone must always be able to manage operators. */
+export class LastOwnerError extends DomainError {
+  readonly code = 'LAST_OWNER';
+  constructor() {
+    super('This is the last owner: make another operator owner first');
   }
 }

@@ -12,6 +12,8 @@ export interface OidcTestAccount {
   email: string;
   emailVerified: boolean;
   name: string;
+  /** The `groups` claim (scope `groups`, as Forgejo names it). */
+  groups?: string[];
 }
 
 export interface TestOidcProvider {
@@ -46,6 +48,7 @@ export async function startOidcProvider(options: { redirectUri: string }): Promi
       openid: ['sub'],
       email: ['email', 'email_verified'],
       profile: ['name', 'preferred_username'],
+      groups: ['groups'],
     },
     // The ID token carries the claims itself, as Forgejo's does (no userinfo call needed).
     conformIdTokenClaims: false,
@@ -63,6 +66,7 @@ export async function startOidcProvider(options: { redirectUri: string }): Promi
           email_verified: account.emailVerified,
           name: account.name,
           preferred_username: id,
+          ...(account.groups ? { groups: account.groups } : {}),
         }),
       };
     },

@@ -38,6 +38,7 @@ export const ADMIN_PAGES = [
   '/admin/aggregator',
   '/admin/jobs',
   '/admin/audit',
+  '/admin/operators',
 ] as const;
 
 /** The default pool: one VM with a cockpit link, one without (allocated in id order). */

@@ -99,8 +99,10 @@ describe('admin UI in the browser', () => {
     try {
       await page.goto('/admin/login');
       await settled(page);
+      // The secret is break-glass: behind a disclosure under the operators' email/password form.
+      await page.getByText('Sign in with the admin secret (break-glass)').click();
       await page.getByLabel('Admin secret').fill(`${stack.api.adminSecret}-wrong`);
-      await page.getByRole('button', { name: 'Sign in' }).click();
+      await page.getByRole('button', { name: 'Sign in with the secret' }).click();
       const alert = page.getByRole('alert');
       await alert.waitFor({ timeout: 10_000 });
       expect((await alert.textContent())?.trim()).not.toBe('');
@@ -110,7 +112,7 @@ describe('admin UI in the browser', () => {
       expect(await page.content()).not.toContain(stack.api.adminSecret);
 
       await page.getByLabel('Admin secret').fill(stack.api.adminSecret);
-      await page.getByRole('button', { name: 'Sign in' }).click();
+      await page.getByRole('button', { name: 'Sign in with the secret' }).click();
       await page.waitForURL((url) => url.pathname === '/admin', { timeout: 10_000 });
       await settled(page);
       expect(await page.locator('h1').count()).toBeGreaterThan(0);

@@ -78,8 +78,9 @@ describe('invitations', () => {
     try {
       await page.goto('/admin/login');
       await settled(page);
+      await page.getByText('Sign in with the admin secret (break-glass)').click();
       await page.getByLabel('Admin secret').fill(stack.api.adminSecret);
-      await page.getByRole('button', { name: 'Sign in' }).click();
+      await page.getByRole('button', { name: 'Sign in with the secret' }).click();
       await page.waitForURL((url) => url.pathname === '/admin', { timeout: 15_000 });
       await page.goto('/admin/users');
       await settled(page);
@@ -185,8 +186,9 @@ describe('sending an invitation again', () => {
     try {
       await page.goto('/admin/login');
       await settled(page);
+      await page.getByText('Sign in with the admin secret (break-glass)').click();
       await page.getByLabel('Admin secret').fill(stack.api.adminSecret);
-      await page.getByRole('button', { name: 'Sign in' }).click();
+      await page.getByRole('button', { name: 'Sign in with the secret' }).click();
       await page.waitForURL((url) => url.pathname === '/admin', { timeout: 15_000 });
       await page.goto(`/admin/users/${result.payload.user.id}`);
       await settled(page);

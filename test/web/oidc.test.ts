@@ -29,13 +29,19 @@ beforeAll(async () => {
   provider = await startOidcProvider({ redirectUri: `http://127.0.0.1:${webPort}/signin/oidc/callback` });
   [stack, browser] = await Promise.all([
     startStack({
-      apiEnv: { OIDC_ISSUER_URL: provider.issuer, OIDC_CLIENT_ID: provider.clientId },
+      apiEnv: {
+        OIDC_ISSUER_URL: provider.issuer,
+        OIDC_CLIENT_ID: provider.clientId,
+        OIDC_ROLE_CLAIM: 'groups',
+        OIDC_ROLE_MAP: JSON.stringify({ 'hero-billing': 'billing' }),
+      },
       webEnv: {
         WEB_PORT: String(webPort),
         OIDC_ISSUER_URL: provider.issuer,
         OIDC_CLIENT_ID: provider.clientId,
         OIDC_CLIENT_SECRET: provider.clientSecret,
         OIDC_LABEL: LABEL,
+        OIDC_OPERATOR_SCOPES: 'groups',
       },
     }),
     launchBrowser(),
@@ -138,6 +144,38 @@ const usersWithForgeId = (forgeId: string) =>
   stack.db.query<{ id: string; email: string }>('select id, email from users where forge_id = $1', [forgeId]);
 
 describe('sign in with the forge (OIDC)', () => {
+  it('an operator mapped by claim signs in on the admin login with the role; no user is made', async () => {
+    const login = `forge-operator-${tag()}`;
+    const email = `${login}@example.org`;
+    provider.addAccount(login, {
+      email,
+      emailVerified: true,
+      name: 'Forge Operator',
+      groups: ['staff', 'hero-billing'],
+    });
+    const context = await freshContext();
+    try {
+      const page = await context.newPage();
+      await page.goto(`${stack.url}/admin/login`);
+      await page.getByRole('link', { name: LABEL }).click();
+      await page.waitForURL((url) => url.href.startsWith(provider.issuer), { timeout: 15_000 });
+      await page.locator('input[name="login"]').fill(login);
+      await page.locator('input[name="password"]').fill('any password');
+      await page.getByRole('button', { name: 'Sign-in' }).click();
+      await page.getByRole('button', { name: 'Continue' }).click();
+      await page.waitForURL((url) => url.origin === stack.url && url.pathname === '/admin', {
+        timeout: 15_000,
+      });
+      expect(await page.getByTestId('admin-who').textContent()).toContain(`${email} · billing`);
+    } finally {
+      await context.close();
+    }
+    expect(await stack.db.query('select role, forge_id from operator where email = $1', [email])).toEqual([
+      { role: 'billing', forge_id: `${provider.issuer}#${login}` },
+    ]);
+    expect(await stack.db.query('select id from users where email = $1', [email])).toHaveLength(0);
+  }, 60_000);
+
   it('the first login creates the user with forgeId; the second reuses it', async () => {
     const { login, email } = newAccount();
     await loginThroughForge(login);

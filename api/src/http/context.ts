@@ -2,13 +2,14 @@ import type { IncomingMessage } from 'node:http';
 import { userIdForApiToken } from '@hero/core/auth/api-tokens';
 import type { OidcSettings } from '@hero/core/auth/oidc';
 import type { AuthSettings, ClientInfo, SignupMode } from '@hero/core/auth/sessions';
-import { findLiveSession } from '@hero/core/auth/sessions';
+import { findLiveSession, type SessionOperator } from '@hero/core/auth/sessions';
 import { hashToken, secretsEqual, tokenKind } from '@hero/core/auth/tokens';
 import type { TopUpCheckout } from '@hero/core/billing/checkout';
 import type { CreditPolicy } from '@hero/core/billing/credit-policy';
 import type { PlanCatalog } from '@hero/core/billing/plans';
 import type { Logger } from '@hero/core/lib/logger';
 import type { Mailer } from '@hero/core/mail/mailer';
+import type { OperatorRole } from '@hero/core/operators/roles';
 import type { Provisioner } from '@hero/core/provisioners/provisioner';
 import type { ForgeLinks } from '@hero/core/usage/sources/source-config';
 import type { UsageSource } from '@hero/core/usage/sources/usage-source';
@@ -73,6 +74,11 @@ export interface Context {
   admin: CredentialState;
   /** How the admin credential came: the x-admin-secret header, or an admin session token. */
   adminVia: 'secret' | 'session' | null;
+  /** The operator whose session the bearer token names; null for the admin secret (break-glass). */
+  operator: SessionOperator | null;
+  /** The role the admin credential acts with: the operator's, or `owner` for the admin secret
+   * and its sessions (break-glass); null without a valid admin credential. */
+  adminRole: OperatorRole | null;
   user: AuthenticatedUser | null;
   userCredential: CredentialState;
   /** The live session the bearer token names (user or admin), for signOut. */
@@ -125,6 +131,7 @@ export async function createContext(
   let user: AuthenticatedUser | null = null;
   let userCredential: CredentialState = 'missing';
   let sessionId: string | null = null;
+  let operator: SessionOperator | null = null;
   const authorization = request.headers.get('authorization');
   // HTTP Basic is GraphiQL's browser sign-in (introspection only, see graphql-hardening.ts), not a user credential.
   if (authorization && !/^Basic\s/i.test(authorization)) {
@@ -141,6 +148,7 @@ export async function createContext(
         userCredential = user ? 'valid' : 'invalid';
       } else if (session?.kind === 'ADMIN') {
         sessionId = session.id;
+        operator = session.operator;
         admin = 'valid';
         adminVia = 'session';
       } else if (admin !== 'valid') {
@@ -165,6 +173,8 @@ export async function createContext(
     topUp: deps.topUp,
     admin,
     adminVia,
+    operator,
+    adminRole: admin !== 'valid' ? null : (operator?.role ?? 'owner'),
     user,
     userCredential,
     sessionId,

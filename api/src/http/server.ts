@@ -9,6 +9,7 @@ import {
   DatabaseBusyError,
   DatabaseConnectionLostError,
   DomainError,
+  RoleForbiddenError,
   ValidationError,
 } from '@hero/core/errors';
 import type { Logger } from '@hero/core/lib/logger';
@@ -118,6 +119,8 @@ function toGraphQLError(error: unknown, message: string): Error {
         code: original.code,
         // Outside a result union, the problems (with their paths) still reach the caller.
         ...(original instanceof ValidationError ? { problems: original.problems } : {}),
+        // A role without the right, as opposed to a credential that is no good (admin UI keeps the session).
+        ...(original instanceof RoleForbiddenError ? { role: original.role } : {}),
         http: { status: original.httpStatus },
       },
     });

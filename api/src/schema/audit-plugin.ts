@@ -1,4 +1,5 @@
 import { type AuditActorKind, type AuditEntry, recordAudit } from '@hero/core/audit/audit-log';
+import { ADMIN_RIGHTS, type AdminRight } from '@hero/core/operators/roles';
 import SchemaBuilder, { BasePlugin, type PothosOutputFieldConfig, type SchemaTypes } from '@pothos/core';
 import type { GraphQLFieldResolver } from 'graphql';
 import type { Context } from '../http/context.ts';
@@ -11,6 +12,8 @@ import type { Context } from '../http/context.ts';
 export const AUDITED_SECURITY_MUTATIONS: Record<string, { failed: string; success: boolean }> = {
   signIn: { failed: 'auth.sign_in_failed', success: false },
   adminSignIn: { failed: 'auth.sign_in_failed', success: true },
+  operatorSignIn: { failed: 'auth.sign_in_failed', success: true },
+  operatorSignInWithOidc: { failed: 'auth.sign_in_failed', success: true },
   requestPasswordReset: { failed: 'requestPasswordReset', success: true },
   resetPassword: { failed: 'resetPassword', success: true },
   changePassword: { failed: 'changePassword', success: true },
@@ -23,6 +26,7 @@ const TARGET_ARGS: Record<string, string> = {
   userId: 'user',
   paymentId: 'payment',
   allocationId: 'allocation',
+  operatorId: 'operator',
 };
 /** Outcomes that say the database is out of reach. */
 const DATABASE_DOWN = new Set(['DATABASE_BUSY', 'DATABASE_UNAVAILABLE']);
@@ -30,19 +34,35 @@ const DATABASE_DOWN = new Set(['DATABASE_BUSY', 'DATABASE_UNAVAILABLE']);
 const ID_TARGETS: Record<string, string> = {
   extendAllocation: 'allocation',
   releaseAllocation: 'allocation',
+  setOperatorRole: 'operator',
+  removeOperator: 'operator',
 };
 
-/** The admin-scoped (`authScopes: { admin: true }`) mutation fields are audited. */
-export function isAdminScoped(fieldConfig: { pothosOptions: object }): boolean {
+/**
+ * The admin rights (operators/roles.ts) a field's `authScopes` asks for, any of which admits a
+ * caller; empty for a field that is not an admin field.
+ */
+export function adminRightsOf(fieldConfig: { pothosOptions: object }): AdminRight[] {
   const scopes = (fieldConfig.pothosOptions as { authScopes?: unknown }).authScopes;
-  return typeof scopes === 'object' && scopes !== null && (scopes as { admin?: unknown }).admin === true;
+  if (typeof scopes !== 'object' || scopes === null) return [];
+  return ADMIN_RIGHTS.filter((right) => (scopes as Record<string, unknown>)[right] === true);
 }
 
-function actorOf(ctx: Context): Pick<AuditEntry, 'actorKind' | 'actorId' | 'role'> {
-  if (ctx.admin === 'valid')
+/** The admin-scoped mutation fields (any admin right) are audited. */
+export function isAdminScoped(fieldConfig: { pothosOptions: object }): boolean {
+  return adminRightsOf(fieldConfig).length > 0;
+}
+
+/** The admin secret, and sessions opened with it, act as break-glass owner. */
+const BREAK_GLASS_ROLE = 'owner';
+
+export function actorOf(ctx: Context): Pick<AuditEntry, 'actorKind' | 'actorId' | 'role'> {
+  if (ctx.admin === 'valid') {
+    if (ctx.operator) return { actorKind: 'operator', actorId: ctx.operator.id, role: ctx.operator.role };
     return ctx.adminVia === 'session'
-      ? { actorKind: 'admin-session', actorId: ctx.sessionId, role: 'admin' }
-      : { actorKind: 'admin-secret', actorId: null, role: 'admin' };
+      ? { actorKind: 'admin-session', actorId: ctx.sessionId, role: BREAK_GLASS_ROLE }
+      : { actorKind: 'admin-secret', actorId: null, role: BREAK_GLASS_ROLE };
+  }
   if (ctx.user) return { actorKind: 'user', actorId: ctx.user.id, role: null };
   return { actorKind: 'anonymous' satisfies AuditActorKind, actorId: null, role: null };
 }
@@ -75,9 +95,12 @@ function targetOf(field: string, args: Record<string, unknown>, result: unknown)
       if (typeof value === 'string') return { targetType: type, targetId: value };
     }
   }
-  // createUser: the user it made.
+  // createUser: the user it made; createOperator: the operator.
   const made = (result as { user?: { id?: unknown } } | null)?.user?.id;
   if (typeof made === 'string') return { targetType: 'user', targetId: made };
+  const operator = (result as { id?: unknown } | null)?.id;
+  if (field === 'createOperator' && typeof operator === 'string')
+    return { targetType: 'operator', targetId: operator };
   return { targetType: null, targetId: null };
 }
 
@@ -118,12 +141,20 @@ export class AuditPlugin<Types extends SchemaTypes> extends BasePlugin<Types> {
           else if (!security.success) action = null;
           // A successful adminSignIn is a use of the admin secret.
           if (field === 'adminSignIn' && outcome === 'ok')
-            actor = { actorKind: 'admin-secret', actorId: null, role: 'admin' };
+            actor = { actorKind: 'admin-secret', actorId: null, role: BREAK_GLASS_ROLE };
+          // A successful operatorSignIn: the operator, by id and role.
+          const signedIn = (result as { operator?: { id: string; role: string } } | null)?.operator;
+          if (field.startsWith('operatorSignIn') && outcome === 'ok' && signedIn)
+            actor = { actorKind: 'operator', actorId: signedIn.id, role: signedIn.role };
         }
         if (action) {
+          const sessionId =
+            field === 'adminSignIn'
+              ? (result as { id?: string } | null)?.id
+              : (result as { session?: { id?: string } } | null)?.session?.id;
           const target =
-            field === 'adminSignIn' && outcome === 'ok'
-              ? { targetType: 'session', targetId: (result as { id?: string } | null)?.id ?? null }
+            (field === 'adminSignIn' || field.startsWith('operatorSignIn')) && outcome === 'ok'
+              ? { targetType: 'session', targetId: sessionId ?? null }
               : targetOf(field, args as Record<string, unknown>, outcome === 'ok' ? result : null);
           const written = recordAudit(ctx.em.fork(), {
             ...actor,

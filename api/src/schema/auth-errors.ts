@@ -1,4 +1,4 @@
-import { ForbiddenError, UnauthenticatedError } from '@hero/core/errors';
+import { ForbiddenError, RoleForbiddenError, UnauthenticatedError } from '@hero/core/errors';
 import { type AuthFailure, AuthScopeFailureType } from '@pothos/plugin-scope-auth';
 import type { Context } from '../http/context.ts';
 
@@ -14,14 +14,22 @@ function scopesOf(failure: AuthFailure): string[] {
   }
 }
 
+const ADMIN_SCOPES = new Set(['adminRead', 'operate', 'billing', 'owner']);
+
 /**
+ * A valid admin credential whose role lacks the right: FORBIDDEN (403), naming the role.
  * Missing credentials: UNAUTHENTICATED (401). A wrong admin secret, or an admin session that is
  * expired, revoked or was opened with another admin secret: FORBIDDEN (403). An unknown bearer
  * token: UNAUTHENTICATED (401), as a token that is not ours proves nothing.
  */
 export function authFailureError(ctx: Context, failure: AuthFailure): Error {
   const scopes = scopesOf(failure);
-  if (scopes.includes('admin')) {
+  const adminScopes = scopes.filter((s) => ADMIN_SCOPES.has(s));
+  if (adminScopes.length > 0) {
+    if (ctx.admin === 'valid') {
+      const needs = adminScopes.filter((s) => s !== 'adminRead');
+      return new RoleForbiddenError(ctx.adminRole ?? 'none', needs.length > 0 ? needs : ['an operator role']);
+    }
     if (ctx.admin === 'invalid')
       return new ForbiddenError(
         ctx.adminVia === 'session'

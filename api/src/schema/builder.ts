@@ -1,3 +1,4 @@
+import { roleHas } from '@hero/core/operators/roles';
 import SchemaBuilder from '@pothos/core';
 import ErrorsPlugin from '@pothos/plugin-errors';
 import RelayPlugin from '@pothos/plugin-relay';
@@ -9,8 +10,19 @@ import { textInputPluginName } from './text-input-plugin.ts';
 
 export const builder = new SchemaBuilder<{
   Context: Context;
-  /** session: the bearer token names a live sign-in session (user or admin). */
-  AuthScopes: { admin: boolean; user: boolean; session: boolean };
+  /**
+   * Admin rights (operators/roles.ts): adminRead for any operator role, operate, billing,
+   * owner; the admin secret acts as owner. session: the bearer token names a live sign-in
+   * session (user or admin).
+   */
+  AuthScopes: {
+    adminRead: boolean;
+    operate: boolean;
+    billing: boolean;
+    owner: boolean;
+    user: boolean;
+    session: boolean;
+  };
   Scalars: {
     DateTime: { Input: Date; Output: Date };
     JSON: { Input: unknown; Output: unknown };
@@ -26,7 +38,10 @@ export const builder = new SchemaBuilder<{
   defaultInputFieldRequiredness: true,
   scopeAuth: {
     authScopes: (ctx) => ({
-      admin: ctx.admin === 'valid',
+      adminRead: roleHas(ctx.adminRole, 'adminRead'),
+      operate: roleHas(ctx.adminRole, 'operate'),
+      billing: roleHas(ctx.adminRole, 'billing'),
+      owner: roleHas(ctx.adminRole, 'owner'),
       user: ctx.user !== null,
       session: ctx.sessionId !== null,
     }),

@@ -25,6 +25,7 @@ import './types/plan-status.ts';
 import './types/email-preferences.ts';
 import './types/top-up.ts';
 import './types/audit-log.ts';
+import './types/operator.ts';
 
 builder.queryType({});
 builder.mutationType({});

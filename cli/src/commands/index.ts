@@ -4,6 +4,7 @@ import { allocationsExtend, allocationsList } from './allocations.ts';
 import { auditList } from './audit.ts';
 import { autoRelease } from './auto-release.ts';
 import { jobsList } from './jobs.ts';
+import { operatorsAdd, operatorsList, operatorsRemove, operatorsSetRole } from './operators.ts';
 import { paymentsList, paymentsRecord, paymentsRefund } from './payments.ts';
 import { plansList } from './plans.ts';
 import { poolList, poolRefresh } from './pool.ts';
@@ -31,6 +32,10 @@ export const COMMANDS = [
   usersDelete,
   jobsList,
   auditList,
+  operatorsList,
+  operatorsAdd,
+  operatorsSetRole,
+  operatorsRemove,
   paymentsRecord,
   paymentsRefund,
   paymentsList,

@@ -2,15 +2,18 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import { execute, rows, sql } from '../db/sql.ts';
 import { auditText, redactInput } from './redact.ts';
 
-/** Who acted: the admin secret header, an admin session, a signed-in user, or nobody known. */
-export const AUDIT_ACTOR_KINDS = ['admin-secret', 'admin-session', 'user', 'anonymous'] as const;
+/**
+ * Who acted: the admin secret header, a session opened with the admin secret (break-glass), a
+ * named operator, a signed-in user, or nobody known.
+ */
+export const AUDIT_ACTOR_KINDS = ['admin-secret', 'admin-session', 'operator', 'user', 'anonymous'] as const;
 export type AuditActorKind = (typeof AUDIT_ACTOR_KINDS)[number];
 
 export interface AuditEntry {
   actorKind: AuditActorKind;
-  /** The admin session id or the user id; null for the admin secret and for anonymous callers. */
+  /** The admin session id, the operator id or the user id; null for the admin secret and for anonymous callers. */
   actorId: string | null;
-  /** 'admin' for an admin credential (the only role today); null otherwise. */
+  /** The operator role acted with ('owner' for the admin secret); null for users and anonymous callers. */
   role: string | null;
   /** The mutation's name, or a security event such as 'auth.sign_in_failed'. */
   action: string;

@@ -4,11 +4,12 @@ import { exportJWK, generateKeyPair, type JWTPayload, SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { User } from '../entities/user.entity.ts';
 import { AccountSuspendedError, EmailTakenError, InvalidCredentialsError } from '../errors.ts';
+import { createOperator, findOperator } from '../operators/operators.ts';
 import { useTestDatabase } from '../testing/database.ts';
 import { uniqueTag } from '../testing/factories.ts';
 import { deleteUser, suspendUser } from '../users/account-lifecycle.ts';
-import { type OidcSettings, signInWithOidc } from './oidc.ts';
-import { DEFAULT_AUTH_SETTINGS, signUp } from './sessions.ts';
+import { type OidcSettings, operatorSignInWithOidc, signInWithOidc } from './oidc.ts';
+import { DEFAULT_AUTH_SETTINGS, findLiveSession, signUp } from './sessions.ts';
 
 const t = useTestDatabase({ poolMax: 8 });
 
@@ -176,5 +177,71 @@ describe('signInWithOidc and email verification (SIGNUP_VERIFY_EMAIL)', () => {
   it('without verification asked for, a new account is verified whatever the issuer says', async () => {
     const { user } = await signIn(await idToken({ ...person(), email_verified: false }));
     expect(await verifiedAt(user.id)).toBeInstanceOf(Date);
+  });
+});
+
+describe('operatorSignInWithOidc', () => {
+  const operatorSignIn = (token: string, nonce = NONCE) =>
+    operatorSignInWithOidc(
+      t.em(),
+      { idToken: token, nonce },
+      {
+        oidc: {
+          ...oidc,
+          roleClaim: 'groups',
+          roleMap: { 'hero-admins': 'owner', 'hero-support': 'operator', 'hero-readers': 'viewer' },
+        },
+        settings: DEFAULT_AUTH_SETTINGS,
+        client: client(),
+      },
+    );
+
+  it('an operator mapped by claim gets the role, and the forge keeps deciding it', async () => {
+    const p = person();
+    const first = await operatorSignIn(
+      await idToken({ ...p, groups: ['staff', 'hero-support', 'hero-readers'] }),
+    );
+    expect(first.operator).toMatchObject({
+      email: p.email,
+      role: 'operator',
+      forgeId: `${oidc.issuer}#${p.sub}`,
+    });
+    expect(first.session.token).toMatch(/^ha_/);
+    expect(await findLiveSession(t.em(), first.session.token, 'any-secret')).toMatchObject({
+      kind: 'ADMIN',
+      operator: { id: first.operator.id, role: 'operator' },
+    });
+    // A single string claim works too; the next sign-in applies the forge's current groups.
+    const again = await operatorSignIn(await idToken({ ...p, groups: 'hero-admins' }));
+    expect(again.operator).toMatchObject({ id: first.operator.id, role: 'owner' });
+    // No customer account was made.
+    expect(await t.em().fork().count(User, { email: p.email })).toBe(0);
+  });
+
+  it('links an operator added by email; refuses a token without a mapped role or with a wrong nonce', async () => {
+    const p = person();
+    const added = await createOperator(t.em(), { email: p.email, role: 'billing' });
+    const signedIn = await operatorSignIn(await idToken({ ...p, groups: ['hero-readers'] }));
+    expect(signedIn.operator.id).toBe(added.id);
+    expect(await findOperator(t.em(), added.id)).toMatchObject({
+      role: 'viewer',
+      forgeId: `${oidc.issuer}#${p.sub}`,
+    });
+
+    const other = person();
+    await expect(operatorSignIn(await idToken({ ...other, groups: ['staff'] }))).rejects.toBeInstanceOf(
+      InvalidCredentialsError,
+    );
+    await expect(operatorSignIn(await idToken(other))).rejects.toBeInstanceOf(InvalidCredentialsError);
+    await expect(
+      operatorSignIn(await idToken({ ...other, groups: ['hero-admins'] }), 'another-nonce'),
+    ).rejects.toBeInstanceOf(InvalidCredentialsError);
+    // An unverified email never reaches an operator added by email.
+    await expect(
+      operatorSignIn(
+        await idToken({ ...p, sub: `${p.sub}-2`, email_verified: false, groups: ['hero-admins'] }),
+      ),
+    ).rejects.toThrow();
+    expect(await findOperator(t.em(), added.id)).toMatchObject({ role: 'viewer' });
   });
 });

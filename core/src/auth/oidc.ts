@@ -1,6 +1,7 @@
 import { UniqueConstraintViolationException } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { createRemoteJWKSet, type JWTPayload, jwtVerify } from 'jose';
+import { firstRow, sql } from '../db/sql.ts';
 import { User } from '../entities/user.entity.ts';
 import {
   AccountSuspendedError,
@@ -8,6 +9,8 @@ import {
   InvalidCredentialsError,
   ValidationError,
 } from '../errors.ts';
+import { type OperatorSignedIn, openOperatorSession } from '../operators/operators.ts';
+import { OPERATOR_ROLES, type OperatorRole } from '../operators/roles.ts';
 import { displayNameSchema, emailSchema, insertUser, normalizeEmail } from '../users/create-user.ts';
 import { type SignupTrial, trialPlan } from '../users/signup-trial.ts';
 import { type EmailVerification, issueEmailVerification } from './email-verification.ts';
@@ -26,6 +29,10 @@ export interface OidcSettings {
   issuer: string;
   /** The web's client id: the audience every ID token must name. */
   clientId: string;
+  /** The ID token claim (a string or a list of strings, e.g. `groups`) that makes an operator (OIDC_ROLE_CLAIM); absent: nobody is an operator by the forge. */
+  roleClaim?: string | null;
+  /** The claim's values and the operator role each gives (OIDC_ROLE_MAP). */
+  roleMap?: Readonly<Record<string, OperatorRole>>;
 }
 
 /** What a verified ID token says about the person. */
@@ -35,6 +42,8 @@ export interface OidcIdentity {
   email: string | null;
   emailVerified: boolean;
   name: string | null;
+  /** The values of the role claim (OIDC_ROLE_CLAIM), none when it is not set or absent. */
+  roleValues: string[];
 }
 
 type KeySet = ReturnType<typeof createRemoteJWKSet>;
@@ -90,11 +99,16 @@ export async function verifyIdToken(
   if (typeof payload.nonce !== 'string' || expectedNonce === '' || payload.nonce !== expectedNonce)
     throw new InvalidCredentialsError(REFUSED);
   const str = (v: unknown) => (typeof v === 'string' && v.trim() !== '' ? v.trim() : null);
+  const claim = settings.roleClaim ? payload[settings.roleClaim] : undefined;
+  const roleValues = (Array.isArray(claim) ? claim : [claim]).filter(
+    (v): v is string => typeof v === 'string',
+  );
   return {
     forgeId: `${settings.issuer}#${payload.sub}`,
     email: str(payload.email),
     emailVerified: payload.email_verified === true,
     name: str(payload.name) ?? str(payload.preferred_username),
+    roleValues,
   };
 }
 
@@ -206,4 +220,74 @@ function openOidcSession(
     const session = openSession(tx, 'USER', options.settings, options.client, { userId: user.id });
     return { user, session, verification };
   });
+}
+
+/**
+ * The operator role the identity's role claim maps to (OIDC_ROLE_MAP); with several mapped
+ * values the one with the most rights, in the order owner, operator, billing, viewer. Null:
+ * no mapped value.
+ */
+export function mappedRole(
+  settings: OidcSettings,
+  identity: Pick<OidcIdentity, 'roleValues'>,
+): OperatorRole | null {
+  const roles = new Set(identity.roleValues.map((v) => settings.roleMap?.[v]).filter(Boolean));
+  return OPERATOR_ROLES.find((role) => roles.has(role)) ?? null;
+}
+
+/**
+ * Signs an operator in with a verified ID token whose role claim maps to a role
+ * (OIDC_ROLE_CLAIM, OIDC_ROLE_MAP); opens an ADMIN session for them. The operator is the one
+ * whose forge_id is the token's issuer + subject; else the one with the token's verified email
+ * (forge_id filled in); else a new one. The forge decides the role: it is set to the mapped
+ * one at every sign-in. No mapped role: InvalidCredentialsError (customers sign in with
+ * signInWithOidc; the two never share an account). Counts as an attempt for the client's address.
+ */
+export async function operatorSignInWithOidc(
+  em: EntityManager,
+  input: OidcSignInInput,
+  options: { oidc: OidcSettings; settings: AuthSettings; client: ClientInfo },
+): Promise<OperatorSignedIn> {
+  await countAttempt(em, [
+    { bucket: ipBucket(options.client.ip ?? 'unknown'), limit: options.settings.rateLimitIp },
+  ]);
+  const identity = await verifyIdToken(options.oidc, input.idToken, input.nonce);
+  const role = mappedRole(options.oidc, identity);
+  if (!role) throw new InvalidCredentialsError('Your forge account has no operator role here');
+  const email = emailSchema.safeParse(identity.email ?? '');
+  const verifiedEmail = email.success && identity.emailVerified ? email.data : null;
+
+  const operatorId = await em.transactional(async (tx) => {
+    let row = await firstRow(
+      tx,
+      sql<{ id: string }>`update operator set role = ${role}, updated_at = now()
+        where forge_id = ${identity.forgeId} returning id`,
+    );
+    if (!row && verifiedEmail)
+      row = await firstRow(
+        tx,
+        sql<{
+          id: string;
+        }>`update operator set role = ${role}, forge_id = ${identity.forgeId}, updated_at = now()
+          where email = ${verifiedEmail} and forge_id is null returning id`,
+      );
+    if (!row) {
+      if (!verifiedEmail)
+        throw new ValidationError(
+          [{ path: 'email', message: 'The forge did not share a verified email address (scope "email")' }],
+          'Invalid sign-in with the forge',
+        );
+      row = await firstRow(
+        tx,
+        sql<{ id: string }>`insert into operator (email, role, forge_id)
+          values (${verifiedEmail}, ${role}, ${identity.forgeId})
+          on conflict do nothing returning id`,
+      );
+    }
+    // The email is an operator's linked to another forge identity, or a concurrent first sign-in won.
+    if (!row)
+      throw new InvalidCredentialsError('This email belongs to an operator linked to another forge identity');
+    return row.id;
+  });
+  return openOperatorSession(em, operatorId, options);
 }

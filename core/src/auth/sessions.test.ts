@@ -201,6 +201,7 @@ describe('sessions', () => {
     expect(await findLiveSession(t.em(), session.token, ADMIN_SECRET)).toEqual({
       id: session.id,
       kind: 'ADMIN',
+      operator: null,
     });
     expect(await findLiveSession(t.em(), session.token, `${ADMIN_SECRET}-rotated`)).toBeNull();
   });

@@ -13,6 +13,7 @@ import {
   ValidationError,
 } from '../errors.ts';
 import { isUuid } from '../lib/ids.ts';
+import type { OperatorRole } from '../operators/roles.ts';
 import { createUserSchema, insertUser, normalizeEmail } from '../users/create-user.ts';
 import { type SignupTrial, trialPlan } from '../users/signup-trial.ts';
 import { type EmailVerification, issueEmailVerification } from './email-verification.ts';
@@ -59,7 +60,11 @@ const MAX_USER_AGENT_LENGTH = 512;
 /** Attempts from an unknown address share one bucket (they still count). */
 const ipBucketOf = (client: ClientInfo) => ipBucket(client.ip ?? 'unknown');
 
-function attemptBuckets(settings: AuthSettings, client: ClientInfo, email?: string): RateLimitBucket[] {
+export function attemptBuckets(
+  settings: AuthSettings,
+  client: ClientInfo,
+  email?: string,
+): RateLimitBucket[] {
   const buckets: RateLimitBucket[] = [{ bucket: ipBucketOf(client), limit: settings.rateLimitIp }];
   if (email !== undefined) buckets.push({ bucket: emailBucket(email), limit: settings.rateLimitEmail });
   return buckets;
@@ -71,7 +76,7 @@ export function openSession(
   kind: SessionKind,
   settings: AuthSettings,
   client: ClientInfo,
-  owner: { userId: string } | { adminSecret: string },
+  owner: { userId: string } | { adminSecret: string } | { operatorId: string },
 ): IssuedSession {
   const token = generateToken(kind === 'USER' ? 'userSession' : 'adminSession');
   const now = new Date();
@@ -80,6 +85,7 @@ export function openSession(
     id: randomUUID(),
     kind,
     user: 'userId' in owner ? owner.userId : null,
+    operatorId: 'operatorId' in owner ? owner.operatorId : null,
     tokenHash: hashToken(token),
     secretFingerprint: 'adminSecret' in owner ? secretFingerprint(token, owner.adminSecret) : null,
     createdAt: now,
@@ -257,11 +263,22 @@ export async function deleteUserSessions(em: EntityManager, userId: string): Pro
   return execute(em, sql`delete from auth_session where user_id = ${userId}`);
 }
 
-export type LiveSession = { id: string; kind: 'USER'; userId: string } | { id: string; kind: 'ADMIN' };
+/** The operator an ADMIN session belongs to, as of this request (a role change applies at once). */
+export interface SessionOperator {
+  id: string;
+  email: string;
+  role: OperatorRole;
+}
+
+/** An ADMIN session's `operator` is null for a break-glass session opened with the admin secret. */
+export type LiveSession =
+  | { id: string; kind: 'USER'; userId: string }
+  | { id: string; kind: 'ADMIN'; operator: SessionOperator | null };
 
 /**
  * The live session a bearer token names: not revoked, not expired, of a user who is neither
- * suspended nor deleted, and for an ADMIN session opened with the current admin secret. Runs on every request with a session token: plain
+ * suspended nor deleted, and for an ADMIN session either an operator's (with the operator's
+ * current role) or opened with the current admin secret. Runs on every request with a session token: plain
  * statements on the driver; `last_seen_at` is written at most once a minute.
  */
 export async function findLiveSession(
@@ -275,19 +292,28 @@ export async function findLiveSession(
     kind: SessionKind;
     user_id: string | null;
     secret_fingerprint: string | null;
+    operator_id: string | null;
+    operator_email: string | null;
+    operator_role: OperatorRole | null;
     stale: boolean;
   }>(
     // The user's status in the same statement: a suspended or deleted user's session is refused
     // even if it was opened while the suspension committed.
-    `select s.id, s.kind, s.user_id, s.secret_fingerprint, s.last_seen_at < now() - interval '1 minute' as stale
+    `select s.id, s.kind, s.user_id, s.secret_fingerprint, s.operator_id,
+            o.email as operator_email, o.role as operator_role,
+            s.last_seen_at < now() - interval '1 minute' as stale
        from auth_session s left join users u on u.id = s.user_id
+            left join operator o on o.id = s.operator_id
       where s.token_hash = $1 and s.revoked_at is null and s.expires_at > now()
         and (s.user_id is null or u.status = 'active')`,
     [hashToken(token)],
   );
   const row = rows[0];
   if (!row) return null;
-  if (row.kind === 'ADMIN') {
+  if (row.kind === 'ADMIN' && row.operator_id) {
+    // The operator row is gone only mid-delete (the cascade removes the session with it).
+    if (!row.operator_role || !row.operator_email) return null;
+  } else if (row.kind === 'ADMIN') {
     if (
       !row.secret_fingerprint ||
       !secretsEqual(row.secret_fingerprint, secretFingerprint(token, adminSecret))
@@ -301,9 +327,12 @@ export async function findLiveSession(
       [row.id],
     );
   }
-  return row.kind === 'ADMIN'
-    ? { id: row.id, kind: 'ADMIN' }
-    : { id: row.id, kind: 'USER', userId: row.user_id! };
+  if (row.kind === 'USER') return { id: row.id, kind: 'USER', userId: row.user_id! };
+  const operator =
+    row.operator_id && row.operator_email && row.operator_role
+      ? { id: row.operator_id, email: row.operator_email, role: row.operator_role }
+      : null;
+  return { id: row.id, kind: 'ADMIN', operator };
 }
 
 /** How many live sessions each user has (users without any: 0). */

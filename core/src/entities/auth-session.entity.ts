@@ -6,7 +6,8 @@ export const SESSION_KINDS = ['USER', 'ADMIN'] as const;
 export type SessionKind = (typeof SESSION_KINDS)[number];
 
 /**
- * A sign-in session: a user's (after signUp / signIn) or an admin's (after adminSignIn). The
+ * A sign-in session: a user's (after signUp / signIn) or an admin's (an operator's after
+ * operatorSignIn, or a break-glass one after adminSignIn). The
  * bearer token is shown once; only its sha256 is stored. Sessions end at `expiresAt`
  * (SESSION_TTL_HOURS after sign-in, not extended by use) or when revoked.
  */
@@ -21,6 +22,8 @@ export const AuthSessionSchema = defineEntity({
     kind: p.enum(SESSION_KINDS),
     /** The signed-in user; null for an ADMIN session. */
     user: () => p.manyToOne(User).nullable().deleteRule('cascade'),
+    /** ADMIN only: the operator signed in (operators/operators.ts); null for a break-glass session opened with the admin secret. */
+    operatorId: p.uuid().nullable(),
     tokenHash: p.text().unique().hidden(),
     /**
      * ADMIN only: HMAC-SHA256 of the admin secret the session was opened with, keyed with the

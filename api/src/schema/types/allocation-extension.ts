@@ -25,7 +25,7 @@ builder.objectField(VmAllocationType, 'extensions', (t) =>
   t.field({
     type: [AllocationExtensionType],
     description: "Admin: the operators' extensions of this allocation, oldest first.",
-    authScopes: { admin: true },
+    authScopes: { adminRead: true },
     resolve: (a, _args, ctx) => listAllocationExtensions(ctx.em, a.id),
   }),
 );
@@ -44,7 +44,7 @@ builder.mutationField('extendAllocation', (t) =>
     type: ExtendAllocationPayload,
     description:
       "Admin: move one ACTIVE allocation's end later (at most 3660 days ahead), with a reason (1 to 500 characters) kept in its `extensions`. A later change of the user's plan period re-dates it with the plan's other VMs.",
-    authScopes: { admin: true },
+    authScopes: { operate: true },
     args: {
       id: t.arg.id(),
       expiresAt: t.arg({ type: 'DateTime' }),

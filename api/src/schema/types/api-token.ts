@@ -102,7 +102,7 @@ builder.mutationField('createUserApiToken', (t) =>
     type: CreateApiTokenSuccess,
     description:
       'Admin: create a named API token for a user (as `createApiToken` does for the viewer), answered once. Unknown user: NOT_FOUND.',
-    authScopes: { admin: true },
+    authScopes: { operate: true },
     args: {
       userId: t.arg.id(),
       name: t.arg.string(),
@@ -129,7 +129,7 @@ builder.mutationField('revokeUserApiToken', (t) =>
     type: ApiTokenType,
     description:
       "Admin: revoke one of a user's API tokens (e.g. a leaked one). A token of another user, an unknown or a revoked one: NOT_FOUND.",
-    authScopes: { admin: true },
+    authScopes: { operate: true },
     args: { userId: t.arg.id(), id: t.arg.id() },
     errors: {
       types: [NotFoundError],

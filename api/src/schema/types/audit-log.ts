@@ -43,7 +43,7 @@ builder.queryField('auditLog', (t) =>
     type: AuditEntryType,
     description:
       'Admin: the audit log, newest first: every admin mutation and security event (failed sign-ins, adminSignIn, password resets and changes). `first` (or `last` with `before`, paging back) at most 200 (default 50); `since` inclusive, `until` exclusive.',
-    authScopes: { admin: true },
+    authScopes: { adminRead: true },
     args: {
       action: t.arg.string({ required: false }),
       actorKind: t.arg({ type: AuditActorKindEnum, required: false }),

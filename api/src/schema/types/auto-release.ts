@@ -49,7 +49,7 @@ builder.mutationField('autoReleaseNow', (t) =>
     type: AutoReleaseSummaryType,
     description:
       'Admin: run auto-release now (recorded as a MANUAL job run): due plan renewals first, then releases and warnings, then the credit watch (balance.low / balance.negative events, CREDIT_EXHAUSTED releases after NEGATIVE_BALANCE_GRACE_HOURS: `credit`). Shares the run lock with the auto-release worker: while a run is in progress this answers ALREADY_RUNNING (HTTP 409) instead of running twice. PROVISIONER_UNAVAILABLE (503) without a provisioner.',
-    authScopes: { admin: true },
+    authScopes: { operate: true },
     resolve: (_root, _args, ctx) => {
       requireProvisioner(ctx);
       return autoReleaseNow(ctx.em, {

@@ -98,7 +98,7 @@ builder.mutationField('recordPayment', (t) =>
     type: PaymentResultType,
     description:
       "Admin: credit a user (a CREDIT payment event and a PAYMENT ledger row). The currency must be the user's billing currency.",
-    authScopes: { admin: true },
+    authScopes: { billing: true },
     args: { input: t.arg({ type: RecordPaymentInput }) },
     errors: {
       types: [ValidationError, NotFoundError, CurrencyMismatchError, DuplicatePaymentError],
@@ -135,7 +135,7 @@ builder.mutationField('refundPayment', (t) =>
     type: PaymentResultType,
     description:
       'Admin: give (part of) a payment back: a REFUND payment event and a REFUND ledger row. Refunds never add up to more than the payment.',
-    authScopes: { admin: true },
+    authScopes: { billing: true },
     args: { input: t.arg({ type: RefundPaymentInput }) },
     errors: {
       types: [ValidationError, NotFoundError, RefundExceedsPaymentError],
@@ -182,7 +182,7 @@ builder.queryField('ledger', (t) =>
   t.connection({
     type: LedgerEntryType,
     description: 'Admin: ledger rows, newest first, optionally for one user and/or of one kind.',
-    authScopes: { admin: true },
+    authScopes: { adminRead: true },
     args: { userId: t.arg.id({ required: false }), kind: t.arg({ type: LedgerKindEnum, required: false }) },
     resolve: (_root, args, ctx) => {
       const userId = args.userId ? String(args.userId) : undefined;
@@ -218,7 +218,7 @@ builder.mutationField('adjustBalance', (t) =>
     type: LedgerEntryType,
     description:
       "Admin: a manual correction of a user's balance, as an ADJUSTMENT ledger row with its reason.",
-    authScopes: { admin: true },
+    authScopes: { billing: true },
     args: { input: t.arg({ type: AdjustBalanceInput }) },
     errors: {
       types: [ValidationError, NotFoundError],
@@ -301,7 +301,7 @@ builder.mutationField('reconcileBalancesNow', (t) =>
     type: ReconcileSummaryType,
     description:
       "Admin: recompute every balance from the ledger, and every user's usage debits from their consumed records, now and report drift (recorded as a MANUAL `reconcile` job run; changes nothing). ALREADY_RUNNING (409) while another run holds the lock.",
-    authScopes: { admin: true },
+    authScopes: { operate: true, billing: true },
     resolve: (_root, _args, ctx) => reconcileBalancesNow(ctx.em, ctx.log.child({ job: 'reconcile' })),
   }),
 );
@@ -310,7 +310,7 @@ builder.queryField('billing', (t) =>
   t.connection({
     type: BillingType,
     description: "Admin: every user's balance, lowest first by default.",
-    authScopes: { admin: true },
+    authScopes: { adminRead: true },
     args: {
       userId: t.arg.id({ required: false }),
       orderBy: t.arg({ type: BillingOrderEnum, required: false, defaultValue: 'BALANCE_ASC' }),
@@ -329,7 +329,7 @@ builder.queryField('payments', (t) =>
   t.connection({
     type: PaymentEventType,
     description: 'Admin: payment events, newest first, optionally for one user.',
-    authScopes: { admin: true },
+    authScopes: { adminRead: true },
     args: { userId: t.arg.id({ required: false }) },
     resolve: (_root, args, ctx) => {
       const userId = args.userId ? String(args.userId) : undefined;
@@ -406,7 +406,7 @@ builder.queryField('overview', (t) =>
     type: OverviewType,
     description:
       'Admin: totals for the dashboard (users, balances, consumed records, aggregator health, pool).',
-    authScopes: { admin: true },
+    authScopes: { adminRead: true },
     resolve: (_root, _args, ctx) => loadOverview(ctx.em),
   }),
 );

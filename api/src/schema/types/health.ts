@@ -16,7 +16,7 @@ builder.queryField('provisioner', (t) =>
   t.field({
     type: ProvisionerStatusType,
     description: 'Admin: the active provisioner and pool occupancy.',
-    authScopes: { admin: true },
+    authScopes: { adminRead: true },
     resolve: (_root, _args, ctx) => requireProvisioner(ctx).status(ctx.em),
   }),
 );

@@ -45,7 +45,7 @@ builder.queryField('jobRuns', (t) =>
   t.connection({
     type: JobRunType,
     description: 'Admin: the job-run history, newest first, optionally for one job.',
-    authScopes: { admin: true },
+    authScopes: { adminRead: true },
     args: { job: t.arg.string({ required: false }) },
     resolve: (_root, args, ctx) =>
       resolveOffsetConnection({ args, defaultSize: 20, maxSize: 100 }, ({ limit, offset }) =>

@@ -39,7 +39,7 @@ const ResetPasswordSuccess = builder.objectRef<{ sessionsEnded: number }>('Reset
   fields: (t) => ({ sessionsEnded: t.exposeInt('sessionsEnded') }),
 });
 
-const ChangePasswordSuccess = builder
+export const ChangePasswordSuccess = builder
   .objectRef<{ sessionsEnded: number }>('ChangePasswordSuccess')
   .implement({
     description: 'The new password is set; every other session of the account was ended (this one stays).',
@@ -53,7 +53,7 @@ const ResetPasswordInput = builder.inputType('ResetPasswordInput', {
   }),
 });
 
-const ChangePasswordInput = builder.inputType('ChangePasswordInput', {
+export const ChangePasswordInput = builder.inputType('ChangePasswordInput', {
   fields: (t) => ({
     currentPassword: t.string(),
     newPassword: t.string({ description: `${PASSWORD_RULES_TEXT}, and not the current one.` }),

@@ -100,7 +100,7 @@ builder.queryField('plans', (t) =>
   t.field({
     type: [PlanType],
     description: 'Admin or user: the plans on offer, with their discount ladders.',
-    authScopes: { admin: true, user: true },
+    authScopes: { adminRead: true, user: true },
     resolve: (_root, _args, ctx) => ctx.settings.plans.plans,
   }),
 );
@@ -109,7 +109,7 @@ builder.queryField('quotePlan', (t) =>
   t.field({
     type: PlanQuoteType,
     description: 'Admin or user: what `periods` periods of a plan cost, with the discount that applies.',
-    authScopes: { admin: true, user: true },
+    authScopes: { adminRead: true, user: true },
     args: { planCode: t.arg.string(), periods: t.arg.int() },
     errors: {
       types: [NotFoundError, ValidationError],

@@ -62,7 +62,7 @@ builder.queryField('pool', (t) =>
   t.field({
     type: [PoolVmType],
     description: 'Admin: every pool VM, RETIRED ones included, by id.',
-    authScopes: { admin: true },
+    authScopes: { adminRead: true },
     args: { status: t.arg({ type: PoolVmStatusEnum, required: false }) },
     resolve: async (_root, args, ctx) => {
       requireProvisioner(ctx);
@@ -76,7 +76,7 @@ builder.mutationField('refreshPool', (t) =>
     type: RefreshPoolPayload,
     description:
       'Admin: reconcile the pool with a manifest in one transaction. Listed VMs are upserted, unlisted ones become RETIRED. The manifest is validated first: an invalid one is refused whole (ValidationError lists every problem) and the pool is unchanged. Field names may be camelCase or snake_case (`cockpit_url`), statuses in any case. PROVISIONER_UNAVAILABLE (503), saying what to set, when this api does not run the pool provisioner.',
-    authScopes: { admin: true },
+    authScopes: { operate: true },
     args: { input: t.arg({ type: RefreshPoolInput }) },
     errors: {
       types: [ValidationError],

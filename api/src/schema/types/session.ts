@@ -128,7 +128,7 @@ builder.mutationField('signIn', (t) =>
   }),
 );
 
-const SignInWithOidcInput = builder.inputType('SignInWithOidcInput', {
+export const SignInWithOidcInput = builder.inputType('SignInWithOidcInput', {
   fields: (t) => ({
     idToken: t.string({
       description: 'The ID token the OIDC_ISSUER_URL issuer gave the web in the authorization code exchange.',
@@ -208,7 +208,7 @@ builder.mutationField('revokeUserSessions', (t) =>
   t.int({
     description:
       'Admin: end every live session of a user (they must sign in again); how many were ended. API tokens are not affected.',
-    authScopes: { admin: true },
+    authScopes: { operate: true },
     args: { userId: t.arg.id() },
     resolve: (_root, args, ctx) => revokeUserSessions(ctx.em, String(args.userId)),
   }),

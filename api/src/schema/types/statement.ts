@@ -159,7 +159,7 @@ builder.queryField('userStatement', (t) =>
   t.field({
     type: StatementType,
     description: "Admin: a user's statement for a month (YYYY-MM, UTC).",
-    authScopes: { admin: true },
+    authScopes: { adminRead: true },
     args: { userId: t.arg.id(), month: t.arg.string() },
     errors: {
       types: [ValidationError, NotFoundError],

@@ -129,7 +129,7 @@ builder.mutationField('aggregateNow', (t) =>
     type: AggregateSummaryType,
     description:
       'Admin: aggregate usage from the billing repository now (a MANUAL job run). Shares the run lock with the aggregator workers: while a run is in progress this answers ALREADY_RUNNING (HTTP 409). USAGE_SOURCE_UNAVAILABLE (503) when no usage source is configured.',
-    authScopes: { admin: true },
+    authScopes: { operate: true },
     resolve: (_root, _args, ctx) =>
       aggregateNow(ctx.em, {
         source: ctx.usageSource,
@@ -143,7 +143,7 @@ builder.queryField('aggregatorState', (t) =>
   t.field({
     type: [AggregatorNodeStateType],
     description: "Admin: the aggregator's state per node, by node name.",
-    authScopes: { admin: true },
+    authScopes: { adminRead: true },
     resolve: (_root, _args, ctx) => listNodeStates(ctx.em),
   }),
 );
@@ -152,7 +152,7 @@ builder.queryField('consumedRecords', (t) =>
   t.connection({
     type: ConsumedRecordType,
     description: 'Admin: debited usage records, newest first, optionally for one user or node.',
-    authScopes: { admin: true },
+    authScopes: { adminRead: true },
     args: {
       userId: t.arg.id({ required: false }),
       nodeName: t.arg.string({ required: false }),
@@ -172,7 +172,7 @@ builder.queryField('rejectedRecords', (t) =>
   t.connection({
     type: RejectedUsageRecordType,
     description: 'Admin: usage records that could not be applied, newest first, optionally for one node.',
-    authScopes: { admin: true },
+    authScopes: { adminRead: true },
     args: {
       userId: t.arg.string({ required: false }),
       nodeName: t.arg.string({ required: false }),

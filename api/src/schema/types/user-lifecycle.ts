@@ -49,7 +49,7 @@ builder.mutationField('suspendUser', (t) =>
     type: SuspendUserPayload,
     description:
       "Admin: suspend a user. Sign-in answers ACCOUNT_SUSPENDED, every live session ends, the user's sessions and API tokens answer 401 and allocateVm is refused until `unsuspendUser`; with `releaseVms` the ACTIVE allocations are released now (reason SUSPENDED). Payments and top-ups are still credited; auto-renew does not renew while suspended. Writes a `user.suspended` event. Suspending again replaces the reason. A blank reason: BAD_USER_INPUT; a deleted user: ACCOUNT_DELETED.",
-    authScopes: { admin: true },
+    authScopes: { operate: true },
     args: {
       userId: t.arg.id(),
       reason: t.arg.string({ description: 'Why (at most 500 characters); kept and sent in the event.' }),
@@ -75,7 +75,7 @@ builder.mutationField('unsuspendUser', (t) =>
     type: UserType,
     description:
       'Admin: lift a suspension: sign-in, the API tokens and allocation work again (ended sessions and released VMs are not given back). A user who is not suspended is answered unchanged; a deleted one: ACCOUNT_DELETED.',
-    authScopes: { admin: true },
+    authScopes: { operate: true },
     args: { userId: t.arg.id() },
     errors: {
       types: [NotFoundError, AccountDeletedError],
@@ -92,7 +92,7 @@ builder.mutationField('deleteUser', (t) =>
     type: DeleteUserPayload,
     description:
       "Admin: delete a user. Personal data is erased (the email becomes `deleted:<id>` and is free for a new sign-up; name, password, forge id cleared), sessions, API tokens and reset/invitation links are removed, ACTIVE allocations released (reason DELETED). The ledger, payments, plan purchases and consumed usage are kept under the same id, now a tombstone (status DELETED) that nothing changes again. Writes a `user.deleted` event without personal data. `confirmEmail` must be the user's email (BAD_USER_INPUT otherwise); a balance above zero needs `force` (BALANCE_NOT_ZERO otherwise); deleted already: ACCOUNT_DELETED.",
-    authScopes: { admin: true },
+    authScopes: { operate: true },
     args: {
       userId: t.arg.id(),
       confirmEmail: t.arg.string({ description: "The user's current email, typed again." }),

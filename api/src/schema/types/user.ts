@@ -137,7 +137,7 @@ builder.queryField('user', (t) =>
     type: UserType,
     nullable: true,
     description: 'Admin: one user by id; null when there is none.',
-    authScopes: { admin: true },
+    authScopes: { adminRead: true },
     args: { id: t.arg.id({ required: true }) },
     resolve: (_root, args, ctx) => {
       const id = String(args.id);
@@ -152,7 +152,7 @@ builder.queryField('users', (t) =>
   t.connection({
     type: UserType,
     description: 'Admin: users, newest first by default.',
-    authScopes: { admin: true },
+    authScopes: { adminRead: true },
     args: {
       email: t.arg.string({ required: false, description: 'Exact email (case-insensitive).' }),
       orderBy: t.arg({ type: UserOrderEnum, required: false, defaultValue: 'CREATED_DESC' }),
@@ -174,7 +174,7 @@ builder.mutationField('createUser', (t) =>
   t.field({
     type: CreateUserPayload,
     description: `Admin: create a user with an empty balance; answers once an API token named 'created by operator' (listed in the user's \`apiTokens\`, revocable there) and the invitation link. The invitation (a single-use set-password link, ${INVITATION_TTL_DAYS} days) is emailed to the user after the commit.`,
-    authScopes: { admin: true },
+    authScopes: { operate: true },
     args: { input: t.arg({ type: CreateUserInput }) },
     errors: {
       types: [ValidationError],
@@ -199,7 +199,7 @@ builder.mutationField('resendInvitation', (t) =>
   t.field({
     type: ResendInvitationPayload,
     description: `Admin: email the user a new single-use set-password link (${INVITATION_TTL_DAYS} days) and answer it once; the user's earlier invitation links stop working.`,
-    authScopes: { admin: true },
+    authScopes: { operate: true },
     args: { userId: t.arg.id() },
     errors: {
       types: [NotFoundError, AccountDeletedError],
@@ -223,7 +223,7 @@ builder.mutationField('setUserQuota', (t) =>
     type: UserType,
     description:
       "Admin: set a user's VM quota and plan period end. The user's ACTIVE allocations are re-dated to the period end and new ones expire then; null clears it (running allocations keep their end).",
-    authScopes: { admin: true },
+    authScopes: { operate: true },
     args: {
       userId: t.arg.id(),
       vmQuota: t.arg.int(),

@@ -63,7 +63,7 @@ builder.queryField('allocations', (t) =>
   t.connection({
     type: VmAllocationType,
     description: 'Admin: allocations, newest first by default, filterable by status and user.',
-    authScopes: { admin: true },
+    authScopes: { adminRead: true },
     args: {
       status: t.arg({ type: AllocationStatusEnum, required: false }),
       userId: t.arg.id({ required: false }),
@@ -134,7 +134,7 @@ builder.mutationField('releaseAllocation', (t) =>
   t.field({
     type: VmAllocationType,
     description: 'Admin: release any allocation. Releasing a released allocation changes nothing.',
-    authScopes: { admin: true },
+    authScopes: { operate: true },
     args: {
       id: t.arg.id(),
       reason: t.arg({ type: ReleaseReasonEnum, required: false, defaultValue: 'ADMIN' }),

@@ -45,7 +45,7 @@ builder.queryField('webhookEvents', (t) =>
     type: WebhookEventType,
     description:
       'Admin: payment provider webhook events as handled, newest first, optionally of one status or provider.',
-    authScopes: { admin: true },
+    authScopes: { adminRead: true },
     args: {
       status: t.arg({ type: WebhookEventStatusEnum, required: false }),
       provider: t.arg.string({ required: false }),

@@ -15,6 +15,7 @@ import { Migration20261205100000_invitations } from './Migration20261205100000_i
 import { Migration20261205200000_audit_log } from './Migration20261205200000_audit_log.ts';
 import { Migration20261207000000_email_verification } from './Migration20261207000000_email_verification.ts';
 import { Migration20261207100000_account_lifecycle } from './Migration20261207100000_account_lifecycle.ts';
+import { Migration20261207200000_operators } from './Migration20261207200000_operators.ts';
 import { Migration20261207300000_email_preferences } from './Migration20261207300000_email_preferences.ts';
 
 /** Every migration, in order. New migrations are appended here (no file discovery at run time). */
@@ -51,6 +52,7 @@ export const migrationsList = [
     name: Migration20261207100000_account_lifecycle.name,
     class: Migration20261207100000_account_lifecycle,
   },
+  { name: Migration20261207200000_operators.name, class: Migration20261207200000_operators },
   {
     name: Migration20261207300000_email_preferences.name,
     class: Migration20261207300000_email_preferences,

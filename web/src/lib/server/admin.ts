@@ -79,7 +79,12 @@ async function adminSend(event: AdminEvent, document: Operation, variables: unkn
   try {
     return await send(event, sourceOf(document), variables, 'admin');
   } catch (err) {
-    if (err instanceof ApiError && (err.code === 'UNAUTHENTICATED' || err.code === 'FORBIDDEN')) {
+    // A role without the right keeps its session: the page says what was refused.
+    if (
+      err instanceof ApiError &&
+      (err.code === 'UNAUTHENTICATED' || err.code === 'FORBIDDEN') &&
+      !err.role
+    ) {
       clearSessionCookie(event.cookies, event.url, ADMIN_COOKIE);
       event.locals.adminToken = undefined;
       redirect(303, loginPath(event.url, true));

@@ -17,6 +17,8 @@ export class ApiError extends Error {
     message: string,
     /** The HTTP status the API answered with (0: no answer). */
     readonly status: number,
+    /** FORBIDDEN because of the admin role (the session itself is good): that role. */
+    readonly role?: string,
   ) {
     super(message);
   }
@@ -24,7 +26,7 @@ export class ApiError extends Error {
 
 interface GraphQLResponse<T> {
   data?: T | null;
-  errors?: { message: string; extensions?: { code?: string } }[];
+  errors?: { message: string; extensions?: { code?: string; role?: string } }[];
 }
 
 /**
@@ -102,7 +104,12 @@ export async function send<T>(
   }
   const first = body.errors?.[0];
   if (first) {
-    throw new ApiError(first.extensions?.code ?? 'INTERNAL_SERVER_ERROR', first.message, res.status);
+    throw new ApiError(
+      first.extensions?.code ?? 'INTERNAL_SERVER_ERROR',
+      first.message,
+      res.status,
+      first.extensions?.role,
+    );
   }
   if (!body.data) throw new ApiError('INTERNAL_SERVER_ERROR', 'The service answered no data.', res.status);
   return body.data;
@@ -118,7 +125,12 @@ export function describeApiError(err: unknown): { code: string; message: string 
       case 'UNAUTHENTICATED':
         return { code: err.code, message: 'Your session has ended. Please sign in again.' };
       case 'FORBIDDEN':
-        return { code: err.code, message: 'You are not allowed to do that.' };
+        return {
+          code: err.code,
+          message: err.role
+            ? `Your role (${err.role}) may not do that: ask an owner.`
+            : 'You are not allowed to do that.',
+        };
       case 'INTERNAL_SERVER_ERROR':
         return { code: err.code, message: 'Something went wrong on our side. Please try again.' };
       default:

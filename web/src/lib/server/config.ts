@@ -94,6 +94,17 @@ export const webConfigSchema = z.object({
     .max(80)
     .default('Sign in with the forge')
     .describe("the text of the sign-in page's OIDC button"),
+  OIDC_OPERATOR_SCOPES: z
+    .string()
+    .trim()
+    .regex(
+      /^[\x21\x23-\x5b\x5d-\x7e]*( [\x21\x23-\x5b\x5d-\x7e]+)*$/,
+      'must be scopes separated by single spaces',
+    )
+    .default('')
+    .describe(
+      "scopes the admin login's forge sign-in asks for besides `openid email profile`, space-separated: whatever makes the issuer put the api's `OIDC_ROLE_CLAIM` in the ID token (Forgejo / Gitea: `groups`)",
+    ),
   LOG_LEVEL: z
     .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
     .default('info')

@@ -10,6 +10,12 @@ const FLOW_SECONDS = 600;
 
 export const CALLBACK_PATH = '/signin/oidc/callback';
 
+/** The scopes a sign-in asks for: an operator's adds OIDC_OPERATOR_SCOPES (the role claim). */
+export function scopesFor(purpose: 'user' | 'operator'): string {
+  const extra = purpose === 'operator' ? webConfig().OIDC_OPERATOR_SCOPES : '';
+  return extra ? `openid email profile ${extra}` : 'openid email profile';
+}
+
 /** The sign-in button's text, or null when no issuer is configured. */
 export function oidcLabel(): string | null {
   const config = webConfig();
@@ -48,6 +54,8 @@ export interface OidcFlow {
   state: string;
   nonce: string;
   verifier: string;
+  /** Who is signing in: a user (the default), or an operator on the admin login. */
+  purpose?: 'user' | 'operator';
 }
 
 /**
@@ -78,7 +86,12 @@ export function takeFlow(cookies: Cookies, url: URL): OidcFlow | null {
   try {
     const flow = JSON.parse(raw) as Partial<OidcFlow>;
     if (typeof flow.state === 'string' && typeof flow.nonce === 'string' && typeof flow.verifier === 'string')
-      return { state: flow.state, nonce: flow.nonce, verifier: flow.verifier };
+      return {
+        state: flow.state,
+        nonce: flow.nonce,
+        verifier: flow.verifier,
+        purpose: flow.purpose === 'operator' ? 'operator' : 'user',
+      };
   } catch {}
   return null;
 }

@@ -1,11 +1,30 @@
-import { requireAdmin } from '#lib/server/admin.ts';
+import { graphql } from '@hero/graphql';
+import { adminGql, requireAdmin } from '#lib/server/admin.ts';
 import type { LayoutServerLoad } from './$types';
+
+const ADMIN_ME = graphql(`
+  query AdminMe {
+    adminMe {
+      email
+      role
+      breakGlass
+      rights {
+        operate
+        billing
+        owner
+      }
+    }
+  }
+`);
 
 /**
  * The guard of every admin page: no admin session, no page. (Layout loads do not run for form
- * actions: every action calls the API through adminGql, which applies the same rule.)
+ * actions: every action calls the API through adminGql, which applies the same rule.) Who is
+ * signed in decides what the pages offer: a form the role may not use is not shown (the API
+ * refuses it anyway).
  */
-export const load: LayoutServerLoad = (event) => {
+export const load: LayoutServerLoad = async (event) => {
   requireAdmin(event);
-  return {};
+  const { adminMe } = await adminGql(event, ADMIN_ME);
+  return { admin: adminMe };
 };

@@ -1,9 +1,12 @@
 import { error } from '@sveltejs/kit';
 import * as client from 'openid-client';
-import { oidcClient, redirectUri, saveFlow } from '#lib/server/oidc.ts';
+import { oidcClient, redirectUri, saveFlow, scopesFor } from '#lib/server/oidc.ts';
 import type { RequestHandler } from './$types';
 
-/** Starts a sign-in with the forge: a fresh state, nonce and PKCE verifier, then the issuer. */
+/**
+ * Starts a sign-in with the forge: a fresh state, nonce and PKCE verifier, then the issuer.
+ * `?for=operator` (the admin login's button): the callback signs an operator in instead.
+ */
 export const GET: RequestHandler = async ({ cookies, url }) => {
   const configuration = oidcClient();
   if (!configuration) error(404, 'Sign-in with the forge is not configured.');
@@ -17,11 +20,12 @@ export const GET: RequestHandler = async ({ cookies, url }) => {
     );
   }
   const verifier = client.randomPKCECodeVerifier();
-  const flow = { state: client.randomState(), nonce: client.randomNonce(), verifier };
+  const purpose = url.searchParams.get('for') === 'operator' ? 'operator' : 'user';
+  const flow = { state: client.randomState(), nonce: client.randomNonce(), verifier, purpose } as const;
   saveFlow(cookies, url, flow);
   const target = client.buildAuthorizationUrl(config, {
     redirect_uri: redirectUri(url),
-    scope: 'openid email profile',
+    scope: scopesFor(purpose),
     code_challenge: await client.calculatePKCECodeChallenge(verifier),
     code_challenge_method: 'S256',
     state: flow.state,

@@ -3,7 +3,7 @@ import { adminQuery, connectionArgs, enumParam, nodes, pageInfoOf, param } from 
 import { PageInfoFields } from '#lib/server/admin-fragments.ts';
 import type { PageServerLoad } from './$types';
 
-const ACTOR_KINDS = ['ADMIN_SECRET', 'ADMIN_SESSION', 'USER', 'ANONYMOUS'] as const;
+const ACTOR_KINDS = ['ADMIN_SECRET', 'ADMIN_SESSION', 'OPERATOR', 'USER', 'ANONYMOUS'] as const;
 
 const AUDIT_LOG = graphql(
   `

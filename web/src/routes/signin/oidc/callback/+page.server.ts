@@ -4,7 +4,7 @@ import * as client from 'openid-client';
 import { describeApiError, gql } from '#lib/server/api.ts';
 import { SignInErrorFields } from '#lib/server/auth-fragments.ts';
 import { oidcClient, redirectUri, takeFlow } from '#lib/server/oidc.ts';
-import { setSessionCookie, USER_COOKIE } from '#lib/server/session.ts';
+import { ADMIN_COOKIE, setSessionCookie, USER_COOKIE } from '#lib/server/session.ts';
 import type { PageServerLoad } from './$types';
 
 const SIGN_IN_WITH_OIDC = graphql(
@@ -25,12 +25,31 @@ const SIGN_IN_WITH_OIDC = graphql(
   [SignInErrorFields],
 );
 
+const OPERATOR_SIGN_IN_WITH_OIDC = graphql(`
+  mutation WebOperatorSignInWithOidc($input: SignInWithOidcInput!) {
+    operatorSignInWithOidc(input: $input) {
+      __typename
+      ... on OperatorSignInSuccess {
+        session {
+          token
+          expiresAt
+        }
+      }
+      ... on Error {
+        code
+        message
+      }
+    }
+  }
+`);
+
 const START_AGAIN = 'The sign-in with the forge could not be verified. Start it again from the sign-in page.';
 
 /**
  * The issuer sends the browser back here. The code is exchanged with this browser's PKCE
  * verifier, and the state and the ID token's nonce are checked (openid-client); the api then
- * verifies the ID token itself and opens the session. A load, not an endpoint: a refusal is
+ * verifies the ID token itself and opens the session (an operator's admin session when the
+ * admin login started the flow). A load, not an endpoint: a refusal is
  * shown on the app's error page.
  */
 export const load: PageServerLoad = async (event) => {
@@ -59,6 +78,25 @@ export const load: PageServerLoad = async (event) => {
     error(400, START_AGAIN);
   }
   if (!idToken) error(400, START_AGAIN);
+
+  if (flow.purpose === 'operator') {
+    let signedIn: ResultOf<typeof OPERATOR_SIGN_IN_WITH_OIDC>['operatorSignInWithOidc'];
+    try {
+      ({ operatorSignInWithOidc: signedIn } = await gql(
+        event,
+        OPERATOR_SIGN_IN_WITH_OIDC,
+        { input: { idToken, nonce: flow.nonce } },
+        'none',
+      ));
+    } catch (err) {
+      error(503, describeApiError(err).message);
+    }
+    if (signedIn.__typename === 'OperatorSignInSuccess') {
+      setSessionCookie(cookies, url, ADMIN_COOKIE, signedIn.session.token, signedIn.session.expiresAt);
+      redirect(303, '/admin');
+    }
+    error(signedIn.code === 'RATE_LIMITED' ? 429 : 403, signedIn.message);
+  }
 
   let result: ResultOf<typeof SIGN_IN_WITH_OIDC>['signInWithOidc'];
   try {
