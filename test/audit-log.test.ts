@@ -293,6 +293,46 @@ describe('audit log', () => {
     expect(bad.code).toBe(2);
   });
 
+  it("records a user's token creation and revocation with the token as target, never its value", async () => {
+    const user = await signUpUser(api);
+    const auth = { authorization: `Bearer ${user.token}` };
+    const made = requestId();
+    const res = await api.raw(
+      'mutation { createApiToken(name: "ci deploy") { ... on CreateApiTokenSuccess { token apiToken { id } } } }',
+      {},
+      { ...auth, 'x-request-id': made },
+    );
+    const created = res.data.createApiToken as { token: string; apiToken: { id: string } };
+    const [madeRow] = await rowsOf(made);
+    expect(madeRow).toMatchObject({
+      action: 'createApiToken',
+      actor_kind: 'user',
+      actor_id: user.id,
+      target_type: 'api_token',
+      target_id: created.apiToken.id,
+      outcome: 'ok',
+    });
+    expect(madeRow?.input).toEqual({ name: 'ci deploy' });
+    expect((await rowText(made))[0]?.t).not.toContain(created.token);
+
+    const revoked = requestId();
+    await api.raw(
+      `mutation { revokeApiToken(id: "${created.apiToken.id}") { __typename } }`,
+      {},
+      { ...auth, 'x-request-id': revoked },
+    );
+    expect(await rowsOf(revoked)).toMatchObject([
+      { action: 'revokeApiToken', actor_id: user.id, target_id: created.apiToken.id, outcome: 'ok' },
+    ]);
+    const again = requestId();
+    await api.raw(
+      `mutation { revokeApiToken(id: "${created.apiToken.id}") { __typename } }`,
+      {},
+      { ...auth, 'x-request-id': again },
+    );
+    expect(await rowsOf(again)).toMatchObject([{ action: 'revokeApiToken', outcome: 'NOT_FOUND' }]);
+  });
+
   it('records password reset requests and uses without the token or the new password', async () => {
     const user = await signUpUser(api);
     const asked = requestId();

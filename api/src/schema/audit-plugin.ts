@@ -19,6 +19,8 @@ export const AUDITED_SECURITY_MUTATIONS: Record<string, { failed: string; succes
   changePassword: { failed: 'changePassword', success: true },
   requestEmailChange: { failed: 'requestEmailChange', success: true },
   verifyEmail: { failed: 'verifyEmail', success: true },
+  createApiToken: { failed: 'createApiToken', success: true },
+  revokeApiToken: { failed: 'revokeApiToken', success: true },
 };
 
 /** What an argument named like this points at (the audit row's target). */
@@ -36,6 +38,7 @@ const ID_TARGETS: Record<string, string> = {
   releaseAllocation: 'allocation',
   setOperatorRole: 'operator',
   removeOperator: 'operator',
+  revokeApiToken: 'api_token',
 };
 
 /**
@@ -101,6 +104,8 @@ function targetOf(field: string, args: Record<string, unknown>, result: unknown)
   const operator = (result as { id?: unknown } | null)?.id;
   if (field === 'createOperator' && typeof operator === 'string')
     return { targetType: 'operator', targetId: operator };
+  const token = (result as { apiToken?: { id?: unknown } } | null)?.apiToken?.id;
+  if (typeof token === 'string') return { targetType: 'api_token', targetId: token };
   return { targetType: null, targetId: null };
 }
 
