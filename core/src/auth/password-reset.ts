@@ -9,7 +9,7 @@ import { passwordResetEmail } from '../mail/templates.ts';
 import { enqueueNotification } from '../outbox/notify-events.ts';
 import { normalizeEmail } from '../users/create-user.ts';
 import { claimLinkToken, issueLinkToken, webLink } from './link-tokens.ts';
-import { hashPassword, PASSWORD_RULES, passwordProblems, verifyPassword } from './passwords.ts';
+import { hashChangedPassword, hashPassword, passwordProblems } from './passwords.ts';
 import { countAttempt, ipBucket, type RateLimitBucket } from './rate-limit.ts';
 import type { ClientInfo } from './sessions.ts';
 import { hashToken } from './tokens.ts';
@@ -231,20 +231,7 @@ export async function changePassword(
     { bucket: `change-user:${userId}`, limit: deps.settings.rateLimitEmail },
     { bucket: `change-${ipBucket(deps.client.ip ?? 'unknown')}`, limit: deps.settings.rateLimitIp },
   ]);
-  if (
-    !user?.password_hash ||
-    input.currentPassword.length > 4 * PASSWORD_RULES.maxLength ||
-    !(await verifyPassword(user.password_hash, input.currentPassword))
-  )
-    throw new InvalidCredentialsError('The current password is wrong');
-  const problems = passwordProblems(input.newPassword, user.email);
-  if (input.newPassword === input.currentPassword) problems.push('must differ from the current password');
-  if (problems.length > 0)
-    throw new ValidationError(
-      problems.map((message) => ({ path: 'newPassword', message })),
-      'Invalid new password',
-    );
-  const passwordHash = await hashPassword(input.newPassword);
+  const passwordHash = await hashChangedPassword(user, input);
   const keep = deps.keepSessionId && isUuid(deps.keepSessionId) ? deps.keepSessionId : null;
   return em.transactional(async (tx) => {
     await execute(tx, sql`update users set password_hash = ${passwordHash} where id = ${userId}`);
@@ -260,7 +247,8 @@ export async function changePassword(
     );
     await enqueuePasswordChanged(tx, {
       userId,
-      email: user.email,
+      // hashChangedPassword refused a missing user.
+      email: user!.email,
       via: 'CHANGE',
       sessionsEnded,
       // Each change is its own occurrence; nothing replays this transaction after a commit.

@@ -1,5 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { type Algorithm, hash, type Options, verify } from '@node-rs/argon2';
+import { InvalidCredentialsError, ValidationError } from '../errors.ts';
+import { PASSWORD_RULES, passwordProblems } from './password-rules.ts';
 
 export { PASSWORD_RULES, PASSWORD_RULES_TEXT, passwordProblems } from './password-rules.ts';
 
@@ -37,4 +39,29 @@ let dummyHash: Promise<string> | null = null;
 export async function dummyVerify(password: string): Promise<void> {
   dummyHash ??= hashPassword(randomBytes(24).toString('base64url'));
   await verifyPassword(await dummyHash, password);
+}
+
+/**
+ * The checks of a password change (users' and operators' alike): the current password matches
+ * the stored hash, and the new one passes the rules and differs from it. Answers the new hash;
+ * InvalidCredentialsError or ValidationError (path `newPassword`) otherwise, with nothing changed.
+ */
+export async function hashChangedPassword(
+  account: { email: string; password_hash: string | null } | undefined,
+  input: { currentPassword: string; newPassword: string },
+): Promise<string> {
+  if (
+    !account?.password_hash ||
+    input.currentPassword.length > 4 * PASSWORD_RULES.maxLength ||
+    !(await verifyPassword(account.password_hash, input.currentPassword))
+  )
+    throw new InvalidCredentialsError('The current password is wrong');
+  const problems = passwordProblems(input.newPassword, account.email);
+  if (input.newPassword === input.currentPassword) problems.push('must differ from the current password');
+  if (problems.length > 0)
+    throw new ValidationError(
+      problems.map((message) => ({ path: 'newPassword', message })),
+      'Invalid new password',
+    );
+  return hashPassword(input.newPassword);
 }

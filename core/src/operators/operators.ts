@@ -3,6 +3,7 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import { z } from 'zod';
 import {
   dummyVerify,
+  hashChangedPassword,
   hashPassword,
   PASSWORD_RULES,
   passwordProblems,
@@ -254,20 +255,7 @@ export async function changeOperatorPassword(
           where id = ${operatorId}`,
       )
     : undefined;
-  if (
-    !row?.password_hash ||
-    input.currentPassword.length > 4 * PASSWORD_RULES.maxLength ||
-    !(await verifyPassword(row.password_hash, input.currentPassword))
-  )
-    throw new InvalidCredentialsError('The current password is wrong');
-  const problems = passwordProblems(input.newPassword, row.email);
-  if (input.newPassword === input.currentPassword) problems.push('must differ from the current password');
-  if (problems.length > 0)
-    throw new ValidationError(
-      problems.map((message) => ({ path: 'newPassword', message })),
-      'Invalid new password',
-    );
-  const passwordHash = await hashPassword(input.newPassword);
+  const passwordHash = await hashChangedPassword(row, input);
   const keep = deps.keepSessionId && isUuid(deps.keepSessionId) ? deps.keepSessionId : null;
   return em.transactional(async (tx) => {
     await execute(
