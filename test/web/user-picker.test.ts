@@ -137,6 +137,15 @@ describe('the admin user picker', () => {
     const context = await adminContext({ javaScriptEnabled: false });
     const page = await context.newPage();
     try {
+      // The Users page finds by a part of the email or name too.
+      await page.goto('/admin/users');
+      await page.getByLabel('Find by email or name').fill('HOPPER');
+      await page.getByRole('button', { name: 'Apply' }).click();
+      await page.waitForURL((url) => url.searchParams.get('search') === 'HOPPER');
+      const rows = page.locator('table[data-testid="users"] tbody tr');
+      expect(await rows.count()).toBe(1);
+      expect(await rows.first().textContent()).toContain(grace.email);
+
       // A filter: "picker-<tag>" names two users; the page asks which, filtering nothing yet.
       await page.goto('/admin/allocations');
       await page.getByRole('combobox', { name: 'User', exact: true }).fill(`picker-${tag}`);
