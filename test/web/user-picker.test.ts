@@ -15,6 +15,7 @@ import {
   launchBrowser,
   newContext,
   type Page,
+  screenshot,
   settled,
   viewportFor,
   WIDTHS,
@@ -234,6 +235,7 @@ describe('the admin user picker', () => {
         const { box } = await typeAndWait(page, label, `picker-${tag}`, 2);
         await box.press('ArrowDown');
         expect(await checkA11y(page, `${path} with the picker open at ${width}`)).toEqual([]);
+        if (path === '/admin/payments') await screenshot(page, 'admin-payments-user-picker');
       }
       // The no-JavaScript state: an ambiguous text and its select of matches.
       await page.goto(`/admin/allocations?user=picker-${tag}`);
