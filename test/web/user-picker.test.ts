@@ -128,6 +128,19 @@ describe('the admin user picker', () => {
       expect(await result.textContent()).toContain(`Recorded €12.50 for ${ada.email}`);
       expect(await balanceOf(ada.id)).toBe(before + 1250);
       expect(await balanceOf(grace.id)).toBe(0);
+
+      // The audit log's "Target user" picks the same way: the payment is a change to Ada.
+      await page.goto('/admin/audit');
+      await settled(page);
+      const target = await typeAndWait(page, 'Target user', `ada.picker-${tag}`, 1);
+      await target.box.press('ArrowDown');
+      await target.box.press('Enter');
+      await page.getByRole('button', { name: 'Apply' }).click();
+      await page.waitForURL((url) => url.searchParams.get('userId') === ada.id);
+      const entries = page.locator('table[data-testid="audit-log"] tbody tr');
+      expect(await entries.count()).toBeGreaterThan(0);
+      for (const text of await entries.allTextContents()) expect(text).toContain(ada.id);
+      expect(await page.getByTestId('audit-action').allTextContents()).toContain('recordPayment');
       expect(pageErrors).toEqual([]);
     } finally {
       await context.close();
@@ -229,6 +242,7 @@ describe('the admin user picker', () => {
         ['/admin/payments', 'User to credit'],
         ['/admin/billing', 'User to adjust'],
         ['/admin/allocations', 'User'],
+        ['/admin/audit', 'Target user'],
       ] as const) {
         await page.goto(path);
         await settled(page);
