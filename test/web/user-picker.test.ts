@@ -1,8 +1,9 @@
 /**
  * The admin user picker in a real browser: it finds a user by a part of their email, the
  * keyboard picks one and a payment recorded through it credits that user; without JavaScript
- * the typed text is resolved by the server (several matches: a select to choose from); no
- * admin page asks for a user's raw id; axe finds nothing on the pages that use it.
+ * the typed text is resolved by the server (several matches: a select to choose from); the
+ * audit log and the Users page find by name or email too; no admin page asks for a user's raw
+ * id; axe finds nothing on the pages that use it, at both widths.
  */
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
