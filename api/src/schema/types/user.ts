@@ -4,7 +4,7 @@ import { User } from '@hero/core/entities/user.entity';
 import { VmAllocation } from '@hero/core/entities/vm-allocation.entity';
 import { AccountDeletedError, NotFoundError, ValidationError } from '@hero/core/errors';
 import { type CreateUserResult, createUser, normalizeEmail } from '@hero/core/users/create-user';
-import { pageUsers, USER_ORDERS } from '@hero/core/users/list-users';
+import { pageUsers, USER_ORDERS, USER_SEARCH_MAX_LENGTH } from '@hero/core/users/list-users';
 import { setUserQuota } from '@hero/core/users/set-user-quota';
 import { resolveOffsetConnection } from '@pothos/plugin-relay';
 import { builder } from '../builder.ts';
@@ -155,13 +155,17 @@ builder.queryField('users', (t) =>
     authScopes: { adminRead: true },
     args: {
       email: t.arg.string({ required: false, description: 'Exact email (case-insensitive).' }),
+      search: t.arg.string({
+        required: false,
+        description: `A part of the email or the display name, case-insensitive (% and _ are literal); blank: no filter; longer than ${USER_SEARCH_MAX_LENGTH} characters: BAD_USER_INPUT.`,
+      }),
       orderBy: t.arg({ type: UserOrderEnum, required: false, defaultValue: 'CREATED_DESC' }),
     },
     resolve: (_root, args, ctx) =>
       resolveOffsetConnection({ args, defaultSize: 20, maxSize: 100 }, ({ limit, offset }) =>
         pageUsers(
           ctx.em,
-          { email: args.email ? normalizeEmail(args.email) : undefined },
+          { email: args.email ? normalizeEmail(args.email) : undefined, search: args.search ?? undefined },
           args.orderBy ?? 'CREATED_DESC',
           limit,
           offset,

@@ -15,6 +15,7 @@ import {
   param,
 } from '#lib/server/admin.ts';
 import { ErrorFields, PageInfoFields } from '#lib/server/admin-fragments.ts';
+import { loadUserChoice } from '#lib/server/user-choice.ts';
 import type { Actions, PageServerLoad } from './$types';
 
 const STATUSES = ['ACTIVE', 'RELEASED'] as const;
@@ -99,11 +100,13 @@ const RELEASE = graphql(
 export const load: PageServerLoad = async (event) => {
   const { url } = event;
   const status = enumParam(url, 'status', STATUSES);
-  const userId = param(url, 'userId');
+  const userChoice = await loadUserChoice(event, { userId: param(url, 'userId'), query: param(url, 'user') });
+  const userId = userChoice.user?.id;
   const orderBy = enumParam(url, 'orderBy', ORDERS) ?? 'ALLOCATED_DESC';
   const result = await adminQuery(event, ALLOCATIONS, { status, userId, orderBy, ...connectionArgs(url) });
   return {
     filters: { status: status ?? '', userId: userId ?? '', orderBy },
+    userChoice,
     allocations: nodes(result.data?.allocations),
     pageInfo: pageInfoOf(result.data?.allocations),
     error: result.error,

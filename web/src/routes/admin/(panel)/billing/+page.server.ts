@@ -2,6 +2,7 @@ import { graphql, type ResultOf, readFragment } from '@hero/graphql';
 import { fail } from '@sveltejs/kit';
 import type { Done, FailedWith, Problem } from '#lib/components/admin/types.ts';
 import { money, signedMoney } from '#lib/components/admin/util.ts';
+import type { UserChoice } from '#lib/components/users/user-choice.ts';
 import {
   adminGql,
   adminQuery,
@@ -17,6 +18,7 @@ import {
   parseAmountCents,
 } from '#lib/server/admin.ts';
 import { ErrorFields, LedgerRowFields, PageInfoFields, UserRefFields } from '#lib/server/admin-fragments.ts';
+import { loadUserChoice } from '#lib/server/user-choice.ts';
 import type { Actions, PageServerLoad } from './$types';
 
 const BILLING_ORDERS = ['BALANCE_ASC', 'BALANCE_DESC', 'UPDATED_DESC'] as const;
@@ -112,7 +114,8 @@ type ReconcileSummary = ResultOf<typeof RECONCILE>['reconcileBalancesNow'];
 
 export const load: PageServerLoad = async (event) => {
   const { url } = event;
-  const userId = param(url, 'userId');
+  const userChoice = await loadUserChoice(event, { userId: param(url, 'userId'), query: param(url, 'user') });
+  const userId = userChoice.user?.id;
   const orderBy = enumParam(url, 'orderBy', BILLING_ORDERS) ?? 'BALANCE_ASC';
   const kind = enumParam(url, 'kind', LEDGER_KINDS);
   const [balances, ledger] = await Promise.all([
@@ -121,6 +124,7 @@ export const load: PageServerLoad = async (event) => {
   ]);
   return {
     filters: { userId: userId ?? '', orderBy, kind: kind ?? '' },
+    userChoice,
     balances: nodes(balances.data?.billing).map((row) => ({
       ...row,
       user: readFragment(UserRefFields, row.user),
@@ -136,14 +140,20 @@ export const load: PageServerLoad = async (event) => {
 export const actions: Actions = {
   adjustBalance: async (event) => {
     const form = await event.request.formData();
+    // Without JavaScript only the typed text comes: resolved here (one user, or a choice).
+    const picker = await loadUserChoice(event, { userId: field(form, 'userId'), query: field(form, 'user') });
     const values = {
-      userId: field(form, 'userId'),
+      userId: picker.user?.id ?? '',
       amount: field(form, 'amount'),
       note: field(form, 'note'),
     };
     const amountCents = parseAmountCents(values.amount);
     const problems: Problem[] = [];
-    if (!values.userId) problems.push({ path: 'userId', message: 'enter the user’s id.' });
+    if (!picker.user)
+      problems.push({
+        path: 'user',
+        message: picker.problem ?? 'choose the user to adjust by email or name.',
+      });
     if (amountCents === null || amountCents === 0)
       problems.push({
         path: 'amount',
@@ -155,7 +165,8 @@ export const actions: Actions = {
         adjustBalance: {
           ...badInput('Please correct the adjustment.', problems),
           values,
-        } satisfies FailedWith<typeof values>,
+          picker,
+        } satisfies FailedWith<typeof values> & { picker: UserChoice },
       });
 
     let result: ResultOf<typeof ADJUST_BALANCE>['adjustBalance'];
@@ -164,7 +175,11 @@ export const actions: Actions = {
         input: { userId: values.userId, amountCents, note: values.note },
       }));
     } catch (err) {
-      return fail(503, { adjustBalance: { ...failedFrom(err), values } satisfies FailedWith<typeof values> });
+      return fail(503, {
+        adjustBalance: { ...failedFrom(err), values, picker } satisfies FailedWith<typeof values> & {
+          picker: UserChoice;
+        },
+      });
     }
     if (result.__typename === 'AdjustBalanceSuccess') {
       const { entry } = result;
@@ -180,7 +195,8 @@ export const actions: Actions = {
       adjustBalance: {
         ...failedFromUnion(readFragment(ErrorFields, result)),
         values,
-      } satisfies FailedWith<typeof values>,
+        picker,
+      } satisfies FailedWith<typeof values> & { picker: UserChoice },
     });
   },
 

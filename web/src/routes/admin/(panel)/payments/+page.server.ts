@@ -2,6 +2,7 @@ import { graphql, type ResultOf, readFragment } from '@hero/graphql';
 import { fail } from '@sveltejs/kit';
 import type { Done, FailedWith, Problem } from '#lib/components/admin/types.ts';
 import { money } from '#lib/components/admin/util.ts';
+import type { UserChoice } from '#lib/components/users/user-choice.ts';
 import {
   adminGql,
   adminQuery,
@@ -17,6 +18,7 @@ import {
   parseAmountCents,
 } from '#lib/server/admin.ts';
 import { ErrorFields, PageInfoFields, PaymentRowFields, UserRefFields } from '#lib/server/admin-fragments.ts';
+import { loadUserChoice } from '#lib/server/user-choice.ts';
 import type { Actions, PageServerLoad } from './$types';
 
 const EVENT_STATUSES = ['APPLIED', 'IGNORED', 'REFUSED'] as const;
@@ -137,7 +139,8 @@ const REFUND_PAYMENT = graphql(
 
 export const load: PageServerLoad = async (event) => {
   const { url } = event;
-  const userId = param(url, 'userId');
+  const userChoice = await loadUserChoice(event, { userId: param(url, 'userId'), query: param(url, 'user') });
+  const userId = userChoice.user?.id;
   const eventStatus = enumParam(url, 'eventStatus', EVENT_STATUSES);
   const [payments, events] = await Promise.all([
     adminQuery(event, PAYMENTS, { userId, ...connectionArgs(url) }),
@@ -145,6 +148,7 @@ export const load: PageServerLoad = async (event) => {
   ]);
   return {
     filters: { userId: userId ?? '', eventStatus: eventStatus ?? '' },
+    userChoice,
     payments: nodes(payments.data?.payments).map((row) => ({
       ...readFragment(PaymentRowFields, row),
       user: readFragment(UserRefFields, row.user),
@@ -161,8 +165,10 @@ export const load: PageServerLoad = async (event) => {
 export const actions: Actions = {
   recordPayment: async (event) => {
     const form = await event.request.formData();
+    // Without JavaScript only the typed text comes: resolved here (one user, or a choice).
+    const picker = await loadUserChoice(event, { userId: field(form, 'userId'), query: field(form, 'user') });
     const values = {
-      userId: field(form, 'userId'),
+      userId: picker.user?.id ?? '',
       amount: field(form, 'amount'),
       currency: field(form, 'currency').toUpperCase(),
       providerRef: field(form, 'providerRef'),
@@ -170,7 +176,11 @@ export const actions: Actions = {
     };
     const amountCents = parseAmountCents(values.amount);
     const problems: Problem[] = [];
-    if (!values.userId) problems.push({ path: 'userId', message: 'enter the user’s id.' });
+    if (!picker.user)
+      problems.push({
+        path: 'user',
+        message: picker.problem ?? 'choose the user to credit by email or name.',
+      });
     if (amountCents === null || amountCents <= 0)
       problems.push({ path: 'amount', message: 'enter an amount above 0, such as 12.50.' });
     if (!/^[A-Z]{3}$/.test(values.currency))
@@ -180,7 +190,8 @@ export const actions: Actions = {
         recordPayment: {
           ...badInput('Please correct the payment form.', problems),
           values,
-        } satisfies FailedWith<typeof values>,
+          picker,
+        } satisfies FailedWith<typeof values> & { picker: UserChoice },
       });
 
     let result: ResultOf<typeof RECORD_PAYMENT>['recordPayment'];
@@ -195,7 +206,11 @@ export const actions: Actions = {
         },
       }));
     } catch (err) {
-      return fail(503, { recordPayment: { ...failedFrom(err), values } satisfies FailedWith<typeof values> });
+      return fail(503, {
+        recordPayment: { ...failedFrom(err), values, picker } satisfies FailedWith<typeof values> & {
+          picker: UserChoice;
+        },
+      });
     }
     if (result.__typename === 'RecordPaymentSuccess') {
       const { payment, billing } = readFragment(PaymentResultFields, result.result);
@@ -211,7 +226,8 @@ export const actions: Actions = {
       recordPayment: {
         ...failedFromUnion(readFragment(ErrorFields, result)),
         values,
-      } satisfies FailedWith<typeof values>,
+        picker,
+      } satisfies FailedWith<typeof values> & { picker: UserChoice },
     });
   },
 

@@ -1,6 +1,7 @@
 import { graphql, type ResultOf, readFragment } from '@hero/graphql';
 import { fail } from '@sveltejs/kit';
 import type { Done, FailedWith } from '#lib/components/admin/types.ts';
+import { USER_QUERY_MAX_LENGTH } from '#lib/components/users/user-choice.ts';
 import {
   adminGql,
   adminQuery,
@@ -22,13 +23,22 @@ const USERS = graphql(
   `
     query AdminUsers(
       $email: String
+      $search: String
       $orderBy: UserOrder
       $first: Int
       $after: String
       $last: Int
       $before: String
     ) {
-      users(email: $email, orderBy: $orderBy, first: $first, after: $after, last: $last, before: $before) {
+      users(
+        email: $email
+        search: $search
+        orderBy: $orderBy
+        first: $first
+        after: $after
+        last: $last
+        before: $before
+      ) {
         edges {
           node {
             id
@@ -76,11 +86,13 @@ const CREATE_USER = graphql(
 
 export const load: PageServerLoad = async (event) => {
   const { url } = event;
+  // `email` (exact) from older links; the filter form sends `search` (a part of the email or name).
   const email = param(url, 'email');
+  const search = param(url, 'search')?.slice(0, USER_QUERY_MAX_LENGTH);
   const orderBy = enumParam(url, 'orderBy', USER_ORDERS) ?? 'CREATED_DESC';
-  const result = await adminQuery(event, USERS, { email, orderBy, ...connectionArgs(url) });
+  const result = await adminQuery(event, USERS, { email, search, orderBy, ...connectionArgs(url) });
   return {
-    filters: { email: email ?? '', orderBy },
+    filters: { email: email ?? '', search: search ?? '', orderBy },
     users: nodes(result.data?.users),
     pageInfo: pageInfoOf(result.data?.users),
     error: result.error,
