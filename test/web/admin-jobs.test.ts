@@ -96,3 +96,64 @@ describe('admin jobs page', () => {
     }
   });
 });
+
+describe('admin overview, pool and quota', () => {
+  it('links every tile, shows one pool state, and says what a quota change changed', async () => {
+    const user = await stack.signUp();
+    await stack.setQuota(user.id, 1);
+    await stack.allocate(user.token);
+    const context = await newContext(browser, { baseURL: stack.url, bypassCSP: true });
+    await addSessionCookie(context, stack.url, ADMIN_COOKIE, await stack.adminToken());
+    const page = await context.newPage();
+    const errors = collectPageErrors(page);
+    try {
+      await page.goto('/admin');
+      const tiles = page.getByTestId('overview-tiles').locator(':scope > *');
+      const count = await tiles.count();
+      expect(count).toBeGreaterThan(5);
+      for (let i = 0; i < count; i++) {
+        const href = await tiles.nth(i).getAttribute('href');
+        expect(href, `tile ${i}`).toMatch(/^\/admin\//);
+        const answer = await page.request.get(href as string);
+        expect(answer.status(), href as string).toBe(200);
+        const fragment = (href as string).split('#')[1];
+        if (fragment) expect(await answer.text(), href as string).toContain(`id="${fragment}"`);
+      }
+      await page.getByTestId('tile-pool').click();
+      await page.waitForURL('**/admin/pool');
+
+      // The allocated VM reads "In use", the other "Free": never "AVAILABLE" beside "Allocated: Yes".
+      const states = page.getByTestId('pool-vm-state');
+      const texts = (await states.allTextContents()).map((t) => t.trim());
+      expect(texts).toContain('In use');
+      expect(texts).toContain('Free');
+      expect(texts).not.toContain('AVAILABLE');
+      const headers = (await page.locator('table[data-testid="pool"] th').allTextContents()).map((t) =>
+        t.trim(),
+      );
+      expect(headers).not.toContain('Allocated');
+
+      // Only the period end changes: the outcome says so, not "Quota set to 1 VM".
+      await page.goto(`/admin/users/${user.id}`);
+      await settled(page);
+      await page.getByLabel('Plan period end (UTC)').fill('2031-05-04T10:30');
+      await page.getByRole('button', { name: 'Set quota' }).click();
+      const outcome = page.getByTestId('set-quota-result');
+      await expect
+        .poll(() => outcome.textContent())
+        .toMatch(/Plan period end moved from .+ to May 4, 2031, 10:30 AM UTC; quota stays 1 VM\./);
+
+      for (const path of ['/admin', '/admin/pool', '/admin/aggregator', `/admin/users/${user.id}`]) {
+        for (const width of WIDTHS) {
+          await page.setViewportSize(viewportFor(width));
+          await page.goto(path);
+          await settled(page);
+          expect(await checkA11y(page, `${path} at ${width}`)).toEqual([]);
+        }
+      }
+      expect(errors).toEqual([]);
+    } finally {
+      await context.close();
+    }
+  });
+});
