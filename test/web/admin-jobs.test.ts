@@ -11,6 +11,7 @@ import {
   collectPageErrors,
   launchBrowser,
   newContext,
+  screenshot,
   settled,
   viewportFor,
   WIDTHS,
@@ -88,6 +89,7 @@ describe('admin jobs page', () => {
         await page.setViewportSize(viewportFor(width));
         await page.goto('/admin/jobs');
         await settled(page);
+        await screenshot(page, 'admin-jobs-with-quiet-runs');
         expect(await checkA11y(page, `/admin/jobs at ${width}`)).toEqual([]);
       }
       expect(errors).toEqual([]);
