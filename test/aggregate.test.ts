@@ -208,6 +208,29 @@ describe.each(Object.keys(harnesses))('aggregation from the %s source', (kind) =
     expect((await nodeState(A)).last_commit_sha).not.toBe(state.last_commit_sha);
   });
 
+  it("splits what it debited by the balances' currencies", async () => {
+    const [eur, usd, usd2] = await createUsageUsers(db, 3, 10_000);
+    await db.query(`update billing set currency = 'USD' where user_id = any($1::uuid[])`, [
+      [usd.id, usd2.id],
+    ]);
+    const C = node('c');
+    await h.write([
+      batchFile(C, '2026-11-23-10', [
+        usageRecord(C, eur.id, 12),
+        usageRecord(C, usd.id, 30),
+        usageRecord(C, usd2.id, 5),
+        usageRecord(C, eur.id, 1),
+      ]),
+    ]);
+    const summary = await run();
+    expect(summary.centsDebited).toBe(48);
+    expect(summary.debitedByCurrency).toEqual([
+      { currency: 'EUR', cents: 13 },
+      { currency: 'USD', cents: 35 },
+    ]);
+    expect((await run()).debitedByCurrency).toEqual([]);
+  });
+
   it('reads again only a file whose blob changed (a node rewriting its current hour)', async () => {
     const [user] = await createUsageUsers(db, 1, 0);
     const B = node('b');

@@ -41,6 +41,7 @@ const SPEC: Record<string, 'read' | 'read+user' | 'operate' | 'billing' | 'money
   plans: 'read+user',
   pool: 'read',
   provisioner: 'read',
+  quietJobRuns: 'read',
   quotePlan: 'read+user',
   rejectedRecords: 'read',
   user: 'read',

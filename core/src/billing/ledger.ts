@@ -102,15 +102,16 @@ export interface UsageDebits {
  * it, on the aggregator batch's own native connection (its transaction: the consumed keys and
  * the debits commit together, and the batch stays one fast round of statements). Balances are
  * locked in user order first, so batches applied side by side wait for each other and never
- * deadlock. Throws when a user has no billing row (a debit would be lost); `BELOW_FLOOR` when
+ * deadlock. Answers the cents debited per balance currency. Throws when a user has no billing
+ * row (a debit would be lost); `BELOW_FLOOR` when
  * a debit would take a balance below the floor: nothing is debited then, and the caller rolls
  * back.
  */
 export async function postUsageDebits(
   client: PoolClient,
   debits: UsageDebits,
-): Promise<'DEBITED' | 'BELOW_FLOOR'> {
-  const res = await client.query<{ users: number; debited: number }>(
+): Promise<{ debitedByCurrency: Map<string, bigint> } | 'BELOW_FLOOR'> {
+  const res = await client.query<{ users: number; debited: number; by_currency: Record<string, string> }>(
     `with sums as (
        select user_id, sum(cents)::bigint as cents from unnest($1::uuid[], $2::bigint[]) as t(user_id, cents)
         group by user_id
@@ -127,11 +128,17 @@ export async function postUsageDebits(
        insert into ledger_entry (user_id, kind, amount_cents, balance_after_cents, currency, reference)
        select user_id, 'USAGE', -cents, credit_balance_cents, currency, $3 from debited
      )
-     select (select count(*) from sums)::int as users, (select count(*) from debited)::int as debited`,
+     select (select count(*) from sums)::int as users, (select count(*) from debited)::int as debited,
+            (select coalesce(json_object_agg(currency, cents), '{}') from
+              (select currency, sum(cents)::text as cents from debited group by currency) c) as by_currency`,
     // Decimal strings: exact however large (a JS number would round past 2^53).
     [debits.users, debits.cents.map(String), `usage:${debits.node}`, String(debits.floorCents)],
   );
-  if (res.rows[0].debited === res.rows[0].users) return 'DEBITED';
+  if (res.rows[0].debited === res.rows[0].users) {
+    return {
+      debitedByCurrency: new Map(Object.entries(res.rows[0].by_currency).map(([c, n]) => [c, BigInt(n)])),
+    };
+  }
   const missing = await client.query<{ id: string }>(
     `select u::text as id from unnest($1::uuid[]) as u
       where not exists (select 1 from billing b where b.user_id = u) limit 5`,

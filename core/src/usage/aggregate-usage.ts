@@ -48,8 +48,13 @@ export interface AggregateSummary {
   recordsDuplicate: number;
   /** Records that cannot be applied (kept in rejected_usage_record with the reason). */
   recordsRejected: number;
-  /** Summed exactly (BigInt); below 2^53 by the run bound (AGGREGATE_BOUNDS.runCents). */
+  /**
+   * Summed exactly (BigInt); below 2^53 by the run bound (AGGREGATE_BOUNDS.runCents). Across
+   * currencies when balances are kept in several: `debitedByCurrency` splits it.
+   */
   centsDebited: number;
+  /** `centsDebited` per balance currency, by currency code. */
+  debitedByCurrency: { currency: string; cents: number }[];
   /**
    * Files and folders under `nodes/` at the branch head that are not read as usage (misnamed, in
    * a sub-directory, outside a node directory, a node directory breaking the naming rule): never
@@ -141,6 +146,7 @@ export function emptyAggregateSummary(): AggregateSummary {
     recordsDuplicate: 0,
     recordsRejected: 0,
     centsDebited: 0,
+    debitedByCurrency: [],
     ignoredFiles: 0,
     ignoredFileList: [],
     errors: [],
@@ -212,6 +218,7 @@ export async function aggregateUsage(
   const bounds = { ...AGGREGATE_BOUNDS, ...options.bounds };
   const budget = new RunBudget(bounds.runCents);
   let centsDebited = 0n;
+  const byCurrency = new Map<string, bigint>();
   const ignored = new IgnoredFiles();
 
   const head = await source.head(signal);
@@ -344,6 +351,9 @@ export async function aggregateUsage(
           summary.recordsDuplicate += r.duplicate;
           summary.recordsRejected += r.rejected;
           centsDebited += r.cents;
+          for (const [currency, cents] of r.byCurrency) {
+            byCurrency.set(currency, (byCurrency.get(currency) ?? 0n) + cents);
+          }
           progress();
         },
       });
@@ -415,6 +425,9 @@ export async function aggregateUsage(
     if (stored) ignored.merge(stored.ignored_files, stored.ignored_file_list);
   }
   summary.centsDebited = Number(centsDebited);
+  summary.debitedByCurrency = [...byCurrency]
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([currency, cents]) => ({ currency, cents: Number(cents) }));
   summary.ignoredFiles = ignored.count;
   summary.ignoredFileList = ignored.list;
   if (ignored.count > 0) {
@@ -441,6 +454,8 @@ interface BatchResult {
   duplicate: number;
   rejected: number;
   cents: bigint;
+  /** `cents` per balance currency. */
+  byCurrency: Map<string, bigint>;
 }
 
 /** A node's batches so far: the first failure, or the run's budget running out. */
@@ -714,10 +729,16 @@ async function copyInto(client: PoolClient, table: string, payload: Buffer): Pro
 }
 
 /** The batch's debits, through the ledger's one writer; a refused floor retries the batch checked. */
-async function debit(client: PoolClient, node: string, users: string[], cents: bigint[], floorCents: bigint) {
-  if ((await postUsageDebits(client, { node, users, cents, floorCents })) === 'BELOW_FLOOR') {
-    throw new BalanceFloorReached();
-  }
+async function debit(
+  client: PoolClient,
+  node: string,
+  users: string[],
+  cents: bigint[],
+  floorCents: bigint,
+): Promise<Map<string, bigint>> {
+  const result = await postUsageDebits(client, { node, users, cents, floorCents });
+  if (result === 'BELOW_FLOOR') throw new BalanceFloorReached();
+  return result.debitedByCurrency;
 }
 
 /**
@@ -767,6 +788,7 @@ async function applyBatchOnce(
 
   let applied = 0;
   let cents = 0n;
+  let byCurrency = new Map<string, bigint>();
   if (order.length > 0) {
     const payload = encodeRecords(node, input.commit, batch, order);
     let direct = false;
@@ -794,7 +816,7 @@ async function applyBatchOnce(
         cents += cost;
       }
       applied = order.length;
-      await debit(client, node, [...byUser.keys()], [...byUser.values()], input.floor);
+      byCurrency = await debit(client, node, [...byUser.keys()], [...byUser.values()], input.floor);
     } else {
       await copyInto(client, 'usage_stage', payload);
       // Only the keys this statement inserts are debited (ON CONFLICT DO NOTHING RETURNING).
@@ -812,7 +834,7 @@ async function applyBatchOnce(
         cents += BigInt(row.cents);
       }
       if (result.rows.length > 0) {
-        await debit(
+        byCurrency = await debit(
           client,
           node,
           result.rows.map((r) => r.user_id),
@@ -862,7 +884,7 @@ async function applyBatchOnce(
       ],
     );
   }
-  return { applied, duplicate: order.length - applied, rejected: rejected.length, cents };
+  return { applied, duplicate: order.length - applied, rejected: rejected.length, cents, byCurrency };
 }
 
 /**

@@ -1,5 +1,5 @@
 import { JOB_RUN_STATUSES, JOB_TRIGGERS, JobRun } from '@hero/core/entities/job-run.entity';
-import { pageJobRuns } from '@hero/core/jobs/list-job-runs';
+import { countQuietJobRuns, pageJobRuns } from '@hero/core/jobs/list-job-runs';
 import { resolveOffsetConnection } from '@pothos/plugin-relay';
 import { builder } from '../builder.ts';
 
@@ -41,15 +41,57 @@ export const JobRunType = builder.objectType(JobRun, {
   }),
 });
 
+const QUIET_DESCRIPTION =
+  'A quiet run is a scheduled tick that did nothing: SKIPPED, or SUCCEEDED with a summary whose counters (other than those of what it looked at: nodesSeen, rowsExamined, …) are all 0 and lists empty.';
+
 builder.queryField('jobRuns', (t) =>
   t.connection({
     type: JobRunType,
-    description: 'Admin: the job-run history, newest first, optionally for one job.',
+    description: `Admin: the job-run history, newest first, optionally for one job and status. ${QUIET_DESCRIPTION}`,
     authScopes: { adminRead: true },
-    args: { job: t.arg.string({ required: false }) },
+    args: {
+      job: t.arg.string({ required: false }),
+      status: t.arg({ type: JobRunStatusEnum, required: false }),
+      quiet: t.arg.boolean({
+        required: false,
+        description: 'true: only quiet runs; false: leave them out; unset: every run.',
+      }),
+      notableFirst: t.arg.boolean({
+        required: false,
+        description: "true: the last day's FAILED, RUNNING and MANUAL runs first (each group newest first).",
+      }),
+    },
     resolve: (_root, args, ctx) =>
       resolveOffsetConnection({ args, defaultSize: 20, maxSize: 100 }, ({ limit, offset }) =>
-        pageJobRuns(ctx.em, { job: args.job ?? undefined }, limit, offset),
+        pageJobRuns(
+          ctx.em,
+          { job: args.job ?? undefined, status: args.status ?? undefined, quiet: args.quiet ?? undefined },
+          limit,
+          offset,
+          { notableFirst: args.notableFirst ?? false },
+        ),
       ),
+  }),
+);
+
+const QuietJobRunsType = builder.objectRef<{ job: string; quietRuns: number }>('QuietJobRuns').implement({
+  description: 'How many quiet runs one job has.',
+  fields: (t) => ({
+    job: t.exposeString('job'),
+    quietRuns: t.exposeInt('quietRuns'),
+  }),
+});
+
+builder.queryField('quietJobRuns', (t) =>
+  t.field({
+    type: [QuietJobRunsType],
+    description: `Admin: per job, how many quiet runs there are (with the job and status filters of jobRuns); jobs without any are left out. ${QUIET_DESCRIPTION}`,
+    authScopes: { adminRead: true },
+    args: {
+      job: t.arg.string({ required: false }),
+      status: t.arg({ type: JobRunStatusEnum, required: false }),
+    },
+    resolve: (_root, args, ctx) =>
+      countQuietJobRuns(ctx.em, { job: args.job ?? undefined, status: args.status ?? undefined }),
   }),
 );

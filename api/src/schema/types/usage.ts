@@ -19,6 +19,14 @@ const IgnoredFileType = builder.objectRef<IgnoredFile>('IgnoredFile').implement(
   }),
 });
 
+const DebitedAmountType = builder.objectRef<{ currency: string; cents: number }>('DebitedAmount').implement({
+  description: 'An amount debited in one currency.',
+  fields: (t) => ({
+    currency: t.exposeString('currency', { description: 'ISO 4217 code.' }),
+    cents: t.expose('cents', { type: 'SafeInt' }),
+  }),
+});
+
 export const AggregateSummaryType = builder.objectRef<AggregateSummary>('AggregateSummary').implement({
   description: 'What one aggregation run did.',
   fields: (t) => ({
@@ -38,7 +46,15 @@ export const AggregateSummaryType = builder.objectRef<AggregateSummary>('Aggrega
     recordsRejected: t.exposeInt('recordsRejected', {
       description: 'Records that cannot be applied; see rejectedRecords for the reasons.',
     }),
-    centsDebited: t.expose('centsDebited', { type: 'SafeInt' }),
+    centsDebited: t.expose('centsDebited', {
+      type: 'SafeInt',
+      description: 'Cents debited by this run, summed across currencies: see debitedByCurrency.',
+    }),
+    debitedByCurrency: t.field({
+      type: [DebitedAmountType],
+      description: "centsDebited per balance currency (the users' billing currency), by currency code.",
+      resolve: (s) => s.debitedByCurrency,
+    }),
     ignoredFiles: t.exposeInt('ignoredFiles', {
       description:
         'Files and folders under nodes/ at the branch head that are not read as usage (misnamed, in a sub-directory, outside a node directory, a node directory breaking the naming rule). Nodes this run skipped count as last read.',

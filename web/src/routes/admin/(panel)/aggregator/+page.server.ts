@@ -77,6 +77,10 @@ const AGGREGATE_NOW = graphql(`
       recordsDuplicate
       recordsRejected
       centsDebited
+      debitedByCurrency {
+        currency
+        cents
+      }
       ignoredFiles
       ignoredFileList {
         path

@@ -5,6 +5,7 @@ import {
   adminGql,
   adminQuery,
   connectionArgs,
+  enumParam,
   failedFrom,
   nodes,
   pageInfoOf,
@@ -15,11 +16,33 @@ import type { Actions, PageServerLoad } from './$types';
 
 /** The jobs the workers run (the filter also takes any other name from the URL). */
 const KNOWN_JOBS = ['aggregate', 'auto-release', 'outbox', 'reconcile'];
+const STATUSES = ['FAILED', 'RUNNING', 'SUCCEEDED', 'SKIPPED'] as const;
 
 const JOB_RUNS = graphql(
   `
-    query AdminJobRuns($job: String, $first: Int, $after: String, $last: Int, $before: String) {
-      jobRuns(job: $job, first: $first, after: $after, last: $last, before: $before) {
+    query AdminJobRuns(
+      $job: String
+      $status: JobRunStatus
+      $quiet: Boolean
+      $first: Int
+      $after: String
+      $last: Int
+      $before: String
+    ) {
+      quietJobRuns(job: $job, status: $status) {
+        job
+        quietRuns
+      }
+      jobRuns(
+        job: $job
+        status: $status
+        quiet: $quiet
+        notableFirst: true
+        first: $first
+        after: $after
+        last: $last
+        before: $before
+      ) {
         edges {
           node {
             id
@@ -62,9 +85,19 @@ type AutoReleaseSummary = ResultOf<typeof AUTO_RELEASE_NOW>['autoReleaseNow'];
 
 export const load: PageServerLoad = async (event) => {
   const job = param(event.url, 'job');
-  const result = await adminQuery(event, JOB_RUNS, { job, ...connectionArgs(event.url) });
+  const status = enumParam(event.url, 'status', STATUSES);
+  // Quiet runs (scheduled ticks that did nothing) are left out unless asked for: `?quiet=show`.
+  const showQuiet = param(event.url, 'quiet') === 'show';
+  const result = await adminQuery(event, JOB_RUNS, {
+    job,
+    status,
+    quiet: showQuiet ? undefined : false,
+    ...connectionArgs(event.url),
+  });
   return {
-    filters: { job: job ?? '' },
+    filters: { job: job ?? '', status: status ?? '', showQuiet },
+    statuses: STATUSES,
+    quiet: result.data?.quietJobRuns ?? [],
     jobs: job && !KNOWN_JOBS.includes(job) ? [...KNOWN_JOBS, job] : KNOWN_JOBS,
     runs: nodes(result.data?.jobRuns),
     pageInfo: pageInfoOf(result.data?.jobRuns),

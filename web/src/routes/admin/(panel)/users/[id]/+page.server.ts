@@ -1,5 +1,6 @@
 import { graphql, type ResultOf, readFragment } from '@hero/graphql';
 import { error, fail } from '@sveltejs/kit';
+import { type QuotaState, quotaChangeMessage } from '#lib/components/admin/describe.ts';
 import type { Done, FailedWith } from '#lib/components/admin/types.ts';
 import { money } from '#lib/components/admin/util.ts';
 import { monthParam, StatementFields } from '#lib/components/statements/statement.ts';
@@ -104,6 +105,16 @@ const SET_QUOTA = graphql(
   `,
   [ErrorFields],
 );
+
+/** The quota before a change, so the outcome says what the change did. */
+const QUOTA_BEFORE = graphql(`
+  query AdminUserQuota($id: ID!) {
+    user(id: $id) {
+      vmQuota
+      vmQuotaPeriodEnd
+    }
+  }
+`);
 
 const EXTEND_ALLOCATION = graphql(
   `
@@ -287,7 +298,10 @@ export const actions: Actions = {
       });
 
     let result: ResultOf<typeof SET_QUOTA>['setUserQuota'];
+    let before: QuotaState | null = null;
     try {
+      const { user } = await adminGql(event, QUOTA_BEFORE, { id: event.params.id });
+      before = user ? { vmQuota: user.vmQuota, periodEnd: user.vmQuotaPeriodEnd } : null;
       ({ setUserQuota: result } = await adminGql(event, SET_QUOTA, {
         userId: event.params.id,
         vmQuota,
@@ -301,7 +315,7 @@ export const actions: Actions = {
       return {
         setQuota: {
           ok: true,
-          message: `Quota set to ${quota} VM${quota === 1 ? '' : 's'}${vmQuotaPeriodEnd ? '' : ', without a plan period end'}.`,
+          message: quotaChangeMessage(before, { vmQuota: quota, periodEnd: vmQuotaPeriodEnd }),
           periodEnd: vmQuotaPeriodEnd,
         } satisfies Done<{ periodEnd: string | null }>,
       };
