@@ -68,6 +68,11 @@ const WEBHOOK_EVENTS = graphql(
             status
             detail
             userId
+            user {
+              id
+              email
+              displayName
+            }
             receivedAt
           }
         }
