@@ -23,8 +23,12 @@ export function scrollCue(node: HTMLElement, options: { focusable?: boolean } = 
   if (node.firstElementChild) observer.observe(node.firstElementChild);
   node.addEventListener('scroll', update, { passive: true });
   update();
+  // The content settles after mount (web fonts, hydrated dates) without resizing the box itself.
+  const frame = requestAnimationFrame(update);
+  void document.fonts?.ready.then(update);
   return {
     destroy() {
+      cancelAnimationFrame(frame);
       observer.disconnect();
       node.removeEventListener('scroll', update);
     },
