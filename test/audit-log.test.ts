@@ -151,6 +151,17 @@ describe('audit log', () => {
     expect(row).toMatchObject({ target_type: 'user', target_id: payload.user.id, outcome: 'ok' });
     expect(row?.input).toEqual({ input: { email: 'target-audit@example.org', displayName: 'T' } });
     expect((await rowText(id))[0]?.t).not.toContain(payload.token);
+    // The API names the target user (the admin table shows the email); the admin secret is no user.
+    const listed = await api.admin(
+      graphql(`query AuditTarget($targetId: String) { auditLog(targetId: $targetId) {
+        edges { node { action actorUser { email } targetUser { email } } } } }`),
+      { targetId: payload.user.id },
+    );
+    expect(listed.data.auditLog.edges.map((e) => e.node)).toContainEqual({
+      action: 'createUser',
+      actorUser: null,
+      targetUser: { email: 'target-audit@example.org' },
+    });
   });
 
   it('names the user a lifecycle mutation targets and keeps the confirmation email out', async () => {

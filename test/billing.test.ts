@@ -499,7 +499,7 @@ describe('reconciliation', () => {
   it('finds no drift when every change went through the ledger, and reports a tampered balance without fixing it', async () => {
     const RECONCILE =
       graphql(`mutation { reconcileBalancesNow { usersChecked usersDrifted totalDriftCents chainBreaks
-      drifted { userId balanceCents ledgerCents driftCents } } }`);
+      drifted { userId user { email } balanceCents ledgerCents driftCents } } }`);
     const clean = (await api.admin(RECONCILE)).data.reconcileBalancesNow;
     expect(clean.usersChecked).toBeGreaterThan(5);
     expect(clean).toMatchObject({ usersDrifted: 0, totalDriftCents: 0, chainBreaks: 0, drifted: [] });
@@ -514,8 +514,26 @@ describe('reconciliation', () => {
     expect(drift).toMatchObject({
       usersDrifted: 1,
       totalDriftCents: 77,
-      drifted: [{ userId: victim.id, balanceCents: 577, ledgerCents: 500, driftCents: 77 }],
+      drifted: [
+        {
+          userId: victim.id,
+          user: { email: victim.email },
+          balanceCents: 577,
+          ledgerCents: 500,
+          driftCents: 77,
+        },
+      ],
     });
+    // Ledger rows name their user too (the admin tables show the email, not the id).
+    const ledger = await api.admin(
+      graphql(
+        'query LedgerUser($userId: ID) { ledger(userId: $userId) { edges { node { userId user { email } } } } }',
+      ),
+      { userId: victim.id },
+    );
+    expect(ledger.data.ledger.edges.map((e) => e.node)).toEqual([
+      { userId: victim.id, user: { email: victim.email } },
+    ]);
     expect(await balanceOf(victim.id)).toBe(577);
 
     const overview = await api.admin(

@@ -1,6 +1,7 @@
 import { AUDIT_ACTOR_KINDS, type AuditRow, listAuditLog } from '@hero/core/audit/audit-log';
 import { ValidationError } from '@hero/core/errors';
 import { builder } from '../builder.ts';
+import { UserType } from './user.ts';
 
 export const AuditActorKindEnum = builder.enumType('AuditActorKind', {
   values: Object.fromEntries(
@@ -18,6 +19,13 @@ export const AuditEntryType = builder.objectRef<AuditRow>('AuditEntry').implemen
     at: t.expose('createdAt', { type: 'DateTime' }),
     actorKind: t.field({ type: AuditActorKindEnum, resolve: (r) => r.actorKind }),
     actorId: t.exposeString('actorId', { nullable: true }),
+    actorUser: t.field({
+      type: UserType,
+      nullable: true,
+      description: 'The user who acted (actorKind USER), while still there.',
+      resolve: (r, _args, ctx) =>
+        r.actorKind === 'user' && r.actorId ? ctx.loaders.user.load(r.actorId) : null,
+    }),
     role: t.exposeString('role', { nullable: true, description: '"admin" for an admin credential.' }),
     action: t.exposeString('action', {
       description: 'The mutation, or a security event such as `auth.sign_in_failed`.',
@@ -27,6 +35,13 @@ export const AuditEntryType = builder.objectRef<AuditRow>('AuditEntry').implemen
       description: 'user, allocation, payment, session.',
     }),
     targetId: t.exposeString('targetId', { nullable: true }),
+    targetUser: t.field({
+      type: UserType,
+      nullable: true,
+      description: 'The target when it is a user (targetType user), while still there.',
+      resolve: (r, _args, ctx) =>
+        r.targetType === 'user' && r.targetId ? ctx.loaders.user.load(r.targetId) : null,
+    }),
     input: t.field({
       type: 'JSON',
       description: 'The arguments, redacted (secret, password, token, key, authorization fields) and cut.',

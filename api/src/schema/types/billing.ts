@@ -162,6 +162,12 @@ const LedgerEntryType = builder.objectType(LedgerEntry, {
   fields: (t) => ({
     id: t.id({ resolve: (e) => String(e.id) }),
     userId: t.exposeID('userId'),
+    user: t.field({
+      type: UserType,
+      nullable: true,
+      description: 'The user whose balance it changed, while the user is still there.',
+      resolve: (e, _args, ctx) => ctx.loaders.user.load(e.userId),
+    }),
     kind: t.field({ type: LedgerKindEnum, resolve: (e) => e.kind }),
     amountCents: t.expose('amountCents', {
       type: 'SafeInt',
@@ -240,6 +246,12 @@ builder.mutationField('adjustBalance', (t) =>
 const BalanceDriftType = builder.objectRef<BalanceDrift>('BalanceDrift').implement({
   fields: (t) => ({
     userId: t.exposeID('userId'),
+    user: t.field({
+      type: UserType,
+      nullable: true,
+      description: 'The user, while still there.',
+      resolve: (d, _args, ctx) => ctx.loaders.user.load(d.userId),
+    }),
     balanceCents: t.expose('balanceCents', { type: 'SafeInt' }),
     ledgerCents: t.expose('ledgerCents', { type: 'SafeInt', description: "Sum of the user's ledger rows." }),
     driftCents: t.expose('driftCents', { type: 'SafeInt', description: 'balance − ledger.' }),

@@ -32,6 +32,11 @@ export const LedgerRowFields = graphql(`
   fragment LedgerRowFields on LedgerEntry {
     id
     userId
+    user {
+      id
+      email
+      displayName
+    }
     createdAt
     kind
     amountCents

@@ -32,10 +32,20 @@ const AUDIT_LOG = graphql(
             at
             actorKind
             actorId
+            actorUser {
+              id
+              email
+              displayName
+            }
             role
             action
             targetType
             targetId
+            targetUser {
+              id
+              email
+              displayName
+            }
             input
             outcome
             requestId

@@ -102,6 +102,11 @@ const RECONCILE = graphql(`
       chainBreaks
       drifted {
         userId
+        user {
+          id
+          email
+          displayName
+        }
         balanceCents
         ledgerCents
         driftCents

@@ -70,6 +70,11 @@ const WEBHOOK_EVENTS = graphql(
             status
             detail
             userId
+            user {
+              id
+              email
+              displayName
+            }
             receivedAt
           }
         }

@@ -1,0 +1,210 @@
+/**
+ * The admin tables in a real browser: at 1280 px what an operator scans first (user, VM, status,
+ * expires, cockpit) fits without scrolling sideways even with a long email, a long VM name and a
+ * cockpit link, the rest opens in a row detail; users are named by email, never by a bare id; the
+ * admin nav stays at most two rows on a phone; axe finds nothing on these pages at either width.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  addSessionCookie,
+  type Browser,
+  type BrowserContext,
+  checkA11y,
+  collectPageErrors,
+  launchBrowser,
+  newContext,
+  type Page,
+  settled,
+  viewportFor,
+  WIDTHS,
+} from '../support/browser.ts';
+import { recordPayment, type SignedUpUser } from '../support/factories.ts';
+import { ADMIN_COOKIE, type Stack, startStack } from '../support/web.ts';
+
+const LONG_EMAIL = 'a.very-long-mailbox-name.for-the-table-check@operations.example-company.org';
+const LONG_VM_NAME = 'build-runner-with-a-remarkably-long-descriptive-name-eu-central-1';
+const COCKPIT = 'https://cockpit-of-a-long-host-name.region-eu-central-1.example.com:9090/';
+const TOUCHED = [
+  '/admin/allocations',
+  '/admin/users',
+  '/admin/payments',
+  '/admin/billing',
+  '/admin/pool',
+  '/admin/audit',
+];
+const UUID_ONLY = /^[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}$|^[0-9a-f]{8}…$/i;
+
+let stack: Stack;
+let browser: Browser;
+let user: SignedUpUser;
+let allocationId: string;
+
+beforeAll(async () => {
+  [stack, browser] = await Promise.all([
+    startStack({
+      pool: [
+        {
+          id: 'vm-long',
+          name: LONG_VM_NAME,
+          host: '10.77.0.21',
+          region: 'eu-central-1',
+          cockpitUrl: COCKPIT,
+        },
+      ],
+    }),
+    launchBrowser(),
+  ]);
+  user = await stack.signUp({ email: LONG_EMAIL, displayName: 'Table Tester With A Long Name' });
+  allocationId = await stack.allocate(user.token);
+  await recordPayment(stack.api, user.id, 1_250, { note: 'table payment' });
+});
+afterAll(async () => {
+  await browser?.close();
+  await stack?.stop();
+});
+
+async function adminPage(width: number): Promise<{ context: BrowserContext; page: Page }> {
+  const context = await newContext(browser, {
+    baseURL: stack.url,
+    viewport: viewportFor(width),
+    bypassCSP: true,
+  });
+  await addSessionCookie(context, stack.url, ADMIN_COOKIE, await stack.adminToken());
+  return { context, page: await context.newPage() };
+}
+
+/** Text of every body cell of a table, whitespace collapsed. */
+async function cellTexts(page: Page, testid: string): Promise<string[]> {
+  const cells = page.locator(`table[data-testid="${testid}"] > tbody > tr:not([hidden]) > td`);
+  return (await cells.allTextContents()).map((t) => t.replace(/\s+/g, ' ').trim());
+}
+
+describe('admin tables at 1280 px', () => {
+  let context: BrowserContext;
+  let page: Page;
+  let pageErrors: string[];
+  beforeAll(async () => {
+    ({ context, page } = await adminPage(1280));
+    pageErrors = collectPageErrors(page);
+  });
+  afterAll(async () => {
+    await context?.close();
+  });
+
+  it('allocations: the priority columns are inside the viewport; Details shows the rest', async () => {
+    await page.goto('/admin/allocations');
+    await settled(page);
+    const table = page.locator('table[data-testid="allocations"]');
+    const headers = (await table.locator('thead th').allTextContents()).map((t) =>
+      t.replace(/\s+/g, ' ').trim(),
+    );
+    expect(headers.slice(0, 5)).toEqual(['User', 'Pool VM', 'Status', 'Expires', 'Cockpit']);
+
+    const row = table.locator(`tbody tr[data-allocation-id="${allocationId}"]`);
+    await expect.poll(() => row.count()).toBe(1);
+    expect(await row.textContent()).toContain(LONG_EMAIL);
+    const viewport = page.viewportSize()?.width ?? 0;
+    const cells = row.locator(':scope > td');
+    // Every cell of the row, the Details button's included, ends inside the viewport.
+    const count = await cells.count();
+    expect(count).toBe(6);
+    for (let i = 0; i < count; i++) {
+      const box = await cells.nth(i).boundingBox();
+      expect(box, `cell ${headers[i] || 'Details'}`).not.toBeNull();
+      expect(box!.x + box!.width, `right edge of ${headers[i] || 'Details'}`).toBeLessThanOrEqual(viewport);
+    }
+    const cockpit = row.getByTestId('cockpit-link');
+    expect(await cockpit.getAttribute('href')).toBe(COCKPIT);
+    const link = await cockpit.boundingBox();
+    expect(link!.x + link!.width).toBeLessThanOrEqual(viewport);
+
+    // The detail: hidden until asked for, then the columns that left the row.
+    const detail = row.locator('xpath=following-sibling::tr[1]');
+    expect(await detail.isVisible()).toBe(false);
+    const toggle = row.getByRole('button', { name: /^Details/ });
+    expect(await toggle.getAttribute('aria-expanded')).toBe('false');
+    await toggle.click();
+    expect(await toggle.getAttribute('aria-expanded')).toBe('true');
+    expect(await detail.isVisible()).toBe(true);
+    const text = (await detail.textContent())?.replace(/\s+/g, ' ') ?? '';
+    for (const expected of [
+      'Allocation id',
+      allocationId,
+      'vm-long',
+      '10.77.0.21',
+      'Provisioner',
+      'Allocated',
+      'Plan period end',
+      COCKPIT,
+    ]) {
+      expect(text).toContain(expected);
+    }
+    // By keyboard too: Enter on the focused button closes it again.
+    await toggle.focus();
+    await page.keyboard.press('Enter');
+    expect(await detail.isVisible()).toBe(false);
+    expect(pageErrors).toEqual([]);
+  });
+
+  it.each([
+    ['/admin/allocations', ['allocations']],
+    ['/admin/payments', ['payments']],
+    ['/admin/billing', ['balances', 'ledger']],
+  ] as const)('%s names the user by email, no cell is a bare id', async (path, testids) => {
+    await page.goto(path);
+    await settled(page);
+    for (const testid of testids) {
+      const texts = await cellTexts(page, testid);
+      expect(texts.length, testid).toBeGreaterThan(0);
+      expect(
+        texts.some((t) => t.includes(LONG_EMAIL)),
+        `${testid} shows ${LONG_EMAIL}`,
+      ).toBe(true);
+      expect(
+        texts.filter((t) => UUID_ONLY.test(t)),
+        `${testid}: cells that are only an id`,
+      ).toEqual([]);
+      // The user's id is on hover.
+      const named = page.locator(`table[data-testid="${testid}"] [title$="user id ${user.id}"]`);
+      expect(await named.count(), `${testid}: the id as a title`).toBeGreaterThan(0);
+    }
+  });
+});
+
+describe.each(WIDTHS)('admin pages at %i px', (width) => {
+  let context: BrowserContext;
+  let page: Page;
+  beforeAll(async () => {
+    ({ context, page } = await adminPage(width));
+  });
+  afterAll(async () => {
+    await context?.close();
+  });
+
+  it('the admin nav is at most two rows', async () => {
+    await page.goto('/admin/allocations');
+    await settled(page);
+    const nav = page.getByRole('navigation', { name: 'Admin' });
+    const navBox = await nav.boundingBox();
+    const linkBox = await nav.getByRole('link').first().boundingBox();
+    expect(navBox!.height).toBeLessThanOrEqual(linkBox!.height * 2 + 8);
+    // Every link can still be reached: the nav scrolls sideways instead of growing.
+    expect(await nav.getByRole('link').count()).toBeGreaterThanOrEqual(9);
+  });
+
+  it.each(TOUCHED)('%s: axe finds no violation', async (pattern) => {
+    const path = pattern.replace(':id', user.id);
+    await page.goto(path);
+    await settled(page);
+    expect(await checkA11y(page, path)).toEqual([]);
+    if (width >= 1280) {
+      // At a laptop's width no table of these pages scrolls sideways (with this data).
+      const wide = await page.evaluate(() =>
+        [...document.querySelectorAll('.table-wrap')]
+          .filter((w) => w.scrollWidth > w.clientWidth + 1)
+          .map((w) => `${w.querySelector('caption')?.textContent}: ${w.scrollWidth} > ${w.clientWidth}`),
+      );
+      expect(wide).toEqual([]);
+    }
+  });
+});
