@@ -138,9 +138,13 @@ describe('the admin user picker', () => {
       await target.box.press('Enter');
       await page.getByRole('button', { name: 'Apply' }).click();
       await page.waitForURL((url) => url.searchParams.get('userId') === ada.id);
-      const entries = page.locator('table[data-testid="audit-log"] tbody tr');
+      // Each row names Ada as its target; its detail (hidden until asked for) holds her id.
+      const entries = page.locator('table[data-testid="audit-log"] tbody tr:not(.dt-detail)');
       expect(await entries.count()).toBeGreaterThan(0);
-      for (const text of await entries.allTextContents()) expect(text).toContain(ada.id);
+      for (const text of await entries.allTextContents()) expect(text).toContain(ada.email);
+      const details = page.locator('table[data-testid="audit-log"] tbody tr.dt-detail');
+      expect(await details.count()).toBe(await entries.count());
+      for (const text of await details.allTextContents()) expect(text).toContain(ada.id);
       expect(await page.getByTestId('audit-action').allTextContents()).toContain('recordPayment');
       expect(pageErrors).toEqual([]);
     } finally {
@@ -157,7 +161,7 @@ describe('the admin user picker', () => {
       await page.getByLabel('Find by email or name').fill('HOPPER');
       await page.getByRole('button', { name: 'Apply' }).click();
       await page.waitForURL((url) => url.searchParams.get('search') === 'HOPPER');
-      const rows = page.locator('table[data-testid="users"] tbody tr');
+      const rows = page.locator('table[data-testid="users"] tbody tr:not(.dt-detail)');
       expect(await rows.count()).toBe(1);
       expect(await rows.first().textContent()).toContain(grace.email);
 
