@@ -225,37 +225,27 @@ describe('sign in with the forge (OIDC)', () => {
     }
   }, 60_000);
 
-  it('a tampered state is refused with a clear page, and no account is made', async () => {
-    const { login } = newAccount();
-    const context = await freshContext();
-    try {
-      const { page, response } = await loginWithTamperedFlow(context, login, (f) => ({
-        ...f,
-        state: `${f.state}x`,
-      }));
-      expect(response.status()).toBe(400);
-      expect(await page.locator('main').innerText()).toContain('could not be verified');
-      expect(await stack.db.query('select id from users where forge_id like $1', [`%#${login}`])).toEqual([]);
-    } finally {
-      await context.close();
-    }
-  }, 60_000);
-
-  it('a tampered nonce is refused by the web', async () => {
-    const { login } = newAccount();
-    const context = await freshContext();
-    try {
-      const { page, response } = await loginWithTamperedFlow(context, login, (f) => ({
-        ...f,
-        nonce: `${f.nonce}x`,
-      }));
-      expect(response.status()).toBe(400);
-      expect(await page.locator('main').innerText()).toContain('could not be verified');
-      expect(await stack.db.query('select id from users where forge_id like $1', [`%#${login}`])).toEqual([]);
-    } finally {
-      await context.close();
-    }
-  }, 60_000);
+  it.each(['state', 'nonce'] as const)(
+    'a tampered %s is refused with a clear page, and no account is made',
+    async (field) => {
+      const { login } = newAccount();
+      const context = await freshContext();
+      try {
+        const { page, response } = await loginWithTamperedFlow(context, login, (f) => ({
+          ...f,
+          [field]: `${f[field]}x`,
+        }));
+        expect(response.status()).toBe(400);
+        expect(await page.locator('main').innerText()).toContain('could not be verified');
+        expect(await stack.db.query('select id from users where forge_id like $1', [`%#${login}`])).toEqual(
+          [],
+        );
+      } finally {
+        await context.close();
+      }
+    },
+    60_000,
+  );
 
   it('the api verifies the ID token itself: a wrong nonce or a forged token is refused', async () => {
     const { login } = newAccount();
