@@ -93,18 +93,23 @@ describe('resolveUser', () => {
 describe('every option that names a user', () => {
   const withUser = (COMMANDS as readonly CommandDefinition[]).filter((c) => 'user' in c.options);
 
-  it('takes <email|id> (users, payments, allocations, audit)', () => {
-    expect(withUser.map((c) => c.name).sort()).toEqual([
-      'allocations list',
-      'audit list',
-      'payments list',
-      'payments record',
-      'users delete',
-      'users invite',
-      'users suspend',
-      'users unsuspend',
-    ]);
+  it('takes <email|id> (users, payments, allocations, audit); no option asks for a bare user id', () => {
+    expect(withUser.map((c) => c.name)).toEqual(
+      expect.arrayContaining([
+        'allocations list',
+        'audit list',
+        'payments list',
+        'payments record',
+        'users delete',
+        'users invite',
+        'users suspend',
+        'users unsuspend',
+      ]),
+    );
     for (const c of withUser) expect(c.options.user.value, c.name).toBe(USER_REF_VALUE);
+    for (const c of COMMANDS as readonly CommandDefinition[])
+      for (const [flag, o] of Object.entries<{ value?: string }>(c.options))
+        expect(o.value ?? '', `${c.name} --${flag}`).not.toMatch(/user ?id/i);
   });
 
   it('refuses a partial email before any request', () => {
