@@ -75,12 +75,12 @@ const paymentRows = async () =>
 let paymentId: string;
 
 describe('hero-admin payments', () => {
-  it('payments record credits the balance and prints the payment and the new balance', async () => {
+  it('payments record --user <email> credits the balance and prints the payment and the new balance', async () => {
     const res = await cli([
       'payments',
       'record',
       '--user',
-      user.id,
+      user.email.toUpperCase(),
       '--amount-cents',
       '1250',
       '--currency',
@@ -176,7 +176,30 @@ describe('hero-admin payments', () => {
     expect(await balanceOf(user.id)).toBe(opening + 1550);
   });
 
-  it('an unknown user is NOT_FOUND', async () => {
+  it('an unknown email: a clear error naming it, exit 1, nothing recorded', async () => {
+    const before = await paymentRows();
+    const res = await cli([
+      'payments',
+      'record',
+      '--user',
+      'someone-unknown@example.org',
+      '--amount-cents',
+      '500',
+      '--currency',
+      'EUR',
+    ]);
+    expect(res.code).toBe(1);
+    expect(res.stdout).toBe('');
+    expect(res.stderr).toBe('hero-admin: no user with the email someone-unknown@example.org\n');
+    expect(await paymentRows()).toBe(before);
+    expect(await balanceOf(user.id)).toBe(opening + 1550);
+
+    const listed = await cli(['payments', 'list', '--user', 'someone-unknown@example.org']);
+    expect(listed.code).toBe(1);
+    expect(listed.stderr).toBe('hero-admin: no user with the email someone-unknown@example.org\n');
+  });
+
+  it('an unknown user id is NOT_FOUND', async () => {
     const res = await cli([
       'payments',
       'record',
@@ -221,7 +244,7 @@ describe('hero-admin payments', () => {
   });
 
   it('payments list shows the payments newest first, with the user email', async () => {
-    const res = await cli(['payments', 'list', '--user', user.id]);
+    const res = await cli(['payments', 'list', '--user', user.email]);
     expect(res.stderr).toBe('');
     expect(res.code).toBe(0);
     const rows = tableRows(res.stdout);
@@ -369,20 +392,47 @@ describe('hero-admin reconcile', () => {
       expect(res.code).toBe(1);
       expect(field(res.stdout, 'usersDrifted')).toBe('1');
       const balance = opening + 300 + 42;
-      expect(res.stdout).toContain(`\n${user.id} balance ${balance} ledger ${balance - 42} drift `);
+      expect(res.stdout).toContain(
+        `\n${user.id} (${user.email}) balance ${balance} ledger ${balance - 42} drift `,
+      );
       expect(res.stderr).toMatch(/^hero-admin: 1 user with a balance that differs from the ledger/);
 
       const json = await cli(['reconcile', '--json']);
       expect(json.code).toBe(1);
       expect(JSON.parse(json.stdout)).toMatchObject({
         usersDrifted: 1,
-        drifted: [{ userId: user.id, balanceCents: balance, ledgerCents: balance - 42 }],
+        drifted: [
+          { userId: user.id, user: { email: user.email }, balanceCents: balance, ledgerCents: balance - 42 },
+        ],
       });
     } finally {
       await db.query(
         'update billing set credit_balance_cents = credit_balance_cents - 42 where user_id = $1',
         [user.id],
       );
+    }
+    expect((await cli(['reconcile'])).code).toBe(0);
+  });
+
+  it('usage consumed but never debited: one line naming the user by id and email, exit 1', async () => {
+    const key = `cli-usage-drift-${randomUUID()}`;
+    await db.query(
+      `insert into consumed_record (idempotency_key, user_id, node_name, file_path, cost_cents)
+       values ($1, $2, 'node-a', 'usage.toml', 9)`,
+      [key, user.id],
+    );
+    try {
+      const res = await cli(['reconcile']);
+      expect(res.code).toBe(1);
+      expect(field(res.stdout, 'usageUsersDrifted')).toBe('1');
+      // no usage debited on the ledger, 9 cents consumed
+      expect(res.stdout).toContain(`\n${user.id} (${user.email}) usage ledger 0 consumed 9 drift -9\n`);
+      const json = JSON.parse((await cli(['reconcile', '--json'])).stdout);
+      expect(json.usageDrifted).toEqual([
+        expect.objectContaining({ userId: user.id, user: { email: user.email } }),
+      ]);
+    } finally {
+      await db.query('delete from consumed_record where idempotency_key = $1', [key]);
     }
     expect((await cli(['reconcile'])).code).toBe(0);
   });

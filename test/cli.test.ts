@@ -240,22 +240,36 @@ describe('hero-admin users suspend, unsuspend, delete', () => {
     const id = created.user.id as string;
     const me = () => api.asUser(created.token, graphql('{ me { id } }'));
 
+    // By email, in any case: the CLI looks the user up, the operator never pastes the id.
     const suspended = await cli([
       'users',
       'suspend',
       '--user',
-      id,
+      'LoveLace@Example.ORG',
       '--reason',
       'chargeback',
       '--release-vms',
     ]);
     expect(suspended.stderr).toBe('');
     expect(suspended.code).toBe(0);
+    expect(suspended.stdout).toMatch(new RegExp(`^id\\s+${id}$`, 'm'));
     expect(suspended.stdout).toMatch(/^status\s+SUSPENDED$/m);
     expect(suspended.stdout).toMatch(/^reason\s+chargeback$/m);
     expect((await me()).status).toBe(401);
 
-    const back = await cli(['users', 'unsuspend', '--user', id]);
+    // The audit log names the target user by id and email, and filters by a user given by email.
+    const audit = await cli(['audit', 'list', '--user', 'lovelace@example.org', '--action', 'suspendUser']);
+    expect(audit.stderr).toBe('');
+    const auditRows = tableRows(audit.stdout);
+    expect(auditRows).toHaveLength(2);
+    expect(auditRows[1][3]).toBe('suspendUser');
+    expect(auditRows[1][4]).toBe(`user:${id} (lovelace@example.org)`);
+    const auditJson = JSON.parse((await cli(['audit', 'list', '--user', id, '--json'])).stdout);
+    expect(auditJson.length).toBeGreaterThanOrEqual(1);
+    for (const entry of auditJson)
+      expect(entry).toMatchObject({ targetId: id, targetUser: { email: 'lovelace@example.org' } });
+
+    const back = await cli(['users', 'unsuspend', '--user', 'lovelace@example.org']);
     expect(back.code).toBe(0);
     expect(back.stdout).toMatch(/^status\s+ACTIVE$/m);
     expect((await me()).data?.me).toEqual({ id });
@@ -286,6 +300,37 @@ describe('hero-admin users suspend, unsuspend, delete', () => {
     const again = await cli(['users', 'suspend', '--user', id, '--reason', 'x']);
     expect(again.code).toBe(1);
     expect(again.stderr).toMatch(/^hero-admin: the user was not suspended: ACCOUNT_DELETED: /);
+  });
+});
+
+describe('hero-admin users: naming a user', () => {
+  it('an unknown email: a clear error (exit 1) and nothing changes; a partial one is refused (exit 2)', async () => {
+    const user = await createUser(api);
+    const state = async () =>
+      db.query<{ status: string; n: string }>(
+        `select (select status from users where id = $1) as status,
+                (select count(*) from audit_log) as n`,
+        [user.id],
+      );
+    const before = await state();
+
+    const unknown = await cli(['users', 'suspend', '--user', 'nobody@example.org', '--reason', 'fraud']);
+    expect(unknown.code).toBe(1);
+    expect(unknown.stdout).toBe('');
+    expect(unknown.stderr).toBe('hero-admin: no user with the email nobody@example.org\n');
+
+    // A part of the user's email is never taken for the user: not an address at all is a usage
+    // error; an address is looked up exactly, so a shortened one is an unknown email.
+    const local = user.email.slice(0, user.email.indexOf('@'));
+    const partial = await cli(['users', 'suspend', '--user', local, '--reason', 'fraud']);
+    expect(partial.code).toBe(2);
+    expect(partial.stderr).toBe(
+      `hero-admin: users suspend: --user must be a user's whole email address or their id (got "${local}"; a part of an email or a name could match several users) (see hero-admin users suspend --help)\n`,
+    );
+    const shortened = await cli(['users', 'suspend', '--user', user.email.slice(1), '--reason', 'fraud']);
+    expect(shortened.code).toBe(1);
+    expect(shortened.stderr).toBe(`hero-admin: no user with the email ${user.email.slice(1)}\n`);
+    expect(await state()).toEqual(before);
   });
 });
 
@@ -359,7 +404,8 @@ describe('hero-admin allocations list', () => {
     const rows = tableRows(res.stdout);
     expect(rows[0]).toEqual([
       'ID',
-      'USER',
+      'USER EMAIL',
+      'USER ID',
       'POOL VM',
       'STATUS',
       'ALLOCATED AT',
@@ -368,16 +414,18 @@ describe('hero-admin allocations list', () => {
       'REASON',
     ]);
     const heldRow = rows.find((r) => r[0] === held.id);
-    expect(heldRow?.slice(1, 4)).toEqual([holder.id, held.poolVm.id, 'ACTIVE']);
-    expect(heldRow?.[4]).toMatch(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ$/);
+    expect(heldRow?.slice(1, 5)).toEqual([holder.email, holder.id, held.poolVm.id, 'ACTIVE']);
+    expect(heldRow?.[5]).toMatch(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ$/);
     expect(rows.some((r) => r[0] === left.id)).toBe(false);
-    expect(rows.slice(1).every((r) => r[3] === 'ACTIVE')).toBe(true);
+    expect(rows.slice(1).every((r) => r[4] === 'ACTIVE')).toBe(true);
 
-    const mine = await cli(['allocations', 'list', '--user', leaver.id, '--json']);
+    const mine = await cli(['allocations', 'list', '--user', leaver.email.toUpperCase(), '--json']);
+    expect(mine.stderr).toBe('');
     expect(JSON.parse(mine.stdout)).toEqual([
       expect.objectContaining({
         id: left.id,
         userId: leaver.id,
+        user: { email: leaver.email },
         status: 'RELEASED',
         releaseReason: 'ADMIN',
       }),

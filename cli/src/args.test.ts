@@ -5,6 +5,8 @@ import { defaultDisplayName } from './commands/users.ts';
 import { commandHelp } from './help.ts';
 import { usageError } from './testing.ts';
 
+const U1 = '0b7e3c2a-5d4f-4e6a-9c1b-2f3e4d5a6b7c';
+
 describe('parseCommandLine', () => {
   it('parses every command with its options', () => {
     expect(parseCommandLine(['auto-release', '--once'])).toEqual({
@@ -21,8 +23,10 @@ describe('parseCommandLine', () => {
       command: { name: 'pool list', status: 'MAINTENANCE' },
     });
     expect(
-      parseCommandLine(['allocations', 'list', '--status', 'ACTIVE', '--user', 'u-1', '--limit', '250']),
-    ).toMatchObject({ command: { name: 'allocations list', status: 'ACTIVE', userId: 'u-1', limit: 250 } });
+      parseCommandLine(['allocations', 'list', '--status', 'ACTIVE', '--user', U1, '--limit', '250']),
+    ).toMatchObject({
+      command: { name: 'allocations list', status: 'ACTIVE', user: { id: U1 }, limit: 250 },
+    });
     expect(parseCommandLine(['jobs', 'list', '--job', 'outbox'])).toMatchObject({
       command: { name: 'jobs list', job: 'outbox', limit: 20 },
     });
@@ -96,11 +100,13 @@ describe('parseCommandLine', () => {
 describe('payments, plans and reconcile', () => {
   it('parses payments list, plans list and reconcile', () => {
     expect(parseCommandLine(['payments', 'list'])).toMatchObject({
-      command: { name: 'payments list', userId: undefined, limit: 50 },
+      command: { name: 'payments list', user: undefined, limit: 50 },
     });
-    expect(parseCommandLine(['payments', 'list', '--user', 'u-1', '--limit', '5'])).toMatchObject({
-      command: { name: 'payments list', userId: 'u-1', limit: 5 },
-    });
+    expect(parseCommandLine(['payments', 'list', '--user', 'Ada@Example.org', '--limit', '5'])).toMatchObject(
+      {
+        command: { name: 'payments list', user: { email: 'ada@example.org' }, limit: 5 },
+      },
+    );
     expect(usageError(['payments', 'list', '--limit', '-1'])).toMatch(/--limit needs a value/);
     expect(usageError(['payments', 'list', '--limit=0'])).toMatch(/--limit must be a positive whole number/);
     expect(parseCommandLine(['plans', 'list', '--json'])).toEqual({
@@ -130,7 +136,7 @@ describe('payments, plans and reconcile', () => {
       return parsed.kind === 'help' ? parsed.text : '';
     };
     expect(help(['payments', 'record', '--help'])).toContain(
-      'usage: hero-admin payments record --user <userId> --amount-cents <n> --currency <ISO code> [--ref <providerRef>] [--provider <name>] [--note <text>] [--json]',
+      'usage: hero-admin payments record --user <email|id> --amount-cents <n> --currency <ISO code> [--ref <providerRef>] [--provider <name>] [--note <text>] [--json]',
     );
     expect(help(['payments', 'refund', '-h'])).toContain(
       'usage: hero-admin payments refund --payment <paymentId> [--amount-cents <n>] [--note <text>] [--json]',

@@ -1,6 +1,7 @@
 import type { ApiClient } from './client.ts';
 import type { PushConfig } from './config.ts';
 import { UsageError } from './errors.ts';
+import { type UserRef, userRef } from './user-ref.ts';
 
 /**
  * What a `hero-admin` command is: one definition object (name, help, options, how its options
@@ -88,6 +89,16 @@ export class OptionValues<O extends OptionSpecs> {
     if (!(allowed as readonly string[]).includes(upper))
       throw new UsageError(`--${name} must be one of ${allowed.join(', ')} (got "${value}")`);
     return upper as T;
+  }
+
+  /** A user by email or id (resolved when the command runs); required. */
+  user(name: OptionsOfType<O, 'string'>): UserRef {
+    return userRef(name, this.required(name));
+  }
+
+  /** A user by email or id, or undefined when absent. */
+  optionalUser(name: OptionsOfType<O, 'string'>): UserRef | undefined {
+    return this.string(name) === undefined ? undefined : this.user(name);
   }
 
   /** A whole number >= 1; absent: `fallback`. */

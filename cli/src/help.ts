@@ -57,6 +57,8 @@ options (every command):
   -h, --help        show help (also per command: hero-admin pool list --help)
   --version         print the version
 
+naming a user (--user): the user's whole email address (any case) or id; a part of one is refused
+
 environment:
   HERO_API_URL         the API's base URL (default http://127.0.0.1:4000); requests go to <url>/graphql
   HERO_API_TIMEOUT_MS  limit for one API call in ms (default 60000)

@@ -27,17 +27,18 @@ interface Sent {
 }
 
 /**
- * Parses and runs `argv` against a stub client that answers every request with `answer`: what
- * was sent, what was printed, and the CliError it failed with.
+ * Parses and runs `argv` against a stub client that answers the requests with `answers` in turn,
+ * the last one for every request after it: what was sent, what was printed, and the CliError it
+ * failed with.
  */
-export async function runWith(argv: string[], answer: unknown) {
+export async function runWith(argv: string[], ...answers: unknown[]) {
   const invocation = parseCommandLine(argv);
   if (invocation.kind !== 'run') throw new Error('expected a command');
   const sent: Sent[] = [];
   const client = {
     request: async (document: Operation, variables: Record<string, unknown> = {}) => {
       sent.push({ query: sourceOf(document), document, variables });
-      return answer;
+      return answers[Math.min(sent.length, answers.length) - 1];
     },
   } as unknown as ApiClient;
   let out = '';

@@ -15,6 +15,7 @@ describe('allocations extend', () => {
           allocation: {
             id: 'a-1',
             userId: 'u-1',
+            user: { email: 'ada@example.org' },
             poolVm: { id: 'vm-1' },
             status: 'ACTIVE',
             expiresAt: '2026-12-24T18:00:00.000Z',
@@ -35,6 +36,7 @@ describe('allocations extend', () => {
       expiresAt: '2026-12-24T18:00:00.000Z',
       reason: 'goodwill',
     });
+    expect(res.out).toMatch(/^user\s+u-1 \(ada@example\.org\)$/m);
     expect(res.out).toMatch(/^expires at\s+2026-12-24 18:00:00Z$/m);
     expect(res.out).toMatch(/^was\s+2026-12-20 18:00:00Z$/m);
   });
@@ -51,6 +53,43 @@ describe('allocations extend', () => {
     expect(res.error?.message).toBe(
       'the allocation was not extended: ALLOCATION_NOT_ACTIVE: Allocation a-1 was released',
     );
+  });
+});
+
+describe('allocations list', () => {
+  const ID = '0b7e3c2a-5d4f-4e6a-9c1b-2f3e4d5a6b7c';
+  const allocation = {
+    id: 'a-1',
+    userId: ID,
+    user: { email: 'ada@example.org' },
+    poolVm: { id: 'vm-1' },
+    provisioner: 'static',
+    status: 'ACTIVE',
+    allocatedAt: '2026-12-01T10:00:00.000Z',
+    expiresAt: '2026-12-31T10:00:00.000Z',
+    releasedAt: null,
+    releaseReason: null,
+    cockpitUrl: null,
+  };
+
+  it("--user by email filters by the user's id; each row shows the email and the id", async () => {
+    const res = await runWith(
+      ['allocations', 'list', '--user', 'ada@example.org'],
+      { users: { edges: [{ node: { id: ID, email: 'ada@example.org' } }] } },
+      { allocations: { edges: [{ node: allocation }], pageInfo: { hasNextPage: false, endCursor: null } } },
+    );
+    expect(res.error).toBeUndefined();
+    expect(res.sent[1].variables).toMatchObject({ userId: ID, status: null });
+    const rows = res.out
+      .trimEnd()
+      .split('\n')
+      .map((l) => l.split(/ {2,}/));
+    expect(rows[0].slice(0, 4)).toEqual(['ID', 'USER EMAIL', 'USER ID', 'POOL VM']);
+    expect(rows[1].slice(0, 4)).toEqual(['a-1', 'ada@example.org', ID, 'vm-1']);
+    const json = await runWith(['allocations', 'list', '--json'], {
+      allocations: { edges: [{ node: allocation }], pageInfo: { hasNextPage: false, endCursor: null } },
+    });
+    expect(JSON.parse(json.out)[0]).toMatchObject({ userId: ID, user: { email: 'ada@example.org' } });
   });
 });
 

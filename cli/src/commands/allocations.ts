@@ -3,6 +3,7 @@ import { collectPages, refused } from '../client.ts';
 import { defineCommand } from '../command.ts';
 import { UsageError } from '../errors.ts';
 import { formatJson, formatKeyValues, formatTable, formatTime } from '../format.ts';
+import { resolveOptionalUser, USER_REF_VALUE } from '../user-ref.ts';
 
 const ALLOCATION_STATUSES = ['ACTIVE', 'RELEASED'] as const;
 const DEFAULT_ALLOCATIONS_LIMIT = 100;
@@ -11,7 +12,7 @@ export const ALLOCATIONS =
   graphql(`query Allocations($status: AllocationStatus, $userId: ID, $first: Int, $after: String) {
   allocations(status: $status, userId: $userId, first: $first, after: $after) {
     edges { node {
-      id userId poolVm { id } provisioner status allocatedAt expiresAt releasedAt releaseReason cockpitUrl
+      id userId user { email } poolVm { id } provisioner status allocatedAt expiresAt releasedAt releaseReason cockpitUrl
     } }
     pageInfo { hasNextPage endCursor }
   }
@@ -26,7 +27,7 @@ export const allocationsList = defineCommand({
       value: ALLOCATION_STATUSES.join('|'),
       help: 'only allocations with this status',
     },
-    user: { type: 'string', value: '<id>', help: "only this user's allocations" },
+    user: { type: 'string', value: USER_REF_VALUE, help: "only this user's allocations (by email or id)" },
     limit: {
       type: 'string',
       value: '<n>',
@@ -35,11 +36,12 @@ export const allocationsList = defineCommand({
   },
   parse: (values) => ({
     status: values.oneOf('status', ALLOCATION_STATUSES),
-    userId: values.string('user') === undefined ? undefined : values.required('user'),
+    user: values.optionalUser('user'),
     limit: values.positiveInt('limit', DEFAULT_ALLOCATIONS_LIMIT),
   }),
   uses: 'api',
-  async run({ client, json, io }, { status, userId, limit }) {
+  async run({ client, json, io }, { status, user, limit }) {
+    const userId = await resolveOptionalUser(client, user);
     const allocations = await collectPages(limit, async (first, after) => {
       const data = await client.request(ALLOCATIONS, {
         status: status ?? null,
@@ -53,9 +55,20 @@ export const allocationsList = defineCommand({
     if (allocations.length === 0) return io.out('no allocations\n');
     io.out(
       formatTable(
-        ['id', 'user', 'pool VM', 'status', 'allocated at', 'expires at', 'released at', 'reason'],
+        [
+          'id',
+          'user email',
+          'user id',
+          'pool VM',
+          'status',
+          'allocated at',
+          'expires at',
+          'released at',
+          'reason',
+        ],
         allocations.map((a) => [
           a.id,
+          a.user.email,
           a.userId,
           a.poolVm.id,
           a.status,
@@ -90,7 +103,7 @@ export const EXTEND_ALLOCATION =
     __typename
     ... on ExtendAllocationSuccess {
       result {
-        allocation { id userId poolVm { id } status expiresAt }
+        allocation { id userId user { email } poolVm { id } status expiresAt }
         extension { id previousExpiresAt expiresAt reason createdAt }
       }
     }
@@ -136,7 +149,7 @@ export const allocationsExtend = defineCommand({
     io.out(
       formatKeyValues([
         ['id', a.id],
-        ['user', a.userId],
+        ['user', `${a.userId} (${a.user.email})`],
         ['pool VM', a.poolVm.id],
         ['status', a.status],
         ['expires at', formatTime(e.expiresAt)],

@@ -9,6 +9,8 @@ import { amountCents, currencyCode } from './payments.ts';
  * test/cli-billing.test.ts): what is parsed, sent and printed, and what fails.
  */
 
+const U1 = '0b7e3c2a-5d4f-4e6a-9c1b-2f3e4d5a6b7c';
+
 const payment = {
   id: 'pay-1',
   kind: 'CREDIT',
@@ -20,11 +22,11 @@ const payment = {
   refundedCents: 0,
   note: null,
   createdAt: '2026-11-23T10:00:00.000Z',
-  user: { id: 'u-1', email: 'ada@example.org' },
+  user: { id: U1, email: 'ada@example.org' },
 };
 
 describe('payments record', () => {
-  const argv = ['payments', 'record', '--user', 'u-1', '--amount-cents', '1250', '--currency', 'eur'];
+  const argv = ['payments', 'record', '--user', U1, '--amount-cents', '1250', '--currency', 'eur'];
 
   it('sends the input and prints the payment and the new balance', async () => {
     const res = await runWith(argv, {
@@ -36,7 +38,7 @@ describe('payments record', () => {
     expect(res.error).toBeUndefined();
     expect(res.sent[0].variables).toEqual({
       input: {
-        userId: 'u-1',
+        userId: U1,
         amountCents: 1250,
         currency: 'EUR',
         provider: null,
@@ -47,7 +49,7 @@ describe('payments record', () => {
     expect(res.out).toBe(
       'id        pay-1\n' +
         'kind      CREDIT\n' +
-        'user      u-1 (ada@example.org)\n' +
+        `user      ${U1} (ada@example.org)\n` +
         'amount    1250 (12.50 EUR)\n' +
         'currency  EUR\n' +
         'provider  manual\n' +
@@ -56,6 +58,35 @@ describe('payments record', () => {
         'created   2026-11-23 10:00:00Z\n' +
         'balance   3250 (32.50 EUR)\n',
     );
+  });
+
+  it('--user by email: looks the user up, then credits the id it found', async () => {
+    const res = await runWith(
+      ['payments', 'record', '--user', 'Ada@Example.org', '--amount-cents', '1250', '--currency', 'EUR'],
+      { users: { edges: [{ node: { id: U1, email: 'ada@example.org' } }] } },
+      {
+        recordPayment: {
+          __typename: 'RecordPaymentSuccess',
+          result: { payment, billing: { creditBalanceCents: 3250, currency: 'EUR' } },
+        },
+      },
+    );
+    expect(res.error).toBeUndefined();
+    expect(res.sent.map((s) => s.variables)).toEqual([
+      { email: 'ada@example.org' },
+      { input: expect.objectContaining({ userId: U1, amountCents: 1250 }) },
+    ]);
+    expect(res.out).toContain(`user      ${U1} (ada@example.org)\n`);
+  });
+
+  it('--user with an unknown email: nothing is recorded', async () => {
+    const res = await runWith(
+      ['payments', 'record', '--user', 'nobody@example.org', '--amount-cents', '1250', '--currency', 'EUR'],
+      { users: { edges: [] } },
+    );
+    expect(res.error?.message).toBe('no user with the email nobody@example.org');
+    expect(res.sent).toHaveLength(1);
+    expect(res.out).toBe('');
   });
 
   it('a refused payment fails with the code and the message', async () => {
@@ -120,13 +151,13 @@ describe('payments refund', () => {
 describe('payments list', () => {
   it('prints a table; a refund has nothing refunded', async () => {
     const refund = { ...payment, id: 'pay-2', kind: 'REFUND', refundOfId: 'pay-1', amountCents: 250 };
-    const res = await runWith(['payments', 'list', '--user', 'u-1'], {
+    const res = await runWith(['payments', 'list', '--user', U1], {
       payments: {
         edges: [{ node: refund }, { node: { ...payment, refundedCents: 250 } }],
         pageInfo: { hasNextPage: false, endCursor: null },
       },
     });
-    expect(res.sent[0].variables).toEqual({ userId: 'u-1', first: 50, after: null });
+    expect(res.sent[0].variables).toEqual({ userId: U1, first: 50, after: null });
     const rows = res.out
       .trimEnd()
       .split('\n')
@@ -158,7 +189,7 @@ describe('payments list', () => {
 });
 
 describe('payments record and refund: the command line', () => {
-  const record = ['payments', 'record', '--user', 'u-1', '--currency', 'EUR'];
+  const record = ['payments', 'record', '--user', U1, '--currency', 'EUR'];
 
   it('parses payments record with every option', () => {
     expect(
@@ -178,7 +209,7 @@ describe('payments record and refund: the command line', () => {
       kind: 'run',
       command: {
         name: 'payments record',
-        userId: 'u-1',
+        user: { id: U1 },
         amountCents: 1250,
         currency: 'EUR',
         providerRef: 'pi_123',
@@ -194,7 +225,7 @@ describe('payments record and refund: the command line', () => {
       'payments',
       'record',
       '--user',
-      'u-1',
+      U1,
       '--amount-cents=1',
       '--currency',
       'chf',
@@ -203,7 +234,7 @@ describe('payments record and refund: the command line', () => {
       kind: 'run',
       command: {
         name: 'payments record',
-        userId: 'u-1',
+        user: { id: U1 },
         amountCents: 1,
         currency: 'CHF',
         provider: undefined,
@@ -232,9 +263,9 @@ describe('payments record and refund: the command line', () => {
 
   it('payments record: the other required options and the currency code', () => {
     expect(usageError(['payments', 'record', '--amount-cents', '100', '--currency', 'EUR'])).toMatch(
-      /--user <userId> is required/,
+      /--user <email\|id> is required/,
     );
-    expect(usageError(['payments', 'record', '--user', 'u-1', '--amount-cents', '100'])).toMatch(
+    expect(usageError(['payments', 'record', '--user', U1, '--amount-cents', '100'])).toMatch(
       /--currency <ISO code> is required/,
     );
     for (const bad of ['EURO', 'E1R', '€', 'eu'])

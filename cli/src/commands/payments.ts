@@ -3,6 +3,7 @@ import { collectPages, refused } from '../client.ts';
 import { defineCommand } from '../command.ts';
 import { UsageError } from '../errors.ts';
 import { formatJson, formatKeyValues, formatMoney, formatTable, formatTime } from '../format.ts';
+import { resolveOptionalUser, resolveUser, USER_REF_VALUE } from '../user-ref.ts';
 
 const DEFAULT_PAYMENTS_LIMIT = 50;
 
@@ -87,7 +88,12 @@ export const paymentsRecord = defineCommand({
     'is refused (DUPLICATE_PAYMENT), so recording the same payment twice credits it once.\n' +
     'Prints the payment and the new balance.',
   options: {
-    user: { type: 'string', value: '<userId>', required: true, help: 'the user who paid, required' },
+    user: {
+      type: 'string',
+      value: USER_REF_VALUE,
+      required: true,
+      help: 'the user who paid, by email or id, required',
+    },
     'amount-cents': {
       type: 'string',
       value: '<n>',
@@ -113,7 +119,7 @@ export const paymentsRecord = defineCommand({
     note: { type: 'string', value: '<text>', help: 'a note kept with the payment' },
   },
   parse: (values) => ({
-    userId: values.required('user').trim(),
+    user: values.user('user'),
     amountCents: amountCents('amount-cents', values.required('amount-cents')),
     currency: currencyCode('currency', values.required('currency')),
     provider: values.optional('provider'),
@@ -122,9 +128,10 @@ export const paymentsRecord = defineCommand({
   }),
   uses: 'api',
   async run({ client, json, io }, args) {
+    const userId = await resolveUser(client, args.user);
     const { recordPayment: result } = await client.request(RECORD_PAYMENT, {
       input: {
-        userId: args.userId,
+        userId,
         amountCents: args.amountCents,
         currency: args.currency,
         provider: args.provider ?? null,
@@ -210,7 +217,7 @@ export const paymentsList = defineCommand({
   name: 'payments list',
   summary: 'list payments and refunds, newest first',
   options: {
-    user: { type: 'string', value: '<userId>', help: "only this user's payments" },
+    user: { type: 'string', value: USER_REF_VALUE, help: "only this user's payments (by email or id)" },
     limit: {
       type: 'string',
       value: '<n>',
@@ -218,11 +225,12 @@ export const paymentsList = defineCommand({
     },
   },
   parse: (values) => ({
-    userId: values.optional('user'),
+    user: values.optionalUser('user'),
     limit: values.positiveInt('limit', DEFAULT_PAYMENTS_LIMIT),
   }),
   uses: 'api',
-  async run({ client, json, io }, { userId, limit }) {
+  async run({ client, json, io }, { user, limit }) {
+    const userId = await resolveOptionalUser(client, user);
     const payments = await collectPages(limit, async (first, after) => {
       const data = await client.request(PAYMENTS, {
         userId: userId ?? null,

@@ -27,7 +27,7 @@ describe('reconcile', () => {
       `usersChecked     3\nusersDrifted     0\ntotalDriftCents  0\nchainBreaks      0\n${USAGE_LINES}`,
     );
     expect(res.sent[0].query).toMatch(
-      /usageDrifted \{\s+userId\s+ledgerUsageCents\s+consumedCents\s+driftCents\s+\}/,
+      /usageDrifted \{\s+userId\s+user \{\s+email\s+\}\s+ledgerUsageCents\s+consumedCents\s+driftCents\s+\}/,
     );
   });
 
@@ -41,13 +41,21 @@ describe('reconcile', () => {
       usageUsersChecked: 3,
       usageUsersDrifted: 2,
       usageTotalDriftCents: 7,
-      usageDrifted: [{ userId: 'u-1', ledgerUsageCents: 100, consumedCents: 95, driftCents: 5 }],
+      usageDrifted: [
+        {
+          userId: 'u-1',
+          user: { email: 'ada@example.org' },
+          ledgerUsageCents: 100,
+          consumedCents: 95,
+          driftCents: 5,
+        },
+      ],
     };
     const res = await runWith(['reconcile'], { reconcileBalancesNow: summary });
     expect(res.out).toBe(
       'usersChecked     3\nusersDrifted     0\ntotalDriftCents  0\nchainBreaks      0\n' +
         'usageUsersChecked     3\nusageUsersDrifted     2\nusageTotalDriftCents  7\n' +
-        'u-1 usage ledger 100 consumed 95 drift 5\n' +
+        'u-1 (ada@example.org) usage ledger 100 consumed 95 drift 5\n' +
         '(1 more user with usage drift not listed)\n',
     );
     expect(res.error?.exitCode).toBe(1);
@@ -63,15 +71,22 @@ describe('reconcile', () => {
       totalDriftCents: 150,
       chainBreaks: 0,
       drifted: [
-        { userId: 'u-1', balanceCents: 1000, ledgerCents: 900, driftCents: 100 },
-        { userId: 'u-2', balanceCents: 0, ledgerCents: -50, driftCents: 50 },
+        {
+          userId: 'u-1',
+          user: { email: 'ada@example.org' },
+          balanceCents: 1000,
+          ledgerCents: 900,
+          driftCents: 100,
+        },
+        // a user row no longer there: the id alone
+        { userId: 'u-2', user: null, balanceCents: 0, ledgerCents: -50, driftCents: 50 },
       ],
       ...NO_USAGE_DRIFT,
     };
     const res = await runWith(['reconcile'], { reconcileBalancesNow: summary });
     expect(res.out).toBe(
       'usersChecked     3\nusersDrifted     2\ntotalDriftCents  150\nchainBreaks      0\n' +
-        'u-1 balance 1000 ledger 900 drift 100\n' +
+        'u-1 (ada@example.org) balance 1000 ledger 900 drift 100\n' +
         'u-2 balance 0 ledger -50 drift 50\n' +
         USAGE_LINES,
     );
@@ -91,12 +106,20 @@ describe('reconcile', () => {
         usersDrifted: 22,
         totalDriftCents: 2200,
         chainBreaks: 1,
-        drifted: [{ userId: 'u-1', balanceCents: 100, ledgerCents: 0, driftCents: 100 }],
+        drifted: [
+          {
+            userId: 'u-1',
+            user: { email: 'ada@example.org' },
+            balanceCents: 100,
+            ledgerCents: 0,
+            driftCents: 100,
+          },
+        ],
         ...NO_USAGE_DRIFT,
       },
     });
     expect(res.out).toMatch(
-      /^u-1 balance 100 ledger 0 drift 100\n\(21 more drifted users not listed\)\nusageUsersChecked /m,
+      /^u-1 \(ada@example\.org\) balance 100 ledger 0 drift 100\n\(21 more drifted users not listed\)\nusageUsersChecked /m,
     );
     expect(res.error?.message).toMatch(/^22 users with a balance/);
   });

@@ -6,13 +6,18 @@ import { formatJson, formatKeyValues } from '../format.ts';
 export const RECONCILE_BALANCES_NOW = graphql(`mutation ReconcileBalancesNow {
   reconcileBalancesNow {
     usersChecked usersDrifted totalDriftCents chainBreaks
-    drifted { userId balanceCents ledgerCents driftCents }
+    drifted { userId user { email } balanceCents ledgerCents driftCents }
     usageUsersChecked usageUsersDrifted usageTotalDriftCents
-    usageDrifted { userId ledgerUsageCents consumedCents driftCents }
+    usageDrifted { userId user { email } ledgerUsageCents consumedCents driftCents }
   }
 }`);
 
 type ReconcileSummary = ResultOf<typeof RECONCILE_BALANCES_NOW>['reconcileBalancesNow'];
+
+/** `<userId> (<email>)`; the id alone for a user no longer there. */
+function whose(d: { userId: string; user: { email: string } | null }): string {
+  return printable(d.user ? `${d.userId} (${d.user.email})` : d.userId);
+}
 
 function formatReconcileSummary(summary: ReconcileSummary): string {
   let text = formatKeyValues([
@@ -22,7 +27,7 @@ function formatReconcileSummary(summary: ReconcileSummary): string {
     ['chainBreaks', summary.chainBreaks],
   ]);
   for (const d of summary.drifted)
-    text += `${printable(d.userId)} balance ${d.balanceCents} ledger ${d.ledgerCents} drift ${d.driftCents}\n`;
+    text += `${whose(d)} balance ${d.balanceCents} ledger ${d.ledgerCents} drift ${d.driftCents}\n`;
   // the API lists the first few drifted users only; the counts cover all of them
   const unlisted = summary.usersDrifted - summary.drifted.length;
   if (unlisted > 0) text += `(${unlisted} more drifted user${unlisted === 1 ? '' : 's'} not listed)\n`;
@@ -32,7 +37,7 @@ function formatReconcileSummary(summary: ReconcileSummary): string {
     ['usageTotalDriftCents', summary.usageTotalDriftCents],
   ]);
   for (const d of summary.usageDrifted)
-    text += `${printable(d.userId)} usage ledger ${d.ledgerUsageCents} consumed ${d.consumedCents} drift ${d.driftCents}\n`;
+    text += `${whose(d)} usage ledger ${d.ledgerUsageCents} consumed ${d.consumedCents} drift ${d.driftCents}\n`;
   const unlistedUsage = summary.usageUsersDrifted - summary.usageDrifted.length;
   if (unlistedUsage > 0)
     text += `(${unlistedUsage} more user${unlistedUsage === 1 ? '' : 's'} with usage drift not listed)\n`;
@@ -68,12 +73,12 @@ export const reconcile = defineCommand({
     "Compares every user's balance with the sum of the user's ledger, and the user's usage debits on\n" +
     'the ledger with the sum of the consumed usage records (mutation reconcileBalancesNow), and prints\n' +
     'usersChecked, usersDrifted, totalDriftCents, chainBreaks and one line per drifted user\n' +
-    '(<userId> balance <cents> ledger <cents> drift <cents>), then usageUsersChecked, usageUsersDrifted,\n' +
-    'usageTotalDriftCents and one line per user with usage drift (<userId> usage ledger <cents>\n' +
-    'consumed <cents> drift <cents>). Changes nothing. Exits 1 when any balance drifted, any usage\n' +
-    'debits drifted from their records or a ledger row is lost or doubled (chainBreaks), so scripts\n' +
-    "and monitoring can alert on it; 0 when every balance matches its ledger and every user's usage\n" +
-    'debits the sum of their consumed records.',
+    '(<userId> (<email>) balance <cents> ledger <cents> drift <cents>), then usageUsersChecked,\n' +
+    'usageUsersDrifted, usageTotalDriftCents and one line per user with usage drift\n' +
+    '(<userId> (<email>) usage ledger <cents> consumed <cents> drift <cents>). Changes nothing.\n' +
+    'Exits 1 when any balance drifted, any usage debits drifted from their records or a ledger row\n' +
+    'is lost or doubled (chainBreaks), so scripts and monitoring can alert on it; 0 when every\n' +
+    "balance matches its ledger and every user's usage debits the sum of their consumed records.",
   options: {},
   parse: () => ({}),
   uses: 'api',

@@ -2,6 +2,7 @@ import { graphql } from '@hero/graphql';
 import { refused, validationFailure } from '../client.ts';
 import { defineCommand } from '../command.ts';
 import { formatJson, formatKeyValues, formatMoney } from '../format.ts';
+import { resolveUser, USER_REF_VALUE } from '../user-ref.ts';
 
 export const CREATE_USER = graphql(`mutation CreateUser($input: CreateUserInput!) {
   createUser(input: $input) {
@@ -66,11 +67,17 @@ export const usersInvite = defineCommand({
   name: 'users invite',
   summary: 'email a user a new set-password link and print it (the previous link stops working)',
   options: {
-    user: { type: 'string', value: '<userId>', required: true, help: 'the user, required' },
+    user: {
+      type: 'string',
+      value: USER_REF_VALUE,
+      required: true,
+      help: 'the user, by email or id, required',
+    },
   },
-  parse: (values) => ({ userId: values.required('user').trim() }),
+  parse: (values) => ({ user: values.user('user') }),
   uses: 'api',
-  async run({ client, json, io }, { userId }) {
+  async run({ client, json, io }, { user: ref }) {
+    const userId = await resolveUser(client, ref);
     const { resendInvitation: result } = await client.request(RESEND_INVITATION, { userId });
     if (result.__typename !== 'ResendInvitationSuccess') throw refused('the invitation was not sent', result);
     const { user, invitationUrl } = result.payload;
@@ -100,7 +107,12 @@ export const usersSuspend = defineCommand({
   name: 'users suspend',
   summary: 'suspend a user: no sign-in, API tokens or new VMs until unsuspended; ends their sessions',
   options: {
-    user: { type: 'string', value: '<userId>', required: true, help: 'the user, required' },
+    user: {
+      type: 'string',
+      value: USER_REF_VALUE,
+      required: true,
+      help: 'the user, by email or id, required',
+    },
     reason: {
       type: 'string',
       value: '<text>',
@@ -110,13 +122,14 @@ export const usersSuspend = defineCommand({
     'release-vms': { type: 'boolean', help: "also release the user's active VMs now (reason SUSPENDED)" },
   },
   parse: (values) => ({
-    userId: values.required('user').trim(),
+    user: values.user('user'),
     reason: values.required('reason'),
     releaseVms: values.flag('release-vms'),
   }),
   uses: 'api',
-  async run({ client, json, io }, input) {
-    const { suspendUser: result } = await client.request(SUSPEND_USER, input);
+  async run({ client, json, io }, { user: ref, reason, releaseVms }) {
+    const userId = await resolveUser(client, ref);
+    const { suspendUser: result } = await client.request(SUSPEND_USER, { userId, reason, releaseVms });
     if (result.__typename !== 'SuspendUserSuccess') throw refused('the user was not suspended', result);
     const { user, sessionsEnded, allocationsReleased } = result.payload;
     if (json) return io.out(formatJson(result.payload));
@@ -146,11 +159,17 @@ export const usersUnsuspend = defineCommand({
   name: 'users unsuspend',
   summary: 'lift a suspension: sign-in, API tokens and allocation work again',
   options: {
-    user: { type: 'string', value: '<userId>', required: true, help: 'the user, required' },
+    user: {
+      type: 'string',
+      value: USER_REF_VALUE,
+      required: true,
+      help: 'the user, by email or id, required',
+    },
   },
-  parse: (values) => ({ userId: values.required('user').trim() }),
+  parse: (values) => ({ user: values.user('user') }),
   uses: 'api',
-  async run({ client, json, io }, { userId }) {
+  async run({ client, json, io }, { user: ref }) {
+    const userId = await resolveUser(client, ref);
     const { unsuspendUser: result } = await client.request(UNSUSPEND_USER, { userId });
     if (result.__typename !== 'UnsuspendUserSuccess') throw refused('the user was not unsuspended', result);
     if (json) return io.out(formatJson({ user: result.user }));
@@ -180,12 +199,17 @@ export const usersDelete = defineCommand({
   name: 'users delete',
   summary: "delete a user: personal data erased, VMs released; the ledger stays under the user's id",
   options: {
-    user: { type: 'string', value: '<userId>', required: true, help: 'the user, required' },
+    user: {
+      type: 'string',
+      value: USER_REF_VALUE,
+      required: true,
+      help: 'the user, by email or id, required',
+    },
     'confirm-email': {
       type: 'string',
       value: '<email>',
       required: true,
-      help: "the user's email, typed again, required (a guard against the wrong id)",
+      help: "the user's email, typed again, required (a guard against the wrong user)",
     },
     force: {
       type: 'boolean',
@@ -193,13 +217,14 @@ export const usersDelete = defineCommand({
     },
   },
   parse: (values) => ({
-    userId: values.required('user').trim(),
+    user: values.user('user'),
     confirmEmail: values.required('confirm-email'),
     force: values.flag('force'),
   }),
   uses: 'api',
-  async run({ client, json, io }, input) {
-    const { deleteUser: result } = await client.request(DELETE_USER, input);
+  async run({ client, json, io }, { user: ref, confirmEmail, force }) {
+    const userId = await resolveUser(client, ref);
+    const { deleteUser: result } = await client.request(DELETE_USER, { userId, confirmEmail, force });
     if (result.__typename !== 'DeleteUserSuccess') throw refused('the user was not deleted', result);
     const p = result.payload;
     if (json) return io.out(formatJson(p));

@@ -262,6 +262,12 @@ const UsageDriftType = builder.objectRef<UsageDrift>('UsageDrift').implement({
   description: "A user whose usage debits on the ledger differ from the sum of the user's consumed records.",
   fields: (t) => ({
     userId: t.exposeID('userId'),
+    user: t.field({
+      type: UserType,
+      nullable: true,
+      description: 'The user, while still there.',
+      resolve: (d, _args, ctx) => ctx.loaders.user.load(d.userId),
+    }),
     ledgerUsageCents: t.expose('ledgerUsageCents', {
       type: 'SafeInt',
       description: "What the user's USAGE ledger rows debited (a positive amount).",
