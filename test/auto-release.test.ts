@@ -480,7 +480,8 @@ describe('auto-release worker processes', () => {
     });
     expect(calls[0].headers['idempotency-key']).toBe(`outbox-${events[0].id}`);
     expect(verifyStandardWebhook(calls[0])).toMatchObject({ type: 'allocation.expiring' });
-  });
+    // Three worker processes start and stop in turn: on a loaded machine that alone can take a minute.
+  }, 180_000);
 
   it('jobRuns pages through the history', async () => {
     const first = await api.admin(JOB_RUNS, { job: 'auto-release', first: 2 });
