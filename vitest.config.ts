@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
@@ -19,5 +20,8 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 120_000,
     pool: 'forks',
+    // Most files wait on processes, PostgreSQL and Chromium more than they compute: two files
+    // at a time even on a two-core machine (where vitest would run one) keeps both cores busy.
+    maxWorkers: Math.max(2, availableParallelism() - 1),
   },
 });
