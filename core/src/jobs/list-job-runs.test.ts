@@ -106,4 +106,21 @@ describe('pageJobRuns and countQuietJobRuns', () => {
     ]);
     expect(await countQuietJobRuns(t.em(), { status: 'FAILED' })).toEqual([]);
   });
+
+  it('a run is quiet or not as it finishes: the stored flag follows its status and summary', async () => {
+    const id = await run('probe', 'RUNNING', null);
+    const quiet = async () =>
+      (await pageJobRuns(t.em(), { job: 'probe', quiet: true }, 10, 0)).map((r) => r.id);
+    expect(await quiet()).toEqual([]);
+    await t.query("update job_run set status = 'SUCCEEDED', summary = $2::jsonb where id = $1", [
+      id,
+      JSON.stringify(nothingDelivered),
+    ]);
+    expect(await quiet()).toEqual([id]);
+    await t.query('update job_run set summary = $2::jsonb where id = $1', [
+      id,
+      JSON.stringify({ ...nothingDelivered, delivered: 1 }),
+    ]);
+    expect(await quiet()).toEqual([]);
+  });
 });

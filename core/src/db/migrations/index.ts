@@ -17,6 +17,7 @@ import { Migration20261207000000_email_verification } from './Migration202612070
 import { Migration20261207100000_account_lifecycle } from './Migration20261207100000_account_lifecycle.ts';
 import { Migration20261207200000_operators } from './Migration20261207200000_operators.ts';
 import { Migration20261207300000_email_preferences } from './Migration20261207300000_email_preferences.ts';
+import { Migration20261210000000_job_run_quiet } from './Migration20261210000000_job_run_quiet.ts';
 
 /** Every migration, in order. New migrations are appended here (no file discovery at run time). */
 export const migrationsList = [
@@ -57,4 +58,5 @@ export const migrationsList = [
     name: Migration20261207300000_email_preferences.name,
     class: Migration20261207300000_email_preferences,
   },
+  { name: Migration20261210000000_job_run_quiet.name, class: Migration20261210000000_job_run_quiet },
 ];
