@@ -11,6 +11,7 @@ import {
   allocate,
   createUser,
   poolOf,
+  recordPayment,
   SIGN_IN,
   SIGN_UP,
   seedAllocations,
@@ -630,9 +631,9 @@ describe('admin lists for the UI', () => {
   });
 });
 
-describe('VmAllocation.user batching (in-process handler)', () => {
-  it('a page of 50 allocations loads its 50 users with one query', async () => {
-    await seedAllocations(db, 50, { prefix: `dl${randomBytes(2).toString('hex')}` });
+describe('user batching on admin pages (in-process handler)', () => {
+  /** The statements that read users while the in-process handler answers `query` as admin. */
+  async function userQueriesOf(query: string, pick: (data: any) => { user: { id: string } }[]) {
     const queries: string[] = [];
     const orm = await MikroORM.init({
       ...ormConfig({ databaseUrl: db.url, poolMax: 2 }),
@@ -651,20 +652,39 @@ describe('VmAllocation.user batching (in-process handler)', () => {
       const res = await yoga.fetch('http://in-process/graphql', {
         method: 'POST',
         headers: { 'content-type': 'application/json', 'x-admin-secret': secret },
-        body: JSON.stringify({
-          query: '{ allocations(first: 50) { edges { node { id userId user { id email } } } } }',
-        }),
+        body: JSON.stringify({ query }),
       });
       const body = (await res.json()) as any;
       expect(body.errors).toBeUndefined();
-      const nodes = body.data.allocations.edges.map((e: any) => e.node);
-      expect(nodes).toHaveLength(50);
-      for (const n of nodes) expect(n.user.id).toBe(n.userId);
-      expect(new Set(nodes.map((n: any) => n.user.id)).size).toBe(50);
-      const userQueries = queries.filter((q) => /from "users"/.test(q));
-      expect(userQueries, queries.join('\n')).toHaveLength(1);
+      const nodes = pick(body.data);
+      return { nodes, userQueries: queries.filter((q) => /(from|join) "users"/.test(q)), queries };
     } finally {
       await orm.close();
     }
+  }
+
+  it('a page of 50 allocations loads its 50 users with one query', async () => {
+    await seedAllocations(db, 50, { prefix: `dl${randomBytes(2).toString('hex')}` });
+    const { nodes, userQueries, queries } = await userQueriesOf(
+      '{ allocations(first: 50) { edges { node { id userId user { id email } } } } }',
+      (data) => data.allocations.edges.map((e: any) => e.node),
+    );
+    expect(nodes).toHaveLength(50);
+    for (const n of nodes as any[]) expect(n.user.id).toBe(n.userId);
+    expect(new Set(nodes.map((n) => n.user.id)).size).toBe(50);
+    expect(userQueries, queries.join('\n')).toHaveLength(1);
+  });
+
+  it('a page of 20 payments from 20 users reads them in its own statement', async () => {
+    const users = await Promise.all(Array.from({ length: 20 }, () => createUser(api, { plan: false })));
+    for (const [i, u] of users.entries()) await recordPayment(api, u.id, 100 + i);
+    const { nodes, userQueries, queries } = await userQueriesOf(
+      '{ payments(first: 20) { edges { node { id user { id email } } } } }',
+      (data) => data.payments.edges.map((e: any) => e.node),
+    );
+    expect(new Set(nodes.map((n) => n.user.id))).toEqual(new Set(users.map((u) => u.id)));
+    // The page's own statement joins the users: none is read apart.
+    expect(userQueries, queries.join('\n')).toHaveLength(1);
+    expect(userQueries[0]).toMatch(/from "payment_event"/);
   });
 });
