@@ -58,6 +58,7 @@ describe('API tokens', () => {
           email: user.email,
           tokenId: row.id,
           name: 'ci deploy',
+          createdBy: 'USER',
           expiresAt: expiresAt.toISOString(),
           createdAt: row.createdAt.toISOString(),
         },
@@ -65,6 +66,15 @@ describe('API tokens', () => {
       },
     ]);
     expect(JSON.stringify(events)).not.toContain(token);
+    // Emailed to the user whatever their preferences, again without the token.
+    const emails = await t.query<{ payload: Record<string, unknown> }>(
+      `select payload from outbox where topic = 'email' and dedupe_key = $1`,
+      [`email:api_token.created:${row.id}`],
+    );
+    expect(emails.map((e) => e.payload)).toEqual([
+      expect.objectContaining({ event: 'api_token.created', userId: user.id, email: user.email }),
+    ]);
+    expect(JSON.stringify(emails)).not.toContain(token);
   });
 
   it('writes the last use at most once per resolution window', async () => {

@@ -32,6 +32,8 @@ export interface CreateApiTokenInput {
   name: string;
   /** None: the token works until it is revoked. */
   expiresAt?: Date | null;
+  /** Who made it: the user (default) or an operator for them; its event says so. */
+  createdBy?: 'USER' | 'OPERATOR';
 }
 
 type RawRow = Omit<ApiTokenRow, 'createdAt' | 'expiresAt' | 'lastUsedAt' | 'revokedAt'> & {
@@ -98,6 +100,7 @@ export async function createApiToken(
         email: user.email,
         tokenId: created.id,
         name: created.name,
+        createdBy: input.createdBy ?? 'USER',
         expiresAt: created.expiresAt?.toISOString() ?? null,
         createdAt: created.createdAt.toISOString(),
       },

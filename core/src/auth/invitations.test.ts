@@ -99,6 +99,14 @@ describe('invitations', () => {
       ),
     ).rejects.toThrow();
     await resetPassword(t.em(), { token, newPassword: PASSWORD }, { settings, client: client() });
+    // The first password is an event, but not news to email the user about.
+    const events = await t.query<{ topic: string; event: string | null }>(
+      `select topic, payload->>'event' as event from outbox
+        where topic in ('password.changed', 'email') and payload->>'userId' = $1`,
+      [user.id],
+    );
+    expect(events.filter((e) => e.topic === 'password.changed')).toHaveLength(1);
+    expect(events.filter((e) => e.event === 'password.changed')).toEqual([]);
     const signedIn = await signIn(
       t.em(),
       { email: user.email, password: PASSWORD },

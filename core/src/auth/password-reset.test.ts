@@ -147,6 +147,8 @@ describe('requestPasswordReset', () => {
 describe('resetPassword', () => {
   it('sets the password once, ends every session, and the old password stops working', async () => {
     const { user, session } = await signedUp();
+    // Warnings and receipts off: the user is told of the new password all the same.
+    await t.query('update users set email_warnings = false, email_receipts = false where id = $1', [user.id]);
     const token = await resetToken(user.email);
     const result = await resetPassword(
       t.em(),
@@ -188,6 +190,13 @@ describe('resetPassword', () => {
           changedAt: expect.any(String),
         },
       },
+    ]);
+    const emails = await t.query<{ payload: Record<string, unknown> }>(
+      `select payload from outbox where topic = 'email' and payload->>'userId' = $1`,
+      [user.id],
+    );
+    expect(emails.map((e) => e.payload)).toEqual([
+      expect.objectContaining({ event: 'password.changed', email: user.email }),
     ]);
   });
 
@@ -282,6 +291,11 @@ describe('changePassword', () => {
     expect(events.map((e) => e.payload)).toEqual([
       expect.objectContaining({ via: 'CHANGE', sessionsEnded: 1, email: user.email }),
     ]);
+    const emails = await t.query<{ payload: { event: string } }>(
+      `select payload from outbox where topic = 'email' and payload->>'userId' = $1`,
+      [user.id],
+    );
+    expect(emails.map((e) => e.payload.event)).toEqual(['password.changed']);
     expect(await findLiveSession(t.em(), session.token, ADMIN_SECRET)).not.toBeNull();
     expect(await findLiveSession(t.em(), other.session.token, ADMIN_SECRET)).toBeNull();
     await expect(

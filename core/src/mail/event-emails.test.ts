@@ -51,6 +51,22 @@ const SAMPLES: Record<EmailedTopic, Record<string, unknown>> = {
     periodEnd: '2027-01-31T18:00:00.000Z',
     balanceCents: 500,
   },
+  'password.changed': {
+    userId: 'u1',
+    email: 'ada@example.org',
+    via: 'RESET',
+    sessionsEnded: 2,
+    changedAt: '2026-12-03T10:15:00.000Z',
+  },
+  'api_token.created': {
+    userId: 'u1',
+    email: 'ada@example.org',
+    tokenId: 't1',
+    name: 'ci <deploy>',
+    createdBy: 'USER',
+    expiresAt: null,
+    createdAt: '2026-12-03T10:20:00.000Z',
+  },
 };
 
 describe('event emails', () => {
@@ -77,6 +93,36 @@ describe('event emails', () => {
     expect(eventEmail('payment.received', SAMPLES['payment.received'], WEB).text).toContain(
       'Your balance is now 11.92 EUR.',
     );
+  });
+
+  it('tells of a password set or a token made whatever the preferences, and what to do if it was not the user', () => {
+    const changed = eventEmail('password.changed', SAMPLES['password.changed'], WEB);
+    expect(changed.subject).toBe('Your password was changed');
+    expect(changed.text).toContain(
+      'changed on 2026-12-03 10:15 UTC, with a reset link sent to this address.',
+    );
+    expect(changed.text).toContain('2 sessions were signed out.');
+    expect(changed.text).toContain('Choose a new password: https://hero.example.org/forgot');
+    expect(changed.text).toContain('whatever your email preferences');
+    expect(changed.text).not.toContain('Change it on your account page');
+    const byChange = eventEmail(
+      'password.changed',
+      { ...SAMPLES['password.changed'], via: 'CHANGE', sessionsEnded: 0 },
+      WEB,
+    );
+    expect(byChange.text).not.toContain('reset link');
+    expect(byChange.text).not.toContain('signed out');
+    const token = eventEmail('api_token.created', SAMPLES['api_token.created'], WEB);
+    expect(token.subject).toBe('A new API token was created: "ci <deploy>"');
+    expect(token.text).toContain('on 2026-12-03 10:20 UTC, with no expiry.');
+    expect(token.html).toContain('&quot;ci &lt;deploy&gt;&quot;');
+    expect(
+      eventEmail(
+        'api_token.created',
+        { ...SAMPLES['api_token.created'], expiresAt: '2027-01-01T00:00:00Z' },
+        WEB,
+      ).text,
+    ).toContain('valid until 2027-01-01 00:00 UTC');
   });
 
   it('escapes what it puts into the HTML part', () => {

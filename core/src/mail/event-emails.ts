@@ -150,11 +150,47 @@ const TEMPLATES = {
       link: { label: 'Plans', path: '/plans' },
     }),
   }),
+  'password.changed': template({
+    data: z.object({
+      via: z.enum(['RESET', 'INVITATION', 'CHANGE']),
+      sessionsEnded: z.number().int().min(0),
+      changedAt: isoDate,
+    }),
+    render: (d) => ({
+      subject: 'Your password was changed',
+      paragraphs: [
+        `The password of your account was changed on ${formatTime(d.changedAt)}${
+          d.via === 'RESET' ? ', with a reset link sent to this address' : ''
+        }.`,
+        ...(d.sessionsEnded > 0
+          ? [`${d.sessionsEnded === 1 ? 'One session was' : `${d.sessionsEnded} sessions were`} signed out.`]
+          : []),
+        'If this was not you, choose a new password now with "Forgot password?" on the sign-in page, then revoke any API token you do not know on your account page.',
+      ],
+      link: { label: 'Choose a new password', path: '/forgot' },
+    }),
+  }),
+  'api_token.created': template({
+    data: z.object({ name: z.string(), expiresAt: isoDate.nullable(), createdAt: isoDate }),
+    render: (d) => ({
+      subject: `A new API token was created: "${d.name}"`,
+      paragraphs: [
+        `An API token named "${d.name}" was created for your account on ${formatTime(d.createdAt)}, ${
+          d.expiresAt ? `valid until ${formatTime(d.expiresAt)}` : 'with no expiry'
+        }. It can do through the API what you can do.`,
+        'If this was not you, revoke it on your account page and change your password.',
+      ],
+      link: { label: 'Your account', path: '/account' },
+    }),
+  }),
 } satisfies Record<EmailedTopic, Template<z.ZodType>>;
 
-const WHY: Record<EmailPreference, string> = {
-  warnings: 'You get this email because warnings by email are on for your account.',
-  receipts: 'You get this email because receipts by email are on for your account.',
+const WHY: Record<EmailPreference | 'always', string> = {
+  warnings:
+    'You get this email because warnings by email are on for your account. Change it on your account page:',
+  receipts:
+    'You get this email because receipts by email are on for your account. Change it on your account page:',
+  always: 'You get this email whatever your email preferences, because it is about who can use your account:',
 };
 
 /**
@@ -172,7 +208,7 @@ export function eventEmail(topic: EmailedTopic, data: unknown, webUrl: string): 
   const message = t.render(parsed.data);
   const base = webUrl.replace(/\/+$/, '');
   const link = message.link && { label: message.link.label, url: `${base}${message.link.path}` };
-  const why = `${WHY[EMAILED_EVENTS[topic].preference]} Change it on your account page:`;
+  const why = WHY[EMAILED_EVENTS[topic].preference];
   const account = `${base}/account`;
   const text = [
     'Hello,',

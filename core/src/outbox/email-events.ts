@@ -17,22 +17,31 @@ export const EMAIL_PREFERENCES = ['warnings', 'receipts'] as const;
 export type EmailPreference = (typeof EMAIL_PREFERENCES)[number];
 
 export interface EmailRule {
-  preference: EmailPreference;
-  /** Only occurrences whose payload `reason` is one of these (the rest are not news to the user). */
-  reasons?: readonly string[];
+  /** The preference that turns it on, or `always`: a security notice cannot be turned off. */
+  preference: EmailPreference | 'always';
+  /** Only occurrences whose payload `key` is one of `values` (the rest are not news to the user). */
+  only?: { key: string; values: readonly string[] };
 }
 
 /**
  * Which user events are also emailed, under which preference. `allocation.expiring` is not:
  * `plan.expiring` and `balance.negative` say the same, once per plan or episode rather than per VM.
+ * A password set or a token made is always emailed, so that a user whose account someone else
+ * got into hears of it; not the first password an invitation link sets, which the user just chose,
+ * nor a token an operator made for the user.
  */
 export const EMAILED_EVENTS = {
   'plan.expiring': { preference: 'warnings' },
   'balance.low': { preference: 'warnings' },
   'balance.negative': { preference: 'warnings' },
-  'allocation.released': { preference: 'warnings', reasons: ['EXPIRED', 'CREDIT_EXHAUSTED'] },
+  'allocation.released': {
+    preference: 'warnings',
+    only: { key: 'reason', values: ['EXPIRED', 'CREDIT_EXHAUSTED'] },
+  },
   'payment.received': { preference: 'receipts' },
   'plan.renewed': { preference: 'receipts' },
+  'password.changed': { preference: 'always', only: { key: 'via', values: ['RESET', 'CHANGE'] } },
+  'api_token.created': { preference: 'always', only: { key: 'createdBy', values: ['USER'] } },
 } as const satisfies Partial<Record<NotifyTopic, EmailRule>>;
 
 export type EmailedTopic = keyof typeof EMAILED_EVENTS;
@@ -51,9 +60,9 @@ const UUID = '^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$';
 export function emailRowsFor(topic: NotifyTopic): RawBuilder<unknown> | null {
   if (!isEmailedTopic(topic)) return null;
   const rule: EmailRule = EMAILED_EVENTS[topic];
-  const wanted = sql.ref(`u.email_${rule.preference}`);
-  const reason = rule.reasons
-    ? sql`and ev.payload->>'reason' in (${sql.join(rule.reasons.map((r) => sql.lit(r)))})`
+  const wanted = rule.preference === 'always' ? sql`true` : sql.ref(`u.email_${rule.preference}`);
+  const reason = rule.only
+    ? sql`and ev.payload->>${sql.lit(rule.only.key)} in (${sql.join(rule.only.values.map((r) => sql.lit(r)))})`
     : sql``;
   return sql`
     insert into outbox (topic, payload, dedupe_key, status, attempts, next_attempt_at, created_at)

@@ -107,7 +107,11 @@ export async function createUser(
     return await em.transactional(async (tx) => {
       // An operator made the account for this address: it counts as verified.
       const user = await insertUser(tx, { ...data, currency: input.currency, emailVerified: true });
-      const { token } = await createApiToken(tx, { userId: user.id, name: CREATED_BY_OPERATOR_TOKEN_NAME });
+      const { token } = await createApiToken(tx, {
+        userId: user.id,
+        name: CREATED_BY_OPERATOR_TOKEN_NAME,
+        createdBy: 'OPERATOR',
+      });
       const invitation = options.invite ? await issueInvitation(tx, user.id, options.invite.webUrl) : null;
       return { user, token, invitation };
     });

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { createApiToken } from '../auth/api-tokens.ts';
 import { recordPayment } from '../billing/payments.ts';
 import { NotFoundError, ValidationError } from '../errors.ts';
 import { EMAIL_TOPIC } from '../outbox/email-events.ts';
@@ -110,7 +111,7 @@ describe('emails enqueued with the events', () => {
     expect(events).toHaveLength(4);
   });
 
-  it('emails a release only when it ended the period or the credit, and never the security events', async () => {
+  it('emails a release only when it ended the period or the credit, a password only when the user did not just choose it', async () => {
     const user = await createTestUser(t.em());
     const released = (reason: string) =>
       enqueueNotification(
@@ -120,22 +121,31 @@ describe('emails enqueued with the events', () => {
         `allocation.released:${user.id}:${reason}`,
       );
     for (const reason of ['USER', 'ADMIN', 'EXPIRED', 'CREDIT_EXHAUSTED']) await released(reason);
-    await enqueueNotification(
-      t.em(),
-      'password.changed',
-      { userId: user.id },
-      `password.changed:${uniqueTag()}`,
-    );
+    // Preferences off: a password changed is emailed all the same, the first one set from an
+    // invitation link is not.
+    await t.query('update users set email_warnings = false, email_receipts = false where id = $1', [user.id]);
+    for (const via of ['INVITATION', 'CHANGE'])
+      await enqueueNotification(
+        t.em(),
+        'password.changed',
+        { userId: user.id, via },
+        `password.changed:${uniqueTag()}`,
+      );
     await enqueueNotification(
       t.em(),
       'allocation.expiring',
       { userId: user.id },
       `allocation.expiring:${uniqueTag()}`,
     );
-    expect((await emailsOf(user.id)).map((e) => (e.payload.data as { reason: string }).reason)).toEqual([
-      'EXPIRED',
-      'CREDIT_EXHAUSTED',
-    ]);
+    const data = (await emailsOf(user.id)).map((e) => e.payload.data as { reason?: string; via?: string });
+    expect(data.map((d) => d.reason ?? d.via)).toEqual(['EXPIRED', 'CREDIT_EXHAUSTED', 'CHANGE']);
+  });
+
+  it("emails a token the user made, not the one an operator's createUser made for them", async () => {
+    const user = await createTestUser(t.em());
+    expect(await emailsOf(user.id)).toEqual([]);
+    const { row } = await createApiToken(t.em(), { userId: user.id, name: 'laptop' });
+    expect((await emailsOf(user.id)).map((e) => e.dedupe_key)).toEqual([`email:api_token.created:${row.id}`]);
   });
 
   it('an address not verified yet gets no email', async () => {

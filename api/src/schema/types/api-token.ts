@@ -118,6 +118,7 @@ builder.mutationField('createUserApiToken', (t) =>
         userId: String(args.userId),
         name: args.name,
         expiresAt: args.expiresAt ?? null,
+        createdBy: 'OPERATOR',
       });
       return { token, apiToken: row };
     },
