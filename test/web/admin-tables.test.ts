@@ -2,14 +2,13 @@
  * The admin tables in a real browser: at 1280 px what an operator scans first (user, VM, status,
  * expires, cockpit) fits without scrolling sideways even with a long email, a long VM name and a
  * cockpit link, the rest opens in a row detail; users are named by email, never by a bare id; the
- * admin nav stays at most two rows on a phone; axe finds nothing on these pages at either width.
+ * admin nav stays at most two rows on a phone. (axe runs on these pages in the screenshots test.)
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   addSessionCookie,
   type Browser,
   type BrowserContext,
-  checkA11y,
   collectPageErrors,
   launchBrowser,
   newContext,
@@ -67,7 +66,6 @@ async function adminPage(width: number): Promise<{ context: BrowserContext; page
   const context = await newContext(browser, {
     baseURL: stack.url,
     viewport: viewportFor(width),
-    bypassCSP: true,
   });
   await addSessionCookie(context, stack.url, ADMIN_COOKIE, await stack.adminToken());
   return { context, page: await context.newPage() };
@@ -192,19 +190,16 @@ describe.each(WIDTHS)('admin pages at %i px', (width) => {
     expect(await nav.getByRole('link').count()).toBeGreaterThanOrEqual(9);
   });
 
-  it.each(TOUCHED)('%s: axe finds no violation', async (pattern) => {
-    const path = pattern.replace(':id', user.id);
+  // axe runs on these pages in the screenshots test; here, what the long data does to them.
+  it.skipIf(width < 1280).each(TOUCHED)('%s: no table scrolls sideways at a laptop width', async (path) => {
     await page.goto(path);
     await settled(page);
-    expect(await checkA11y(page, path)).toEqual([]);
-    if (width >= 1280) {
-      // At a laptop's width no table of these pages scrolls sideways (with this data).
-      const wide = await page.evaluate(() =>
-        [...document.querySelectorAll('.table-wrap')]
-          .filter((w) => w.scrollWidth > w.clientWidth + 1)
-          .map((w) => `${w.querySelector('caption')?.textContent}: ${w.scrollWidth} > ${w.clientWidth}`),
-      );
-      expect(wide).toEqual([]);
-    }
+    // With this data (a long email, VM name and cockpit link).
+    const wide = await page.evaluate(() =>
+      [...document.querySelectorAll('.table-wrap')]
+        .filter((w) => w.scrollWidth > w.clientWidth + 1)
+        .map((w) => `${w.querySelector('caption')?.textContent}: ${w.scrollWidth} > ${w.clientWidth}`),
+    );
+    expect(wide).toEqual([]);
   });
 });
