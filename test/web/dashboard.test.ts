@@ -2,7 +2,8 @@
  * The user's dashboard at a laptop's and a phone's size (1280 × 800, 390 × 844): the cockpit
  * link inside the viewport without sideways scrolling, a disabled Allocate that says why, the
  * history of past VMs, charts readable at both widths, dates whose server-rendered text is the
- * hydrated text, and axe-core finding nothing.
+ * hydrated text, and axe-core finding nothing on the states the screenshots test does not reach
+ * (a VM history, the error pages, a refused form).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -149,7 +150,6 @@ describe('dashboard', () => {
       );
       expect(await why.getByRole('link').getAttribute('href')).toBe('/plans');
       await screenshot(page, 'dashboard-cards');
-      await expectNoA11yViolations(page, `/ at ${width}`);
       expect(errors).toEqual([]);
     } finally {
       await context.close();
@@ -269,7 +269,6 @@ describe('dashboard', () => {
           .evaluateAll((inputs) => inputs.map((i) => i.getBoundingClientRect().width))) {
           expect(box, `${path}: an input of a readable width`).toBeLessThanOrEqual(440);
         }
-        await expectNoA11yViolations(page, `${path} at ${width}`);
       }
 
       // An empty email says it is missing, not that it is invalid.

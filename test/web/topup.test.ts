@@ -11,17 +11,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   addSessionCookie,
   type Browser,
-  checkA11y,
   collectPageErrors,
   launchBrowser,
   newContext,
   type Page,
-  screenshot,
   settled,
-  viewportFor,
-  WIDTHS,
 } from '../support/browser.ts';
-import { graphql } from '../support/graphql.ts';
 import { balanceOf } from '../support/money.ts';
 import { type FakeStripe, startFakeStripe } from '../support/stripe/fake-stripe.ts';
 import { type Stack, startStack, USER_COOKIE } from '../support/web.ts';
@@ -63,9 +58,6 @@ async function signedInPage(): Promise<{ page: Page; userId: string; close: () =
   const page = await context.newPage();
   return { page, userId: user.id, close: () => context.close() };
 }
-
-const START = graphql(`mutation TopUpStart($amountCents: SafeInt!) { startTopUp(amountCents: $amountCents) {
-  __typename ... on StartTopUpSuccess { checkout { sessionId } } ... on Error { code message } } }`);
 
 const sessionIdOf = (url: string) => new URL(url).pathname.split('/').pop() as string;
 
@@ -218,39 +210,4 @@ describe('Add credit in the browser', () => {
       await context.close();
     }
   });
-
-  it.each(WIDTHS)(
-    'the Add credit and done pages at %i px: accessible, nothing wider than the screen',
-    async (width) => {
-      const user = await stack.signUp();
-      // bypassCSP: axe-core is injected as an inline script.
-      const context = await newContext(browser, {
-        baseURL: stack.url,
-        viewport: viewportFor(width),
-        bypassCSP: true,
-      });
-      await addSessionCookie(context, stack.url, USER_COOKIE, user.token);
-      const page = await context.newPage();
-      try {
-        const res = await stack.api.asUser(user.token, START, { amountCents: 3_000 });
-        if (res.data.startTopUp.__typename !== 'StartTopUpSuccess') throw new Error(JSON.stringify(res));
-        const { sessionId } = res.data.startTopUp.checkout;
-        for (const [path, name] of [
-          ['/credit?amount=4250', 'credit'],
-          [`/credit/done?session_id=${sessionId}`, 'credit-done-pending'],
-        ] as const) {
-          expect((await page.goto(path))?.status()).toBe(200);
-          await settled(page);
-          await screenshot(page, name);
-          const overflow = await page.evaluate(
-            () => document.documentElement.scrollWidth - window.innerWidth,
-          );
-          expect(overflow, `${path} overflows by ${overflow} px`).toBeLessThanOrEqual(0);
-          await checkA11y(page, path);
-        }
-      } finally {
-        await context.close();
-      }
-    },
-  );
 });

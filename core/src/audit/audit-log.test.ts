@@ -67,6 +67,34 @@ describe('audit_log', () => {
     expect(rows[0].input).toEqual({ note: 'rocket \uFFFD and nul \uFFFD', 'odd\uFFFD': 1 });
   });
 
+  it('filters by the kind of target', async () => {
+    const tag = `kind-${uniqueTag()}`;
+    for (const [targetType, targetId] of [
+      ['user', `u-${tag}`],
+      ['allocation', `a-${tag}`],
+      ['operator', `o-${tag}`],
+    ] as const) {
+      await recordAudit(t.em(), {
+        actorKind: 'admin-secret',
+        actorId: null,
+        role: 'admin',
+        action: tag,
+        targetType,
+        targetId,
+        input: {},
+        outcome: 'ok',
+      });
+    }
+    const { rows } = await listAuditLog(t.em(), { action: tag, targetType: 'allocation' }, { first: 10 });
+    expect(rows.map((r) => [r.targetType, r.targetId])).toEqual([['allocation', `a-${tag}`]]);
+    const both = await listAuditLog(
+      t.em(),
+      { action: tag, targetType: 'operator', targetId: `u-${tag}` },
+      { first: 10 },
+    );
+    expect(both.rows).toEqual([]);
+  });
+
   it('records a row that is redacted and listed newest first with filters', async () => {
     const action = `act-${uniqueTag()}`;
     await recorded(action, { userId: 'u1', password: 'pa55word-value' });

@@ -59,6 +59,8 @@ export interface AuditFilter {
   action?: string | null;
   actorKind?: AuditActorKind | null;
   targetId?: string | null;
+  /** The kind of target (`user`, `payment`, `allocation`, `operator`, `api_token`, `session`). */
+  targetType?: string | null;
   /** Rows at or after this time. */
   since?: Date | null;
   /** Rows before this time. */
@@ -108,6 +110,7 @@ export async function listAuditLog(
          where (${filter.action ?? null}::text is null or action = ${filter.action ?? null})
            and (${filter.actorKind ?? null}::text is null or actor_kind = ${filter.actorKind ?? null})
            and (${filter.targetId ?? null}::text is null or target_id = ${filter.targetId ?? null})
+           and (${filter.targetType ?? null}::text is null or target_type = ${filter.targetType ?? null})
            and (${filter.since ?? null}::timestamptz is null or created_at >= ${filter.since ?? null})
            and (${filter.until ?? null}::timestamptz is null or created_at < ${filter.until ?? null})
            and (${afterId}::bigint is null or audit_log.id < ${afterId}::bigint)

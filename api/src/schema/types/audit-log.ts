@@ -63,6 +63,11 @@ builder.queryField('auditLog', (t) =>
       action: t.arg.string({ required: false }),
       actorKind: t.arg({ type: AuditActorKindEnum, required: false }),
       targetId: t.arg.string({ required: false }),
+      targetType: t.arg.string({
+        required: false,
+        description:
+          'Only entries whose target is of this kind (`user`, `payment`, `allocation`, `operator`, …).',
+      }),
       since: t.arg({ type: 'DateTime', required: false }),
       until: t.arg({ type: 'DateTime', required: false }),
     },
@@ -79,6 +84,7 @@ builder.queryField('auditLog', (t) =>
           action: args.action ?? null,
           actorKind: args.actorKind ?? null,
           targetId: args.targetId ?? null,
+          targetType: args.targetType ?? null,
           since: args.since ?? null,
           until: args.until ?? null,
         },
