@@ -318,7 +318,7 @@ describe('the aggregator is neither stopped nor fooled by bad input', () => {
     });
     const cli = await runCli(stack.api, ['reconcile']);
     expect(cli.code).toBe(1);
-    expect(cli.stdout).toContain(`${user.id} usage ledger 42 consumed 50 drift -8`);
+    expect(cli.stdout).toContain(`${user.id} (${user.email}) usage ledger 42 consumed 50 drift -8`);
     expect(cli.stderr).toMatch(
       /1 user whose usage debits on the ledger differ from their consumed usage records/,
     );
