@@ -115,7 +115,13 @@ export async function createContext(
   deps: ContextDeps,
   server: ServerContext = {},
 ): Promise<Context> {
-  const em = deps.em.fork();
+  // Created on first use: most requests (an allocation, a token lookup) never touch the unit of
+  // work, and a fork, two DataLoaders and a child logger per request are measurable CPU.
+  let em: EntityManager | undefined;
+  const requestEm = () => {
+    em ??= deps.em.fork();
+    return em;
+  };
   // The HTTP server set a safe x-request-id on every request (request-id.ts); in-process callers may not.
   const incomingId = request.headers.get(REQUEST_ID_HEADER);
   const requestId = incomingId ? requestIdFrom(incomingId) : null;
@@ -139,7 +145,7 @@ export async function createContext(
     const token = match?.[1];
     const kind = token ? tokenKind(token) : 'api';
     if (token && kind !== 'api') {
-      const session = await findLiveSession(em, token, deps.adminSecret);
+      const session = await findLiveSession(requestEm(), token, deps.adminSecret);
       if (kind === 'userSession') {
         if (session?.kind === 'USER') {
           user = { id: session.userId };
@@ -156,7 +162,8 @@ export async function createContext(
         adminVia = 'session';
       }
     } else {
-      user = token ? await userIdForApiToken(em, hashToken(token)) : null;
+      // Plain statement on the pool: needs no fork of its own.
+      user = token ? await userIdForApiToken(deps.em, hashToken(token)) : null;
       userCredential = user ? 'valid' : 'invalid';
     }
   }
@@ -165,8 +172,7 @@ export async function createContext(
     request.headers.get('x-forwarded-for'),
     deps.trustedProxies,
   );
-  return {
-    em,
+  const context = {
     settings: deps.settings,
     provisioner: deps.provisioner,
     usageSource: deps.usageSource,
@@ -182,8 +188,31 @@ export async function createContext(
     clientIp,
     client: { ip: clientIp, userAgent: request.headers.get('user-agent') },
     adminSecret: deps.adminSecret,
-    loaders: createLoaders(em),
-    log: requestId ? deps.log.child({ requestId }) : deps.log,
     mailer: deps.mailer,
-  };
+  } as Context;
+  let loaders: Loaders | undefined;
+  let log: Logger | undefined;
+  defineLazy(context, 'em', requestEm);
+  defineLazy(context, 'loaders', () => {
+    loaders ??= createLoaders(requestEm());
+    return loaders;
+  });
+  defineLazy(context, 'log', () => {
+    log ??= requestId ? deps.log.child({ requestId }) : deps.log;
+    return log;
+  });
+  return context;
+}
+
+/** `key` as an enumerable property computed by `get` (memoized there) when first read. */
+function defineLazy<K extends keyof Context>(context: Context, key: K, get: () => Context[K]): void {
+  Object.defineProperty(context, key, {
+    enumerable: true,
+    configurable: true,
+    get,
+    // An assignment replaces it on whichever object holds it (yoga copies it onto its own).
+    set(this: object, value: Context[K]) {
+      Object.defineProperty(this, key, { value, enumerable: true, configurable: true, writable: true });
+    },
+  });
 }

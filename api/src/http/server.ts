@@ -229,9 +229,12 @@ export function createGraphQLHandler(deps: AppDeps): YogaServerInstance<ServerCo
         return masked;
       },
     },
-    context: ({ request, req }) =>
-      createContext(
-        request,
+    // The context's lazy members (context.ts) are copied as property descriptors onto yoga's
+    // own context object: yoga merges a returned object with Object.assign, which would read
+    // (and so create) every one of them on every request.
+    context: async (initial) => {
+      const context = await createContext(
+        initial.request,
         {
           em: deps.orm.em,
           settings,
@@ -243,8 +246,11 @@ export function createGraphQLHandler(deps: AppDeps): YogaServerInstance<ServerCo
           log,
           mailer,
         },
-        { req },
-      ),
+        { req: initial.req },
+      );
+      Object.defineProperties(initial, Object.getOwnPropertyDescriptors(context));
+      return {} as Context;
+    },
   });
 }
 
