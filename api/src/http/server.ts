@@ -28,6 +28,7 @@ import { GraphQLError } from 'graphql';
 import { createYoga, type YogaServerInstance } from 'graphql-yoga';
 import { schema } from '../schema/index.ts';
 import { adminSecretLimiter } from './admin-secret-limit.ts';
+import { bodyLimitPlugin } from './body-limit.ts';
 import { normalizeProxyEntry, proxyMatcher } from './client-ip.ts';
 import { type ApiSettings, type Context, createContext, type ServerContext } from './context.ts';
 import { corsOption, corsVaryPlugin } from './cors.ts';
@@ -190,13 +191,15 @@ export function createGraphQLHandler(deps: AppDeps): YogaServerInstance<ServerCo
     // The page with its scripts inlined: yoga's default one loads them from a CDN.
     renderGraphiQL: renderLocalGraphiQL,
     landingPage: false,
-    maxRequestBodySize: hardening.maxBodyBytes,
+    // bodyLimitPlugin enforces it (without yoga's per-request stream when node framed the body).
+    maxRequestBodySize: false,
     cors: corsOption(corsOrigins),
     plugins: [
       corsVaryPlugin(corsOrigins),
       limiter.plugin,
       ...(deps.metrics ? [deps.metrics.graphqlPlugin] : []),
       graphqlHardeningPlugin({ hardening, adminSecret: deps.adminSecret, em: deps.orm.em, log }),
+      bodyLimitPlugin(hardening.maxBodyBytes),
     ],
     logging: {
       debug: (...args) => log.debug(args.map(String).join(' ')),
