@@ -202,7 +202,10 @@ export function createGraphQLHandler(deps: AppDeps): YogaServerInstance<ServerCo
       bodyLimitPlugin(hardening.maxBodyBytes),
     ],
     logging: {
-      debug: (...args) => log.debug(args.map(String).join(' ')),
+      // Yoga logs a few debug lines on every request: skip joining them when debug is off.
+      debug: (...args) => {
+        if (log.isLevelEnabled('debug')) log.debug(args.map(String).join(' '));
+      },
       info: (...args) => log.info(args.map(String).join(' ')),
       warn: (...args) => log.warn(args.map(String).join(' ')),
       // Errors in responses are logged by maskError (unexpected ones only); auth refusals and
