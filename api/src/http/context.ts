@@ -63,8 +63,12 @@ export interface ServerContext {
 }
 
 export interface Context {
-  /** Forked for this request; never the global EntityManager. */
+  /** Forked for this request (on first use); never the global EntityManager. */
   em: EntityManager;
+  /** The api's root EntityManager, only for code that runs plain statements on its pool and
+   * needs no unit of work (allocateVm): saves the fork. Its unit of work refuses to be used
+   * (allowGlobalContext is off), so a mistake fails loudly. */
+  rootEm: EntityManager;
   settings: ApiSettings;
   provisioner: Provisioner | null;
   /** The billing repository, or null when none is configured (aggregateNow answers 503). */
@@ -173,6 +177,7 @@ export async function createContext(
     deps.trustedProxies,
   );
   const context = {
+    rootEm: deps.em,
     settings: deps.settings,
     provisioner: deps.provisioner,
     usageSource: deps.usageSource,
