@@ -114,21 +114,80 @@ export interface ContextDeps {
   mailer: Mailer;
 }
 
+/** Per request: what the lazy context members are made from, and what they made. */
+interface LazyState {
+  deps: ContextDeps;
+  requestId: string | null;
+  em?: EntityManager;
+  loaders?: Loaders;
+  log?: Logger;
+}
+
+const LAZY = Symbol('lazy context members');
+type WithLazy = { [LAZY]: LazyState };
+
+function lazyEm(state: LazyState): EntityManager {
+  state.em ??= state.deps.em.fork();
+  return state.em;
+}
+
+/** An assignment replaces the lazy member on whichever object holds it. */
+const replaceWith = (key: string) =>
+  function (this: object, value: unknown): void {
+    Object.defineProperty(this, key, { value, enumerable: true, configurable: true, writable: true });
+  };
+
+/**
+ * The members made on first use: most requests (an allocation, a token lookup) never touch the
+ * unit of work, and a fork, two DataLoaders and a child logger per request are measurable CPU.
+ * Module-level accessors (reading their state through `this`), so a request creates no
+ * closures for them.
+ */
+const LAZY_MEMBERS: PropertyDescriptorMap = {
+  em: {
+    enumerable: true,
+    configurable: true,
+    get(this: WithLazy) {
+      return lazyEm(this[LAZY]);
+    },
+    set: replaceWith('em'),
+  },
+  loaders: {
+    enumerable: true,
+    configurable: true,
+    get(this: WithLazy) {
+      const state = this[LAZY];
+      state.loaders ??= createLoaders(lazyEm(state));
+      return state.loaders;
+    },
+    set: replaceWith('loaders'),
+  },
+  log: {
+    enumerable: true,
+    configurable: true,
+    get(this: WithLazy) {
+      const state = this[LAZY];
+      state.log ??= state.requestId ? state.deps.log.child({ requestId: state.requestId }) : state.deps.log;
+      return state.log;
+    },
+    set: replaceWith('log'),
+  },
+};
+
+/**
+ * The request's context, built into `target` (yoga passes its own context object: answering a
+ * new object would have yoga copy it with Object.assign, which reads every lazy member).
+ */
 export async function createContext(
   request: Request,
   deps: ContextDeps,
   server: ServerContext = {},
+  target: object = {},
 ): Promise<Context> {
-  // Created on first use: most requests (an allocation, a token lookup) never touch the unit of
-  // work, and a fork, two DataLoaders and a child logger per request are measurable CPU.
-  let em: EntityManager | undefined;
-  const requestEm = () => {
-    em ??= deps.em.fork();
-    return em;
-  };
   // The HTTP server set a safe x-request-id on every request (request-id.ts); in-process callers may not.
   const incomingId = request.headers.get(REQUEST_ID_HEADER);
   const requestId = incomingId ? requestIdFrom(incomingId) : null;
+  const state: LazyState = { deps, requestId };
   const adminHeader = request.headers.get('x-admin-secret');
   let admin: CredentialState =
     adminHeader === null || adminHeader === ''
@@ -149,7 +208,7 @@ export async function createContext(
     const token = match?.[1];
     const kind = token ? tokenKind(token) : 'api';
     if (token && kind !== 'api') {
-      const session = await findLiveSession(requestEm(), token, deps.adminSecret);
+      const session = await findLiveSession(lazyEm(state), token, deps.adminSecret);
       if (kind === 'userSession') {
         if (session?.kind === 'USER') {
           user = { id: session.userId };
@@ -176,7 +235,7 @@ export async function createContext(
     request.headers.get('x-forwarded-for'),
     deps.trustedProxies,
   );
-  const context = {
+  const members: Omit<Context, 'em' | 'loaders' | 'log'> = {
     rootEm: deps.em,
     settings: deps.settings,
     provisioner: deps.provisioner,
@@ -194,30 +253,8 @@ export async function createContext(
     client: { ip: clientIp, userAgent: request.headers.get('user-agent') },
     adminSecret: deps.adminSecret,
     mailer: deps.mailer,
-  } as Context;
-  let loaders: Loaders | undefined;
-  let log: Logger | undefined;
-  defineLazy(context, 'em', requestEm);
-  defineLazy(context, 'loaders', () => {
-    loaders ??= createLoaders(requestEm());
-    return loaders;
-  });
-  defineLazy(context, 'log', () => {
-    log ??= requestId ? deps.log.child({ requestId }) : deps.log;
-    return log;
-  });
-  return context;
-}
-
-/** `key` as an enumerable property computed by `get` (memoized there) when first read. */
-function defineLazy<K extends keyof Context>(context: Context, key: K, get: () => Context[K]): void {
-  Object.defineProperty(context, key, {
-    enumerable: true,
-    configurable: true,
-    get,
-    // An assignment replaces it on whichever object holds it (yoga copies it onto its own).
-    set(this: object, value: Context[K]) {
-      Object.defineProperty(this, key, { value, enumerable: true, configurable: true, writable: true });
-    },
-  });
+  };
+  const context = Object.assign(target, members, { [LAZY]: state });
+  Object.defineProperties(context, LAZY_MEMBERS);
+  return context as unknown as Context;
 }

@@ -30,7 +30,13 @@ import { schema } from '../schema/index.ts';
 import { adminSecretLimiter } from './admin-secret-limit.ts';
 import { bodyLimitPlugin } from './body-limit.ts';
 import { normalizeProxyEntry, proxyMatcher } from './client-ip.ts';
-import { type ApiSettings, type Context, createContext, type ServerContext } from './context.ts';
+import {
+  type ApiSettings,
+  type Context,
+  type ContextDeps,
+  createContext,
+  type ServerContext,
+} from './context.ts';
 import { corsOption, corsVaryPlugin } from './cors.ts';
 import { renderLocalGraphiQL } from './graphiql.ts';
 import {
@@ -181,6 +187,17 @@ export function createGraphQLHandler(deps: AppDeps): YogaServerInstance<ServerCo
     log,
   });
   const graphiql = graphiqlFor(hardening, deps.adminSecret);
+  const contextDeps: ContextDeps = {
+    em: deps.orm.em,
+    settings,
+    trustedProxies,
+    adminSecret: deps.adminSecret,
+    provisioner: deps.provisioner,
+    usageSource: deps.usageSource ?? null,
+    topUp: deps.topUp ?? null,
+    log,
+    mailer,
+  };
   return createYoga<ServerContext, Context>({
     schema,
     graphqlEndpoint: '/graphql',
@@ -239,22 +256,8 @@ export function createGraphQLHandler(deps: AppDeps): YogaServerInstance<ServerCo
     // own context object: yoga merges a returned object with Object.assign, which would read
     // (and so create) every one of them on every request.
     context: async (initial) => {
-      const context = await createContext(
-        initial.request,
-        {
-          em: deps.orm.em,
-          settings,
-          trustedProxies,
-          adminSecret: deps.adminSecret,
-          provisioner: deps.provisioner,
-          usageSource: deps.usageSource ?? null,
-          topUp: deps.topUp ?? null,
-          log,
-          mailer,
-        },
-        { req: initial.req },
-      );
-      Object.defineProperties(initial, Object.getOwnPropertyDescriptors(context));
+      await createContext(initial.request, contextDeps, { req: initial.req }, initial);
+      // Built into yoga's own context object (context.ts): nothing more to merge.
       return {} as Context;
     },
   });
