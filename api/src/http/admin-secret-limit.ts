@@ -100,9 +100,12 @@ export function adminSecretLimiter(deps: AdminSecretLimitDeps): AdminSecretLimit
   return {
     retryAfter,
     plugin: {
-      async onRequest({ request, serverContext, endResponse, fetchAPI }) {
-        const seconds = await retryAfter(request, serverContext);
-        if (seconds > 0) endResponse(rateLimitedResponse(fetchAPI, seconds));
+      onRequest({ request, serverContext, endResponse, fetchAPI }) {
+        // Synchronous without a secret (nearly every request): no promise for yoga to wait on.
+        if (!known.has(request) && presentedSecret(request.headers, deps.basicCounts) === null) return;
+        return retryAfter(request, serverContext).then((seconds) => {
+          if (seconds > 0) endResponse(rateLimitedResponse(fetchAPI, seconds));
+        });
       },
     },
   };

@@ -69,7 +69,8 @@ export function clientIpOf(
 ): string | null {
   const peer = peerAddress ? normalizeIp(peerAddress) : null;
   if (peer === null) return null;
-  if (!trustedProxies.has(peer) || !forwardedFor) return peer;
+  // The header first: without one the (costlier) proxy check decides nothing.
+  if (!forwardedFor || !trustedProxies.has(peer)) return peer;
   const hops = forwardedFor
     .split(',')
     .map((h) => h.trim())

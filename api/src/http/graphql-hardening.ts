@@ -213,51 +213,63 @@ export function graphqlHardeningPlugin(deps: HardeningPluginDeps): Plugin {
         );
       }
     },
-    async onParams({ request, params }) {
+    // Synchronous unless an admin session must be looked up (no promise per request).
+    onParams({ request, params }) {
       if (mode !== 'admin') return;
       if (hasAdminSecret(request.headers, adminSecret)) mayIntrospect.set(request, true);
       else if (params.query && mentionsIntrospection(params.query))
-        mayIntrospect.set(request, await isAdmin(request));
+        return isAdmin(request).then((admin) => {
+          mayIntrospect.set(request, admin);
+        });
     },
     onValidate({ context, addValidationRule }) {
       addValidationRule(limitsRule);
       const request = (context as { request?: Request }).request;
       if (!request || !allowedNow(request)) addValidationRule(gateRule);
     },
-    async onResultProcess({ request, result, setResult }) {
+    // Synchronous for an answer without errors (no promise per request).
+    onResultProcess(payload) {
+      const { result } = payload;
       if (typeof result !== 'object' || result === null || Symbol.asyncIterator in result) return;
       const results = (Array.isArray(result) ? result : [result]) as AnyResult[];
       if (!results.some((r) => r.errors?.length)) return;
-      const requestId = request.headers.get(REQUEST_ID_HEADER);
-      const hideSuggestions =
-        !allowedNow(request) &&
-        results.some((r) =>
-          r.errors?.some((e) => e instanceof GraphQLError && e.message.includes('Did you mean')),
-        ) &&
-        (mode === 'off' || !(await isAdmin(request)));
-      let changed = false;
-      const fixed = results.map((r) => {
-        if (!r.errors?.length) return r;
-        const errors = r.errors.map((error) => {
-          if (!(error instanceof GraphQLError)) return error;
-          const code = error.extensions?.code;
-          if (code === 'REQUEST_ENTITY_TOO_LARGE') {
-            changed = true;
-            return rewritten(error, bodyTooLargeMessage(hardening.maxBodyBytes), {});
-          }
-          if (code === 'INTERNAL_SERVER_ERROR' && requestId && error.extensions.requestId === undefined) {
-            changed = true;
-            return rewritten(error, error.message, { requestId });
-          }
-          if (hideSuggestions && error.message.includes('Did you mean')) {
-            changed = true;
-            return rewritten(error, stripSuggestions(error.message), {});
-          }
-          return error;
-        });
-        return { ...r, errors };
-      });
-      if (changed) setResult((Array.isArray(result) ? fixed : fixed[0]) as typeof result);
+      return fixErrors(payload, results);
     },
   };
+
+  async function fixErrors(
+    { request, result, setResult }: Parameters<NonNullable<Plugin['onResultProcess']>>[0],
+    results: AnyResult[],
+  ): Promise<void> {
+    const requestId = request.headers.get(REQUEST_ID_HEADER);
+    const hideSuggestions =
+      !allowedNow(request) &&
+      results.some((r) =>
+        r.errors?.some((e) => e instanceof GraphQLError && e.message.includes('Did you mean')),
+      ) &&
+      (mode === 'off' || !(await isAdmin(request)));
+    let changed = false;
+    const fixed = results.map((r) => {
+      if (!r.errors?.length) return r;
+      const errors = r.errors.map((error) => {
+        if (!(error instanceof GraphQLError)) return error;
+        const code = error.extensions?.code;
+        if (code === 'REQUEST_ENTITY_TOO_LARGE') {
+          changed = true;
+          return rewritten(error, bodyTooLargeMessage(hardening.maxBodyBytes), {});
+        }
+        if (code === 'INTERNAL_SERVER_ERROR' && requestId && error.extensions.requestId === undefined) {
+          changed = true;
+          return rewritten(error, error.message, { requestId });
+        }
+        if (hideSuggestions && error.message.includes('Did you mean')) {
+          changed = true;
+          return rewritten(error, stripSuggestions(error.message), {});
+        }
+        return error;
+      });
+      return { ...r, errors };
+    });
+    if (changed) setResult((Array.isArray(result) ? fixed : fixed[0]) as typeof result);
+  }
 }

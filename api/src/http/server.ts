@@ -28,8 +28,15 @@ import { GraphQLError } from 'graphql';
 import { createYoga, type YogaServerInstance } from 'graphql-yoga';
 import { schema } from '../schema/index.ts';
 import { adminSecretLimiter } from './admin-secret-limit.ts';
+import { bodyLimitPlugin } from './body-limit.ts';
 import { normalizeProxyEntry, proxyMatcher } from './client-ip.ts';
-import { type ApiSettings, type Context, createContext, type ServerContext } from './context.ts';
+import {
+  type ApiSettings,
+  type Context,
+  type ContextDeps,
+  createContext,
+  type ServerContext,
+} from './context.ts';
 import { corsOption, corsVaryPlugin } from './cors.ts';
 import { renderLocalGraphiQL } from './graphiql.ts';
 import {
@@ -180,6 +187,17 @@ export function createGraphQLHandler(deps: AppDeps): YogaServerInstance<ServerCo
     log,
   });
   const graphiql = graphiqlFor(hardening, deps.adminSecret);
+  const contextDeps: ContextDeps = {
+    em: deps.orm.em,
+    settings,
+    trustedProxies,
+    adminSecret: deps.adminSecret,
+    provisioner: deps.provisioner,
+    usageSource: deps.usageSource ?? null,
+    topUp: deps.topUp ?? null,
+    log,
+    mailer,
+  };
   return createYoga<ServerContext, Context>({
     schema,
     graphqlEndpoint: '/graphql',
@@ -190,16 +208,21 @@ export function createGraphQLHandler(deps: AppDeps): YogaServerInstance<ServerCo
     // The page with its scripts inlined: yoga's default one loads them from a CDN.
     renderGraphiQL: renderLocalGraphiQL,
     landingPage: false,
-    maxRequestBodySize: hardening.maxBodyBytes,
+    // bodyLimitPlugin enforces it (without yoga's per-request stream when node framed the body).
+    maxRequestBodySize: false,
     cors: corsOption(corsOrigins),
     plugins: [
       corsVaryPlugin(corsOrigins),
       limiter.plugin,
       ...(deps.metrics ? [deps.metrics.graphqlPlugin] : []),
       graphqlHardeningPlugin({ hardening, adminSecret: deps.adminSecret, em: deps.orm.em, log }),
+      bodyLimitPlugin(hardening.maxBodyBytes),
     ],
     logging: {
-      debug: (...args) => log.debug(args.map(String).join(' ')),
+      // Yoga logs a few debug lines on every request: skip joining them when debug is off.
+      debug: (...args) => {
+        if (log.isLevelEnabled('debug')) log.debug(args.map(String).join(' '));
+      },
       info: (...args) => log.info(args.map(String).join(' ')),
       warn: (...args) => log.warn(args.map(String).join(' ')),
       // Errors in responses are logged by maskError (unexpected ones only); auth refusals and
@@ -229,22 +252,14 @@ export function createGraphQLHandler(deps: AppDeps): YogaServerInstance<ServerCo
         return masked;
       },
     },
-    context: ({ request, req }) =>
-      createContext(
-        request,
-        {
-          em: deps.orm.em,
-          settings,
-          trustedProxies,
-          adminSecret: deps.adminSecret,
-          provisioner: deps.provisioner,
-          usageSource: deps.usageSource ?? null,
-          topUp: deps.topUp ?? null,
-          log,
-          mailer,
-        },
-        { req },
-      ),
+    // The context's lazy members (context.ts) are copied as property descriptors onto yoga's
+    // own context object: yoga merges a returned object with Object.assign, which would read
+    // (and so create) every one of them on every request.
+    context: async (initial) => {
+      await createContext(initial.request, contextDeps, { req: initial.req }, initial);
+      // Built into yoga's own context object (context.ts): nothing more to merge.
+      return {} as Context;
+    },
   });
 }
 

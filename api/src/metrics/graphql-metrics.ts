@@ -118,6 +118,23 @@ export function createGraphQLMetrics(registry: Registry, endpoint = '/graphql'):
     registers: [registry],
   });
   const states = new WeakMap<Request, RequestState>();
+  // Yoga's parser cache hands back the same document for the same query text: label it once.
+  const labelsByDocument = new WeakMap<DocumentNode, Map<string, OperationLabels>>();
+  const labelsOf = (schema: GraphQLSchema, document: DocumentNode, operationName?: string | null) => {
+    let byName = labelsByDocument.get(document);
+    if (!byName) {
+      byName = new Map();
+      labelsByDocument.set(document, byName);
+    }
+    const key = operationName ?? '';
+    let labels = byName.get(key);
+    if (!labels) {
+      labels = operationLabels(schema, document, operationName);
+      // Bounded: the operation name is the client's free text.
+      if (byName.size < 16) byName.set(key, labels);
+    }
+    return labels;
+  };
 
   const plugin: Plugin = {
     onRequest({ request, url }) {
@@ -129,7 +146,7 @@ export function createGraphQLMetrics(registry: Registry, endpoint = '/graphql'):
       return ({ valid }) => {
         const state = states.get(context.request);
         if (!state || !valid) return;
-        state.labels = operationLabels(params.schema, params.documentAST, context.params?.operationName);
+        state.labels = labelsOf(params.schema, params.documentAST, context.params?.operationName);
       };
     },
     onExecute({ args }) {

@@ -148,16 +148,22 @@ export async function deleteUserApiTokens(em: EntityManager, userId: string): Pr
 }
 
 // The owner's status in the same statement: a suspended user's tokens answer 401 until unsuspended.
-const FIND_LIVE = nativeText(
-  sql`select t.id, t.user_id,
-             (t.last_used_at is null or t.last_used_at < now() - make_interval(secs => ${0})) as stale
-        from api_token t join users u on u.id = t.user_id
-       where t.token_hash = ${''} and t.revoked_at is null and (t.expires_at is null or t.expires_at > now())
-         and u.status = 'active'`,
-);
-const TOUCH = nativeText(
-  sql`update api_token set last_used_at = now()
-       where id = ${''} and (last_used_at is null or last_used_at < now() - make_interval(secs => ${0}))`,
+// The last use is written by the same statement (one round trip per request, not two); the
+// update re-checks staleness on the row it locks, so concurrent requests write it once.
+const FIND_LIVE_AND_TOUCH = nativeText(
+  sql`with found as (
+        select t.id, t.user_id,
+               (t.last_used_at is null or t.last_used_at < now() - make_interval(secs => ${0})) as stale
+          from api_token t join users u on u.id = t.user_id
+         where t.token_hash = ${''} and t.revoked_at is null and (t.expires_at is null or t.expires_at > now())
+           and u.status = 'active'
+      ), touched as (
+        update api_token t set last_used_at = now()
+          from found
+         where t.id = found.id and found.stale
+           and (t.last_used_at is null or t.last_used_at < now() - make_interval(secs => ${0}))
+      )
+      select user_id from found`,
 );
 
 /**
@@ -171,12 +177,11 @@ export async function userIdForApiToken(
   tokenHash: string,
 ): Promise<{ id: string } | null> {
   const pool = await nativePool(em);
-  const found = await pool.query<{ id: string; user_id: string; stale: boolean }>(FIND_LIVE, [
+  const found = await pool.query<{ user_id: string }>(FIND_LIVE_AND_TOUCH, [
     LAST_USED_RESOLUTION_SECONDS,
     tokenHash,
+    LAST_USED_RESOLUTION_SECONDS,
   ]);
   const token = found.rows[0];
-  if (!token) return null;
-  if (token.stale) await pool.query(TOUCH, [token.id, LAST_USED_RESOLUTION_SECONDS]);
-  return { id: token.user_id };
+  return token ? { id: token.user_id } : null;
 }

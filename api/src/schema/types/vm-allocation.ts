@@ -105,7 +105,8 @@ builder.mutationField('allocateVm', (t) =>
       result: { name: 'AllocateVmSuccess' },
       dataField: { name: 'allocation' },
     },
-    resolve: (_root, _args, ctx) => requireProvisioner(ctx).allocate(ctx.em, ctx.user!.id),
+    // The allocation runs plain statements on the pool (allocate-vm.ts): no fork needed.
+    resolve: (_root, _args, ctx) => requireProvisioner(ctx).allocate(ctx.rootEm, ctx.user!.id),
   }),
 );
 
