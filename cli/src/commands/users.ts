@@ -4,6 +4,14 @@ import { defineCommand } from '../command.ts';
 import { formatJson, formatKeyValues, formatMoney } from '../format.ts';
 import { resolveUser, USER_REF_VALUE } from '../user-ref.ts';
 
+/** The `--user` of the commands that act on one user: required, by email or id. */
+const USER_OPTION = {
+  type: 'string',
+  value: USER_REF_VALUE,
+  required: true,
+  help: 'the user, by email or id, required',
+} as const;
+
 export const CREATE_USER = graphql(`mutation CreateUser($input: CreateUserInput!) {
   createUser(input: $input) {
     __typename
@@ -67,12 +75,7 @@ export const usersInvite = defineCommand({
   name: 'users invite',
   summary: 'email a user a new set-password link and print it (the previous link stops working)',
   options: {
-    user: {
-      type: 'string',
-      value: USER_REF_VALUE,
-      required: true,
-      help: 'the user, by email or id, required',
-    },
+    user: USER_OPTION,
   },
   parse: (values) => ({ user: values.user('user') }),
   uses: 'api',
@@ -107,12 +110,7 @@ export const usersSuspend = defineCommand({
   name: 'users suspend',
   summary: 'suspend a user: no sign-in, API tokens or new VMs until unsuspended; ends their sessions',
   options: {
-    user: {
-      type: 'string',
-      value: USER_REF_VALUE,
-      required: true,
-      help: 'the user, by email or id, required',
-    },
+    user: USER_OPTION,
     reason: {
       type: 'string',
       value: '<text>',
@@ -159,12 +157,7 @@ export const usersUnsuspend = defineCommand({
   name: 'users unsuspend',
   summary: 'lift a suspension: sign-in, API tokens and allocation work again',
   options: {
-    user: {
-      type: 'string',
-      value: USER_REF_VALUE,
-      required: true,
-      help: 'the user, by email or id, required',
-    },
+    user: USER_OPTION,
   },
   parse: (values) => ({ user: values.user('user') }),
   uses: 'api',
@@ -199,12 +192,7 @@ export const usersDelete = defineCommand({
   name: 'users delete',
   summary: "delete a user: personal data erased, VMs released; the ledger stays under the user's id",
   options: {
-    user: {
-      type: 'string',
-      value: USER_REF_VALUE,
-      required: true,
-      help: 'the user, by email or id, required',
-    },
+    user: USER_OPTION,
     'confirm-email': {
       type: 'string',
       value: '<email>',
