@@ -20,8 +20,8 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 120_000,
     pool: 'forks',
-    // Most files wait on processes, PostgreSQL and Chromium more than they compute: two files
+    // Most files wait on processes, PostgreSQL and Chromium more than they compute: three files
     // at a time even on a two-core machine (where vitest would run one) keeps both cores busy.
-    maxWorkers: Math.max(2, availableParallelism() - 1),
+    maxWorkers: Math.max(3, availableParallelism() - 1),
   },
 });
