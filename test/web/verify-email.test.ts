@@ -18,7 +18,7 @@ import {
 import { graphql } from '../support/graphql.ts';
 import { type ReceivedMail, startSmtpServer, type TestSmtpServer } from '../support/smtp.ts';
 import { type FakeStripe, startFakeStripe } from '../support/stripe/fake-stripe.ts';
-import { type Stack, startStack, USER_COOKIE } from '../support/web.ts';
+import { ADMIN_COOKIE, type Stack, startStack, USER_COOKIE } from '../support/web.ts';
 
 let smtp: TestSmtpServer;
 let stripe: FakeStripe;
@@ -100,6 +100,26 @@ async function sessionToken(page: Page): Promise<string> {
   return cookie?.value as string;
 }
 
+const USER_BY_EMAIL = graphql(`query VerifyEmailUserByEmail($email: String!) {
+  users(email: $email, first: 1) { edges { node { id } } }
+}`);
+
+/** What the operator's page of the user with `email` says of the address. */
+async function adminSeesEmail(email: string): Promise<string> {
+  const found = await stack.api.admin(USER_BY_EMAIL, { email });
+  const id = found.data.users.edges[0]?.node.id;
+  expect(id).toBeDefined();
+  const context = await newContext(browser, { baseURL: stack.url });
+  try {
+    await addSessionCookie(context, stack.url, ADMIN_COOKIE, await stack.adminToken());
+    const page = await context.newPage();
+    await page.goto(`/admin/users/${id}`);
+    return ((await page.getByTestId('email-verified').textContent()) ?? '').replace(/\s+/g, ' ').trim();
+  } finally {
+    await context.close();
+  }
+}
+
 async function allocateInBrowser(page: Page): Promise<void> {
   await page.goto('/');
   await settled(page);
@@ -138,6 +158,11 @@ describe('email verification at sign-up', () => {
         code: 'EMAIL_NOT_VERIFIED',
       });
 
+      // The operator sees why this user has no VM.
+      expect(await adminSeesEmail(email)).toBe(
+        '(not verified: no payment or VM until the emailed link is used)',
+      );
+
       const { mail, path } = await linkMailedTo(email);
       expect(mail.parsed.subject).toBe('Verify your email for hero-onboarding');
       expect(path).toMatch(/^\/verify\?token=hpv_/);
@@ -146,6 +171,8 @@ describe('email verification at sign-up', () => {
       await expect
         .poll(() => page.getByTestId('verify-result').textContent())
         .toContain(`${email} is verified`);
+
+      expect(await adminSeesEmail(email)).toBe('(verified)');
 
       // Allowed now: the banner is gone, a VM and a checkout come.
       await allocateInBrowser(page);

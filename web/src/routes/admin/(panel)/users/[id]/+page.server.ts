@@ -35,6 +35,7 @@ const USER = graphql(
         }
         id
         email
+        emailVerified
         displayName
         forgeId
         status
