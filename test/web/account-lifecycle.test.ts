@@ -40,7 +40,13 @@ describe('admin: account lifecycle', () => {
       await page.goto(`/admin/users/${user.id}`);
       await settled(page);
       await page.getByLabel('Reason for the suspension').fill('chargeback under review');
-      await page.getByLabel(/Also release their 1 active VM now/).check();
+      const release = page.getByLabel(/Also release their 1 active VM now/);
+      // A checkbox of its own size, right before its text (not stretched like a text field).
+      const box = (await release.boundingBox())!;
+      const text = (await page.locator('label.check', { has: release }).boundingBox())!;
+      expect(box.width).toBeLessThan(32);
+      expect(box.x - text.x).toBeLessThanOrEqual(8);
+      await release.check();
       await page.getByRole('button', { name: 'Suspend', exact: true }).click();
       await expect.poll(() => page.getByTestId('suspension-result').textContent()).toContain('1 VM released');
       expect((await page.getByTestId('user-status').textContent())?.trim()).toBe('SUSPENDED');
