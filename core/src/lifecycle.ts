@@ -217,13 +217,18 @@ export function httpServerStop(server: Server): StopStep {
             else resolve();
           });
         const drainUntil = Date.now() + ACCEPT_DRAIN_MAX_MS;
-        const drain = setInterval(() => {
-          const now = Date.now();
-          if (now - lastAcceptAt >= ACCEPT_QUIET_MS || now >= drainUntil) {
+        const quiet = () => Date.now() - lastAcceptAt >= ACCEPT_QUIET_MS || Date.now() >= drainUntil;
+        const watchAccepts = () => {
+          const drain = setInterval(() => {
+            if (!quiet()) return;
             clearInterval(drain);
-            closeListener();
-          }
-        }, 10);
+            // Timers run before the loop polls: after a pause of the process (a busy host),
+            // connections may wait in the kernel's queue although none was accepted for a while.
+            // The check runs after the next poll, which accepts them first.
+            setImmediate(() => (quiet() ? closeListener() : watchAccepts()));
+          }, 10);
+        };
+        watchAccepts();
         closeIdle();
       }),
     cut: () => server.closeAllConnections(),
