@@ -21,6 +21,7 @@ export const NOTIFY_TOPICS = [
   'password.changed',
   'api_token.created',
   'user.suspended',
+  'user.unsuspended',
   'user.deleted',
 ] as const;
 

@@ -79,8 +79,18 @@ describe('suspendUser / unsuspendUser', () => {
     await suspendUser(t.em(), { userId: u.id, reason: 'still open' }, deps);
     expect(await outbox('user.suspended', u.id)).toHaveLength(1);
 
+    const suspendedAt = (await outbox('user.suspended', u.id))[0].payload.suspendedAt;
     const back = await unsuspendUser(t.em(), u.id);
     expect(back).toMatchObject({ status: 'active', suspendedAt: null, suspendedReason: null });
+    const lifted = await outbox('user.unsuspended', u.id);
+    expect(lifted).toHaveLength(1);
+    expect(lifted[0].payload).toMatchObject({ userId: u.id, email: u.email, suspendedAt });
+    expect(Date.parse(String(lifted[0].payload.unsuspendedAt))).toBeGreaterThanOrEqual(
+      Date.parse(String(suspendedAt)),
+    );
+    // Unsuspending an active account changes nothing and tells nobody.
+    await unsuspendUser(t.em(), u.id);
+    expect(await outbox('user.unsuspended', u.id)).toHaveLength(1);
     const signedIn = await signInAs(u.email);
     expect(await findLiveSession(t.em(), signedIn.session.token, ADMIN_SECRET)).toMatchObject({
       userId: u.id,

@@ -4,7 +4,7 @@ import { releaseUserAllocations } from '../allocation/release-allocation.ts';
 import { deleteUserApiTokens } from '../auth/api-tokens.ts';
 import { deleteUserResetTokens } from '../auth/password-reset.ts';
 import { deleteUserSessions, revokeUserSessions } from '../auth/sessions.ts';
-import { execute, firstRow, sql } from '../db/sql.ts';
+import { firstRow, sql } from '../db/sql.ts';
 import { Billing } from '../entities/billing.entity.ts';
 import { User, type UserStatus } from '../entities/user.entity.ts';
 import {
@@ -114,18 +114,38 @@ export async function suspendUser(
 
 /**
  * Lifts a suspension: sign-in, the existing API tokens and allocation work again (sessions
- * ended by the suspension stay ended; released VMs are not given back). An account that is not
- * suspended is answered unchanged; a deleted one: AccountDeletedError.
+ * ended by the suspension stay ended; released VMs are not given back), and a
+ * `user.unsuspended` event, so a webhook receiver that heard of the suspension hears of its end.
+ * An account that is not suspended is answered unchanged, without an event; a deleted one:
+ * AccountDeletedError.
  */
 export async function unsuspendUser(em: EntityManager, userId: string): Promise<User> {
   if (!isUuid(userId)) throw new NotFoundError('User', userId);
   return em.transactional(async (tx) => {
     await lockLiveUser(tx, userId);
-    await execute(
+    // The suspension's own values are read in the statement that clears them.
+    const lifted = await firstRow(
       tx,
-      sql`update users set status = 'active', suspended_at = null, suspended_reason = null
-           where id = ${userId} and status = 'suspended'`,
+      sql<{ email: string; suspended_at: Date | string; unsuspended_at: Date | string }>`update users u
+          set status = 'active', suspended_at = null, suspended_reason = null
+         from users before
+        where u.id = ${userId} and before.id = u.id and u.status = 'suspended'
+        returning u.email, before.suspended_at, now() as unsuspended_at`,
     );
+    if (lifted) {
+      const suspendedAt = new Date(lifted.suspended_at);
+      await enqueueNotification(
+        tx,
+        'user.unsuspended',
+        {
+          userId,
+          email: lifted.email,
+          suspendedAt: suspendedAt.toISOString(),
+          unsuspendedAt: new Date(lifted.unsuspended_at).toISOString(),
+        },
+        `user.unsuspended:${userId}:${suspendedAt.getTime()}`,
+      );
+    }
     return refreshed(tx, userId);
   });
 }
