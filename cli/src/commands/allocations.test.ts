@@ -1,7 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { UsageError } from '../errors.ts';
 import { runWith } from '../testing.ts';
-import { dateTime } from './allocations.ts';
 
 /** allocations extend against a stub client (end to end against a real api: test/cli.test.ts). */
 describe('allocations extend', () => {
@@ -90,17 +88,5 @@ describe('allocations list', () => {
       allocations: { edges: [{ node: allocation }], pageInfo: { hasNextPage: false, endCursor: null } },
     });
     expect(JSON.parse(json.out)[0]).toMatchObject({ userId: ID, user: { email: 'ada@example.org' } });
-  });
-});
-
-describe('dateTime', () => {
-  it('takes an ISO 8601 date-time with its offset, answered in UTC', () => {
-    expect(dateTime('until', '2026-12-24T18:00Z')).toBe('2026-12-24T18:00:00.000Z');
-    expect(dateTime('until', ' 2026-12-24T19:00:00.5+01:00 ')).toBe('2026-12-24T18:00:00.500Z');
-  });
-
-  it('refuses a bare date, a missing offset and an impossible date', () => {
-    for (const bad of ['2026-12-24', '2026-12-24T18:00:00', 'tomorrow', '2026-13-40T00:00:00Z'])
-      expect(() => dateTime('until', bad)).toThrow(UsageError);
   });
 });

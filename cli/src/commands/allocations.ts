@@ -1,9 +1,9 @@
 import { graphql } from '@hero/graphql';
 import { collectPages, refused } from '../client.ts';
 import { defineCommand } from '../command.ts';
-import { UsageError } from '../errors.ts';
 import { formatJson, formatKeyValues, formatTable, formatTime } from '../format.ts';
 import { resolveOptionalUser, USER_REF_VALUE } from '../user-ref.ts';
+import { dateTime } from '../values.ts';
 
 const ALLOCATION_STATUSES = ['ACTIVE', 'RELEASED'] as const;
 const DEFAULT_ALLOCATIONS_LIMIT = 100;
@@ -83,19 +83,6 @@ export const allocationsList = defineCommand({
 });
 
 // --- allocations extend -----------------------------------------------------------------------
-
-/** An ISO 8601 date-time with its offset (`2026-12-24T18:00:00Z`): a bare date or time is ambiguous. */
-export function dateTime(flag: string, value: string): string {
-  const text = value.trim();
-  if (
-    !/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/i.test(text) ||
-    Number.isNaN(Date.parse(text))
-  )
-    throw new UsageError(
-      `--${flag} must be an ISO 8601 date-time with its offset, e.g. 2026-12-24T18:00:00Z (got "${value}")`,
-    );
-  return new Date(text).toISOString();
-}
 
 export const EXTEND_ALLOCATION =
   graphql(`mutation ExtendAllocation($id: ID!, $expiresAt: DateTime!, $reason: String!) {

@@ -3,7 +3,7 @@ import { collectPages } from '../client.ts';
 import { defineCommand } from '../command.ts';
 import { formatJson, formatTable, formatTime, truncate } from '../format.ts';
 import { resolveOptionalUser, USER_REF_VALUE } from '../user-ref.ts';
-import { dateTime } from './allocations.ts';
+import { dateTime } from '../values.ts';
 
 const DEFAULT_AUDIT_LIMIT = 50;
 

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { parseCommandLine } from '../args.ts';
 import { UsageError } from '../errors.ts';
 import { runWith, usageError } from '../testing.ts';
-import { amountCents, currencyCode } from './payments.ts';
+import { currencyCode } from './payments.ts';
 
 /**
  * The payments commands against a stub client (the end-to-end runs against a real api are in
@@ -295,10 +295,8 @@ describe('payments record and refund: the command line', () => {
     );
   });
 
-  it('amountCents and currencyCode', () => {
-    expect(amountCents('amount-cents', '007')).toBe(7);
-    expect(amountCents('amount-cents', String(Number.MAX_SAFE_INTEGER))).toBe(Number.MAX_SAFE_INTEGER);
-    expect(() => amountCents('amount-cents', String(Number.MAX_SAFE_INTEGER + 2))).toThrow(UsageError);
+  it('currencyCode', () => {
     expect(currencyCode('currency', 'usd')).toBe('USD');
+    expect(() => currencyCode('currency', 'euro')).toThrow(UsageError);
   });
 });

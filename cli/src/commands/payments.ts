@@ -4,21 +4,9 @@ import { defineCommand } from '../command.ts';
 import { UsageError } from '../errors.ts';
 import { formatJson, formatKeyValues, formatMoney, formatTable, formatTime } from '../format.ts';
 import { resolveOptionalUser, resolveUser, USER_REF_VALUE } from '../user-ref.ts';
+import { amountCents } from '../values.ts';
 
 const DEFAULT_PAYMENTS_LIMIT = 50;
-
-/**
- * An amount of money on the command line: integer cents (minor units), a whole number >= 1.
- * `12.50`, `1e3`, `-5`, `0` and `+5` are refused before any request is made.
- */
-export function amountCents(flag: string, value: string): number {
-  const n = Number(value);
-  if (!/^[0-9]+$/.test(value) || n < 1 || !Number.isSafeInteger(n))
-    throw new UsageError(
-      `--${flag} must be a whole positive number of cents, e.g. 1250 for 12.50 (got "${value}")`,
-    );
-  return n;
-}
 
 /** An ISO 4217 currency code: three letters, answered upper-case (`eur` → `EUR`). */
 export function currencyCode(flag: string, value: string): string {
