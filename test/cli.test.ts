@@ -334,6 +334,81 @@ describe('hero-admin users: naming a user', () => {
   });
 });
 
+describe('hero-admin users list, show', () => {
+  /** The value of a `key  value` line. */
+  const field = (text: string, key: string) => new RegExp(`^${key} {2,}(.*)$`, 'm').exec(text)?.[1];
+
+  it('users list --search finds the user by a part of the email, with balance and plan', async () => {
+    const user = await createUser(api);
+    const local = user.email.slice(0, user.email.indexOf('@'));
+    const res = await cli(['users', 'list', '--search', local.toUpperCase()]);
+    expect(res.stderr).toBe('');
+    expect(res.code).toBe(0);
+    const rows = tableRows(res.stdout);
+    expect(rows[0]).toEqual([
+      'ID',
+      'EMAIL',
+      'STATUS',
+      'EMAIL VERIFIED',
+      'BALANCE',
+      'VM QUOTA',
+      'PERIOD END',
+      'CREATED',
+    ]);
+    expect(rows).toHaveLength(2);
+    // createUser gives a plan of one VM (setUserQuota); an operator-created email counts as verified
+    expect(rows[1].slice(0, 6)).toEqual([user.id, user.email, 'ACTIVE', 'yes', '0 (0.00 EUR)', '1']);
+    expect(rows[1][6]).toMatch(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ$/);
+
+    const newer = await createUser(api);
+    const all = JSON.parse((await cli(['users', 'list', '--limit', '2', '--json'])).stdout);
+    // newest first
+    expect(all.map((u: { id: string }) => u.id)).toEqual([newer.id, user.id]);
+    expect(all[1]).toMatchObject({ email: user.email, billing: { creditBalanceCents: 0, currency: 'EUR' } });
+    expect((await cli(['users', 'list', '--search', 'no-such-user-anywhere'])).stdout).toBe(
+      'no users match\n',
+    );
+  });
+
+  it('users show prints the user, and the active VMs once one is allocated', async () => {
+    const user = await createUser(api);
+    const res = await cli(['users', 'show', '--user', user.email]);
+    expect(res.stderr).toBe('');
+    expect(res.code).toBe(0);
+    expect(field(res.stdout, 'id')).toBe(user.id);
+    expect(field(res.stdout, 'status')).toBe('ACTIVE');
+    expect(field(res.stdout, 'email verified')).toBe('yes');
+    expect(field(res.stdout, 'balance')).toBe('0 (0.00 EUR)');
+    expect(field(res.stdout, 'currency')).toBe('EUR');
+    expect(field(res.stdout, 'vm quota')).toBe('1');
+    expect(field(res.stdout, 'active vms')).toBe('0');
+
+    const held = await allocated(user.token);
+    try {
+      const after = await cli(['users', 'show', '--user', user.id]);
+      expect(field(after.stdout, 'active vms')).toBe('1');
+      expect(after.stdout).toContain(`\n${held.id}  ${held.poolVm.id}  `);
+      const json = JSON.parse((await cli(['users', 'show', '--user', user.id, '--json'])).stdout);
+      expect(json).toMatchObject({ id: user.id, vmQuota: 1, allocations: [{ id: held.id }] });
+    } finally {
+      await api.admin(graphql('mutation($id: ID!) { releaseAllocation(id: $id) { __typename } }'), {
+        id: held.id,
+      });
+    }
+  });
+
+  it('an unknown user exits 1: by id after asking, by email before', async () => {
+    const id = '00000000-0000-4000-8000-000000000000';
+    const byId = await cli(['users', 'show', '--user', id]);
+    expect(byId.code).toBe(1);
+    expect(byId.stdout).toBe('');
+    expect(byId.stderr).toBe(`hero-admin: no user with the id ${id}\n`);
+    const byEmail = await cli(['users', 'show', '--user', 'nobody@example.org']);
+    expect(byEmail.code).toBe(1);
+    expect(byEmail.stderr).toBe('hero-admin: no user with the email nobody@example.org\n');
+  });
+});
+
 describe('hero-admin operators', () => {
   it('the admin secret adds the first owner; set-role and remove refuse to leave no owner', async () => {
     const dir = await mkdtemp(path.join(os.tmpdir(), 'hero-cli-operators-'));

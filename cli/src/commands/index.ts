@@ -10,7 +10,15 @@ import { plansList } from './plans.ts';
 import { poolList, poolRefresh } from './pool.ts';
 import { reconcile } from './reconcile.ts';
 import { usagePush } from './usage-push.ts';
-import { usersCreate, usersDelete, usersInvite, usersSuspend, usersUnsuspend } from './users.ts';
+import {
+  usersCreate,
+  usersDelete,
+  usersInvite,
+  usersList,
+  usersShow,
+  usersSuspend,
+  usersUnsuspend,
+} from './users.ts';
 
 /**
  * Every `hero-admin` command, in the order `hero-admin --help` lists them: the one place a new
@@ -25,6 +33,8 @@ export const COMMANDS = [
   poolList,
   allocationsList,
   allocationsExtend,
+  usersList,
+  usersShow,
   usersCreate,
   usersInvite,
   usersSuspend,

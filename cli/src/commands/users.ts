@@ -1,7 +1,8 @@
 import { graphql } from '@hero/graphql';
-import { refused, validationFailure } from '../client.ts';
+import { collectPages, refused, validationFailure } from '../client.ts';
 import { defineCommand } from '../command.ts';
-import { formatJson, formatKeyValues, formatMoney } from '../format.ts';
+import { CliError, printable } from '../errors.ts';
+import { formatJson, formatKeyValues, formatMoney, formatTable, formatTime } from '../format.ts';
 import { resolveUser, USER_REF_VALUE } from '../user-ref.ts';
 
 /** The `--user` of the commands that act on one user: required, by email or id. */
@@ -11,6 +12,126 @@ const USER_OPTION = {
   required: true,
   help: 'the user, by email or id, required',
 } as const;
+
+const DEFAULT_USERS_LIMIT = 50;
+
+// --- users list ---------------------------------------------------------------------------------
+
+export const USERS = graphql(`query Users($search: String, $first: Int, $after: String) {
+  users(search: $search, first: $first, after: $after) {
+    edges { node {
+      id email displayName status emailVerified vmQuota vmQuotaPeriodEnd createdAt
+      billing { creditBalanceCents currency }
+    } }
+    pageInfo { hasNextPage endCursor }
+  }
+}`);
+
+export const usersList = defineCommand({
+  name: 'users list',
+  summary: 'list users, newest first, optionally those whose email or name contains a text',
+  options: {
+    search: {
+      type: 'string',
+      value: '<text>',
+      help: 'only users whose email or display name contains this (any case)',
+    },
+    limit: {
+      type: 'string',
+      value: '<n>',
+      help: `at most this many (default ${DEFAULT_USERS_LIMIT}; pages are followed)`,
+    },
+  },
+  parse: (values) => ({
+    search: values.optional('search'),
+    limit: values.positiveInt('limit', DEFAULT_USERS_LIMIT),
+  }),
+  uses: 'api',
+  async run({ client, json, io }, { search, limit }) {
+    const users = await collectPages(limit, async (first, after) => {
+      const data = await client.request(USERS, { search: search ?? null, first, after });
+      return data.users;
+    });
+    if (json) return io.out(formatJson(users));
+    if (users.length === 0) return io.out(search ? 'no users match\n' : 'no users\n');
+    io.out(
+      formatTable(
+        ['id', 'email', 'status', 'email verified', 'balance', 'vm quota', 'period end', 'created'],
+        users.map((u) => [
+          u.id,
+          u.email,
+          u.status,
+          u.emailVerified,
+          formatMoney(u.billing.creditBalanceCents, u.billing.currency),
+          u.vmQuota,
+          formatTime(u.vmQuotaPeriodEnd),
+          formatTime(u.createdAt),
+        ]),
+      ),
+    );
+  },
+});
+
+// --- users show ---------------------------------------------------------------------------------
+
+export const USER = graphql(`query User($id: ID!) {
+  user(id: $id) {
+    id email displayName status suspendedAt suspendedReason deletedAt emailVerified createdAt
+    activeSessions vmQuota vmQuotaPeriodEnd
+    billing { creditBalanceCents currency }
+    allocations(status: ACTIVE) { id poolVm { id } expiresAt }
+  }
+}`);
+
+export const usersShow = defineCommand({
+  name: 'users show',
+  summary: 'one user: status, email verified, balance, VM quota and period end, active VMs',
+  options: {
+    user: USER_OPTION,
+  },
+  parse: (values) => ({ user: values.user('user') }),
+  uses: 'api',
+  async run({ client, json, io }, { user: ref }) {
+    const id = await resolveUser(client, ref);
+    const { user } = await client.request(USER, { id });
+    if (!user) throw new CliError(`no user with the id ${printable(id)}`);
+    if (json) return io.out(formatJson(user));
+    io.out(
+      formatKeyValues([
+        ['id', user.id],
+        ['email', user.email],
+        ['name', user.displayName],
+        ['status', user.status],
+        ...(user.suspendedAt
+          ? ([
+              ['suspended at', formatTime(user.suspendedAt)],
+              ['reason', user.suspendedReason],
+            ] as [string, string | null][])
+          : []),
+        ...(user.deletedAt
+          ? ([['deleted at', formatTime(user.deletedAt)]] as [string, string | null][])
+          : []),
+        ['email verified', user.emailVerified],
+        ['created', formatTime(user.createdAt)],
+        ['balance', formatMoney(user.billing.creditBalanceCents, user.billing.currency)],
+        ['currency', user.billing.currency],
+        ['vm quota', user.vmQuota],
+        ['period end', formatTime(user.vmQuotaPeriodEnd)],
+        ['sessions', user.activeSessions],
+        ['active vms', user.allocations.length],
+      ]),
+    );
+    if (user.allocations.length > 0)
+      io.out(
+        `\n${formatTable(
+          ['allocation', 'pool VM', 'expires at'],
+          user.allocations.map((a) => [a.id, a.poolVm.id, formatTime(a.expiresAt)]),
+        )}`,
+      );
+  },
+});
+
+// --- users create -------------------------------------------------------------------------------
 
 export const CREATE_USER = graphql(`mutation CreateUser($input: CreateUserInput!) {
   createUser(input: $input) {

@@ -1,0 +1,141 @@
+import { describe, expect, it } from 'vitest';
+import { runWith, usageError } from '../testing.ts';
+
+/** The users commands against a stub client (end to end against a real api: test/cli.test.ts). */
+
+const ID = '0b7e3c2a-5d4f-4e6a-9c1b-2f3e4d5a6b7c';
+const byEmail = { users: { edges: [{ node: { id: ID, email: 'ada@example.org' } }] } };
+const noneByEmail = { users: { edges: [] } };
+
+/** Rows of a printed table, split on runs of 2+ spaces. */
+const rows = (text: string) =>
+  text
+    .trimEnd()
+    .split('\n')
+    .map((l) => l.split(/ {2,}/));
+
+describe('users list', () => {
+  const user = {
+    id: ID,
+    email: 'ada@example.org',
+    displayName: 'Ada',
+    status: 'ACTIVE',
+    emailVerified: true,
+    vmQuota: 2,
+    vmQuotaPeriodEnd: '2026-12-31T23:59:59.000Z',
+    createdAt: '2026-12-01T10:00:00.000Z',
+    billing: { creditBalanceCents: -150, currency: 'EUR' },
+  };
+
+  it('sends the search, follows pages up to --limit and prints one row per user', async () => {
+    const res = await runWith(
+      ['users', 'list', '--search', ' ada ', '--limit', '150'],
+      {
+        users: {
+          edges: Array.from({ length: 100 }, () => ({ node: user })),
+          pageInfo: { hasNextPage: true, endCursor: 'c100' },
+        },
+      },
+      {
+        users: {
+          edges: [{ node: { ...user, emailVerified: false, vmQuotaPeriodEnd: null } }],
+          pageInfo: { hasNextPage: false, endCursor: 'c101' },
+        },
+      },
+    );
+    expect(res.error).toBeUndefined();
+    expect(res.sent.map((s) => s.variables)).toEqual([
+      { search: 'ada', first: 100, after: null },
+      { search: 'ada', first: 50, after: 'c100' },
+    ]);
+    const table = rows(res.out);
+    expect(table).toHaveLength(102);
+    expect(table[0]).toEqual([
+      'ID',
+      'EMAIL',
+      'STATUS',
+      'EMAIL VERIFIED',
+      'BALANCE',
+      'VM QUOTA',
+      'PERIOD END',
+      'CREATED',
+    ]);
+    expect(table[1]).toEqual([
+      ID,
+      'ada@example.org',
+      'ACTIVE',
+      'yes',
+      '-150 (-1.50 EUR)',
+      '2',
+      '2026-12-31 23:59:59Z',
+      '2026-12-01 10:00:00Z',
+    ]);
+    expect(table[101].slice(3, 7)).toEqual(['no', '-150 (-1.50 EUR)', '2', '-']);
+  });
+
+  it('without a search sends none; no match prints so; --json prints the users', async () => {
+    const empty = await runWith(['users', 'list', '--search', 'zz'], {
+      users: { edges: [], pageInfo: { hasNextPage: false, endCursor: null } },
+    });
+    expect(empty.out).toBe('no users match\n');
+    const json = await runWith(['users', 'list', '--json'], {
+      users: { edges: [{ node: user }], pageInfo: { hasNextPage: false, endCursor: null } },
+    });
+    expect(json.sent[0].variables).toEqual({ search: null, first: 50, after: null });
+    expect(JSON.parse(json.out)).toEqual([user]);
+  });
+
+  it('a blank search or a bad limit is a usage error', () => {
+    expect(usageError(['users', 'list', '--search', ' '])).toMatch(/--search <text> is required/);
+    expect(usageError(['users', 'list', '--limit', '0'])).toMatch(/--limit must be a positive whole number/);
+  });
+});
+
+describe('users show', () => {
+  const user = {
+    id: ID,
+    email: 'ada@example.org',
+    displayName: 'Ada',
+    status: 'SUSPENDED',
+    suspendedAt: '2026-12-02T09:00:00.000Z',
+    suspendedReason: 'chargeback',
+    deletedAt: null,
+    emailVerified: false,
+    createdAt: '2026-12-01T10:00:00.000Z',
+    activeSessions: 0,
+    vmQuota: 1,
+    vmQuotaPeriodEnd: '2026-12-31T23:59:59.000Z',
+    billing: { creditBalanceCents: 1250, currency: 'EUR' },
+    allocations: [{ id: 'a-1', poolVm: { id: 'vm-1' }, expiresAt: '2026-12-31T23:59:59.000Z' }],
+  };
+
+  it('looks the email up, asks for that id, and prints the user and the active VMs', async () => {
+    const res = await runWith(['users', 'show', '--user', 'Ada@Example.org'], byEmail, { user });
+    expect(res.error).toBeUndefined();
+    expect(res.sent.map((s) => s.variables)).toEqual([{ email: 'ada@example.org' }, { id: ID }]);
+    expect(res.out).toMatch(/^status {2,}SUSPENDED$/m);
+    expect(res.out).toMatch(/^reason {2,}chargeback$/m);
+    expect(res.out).toMatch(/^email verified {2,}no$/m);
+    expect(res.out).toMatch(/^balance {2,}1250 \(12\.50 EUR\)$/m);
+    expect(res.out).toMatch(/^vm quota {2,}1$/m);
+    expect(res.out).toMatch(/^period end {2,}2026-12-31 23:59:59Z$/m);
+    expect(res.out).toMatch(/^active vms {2,}1$/m);
+    expect(res.out).toMatch(/^a-1 {2,}vm-1 {2,}2026-12-31 23:59:59Z$/m);
+    expect(res.out).not.toMatch(/^deleted at/m);
+  });
+
+  it('an id the API does not know exits 1 naming it; an unknown email before asking', async () => {
+    const unknown = await runWith(['users', 'show', '--user', ID], { user: null });
+    expect(unknown.error?.exitCode).toBe(1);
+    expect(unknown.error?.message).toBe(`no user with the id ${ID}`);
+    expect(unknown.out).toBe('');
+    const noEmail = await runWith(['users', 'show', '--user', 'nobody@example.org'], noneByEmail);
+    expect(noEmail.error?.message).toBe('no user with the email nobody@example.org');
+    expect(noEmail.sent).toHaveLength(1);
+  });
+
+  it('--json prints the user as the API answered it', async () => {
+    const res = await runWith(['users', 'show', '--user', ID, '--json'], { user });
+    expect(JSON.parse(res.out)).toEqual(user);
+  });
+});
