@@ -334,9 +334,11 @@ describe('hero-admin users: naming a user', () => {
   });
 });
 
-describe('hero-admin users list, show', () => {
+describe('hero-admin users list, show, set-quota', () => {
   /** The value of a `key  value` line. */
   const field = (text: string, key: string) => new RegExp(`^${key} {2,}(.*)$`, 'm').exec(text)?.[1];
+  /** The rows of the active VMs' table that `users show` prints after its lines. */
+  const vmRows = (text: string) => tableRows(text.split('\n\n')[1] ?? '').slice(1);
 
   it('users list --search finds the user by a part of the email, with balance and plan', async () => {
     const user = await createUser(api);
@@ -387,7 +389,7 @@ describe('hero-admin users list, show', () => {
     try {
       const after = await cli(['users', 'show', '--user', user.id]);
       expect(field(after.stdout, 'active vms')).toBe('1');
-      expect(after.stdout).toContain(`\n${held.id}  ${held.poolVm.id}  `);
+      expect(vmRows(after.stdout)).toEqual([[held.id, held.poolVm.id, expect.stringMatching(/Z$/)]]);
       const json = JSON.parse((await cli(['users', 'show', '--user', user.id, '--json'])).stdout);
       expect(json).toMatchObject({ id: user.id, vmQuota: 1, allocations: [{ id: held.id }] });
     } finally {
@@ -395,6 +397,85 @@ describe('hero-admin users list, show', () => {
         id: held.id,
       });
     }
+  });
+
+  it('users set-quota changes quota and period end, re-dates the active VM; users show reflects it', async () => {
+    const user = await createUser(api);
+    const held = await allocated(user.token);
+    try {
+      const until = new Date(Date.now() + 90 * 24 * 3_600_000);
+      until.setUTCMilliseconds(0);
+      const shown = `${until.toISOString().slice(0, 19).replace('T', ' ')}Z`;
+      const res = await cli([
+        'users',
+        'set-quota',
+        '--user',
+        user.email,
+        '--quota',
+        '3',
+        '--until',
+        until.toISOString(),
+      ]);
+      expect(res.stderr).toBe('');
+      expect(res.code).toBe(0);
+      expect(field(res.stdout, 'vm quota')).toBe('3');
+      expect(field(res.stdout, 'period end')).toBe(shown);
+
+      const after = await cli(['users', 'show', '--user', user.id]);
+      expect(field(after.stdout, 'vm quota')).toBe('3');
+      expect(field(after.stdout, 'period end')).toBe(shown);
+      // the plan's running VM now ends with the new period
+      expect(vmRows(after.stdout)).toEqual([[held.id, held.poolVm.id, shown]]);
+
+      const cleared = await cli([
+        'users',
+        'set-quota',
+        '--user',
+        user.id,
+        '--quota',
+        '0',
+        '--clear',
+        '--json',
+      ]);
+      expect(cleared.code).toBe(0);
+      expect(JSON.parse(cleared.stdout).user).toMatchObject({ vmQuota: 0, vmQuotaPeriodEnd: null });
+      const shownCleared = await cli(['users', 'show', '--user', user.id]);
+      expect(field(shownCleared.stdout, 'period end')).toBe('-');
+      // running allocations keep their end
+      expect(vmRows(shownCleared.stdout)).toEqual([[held.id, held.poolVm.id, shown]]);
+    } finally {
+      await api.admin(graphql('mutation($id: ID!) { releaseAllocation(id: $id) { __typename } }'), {
+        id: held.id,
+      });
+    }
+  });
+
+  it('set-quota: bad input exits 2 and changes nothing; a quota the API refuses exits 1', async () => {
+    const user = await createUser(api);
+    const state = async () =>
+      db.query<{ vm_quota: number; vm_quota_period_end: Date | null }>(
+        'select vm_quota, vm_quota_period_end from users where id = $1',
+        [user.id],
+      );
+    const before = await state();
+    for (const args of [
+      ['--quota', 'two', '--clear'],
+      ['--quota', '1', '--until', '2027-01-01'],
+      ['--quota', '1'],
+    ]) {
+      const res = await cli(['users', 'set-quota', '--user', user.id, ...args]);
+      expect(res.code).toBe(2);
+      expect(res.stdout).toBe('');
+      expect(res.stderr).toMatch(
+        /^hero-admin: users set-quota: .* \(see hero-admin users set-quota --help\)\n$/,
+      );
+    }
+    const tooMany = await cli(['users', 'set-quota', '--user', user.id, '--quota', '10001', '--clear']);
+    expect(tooMany.code).toBe(1);
+    expect(tooMany.stderr).toMatch(
+      /^hero-admin: the quota was not set: BAD_USER_INPUT \(1 problem\):\n {2}vmQuota: must be a whole number from 0 to 10000\n$/,
+    );
+    expect(await state()).toEqual(before);
   });
 
   it('an unknown user exits 1: by id after asking, by email before', async () => {
@@ -406,6 +487,9 @@ describe('hero-admin users list, show', () => {
     const byEmail = await cli(['users', 'show', '--user', 'nobody@example.org']);
     expect(byEmail.code).toBe(1);
     expect(byEmail.stderr).toBe('hero-admin: no user with the email nobody@example.org\n');
+    const quota = await cli(['users', 'set-quota', '--user', id, '--quota', '1', '--clear']);
+    expect(quota.code).toBe(1);
+    expect(quota.stderr).toMatch(/^hero-admin: the quota was not set: NOT_FOUND: /);
   });
 });
 

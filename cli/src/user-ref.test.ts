@@ -102,6 +102,8 @@ describe('every option that names a user', () => {
         'payments record',
         'users delete',
         'users invite',
+        'users set-quota',
+        'users show',
         'users suspend',
         'users unsuspend',
       ]),
@@ -116,7 +118,7 @@ describe('every option that names a user', () => {
     for (const c of withUser) {
       const required = Object.entries<{ required?: boolean }>(c.options)
         .filter(([flag, o]) => o.required && flag !== 'user')
-        .flatMap(([flag]) => [`--${flag}`, flag === 'amount-cents' ? '100' : 'EUR']);
+        .flatMap(([flag]) => [`--${flag}`, flag === 'amount-cents' || flag === 'quota' ? '100' : 'EUR']);
       expect(usageError([...c.name.split(' '), '--user', 'ada', ...required]), c.name).toMatch(
         new RegExp(`^${c.name}: --user must be a user's whole email address or their id`),
       );

@@ -139,3 +139,76 @@ describe('users show', () => {
     expect(JSON.parse(res.out)).toEqual(user);
   });
 });
+
+describe('users set-quota', () => {
+  const answer = (vmQuotaPeriodEnd: string | null) => ({
+    setUserQuota: {
+      __typename: 'SetUserQuotaSuccess',
+      user: { id: ID, email: 'ada@example.org', vmQuota: 3, vmQuotaPeriodEnd },
+    },
+  });
+
+  it('sends the quota and the period end in UTC, and prints them', async () => {
+    const res = await runWith(
+      [
+        'users',
+        'set-quota',
+        '--user',
+        'ada@example.org',
+        '--quota',
+        '3',
+        '--until',
+        '2027-01-01T01:00:00+01:00',
+      ],
+      byEmail,
+      answer('2027-01-01T00:00:00.000Z'),
+    );
+    expect(res.error).toBeUndefined();
+    expect(res.sent[1].variables).toEqual({ userId: ID, vmQuota: 3, periodEnd: '2027-01-01T00:00:00.000Z' });
+    expect(res.out).toMatch(/^vm quota {2,}3$/m);
+    expect(res.out).toMatch(/^period end {2,}2027-01-01 00:00:00Z$/m);
+  });
+
+  it('--clear sends a null period end; 0 is a quota', async () => {
+    const res = await runWith(['users', 'set-quota', '--user', ID, '--quota', '0', '--clear'], answer(null));
+    expect(res.sent[0].variables).toEqual({ userId: ID, vmQuota: 0, periodEnd: null });
+    expect(res.out).toMatch(/^period end {2,}-$/m);
+  });
+
+  it('a refusal exits 1 with the code and its problems', async () => {
+    const res = await runWith(['users', 'set-quota', '--user', ID, '--quota', '20000', '--clear'], {
+      setUserQuota: {
+        __typename: 'ValidationError',
+        code: 'BAD_USER_INPUT',
+        message: 'Invalid quota',
+        problems: [{ path: 'vmQuota', message: 'must be a whole number from 0 to 10000' }],
+      },
+    });
+    expect(res.error?.exitCode).toBe(1);
+    expect(res.error?.message).toBe('the quota was not set: BAD_USER_INPUT (1 problem):');
+    expect(res.error?.details).toEqual(['  vmQuota: must be a whole number from 0 to 10000']);
+    const deleted = await runWith(['users', 'set-quota', '--user', ID, '--quota', '1', '--clear'], {
+      setUserQuota: {
+        __typename: 'AccountDeletedError',
+        code: 'ACCOUNT_DELETED',
+        message: 'The account is deleted',
+      },
+    });
+    expect(deleted.error?.message).toBe('the quota was not set: ACCOUNT_DELETED: The account is deleted');
+  });
+
+  it('refuses a bad quota, a date without offset, and --until with --clear (or neither)', () => {
+    const base = ['users', 'set-quota', '--user', ID];
+    expect(usageError([...base, '--quota=-1', '--clear'])).toMatch(
+      /--quota must be a whole number, 0 or more/,
+    );
+    expect(usageError([...base, '--quota', '1', '--until', '2027-01-01'])).toMatch(
+      /--until must be an ISO 8601 date-time with its offset/,
+    );
+    expect(usageError([...base, '--quota', '1', '--until', '2027-01-01T00:00Z', '--clear'])).toMatch(
+      /give --until <date-time> or --clear, not both/,
+    );
+    expect(usageError([...base, '--quota', '1'])).toMatch(/--until <date-time> or --clear is required/);
+    expect(usageError(['users', 'set-quota', '--user', ID, '--clear'])).toMatch(/--quota <n> is required/);
+  });
+});

@@ -1,9 +1,10 @@
 import { graphql } from '@hero/graphql';
 import { collectPages, refused, validationFailure } from '../client.ts';
 import { defineCommand } from '../command.ts';
-import { CliError, printable } from '../errors.ts';
+import { CliError, printable, UsageError } from '../errors.ts';
 import { formatJson, formatKeyValues, formatMoney, formatTable, formatTime } from '../format.ts';
 import { resolveUser, USER_REF_VALUE } from '../user-ref.ts';
+import { dateTime, wholeNumber } from '../values.ts';
 
 /** The `--user` of the commands that act on one user: required, by email or id. */
 const USER_OPTION = {
@@ -128,6 +129,68 @@ export const usersShow = defineCommand({
           user.allocations.map((a) => [a.id, a.poolVm.id, formatTime(a.expiresAt)]),
         )}`,
       );
+  },
+});
+
+// --- users set-quota ----------------------------------------------------------------------------
+
+export const SET_USER_QUOTA =
+  graphql(`mutation SetUserQuota($userId: ID!, $vmQuota: Int!, $periodEnd: DateTime) {
+  setUserQuota(userId: $userId, vmQuota: $vmQuota, periodEnd: $periodEnd) {
+    __typename
+    ... on SetUserQuotaSuccess { user { id email vmQuota vmQuotaPeriodEnd } }
+    ... on Error { code message }
+    ... on ValidationError { problems { path message } }
+  }
+}`);
+
+export const usersSetQuota = defineCommand({
+  name: 'users set-quota',
+  summary: "set a user's VM quota and plan period end (or clear the period)",
+  description:
+    'Sets how many ACTIVE VMs the user may hold and when their plan period ends (mutation\n' +
+    "setUserQuota), as a plan purchase does: the user's ACTIVE allocations are re-dated to the new\n" +
+    'end, and new ones expire then. --clear ends the plan (no new VM: NO_ACTIVE_PLAN); running\n' +
+    'allocations keep their end. The quota is 0 to 10000 (more: BAD_USER_INPUT).',
+  options: {
+    user: USER_OPTION,
+    quota: {
+      type: 'string',
+      value: '<n>',
+      required: true,
+      help: 'how many ACTIVE VMs the user may hold, a whole number 0 to 10000, required',
+    },
+    until: {
+      type: 'string',
+      value: '<date-time>',
+      help: 'the plan period end, ISO 8601 with offset (2026-12-31T23:59:59Z); this or --clear',
+    },
+    clear: { type: 'boolean', help: 'no plan period end (the user gets no new VM); this or --until' },
+  },
+  parse(values) {
+    const user = values.user('user');
+    const vmQuota = wholeNumber('quota', values.required('quota'));
+    const until = values.string('until');
+    const clear = values.flag('clear');
+    if (until !== undefined && clear) throw new UsageError('give --until <date-time> or --clear, not both');
+    if (until === undefined && !clear) throw new UsageError('--until <date-time> or --clear is required');
+    return { user, vmQuota, periodEnd: clear ? null : dateTime('until', values.required('until')) };
+  },
+  uses: 'api',
+  async run({ client, json, io }, { user: ref, vmQuota, periodEnd }) {
+    const userId = await resolveUser(client, ref);
+    const { setUserQuota: result } = await client.request(SET_USER_QUOTA, { userId, vmQuota, periodEnd });
+    if (result.__typename !== 'SetUserQuotaSuccess') throw refused('the quota was not set', result);
+    const { user } = result;
+    if (json) return io.out(formatJson({ user }));
+    io.out(
+      formatKeyValues([
+        ['id', user.id],
+        ['email', user.email],
+        ['vm quota', user.vmQuota],
+        ['period end', formatTime(user.vmQuotaPeriodEnd)],
+      ]),
+    );
   },
 });
 
