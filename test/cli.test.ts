@@ -682,6 +682,47 @@ describe('hero-admin allocations extend', () => {
   });
 });
 
+describe('hero-admin allocations release', () => {
+  it('releases an ACTIVE allocation (reason ADMIN); again changes nothing; unknown is NOT_FOUND', async () => {
+    const holder = await createUser(api);
+    const held = await allocated(holder.token);
+    const res = await cli(['allocations', 'release', '--allocation', held.id]);
+    expect(res.stderr).toBe('');
+    expect(res.code).toBe(0);
+    expect(res.stdout).toMatch(new RegExp(`^user\\s+${holder.id} \\(${holder.email}\\)$`, 'm'));
+    expect(res.stdout).toMatch(/^status\s+RELEASED$/m);
+    expect(res.stdout).toMatch(/^reason\s+ADMIN$/m);
+    const [row] = await db.query<{ status: string; released_at: Date }>(
+      'select status, released_at from vm_allocation where id = $1',
+      [held.id],
+    );
+    expect(row.status).toBe('RELEASED');
+    const releasedAt = `${row.released_at.toISOString().slice(0, 19).replace('T', ' ')}Z`;
+    expect(res.stdout).toMatch(new RegExp(`^released at\\s+${releasedAt}$`, 'm'));
+    const vm = await api.admin(graphql('{ pool { id allocated } }'));
+    expect(vm.data.pool.find((v) => v.id === held.poolVm.id)?.allocated).toBe(false);
+
+    const again = await cli(['allocations', 'release', '--allocation', held.id, '--json']);
+    expect(again.code).toBe(0);
+    expect(JSON.parse(again.stdout)).toMatchObject({
+      id: held.id,
+      status: 'RELEASED',
+      releaseReason: 'ADMIN',
+      releasedAt: row.released_at.toISOString(),
+    });
+
+    const unknown = await cli([
+      'allocations',
+      'release',
+      '--allocation',
+      '00000000-0000-4000-8000-000000000000',
+    ]);
+    expect(unknown.code).toBe(1);
+    expect(unknown.stdout).toBe('');
+    expect(unknown.stderr).toMatch(/^hero-admin: the allocation was not released: NOT_FOUND: \S.*\n$/);
+  });
+});
+
 describe('hero-admin auto-release --once', () => {
   const SUMMARY_KEYS = [
     'credit',

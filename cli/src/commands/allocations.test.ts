@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { runWith } from '../testing.ts';
+import { runWith, usageError } from '../testing.ts';
 
 /** allocations extend against a stub client (end to end against a real api: test/cli.test.ts). */
 describe('allocations extend', () => {
@@ -88,5 +88,47 @@ describe('allocations list', () => {
       allocations: { edges: [{ node: allocation }], pageInfo: { hasNextPage: false, endCursor: null } },
     });
     expect(JSON.parse(json.out)[0]).toMatchObject({ userId: ID, user: { email: 'ada@example.org' } });
+  });
+});
+
+describe('allocations release', () => {
+  const released = {
+    id: 'a-1',
+    userId: 'u-1',
+    user: { email: 'ada@example.org' },
+    poolVm: { id: 'vm-1' },
+    status: 'RELEASED',
+    allocatedAt: '2026-12-01T10:00:00.000Z',
+    expiresAt: '2026-12-31T10:00:00.000Z',
+    releasedAt: '2026-12-03T10:00:00.000Z',
+    releaseReason: 'ADMIN',
+  };
+
+  it('sends the id and prints the allocation as the API answers it', async () => {
+    const res = await runWith(['allocations', 'release', '--allocation', ' a-1 '], {
+      releaseAllocation: { __typename: 'ReleaseAllocationSuccess', allocation: released },
+    });
+    expect(res.error).toBeUndefined();
+    expect(res.sent[0].variables).toEqual({ id: 'a-1' });
+    expect(res.out).toMatch(/^status\s+RELEASED$/m);
+    expect(res.out).toMatch(/^released at\s+2026-12-03 10:00:00Z$/m);
+    expect(res.out).toMatch(/^reason\s+ADMIN$/m);
+    const json = await runWith(['allocations', 'release', '--allocation', 'a-1', '--json'], {
+      releaseAllocation: { __typename: 'ReleaseAllocationSuccess', allocation: released },
+    });
+    expect(JSON.parse(json.out)).toEqual(released);
+  });
+
+  it('an unknown allocation exits 1 with NOT_FOUND; no --allocation is a usage error', async () => {
+    const res = await runWith(['allocations', 'release', '--allocation', 'nope'], {
+      releaseAllocation: {
+        __typename: 'NotFoundError',
+        code: 'NOT_FOUND',
+        message: 'Allocation nope not found',
+      },
+    });
+    expect(res.error?.exitCode).toBe(1);
+    expect(res.error?.message).toBe('the allocation was not released: NOT_FOUND: Allocation nope not found');
+    expect(usageError(['allocations', 'release'])).toMatch(/--allocation <allocationId> is required/);
   });
 });

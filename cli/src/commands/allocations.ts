@@ -146,3 +146,47 @@ export const allocationsExtend = defineCommand({
     );
   },
 });
+
+// --- allocations release ----------------------------------------------------------------------
+
+export const RELEASE_ALLOCATION = graphql(`mutation ReleaseAllocation($id: ID!) {
+  releaseAllocation(id: $id) {
+    __typename
+    ... on ReleaseAllocationSuccess {
+      allocation { id userId user { email } poolVm { id } status allocatedAt expiresAt releasedAt releaseReason }
+    }
+    ... on Error { code message }
+  }
+}`);
+
+export const allocationsRelease = defineCommand({
+  name: 'allocations release',
+  summary: 'release one allocation now (reason ADMIN); a released one is answered unchanged',
+  description:
+    'Releases one allocation (mutation releaseAllocation, reason ADMIN): its pool VM is free for\n' +
+    'the next user. Releasing an allocation that is already released changes nothing: the API\n' +
+    'answers it as it is (its first release time and reason), and so does this command.',
+  options: {
+    allocation: { type: 'string', value: '<allocationId>', required: true, help: 'the allocation, required' },
+  },
+  parse: (values) => ({ id: values.required('allocation').trim() }),
+  uses: 'api',
+  async run({ client, json, io }, { id }) {
+    const { releaseAllocation: result } = await client.request(RELEASE_ALLOCATION, { id });
+    if (result.__typename !== 'ReleaseAllocationSuccess')
+      throw refused('the allocation was not released', result);
+    const a = result.allocation;
+    if (json) return io.out(formatJson(a));
+    io.out(
+      formatKeyValues([
+        ['id', a.id],
+        ['user', `${a.userId} (${a.user.email})`],
+        ['pool VM', a.poolVm.id],
+        ['status', a.status],
+        ['allocated at', formatTime(a.allocatedAt)],
+        ['released at', formatTime(a.releasedAt)],
+        ['reason', a.releaseReason],
+      ]),
+    );
+  },
+});

@@ -1,6 +1,6 @@
 import type { CommandLineOf } from '../command.ts';
 import { aggregate } from './aggregate.ts';
-import { allocationsExtend, allocationsList } from './allocations.ts';
+import { allocationsExtend, allocationsList, allocationsRelease } from './allocations.ts';
 import { auditList } from './audit.ts';
 import { autoRelease } from './auto-release.ts';
 import { jobsList } from './jobs.ts';
@@ -34,6 +34,7 @@ export const COMMANDS = [
   poolList,
   allocationsList,
   allocationsExtend,
+  allocationsRelease,
   usersList,
   usersShow,
   usersSetQuota,
