@@ -7,9 +7,10 @@ import { createUser, type TestUser } from './support/factories.ts';
 import { graphql } from './support/graphql.ts';
 
 /**
- * The `hero-admin` billing commands (payments, plans, reconcile) as a person runs them: a child
- * process talking over HTTP to a real api process on a database of its own. The tests run in
- * order and share the api and one user: the payment recorded first is listed and refunded later.
+ * The `hero-admin` billing commands (payments, plans, reconcile, billing adjust, ledger list) as
+ * a person runs them: a child process talking over HTTP to a real api process on a database of
+ * its own. The tests run in order and share the api and one user: the payment recorded first is
+ * listed and refunded later (the adjustments have a user of their own).
  */
 
 const PLANS = {
@@ -435,5 +436,159 @@ describe('hero-admin reconcile', () => {
       await db.query('delete from consumed_record where idempotency_key = $1', [key]);
     }
     expect((await cli(['reconcile'])).code).toBe(0);
+  });
+});
+
+describe('hero-admin billing adjust, ledger list', () => {
+  let customer: TestUser;
+  beforeAll(async () => {
+    customer = await createUser(api);
+  });
+
+  const ledgerRows = async () =>
+    (
+      await db.query<{ n: string }>('select count(*) as n from ledger_entry where user_id = $1', [
+        customer.id,
+      ])
+    )[0].n;
+
+  it('credits and debits with a reason; ledger list shows the ADJUSTMENT rows, users show the balance', async () => {
+    const credit = await cli([
+      'billing',
+      'adjust',
+      '--user',
+      customer.email,
+      '--amount-cents',
+      '500',
+      '--reason',
+      'goodwill for the outage',
+    ]);
+    expect(credit.stderr).toBe('');
+    expect(credit.code).toBe(0);
+    const creditId = field(credit.stdout, 'id');
+    expect(field(credit.stdout, 'kind')).toBe('ADJUSTMENT');
+    expect(field(credit.stdout, 'user')).toBe(`${customer.id} (${customer.email})`);
+    expect(field(credit.stdout, 'amount')).toBe('500 (5.00 EUR)');
+    expect(field(credit.stdout, 'balance')).toBe('500 (5.00 EUR)');
+    expect(field(credit.stdout, 'reason')).toBe('goodwill for the outage');
+
+    const debit = await cli([
+      'billing',
+      'adjust',
+      '--user',
+      customer.id,
+      '--amount-cents=-200',
+      '--reason',
+      'usage billed twice',
+      '--json',
+    ]);
+    expect(debit.code).toBe(0);
+    const debitRow = JSON.parse(debit.stdout);
+    expect(debitRow).toMatchObject({ kind: 'ADJUSTMENT', amountCents: -200, balanceAfterCents: 300 });
+    expect(await balanceOf(customer.id)).toBe(300);
+
+    const listed = await cli(['ledger', 'list', '--user', customer.email, '--kind', 'adjustment']);
+    expect(listed.stderr).toBe('');
+    expect(listed.code).toBe(0);
+    const rows = tableRows(listed.stdout);
+    expect(rows[0]).toEqual([
+      'ID',
+      'CREATED',
+      'USER',
+      'KIND',
+      'AMOUNT',
+      'BALANCE AFTER',
+      'REFERENCE',
+      'NOTE',
+    ]);
+    expect(rows.slice(1)).toEqual([
+      [
+        debitRow.id,
+        expect.stringMatching(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ$/),
+        customer.email,
+        'ADJUSTMENT',
+        '-200 (-2.00 EUR)',
+        '300 (3.00 EUR)',
+        '-',
+        'usage billed twice',
+      ],
+      [
+        creditId,
+        expect.any(String),
+        customer.email,
+        'ADJUSTMENT',
+        '500 (5.00 EUR)',
+        '500 (5.00 EUR)',
+        '-',
+        'goodwill for the outage',
+      ],
+    ]);
+    // another kind of this user's: none; every kind, everyone's: newest first, limited
+    expect((await cli(['ledger', 'list', '--user', customer.id, '--kind', 'REFUND'])).stdout).toBe(
+      'no ledger rows\n',
+    );
+    const latest = JSON.parse((await cli(['ledger', 'list', '--limit', '1', '--json'])).stdout);
+    expect(latest).toEqual([expect.objectContaining({ id: debitRow.id, user: { email: customer.email } })]);
+
+    const shown = await cli(['users', 'show', '--user', customer.email]);
+    expect(field(shown.stdout, 'balance')).toBe('300 (3.00 EUR)');
+    // the balance still matches its ledger
+    expect((await cli(['reconcile'])).code).toBe(0);
+  });
+
+  it('an amount that is 0 or not whole cents exits 2 and changes nothing', async () => {
+    const before = await ledgerRows();
+    for (const amount of ['0', '12.50', 'ten']) {
+      const res = await cli([
+        'billing',
+        'adjust',
+        '--user',
+        customer.id,
+        `--amount-cents=${amount}`,
+        '--reason',
+        'x',
+      ]);
+      expect(res.code).toBe(2);
+      expect(res.stdout).toBe('');
+      expect(res.stderr).toBe(
+        `hero-admin: billing adjust: --amount-cents must be a whole number of cents, not 0, negative for a debit, e.g. 1250 or -1250 (got "${amount}") (see hero-admin billing adjust --help)\n`,
+      );
+    }
+    const kind = await cli(['ledger', 'list', '--kind', 'GIFT']);
+    expect(kind.code).toBe(2);
+    expect(await ledgerRows()).toBe(before);
+    expect(await balanceOf(customer.id)).toBe(300);
+  });
+
+  it('an unknown user exits 1 and nothing changes: by email before asking, by id NOT_FOUND', async () => {
+    const before = await ledgerRows();
+    const byEmail = await cli([
+      'billing',
+      'adjust',
+      '--user',
+      'someone-unknown@example.org',
+      '--amount-cents',
+      '100',
+      '--reason',
+      'x',
+    ]);
+    expect(byEmail.code).toBe(1);
+    expect(byEmail.stdout).toBe('');
+    expect(byEmail.stderr).toBe('hero-admin: no user with the email someone-unknown@example.org\n');
+    const byId = await cli([
+      'billing',
+      'adjust',
+      '--user',
+      randomUUID(),
+      '--amount-cents',
+      '100',
+      '--reason',
+      'x',
+    ]);
+    expect(byId.code).toBe(1);
+    expect(byId.stderr).toMatch(/^hero-admin: the balance was not adjusted: NOT_FOUND: \S.*\n$/);
+    const ledger = await cli(['ledger', 'list', '--user', 'someone-unknown@example.org']);
+    expect(ledger.code).toBe(1);
+    expect(await ledgerRows()).toBe(before);
   });
 });

@@ -98,6 +98,8 @@ describe('every option that names a user', () => {
       expect.arrayContaining([
         'allocations list',
         'audit list',
+        'billing adjust',
+        'ledger list',
         'payments list',
         'payments record',
         'users delete',

@@ -3,7 +3,9 @@ import { aggregate } from './aggregate.ts';
 import { allocationsExtend, allocationsList, allocationsRelease } from './allocations.ts';
 import { auditList } from './audit.ts';
 import { autoRelease } from './auto-release.ts';
+import { billingAdjust } from './billing.ts';
 import { jobsList } from './jobs.ts';
+import { ledgerList } from './ledger.ts';
 import { operatorsAdd, operatorsList, operatorsRemove, operatorsSetRole } from './operators.ts';
 import { paymentsList, paymentsRecord, paymentsRefund } from './payments.ts';
 import { plansList } from './plans.ts';
@@ -52,6 +54,8 @@ export const COMMANDS = [
   paymentsRecord,
   paymentsRefund,
   paymentsList,
+  billingAdjust,
+  ledgerList,
   plansList,
   reconcile,
 ] as const;
