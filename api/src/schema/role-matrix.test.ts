@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { DEFAULT_AUTH_SETTINGS } from '@hero/core/auth/sessions';
 import { createLogger } from '@hero/core/lib/logger';
 import { createOperator, operatorSignIn } from '@hero/core/operators/operators';
@@ -303,6 +305,30 @@ describe('role matrix', () => {
         .map((f) => f.name)
         .sort(),
     ).toEqual(Object.keys(SPEC).sort());
+  });
+
+  it("docs/graphql-api.md's rights table lists every admin field under the right it needs", () => {
+    const doc = readFileSync(path.resolve(import.meta.dirname, '../../../docs/graphql-api.md'), 'utf8');
+    const listed = new Map<string, Set<string>>();
+    for (const [, right, operations] of doc.matchAll(/^\| (read|operate|billing|owner) \|[^|]*\|(.*)\|$/gm)) {
+      const names = [...operations!.matchAll(/`([A-Za-z]+)`/g)].map((m) => m[1]!);
+      listed.set(right!, new Set(names));
+    }
+    const rightsOf = {
+      read: ['read'],
+      'read+user': ['read'],
+      operate: ['operate'],
+      billing: ['billing'],
+      'money-job': ['operate', 'billing'],
+      owner: ['owner'],
+    } as const;
+    const expected = new Map<string, string[]>();
+    for (const [name, spec] of Object.entries(SPEC)) {
+      for (const right of rightsOf[spec]) expected.set(right, [...(expected.get(right) ?? []), name]);
+    }
+    for (const [right, names] of expected) {
+      expect([...(listed.get(right) ?? [])].sort(), `the ${right} row`).toEqual(names.sort());
+    }
   });
 
   it.each(adminFields().map((f) => [f.name, f] as const))(
