@@ -40,6 +40,11 @@ describe('API tokens on the account page', () => {
       await settled(page);
       const section = page.getByTestId('api-tokens');
       await expect.poll(() => section.getByTestId('api-tokens-empty').isVisible()).toBe(true);
+      // At 1280 px a one-line field keeps a readable width (32rem), not the card's.
+      const nameBox = (await section.getByLabel('Name').boundingBox())!;
+      const sectionBox = (await section.boundingBox())!;
+      expect(nameBox.width).toBeLessThanOrEqual(512);
+      expect(sectionBox.width).toBeGreaterThan(800);
 
       // A blank name is refused on the field, nothing created.
       await section.getByLabel('Name').fill('   ');

@@ -114,6 +114,12 @@ describe('statements in the browser', () => {
       await page.getByRole('link', { name: 'Statements', exact: true }).click();
       await page.waitForURL((url) => url.pathname === '/statements');
       await settled(page);
+      // The month chooser is one line: the select keeps its own width beside its button.
+      const picker = page.getByTestId('month-picker');
+      const select = (await picker.getByLabel('Month').boundingBox())!;
+      const show = (await picker.getByRole('button', { name: 'Show' }).boundingBox())!;
+      expect(Math.abs(select.y + select.height / 2 - (show.y + show.height / 2))).toBeLessThan(8);
+      expect(show.x).toBeGreaterThan(select.x + select.width);
       expect(await page.getByTestId('statement-opening').textContent()).toBe(euros(0));
       expect(await page.getByTestId('statement-closing').textContent()).toBe(euros(balance));
       const totals = Object.fromEntries(
