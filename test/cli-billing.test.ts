@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { tableRows } from '@hero/cli/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ApiProcess, startApi } from './support/api.ts';
 import { runCli } from './support/cli.ts';
@@ -46,13 +47,6 @@ afterAll(async () => {
 });
 
 const cli = (args: string[], env: Record<string, string | undefined> = {}) => runCli(api, args, env);
-
-/** Header and data rows of a printed table, split on runs of 2+ spaces. */
-const tableRows = (text: string) =>
-  text
-    .trimEnd()
-    .split('\n')
-    .map((line) => line.split(/ {2,}/));
 
 /** The value of a `key  value` line. */
 const field = (text: string, key: string) => new RegExp(`^${key} {2,}(.*)$`, 'm').exec(text)?.[1];

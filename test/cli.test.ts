@@ -3,6 +3,7 @@ import { once } from 'node:events';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { tableRows } from '@hero/cli/testing';
 import { AUTO_RELEASE_JOB } from '@hero/core/allocation/auto-release';
 import { JOB_LOCK_NAMESPACE } from '@hero/core/jobs/run-with-job-lock';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -56,13 +57,6 @@ const WRONG_SECRET = 'not-the-admin-secret-0123456789';
 
 /** The CLI's variables for the test api. */
 const asAdmin = () => ({ HERO_API_URL: api.url, ADMIN_SECRET: api.adminSecret });
-
-/** Header and data rows of a printed table, split on runs of 2+ spaces. */
-const tableRows = (text: string) =>
-  text
-    .trimEnd()
-    .split('\n')
-    .map((line) => line.split(/ {2,}/));
 
 describe('hero-admin pool', () => {
   const manifest = {

@@ -60,3 +60,10 @@ export async function runWith(argv: string[], ...answers: unknown[]) {
   }
   return { sent, out, err, error };
 }
+
+/** Header and data rows of a table the CLI printed, split on its runs of 2+ spaces. */
+export const tableRows = (text: string): string[][] =>
+  text
+    .trimEnd()
+    .split('\n')
+    .map((line) => line.split(/ {2,}/));

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { runWith, usageError } from '../testing.ts';
+import { runWith, tableRows, usageError } from '../testing.ts';
 
 /** allocations extend against a stub client (end to end against a real api: test/cli.test.ts). */
 describe('allocations extend', () => {
@@ -78,10 +78,7 @@ describe('allocations list', () => {
     );
     expect(res.error).toBeUndefined();
     expect(res.sent[1].variables).toMatchObject({ userId: ID, status: null });
-    const rows = res.out
-      .trimEnd()
-      .split('\n')
-      .map((l) => l.split(/ {2,}/));
+    const rows = tableRows(res.out);
     expect(rows[0].slice(0, 4)).toEqual(['ID', 'USER EMAIL', 'USER ID', 'POOL VM']);
     expect(rows[1].slice(0, 4)).toEqual(['a-1', 'ada@example.org', ID, 'vm-1']);
     const json = await runWith(['allocations', 'list', '--json'], {

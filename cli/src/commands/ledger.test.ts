@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { runWith, usageError } from '../testing.ts';
+import { runWith, tableRows, usageError } from '../testing.ts';
 
 /** ledger list against a stub client (end to end against a real api: test/cli-billing.test.ts). */
 
@@ -32,10 +32,7 @@ describe('ledger list', () => {
     );
     expect(res.error).toBeUndefined();
     expect(res.sent[1].variables).toEqual({ userId: ID, kind: 'ADJUSTMENT', first: 5, after: null });
-    const rows = res.out
-      .trimEnd()
-      .split('\n')
-      .map((l) => l.split(/ {2,}/));
+    const rows = tableRows(res.out);
     expect(rows[0]).toEqual([
       'ID',
       'CREATED',

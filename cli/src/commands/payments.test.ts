@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { parseCommandLine } from '../args.ts';
 import { UsageError } from '../errors.ts';
-import { runWith, usageError } from '../testing.ts';
+import { runWith, tableRows, usageError } from '../testing.ts';
 import { currencyCode } from './payments.ts';
 
 /**
@@ -158,10 +158,7 @@ describe('payments list', () => {
       },
     });
     expect(res.sent[0].variables).toEqual({ userId: U1, first: 50, after: null });
-    const rows = res.out
-      .trimEnd()
-      .split('\n')
-      .map((l) => l.split(/ {2,}/));
+    const rows = tableRows(res.out);
     expect(rows[0]).toEqual([
       'ID',
       'CREATED',

@@ -1,18 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { runWith, usageError } from '../testing.ts';
+import { runWith, tableRows, usageError } from '../testing.ts';
 
 /** The users commands against a stub client (end to end against a real api: test/cli.test.ts). */
 
 const ID = '0b7e3c2a-5d4f-4e6a-9c1b-2f3e4d5a6b7c';
 const byEmail = { users: { edges: [{ node: { id: ID, email: 'ada@example.org' } }] } };
 const noneByEmail = { users: { edges: [] } };
-
-/** Rows of a printed table, split on runs of 2+ spaces. */
-const rows = (text: string) =>
-  text
-    .trimEnd()
-    .split('\n')
-    .map((l) => l.split(/ {2,}/));
 
 describe('users list', () => {
   const user = {
@@ -48,7 +41,7 @@ describe('users list', () => {
       { search: 'ada', first: 100, after: null },
       { search: 'ada', first: 50, after: 'c100' },
     ]);
-    const table = rows(res.out);
+    const table = tableRows(res.out);
     expect(table).toHaveLength(102);
     expect(table[0]).toEqual([
       'ID',
