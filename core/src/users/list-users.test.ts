@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { ValidationError } from '../errors.ts';
 import { useTestDatabase } from '../testing/database.ts';
 import { uniqueTag } from '../testing/factories.ts';
+import { suspendUser } from './account-lifecycle.ts';
 import { createUser } from './create-user.ts';
 import { pageUsers, USER_SEARCH_MAX_LENGTH } from './list-users.ts';
 
@@ -44,6 +45,21 @@ describe('pageUsers search', () => {
     expect(await emailsOf('both', { email: a.email })).toEqual([a.email]);
     expect(await emailsOf('nomatch', { email: a.email })).toEqual([]);
     expect((await emailsOf('   ')).length).toBeGreaterThan(1);
+  });
+
+  it('filters by status, alone or with the search', async () => {
+    const tag = uniqueTag();
+    await user(`open-${tag}@example.org`, 'Open');
+    const held = await user(`held-${tag}@example.org`, 'Held');
+    await suspendUser(t.em(), { userId: held.id, reason: 'review' }, { provisionerFor: () => null });
+    const emails = async (status: 'active' | 'suspended' | 'deleted') =>
+      (await pageUsers(t.em().fork(), { search: tag, status }, 'EMAIL_ASC', 100, 0)).map((u) => u.email);
+    expect(await emails('suspended')).toEqual([held.email]);
+    expect(await emails('active')).toEqual([`open-${tag}@example.org`]);
+    expect(await emails('deleted')).toEqual([]);
+    const suspended = await pageUsers(t.em().fork(), { status: 'suspended' }, 'EMAIL_ASC', 100, 0);
+    expect(suspended.map((u) => u.email)).toContain(held.email);
+    expect(suspended.every((u) => u.status === 'suspended')).toBe(true);
   });
 
   it('refuses a search text longer than the limit', async () => {

@@ -1,5 +1,5 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { User } from '../entities/user.entity.ts';
+import { User, type UserStatus } from '../entities/user.entity.ts';
 import { ValidationError } from '../errors.ts';
 
 export const USER_ORDERS = ['CREATED_DESC', 'CREATED_ASC', 'EMAIL_ASC'] as const;
@@ -37,11 +37,12 @@ export function normalizeUserSearch(search: string | null | undefined): string |
 
 /**
  * Admin's user list. `email` filters by exact (normalized) email; `search` by a part of the
- * email or the display name, case-insensitive (a user picker types a few letters of either).
+ * email or the display name, case-insensitive (a user picker types a few letters of either);
+ * `status` by the account's status (the suspended ones under review, say).
  */
 export async function pageUsers(
   em: EntityManager,
-  filter: { email?: string; search?: string },
+  filter: { email?: string; search?: string; status?: UserStatus },
   order: UserOrder,
   limit: number,
   offset: number,
@@ -52,6 +53,7 @@ export async function pageUsers(
     User,
     {
       ...(filter.email ? { email: filter.email } : {}),
+      ...(filter.status ? { status: filter.status } : {}),
       ...(pattern ? { $or: [{ email: { $ilike: pattern } }, { displayName: { $ilike: pattern } }] } : {}),
     },
     { orderBy: [...USER_ORDER_BY[order]], limit, offset },

@@ -159,13 +159,18 @@ builder.queryField('users', (t) =>
         required: false,
         description: `A part of the email or the display name, case-insensitive (% and _ are literal); blank: no filter; longer than ${USER_SEARCH_MAX_LENGTH} characters: BAD_USER_INPUT.`,
       }),
+      status: t.arg({ type: UserStatusEnum, required: false, description: 'Only the users of this status.' }),
       orderBy: t.arg({ type: UserOrderEnum, required: false, defaultValue: 'CREATED_DESC' }),
     },
     resolve: (_root, args, ctx) =>
       resolveOffsetConnection({ args, defaultSize: 20, maxSize: 100 }, ({ limit, offset }) =>
         pageUsers(
           ctx.em,
-          { email: args.email ? normalizeEmail(args.email) : undefined, search: args.search ?? undefined },
+          {
+            email: args.email ? normalizeEmail(args.email) : undefined,
+            search: args.search ?? undefined,
+            status: args.status ?? undefined,
+          },
           args.orderBy ?? 'CREATED_DESC',
           limit,
           offset,
