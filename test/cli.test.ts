@@ -251,6 +251,15 @@ describe('hero-admin users suspend, unsuspend, delete', () => {
     expect(suspended.stdout).toMatch(/^reason\s+chargeback$/m);
     expect((await me()).status).toBe(401);
 
+    // The accounts under review: listed by their status, not among the active ones.
+    const underReview = await cli(['users', 'list', '--status', 'suspended', '--json']);
+    expect(underReview.code).toBe(0);
+    const reviewed = JSON.parse(underReview.stdout) as { id: string; status: string }[];
+    expect(reviewed.map((u) => u.id)).toContain(id);
+    expect(new Set(reviewed.map((u) => u.status))).toEqual(new Set(['SUSPENDED']));
+    const active = JSON.parse((await cli(['users', 'list', '--status', 'active', '--json'])).stdout);
+    expect((active as { id: string }[]).map((u) => u.id)).not.toContain(id);
+
     // The audit log names the target user by id and email, and filters by a user given by email.
     const audit = await cli(['audit', 'list', '--user', 'lovelace@example.org', '--action', 'suspendUser']);
     expect(audit.stderr).toBe('');

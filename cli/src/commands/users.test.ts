@@ -38,8 +38,8 @@ describe('users list', () => {
     );
     expect(res.error).toBeUndefined();
     expect(res.sent.map((s) => s.variables)).toEqual([
-      { search: 'ada', first: 100, after: null },
-      { search: 'ada', first: 50, after: 'c100' },
+      { search: 'ada', status: null, first: 100, after: null },
+      { search: 'ada', status: null, first: 50, after: 'c100' },
     ]);
     const table = tableRows(res.out);
     expect(table).toHaveLength(102);
@@ -74,13 +74,25 @@ describe('users list', () => {
     const json = await runWith(['users', 'list', '--json'], {
       users: { edges: [{ node: user }], pageInfo: { hasNextPage: false, endCursor: null } },
     });
-    expect(json.sent[0].variables).toEqual({ search: null, first: 50, after: null });
+    expect(json.sent[0].variables).toEqual({ search: null, status: null, first: 50, after: null });
     expect(JSON.parse(json.out)).toEqual([user]);
+  });
+
+  it('--status sends the status, in any case; none of that status prints so', async () => {
+    const res = await runWith(['users', 'list', '--status', 'suspended'], {
+      users: { edges: [], pageInfo: { hasNextPage: false, endCursor: null } },
+    });
+    expect(res.error).toBeUndefined();
+    expect(res.sent[0].variables).toEqual({ search: null, status: 'SUSPENDED', first: 50, after: null });
+    expect(res.out).toBe('no users match\n');
   });
 
   it('a blank search or a bad limit is a usage error', () => {
     expect(usageError(['users', 'list', '--search', ' '])).toMatch(/--search <text> is required/);
     expect(usageError(['users', 'list', '--limit', '0'])).toMatch(/--limit must be a positive whole number/);
+    expect(usageError(['users', 'list', '--status', 'frozen'])).toMatch(
+      /--status must be one of ACTIVE, SUSPENDED, DELETED \(got "frozen"\)/,
+    );
   });
 });
 

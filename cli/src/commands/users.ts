@@ -18,8 +18,10 @@ const DEFAULT_USERS_LIMIT = 50;
 
 // --- users list ---------------------------------------------------------------------------------
 
-export const USERS = graphql(`query Users($search: String, $first: Int, $after: String) {
-  users(search: $search, first: $first, after: $after) {
+const USER_STATUSES = ['ACTIVE', 'SUSPENDED', 'DELETED'] as const;
+
+export const USERS = graphql(`query Users($search: String, $status: UserStatus, $first: Int, $after: String) {
+  users(search: $search, status: $status, first: $first, after: $after) {
     edges { node {
       id email displayName status emailVerified vmQuota vmQuotaPeriodEnd createdAt
       billing { creditBalanceCents currency }
@@ -37,6 +39,11 @@ export const usersList = defineCommand({
       value: '<text>',
       help: 'only users whose email or display name contains this (any case)',
     },
+    status: {
+      type: 'string',
+      value: USER_STATUSES.join('|'),
+      help: 'only users with this status (e.g. SUSPENDED: the accounts under review)',
+    },
     limit: {
       type: 'string',
       value: '<n>',
@@ -45,16 +52,22 @@ export const usersList = defineCommand({
   },
   parse: (values) => ({
     search: values.optional('search'),
+    status: values.oneOf('status', USER_STATUSES),
     limit: values.positiveInt('limit', DEFAULT_USERS_LIMIT),
   }),
   uses: 'api',
-  async run({ client, json, io }, { search, limit }) {
+  async run({ client, json, io }, { search, status, limit }) {
     const users = await collectPages(limit, async (first, after) => {
-      const data = await client.request(USERS, { search: search ?? null, first, after });
+      const data = await client.request(USERS, {
+        search: search ?? null,
+        status: status ?? null,
+        first,
+        after,
+      });
       return data.users;
     });
     if (json) return io.out(formatJson(users));
-    if (users.length === 0) return io.out(search ? 'no users match\n' : 'no users\n');
+    if (users.length === 0) return io.out(search || status ? 'no users match\n' : 'no users\n');
     io.out(
       formatTable(
         ['id', 'email', 'status', 'email verified', 'balance', 'vm quota', 'period end', 'created'],
