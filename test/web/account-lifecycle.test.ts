@@ -50,9 +50,20 @@ describe('admin: account lifecycle', () => {
       await page.getByRole('button', { name: 'Suspend', exact: true }).click();
       await expect.poll(() => page.getByTestId('suspension-result').textContent()).toContain('1 VM released');
       expect((await page.getByTestId('user-status').textContent())?.trim()).toBe('SUSPENDED');
-      // The users list marks the account too.
+      // The users list marks the account too, and its Status filter finds the accounts under review.
       await page.goto('/admin/users');
+      await settled(page);
       expect(await page.locator(`tr[data-user-id="${user.id}"]`).textContent()).toContain('SUSPENDED');
+      await page.getByLabel('Status').selectOption('SUSPENDED');
+      await page.getByRole('button', { name: 'Apply' }).click();
+      await page.waitForURL((url) => url.searchParams.get('status') === 'SUSPENDED');
+      await settled(page);
+      expect(await page.locator(`tr[data-user-id="${user.id}"]`).count()).toBe(1);
+      const rows = await page.locator('tbody tr[data-user-id]').allTextContents();
+      expect(rows.filter((text) => !text.includes('SUSPENDED'))).toEqual([]);
+      await page.goto('/admin/users?status=ACTIVE');
+      await settled(page);
+      expect(await page.locator(`tr[data-user-id="${user.id}"]`).count()).toBe(0);
       await page.goto(`/admin/users/${user.id}`);
       await settled(page);
       expect(await page.getByTestId('suspended-notice').textContent()).toContain('chargeback under review');

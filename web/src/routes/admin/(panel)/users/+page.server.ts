@@ -18,12 +18,14 @@ import { ErrorFields, PageInfoFields, UserRefFields } from '#lib/server/admin-fr
 import type { Actions, PageServerLoad } from './$types';
 
 const USER_ORDERS = ['CREATED_DESC', 'CREATED_ASC', 'EMAIL_ASC'] as const;
+const USER_STATUSES = ['ACTIVE', 'SUSPENDED', 'DELETED'] as const;
 
 const USERS = graphql(
   `
     query AdminUsers(
       $email: String
       $search: String
+      $status: UserStatus
       $orderBy: UserOrder
       $first: Int
       $after: String
@@ -33,6 +35,7 @@ const USERS = graphql(
       users(
         email: $email
         search: $search
+        status: $status
         orderBy: $orderBy
         first: $first
         after: $after
@@ -89,10 +92,11 @@ export const load: PageServerLoad = async (event) => {
   // `email` (exact) from older links; the filter form sends `search` (a part of the email or name).
   const email = param(url, 'email');
   const search = param(url, 'search')?.slice(0, USER_QUERY_MAX_LENGTH);
+  const status = enumParam(url, 'status', USER_STATUSES);
   const orderBy = enumParam(url, 'orderBy', USER_ORDERS) ?? 'CREATED_DESC';
-  const result = await adminQuery(event, USERS, { email, search, orderBy, ...connectionArgs(url) });
+  const result = await adminQuery(event, USERS, { email, search, status, orderBy, ...connectionArgs(url) });
   return {
-    filters: { email: email ?? '', search: search ?? '', orderBy },
+    filters: { email: email ?? '', search: search ?? '', status: status ?? '', orderBy },
     users: nodes(result.data?.users),
     pageInfo: pageInfoOf(result.data?.users),
     error: result.error,
