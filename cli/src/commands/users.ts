@@ -187,7 +187,7 @@ export const usersSetQuota = defineCommand({
     const clear = values.flag('clear');
     if (until !== undefined && clear) throw new UsageError('give --until <date-time> or --clear, not both');
     if (until === undefined && !clear) throw new UsageError('--until <date-time> or --clear is required');
-    return { user, vmQuota, periodEnd: clear ? null : dateTime('until', values.required('until')) };
+    return { user, vmQuota, periodEnd: until === undefined ? null : dateTime('until', until) };
   },
   uses: 'api',
   async run({ client, json, io }, { user: ref, vmQuota, periodEnd }) {
