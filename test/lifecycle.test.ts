@@ -226,6 +226,9 @@ describe.each(SUBJECTS)('$name: one stop policy', (subject) => {
     try {
       expect(await readyzStatus(probeUrl)).not.toBe('refused');
       proc.child.kill('SIGTERM');
+      // The signal reaches the process's event loop a moment later: a probe sent before that is
+      // still answered as ready. Once the process says it is stopping, it is not.
+      await proc.waitForLine(STOPPING, 5_000);
       const ready = await readyzStatus(probeUrl);
       expect([503, 'refused'], `/readyz after SIGTERM answered ${ready}`).toContain(ready);
       expect(await proc.exited, proc.lines.join('\n')).toBe(0);
