@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { tableRows } from '@hero/cli/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ApiProcess, startApi } from './support/api.ts';
-import { runCli } from './support/cli.ts';
+import { runCliInProcess } from './support/cli.ts';
 import { createTestDatabase, type TestDatabase } from './support/db.ts';
 import { createUser, type TestUser } from './support/factories.ts';
 import { graphql } from './support/graphql.ts';
@@ -46,7 +46,7 @@ afterAll(async () => {
   await db?.drop();
 });
 
-const cli = (args: string[], env: Record<string, string | undefined> = {}) => runCli(api, args, env);
+const cli = (args: string[], env: Record<string, string | undefined> = {}) => runCliInProcess(api, args, env);
 
 /** The value of a `key  value` line. */
 const field = (text: string, key: string) => new RegExp(`^${key} {2,}(.*)$`, 'm').exec(text)?.[1];

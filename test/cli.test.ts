@@ -8,7 +8,7 @@ import { AUTO_RELEASE_JOB } from '@hero/core/allocation/auto-release';
 import { JOB_LOCK_NAMESPACE } from '@hero/core/jobs/run-with-job-lock';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ApiProcess, startApi } from './support/api.ts';
-import { runCli, runCliAsShown } from './support/cli.ts';
+import { runCliAsShown, runCliInProcess } from './support/cli.ts';
 import { createTestDatabase, type TestDatabase } from './support/db.ts';
 import { childEnv } from './support/env.ts';
 import { allocate, createUser, poolOf } from './support/factories.ts';
@@ -38,7 +38,7 @@ afterAll(async () => {
 });
 
 /** Runs `hero-admin <args>` against the test api (override HERO_API_URL / ADMIN_SECRET in env). */
-const cli = (args: string[], env: Record<string, string | undefined> = {}) => runCli(api, args, env);
+const cli = (args: string[], env: Record<string, string | undefined> = {}) => runCliInProcess(api, args, env);
 
 async function writeJson(name: string, value: unknown): Promise<string> {
   const file = path.join(dir, name);

@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import path from 'node:path';
+import { run } from '@hero/cli/run';
 import type { ApiProcess } from './api.ts';
 import { childEnv } from './env.ts';
 import { REPO_ROOT } from './postgres.ts';
@@ -10,6 +11,38 @@ export interface CliResult {
   code: number | null;
   stdout: string;
   stderr: string;
+}
+
+/**
+ * Runs `hero-admin <args>` in this process, as cli/src/main.ts does (the same parsing, commands
+ * and HTTP client against the real `api`, with the environment a child would get), without the
+ * start-up of a process per call. The process contract itself (the bin, exit codes, a closed
+ * pipe) is tested through `runCli` and `runCliAsShown`.
+ */
+export async function runCliInProcess(
+  api: ApiProcess | null,
+  args: string[],
+  env: Record<string, string | undefined> = {},
+): Promise<CliResult> {
+  let stdout = '';
+  let stderr = '';
+  const code = await run(
+    args,
+    {
+      out: (text) => {
+        stdout += text;
+      },
+      err: (text) => {
+        stderr += text;
+      },
+    },
+    childEnv({
+      ...(api ? { HERO_API_URL: api.url, ADMIN_SECRET: api.adminSecret } : {}),
+      HERO_API_TIMEOUT_MS: '20000',
+      ...env,
+    }),
+  );
+  return { code, stdout, stderr };
 }
 
 /** Runs `hero-admin <args>` (cli/src/main.ts) against `api` (override HERO_API_URL / ADMIN_SECRET in env). */
