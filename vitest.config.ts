@@ -18,6 +18,9 @@ export default defineConfig({
     ],
     globalSetup: ['test/support/global-setup.ts'],
     testTimeout: 60_000,
+    // A poll waits for a browser or a process to get there: on a loaded two-core machine an
+    // argon2 hash behind a form takes more than the default second.
+    expect: { poll: { timeout: 10_000 } },
     hookTimeout: 120_000,
     pool: 'forks',
     // Most files wait on processes, PostgreSQL and Chromium more than they compute: three files
